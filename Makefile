@@ -1,0 +1,9 @@
+.PHONY: setup run test build
+setup:
+	bash scripts/setup
+run:
+	bash scripts/run
+test:
+	bash scripts/test
+build:
+	swift build -c release --product tulga

@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "tulga",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tulga", targets: ["TulgaCLI"]),
+        .library(name: "TulgaFace", targets: ["TulgaFace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // pkg-config opencv4: include and link flags for the vision shim.
+        .systemLibrary(
+            name: "COpenCV",
+            pkgConfig: "opencv4",
+            providers: [.apt(["libopencv-dev"])]
+        ),
+        // The C++ vision shim behind a plain C header (CTulgaVision.h).
+        .target(
+            name: "CTulgaVision",
+            dependencies: ["COpenCV"],
+            cxxSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("stdc++")]
+        ),
+        // Typed Swift face pipeline: images, frame sources, detector, embedder, quality, comparison.
+        .target(
+            name: "TulgaFace",
+            dependencies: ["CTulgaVision"],
+            swiftSettings: swiftSettings
+        ),
+        // Settings: defaults, overridden by a JSON file.
+        .target(name: "TulgaConfig", dependencies: ["TulgaFace"], swiftSettings: swiftSettings),
+        // The `tulga` command.
+        .executableTarget(
+            name: "TulgaCLI",
+            dependencies: [
+                "TulgaFace",
+                "TulgaConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TulgaFaceTests",
+            dependencies: ["TulgaFace"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TulgaCLITests",
+            dependencies: ["TulgaCLI", "TulgaConfig"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    cxxLanguageStandard: .cxx17
+)

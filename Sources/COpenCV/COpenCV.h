@@ -1,0 +1,2 @@
+// Carries only pkg-config's opencv4 flags to CTulgaVision; nothing imports it from Swift.
+#pragma once

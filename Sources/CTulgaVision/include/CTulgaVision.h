@@ -1,0 +1,168 @@
+// CTulgaVision: a plain C face of the OpenCV code tulga uses.
+//
+// Rules of this header:
+// - Every function that can fail returns a tv_status and fills a caller-owned tv_error.
+//   No C++ exception ever leaves the library.
+// - Handles are opaque. Whoever receives a handle from a *_create/_open/_decode function
+//   frees it with the matching *_free function. Buffers returned through uint8_t** are
+//   freed with tv_buffer_free.
+// - Thread model: a tv_detector, tv_recognizer or tv_capture is used by one thread at a
+//   time (cv::dnn::Net keeps per-net scratch buffers). Distinct handles may run in
+//   parallel. tv_image values are immutable after creation except through tv_image_draw_*.
+#ifndef CTULGAVISION_H
+#define CTULGAVISION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    TV_OK = 0,
+    TV_ERR_EMPTY = 1,              // zero bytes
+    TV_ERR_UNSUPPORTED_FORMAT = 2, // not a JPEG or PNG
+    TV_ERR_TRUNCATED = 3,          // the file ends before the image data does
+    TV_ERR_TOO_LARGE = 4,          // the header announces more pixels than allowed
+    TV_ERR_DECODE = 5,             // the codec rejected the data
+    TV_ERR_MODEL = 6,              // a model file is missing or cannot be loaded
+    TV_ERR_NO_CAMERA = 7,          // no V4L2 device at the given path
+    TV_ERR_CAPTURE = 8,            // the device or video file cannot be opened or read
+    TV_ERR_END_OF_STREAM = 9,      // no more frames
+    TV_ERR_INVALID_ARGUMENT = 10,
+    TV_ERR_INTERNAL = 11           // an OpenCV or C++ exception, caught
+} tv_status;
+
+typedef struct { char message[512]; } tv_error;
+
+typedef enum { TV_FORMAT_JPEG = 1, TV_FORMAT_PNG = 2 } tv_format;
+
+typedef struct {
+    int32_t width;
+    int32_t height;
+    int32_t format;    // tv_format
+    int32_t channels;  // as stored in the file
+    int32_t bit_depth; // bits per channel as stored
+} tv_image_info;
+
+typedef struct tv_image tv_image;
+typedef struct tv_detector tv_detector;
+typedef struct tv_recognizer tv_recognizer;
+typedef struct tv_capture tv_capture;
+typedef struct tv_eye_detector tv_eye_detector;
+
+// One detected face: box, 5 landmarks (right eye, left eye, nose tip, right and left
+// mouth corner, as seen in the image: right eye on the image's left), score.
+// The layout is YuNet's 15-float row, which FaceRecognizerSF::alignCrop takes as is.
+typedef struct {
+    float x, y, width, height;
+    float landmarks[10];
+    float score;
+} tv_face;
+
+typedef struct {
+    float brightness;      // mean grey level of the face box, 0..255
+    float dark_fraction;   // share of face pixels below 30
+    float bright_fraction; // share of face pixels above 240
+    float contrast;        // standard deviation of the grey level
+    float sharpness;       // variance of the Laplacian, face resized to 112 px wide
+} tv_face_quality;
+
+void tv_buffer_free(uint8_t *buffer);
+
+// Runtime ---------------------------------------------------------------------
+/// Threads OpenCV may use inside one call (0 or less: OpenCV's default).
+void tv_set_num_threads(int32_t threads);
+const char *tv_opencv_version(void);
+
+// Images ----------------------------------------------------------------------
+/// Reads the JPEG or PNG header only; allocates nothing for the pixels.
+tv_status tv_image_probe(const uint8_t *bytes, size_t length, tv_image_info *info, tv_error *error);
+
+/// Decodes to 8-bit BGR. Refuses more than max_pixels (from the header, before decoding).
+/// A JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg DCT scaling) while its long side
+/// stays at or above min_long_side; *scale receives the divisor used (1, 2, 4 or 8).
+tv_status tv_image_decode(const uint8_t *bytes, size_t length, int64_t max_pixels,
+                          int32_t min_long_side, tv_image **out, int32_t *scale, tv_error *error);
+/// Wraps a copy of packed 8-bit BGR pixels.
+tv_status tv_image_from_bgr(const uint8_t *pixels, int32_t width, int32_t height, tv_image **out,
+                            tv_error *error);
+void tv_image_free(tv_image *image);
+tv_status tv_image_clone(const tv_image *src, tv_image **out, tv_error *error);
+int32_t tv_image_width(const tv_image *image);
+int32_t tv_image_height(const tv_image *image);
+/// Copies the packed BGR pixels (width*height*3 bytes) into out (capacity bytes).
+tv_status tv_image_copy_bgr(const tv_image *image, uint8_t *out, size_t capacity, tv_error *error);
+/// PNG at 8 or 16 bits per channel, with (alpha=1) or without an alpha channel.
+tv_status tv_image_encode_png(const tv_image *image, int32_t bit_depth, int32_t alpha, uint8_t **out,
+                              size_t *length, tv_error *error);
+tv_status tv_image_encode_jpeg(const tv_image *image, int32_t quality, uint8_t **out, size_t *length,
+                               tv_error *error);
+/// A 2D similarity transform of src (rotation in degrees about the centre, scale, shift)
+/// rendered on a width x height canvas filled with grey.
+tv_status tv_image_warp(const tv_image *src, double angle, double scale, double shift_x, double shift_y,
+                        int32_t width, int32_t height, tv_image **out, tv_error *error);
+/// Places a and b side by side, both scaled to the given height.
+tv_status tv_image_side_by_side(const tv_image *a, const tv_image *b, int32_t height, tv_image **out,
+                                tv_error *error);
+/// Photometric change: out = src * gain + bias (saturated), then a Gaussian blur of the
+/// given sigma (0: none). Used to simulate dark, overexposed and blurred captures.
+tv_status tv_image_adjust(const tv_image *src, double gain, double bias, double blur_sigma, tv_image **out,
+                          tv_error *error);
+/// Resizes to exactly width x height.
+tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv_image **out,
+                          tv_error *error);
+tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, float height, uint8_t r,
+                             uint8_t g, uint8_t b, tv_error *error);
+/// ASCII text only (Hershey font).
+tv_status tv_image_draw_text(tv_image *image, const char *text, float x, float y, double font_scale,
+                             uint8_t r, uint8_t g, uint8_t b, tv_error *error);
+
+// Detection (YuNet 2023mar through cv::dnn, decoded here) --------------------
+tv_status tv_detector_create(const char *model_path, tv_detector **out, tv_error *error);
+void tv_detector_free(tv_detector *detector);
+/// Detects faces on a copy scaled so its long side is at most detect_long_side (0: no scaling).
+/// Writes up to capacity faces, best first, in the source image's coordinates; *count gets
+/// the number found (which may exceed capacity).
+tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32_t detect_long_side,
+                             float score_threshold, float nms_threshold, int32_t top_k, tv_face *faces,
+                             int32_t capacity, int32_t *count, tv_error *error);
+
+// Recognition (SFace through cv::FaceRecognizerSF) ---------------------------
+tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_error *error);
+void tv_recognizer_free(tv_recognizer *recognizer);
+/// Aligns the face to 112x112 and writes its 128-float embedding. aligned may be NULL;
+/// otherwise it receives the aligned crop (caller frees).
+tv_status tv_recognizer_embed(tv_recognizer *recognizer, const tv_image *image, const tv_face *face,
+                              float embedding[128], tv_image **aligned, tv_error *error);
+
+// Quality -------------------------------------------------------------------
+tv_status tv_face_quality_measure(const tv_image *image, const tv_face *face, tv_face_quality *out,
+                                  tv_error *error);
+
+// Eyes (Haar cascade from Debian's opencv-data), for blink detection ----------
+tv_status tv_eye_detector_create(const char *cascade_path, tv_eye_detector **out, tv_error *error);
+void tv_eye_detector_free(tv_eye_detector *detector);
+/// Counts open eyes found by the cascade in the upper half of the face box.
+tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image, const tv_face *face,
+                                int32_t *open_eyes, tv_error *error);
+
+// Frame sources ------------------------------------------------------------
+/// Opens a V4L2 device (/dev/videoN) with the requested size and rate (0: device default).
+/// A path that does not exist gives TV_ERR_NO_CAMERA.
+tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps,
+                                 tv_capture **out, tv_error *error);
+tv_status tv_capture_open_file(const char *path, tv_capture **out, tv_error *error);
+void tv_capture_free(tv_capture *capture);
+/// Frames per second and frame count as the container states them (0 when unknown).
+void tv_capture_properties(const tv_capture *capture, double *fps, int32_t *frame_count);
+/// Reads the next frame; TV_ERR_END_OF_STREAM after the last. *timestamp_ms is the
+/// stream position (files) or the wall-clock time of capture (devices).
+tv_status tv_capture_read(tv_capture *capture, tv_image **out, double *timestamp_ms, tv_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,628 @@
+// The C++ side of CTulgaVision.h. Each exported function catches everything.
+#include "CTulgaVision.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+struct tv_image { cv::Mat mat; };
+struct tv_detector { cv::dnn::Net net; std::vector<std::string> outputs; };
+struct tv_recognizer { cv::Ptr<cv::FaceRecognizerSF> sf; };
+struct tv_capture { cv::VideoCapture cap; bool device; };
+struct tv_eye_detector { cv::CascadeClassifier cascade; };
+
+namespace {
+
+tv_status fail(tv_error *error, tv_status status, const char *format, ...) {
+    if (error) {
+        va_list args;
+        va_start(args, format);
+        vsnprintf(error->message, sizeof(error->message), format, args);
+        va_end(args);
+    }
+    return status;
+}
+
+template <typename Body> tv_status guarded(tv_error *error, Body body) {
+    try {
+        return body();
+    } catch (const cv::Exception &e) {
+        return fail(error, TV_ERR_INTERNAL, "OpenCV: %s", e.what());
+    } catch (const std::bad_alloc &) {
+        return fail(error, TV_ERR_INTERNAL, "out of memory");
+    } catch (const std::exception &e) {
+        return fail(error, TV_ERR_INTERNAL, "%s", e.what());
+    } catch (...) {
+        return fail(error, TV_ERR_INTERNAL, "unknown C++ exception");
+    }
+}
+
+uint32_t be16(const uint8_t *p) { return (uint32_t(p[0]) << 8) | p[1]; }
+uint32_t be32(const uint8_t *p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+
+// Walks JPEG markers up to the first SOFn; *sos receives the offset of the first SOS (or 0).
+tv_status probe_jpeg(const uint8_t *b, size_t n, tv_image_info *info, size_t *sos, tv_error *error) {
+    size_t i = 2;
+    bool have_sof = false;
+    *sos = 0;
+    while (i + 1 < n) {
+        if (b[i] != 0xFF) return fail(error, TV_ERR_DECODE, "JPEG: expected a marker at byte %zu", i);
+        uint8_t m = b[i + 1];
+        if (m == 0xFF) { i++; continue; }  // fill byte
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { i += 2; continue; }
+        if (m == 0xD9) break;
+        if (i + 4 > n) break;
+        uint32_t len = be16(b + i + 2);
+        if (len < 2) return fail(error, TV_ERR_DECODE, "JPEG: marker 0x%02X has a bad length", m);
+        bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+        if (sof) {
+            if (i + 10 > n) break;
+            info->bit_depth = b[i + 4];
+            info->height = int32_t(be16(b + i + 5));
+            info->width = int32_t(be16(b + i + 7));
+            info->channels = b[i + 9];
+            have_sof = true;
+        }
+        if (m == 0xDA) { *sos = i; break; }
+        i += 2 + len;
+    }
+    if (!have_sof) return fail(error, TV_ERR_TRUNCATED, "JPEG: the file ends before the frame header (%zu bytes)", n);
+    if (info->width <= 0 || info->height <= 0)
+        return fail(error, TV_ERR_DECODE, "JPEG: the header gives an empty size %dx%d", info->width, info->height);
+    return TV_OK;
+}
+
+tv_status probe(const uint8_t *b, size_t n, tv_image_info *info, size_t *sos, tv_error *error) {
+    std::memset(info, 0, sizeof(*info));
+    *sos = 0;
+    if (!b || n == 0) return fail(error, TV_ERR_EMPTY, "the image is empty (0 bytes)");
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
+        info->format = TV_FORMAT_JPEG;
+        return probe_jpeg(b, n, info, sos, error);
+    }
+    if (n >= 8 && std::memcmp(b, png_sig, 8) == 0) {
+        info->format = TV_FORMAT_PNG;
+        if (n < 8 + 8 + 13) return fail(error, TV_ERR_TRUNCATED, "PNG: the file ends inside its header (%zu bytes)", n);
+        if (std::memcmp(b + 12, "IHDR", 4) != 0) return fail(error, TV_ERR_DECODE, "PNG: the first chunk is not IHDR");
+        uint32_t w = be32(b + 16), h = be32(b + 20);
+        if (w == 0 || h == 0 || w > 0x7FFFFFFF || h > 0x7FFFFFFF)
+            return fail(error, TV_ERR_DECODE, "PNG: the header gives an invalid size %ux%u", w, h);
+        info->width = int32_t(w);
+        info->height = int32_t(h);
+        info->bit_depth = b[24];
+        static const int channels_for_type[7] = {1, 0, 3, 1, 2, 0, 4};
+        info->channels = b[25] <= 6 ? channels_for_type[b[25]] : 0;
+        return TV_OK;
+    }
+    return fail(error, TV_ERR_UNSUPPORTED_FORMAT,
+                "not a JPEG or PNG image (first bytes %02X %02X %02X %02X)", b[0], n > 1 ? b[1] : 0, n > 2 ? b[2] : 0,
+                n > 3 ? b[3] : 0);
+}
+
+// A JPEG whose entropy-coded data has no end-of-image marker was cut short.
+bool jpeg_has_eoi(const uint8_t *b, size_t n, size_t sos) {
+    for (size_t i = n; i-- > sos + 1;)
+        if (b[i - 1] == 0xFF && b[i] == 0xD9) return true;
+    return false;
+}
+
+// PNG: the IEND chunk must be present.
+bool png_has_iend(const uint8_t *b, size_t n) {
+    const char *tag = "IEND";
+    if (n < 12) return false;
+    for (size_t i = n - 4; i-- > 8;)
+        if (std::memcmp(b + i, tag, 4) == 0) return true;
+    return false;
+}
+
+tv_image *wrap(cv::Mat m) { return new tv_image{std::move(m)}; }
+
+tv_status copy_out(const std::vector<uint8_t> &v, uint8_t **out, size_t *length, tv_error *error) {
+    auto *p = static_cast<uint8_t *>(std::malloc(v.size() ? v.size() : 1));
+    if (!p) return fail(error, TV_ERR_INTERNAL, "out of memory");
+    std::memcpy(p, v.data(), v.size());
+    *out = p;
+    *length = v.size();
+    return TV_OK;
+}
+
+cv::Mat face_row(const tv_face *f) {
+    cv::Mat row(1, 15, CV_32F);
+    std::memcpy(row.ptr<float>(), f, sizeof(float) * 15);
+    return row;
+}
+
+cv::Rect clipped_box(const cv::Mat &m, const tv_face *f) {
+    cv::Rect r(int(std::floor(f->x)), int(std::floor(f->y)), int(std::ceil(f->width)), int(std::ceil(f->height)));
+    return r & cv::Rect(0, 0, m.cols, m.rows);
+}
+
+bool valid_image(const tv_image *img) { return img && !img->mat.empty(); }
+
+} // namespace
+
+extern "C" {
+
+void tv_buffer_free(uint8_t *buffer) { std::free(buffer); }
+
+void tv_set_num_threads(int32_t threads) {
+    try { cv::setNumThreads(threads > 0 ? threads : -1); } catch (...) {}
+}
+
+const char *tv_opencv_version(void) { return CV_VERSION; }
+
+tv_status tv_image_probe(const uint8_t *bytes, size_t length, tv_image_info *info, tv_error *error) {
+    return guarded(error, [&] {
+        size_t sos;
+        return probe(bytes, length, info, &sos, error);
+    });
+}
+
+tv_status tv_image_decode(const uint8_t *bytes, size_t length, int64_t max_pixels, int32_t min_long_side,
+                          tv_image **out, int32_t *scale, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        *scale = 1;
+        tv_image_info info;
+        size_t sos = 0;
+        tv_status s = probe(bytes, length, &info, &sos, error);
+        if (s != TV_OK) return s;
+        int64_t pixels = int64_t(info.width) * int64_t(info.height);
+        if (max_pixels > 0 && pixels > max_pixels)
+            return fail(error, TV_ERR_TOO_LARGE, "the image is %dx%d (%.1f megapixels), over the limit of %.1f megapixels",
+                        info.width, info.height, double(pixels) / 1e6, double(max_pixels) / 1e6);
+        if (info.format == TV_FORMAT_JPEG && (sos == 0 || !jpeg_has_eoi(bytes, length, sos)))
+            return fail(error, TV_ERR_TRUNCATED, "JPEG: the file is truncated (no end-of-image marker after the scan data, %zu bytes)", length);
+        if (info.format == TV_FORMAT_PNG && !png_has_iend(bytes, length))
+            return fail(error, TV_ERR_TRUNCATED, "PNG: the file is truncated (no IEND chunk, %zu bytes)", length);
+        int flags = cv::IMREAD_COLOR;
+        int divisor = 1;
+        if (info.format == TV_FORMAT_JPEG && min_long_side > 0) {
+            int long_side = std::max(info.width, info.height);
+            while (divisor < 8 && long_side / (divisor * 2) >= min_long_side) divisor *= 2;
+            flags = divisor == 8 ? cv::IMREAD_REDUCED_COLOR_8
+                  : divisor == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                  : divisor == 2 ? cv::IMREAD_REDUCED_COLOR_2 : cv::IMREAD_COLOR;
+        }
+        cv::Mat raw(1, int(length), CV_8U, const_cast<uint8_t *>(bytes));
+        cv::Mat m = cv::imdecode(raw, flags);
+        if (m.empty())
+            return fail(error, TV_ERR_DECODE, "%s: the codec could not decode the data (%zu bytes)",
+                        info.format == TV_FORMAT_JPEG ? "JPEG" : "PNG", length);
+        if (m.depth() != CV_8U) m.convertTo(m, CV_8U, m.depth() == CV_16U ? 1.0 / 257.0 : 1.0);
+        if (m.channels() == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2BGR);
+        else if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
+        *scale = divisor;
+        *out = wrap(m);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_from_bgr(const uint8_t *pixels, int32_t width, int32_t height, tv_image **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!pixels || width <= 0 || height <= 0)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "pixels must be non-empty (got %dx%d)", width, height);
+        cv::Mat view(height, width, CV_8UC3, const_cast<uint8_t *>(pixels));
+        *out = wrap(view.clone());
+        return TV_OK;
+    });
+}
+
+void tv_image_free(tv_image *image) { delete image; }
+
+tv_status tv_image_clone(const tv_image *src, tv_image **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(src)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
+        *out = wrap(src->mat.clone());
+        return TV_OK;
+    });
+}
+int32_t tv_image_width(const tv_image *image) { return image ? image->mat.cols : 0; }
+int32_t tv_image_height(const tv_image *image) { return image ? image->mat.rows : 0; }
+
+tv_status tv_image_copy_bgr(const tv_image *image, uint8_t *out, size_t capacity, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
+        const cv::Mat &m = image->mat;
+        size_t row = size_t(m.cols) * 3;
+        if (capacity < row * size_t(m.rows)) return fail(error, TV_ERR_INVALID_ARGUMENT, "buffer too small");
+        for (int y = 0; y < m.rows; y++) std::memcpy(out + row * size_t(y), m.ptr<uint8_t>(y), row);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_encode_png(const tv_image *image, int32_t bit_depth, int32_t alpha, uint8_t **out, size_t *length,
+                              tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
+        if (bit_depth != 8 && bit_depth != 16) return fail(error, TV_ERR_INVALID_ARGUMENT, "bit depth must be 8 or 16");
+        cv::Mat m = image->mat;
+        if (alpha) cv::cvtColor(m, m, cv::COLOR_BGR2BGRA);
+        if (bit_depth == 16) m.convertTo(m, CV_16U, 257.0);
+        std::vector<uint8_t> buf;
+        if (!cv::imencode(".png", m, buf)) return fail(error, TV_ERR_INTERNAL, "PNG encoding failed");
+        return copy_out(buf, out, length, error);
+    });
+}
+
+tv_status tv_image_encode_jpeg(const tv_image *image, int32_t quality, uint8_t **out, size_t *length, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
+        std::vector<uint8_t> buf;
+        std::vector<int> params = {cv::IMWRITE_JPEG_QUALITY, std::clamp(int(quality), 1, 100)};
+        if (!cv::imencode(".jpg", image->mat, buf, params)) return fail(error, TV_ERR_INTERNAL, "JPEG encoding failed");
+        return copy_out(buf, out, length, error);
+    });
+}
+
+tv_status tv_image_warp(const tv_image *src, double angle, double scale, double shift_x, double shift_y, int32_t width,
+                        int32_t height, tv_image **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(src) || width <= 0 || height <= 0 || !(scale > 0))
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "warp needs an image, a positive size and a positive scale");
+        cv::Point2f centre(src->mat.cols / 2.0f, src->mat.rows / 2.0f);
+        cv::Mat t = cv::getRotationMatrix2D(centre, angle, scale);
+        t.at<double>(0, 2) += width / 2.0 - centre.x + shift_x;
+        t.at<double>(1, 2) += height / 2.0 - centre.y + shift_y;
+        cv::Mat dst;
+        cv::warpAffine(src->mat, dst, t, cv::Size(width, height), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                       cv::Scalar(128, 128, 128));
+        *out = wrap(dst);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_side_by_side(const tv_image *a, const tv_image *b, int32_t height, tv_image **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(a) || !valid_image(b) || height <= 0)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "side by side needs two images and a positive height");
+        auto fit = [height](const cv::Mat &m) {
+            cv::Mat r;
+            int w = std::max(1, int(std::lround(double(m.cols) * height / m.rows)));
+            cv::resize(m, r, cv::Size(w, height), 0, 0, cv::INTER_AREA);
+            return r;
+        };
+        cv::Mat joined;
+        cv::hconcat(fit(a->mat), fit(b->mat), joined);
+        *out = wrap(joined);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_adjust(const tv_image *src, double gain, double bias, double blur_sigma, tv_image **out,
+                          tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(src) || gain < 0 || blur_sigma < 0 || blur_sigma > 100)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "adjust needs an image, gain >= 0 and 0 <= sigma <= 100");
+        cv::Mat dst;
+        src->mat.convertTo(dst, -1, gain, bias);
+        if (blur_sigma > 0) cv::GaussianBlur(dst, dst, cv::Size(0, 0), blur_sigma);
+        *out = wrap(dst);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv_image **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(src) || width <= 0 || height <= 0)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "resize needs an image and a positive size");
+        cv::Mat dst;
+        cv::resize(src->mat, dst, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+        *out = wrap(dst);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, float height, uint8_t r, uint8_t g,
+                             uint8_t b, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
+        int thickness = std::max(2, image->mat.cols / 300);
+        cv::rectangle(image->mat, cv::Rect2f(x, y, width, height), cv::Scalar(b, g, r), thickness);
+        return TV_OK;
+    });
+}
+
+tv_status tv_image_draw_text(tv_image *image, const char *text, float x, float y, double font_scale, uint8_t r,
+                             uint8_t g, uint8_t b, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image) || !text) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image or text");
+        cv::putText(image->mat, text, cv::Point(int(x), int(y)), cv::FONT_HERSHEY_SIMPLEX, font_scale, cv::Scalar(0, 0, 0),
+                    4, cv::LINE_AA);
+        cv::putText(image->mat, text, cv::Point(int(x), int(y)), cv::FONT_HERSHEY_SIMPLEX, font_scale, cv::Scalar(b, g, r),
+                    2, cv::LINE_AA);
+        return TV_OK;
+    });
+}
+
+// Detection -------------------------------------------------------------------
+
+tv_status tv_detector_create(const char *model_path, tv_detector **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        struct stat st;
+        if (!model_path || stat(model_path, &st) != 0)
+            return fail(error, TV_ERR_MODEL, "detector model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
+        auto *d = new tv_detector;
+        try {
+            d->net = cv::dnn::readNetFromONNX(model_path);
+        } catch (...) {
+            delete d;
+            throw;
+        }
+        if (d->net.empty()) {
+            delete d;
+            return fail(error, TV_ERR_MODEL, "could not load the detector model %s", model_path);
+        }
+        d->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+        d->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+        for (const char *kind : {"cls", "obj", "bbox", "kps"})
+            for (int stride : {8, 16, 32}) d->outputs.push_back(std::string(kind) + "_" + std::to_string(stride));
+        *out = d;
+        return TV_OK;
+    });
+}
+
+void tv_detector_free(tv_detector *detector) { delete detector; }
+
+tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32_t detect_long_side, float score_threshold,
+                             float nms_threshold, int32_t top_k, tv_face *faces, int32_t capacity, int32_t *count,
+                             tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *count = 0;
+        if (!detector || !valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "detector and image are required");
+        const cv::Mat &src = image->mat;
+        double scale = 1.0;
+        int long_side = std::max(src.cols, src.rows);
+        if (detect_long_side > 0 && long_side > detect_long_side) scale = double(detect_long_side) / long_side;
+        cv::Mat input = src;
+        if (scale != 1.0)
+            cv::resize(src, input, cv::Size(std::max(1, int(std::lround(src.cols * scale))),
+                                            std::max(1, int(std::lround(src.rows * scale)))), 0, 0, cv::INTER_AREA);
+        int padW = (input.cols + 31) / 32 * 32, padH = (input.rows + 31) / 32 * 32;
+        cv::Mat padded;
+        cv::copyMakeBorder(input, padded, 0, padH - input.rows, 0, padW - input.cols, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
+        cv::Mat blob = cv::dnn::blobFromImage(padded);
+        detector->net.setInput(blob);
+        std::vector<cv::Mat> out;
+        detector->net.forward(out, detector->outputs);
+        if (out.size() != 12) return fail(error, TV_ERR_MODEL, "the detector returned %zu outputs, expected 12", out.size());
+
+        std::vector<cv::Rect2d> boxes;
+        std::vector<float> scores;
+        std::vector<std::array<float, 15>> rows;
+        const int strides[3] = {8, 16, 32};
+        for (int i = 0; i < 3; i++) {
+            int stride = strides[i];
+            int cols = padW / stride, nrows = padH / stride;
+            const float *cls = out[i].ptr<float>(), *obj = out[i + 3].ptr<float>();
+            const float *bbox = out[i + 6].ptr<float>(), *kps = out[i + 9].ptr<float>();
+            size_t n = size_t(cols) * size_t(nrows);
+            if (out[i].total() < n || out[i + 3].total() < n || out[i + 6].total() < n * 4 || out[i + 9].total() < n * 10)
+                return fail(error, TV_ERR_MODEL, "detector output for stride %d has an unexpected shape", stride);
+            for (int r = 0; r < nrows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    size_t idx = size_t(r) * cols + c;
+                    float cs = std::clamp(cls[idx], 0.f, 1.f), os = std::clamp(obj[idx], 0.f, 1.f);
+                    float score = std::sqrt(cs * os);
+                    if (score < score_threshold) continue;
+                    float cx = (c + bbox[idx * 4 + 0]) * stride, cy = (r + bbox[idx * 4 + 1]) * stride;
+                    float w = std::exp(bbox[idx * 4 + 2]) * stride, h = std::exp(bbox[idx * 4 + 3]) * stride;
+                    std::array<float, 15> row;
+                    row[0] = cx - w / 2; row[1] = cy - h / 2; row[2] = w; row[3] = h;
+                    for (int k = 0; k < 5; k++) {
+                        row[4 + 2 * k] = (c + kps[idx * 10 + 2 * k]) * stride;
+                        row[5 + 2 * k] = (r + kps[idx * 10 + 2 * k + 1]) * stride;
+                    }
+                    row[14] = score;
+                    boxes.emplace_back(row[0], row[1], w, h);
+                    scores.push_back(score);
+                    rows.push_back(row);
+                }
+            }
+        }
+        std::vector<int> keep;
+        cv::dnn::NMSBoxes(boxes, scores, score_threshold, nms_threshold, keep, 1.f, std::max(0, int(top_k)));
+        std::sort(keep.begin(), keep.end(), [&](int a, int b) { return scores[a] > scores[b]; });
+        *count = int32_t(keep.size());
+        float inv = float(1.0 / scale);
+        for (int32_t k = 0; k < std::min<int32_t>(capacity, int32_t(keep.size())); k++) {
+            const auto &row = rows[keep[k]];
+            float *dst = reinterpret_cast<float *>(&faces[k]);
+            for (int j = 0; j < 14; j++) dst[j] = row[j] * inv;
+            dst[14] = row[14];
+        }
+        return TV_OK;
+    });
+}
+
+// Recognition -------------------------------------------------------------------
+
+tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        struct stat st;
+        if (!model_path || stat(model_path, &st) != 0)
+            return fail(error, TV_ERR_MODEL, "recognizer model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
+        auto sf = cv::FaceRecognizerSF::create(model_path, "");
+        if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", model_path);
+        *out = new tv_recognizer{sf};
+        return TV_OK;
+    });
+}
+
+void tv_recognizer_free(tv_recognizer *recognizer) { delete recognizer; }
+
+tv_status tv_recognizer_embed(tv_recognizer *recognizer, const tv_image *image, const tv_face *face, float embedding[128],
+                              tv_image **aligned, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (aligned) *aligned = nullptr;
+        if (!recognizer || !valid_image(image) || !face)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "recognizer, image and face are required");
+        cv::Mat crop, feature;
+        recognizer->sf->alignCrop(image->mat, face_row(face), crop);
+        recognizer->sf->feature(crop, feature);
+        if (feature.total() != 128 || feature.type() != CV_32F)
+            return fail(error, TV_ERR_MODEL, "the recognizer returned %zu values, expected 128 floats", feature.total());
+        std::memcpy(embedding, feature.ptr<float>(), 128 * sizeof(float));
+        if (aligned) *aligned = wrap(crop.clone());
+        return TV_OK;
+    });
+}
+
+// Quality -------------------------------------------------------------------
+
+tv_status tv_face_quality_measure(const tv_image *image, const tv_face *face, tv_face_quality *out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        std::memset(out, 0, sizeof(*out));
+        if (!valid_image(image) || !face) return fail(error, TV_ERR_INVALID_ARGUMENT, "image and face are required");
+        cv::Rect box = clipped_box(image->mat, face);
+        if (box.width < 2 || box.height < 2) return fail(error, TV_ERR_INVALID_ARGUMENT, "the face box lies outside the image");
+        cv::Mat grey;
+        cv::cvtColor(image->mat(box), grey, cv::COLOR_BGR2GRAY);
+        cv::Scalar mean, stddev;
+        cv::meanStdDev(grey, mean, stddev);
+        out->brightness = float(mean[0]);
+        out->contrast = float(stddev[0]);
+        double total = double(grey.total());
+        out->dark_fraction = float(cv::countNonZero(grey < 30) / total);
+        out->bright_fraction = float(cv::countNonZero(grey > 240) / total);
+        cv::Mat norm, lap;
+        int h = std::max(1, int(std::lround(112.0 * box.height / box.width)));
+        cv::resize(grey, norm, cv::Size(112, h), 0, 0, box.width > 112 ? cv::INTER_AREA : cv::INTER_LINEAR);
+        cv::Laplacian(norm, lap, CV_64F);
+        cv::Scalar lm, ls;
+        cv::meanStdDev(lap, lm, ls);
+        out->sharpness = float(ls[0] * ls[0]);
+        return TV_OK;
+    });
+}
+
+// Eyes ----------------------------------------------------------------------
+
+tv_status tv_eye_detector_create(const char *cascade_path, tv_eye_detector **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        auto *d = new tv_eye_detector;
+        if (!cascade_path || !d->cascade.load(cascade_path)) {
+            delete d;
+            return fail(error, TV_ERR_MODEL, "could not load the eye cascade %s (apt-get install opencv-data)",
+                        cascade_path ? cascade_path : "(null)");
+        }
+        *out = d;
+        return TV_OK;
+    });
+}
+
+void tv_eye_detector_free(tv_eye_detector *detector) { delete detector; }
+
+tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image, const tv_face *face, int32_t *open_eyes,
+                                tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *open_eyes = 0;
+        if (!detector || !valid_image(image) || !face) return fail(error, TV_ERR_INVALID_ARGUMENT, "detector, image and face are required");
+        cv::Rect box = clipped_box(image->mat, face);
+        box.height /= 2;
+        if (box.width < 8 || box.height < 8) return fail(error, TV_ERR_INVALID_ARGUMENT, "the face box is too small for eyes");
+        cv::Mat grey, norm;
+        cv::cvtColor(image->mat(box), grey, cv::COLOR_BGR2GRAY);
+        cv::resize(grey, norm, cv::Size(160, std::max(1, 160 * box.height / box.width)));
+        cv::equalizeHist(norm, norm);
+        std::vector<cv::Rect> eyes;
+        detector->cascade.detectMultiScale(norm, eyes, 1.1, 3, 0, cv::Size(16, 16), cv::Size(80, 80));
+        *open_eyes = int32_t(std::min<size_t>(eyes.size(), 2));
+        return TV_OK;
+    });
+}
+
+// Frame sources ---------------------------------------------------------------
+
+tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps, tv_capture **out,
+                                 tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        struct stat st;
+        if (!device_path || stat(device_path, &st) != 0)
+            return fail(error, TV_ERR_NO_CAMERA, "no camera at %s", device_path ? device_path : "(null)");
+        if (!S_ISCHR(st.st_mode))
+            return fail(error, TV_ERR_NO_CAMERA, "no camera at %s (not a character device)", device_path);
+        auto *c = new tv_capture{cv::VideoCapture(), true};
+        if (!c->cap.open(device_path, cv::CAP_V4L2)) {
+            delete c;
+            return fail(error, TV_ERR_CAPTURE, "the camera at %s cannot be opened through V4L2 (busy, or no permission)", device_path);
+        }
+        if (width > 0) c->cap.set(cv::CAP_PROP_FRAME_WIDTH, width);
+        if (height > 0) c->cap.set(cv::CAP_PROP_FRAME_HEIGHT, height);
+        if (fps > 0) c->cap.set(cv::CAP_PROP_FPS, fps);
+        *out = c;
+        return TV_OK;
+    });
+}
+
+tv_status tv_capture_open_file(const char *path, tv_capture **out, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        struct stat st;
+        if (!path || stat(path, &st) != 0) return fail(error, TV_ERR_CAPTURE, "no video file at %s", path ? path : "(null)");
+        auto *c = new tv_capture{cv::VideoCapture(), false};
+        if (!c->cap.open(path, cv::CAP_FFMPEG)) {
+            delete c;
+            return fail(error, TV_ERR_CAPTURE, "the video %s cannot be opened (unknown container or codec)", path);
+        }
+        *out = c;
+        return TV_OK;
+    });
+}
+
+void tv_capture_free(tv_capture *capture) { delete capture; }
+
+void tv_capture_properties(const tv_capture *capture, double *fps, int32_t *frame_count) {
+    *fps = 0;
+    *frame_count = 0;
+    try {
+        if (!capture) return;
+        *fps = capture->cap.get(cv::CAP_PROP_FPS);
+        *frame_count = int32_t(capture->cap.get(cv::CAP_PROP_FRAME_COUNT));
+    } catch (...) {}
+}
+
+tv_status tv_capture_read(tv_capture *capture, tv_image **out, double *timestamp_ms, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        *out = nullptr;
+        *timestamp_ms = 0;
+        if (!capture) return fail(error, TV_ERR_INVALID_ARGUMENT, "capture is required");
+        cv::Mat frame;
+        if (!capture->cap.read(frame) || frame.empty()) {
+            if (capture->device) return fail(error, TV_ERR_CAPTURE, "the camera returned no frame");
+            return fail(error, TV_ERR_END_OF_STREAM, "end of stream");
+        }
+        if (capture->device) {
+            auto now = std::chrono::system_clock::now().time_since_epoch();
+            *timestamp_ms = double(std::chrono::duration_cast<std::chrono::microseconds>(now).count()) / 1000.0;
+        } else {
+            *timestamp_ms = capture->cap.get(cv::CAP_PROP_POS_MSEC);
+        }
+        if (frame.channels() == 1) cv::cvtColor(frame, frame, cv::COLOR_GRAY2BGR);
+        *out = wrap(frame);
+        return TV_OK;
+    });
+}
+
+} // extern "C"

@@ -1,0 +1,74 @@
+public import Foundation
+public import TulgaFace
+
+/// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
+/// `--config` names it, else `./config/tulga.json` is read when present.
+///
+/// ```json
+/// { "face": { "matchThreshold": 0.40, "detection": { "longSide": 320 } } }
+/// ```
+public struct Configuration: Sendable, Codable {
+    public var face = FaceConfig()
+
+    public init() {}
+
+    /// Loads `path` over the defaults. A malformed file is an error that names it.
+    public static func load(path explicit: String? = nil) throws -> Configuration {
+        let env = ProcessInfo.processInfo.environment["TULGA_CONFIG"]
+        let candidate = explicit ?? env ?? "config/tulga.json"
+        guard FileManager.default.fileExists(atPath: candidate) else {
+            if explicit != nil || env != nil { throw ConfigurationError(path: candidate, reason: "file not found") }
+            return Configuration()
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: candidate)) } catch {
+            throw ConfigurationError(path: candidate, reason: "cannot read it")
+        }
+        return try decode(data, path: candidate)
+    }
+
+    /// Decodes a JSON document laid over the defaults.
+    public static func decode(_ data: Data, path: String = "(inline)") throws -> Configuration {
+        let overrides: Any
+        do { overrides = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigurationError(path: path, reason: "not valid JSON")
+        }
+        guard let overrideDict = overrides as? [String: Any] else {
+            throw ConfigurationError(path: path, reason: "the top level must be a JSON object")
+        }
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Configuration())) as? [String: Any] ?? [:]
+        let merged: [String: Any]
+        do { merged = try merge(defaults, overrideDict, path: "") } catch let error as ConfigurationError {
+            throw ConfigurationError(path: path, reason: error.reason)
+        }
+        do {
+            return try JSONDecoder().decode(Configuration.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
+            throw ConfigurationError(path: path, reason: "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw ConfigurationError(path: path, reason: "\(error)")
+        }
+    }
+
+    private static func merge(_ base: [String: Any], _ over: [String: Any], path: String) throws -> [String: Any] {
+        var out = base
+        for (key, value) in over {
+            let here = path.isEmpty ? key : "\(path).\(key)"
+            guard let existing = base[key] else { throw ConfigurationError(path: "", reason: "unknown setting \(here)") }
+            if let a = existing as? [String: Any] {
+                guard let b = value as? [String: Any] else { throw ConfigurationError(path: "", reason: "\(here) must be an object") }
+                out[key] = try merge(a, b, path: here)
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+}
+
+/// A configuration file that cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public var description: String { path.isEmpty ? "config: \(reason)" : "config \(path): \(reason)" }
+}

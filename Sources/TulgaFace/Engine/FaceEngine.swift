@@ -1,0 +1,134 @@
+internal import Foundation
+internal import Synchronization
+
+/// Everything the face pipeline needs to know; loaded from the `face` section of tulga's config.
+public struct FaceConfig: Sendable, Hashable, Codable {
+    public var modelsDirectory: String
+    public var detectorModel: String = "face_detection_yunet_2023mar.onnx"
+    public var recognizerModel: String = "face_recognition_sface_2021dec.onnx"
+    public var detection = DetectionSettings()
+    public var decode = DecodeLimits()
+    public var quality = QualityThresholds()
+    public var oval = GuideOval()
+    /// Cosine similarity at or above which two faces match (see `tulga eval`).
+    public var matchThreshold: Double = 0.363
+
+    public init(modelsDirectory: String = FaceConfig.defaultModelsDirectory()) {
+        self.modelsDirectory = modelsDirectory
+    }
+
+    public var detectorPath: String { (modelsDirectory as NSString).appendingPathComponent(detectorModel) }
+    public var recognizerPath: String { (modelsDirectory as NSString).appendingPathComponent(recognizerModel) }
+
+    /// `$TULGA_MODELS`, else `./Models`.
+    public static func defaultModelsDirectory() -> String {
+        if let env = ProcessInfo.processInfo.environment["TULGA_MODELS"], !env.isEmpty { return env }
+        return FileManager.default.currentDirectoryPath + "/Models"
+    }
+}
+
+/// One face with its measurements.
+public struct AnalyzedFace: Sendable, Hashable, Codable {
+    public var face: DetectedFace
+    public var quality: FaceQuality
+}
+
+/// What the detector and the quality checks found in one picture. Coordinates are in the
+/// original image's pixels (the decode scale is undone).
+public struct FrameAnalysis: Sendable, Hashable, Codable {
+    public var width: Int
+    public var height: Int
+    public var faces: [AnalyzedFace]
+}
+
+/// A detector, an embedder and the settings, used from one thread at a time.
+///
+/// ```swift
+/// let engine = try FaceEngine(config: FaceConfig())
+/// let photo = try Image(contentsOf: "obama.jpg")
+/// let analysis = try engine.analyze(photo)
+/// ```
+public final class FaceEngine {
+    public let config: FaceConfig
+    public let detector: FaceDetector
+    public let embedder: FaceEmbedder
+
+    public init(config: FaceConfig) throws(FaceError) {
+        self.config = config
+        detector = try FaceDetector(modelPath: config.detectorPath, settings: config.detection)
+        embedder = try FaceEmbedder(modelPath: config.recognizerPath)
+    }
+
+    /// Detects faces in decoded pixels (no scale correction).
+    public func detect(_ image: Image) throws(FaceError) -> [DetectedFace] { try detector.detect(image) }
+
+    /// Detects and measures every face. Sizes and positions are given in original-image pixels.
+    public func analyze(_ image: Image) throws(FaceError) -> FrameAnalysis {
+        let faces = try detector.detect(image)
+        let scale = Double(image.decodeScale)
+        let width = image.width * image.decodeScale, height = image.height * image.decodeScale
+        var analyzed: [AnalyzedFace] = []
+        for face in faces {
+            let pixels = try measurePixels(of: face, in: image)
+            let original = face.scaled(by: scale)
+            let quality = FaceQuality(
+                sizePixels: min(original.box.width, original.box.height),
+                ovalDistance: config.oval.normalizedDistance(of: original.box.centre, frameWidth: width, frameHeight: height),
+                pixels: pixels, pose: original.pose, faceCount: faces.count)
+            analyzed.append(AnalyzedFace(face: original, quality: quality))
+        }
+        return FrameAnalysis(width: width, height: height, faces: analyzed)
+    }
+
+    /// The embedding of a face given in original-image pixels.
+    public func embed(_ face: DetectedFace, in image: Image) throws(FaceError) -> Embedding {
+        try embedder.embed(face.scaled(by: 1 / Double(image.decodeScale)), in: image)
+    }
+}
+
+extension DetectedFace {
+    /// The same face with every coordinate multiplied by `factor`.
+    public func scaled(by factor: Double) -> DetectedFace {
+        guard factor != 1 else { return self }
+        return DetectedFace(
+            box: Rect(x: box.x * factor, y: box.y * factor, width: box.width * factor, height: box.height * factor),
+            landmarks: landmarks.map { Point(x: $0.x * factor, y: $0.y * factor) }, score: score)
+    }
+}
+
+/// A `FaceEngine` behind an actor, so any task may use it; for throughput, keep one per core
+/// (see ``FacePipelinePool``).
+public actor FacePipeline {
+    private let engine: FaceEngine
+    public nonisolated let config: FaceConfig
+
+    public init(config: FaceConfig) throws(FaceError) {
+        engine = try FaceEngine(config: config)
+        self.config = config
+    }
+
+    public func analyze(_ image: Image) throws(FaceError) -> FrameAnalysis { try engine.analyze(image) }
+    public func embed(_ face: DetectedFace, in image: Image) throws(FaceError) -> Embedding { try engine.embed(face, in: image) }
+
+    /// Runs `body` with exclusive use of the engine.
+    public func withEngine<T: Sendable>(_ body: (FaceEngine) throws -> T) rethrows -> T { try body(engine) }
+}
+
+/// A fixed set of pipelines handed out round-robin; each runs on its own actor.
+public final class FacePipelinePool: Sendable {
+    public let pipelines: [FacePipeline]
+    private let next = Counter()
+
+    public init(config: FaceConfig, size: Int) throws(FaceError) {
+        var built: [FacePipeline] = []
+        for _ in 0..<max(1, size) { built.append(try FacePipeline(config: config)) }
+        pipelines = built
+    }
+
+    public func pipeline() -> FacePipeline { pipelines[next.increment() % pipelines.count] }
+}
+
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func increment() -> Int { value.withLock { v in defer { v &+= 1 }; return v } }
+}

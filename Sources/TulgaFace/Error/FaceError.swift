@@ -1,0 +1,74 @@
+internal import CTulgaVision
+
+/// An error from the face pipeline: a stable `code`, a reason in words, and where it was raised.
+///
+/// ```swift
+/// do { _ = try Image(decoding: bytes) }
+/// catch let error as FaceError where error.code == .truncated { print(error.reason) }
+/// ```
+/// Equality compares `code` only.
+public struct FaceError: Error, Hashable, CustomStringConvertible, Sendable {
+    /// Stable error codes; scripts and the HTTP layer key on their raw values.
+    public enum Code: String, Sendable, CaseIterable {
+        case emptyInput = "empty_input"
+        case unsupportedFormat = "unsupported_format"
+        case truncated = "truncated"
+        case tooLarge = "too_large"
+        case decodeFailed = "decode_failed"
+        case modelUnavailable = "model_unavailable"
+        case noCamera = "no_camera"
+        case captureFailed = "capture_failed"
+        case endOfStream = "end_of_stream"
+        case invalidArgument = "invalid_argument"
+        case internalError = "internal_error"
+    }
+
+    public let code: Code
+    public let reason: String
+    public let fileID: String
+    public let line: Int
+
+    public init(_ code: Code, _ reason: String, fileID: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.reason = reason
+        self.fileID = fileID
+        self.line = line
+    }
+
+    public var description: String { reason }
+
+    public static func == (lhs: FaceError, rhs: FaceError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+}
+
+extension FaceError {
+    init(status: tv_status, error: tv_error, fileID: String = #fileID, line: Int = #line) {
+        let code: Code
+        switch status {
+        case TV_ERR_EMPTY: code = .emptyInput
+        case TV_ERR_UNSUPPORTED_FORMAT: code = .unsupportedFormat
+        case TV_ERR_TRUNCATED: code = .truncated
+        case TV_ERR_TOO_LARGE: code = .tooLarge
+        case TV_ERR_DECODE: code = .decodeFailed
+        case TV_ERR_MODEL: code = .modelUnavailable
+        case TV_ERR_NO_CAMERA: code = .noCamera
+        case TV_ERR_CAPTURE: code = .captureFailed
+        case TV_ERR_END_OF_STREAM: code = .endOfStream
+        case TV_ERR_INVALID_ARGUMENT: code = .invalidArgument
+        default: code = .internalError
+        }
+        var copy = error
+        let message = withUnsafeBytes(of: &copy.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        self.init(code, message, fileID: fileID, line: line)
+    }
+}
+
+/// Runs a shim call and turns a failing status into a `FaceError`.
+@inline(__always)
+func check(fileID: String = #fileID, line: Int = #line, _ body: (UnsafeMutablePointer<tv_error>) -> tv_status) throws(FaceError) {
+    var error = tv_error()
+    let status = body(&error)
+    guard status == TV_OK else { throw FaceError(status: status, error: error, fileID: fileID, line: line) }
+}

@@ -1,0 +1,108 @@
+internal import CTulgaVision
+internal import Foundation
+
+/// One picture from a frame source.
+public struct Frame: Sendable {
+    public let image: Image
+    /// 0-based position in the source.
+    public let index: Int
+    /// Milliseconds: stream position for files, wall-clock time for a camera.
+    public let timestampMs: Double
+}
+
+/// Anything that yields frames in order: a V4L2 camera, a video file, a folder of images.
+/// `next()` returns nil after the last frame.
+public protocol FrameSource: AnyObject {
+    /// Nominal frames per second, when known.
+    var framesPerSecond: Double? { get }
+    func next() throws(FaceError) -> Frame?
+}
+
+/// A V4L2 device or a video file, read through cv::VideoCapture.
+public final class CaptureSource: FrameSource {
+    private let handle: OpaquePointer
+    private var index = 0
+    public let framesPerSecond: Double?
+    /// Frame count as the container states it (nil for cameras or when unknown).
+    public let declaredFrameCount: Int?
+
+    /// Opens a V4L2 camera such as `/dev/video0`; a missing device is `FaceError.Code.noCamera`.
+    public init(camera path: String, width: Int = 640, height: Int = 480, fps: Double = 30) throws(FaceError) {
+        var out: OpaquePointer?
+        try check { tv_capture_open_device(path, Int32(width), Int32(height), fps, &out, $0) }
+        guard let out else { throw FaceError(.internalError, "no capture") }
+        handle = out
+        (framesPerSecond, declaredFrameCount) = CaptureSource.properties(out)
+    }
+
+    /// Opens a video file (any container and codec Debian's FFmpeg reads).
+    public init(videoFile path: String) throws(FaceError) {
+        var out: OpaquePointer?
+        try check { tv_capture_open_file(path, &out, $0) }
+        guard let out else { throw FaceError(.internalError, "no capture") }
+        handle = out
+        (framesPerSecond, declaredFrameCount) = CaptureSource.properties(out)
+    }
+
+    private static func properties(_ handle: OpaquePointer) -> (Double?, Int?) {
+        var fps = 0.0
+        var count: Int32 = 0
+        tv_capture_properties(handle, &fps, &count)
+        return (fps > 0 ? fps : nil, count > 0 ? Int(count) : nil)
+    }
+
+    deinit { tv_capture_free(handle) }
+
+    public func next() throws(FaceError) -> Frame? {
+        var out: OpaquePointer?
+        var timestamp = 0.0
+        do {
+            try check { tv_capture_read(handle, &out, &timestamp, $0) }
+        } catch where error.code == .endOfStream {
+            return nil
+        }
+        guard let out else { throw FaceError(.internalError, "no frame") }
+        defer { index += 1 }
+        return Frame(image: Image(handle: out), index: index, timestampMs: timestamp)
+    }
+}
+
+/// The JPEG and PNG files of a folder, in name order, at a nominal frame rate.
+public final class ImageFolderSource: FrameSource {
+    private let paths: [String]
+    private let limits: DecodeLimits
+    private var index = 0
+    public let framesPerSecond: Double?
+
+    public init(folder: String, framesPerSecond: Double = 30, limits: DecodeLimits = DecodeLimits(minLongSide: 0)) throws(FaceError) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw FaceError(.captureFailed, "cannot list the folder \(folder)")
+        }
+        let extensions: Set<String> = ["jpg", "jpeg", "png"]
+        paths = names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            .map { (folder as NSString).appendingPathComponent($0) }
+        guard !paths.isEmpty else { throw FaceError(.captureFailed, "the folder \(folder) holds no .jpg or .png files") }
+        self.framesPerSecond = framesPerSecond
+        self.limits = limits
+    }
+
+    public func next() throws(FaceError) -> Frame? {
+        guard index < paths.count else { return nil }
+        defer { index += 1 }
+        let image = try Image(contentsOf: paths[index], limits: limits)
+        return Frame(image: image, index: index, timestampMs: Double(index) * 1000 / (framesPerSecond ?? 30))
+    }
+}
+
+/// Opens `path` as a camera (`/dev/video*`), a folder of images or a video file.
+public func openFrameSource(_ path: String) throws(FaceError) -> any FrameSource {
+    if path.hasPrefix("/dev/video") { return try CaptureSource(camera: path) }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        return try ImageFolderSource(folder: path)
+    }
+    return try CaptureSource(videoFile: path)
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import TulgaConfig
+
+enum CLI {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    static let photos = root + "/Fixtures/photos/"
+
+    /// The `tulga` binary next to the test bundle.
+    static var binary: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundle.appendingPathComponent("tulga").path, root + "/.build/debug/tulga"]
+        where FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        return root + "/.build/debug/tulga"
+    }
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite("tulga verify and detect", .serialized)
+struct VerifyCommandTests {
+    @Test("match exits 0 and prints score, threshold and decision")
+    func match() throws {
+        let r = try CLI.run(["verify", "--reference", CLI.photos + "obama.jpg", "--probe", CLI.photos + "obama2.jpg"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("decision   match"))
+        #expect(r.stdout.contains("threshold  0.3630"))
+    }
+
+    @Test("no match exits 1; --json is machine readable")
+    func noMatch() throws {
+        let r = try CLI.run(["verify", "--reference", CLI.photos + "obama.jpg", "--probe", CLI.photos + "biden.jpg", "--json"])
+        #expect(r.status == 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["decision"] as? String == "no_match")
+        let score = try #require(json["score"] as? Double)
+        #expect(score < 0.363)
+    }
+
+    @Test("unusable input exits 2 with a reason")
+    func unusable() throws {
+        let junk = FileManager.default.temporaryDirectory.appendingPathComponent("junk-\(UUID()).jpg")
+        try Data("not a picture".utf8).write(to: junk)
+        defer { try? FileManager.default.removeItem(at: junk) }
+        let r = try CLI.run(["verify", "--reference", CLI.photos + "obama.jpg", "--probe", junk.path])
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("not a JPEG or PNG"))
+    }
+
+    @Test("usage errors and a bad config exit 3")
+    func usage() throws {
+        #expect(try CLI.run(["verify", "--reference", "x.jpg"]).status == 3)
+        #expect(try CLI.run(["verify", "--reference", "a", "--probe", "b", "--threshold", "7"]).status == 3)
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID()).json")
+        try Data("{ not json".utf8).write(to: bad)
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let r = try CLI.run(["verify", "--reference", CLI.photos + "obama.jpg", "--probe", CLI.photos + "obama2.jpg", "--config", bad.path])
+        #expect(r.status == 3)
+        #expect(r.stderr.contains("not valid JSON"))
+        let noModels = try CLI.run(["verify", "--reference", CLI.photos + "obama.jpg", "--probe", CLI.photos + "obama2.jpg", "--models", "/nonexistent"])
+        #expect(noModels.status == 3)
+        #expect(noModels.stderr.contains("model not found"))
+    }
+
+    @Test("detect lists faces with landmarks and quality")
+    func detect() throws {
+        let r = try CLI.run(["detect", CLI.photos + "obama.jpg", "--json"])
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let faces = try #require(json["faces"] as? [[String: Any]])
+        #expect(faces.count == 1)
+        let face = try #require(faces.first?["face"] as? [String: Any])
+        #expect((face["landmarks"] as? [Any])?.count == 5)
+        #expect(faces.first?["quality"] != nil)
+    }
+
+    @Test("help documents the exit codes")
+    func help() throws {
+        let r = try CLI.run(["verify", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("2 unusable input"))
+    }
+}
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func overridesApplyOverDefaults() throws {
+        let config = try Configuration.decode(Data(#"{"face": {"matchThreshold": 0.5, "detection": {"longSide": 640}}}"#.utf8))
+        #expect(config.face.matchThreshold == 0.5)
+        #expect(config.face.detection.longSide == 640)
+        #expect(config.face.detection.nmsThreshold == 0.3)
+    }
+
+    @Test func malformedJSON() {
+        #expect(throws: ConfigurationError.self) { try Configuration.decode(Data("{".utf8)) }
+        #expect(throws: ConfigurationError.self) { try Configuration.decode(Data("[1]".utf8)) }
+    }
+
+    @Test func wrongTypeAndUnknownKey() {
+        do {
+            _ = try Configuration.decode(Data(#"{"face": {"matchThreshold": "high"}}"#.utf8))
+            Issue.record("expected an error")
+        } catch { #expect("\(error)".contains("face.matchThreshold")) }
+        do {
+            _ = try Configuration.decode(Data(#"{"face": {"treshold": 1}}"#.utf8))
+            Issue.record("expected an error")
+        } catch { #expect("\(error)".contains("unknown setting face.treshold")) }
+    }
+}
