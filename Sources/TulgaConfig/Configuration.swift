@@ -1,5 +1,6 @@
 public import Foundation
 public import TulgaFace
+public import TulgaLiveness
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
 /// `--config` names it, else `./config/tulga.json` is read when present.
@@ -9,6 +10,7 @@ public import TulgaFace
 /// ```
 public struct Configuration: Sendable, Codable {
     public var face = FaceConfig()
+    public var liveness = LivenessConfig()
 
     public init() {}
 

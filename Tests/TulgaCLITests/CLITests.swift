@@ -129,3 +129,55 @@ struct ConfigurationTests {
         } catch { #expect("\(error)".contains("unknown setting face.treshold")) }
     }
 }
+
+@Suite("tulga kiosk with the recorded-video source", .serialized)
+struct KioskCommandTests {
+    static let video = CLI.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
+    static let reference = CLI.root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png"
+
+    @Test("shows prompts, a progress bar and the result in English; passes turn right")
+    func english() throws {
+        let r = try CLI.run(["kiosk", "--source", Self.video, "--reference", Self.reference, "--prompts", "turn_right", "--lang", "en"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("Getting ready: keep your face in the oval"))
+        #expect(r.stdout.contains("50% Slowly turn your head to the right (1/1)"))
+        #expect(r.stdout.contains("[####################] 100% Check passed"))
+        #expect(r.stdout.contains("The face matches the registry photo"))
+    }
+
+    @Test("Kazakh texts; turn left fails with a reason and exit 1")
+    func kazakh() throws {
+        let r = try CLI.run(["kiosk", "--source", Self.video, "--reference", Self.reference, "--prompts", "turn_left", "--lang", "kk"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("Басыңызды баяу солға бұрыңыз (1/1)"))
+        #expect(r.stdout.contains("Тексеруден өтпеді"))
+    }
+
+    @Test("Russian hints during guidance and a JSON report")
+    func russianJSON() throws {
+        let r = try CLI.run(["kiosk", "--source", Self.video, "--reference", Self.reference, "--prompts", "turn_right", "--json"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("Медленно поверните голову вправо"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["passed"] as? Bool == true)
+        let liveness = try #require(json["liveness"] as? [String: Any])
+        #expect((liveness["prompts"] as? [Any])?.count == 1)
+        #expect(liveness["yawMax"] != nil && liveness["nonce"] != nil)
+    }
+
+    @Test("a reference of someone else fails")
+    func otherPerson() throws {
+        let r = try CLI.run(["kiosk", "--source", Self.video, "--reference", CLI.photos + "obama.jpg", "--prompts", "turn_right", "--lang", "en"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("does not match the reference photo"))
+    }
+
+    @Test("no camera gives a clear error and its own exit code")
+    func noCamera() throws {
+        let r = try CLI.run(["kiosk", "--camera", "/dev/video0", "--reference", Self.reference])
+        #expect(r.status == 4)
+        #expect(r.stderr.contains("no camera at /dev/video0"))
+        #expect(try CLI.run(["kiosk", "--reference", Self.reference]).status == 3)
+        #expect(try CLI.run(["kiosk", "--source", Self.video, "--reference", Self.reference, "--prompts", "wink"]).status == 3)
+    }
+}

@@ -91,6 +91,15 @@ public struct HeadPose: Sendable, Hashable, Codable {
     /// `pitchRatio` of a frontal face, looking straight ahead.
     public static let neutralPitchRatio = 0.58
 
+    /// A pose given directly (ratios derived from the same model).
+    public init(yaw: Double, pitch: Double, roll: Double = 0) {
+        self.yaw = yaw
+        self.pitch = pitch
+        self.roll = roll
+        yawRatio = -tan(yaw * .pi / 180) * HeadPose.noseDepth
+        pitchRatio = HeadPose.neutralPitchRatio - tan(pitch * .pi / 180) * HeadPose.noseDepth
+    }
+
     public init(face: DetectedFace) {
         let re = face.rightEye, le = face.leftEye, n = face.nose
         let eyeMid = Point(x: (re.x + le.x) / 2, y: (re.y + le.y) / 2)

@@ -8,6 +8,12 @@ public struct Frame: Sendable {
     public let index: Int
     /// Milliseconds: stream position for files, wall-clock time for a camera.
     public let timestampMs: Double
+
+    public init(image: Image, index: Int, timestampMs: Double) {
+        self.image = image
+        self.index = index
+        self.timestampMs = timestampMs
+    }
 }
 
 /// Anything that yields frames in order: a V4L2 camera, a video file, a folder of images.
@@ -106,3 +112,28 @@ public func openFrameSource(_ path: String) throws(FaceError) -> any FrameSource
     }
     return try CaptureSource(videoFile: path)
 }
+
+/// Frames held in memory, for clips built by tests or posted over HTTP.
+public final class MemoryFrameSource: FrameSource {
+    private var frames: [Frame]
+    private var position = 0
+    public let framesPerSecond: Double?
+
+    /// `images` at a fixed rate, timestamps from 0.
+    public init(images: [Image], framesPerSecond: Double) {
+        frames = images.enumerated().map { Frame(image: $1, index: $0, timestampMs: Double($0) * 1000 / framesPerSecond) }
+        self.framesPerSecond = framesPerSecond
+    }
+
+    public init(frames: [Frame]) {
+        self.frames = frames
+        framesPerSecond = nil
+    }
+
+    public func next() throws(FaceError) -> Frame? {
+        guard position < frames.count else { return nil }
+        defer { position += 1 }
+        return frames[position]
+    }
+}
+

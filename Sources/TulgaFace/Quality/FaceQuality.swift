@@ -24,7 +24,7 @@ public struct PixelStats: Sendable, Hashable, Codable {
 public struct GuideOval: Sendable, Hashable, Codable {
     public var radiusX: Double
     public var radiusY: Double
-    public init(radiusX: Double = 0.22, radiusY: Double = 0.40) {
+    public init(radiusX: Double = 0.30, radiusY: Double = 0.42) {
         self.radiusX = radiusX
         self.radiusY = radiusY
     }
