@@ -17,6 +17,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // pkg-config opencv4: include and link flags for the vision shim.
@@ -44,8 +48,40 @@ let package = Package(
             dependencies: ["TulgaFace", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Kazakh identity numbers (IIN, BIN) and their check digits.
+        .target(name: "TulgaIdentity", swiftSettings: swiftSettings),
+        // Pure rules: attempts, decision bands, moderation leases, roles, result SMS texts.
+        .target(name: "TulgaPolicy", swiftSettings: swiftSettings),
+        // The Digital ID record, PIN rules, consents.
+        .target(name: "TulgaDigitalID", swiftSettings: swiftSettings),
+        // OpenSSL (pkg-config openssl): scrypt, CSPRNG; swift-crypto: AES-GCM for evidence.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "TulgaCrypto",
+            dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Storage: SQLite (GRDB) and PostgreSQL (postgres-nio) behind one SQL session; the Store.
+        .target(
+            name: "TulgaStorage",
+            dependencies: [
+                "TulgaCrypto", "TulgaPolicy", "TulgaDigitalID",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // One verification attempt: liveness + comparison -> policy decision -> store.
+        .target(
+            name: "TulgaVerification",
+            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIdentity"],
+            swiftSettings: swiftSettings
+        ),
         // Settings: defaults, overridden by a JSON file.
-        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness"], swiftSettings: swiftSettings),
+        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
         // The `tulga` command.
         .executableTarget(
             name: "TulgaCLI",
@@ -53,6 +89,12 @@ let package = Package(
                 "TulgaFace",
                 "TulgaLiveness",
                 "TulgaConfig",
+                "TulgaIdentity",
+                "TulgaPolicy",
+                "TulgaDigitalID",
+                "TulgaCrypto",
+                "TulgaStorage",
+                "TulgaVerification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -75,8 +117,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TulgaStorageTests",
+            dependencies: ["TulgaStorage", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TulgaCLITests",
-            dependencies: ["TulgaCLI", "TulgaConfig"],
+            dependencies: ["TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity"],
             swiftSettings: swiftSettings
         ),
     ],

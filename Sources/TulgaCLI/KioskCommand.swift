@@ -102,7 +102,7 @@ struct Kiosk: AsyncParsableCommand {
         } else {
             report = try await runner.run(&session, source: frames, streamTimeIsRelative: false, replay: InMemoryReplayGuard()) { status, _ in
                 display.show(status)
-            }
+            }.report
         }
 
         var comparison: Comparison?

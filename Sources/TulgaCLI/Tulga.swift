@@ -20,7 +20,8 @@ struct Tulga: AsyncParsableCommand {
         Exit codes: 0 success or match, 1 no match, 2 unusable input, 3 usage or internal error.
         Settings come from --config, $TULGA_CONFIG or ./config/tulga.json; models from $TULGA_MODELS or ./Models.
         """,
-        subcommands: [Detect.self, Verify.self, Kiosk.self]
+        subcommands: [Detect.self, Verify.self, Kiosk.self, Attempt.self, Registry.self, Moderate.self, ModeratorCommand.self,
+                      InPerson.self, DigitalIDCommand.self, Purge.self, AuditCommand.self]
     )
 
     /// Parses and runs; any failure that is not a decision maps to exit code 3.

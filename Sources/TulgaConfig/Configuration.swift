@@ -1,6 +1,8 @@
 public import Foundation
 public import TulgaFace
 public import TulgaLiveness
+public import TulgaPolicy
+public import TulgaStorage
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
 /// `--config` names it, else `./config/tulga.json` is read when present.
@@ -11,6 +13,8 @@ public import TulgaLiveness
 public struct Configuration: Sendable, Codable {
     public var face = FaceConfig()
     public var liveness = LivenessConfig()
+    public var policy = PolicyConfig()
+    public var storage = StorageConfig()
 
     public init() {}
 
@@ -73,4 +77,32 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let reason: String
     public var description: String { path.isEmpty ? "config: \(reason)" : "config \(path): \(reason)" }
+}
+
+/// Attempts, score bands and moderation timing.
+public struct PolicyConfig: Sendable, Codable {
+    public var maxAttempts = 5
+    /// Pass at or above this cosine score (with passed liveness).
+    public var acceptThreshold = 0.363
+    /// Between this and `acceptThreshold` a moderator decides; below it the attempt fails.
+    public var reviewThreshold = 0.30
+    public var leaseMinutes = 15.0
+    public var slaHours = 24.0
+
+    public var bands: DecisionBands { DecisionBands(accept: acceptThreshold, review: reviewThreshold) }
+    public var storeSettings: StoreSettings {
+        var s = StoreSettings()
+        s.attempts = AttemptPolicy(maxAttempts: maxAttempts)
+        s.leaseSeconds = leaseMinutes * 60
+        s.slaSeconds = slaHours * 3600
+        return s
+    }
+}
+
+/// Where records and the evidence key live.
+public struct StorageConfig: Sendable, Codable {
+    /// `var/tulga.sqlite` (embedded default), `sqlite:PATH`, or `postgres://user@host:port/db`.
+    public var database = "var/tulga.sqlite"
+    /// 32-byte AES-256-GCM key for evidence at rest, outside the database; created 0600 if missing.
+    public var keyFile = "var/evidence.key"
 }

@@ -20,7 +20,7 @@ enum Fixture {
                     reference: Embedding? = nil) async throws -> LivenessReport {
         var session = LivenessSession(config: LivenessConfig(), nonce: makeNonce(), prompts: prompts, issuedAtMs: 1_000_000,
                                       reference: reference)
-        return try await runner().run(&session, source: source, streamTimeIsRelative: true, replay: replay)
+        return try await runner().run(&session, source: source, streamTimeIsRelative: true, replay: replay).report
     }
 
     /// A flat-photo attack: the photo moved, scaled and rotated in 2D, 15 fps, still for the first 10 frames.

@@ -33,6 +33,12 @@ public func frameHash(_ image: Image) throws(FaceError) -> String {
     SHA256.hash(data: try image.bgrBytes()).map { String(format: "%02x", $0) }.joined()
 }
 
+/// A finished session: its report and the frame that became the session's selfie.
+public struct LivenessRun: Sendable {
+    public let report: LivenessReport
+    public let selfie: Image?
+}
+
 /// The imperative shell around `LivenessSession`: reads frames, runs the face engine, embeds
 /// sampled frames, and reports each status change.
 public final class LivenessRunner {
@@ -65,7 +71,8 @@ public final class LivenessRunner {
     public func run(
         _ session: inout LivenessSession, source: any FrameSource, streamTimeIsRelative: Bool, replay: any ReplayGuard,
         onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }
-    ) async throws -> LivenessReport {
+    ) async throws -> LivenessRun {
+        var selfieImage: Image?
         while session.phase == .baseline || session.phase == .prompting {
             guard let frame = try source.next() else {
                 session.endOfStream()
@@ -74,12 +81,13 @@ public final class LivenessRunner {
             let time = streamTimeIsRelative ? session.issuedAtMs + frame.timestampMs : frame.timestampMs
             let observation = try observe(frame, timestampMs: time, for: session)
             let status = session.observe(observation)
+            if selfieImage == nil, session.selfieFrame == frame.index { selfieImage = frame.image }
             onStatus(status, observation)
         }
         let hashes = session.report.sampledFrameHashes
         if try await replay.checkAndRecord(hashes), session.phase == .passed {
             session.rejectAsReplay()
         }
-        return session.report
+        return LivenessRun(report: session.report, selfie: selfieImage)
     }
 }

@@ -1,0 +1,154 @@
+internal import Foundation
+internal import Logging
+internal import NIOCore
+internal import NIOPosix
+internal import PostgresNIO
+internal import Synchronization
+
+/// PostgreSQL through postgres-nio, for several service nodes sharing one database.
+///
+/// Transaction bodies are synchronous (the same code runs on SQLite); each one runs on a
+/// dispatch thread outside Swift's cooperative pool and waits on postgres-nio's futures, with
+/// one pooled connection held from BEGIN to COMMIT. `lock(_:)` takes a transaction-scoped
+/// advisory lock.
+public final class PostgresDatabase: SQLDatabase {
+    private let connections: Mutex<[PostgresConnection]>
+    private let available: DispatchSemaphore
+    private let all: [PostgresConnection]
+    public var dialect: SQLDialect { .postgres }
+
+    public init(url: String, poolSize: Int = 4) async throws {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw DatabaseFailure("cannot read the PostgreSQL URL (expected postgres://user@host:port/database)")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let configuration = PostgresConnection.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: .disable)
+        var opened: [PostgresConnection] = []
+        let logger = Logger(label: "tulga.postgres")
+        do {
+            for id in 0..<max(1, poolSize) {
+                opened.append(try await PostgresConnection.connect(
+                    on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: id, logger: logger).get())
+            }
+        } catch {
+            for c in opened { try? await c.close() }
+            throw DatabaseFailure("cannot connect to PostgreSQL at \(host):\(components.port ?? 5432)/\(database): \(Self.describe(error))")
+        }
+        all = opened
+        connections = Mutex(opened)
+        available = DispatchSemaphore(value: opened.count)
+    }
+
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await withSession { session in
+            try session.execute("BEGIN")
+            do {
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Runs one statement outside any transaction (CREATE DATABASE and the like).
+    public func autocommit(_ sql: String) async throws {
+        try await withSession { try $0.execute(sql) }
+    }
+
+    /// Holds one pooled connection for `body`, on a dispatch thread where waiting is allowed.
+    private func withSession<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            DispatchQueue.global().async { [self] in
+                available.wait()
+                let connection = connections.withLock { $0.removeLast() }
+                defer {
+                    connections.withLock { $0.append(connection) }
+                    available.signal()
+                }
+                continuation.resume(with: Result { try body(PostgresSession(connection: connection)) })
+            }
+        }
+    }
+
+    public func close() async {
+        for connection in all { try? await connection.close() }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] { return message }
+            return "\(psql.code)"
+        }
+        return "\(error)"
+    }
+}
+
+struct PostgresSession: SQLSession {
+    let connection: PostgresConnection
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws { _ = try run(sql, arguments) }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        try run(sql, arguments).map { row in
+            var columns: [String: SQLValue] = [:]
+            for cell in row { columns[cell.columnName] = Self.value(cell) }
+            return SQLRow(columns)
+        }
+    }
+
+    func lock(_ key: String) throws {
+        _ = try run("SELECT pg_advisory_xact_lock(hashtext(?))", [.text(key)])
+    }
+
+    private func run(_ sql: String, _ arguments: [SQLValue]) throws -> [PostgresRow] {
+        let binds: [PostgresData] = arguments.map {
+            switch $0 {
+            case .null: .null
+            case .int(let v): PostgresData(int64: v)
+            case .double(let v): PostgresData(double: v)
+            case .text(let v): PostgresData(string: v)
+            case .blob(let v): PostgresData(bytes: [UInt8](v))
+            }
+        }
+        do {
+            return try connection.query(Self.numbered(sql), binds).wait().rows
+        } catch {
+            throw DatabaseFailure(PostgresDatabase.describe(error), sql: sql)
+        }
+    }
+
+    /// `?` placeholders become `$1, $2, …` (outside quoted literals).
+    static func numbered(_ sql: String) -> String {
+        var out = ""
+        var n = 0
+        var quoted = false
+        for ch in sql {
+            if ch == "'" { quoted.toggle() }
+            if ch == "?" && !quoted {
+                n += 1
+                out += "$\(n)"
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
+    }
+
+    static func value(_ cell: PostgresCell) -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return (try? cell.decode(Int64.self)).map { .int($0) } ?? .null
+        case .float4, .float8, .numeric: return (try? cell.decode(Double.self)).map { .double($0) } ?? .null
+        case .bool: return (try? cell.decode(Bool.self)).map { .int($0 ? 1 : 0) } ?? .null
+        case .bytea:
+            guard var buffer = cell.bytes else { return .null }
+            return .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
+        default: return (try? cell.decode(String.self)).map { .text($0) } ?? .null
+        }
+    }
+}

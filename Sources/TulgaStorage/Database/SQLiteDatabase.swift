@@ -1,0 +1,86 @@
+internal import Foundation
+internal import GRDB
+
+/// SQLite through GRDB: a WAL-mode `DatabasePool`, immediate write transactions, a busy
+/// timeout so several processes can share the file.
+public final class SQLiteDatabase: SQLDatabase {
+    private let pool: DatabasePool
+    public var dialect: SQLDialect { .sqlite }
+
+    public init(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw DatabaseFailure("cannot open the SQLite database \(path): \(error)")
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(GRDBSession(db: db))
+                return .commit
+            }
+            guard let result else { throw DatabaseFailure("transaction produced no result") }
+            return result
+        }
+    }
+
+    public func close() async { try? pool.close() }
+}
+
+struct GRDBSession: SQLSession {
+    let db: Database
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        do { try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.grdb))) } catch let error as DatabaseError {
+            throw DatabaseFailure(error.message ?? "\(error)", sql: sql)
+        }
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        let rows: [Row]
+        do { rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments.map(\.grdb))) } catch let error as DatabaseError {
+            throw DatabaseFailure(error.message ?? "\(error)", sql: sql)
+        }
+        return rows.map { row in
+            var columns: [String: SQLValue] = [:]
+            for (name, value) in row {
+                columns[name] = switch value.storage {
+                case .null: .null
+                case .int64(let v): .int(v)
+                case .double(let v): .double(v)
+                case .string(let v): .text(v)
+                case .blob(let v): .blob(v)
+                }
+            }
+            return SQLRow(columns)
+        }
+    }
+
+    /// SQLite serialises all writers already (immediate transactions).
+    func lock(_ key: String) throws {}
+}
+
+extension SQLValue {
+    var grdb: (any DatabaseValueConvertible)? {
+        switch self {
+        case .null: nil
+        case .int(let v): v
+        case .double(let v): v
+        case .text(let v): v
+        case .blob(let v): v
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Testing
+import TulgaCrypto
+import TulgaPolicy
+import TulgaStorage
+
+/// A scratch folder with its own SQLite database, key and config for CLI runs.
+struct Workspace {
+    let dir: String
+    let video = CLI.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
+    static let lin = "850314300013", obama = "850314300023"
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/photos", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CLI.photos + "obama.jpg", toPath: dir + "/photos/obama.jpg")
+        try FileManager.default.copyItem(atPath: CLI.root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png", toPath: dir + "/photos/lin.png")
+        try """
+        iin,surname,given_name,document_number,phone,photo
+        \(Self.lin),Miranda,Lin,N01234567,+77010000001,lin.png
+        \(Self.obama),Obama,Barack,N07654321,+77010000002,obama.jpg
+        """.write(toFile: dir + "/registry.csv", atomically: true, encoding: .utf8)
+        // Accept only near-identical faces, so a genuine attempt goes to moderation.
+        try #"{"policy": {"acceptThreshold": 0.95, "reviewThreshold": 0.30}}"#.write(toFile: dir + "/strict.json", atomically: true, encoding: .utf8)
+    }
+
+    var database: String { dir + "/tulga.sqlite" }
+    var storeArgs: [String] { ["--database", database, "--key-file", dir + "/evidence.key", "--models", CLI.root + "/Models"] }
+
+    func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result {
+        try CLI.run(args + storeArgs, environment: env)
+    }
+
+    func moderator(_ id: String, role: String = "moderator", secret: String, iin: String? = nil) throws {
+        let r = try run(["moderator", "add", id, "--role", role] + (iin.map { ["--iin", $0] } ?? []), env: ["TULGA_NEW_MODERATOR_SECRET": secret])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    func store() async throws -> Store {
+        try await Store(database: try SQLiteDatabase(path: database), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"))
+    }
+}
+
+@Suite("tulga registry, attempt, moderate, digitalid, purge and audit", .serialized)
+struct StoreCommandTests {
+    @Test("registry import skips bad rows with the reason and exits 2")
+    func registryImport() throws {
+        let w = try Workspace()
+        try "iin,surname,given_name,document_number,phone,photo\n850314300024,X,Y,N1,,obama.jpg\n850314300013,X,Y,N1,,missing.jpg\n"
+            .write(toFile: w.dir + "/bad.csv", atomically: true, encoding: .utf8)
+        let bad = try w.run(["registry", "import", "--csv", w.dir + "/bad.csv", "--photos", w.dir + "/photos"])
+        #expect(bad.status == 2)
+        #expect(bad.stdout.contains("check digit is 4, expected 3"))
+        #expect(bad.stdout.contains("no photo at"))
+        let good = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        #expect(good.status == 0 && good.stdout.contains("imported 2 of 2 rows"))
+        try "surname,iin\n".write(toFile: w.dir + "/wrong.csv", atomically: true, encoding: .utf8)
+        #expect(try w.run(["registry", "import", "--csv", w.dir + "/wrong.csv", "--photos", w.dir]).status == 3)
+    }
+
+    @Test("an attempt passes, a replay and an impostor fail, the Digital ID exists, the PIN is set")
+    func attempts() throws {
+        let w = try Workspace()
+        _ = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        let pass = try w.run(["attempt", "--iin", Workspace.lin, "--video", w.video, "--prompts", "turn_right", "--json"])
+        #expect(pass.status == 0, "\(pass.stdout)\(pass.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(pass.stdout.utf8)) as? [String: Any])
+        #expect(json["outcome"] as? String == "pass" && json["attemptsLeft"] as? Int == 5)
+        let replay = try w.run(["attempt", "--iin", Workspace.lin, "--video", w.video, "--prompts", "turn_right"])
+        #expect(replay.status == 1 && replay.stdout.contains("already used in another session"))
+        let impostor = try w.run(["attempt", "--iin", Workspace.obama, "--video", w.video, "--prompts", "turn_right"])
+        #expect(impostor.status == 1 && impostor.stdout.contains("does not match the reference photo"))
+        #expect(try w.run(["attempt", "--iin", "850314300024", "--video", w.video]).status == 3)
+
+        let show = try w.run(["digitalid", "show", Workspace.lin])
+        #expect(show.status == 0 && show.stdout.contains("verified by automatic"))
+        #expect(try w.run(["digitalid", "set-pin", Workspace.lin], env: ["TULGA_PIN": "123456"]).status == 3)
+        let setPIN = try w.run(["digitalid", "set-pin", Workspace.lin], env: ["TULGA_PIN": "402719"])
+        #expect(setPIN.status == 0 && !setPIN.stdout.contains("402719") && !setPIN.stderr.contains("402719"))
+        let consent = try w.run(["digitalid", "consent-grant", Workspace.lin, "--days", "30"], env: ["TULGA_PIN": "402719"])
+        #expect(consent.status == 0 && consent.stdout.contains("consent consent-"))
+        #expect(try w.run(["digitalid", "consent-grant", Workspace.lin], env: ["TULGA_PIN": "000001"]).stderr.contains("wrong PIN; 4 tries left"))
+        #expect(try w.run(["inperson", "accept", Workspace.obama, "--operator", "op"]).stderr.contains("opens after 5 failed attempts; 1 recorded"))
+    }
+
+    @Test("a moderator reviews a flagged case from the CLI; roles and credentials are checked")
+    func moderation() throws {
+        let w = try Workspace()
+        _ = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        let review = try w.run(["attempt", "--iin", Workspace.lin, "--video", w.video, "--prompts", "turn_right", "--config", w.dir + "/strict.json", "--json"])
+        #expect(review.status == 2, "\(review.stdout)\(review.stderr)")
+        let caseID = try #require((try JSONSerialization.jsonObject(with: Data(review.stdout.utf8)) as? [String: Any])?["caseID"] as? String)
+
+        try w.moderator("alice", secret: "alice-secret-0001")
+        try w.moderator("lin", secret: "lin-secret-000001", iin: Workspace.lin)
+        try w.moderator("boss", role: "supervisor", secret: "boss-secret-00001")
+        let alice = ["TULGA_MODERATOR_ID": "alice", "TULGA_MODERATOR_SECRET": "alice-secret-0001"]
+        try #"{"id": "lin", "secret": "lin-secret-000001"}"#.write(toFile: w.dir + "/lin.json", atomically: true, encoding: .utf8)
+
+        let wrong = try w.run(["moderate", "list"], env: ["TULGA_MODERATOR_ID": "alice", "TULGA_MODERATOR_SECRET": "nope-nope-nope"])
+        #expect(wrong.status == 3 && wrong.stderr.contains("unknown moderator or wrong secret"))
+        #expect(try w.run(["moderate", "list"]).stderr.contains("moderator credentials missing"))
+
+        let list = try w.run(["moderate", "list", "--state", "open"], env: alice)
+        #expect(list.status == 0 && list.stdout.contains(caseID) && list.stdout.contains("1 case(s)"))
+
+        let show = try w.run(["moderate", "show", caseID, "--output", w.dir + "/review"], env: alice)
+        #expect(show.status == 0, "\(show.stderr)")
+        let png = w.dir + "/review/\(caseID).png"
+        #expect(show.stdout.contains("comparison \(png)"))
+        let bytes = try #require(FileManager.default.contents(atPath: png))
+        #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) && bytes.count > 10_000)
+
+        let own = try w.run(["moderate", "claim", caseID, "--credentials", w.dir + "/lin.json"])
+        #expect(own.status == 3 && own.stderr.contains("nobody may decide a case about themselves"))
+        #expect(try w.run(["moderate", "approve", caseID, "--reason", "ok"], env: alice).stderr.contains("claim the case before deciding it"))
+        #expect(try w.run(["moderate", "claim", caseID], env: alice).status == 0)
+        #expect(try w.run(["moderate", "reassign", caseID, "--to", "boss"], env: alice).stderr.contains("may not reassign"))
+        #expect(try w.run(["moderate", "approve", caseID, "--reason", " "], env: alice).status == 3)
+        let approve = try w.run(["moderate", "approve", caseID, "--reason", "same person"], env: alice)
+        #expect(approve.status == 0 && approve.stdout.contains("\(caseID) approved"))
+        let stats = try w.run(["moderate", "stats"], env: ["TULGA_MODERATOR_ID": "boss", "TULGA_MODERATOR_SECRET": "boss-secret-00001"])
+        #expect(stats.stdout.contains("approved 1") && stats.stdout.contains("alice: 1 decision(s)"))
+        #expect(try w.run(["digitalid", "show", Workspace.lin]).stdout.contains("verified by moderator:alice"))
+        #expect(try w.run(["audit", "verify"]).stdout.contains("audit log intact"))
+        #expect(try w.run(["purge", "--older-than", "0d"]).stdout.contains("purged the evidence of 1 decided case(s)"))
+        #expect(try w.run(["purge", "--older-than", "soon"]).status == 3)
+    }
+
+    @Test("audit verify finds a tampered row")
+    func tamper() async throws {
+        let w = try Workspace()
+        _ = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        #expect(try w.run(["audit", "verify"]).status == 0)
+        let db = try SQLiteDatabase(path: w.database)
+        try await db.transaction { s in try s.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = 1") }
+        await db.close()
+        let r = try w.run(["audit", "verify"])
+        #expect(r.status == 1 && r.stdout.contains("BROKEN at row 1"))
+    }
+
+    @Test("kill -9 in the middle of a batch of decisions loses nothing and leaves nothing half-written")
+    func killMidBatch() async throws {
+        let w = try Workspace()
+        let store = try await w.store()
+        let count = 300
+        let m = Moderator(id: "alice", role: .moderator, iin: nil)
+        try await store.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
+        var ids: [String] = []
+        for i in 0..<count {
+            let iin = "85031430\(String(format: "%04d", i))"
+            try await store.upsertRegistry(RegistryEntry(iin: iin, surname: "S", givenName: "G", documentNumber: "N\(i)", photo: Data([1])))
+            let t = try await store.beginAttempt(iin: iin)
+            let c = try #require(try await store.finishAttempt(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "band",
+                                                               evidence: Evidence(selfie: Data([2]), reference: Data([3]), livenessReport: nil)).caseID)
+            _ = try await store.claim(c, as: m)
+            ids.append(c)
+        }
+        await store.database.close()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["moderate", "approve"] + ids + ["--reason", "batch"] + w.storeArgs
+        var env = ProcessInfo.processInfo.environment
+        env["TULGA_MODERATOR_ID"] = "alice"
+        env["TULGA_MODERATOR_SECRET"] = "alice-secret-0001"
+        process.environment = env
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        // Wait for the first decision, let a few more commit, then kill -9.
+        var seen = Data()
+        while !(String(decoding: seen, as: UTF8.self).contains("approved")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        let after = try await w.store()
+        let cases = try await after.listCases(as: m)
+        let approved = cases.filter { $0.state == .approved }
+        #expect(approved.count > 0 && approved.count < count, "approved \(approved.count) of \(count): the kill must land mid-batch")
+        #expect(cases.allSatisfy { $0.state == .approved || $0.state == .claimed })
+        let sms = try await after.outbox()
+        #expect(sms.count == approved.count)
+        for c in cases {
+            let hasID = try await after.digitalID(c.iin) != nil
+            #expect(hasID == (c.state == .approved), "\(c.id): \(c.state) but Digital ID \(hasID)")
+        }
+        let audit = try await after.auditEntries()
+        #expect(audit.filter { $0.action == "case.approve" }.count == approved.count)
+        #expect(try await after.verifyAudit().intact)
+        await after.database.close()
+    }
+}

@@ -1,0 +1,294 @@
+import Foundation
+import Testing
+import TulgaDigitalID
+import TulgaPolicy
+import TulgaStorage
+
+@Suite("Store on SQLite and PostgreSQL")
+struct StoreTests {
+    @Test("registry photos are encrypted at rest", arguments: Backend.allCases)
+    func registry(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let iin = People.iin(1)
+        let photo = Data("JPEG bytes of a face".utf8)
+        try await People.register(h.store, iin, photo: photo)
+        let entry = try #require(try await h.store.registryEntry(iin))
+        #expect(entry.photo == photo && entry.surname == "ABAYEV")
+        let raw = try await h.database.transaction { db in try db.one("SELECT photo, key_id FROM registry WHERE iin = ?", [.text(iin)]) }
+        let stored = try #require(raw?["photo"].blob)
+        #expect(stored != photo && stored.range(of: photo) == nil)
+        #expect(raw?["key_id"].text == h.store.cipher.keyID)
+        #expect(try await h.store.registryEntry(People.iin(2)) == nil)
+        }
+    }
+
+    @Test("20 concurrent attempts never record more than 5 failures nor run a 6th", arguments: Backend.allCases)
+    func concurrentAttempts(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let iin = People.iin(3)
+        try await People.register(h.store, iin)
+        let store = h.store
+        let results = await withTaskGroup(of: Result<AttemptResult, any Error>.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    do {
+                        let ticket = try await store.beginAttempt(iin: iin)
+                        return .success(try await store.finishAttempt(ticket, outcome: .fail, score: 0.1, livenessPassed: true,
+                                                                      reason: "low score", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)))
+                    } catch { return .failure(error) }
+                }
+            }
+            var all: [Result<AttemptResult, any Error>] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        let ran = results.compactMap { try? $0.get() }
+        let refused = results.compactMap { if case .failure(let e) = $0 { e as? StoreError } else { nil } }
+        #expect(ran.count == 5)
+        #expect(refused.count == 15 && refused.allSatisfy { $0.code == .attemptsExhausted })
+        let status = try await store.applicantStatus(iin)
+        #expect(status.failures == 5 && status.running == 0 && status.attemptsLeft == 0 && status.inPersonUnlocked)
+        await #expect(throws: StoreError(.attemptsExhausted, "")) { _ = try await store.beginAttempt(iin: iin) }
+        }
+    }
+
+    @Test("in-person application is refused until five failures", arguments: Backend.allCases)
+    func inPerson(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let iin = People.iin(4)
+        try await People.register(h.store, iin)
+        let none = Evidence(selfie: nil, reference: nil, livenessReport: nil)
+        for i in 1...5 {
+            do {
+                try await h.store.acceptInPerson(iin: iin, operator: "op1")
+                Issue.record("accepted after \(i - 1) failures")
+            } catch let error as StoreError { #expect(error.code == .inPersonLocked) }
+            let ticket = try await h.store.beginAttempt(iin: iin)
+            let result = try await h.store.finishAttempt(ticket, outcome: .fail, score: nil, livenessPassed: false, reason: "liveness", evidence: none)
+            #expect(result.attemptsLeft == 5 - i)
+            #expect(result.inPersonUnlocked == (i == 5))
+        }
+        try await h.store.acceptInPerson(iin: iin, operator: "op1")
+        #expect(try await h.store.applicantStatus(iin).inPersonAccepted)
+        }
+    }
+
+    @Test("a pass creates an automatic Digital ID; a review opens a case with encrypted evidence", arguments: Backend.allCases)
+    func outcomes(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let passer = People.iin(5), reviewed = People.iin(6)
+        try await People.register(h.store, passer)
+        try await People.register(h.store, reviewed)
+        let t1 = try await h.store.beginAttempt(iin: passer)
+        let r1 = try await h.store.finishAttempt(t1, outcome: .pass, score: 0.7, livenessPassed: true, reason: "",
+                                                 evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        #expect(r1.outcome == .pass && r1.caseID == nil)
+        let id = try #require(try await h.store.digitalID(passer))
+        #expect(id.status == .active && id.automaticallyVerified && id.surname == "ABAYEV")
+
+        let selfie = Data("selfie pixels".utf8)
+        let t2 = try await h.store.beginAttempt(iin: reviewed, language: "kk")
+        let r2 = try await h.store.finishAttempt(t2, outcome: .review, score: 0.33, livenessPassed: true, reason: "score in the review band",
+                                                 evidence: Evidence(selfie: selfie, reference: Data("ref".utf8), livenessReport: "{}"))
+        let caseID = try #require(r2.caseID)
+        #expect(try await h.store.digitalID(reviewed) == nil)
+        let raw = try await h.database.transaction { db in try db.one("SELECT selfie FROM cases WHERE id = ?", [.text(caseID)]) }
+        #expect(raw?["selfie"].blob != selfie)
+        #expect(r2.attemptsLeft == 5)
+        }
+    }
+
+    @Test("moderation: leases, reasons, roles, own cases, SMS and the Digital ID", arguments: Backend.allCases)
+    func moderation(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let s = h.store
+        let applicant = People.iin(7), moderatorIIN = People.iin(8)
+        try await People.register(s, applicant)
+        try await s.addModerator(id: "m1", role: .moderator, secret: "first-secret-123", iin: nil)
+        try await s.addModerator(id: "m2", role: .moderator, secret: "second-secret-123", iin: applicant)
+        try await s.addModerator(id: "sup", role: .supervisor, secret: "super-secret-123", iin: moderatorIIN)
+        await #expect(throws: StoreError(.unauthorized, "")) { _ = try await s.authenticate(id: "m1", secret: "wrong-secret-000") }
+        let m1 = try await s.authenticate(id: "m1", secret: "first-secret-123")
+        let m2 = try await s.authenticate(id: "m2", secret: "second-secret-123")
+        let sup = try await s.authenticate(id: "sup", secret: "super-secret-123")
+
+        let ticket = try await s.beginAttempt(iin: applicant, language: "kk")
+        let caseID = try #require(try await s.finishAttempt(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "review band",
+                                                            evidence: Evidence(selfie: Data([1]), reference: Data([2]), livenessReport: "{}")).caseID)
+        #expect(try await s.listCases(state: .open, as: m1).map(\.id) == [caseID])
+
+        // m2 is the applicant: may not touch the case.
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.claim(caseID, as: m2) }
+        // Deciding without a claim, then claim.
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: true, reason: "ok", as: m1) }
+        let claimed = try await s.claim(caseID, as: m1)
+        #expect(claimed.state == .claimed && claimed.claimedBy == "m1")
+        // The supervisor cannot claim a held case but can reassign; a moderator cannot reassign.
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.claim(caseID, as: sup) }
+        await #expect(throws: StoreError(.unauthorized, "")) { _ = try await s.reassign(caseID, to: "sup", as: m1) }
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.reassign(caseID, to: "m2", as: sup) }  // m2's own case
+        // The lease expires: the case is open again and anyone may claim it.
+        h.clock.advance(s.settings.leaseSeconds + 1)
+        #expect(try await s.listCases(state: .open, as: m1).count == 1)
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: true, reason: "ok", as: m1) }
+        _ = try await s.claim(caseID, as: m1)
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: true, reason: "  ", as: m1) }
+        let approved = try await s.decide(caseID, approve: true, reason: "same person, older photo", as: m1)
+        #expect(approved.state == .approved && approved.decidedBy == "m1")
+        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: false, reason: "again", as: m1) }
+
+        let id = try #require(try await s.digitalID(applicant))
+        #expect(id.verifiedBy == "moderator:m1" && !id.automaticallyVerified)
+        let sms = try await s.outbox(iin: applicant)
+        #expect(sms.count == 1)
+        #expect(sms.first?.language == "kk" && sms.first?.body == moderationResultSMS(approved: true, language: .kk))
+        #expect(sms.first?.phone?.hasPrefix("+7701") == true)
+
+        let audit = try await s.auditEntries(subject: caseID).map(\.action)
+        #expect(audit.contains("case.claim") && audit.contains("case.approve"))
+        #expect(try await s.auditEntries(subject: caseID).first { $0.action == "case.approve" }?.actor == "moderator:m1")
+
+        let own = try await s.moderationStats(as: m2)
+        #expect(own.decisionsBy.isEmpty && own.approved == 1)
+        #expect(try await s.moderationStats(as: sup).decisionsBy == ["m1": 1])
+        }
+    }
+
+    @Test("only one of many concurrent claims wins", arguments: Backend.allCases)
+    func concurrentClaims(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let s = h.store
+        let applicant = People.iin(9)
+        try await People.register(s, applicant)
+        let ticket = try await s.beginAttempt(iin: applicant)
+        let caseID = try #require(try await s.finishAttempt(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
+                                                            evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)).caseID)
+        let moderators = (0..<8).map { Moderator(id: "m\($0)", role: .moderator, iin: nil) }
+        let wins = await withTaskGroup(of: Bool.self) { group in
+            for m in moderators { group.addTask { (try? await s.claim(caseID, as: m)) != nil } }
+            var n = 0
+            for await won in group where won { n += 1 }
+            return n
+        }
+        #expect(wins == 1)
+        }
+    }
+
+    @Test("SLA flag on old open cases", arguments: Backend.allCases)
+    func sla(backend: Backend) async throws {
+        var settings = StoreSettings()
+        settings.slaSeconds = 3600
+        try await withHarness(backend, settings: settings) { h in
+        let applicant = People.iin(10)
+        try await People.register(h.store, applicant)
+        let ticket = try await h.store.beginAttempt(iin: applicant)
+        _ = try await h.store.finishAttempt(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
+                                            evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        let m = Moderator(id: "m", role: .moderator, iin: nil)
+        #expect(try await h.store.listCases(as: m).first?.overSLA == false)
+        h.clock.advance(3601)
+        #expect(try await h.store.listCases(as: m).first?.overSLA == true)
+        #expect(try await h.store.moderationStats(as: m).overSLA == 1)
+        }
+    }
+
+    @Test("PIN: rules, slow hash, five wrong PINs lock the record", arguments: Backend.allCases)
+    func pin(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let iin = People.iin(11)
+        try await People.register(h.store, iin)
+        let t = try await h.store.beginAttempt(iin: iin)
+        _ = try await h.store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
+                                            evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        for bad in ["12345", "1234567", "12a456", "111111", "123456", "654321"] {
+            await #expect(throws: StoreError(.invalidPIN, ""), "\(bad)") { try await h.store.setPIN(iin: iin, pin: bad) }
+        }
+        try await h.store.setPIN(iin: iin, pin: "402719")
+        await #expect(throws: StoreError(.conflict, "")) { try await h.store.setPIN(iin: iin, pin: "402718") }
+        let raw = try await h.database.transaction { db in try db.one("SELECT pin_hash FROM digital_ids WHERE iin = ?", [.text(iin)]) }
+        let stored = try #require(raw?["pin_hash"].text)
+        #expect(stored.hasPrefix("scrypt$32768$8$1$") && !stored.contains("402719"))
+        #expect(try await h.store.checkPIN(iin: iin, pin: "402719") == .accepted)
+        for left in (1...4).reversed() {
+            #expect(try await h.store.checkPIN(iin: iin, pin: "000001") == .wrong(attemptsLeft: left))
+        }
+        #expect(try await h.store.checkPIN(iin: iin, pin: "000001") == .locked)
+        #expect(try await h.store.checkPIN(iin: iin, pin: "402719") == .locked)
+        #expect(try await h.store.digitalID(iin)?.pinLocked == true)
+        }
+    }
+
+    @Test("consents are scoped, time-limited and revocable", arguments: Backend.allCases)
+    func consents(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let iin = People.iin(12)
+        try await People.register(h.store, iin)
+        await #expect(throws: StoreError(.invalidState, "")) { _ = try await h.store.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 60) }
+        let t = try await h.store.beginAttempt(iin: iin)
+        _ = try await h.store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
+                                            evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        let consent = try await h.store.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 600)
+        #expect(try await h.store.validConsent(iin: iin, scope: Consent.caIdentityScope)?.id == consent.id)
+        #expect(try await h.store.validConsent(iin: iin, scope: "bank.kyc") == nil)
+        h.clock.advance(601)
+        #expect(try await h.store.validConsent(iin: iin, scope: Consent.caIdentityScope) == nil)
+        let second = try await h.store.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 600)
+        try await h.store.revokeConsent(id: second.id, iin: iin)
+        #expect(try await h.store.validConsent(iin: iin, scope: Consent.caIdentityScope) == nil)
+        }
+    }
+
+    @Test("the audit chain detects edited and deleted rows", arguments: Backend.allCases)
+    func auditTamper(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        for i in 20..<24 { try await People.register(h.store, People.iin(i)) }
+        var check = try await h.store.verifyAudit()
+        #expect(check.intact && check.rows == 4)
+
+        try await h.database.transaction { db in try db.execute("UPDATE audit SET detail = 'forged' WHERE seq = 2") }
+        check = try await h.store.verifyAudit()
+        #expect(!check.intact && check.brokenAt == 2 && check.problem?.contains("edited") == true)
+        try await h.database.transaction { db in try db.execute("UPDATE audit SET detail = '' WHERE seq = 2") }
+        #expect(try await h.store.verifyAudit().intact)
+
+        try await h.database.transaction { db in try db.execute("DELETE FROM audit WHERE seq = 3") }
+        check = try await h.store.verifyAudit()
+        #expect(!check.intact && check.brokenAt == 4)
+
+        try await withHarness(backend) { h2 in
+        for i in 30..<33 { try await People.register(h2.store, People.iin(i)) }
+        try await h2.database.transaction { db in try db.execute("DELETE FROM audit WHERE seq = 3") }
+        check = try await h2.store.verifyAudit()
+        #expect(!check.intact && check.problem?.contains("deleted") == true)
+        }
+        }
+    }
+
+    @Test("purge deletes the evidence of decided cases older than the limit", arguments: Backend.allCases)
+    func purge(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let s = h.store
+        let m = Moderator(id: "m", role: .moderator, iin: nil)
+        var ids: [String] = []
+        for i in 40..<43 {
+            let iin = People.iin(i)
+            try await People.register(s, iin)
+            let t = try await s.beginAttempt(iin: iin)
+            ids.append(try #require(try await s.finishAttempt(t, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
+                                                              evidence: Evidence(selfie: Data([9]), reference: Data([8]), livenessReport: "{}")).caseID))
+        }
+        for id in ids.prefix(2) {
+            _ = try await s.claim(id, as: m)
+            _ = try await s.decide(id, approve: false, reason: "different person", as: m)
+        }
+        h.clock.advance(31 * 86400)
+        #expect(try await s.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 2)
+        let purged = try await s.caseDetail(ids[0], as: m)
+        #expect(purged.selfie == nil && purged.summary.evidencePurged)
+        let open = try await s.caseDetail(ids[2], as: m)
+        #expect(open.selfie == Data([9]) && open.reference == Data([8]))
+        #expect(try await s.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 0)
+        #expect(try await s.verifyAudit().intact)
+        }
+    }
+}
