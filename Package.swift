@@ -74,6 +74,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The OpenSSL operations issuance needs (keys, CSR, certificates, CRL, PKCS#12) behind a C header.
+        .target(name: "CTulgaPKI", dependencies: ["COpenSSL"]),
+        // Issuance: SMS codes, applications, local CA, two certificates, PKCS#12 install.
+        .target(
+            name: "TulgaIssuance",
+            dependencies: ["CTulgaPKI", "TulgaStorage", "TulgaCrypto", "TulgaDigitalID", "TulgaIdentity"],
+            swiftSettings: swiftSettings
+        ),
         // One verification attempt: liveness + comparison -> policy decision -> store.
         .target(
             name: "TulgaVerification",
@@ -81,7 +89,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Settings: defaults, overridden by a JSON file.
-        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
+        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIssuance"], swiftSettings: swiftSettings),
         // The `tulga` command.
         .executableTarget(
             name: "TulgaCLI",
@@ -95,6 +103,7 @@ let package = Package(
                 "TulgaCrypto",
                 "TulgaStorage",
                 "TulgaVerification",
+                "TulgaIssuance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -119,6 +128,12 @@ let package = Package(
         .testTarget(
             name: "TulgaStorageTests",
             dependencies: ["TulgaStorage", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TulgaIssuanceTests",
+            dependencies: ["TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
+                           "TulgaVerification", "TulgaFace", "TulgaLiveness"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

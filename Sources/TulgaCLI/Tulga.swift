@@ -21,7 +21,8 @@ struct Tulga: AsyncParsableCommand {
         Settings come from --config, $TULGA_CONFIG or ./config/tulga.json; models from $TULGA_MODELS or ./Models.
         """,
         subcommands: [Detect.self, Verify.self, Kiosk.self, Attempt.self, Registry.self, Moderate.self, ModeratorCommand.self,
-                      InPerson.self, DigitalIDCommand.self, Purge.self, AuditCommand.self]
+                      InPerson.self, DigitalIDCommand.self, Purge.self, AuditCommand.self, CACommand.self, PhoneCommand.self,
+                      SMSCommand.self, IssuanceCommand.self]
     )
 
     /// Parses and runs; any failure that is not a decision maps to exit code 3.

@@ -3,6 +3,7 @@ public import TulgaFace
 public import TulgaLiveness
 public import TulgaPolicy
 public import TulgaStorage
+public import TulgaIssuance
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
 /// `--config` names it, else `./config/tulga.json` is read when present.
@@ -15,6 +16,8 @@ public struct Configuration: Sendable, Codable {
     public var liveness = LivenessConfig()
     public var policy = PolicyConfig()
     public var storage = StorageConfig()
+    public var ca = CAConfig()
+    public var sms = SMSCodePolicy()
 
     public init() {}
 

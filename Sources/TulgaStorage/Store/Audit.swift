@@ -39,6 +39,18 @@ public struct AuditEntry: Sendable, Hashable, Codable {
 }
 
 extension Store {
+    /// Appends an audit row inside a transaction of another module's.
+    public static func appendAudit(_ db: any SQLSession, at: Double, actor: String, action: String, subject: String, detail: String) throws {
+        try Audit.append(db, at: at, actor: actor, action: action, subject: subject, detail: detail)
+    }
+
+    /// Puts an SMS in the outbox inside a transaction of another module's.
+    public static func enqueueSMS(_ db: any SQLSession, iin: String, phone: String?, language: String, body: String, at: Double) throws {
+        let id = "sms-" + hex((try? randomBytes(10)) ?? [])
+        try db.execute("INSERT INTO outbox (id, iin, phone, language, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.text(id), .text(iin), SQLValue(phone), .text(language), .text(body), .double(at)])
+    }
+
     /// Recomputes the whole chain.
     public func verifyAudit() async throws -> AuditVerification {
         try await database.transaction { db in

@@ -134,6 +134,15 @@ public struct OutboxMessage: Sendable, Hashable, Codable {
     public var language: String
     public var body: String
     public var createdAt: Double
+
+    init(row: SQLRow) {
+        id = row["id"].text ?? ""
+        iin = row["iin"].text ?? ""
+        phone = row["phone"].text
+        language = row["language"].text ?? ""
+        body = row["body"].text ?? ""
+        createdAt = row["created_at"].double ?? 0
+    }
 }
 
 public struct AuditVerification: Sendable, Hashable, Codable {
@@ -327,18 +336,24 @@ public final class Store: Sendable {
         try await database.transaction { db in
             let rows = try iin.map { try db.query("SELECT * FROM outbox WHERE iin = ? ORDER BY created_at, id", [.text($0)]) }
                 ?? db.query("SELECT * FROM outbox ORDER BY created_at, id", [])
-            return rows.map {
-                OutboxMessage(id: $0["id"].text ?? "", iin: $0["iin"].text ?? "", phone: $0["phone"].text, language: $0["language"].text ?? "",
-                              body: $0["body"].text ?? "", createdAt: $0["created_at"].double ?? 0)
-            }
+            return rows.map(OutboxMessage.init(row:))
         }
     }
 
     static func enqueue(_ db: any SQLSession, iin: String, language: String, body: String, now: Double) throws {
         let phone = try db.one("SELECT phone FROM registry WHERE iin = ?", [.text(iin)])?["phone"].text
-        let id = "sms-" + hex((try? randomBytes(10)) ?? [])
-        try db.execute("INSERT INTO outbox (id, iin, phone, language, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [.text(id), .text(iin), SQLValue(phone), .text(language), .text(body), .double(now)])
+        try Store.enqueueSMS(db, iin: iin, phone: phone, language: language, body: body, at: now)
+    }
+
+    /// Pending messages for the SMS gateway, marked sent in the same transaction.
+    public func takePendingSMS() async throws -> [OutboxMessage] {
+        let now = clock.now()
+        return try await database.transaction { db in
+            try db.lock("outbox")
+            let rows = try db.query("SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id", [])
+            try db.execute("UPDATE outbox SET sent_at = ? WHERE sent_at IS NULL", [.double(now)])
+            return rows.map(OutboxMessage.init(row:))
+        }
     }
 
     // MARK: Digital ID

@@ -1,0 +1,337 @@
+// The OpenSSL side of CTulgaPKI.h.
+#include "CTulgaPKI.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/conf.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(tp_error *error, const char *format, ...) {
+    if (!error) { ERR_clear_error(); return 0; }
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(error->message, sizeof(error->message), format, args);
+    va_end(args);
+    unsigned long code = ERR_get_error();
+    if (code && n >= 0 && (size_t)n < sizeof(error->message) - 8) {
+        char buf[256];
+        ERR_error_string_n(code, buf, sizeof(buf));
+        snprintf(error->message + n, sizeof(error->message) - (size_t)n, " (%s)", buf);
+    }
+    ERR_clear_error();
+    return 0;
+}
+
+void tp_free(void *pointer) { free(pointer); }
+
+static char *bio_to_string(BIO *bio) {
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    if (n < 0) return NULL;
+    char *out = malloc((size_t)n + 1);
+    if (!out) return NULL;
+    memcpy(out, data, (size_t)n);
+    out[n] = 0;
+    return out;
+}
+
+static EVP_PKEY *read_key(const char *pem, const char *password) {
+    if (!pem) return NULL;
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)password) : NULL;
+    BIO_free(bio);
+    return key;
+}
+
+static X509 *read_cert(const char *pem) {
+    if (!pem) return NULL;
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    return cert;
+}
+
+static char *key_to_pem(EVP_PKEY *key, const EVP_CIPHER *cipher, const char *password) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio) return NULL;
+    char *out = NULL;
+    if (PEM_write_bio_PKCS8PrivateKey(bio, key, cipher, NULL, 0, NULL, (void *)password)) out = bio_to_string(bio);
+    BIO_free(bio);
+    return out;
+}
+
+int tp_key_generate(int32_t algorithm, char **key_pem, tp_error *error) {
+    *key_pem = NULL;
+    EVP_PKEY *key = algorithm == TP_EC_P256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+    if (!key) return fail(error, "key generation failed");
+    *key_pem = key_to_pem(key, NULL, NULL);
+    EVP_PKEY_free(key);
+    return *key_pem ? 1 : fail(error, "cannot write the key");
+}
+
+int tp_key_encrypt(const char *key_pem, const char *password, char **encrypted_pem, tp_error *error) {
+    *encrypted_pem = NULL;
+    if (!password || strlen(password) < 8) return fail(error, "the key password must have at least 8 characters");
+    EVP_PKEY *key = read_key(key_pem, NULL);
+    if (!key) return fail(error, "cannot read the private key");
+    *encrypted_pem = key_to_pem(key, EVP_aes_256_cbc(), password);
+    EVP_PKEY_free(key);
+    return *encrypted_pem ? 1 : fail(error, "cannot encrypt the key");
+}
+
+int tp_key_decrypt(const char *encrypted_pem, const char *password, char **key_pem, tp_error *error) {
+    *key_pem = NULL;
+    EVP_PKEY *key = read_key(encrypted_pem, password ? password : "");
+    if (!key) return fail(error, "cannot decrypt the private key: wrong password or damaged file");
+    *key_pem = key_to_pem(key, NULL, NULL);
+    EVP_PKEY_free(key);
+    return *key_pem ? 1 : fail(error, "cannot write the key");
+}
+
+static X509_NAME *make_name(const tp_name_entry *entries, int32_t count, tp_error *error) {
+    X509_NAME *name = X509_NAME_new();
+    if (!name) return NULL;
+    for (int32_t i = 0; i < count; i++) {
+        ASN1_OBJECT *obj = OBJ_txt2obj(entries[i].field, 0);
+        int ok = obj && X509_NAME_add_entry_by_OBJ(name, obj, MBSTRING_UTF8, (const unsigned char *)entries[i].value, -1, -1, 0);
+        ASN1_OBJECT_free(obj);
+        if (!ok) {
+            fail(error, "bad subject attribute %s=%s", entries[i].field, entries[i].value);
+            X509_NAME_free(name);
+            return NULL;
+        }
+    }
+    return name;
+}
+
+static int add_extensions(X509 *cert, X509 *issuer, const tp_extension *extensions, int32_t count, tp_error *error) {
+    // An empty config database: certificatePolicies insists on having one.
+    CONF *conf = NCONF_new(NULL);
+    if (!conf) return fail(error, "out of memory");
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509V3_set_nconf(&ctx, conf);
+    int ok = 1;
+    for (int32_t i = 0; ok && i < count; i++) {
+        X509_EXTENSION *ext = X509V3_EXT_nconf(conf, &ctx, extensions[i].name, extensions[i].value);
+        if (!ext) {
+            ok = fail(error, "bad extension %s = %s", extensions[i].name, extensions[i].value);
+            break;
+        }
+        ok = X509_add_ext(cert, ext, -1);
+        X509_EXTENSION_free(ext);
+        if (!ok) fail(error, "cannot add extension %s", extensions[i].name);
+    }
+    NCONF_free(conf);
+    return ok;
+}
+
+static int set_serial_and_validity(X509 *cert, const uint8_t serial[16], int64_t not_before, int64_t not_after, tp_error *error) {
+    uint8_t positive[16];
+    memcpy(positive, serial, 16);
+    positive[0] &= 0x7F;  // a positive INTEGER
+    if (positive[0] == 0) positive[0] = 0x01;
+    BIGNUM *bn = BN_bin2bn(positive, 16, NULL);
+    int ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) &&
+             ASN1_TIME_set(X509_getm_notBefore(cert), (time_t)not_before) &&
+             ASN1_TIME_set(X509_getm_notAfter(cert), (time_t)not_after) && X509_set_version(cert, 2);
+    BN_free(bn);
+    return ok ? 1 : fail(error, "cannot set serial or validity");
+}
+
+static int cert_out(X509 *cert, char **cert_pem, tp_error *error) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio && PEM_write_bio_X509(bio, cert)) *cert_pem = bio_to_string(bio);
+    BIO_free(bio);
+    return *cert_pem ? 1 : fail(error, "cannot write the certificate");
+}
+
+int tp_csr_create(const char *key_pem, const tp_name_entry *subject, int32_t count, char **csr_pem, tp_error *error) {
+    *csr_pem = NULL;
+    EVP_PKEY *key = read_key(key_pem, NULL);
+    if (!key) return fail(error, "cannot read the private key");
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = make_name(subject, count, error);
+    int ok = req && name && X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
+             X509_REQ_sign(req, key, EVP_sha256()) > 0;
+    if (ok) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        if (bio && PEM_write_bio_X509_REQ(bio, req)) *csr_pem = bio_to_string(bio);
+        BIO_free(bio);
+    }
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(key);
+    if (!ok && error && error->message[0]) return 0;
+    return *csr_pem ? 1 : fail(error, "cannot create the certificate request");
+}
+
+int tp_self_signed(const char *key_pem, const tp_name_entry *subject, int32_t count, const tp_extension *extensions,
+                   int32_t extension_count, const uint8_t serial[16], int64_t not_before, int64_t not_after,
+                   char **cert_pem, tp_error *error) {
+    *cert_pem = NULL;
+    EVP_PKEY *key = read_key(key_pem, NULL);
+    if (!key) return fail(error, "cannot read the CA key");
+    X509 *cert = X509_new();
+    X509_NAME *name = make_name(subject, count, error);
+    int ok = cert && name && set_serial_and_validity(cert, serial, not_before, not_after, error) &&
+             X509_set_subject_name(cert, name) && X509_set_issuer_name(cert, name) && X509_set_pubkey(cert, key) &&
+             add_extensions(cert, cert, extensions, extension_count, error) && X509_sign(cert, key, EVP_sha256()) > 0;
+    if (ok) ok = cert_out(cert, cert_pem, error);
+    else if (!error || !error->message[0]) fail(error, "cannot sign the CA certificate");
+    X509_NAME_free(name);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+int tp_issue(const char *csr_pem, const char *ca_cert_pem, const char *ca_key_pem, const tp_extension *extensions,
+             int32_t extension_count, const uint8_t serial[16], int64_t not_before, int64_t not_after,
+             char **cert_pem, tp_error *error) {
+    *cert_pem = NULL;
+    BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!req) return fail(error, "cannot read the certificate request");
+    EVP_PKEY *pub = X509_REQ_get_pubkey(req);
+    if (!pub || X509_REQ_verify(req, pub) != 1) {
+        EVP_PKEY_free(pub);
+        X509_REQ_free(req);
+        return fail(error, "the certificate request's signature does not verify");
+    }
+    X509 *ca = read_cert(ca_cert_pem);
+    EVP_PKEY *ca_key = read_key(ca_key_pem, NULL);
+    X509 *cert = X509_new();
+    int ok = ca && ca_key && cert && set_serial_and_validity(cert, serial, not_before, not_after, error) &&
+             X509_set_subject_name(cert, X509_REQ_get_subject_name(req)) && X509_set_issuer_name(cert, X509_get_subject_name(ca)) &&
+             X509_set_pubkey(cert, pub) && add_extensions(cert, ca, extensions, extension_count, error) &&
+             X509_sign(cert, ca_key, EVP_sha256()) > 0;
+    if (ok) ok = cert_out(cert, cert_pem, error);
+    else if (!error || !error->message[0]) fail(error, ca && ca_key ? "cannot sign the certificate" : "cannot read the CA certificate or key");
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(pub);
+    X509_REQ_free(req);
+    return ok;
+}
+
+int tp_crl(const char *ca_cert_pem, const char *ca_key_pem, const tp_revoked *revoked, int32_t count, int64_t this_update,
+           int64_t next_update, int64_t crl_number, char **crl_pem, tp_error *error) {
+    *crl_pem = NULL;
+    X509 *ca = read_cert(ca_cert_pem);
+    EVP_PKEY *key = read_key(ca_key_pem, NULL);
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_update), *t2 = ASN1_TIME_set(NULL, (time_t)next_update);
+    int ok = ca && key && crl && t1 && t2 && X509_CRL_set_version(crl, 1) && X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) &&
+             X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2);
+    for (int32_t i = 0; ok && i < count; i++) {
+        BIGNUM *bn = NULL;
+        ASN1_INTEGER *serial = NULL;
+        X509_REVOKED *entry = X509_REVOKED_new();
+        ASN1_TIME *when = ASN1_TIME_set(NULL, (time_t)revoked[i].revoked_at);
+        ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
+        ok = entry && when && reason && BN_hex2bn(&bn, revoked[i].serial_hex) && (serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
+             X509_REVOKED_set_serialNumber(entry, serial) &&
+             X509_REVOKED_set_revocationDate(entry, when) && ASN1_ENUMERATED_set(reason, revoked[i].reason) &&
+             X509_REVOKED_add1_ext_i2d(entry, NID_crl_reason, reason, 0, 0) && X509_CRL_add0_revoked(crl, entry);
+        if (!ok) X509_REVOKED_free(entry);
+        if (!ok) fail(error, "bad revoked serial %s", revoked[i].serial_hex);
+        BN_free(bn);
+        ASN1_INTEGER_free(serial);
+        ASN1_TIME_free(when);
+        ASN1_ENUMERATED_free(reason);
+    }
+    if (ok) {
+        ASN1_INTEGER *number = ASN1_INTEGER_new();
+        ok = number && ASN1_INTEGER_set_int64(number, crl_number) && X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, 0);
+        ASN1_INTEGER_free(number);
+        X509_CRL_sort(crl);
+        ok = ok && X509_CRL_sign(crl, key, EVP_sha256()) > 0;
+        if (ok) {
+            BIO *bio = BIO_new(BIO_s_mem());
+            if (bio && PEM_write_bio_X509_CRL(bio, crl)) *crl_pem = bio_to_string(bio);
+            BIO_free(bio);
+            ok = *crl_pem != NULL;
+        }
+        if (!ok) fail(error, "cannot sign the CRL");
+    } else if (!error || !error->message[0]) {
+        fail(error, "cannot read the CA certificate or key");
+    }
+    ASN1_TIME_free(t1);
+    ASN1_TIME_free(t2);
+    X509_CRL_free(crl);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, const char *password, const char *name,
+              int32_t iterations, uint8_t **der, size_t *length, tp_error *error) {
+    *der = NULL;
+    *length = 0;
+    EVP_PKEY *key = read_key(key_pem, NULL);
+    X509 *cert = read_cert(cert_pem);
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    if (chain_pem && chain) {
+        BIO *bio = BIO_new_mem_buf(chain_pem, -1);
+        X509 *c;
+        while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) sk_X509_push(chain, c);
+        BIO_free(bio);
+        ERR_clear_error();
+    }
+    PKCS12 *p12 = NULL;
+    int ok = key && cert && chain && X509_check_private_key(cert, key) == 1;
+    if (ok) {
+        p12 = PKCS12_create_ex(password, name, key, cert, chain, NID_aes_256_cbc, NID_aes_256_cbc, iterations, -1, 0, NULL, NULL);
+        ok = p12 && PKCS12_set_mac(p12, password, -1, NULL, 0, iterations, EVP_sha256());
+    }
+    if (ok) {
+        unsigned char *buf = NULL;
+        int n = i2d_PKCS12(p12, &buf);
+        if (n > 0) {
+            *der = malloc((size_t)n);
+            if (*der) {
+                memcpy(*der, buf, (size_t)n);
+                *length = (size_t)n;
+            }
+        }
+        OPENSSL_free(buf);
+        ok = *der != NULL;
+    }
+    if (!ok) fail(error, key && cert ? "cannot build the PKCS#12 container" : "cannot read the key or certificate");
+    PKCS12_free(p12);
+    sk_X509_pop_free(chain, X509_free);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+int tp_cert_serial(const char *cert_pem, char **serial_hex, tp_error *error) {
+    *serial_hex = NULL;
+    X509 *cert = read_cert(cert_pem);
+    if (!cert) return fail(error, "cannot read the certificate");
+    BIGNUM *bn = ASN1_INTEGER_to_BN((ASN1_INTEGER *)X509_get0_serialNumber(cert), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex) {
+        *serial_hex = malloc(strlen(hex) + 1);
+        if (*serial_hex) strcpy(*serial_hex, hex);
+        OPENSSL_free(hex);
+    }
+    BN_free(bn);
+    X509_free(cert);
+    return *serial_hex ? 1 : fail(error, "cannot read the serial number");
+}

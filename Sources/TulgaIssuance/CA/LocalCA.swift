@@ -1,0 +1,111 @@
+public import Foundation
+
+/// Where the local CA keeps its files, and the URL its CRL is published at.
+public struct CAConfig: Sendable, Codable {
+    public var directory = "var/ca"
+    /// File holding the password that encrypts the CA keys on disk (else $TULGA_CA_PASSWORD).
+    public var passwordFile = "var/ca/password"
+    public var crlURL = "http://crl.tulga.invalid/issuing.crl"
+    public var validityDays = 365.0
+    public var crlValidityDays = 7.0
+    public init() {}
+}
+
+/// A root and an issuing CA on disk: certificates in PEM, keys as encrypted PKCS#8
+/// (PBES2, AES-256-CBC). `tulga ca init` creates them.
+public struct LocalCA: Sendable {
+    public let config: CAConfig
+    public let rootCertPEM: String
+    public let issuingCertPEM: String
+    private let password: String
+
+    var rootCertPath: String { Self.path(config, "root.crt") }
+    var issuingCertPath: String { Self.path(config, "issuing.crt") }
+    static func path(_ c: CAConfig, _ name: String) -> String { (c.directory as NSString).appendingPathComponent(name) }
+
+    static func password(_ config: CAConfig) throws -> String {
+        if let env = ProcessInfo.processInfo.environment["TULGA_CA_PASSWORD"], !env.isEmpty { return env }
+        guard let data = FileManager.default.contents(atPath: config.passwordFile),
+              let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+            throw IssuanceError(.ca, "no CA password: set TULGA_CA_PASSWORD or create \(config.passwordFile) (tulga ca init does)")
+        }
+        return text
+    }
+
+    /// Creates the root (10 years) and the issuing CA (5 years). Refuses to overwrite.
+    @discardableResult
+    public static func initialize(_ config: CAConfig, now: Date = Date()) throws -> LocalCA {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: path(config, "root.crt")) else {
+            throw IssuanceError(.ca, "a CA already exists in \(config.directory); move it away to create a new one")
+        }
+        try fm.createDirectory(atPath: config.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if ProcessInfo.processInfo.environment["TULGA_CA_PASSWORD"] == nil, !fm.fileExists(atPath: config.passwordFile) {
+            let generated = PKI.randomSerial().map { String(format: "%02x", $0) }.joined()
+            guard fm.createFile(atPath: config.passwordFile, contents: Data(generated.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw IssuanceError(.ca, "cannot write \(config.passwordFile)")
+            }
+        }
+        let password = try Self.password(config)
+        let rootKey = try PKI.generateKey(.rsa2048)
+        let root = try PKI.selfSigned(
+            keyPEM: rootKey, subject: [("CN", "TULGA ROOT CA (TEST)"), ("O", "tulga"), ("C", "KZ")],
+            extensions: [("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign,cRLSign"),
+                         ("subjectKeyIdentifier", "hash")],
+            notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(3650 * 86400))
+        let issuingKey = try PKI.generateKey(.rsa2048)
+        let csr = try PKI.csr(keyPEM: issuingKey, subject: [("CN", "TULGA ISSUING CA (TEST)"), ("O", "tulga"), ("C", "KZ")])
+        let issuing = try PKI.issue(
+            csrPEM: csr, caCertPEM: root, caKeyPEM: rootKey,
+            extensions: [("basicConstraints", "critical,CA:TRUE,pathlen:0"), ("keyUsage", "critical,keyCertSign,cRLSign"),
+                         ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")],
+            notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(1825 * 86400))
+        for (name, content, mode) in [("root.crt", root, 0o644), ("issuing.crt", issuing, 0o644),
+                                      ("root.key", try PKI.encryptKey(rootKey, password: password), 0o600),
+                                      ("issuing.key", try PKI.encryptKey(issuingKey, password: password), 0o600)] {
+            guard fm.createFile(atPath: path(config, name), contents: Data(content.utf8), attributes: [.posixPermissions: mode]) else {
+                throw IssuanceError(.ca, "cannot write \(path(config, name))")
+            }
+        }
+        return try LocalCA(config)
+    }
+
+    public init(_ config: CAConfig) throws {
+        self.config = config
+        guard let root = try? String(contentsOfFile: Self.path(config, "root.crt"), encoding: .utf8),
+              let issuing = try? String(contentsOfFile: Self.path(config, "issuing.crt"), encoding: .utf8) else {
+            throw IssuanceError(.ca, "no CA in \(config.directory): run tulga ca init")
+        }
+        rootCertPEM = root
+        issuingCertPEM = issuing
+        password = try Self.password(config)
+    }
+
+    /// The issuing CA's key, decrypted for one operation.
+    func issuingKey() throws -> String {
+        guard let encrypted = try? String(contentsOfFile: Self.path(config, "issuing.key"), encoding: .utf8) else {
+            throw IssuanceError(.ca, "cannot read \(Self.path(config, "issuing.key"))")
+        }
+        do { return try PKI.decryptKey(encrypted, password: password) } catch {
+            throw IssuanceError(.ca, "cannot decrypt the issuing CA key: wrong CA password?")
+        }
+    }
+
+    /// Signs a CSR with the issuing CA; one year by default.
+    public func issue(csrPEM: String, extensions: [(String, String)], now: Date = Date()) throws -> String {
+        try PKI.issue(csrPEM: csrPEM, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), extensions: extensions,
+                      notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.validityDays * 86400))
+    }
+
+    /// Writes `crl.pem` signed by the issuing CA and returns its path.
+    public func writeCRL(_ revoked: [PKI.Revoked], number: Int64, now: Date = Date()) throws -> String {
+        let crl = try PKI.crl(caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), revoked: revoked, thisUpdate: now,
+                              nextUpdate: now.addingTimeInterval(config.crlValidityDays * 86400), number: number)
+        let path = Self.path(config, "crl.pem")
+        try Data(crl.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return path
+    }
+
+    /// Issuing CA then root, for PKCS#12 chains and `openssl verify`.
+    public var chainPEM: String { issuingCertPEM + rootCertPEM }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+@Suite("tulga ca, phone, sms and issuance", .serialized)
+struct IssuanceCommandTests {
+    @Test("the whole flow from the command line, checked with openssl")
+    func flow() throws {
+        let w = try Workspace()
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/ca/password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
+        func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result { try w.run(args + ["--config", w.dir + "/ca.json"], env: env) }
+        let iin = Workspace.lin
+
+        let initCA = ["ca", "init", "--config", w.dir + "/ca.json"]
+        #expect(try CLI.run(initCA).status == 0)
+        #expect(try CLI.run(initCA).stderr.contains("already exists"))
+        let keyFile = try String(contentsOfFile: w.dir + "/ca/issuing.key", encoding: .utf8)
+        #expect(keyFile.contains("BEGIN ENCRYPTED PRIVATE KEY"))
+
+        _ = try run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        #expect(try run(["sms", "request", iin]).stderr.contains("мобильных граждан"))
+        #expect(try run(["phone", "register", iin, "+77010000001"]).status == 0)
+        let request = try run(["sms", "request", iin])
+        #expect(request.status == 0 && request.stdout.contains("valid 120 s"))
+        let spool = try run(["sms", "spool", "--to", w.dir + "/spool"])
+        #expect(spool.stdout.contains("spooled 1 message(s)"))
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: w.dir + "/spool").first)
+        let sms = try String(contentsOfFile: w.dir + "/spool/" + file, encoding: .utf8)
+        let code = try #require(sms.split(separator: " ").first { $0.count >= 6 && $0.prefix(6).allSatisfy(\.isNumber) }).prefix(6)
+        #expect(!request.stdout.contains(code))
+        #expect(try run(["sms", "confirm", iin], env: ["TULGA_SMS_CODE": String(code)]).status == 0)
+
+        #expect(try run(["attempt", "--iin", iin, "--video", w.video, "--prompts", "turn_right"]).status == 0)
+        #expect(try run(["digitalid", "set-pin", iin], env: ["TULGA_PIN": "402719"]).status == 0)
+        #expect(try run(["digitalid", "consent-grant", iin], env: ["TULGA_PIN": "402719"]).status == 0)
+
+        let apply = try run(["issuance", "apply", iin, "--json"], env: ["TULGA_PIN": "402719"])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        let number = try #require((try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])?["number"] as? String)
+        #expect(try run(["issuance", "apply", iin], env: ["TULGA_PIN": "402719"]).stderr.contains("still active"))
+        #expect(try run(["issuance", "status", number]).stdout.contains("«Заявка на подписи в ИС НУЦ»"))
+        #expect(try run(["issuance", "issue", number]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))
+        #expect(try run(["issuance", "install", number, "--folder", w.dir + "/keys"], env: ["TULGA_KEY_PASSWORD": "abc"]).stderr.contains("6 to 32"))
+        let install = try run(["issuance", "install", number, "--folder", w.dir + "/keys"], env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"])
+        #expect(install.status == 0 && install.stdout.contains("«Сертификаты установлены»"))
+        #expect(!install.stdout.contains("Str0ng#Pass"))
+        #expect(try run(["issuance", "install", number, "--folder", w.dir + "/keys"], env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"]).stderr.contains("already installed"))
+        let renew = try run(["issuance", "renew", number])
+        #expect(renew.status == 3 && renew.stderr.contains("Подача заявки по данному шаблону недоступна через личный кабинет пользователя"))
+
+        let p12s = try FileManager.default.contentsOfDirectory(atPath: w.dir + "/keys").sorted()
+        #expect(p12s.count == 2 && p12s[0].hasPrefix("AUTH_RSA256_") && p12s[1].hasPrefix("RSA256_"))
+        let serial = String(p12s[1].dropFirst("RSA256_".count).dropLast(4))
+        #expect(try run(["ca", "revoke", serial, "--reason", "keyCompromise"]).status == 0)
+        let crl = try run(["ca", "crl"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["crl", "-in", crl, "-noout", "-text"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(text.contains("Serial Number: \(serial.uppercased())"))
+        #expect(try run(["audit", "verify"]).status == 0)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TulgaFace
+import TulgaIssuance
+import TulgaLiveness
+import TulgaStorage
+import TulgaVerification
+
+@Suite("End to end: IIN → SMS → verification on the fixture video → Digital ID → consent → PIN → keys → install")
+struct EndToEndTests {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    @Test func wholeFlow() async throws {
+        let w = try await World.make()
+        let iin = World.iin(42), s = w.service
+        let reference = try Data(contentsOf: URL(fileURLWithPath: Self.root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png"))
+        try await w.store.upsertRegistry(RegistryEntry(iin: iin, surname: "MIRANDA", givenName: "LIN", documentNumber: "N05550001", photo: reference))
+        try await s.registerPhone(iin: iin, phone: "+77015550001")
+        try await w.confirmPhone(iin)
+
+        // Verification through the liveness engine with a prompt fixed by the test.
+        var liveness = LivenessConfig()
+        liveness.fixedPrompts = [.turnRight]
+        let engine = try FaceEngine(config: FaceConfig(modelsDirectory: Self.root + "/Models"))
+        let verification = VerificationService(store: w.store, engine: engine, bands: .init(accept: 0.363, review: 0.30), liveness: liveness)
+        let video = try CaptureSource(videoFile: Self.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4")
+        let report = try await verification.verify(iin: iin, source: video, streamTimeIsRelative: true)
+        #expect(report.outcome == .pass, "\(report.reasons)")
+        #expect(report.liveness.prompts.map(\.prompt) == [.turnRight])
+        #expect(try await w.store.digitalID(iin)?.automaticallyVerified == true)
+
+        try await w.store.setPIN(iin: iin, pin: "402719")
+        _ = try await w.store.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
+        let app = try await s.applyRemote(iin: iin, pin: "402719")
+        _ = try await s.issue(app.number)
+        let files = try await s.install(app.number, folder: w.dir + "/my-keys", password: "Lin2009@WH")
+        #expect(files.count == 2)
+        for file in files {
+            let pem = w.dir + "/" + (file as NSString).lastPathComponent + ".pem"
+            #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Lin2009@WH", "-clcerts", "-nokeys", "-out", pem]).status == 0)
+            let verify = try openssl(["verify", "-CAfile", w.dir + "/ca/root.crt", "-untrusted", w.dir + "/ca/issuing.crt", pem])
+            #expect(verify.status == 0, "\(verify.out)")
+            #expect(try openssl(["x509", "-in", pem, "-noout", "-subject", "-nameopt", "RFC2253"]).out.contains("CN=MIRANDA LIN"))
+        }
+        #expect(try await s.status(app.number).statusTitle == "Сертификаты установлены")
+        #expect(try await w.store.verifyAudit().intact)
+        await w.close()
+    }
+}
