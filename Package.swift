@@ -21,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // pkg-config opencv4: include and link flags for the vision shim.
@@ -88,8 +93,24 @@ let package = Package(
             dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIdentity"],
             swiftSettings: swiftSettings
         ),
+        // The HTTP service: Hummingbird 2, API keys, rate limits, problem+json, metrics, OpenAPI.
+        .target(
+            name: "TulgaServer",
+            dependencies: [
+                "TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIssuance", "TulgaVerification",
+                "TulgaIdentity", "TulgaDigitalID", "TulgaCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
         // Settings: defaults, overridden by a JSON file.
-        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIssuance"], swiftSettings: swiftSettings),
+        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIssuance", "TulgaServer"], swiftSettings: swiftSettings),
         // The `tulga` command.
         .executableTarget(
             name: "TulgaCLI",
@@ -104,6 +125,9 @@ let package = Package(
                 "TulgaStorage",
                 "TulgaVerification",
                 "TulgaIssuance",
+                "TulgaServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -134,6 +158,16 @@ let package = Package(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaVerification", "TulgaFace", "TulgaLiveness"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TulgaServerTests",
+            dependencies: [
+                "TulgaServer", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaIssuance",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -16,6 +16,7 @@ struct Options {
     var runs = 10
     var models = FileManager.default.currentDirectoryPath + "/Models"
     var video = FileManager.default.currentDirectoryPath + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
+    var output = "frame.jpg"
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -24,6 +25,7 @@ struct Options {
             case "--runs": runs = Int(it.next() ?? "") ?? runs
             case "--models": models = it.next() ?? models
             case "--video": video = it.next() ?? video
+            case "--output": output = it.next() ?? output
             default: mode = arg
             }
         }
@@ -79,8 +81,12 @@ let options = Options(CommandLine.arguments)
 do {
     switch options.mode {
     case "liveness": try livenessBenchmark(options)
+    case "frame":
+        // Frame 10 of the fixture video, letterboxed to 640x480, as JPEG (for the load test).
+        let frames = try videoFrames(options.video)
+        try frames[10].image.jpegData(quality: 90).write(to: URL(fileURLWithPath: options.output))
     default:
-        FileHandle.standardError.write(Data("usage: tulga-bench liveness [--runs N] [--models DIR] [--video FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame [--runs N] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
         exit(3)
     }
 } catch {

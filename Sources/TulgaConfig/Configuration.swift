@@ -4,6 +4,7 @@ public import TulgaLiveness
 public import TulgaPolicy
 public import TulgaStorage
 public import TulgaIssuance
+public import TulgaServer
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
 /// `--config` names it, else `./config/tulga.json` is read when present.
@@ -18,6 +19,7 @@ public struct Configuration: Sendable, Codable {
     public var storage = StorageConfig()
     public var ca = CAConfig()
     public var sms = SMSCodePolicy()
+    public var server = ServerConfig()
 
     public init() {}
 

@@ -197,3 +197,60 @@ struct StoreCommandTests {
         await after.database.close()
     }
 }
+
+@Suite("tulga serve", .serialized)
+struct ServeTests {
+    @Test("SIGTERM lets an in-flight request finish and leaves no attempt running")
+    func gracefulShutdown() async throws {
+        let w = try Workspace()
+        _ = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        let key = String(repeating: "s", count: 40)
+        #expect(try w.run(["apikey", "add", "kiosk", "--scopes", "kiosk"], env: ["TULGA_NEW_API_KEY": key]).status == 0)
+        let port = Int.random(in: 20000...40000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLI.binary)
+        server.arguments = ["serve", "--port", "\(port)"] + w.storeArgs
+        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try server.run()
+        func curl(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            p.arguments = ["-s", "-H", "X-API-Key: \(key)"] + args
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        var up = false
+        for _ in 0..<100 where !up {
+            try await Task.sleep(for: .milliseconds(100))
+            up = try curl(["http://127.0.0.1:\(port)/health"]).contains("ok")
+        }
+        #expect(up)
+        let created = try curl(["-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.lin)"}"#])
+        let sid = try #require((try JSONSerialization.jsonObject(with: Data(created.utf8)) as? [String: Any])?["sessionId"] as? String)
+
+        // Upload the clip (about half a second of work) and send SIGTERM while it runs.
+        let upload = Process()
+        upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        upload.arguments = ["-s", "-o", w.dir + "/upload.json", "-w", "%{http_code}", "-H", "X-API-Key: \(key)", "--data-binary", "@" + w.video,
+                            "http://127.0.0.1:\(port)/v1/verifications/\(sid)/clip"]
+        let status = Pipe()
+        upload.standardOutput = status
+        try upload.run()
+        try await Task.sleep(for: .milliseconds(150))
+        server.terminate()   // SIGTERM
+        let code = String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        upload.waitUntilExit()
+        server.waitUntilExit()
+        #expect(code == "200", "the in-flight upload must complete")
+        #expect(server.terminationStatus == 0 && server.terminationReason == .exit)
+        let store = try await w.store()
+        let applicant = try await store.applicantStatus(Workspace.lin)
+        #expect(applicant.running == 0 && applicant.failures == 0)
+        #expect(try await store.verifyAudit().intact)
+        await store.database.close()
+    }
+}

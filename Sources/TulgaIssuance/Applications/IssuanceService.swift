@@ -292,9 +292,9 @@ public final class IssuanceService: Sendable {
 
     /// The CA signs both CSRs.
     public func issue(_ number: String) async throws -> ApplicationView {
-        guard let ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
         let row = try await db.transaction { db in try db.one("SELECT * FROM applications WHERE number = ?", [.text(number)]) }
         guard let row else { throw IssuanceError(.notFound, "no application \(number)") }
+        guard let ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
         guard row["status"].text == ApplicationStatus.signing.rawValue else {
             let status = ApplicationStatus(rawValue: row["status"].text ?? "") ?? .rejected
             if status == .identified, Template(rawValue: row["template"].text ?? "")?.needsHeadApproval == true {
@@ -319,10 +319,10 @@ public final class IssuanceService: Sendable {
     /// Writes both PKCS#12 containers into `folder` (0700; files 0600) under `password`, then
     /// forgets the private keys. Returns the two paths.
     public func install(_ number: String, folder: String, password: String) async throws -> [String] {
-        try ContainerPassword.check(password)
-        guard let ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
         let row = try await db.transaction { db in try db.one("SELECT * FROM applications WHERE number = ?", [.text(number)]) }
         guard let row else { throw IssuanceError(.notFound, "no application \(number)") }
+        try ContainerPassword.check(password)
+        guard let ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
         let status = ApplicationStatus(rawValue: row["status"].text ?? "") ?? .rejected
         guard status == .issued else {
             throw IssuanceError(.state, status == .installed ? "the certificates are already installed; a lost password means revoke, then reissue"

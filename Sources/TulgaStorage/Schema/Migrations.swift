@@ -78,6 +78,9 @@ let migrations: [(name: String, sql: [String])] = [
           serial TEXT PRIMARY KEY, number TEXT, revoked_at {REAL} NOT NULL, reason TEXT NOT NULL)
         """,
     ]),
+    ("v3-api-keys", [
+        "CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at {REAL} NOT NULL)",
+    ]),
 ]
 
 func dialectSQL(_ sql: String, _ dialect: SQLDialect) -> String {

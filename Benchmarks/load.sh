@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Load test on loopback with wrk (Debian): frames posted to verification sessions (the hot
+# path: JPEG decode, detection, pose, quality, the liveness machine) at 8 and 32 connections,
+# then 32 connections creating sessions for one IIN, which must yield exactly 5 attempts.
+# Prints requests/s, p50 and p99 latency, non-2xx counts. Run from the repository root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+command -v wrk >/dev/null || { echo "load: wrk not found (apt-get install wrk)" >&2; exit 1; }
+DURATION=${DURATION:-10s}
+swift build -c release --product tulga 2>&1 | tail -n 1
+BIN="$(swift build -c release --show-bin-path)/tulga"
+WORK=$(mktemp -d /tmp/tulga-load.XXXXXX)
+PORT=${PORT:-18282}
+KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ARGS=(--database "$WORK/tulga.sqlite" --key-file "$WORK/evidence.key" --config "$WORK/load.json")
+cat > "$WORK/load.json" <<JSON
+{"liveness": {"promptTimeoutMs": 1e12, "sessionTimeoutMs": 1e12},
+ "server": {"port": $PORT, "rateLimitPerKeyPerMinute": 1e9, "rateLimitPerIINPerMinute": 1e9, "sessionIdleSeconds": 3600}}
+JSON
+mkdir -p "$WORK/photos"
+cp ../shared/fixtures/faces/lin_manuel_miranda_f095.png "$WORK/photos/lin.png"
+python3 - "$WORK" <<'PY'
+import sys
+work = sys.argv[1]
+def check(d):
+    s = sum(d[i] * (i + 1) for i in range(11)) % 11
+    if s == 10:
+        w = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]
+        s = sum(d[i] * w[i] for i in range(11)) % 11
+    return None if s == 10 else s
+rows, serial = [], 0
+while len(rows) < 60:
+    head = "8503143%04d" % serial
+    serial += 1
+    c = check([int(x) for x in head])
+    if c is not None:
+        rows.append(head + str(c))
+with open(work + "/registry.csv", "w") as f:
+    f.write("iin,surname,given_name,document_number,phone,photo\n")
+    for iin in rows:
+        f.write("%s,Load,Test,N%s,,lin.png\n" % (iin, iin[-6:]))
+with open(work + "/iins", "w") as f:
+    f.write("\n".join(rows) + "\n")
+PY
+"$BIN" registry import --csv "$WORK/registry.csv" --photos "$WORK/photos" "${ARGS[@]}" >/dev/null
+TULGA_NEW_API_KEY=$KEY "$BIN" apikey add load --scopes kiosk "${ARGS[@]}" >/dev/null
+LOG_LEVEL=error "$BIN" serve "${ARGS[@]}" > "$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+
+# A 640x480 frame from the fixture video (the face, letterboxed).
+swift build -c release --product tulga-bench 2>&1 | tail -n 1
+"$(swift build -c release --show-bin-path)/tulga-bench" frame --output "$WORK/frame.jpg"
+
+# Four sessions per connection at the largest load, all for IINs still under the limit.
+: > "$WORK/sessions"
+head -n 32 "$WORK/iins" | while read -r iin; do
+  for _ in 1 2 3 4; do
+    curl -sf -X POST "http://127.0.0.1:$PORT/v1/verifications" -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
+      -d "{\"iin\":\"$iin\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])' >> "$WORK/sessions"
+  done
+done
+# Warm the sessions past their baseline.
+while read -r sid; do
+  for _ in 1 2 3 4 5 6; do
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/verifications/$sid/frames" -H "X-API-Key: $KEY" --data-binary @"$WORK/frame.jpg"
+  done
+done < "$WORK/sessions"
+
+printf '\n| connections | requests/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|\n'
+for c in 8 32; do
+  out=$(wrk -t2 -c"$c" -d"$DURATION" --latency -s Benchmarks/wrk/frames.lua "http://127.0.0.1:$PORT" -- "$WORK/frame.jpg" "$WORK/sessions" 2 "$KEY")
+  rps=$(echo "$out" | awk '/^RPS/{print $2}'); p50=$(echo "$out" | awk '/^P50_MS/{print $2}')
+  p99=$(echo "$out" | awk '/^P99_MS/{print $2}'); bad=$(echo "$out" | sed -n 's/^STATUS non2xx=//p')
+  printf '| %s | %s | %s | %s | %s |\n' "$c" "$rps" "$p50" "$p99" "$bad"
+done
+
+# The attempt limit under load: 32 connections create sessions for one fresh IIN.
+iin=$(tail -n 1 "$WORK/iins")
+wrk -t2 -c32 -d3s -s Benchmarks/wrk/create.lua "http://127.0.0.1:$PORT" -- "$iin" "$KEY" >/dev/null
+created=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk -F' ' '/^hb_requests\{http_route="\/v1\/verifications",http_request_method="POST",http_response_status_code="201"\}/{print $2}')
+expected=$(( $(wc -l < "$WORK/sessions") + 5 ))
+echo
+echo "sessions created in all: $created (expected $expected: 128 for the load + exactly 5 for the contended IIN)"
+errors=$(curl -sf "http://127.0.0.1:$PORT/metrics" | grep -c 'http_response_status_code="5' || true)
+echo "routes that answered 5xx: $errors"
+[ "$created" = "$expected" ] && [ "$errors" = "0" ]

@@ -1,0 +1,287 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import TulgaFace
+import TulgaServer
+import TulgaStorage
+
+@Suite("HTTP API in process")
+struct APITests {
+    @Test("keys: 401 without or with a bad key, 403 without the scope; errors are problem+json")
+    func access() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers(nil), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .unauthorized)
+                #expect(r.headers[.contentType] == "application/problem+json")
+                #expect(try try decode(r.body)["code"] as? String == "unauthorized")
+            }
+            var bad = Fixture.headers(nil)
+            bad[HTTPField.Name("X-API-Key")!] = String(repeating: "x", count: 40)
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: bad, body: body("{}")) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("moderation"), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .forbidden)
+                #expect(try try decode(r.body)["code"] as? String == "forbidden")
+            }
+            try await client.execute(uri: "/v1/applications/1/issue", method: .post, headers: Fixture.headers("issuance")) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/v1/cases", method: .get, headers: Fixture.headers("moderation")) { (r: TestResponse) async throws in
+                #expect(r.status == .unauthorized)   // no moderator identity
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("bad input: malformed JSON, wrong types, a bad IIN, an oversized frame, a non-image frame, an unknown session")
+    func badInput() async throws {
+        var server = ServerConfig()
+        server.frameMaxBytes = 100_000
+        let f = try await Fixture.make(server: server)
+        try await f.app.test(.router) { client in
+            let h = Fixture.headers("kiosk")
+            for (payload, code) in [("{not json", "invalid_json"), (#"{"iin": 12}"#, "invalid_json"), ("", "invalid_json"),
+                                    (#"{"iin":"850314300014"}"#, "invalid_iin"), (#"{"iin":"850314300013","language":"fr"}"#, "invalid_language")] {
+                try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(payload)) { (r: TestResponse) async throws in
+                    #expect(r.status.code >= 400 && r.status.code < 500, "\(payload)")
+                    #expect(try try decode(r.body)["code"] as? String == code, "\(payload)")
+                }
+            }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(String(repeating: " ", count: 70_000) + "{}")) { (r: TestResponse) async throws in
+                #expect(r.status == .contentTooLarge)
+            }
+            try await client.execute(uri: "/v1/verifications/nope/frames", method: .post, headers: h, body: ByteBuffer(bytes: [0xFF, 0xD8, 0xFF])) { (r: TestResponse) async throws in
+                #expect(r.status.code == 422 || r.status == .notFound)
+            }
+            var sid = ""
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .created)
+                sid = try decode(r.body)["sessionId"] as? String ?? ""
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/frames", method: .post, headers: h, body: ByteBuffer(bytes: Array(repeating: 0xAB, count: 200_000))) { (r: TestResponse) async throws in
+                #expect(try r.status == .contentTooLarge && (decode(r.body)["code"] as? String) == "payload_too_large")
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/frames", method: .post, headers: h, body: ByteBuffer(string: "hello")) { (r: TestResponse) async throws in
+                #expect(try r.status == .unprocessableContent && (decode(r.body)["code"] as? String) == "invalid_image")
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: h, body: ByteBuffer(string: "not a video")) { (r: TestResponse) async throws in
+                #expect(try r.status == .unprocessableContent && (decode(r.body)["code"] as? String) == "invalid_video")
+            }
+            try await client.execute(uri: "/v1/verifications/ver-unknown", method: .get, headers: h) { #expect($0.status == .notFound) }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a clip passes turn right; frames one by one too; the decision and attempts come back")
+    func verification() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            let h = Fixture.headers("kiosk")
+            func start(_ iin: String) async throws -> String {
+                var sid = ""
+                try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(iin)"}"#)) { (r: TestResponse) async throws in
+                    #expect(r.status == .created)
+                    let j = try decode(r.body)
+                    #expect(j["prompt"] == nil && j["phase"] as? String == "baseline" && (j["nonce"] as? String)?.count == 32)
+                    sid = j["sessionId"] as? String ?? ""
+                }
+                return sid
+            }
+            let sid = try await start(Fixture.linIIN)
+            let clip = try Data(contentsOf: URL(fileURLWithPath: Paths.video))
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: h, body: ByteBuffer(bytes: clip)) { (r: TestResponse) async throws in
+                #expect(r.status == .ok)
+                #expect(try try decode(r.body)["phase"] as? String == "passed")
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                let j = try decode(r.body)
+                #expect(j["outcome"] as? String == "pass", "\(j["reasons"] ?? "")")
+                #expect(j["attemptsLeft"] as? Int == 5 && j["inPersonUnlocked"] as? Bool == false)
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: h) { #expect($0.status == .notFound) }
+
+            // Frames one at a time, JPEG bodies: the replay of the same frames is refused.
+            let second = try await start(Fixture.linIIN)
+            let source = try CaptureSource(videoFile: Paths.video)
+            var last = ""
+            while let frame = try source.next(), last != "passed" && last != "failed" {
+                try await client.execute(uri: "/v1/verifications/\(second)/frames", method: .post, headers: h, body: ByteBuffer(bytes: try frame.image.jpegData())) { (r: TestResponse) async throws in
+                    #expect(r.status == .ok)
+                    last = try decode(r.body)["phase"] as? String ?? ""
+                }
+            }
+            try await client.execute(uri: "/v1/verifications/\(second)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                let j = try decode(r.body)
+                #expect(j["outcome"] as? String == "pass" || (j["reasons"] as? [String])?.first?.contains("already used") == true)
+            }
+
+            // Someone else's face fails and uses an attempt.
+            let third = try await start(Fixture.obamaIIN)
+            try await client.execute(uri: "/v1/verifications/\(third)/clip", method: .post, headers: h, body: ByteBuffer(bytes: clip)) { _ in }
+            try await client.execute(uri: "/v1/verifications/\(third)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                let j = try decode(r.body)
+                #expect(j["outcome"] as? String == "fail" && j["attemptsLeft"] as? Int == 4)
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("five failed attempts exhaust the limit; the in-person path opens; rate limits per IIN")
+    func attemptLimitAndRates() async throws {
+        var server = ServerConfig()
+        server.rateLimitPerIINPerMinute = 6
+        let f = try await Fixture.make(server: server)
+        try await f.app.test(.router) { client in
+            let h = Fixture.headers("kiosk")
+            for i in 1...5 {
+                var sid = ""
+                try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.obamaIIN)"}"#)) { (r: TestResponse) async throws in
+                    sid = try decode(r.body)["sessionId"] as? String ?? ""
+                }
+                try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                    let j = try decode(r.body)
+                    #expect(j["outcome"] as? String == "fail" && j["attemptsLeft"] as? Int == 5 - i)
+                    #expect(j["inPersonUnlocked"] as? Bool == (i == 5))
+                }
+            }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.obamaIIN)"}"#)) { (r: TestResponse) async throws in
+                #expect(try r.status == .forbidden && (decode(r.body)["code"] as? String) == "attempts_exhausted")
+            }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.obamaIIN)"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .tooManyRequests && r.headers[.retryAfter] != nil)
+                #expect(try try decode(r.body)["code"] as? String == "rate_limited")
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("issuance over HTTP: SMS code, application, issue, install; openssl opens the containers")
+    func issuance() async throws {
+        let f = try await Fixture.make()
+        try await f.env.issuanceForTests.registerPhone(iin: Fixture.linIIN, phone: "+77010000001")
+        let t = try await f.store.beginAttempt(iin: Fixture.linIIN)
+        _ = try await f.store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        try await f.store.setPIN(iin: Fixture.linIIN, pin: "402719")
+        _ = try await f.store.grantConsent(iin: Fixture.linIIN, scope: "ca.identity", seconds: 3600)
+        try await f.app.test(.router) { client in
+            let h = Fixture.headers("issuance")
+            try await client.execute(uri: "/v1/sms/request", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .accepted)
+                #expect(!String(buffer: r.body).contains(try await f.store.outbox(iin: Fixture.linIIN).last?.body ?? "§"))
+            }
+            let sms = try #require(try await f.store.outbox(iin: Fixture.linIIN).last?.body)
+            let code = String(try #require(sms.split(separator: " ").first { $0.count >= 6 && $0.prefix(6).allSatisfy(\.isNumber) }).prefix(6))
+            try await client.execute(uri: "/v1/sms/confirm", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)","code":"\#(code)"}"#)) {
+                #expect($0.status == .ok)
+            }
+            var number = ""
+            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)","pin":"402719"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .created)
+                let j = try decode(r.body)
+                #expect(j["statusTitle"] as? String == "Заявка на подписи в ИС НУЦ")
+                number = j["number"] as? String ?? ""
+            }
+            try await client.execute(uri: "/v1/applications/\(number)/issue", method: .post, headers: Fixture.headers("admin")) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/applications/\(number)/install", method: .post, headers: h, body: body(#"{"password":"short"}"#)) { (r: TestResponse) async throws in
+                #expect(try r.status == .unprocessableContent && (decode(r.body)["detail"] as? String)?.contains("6 to 32") == true)
+            }
+            try await client.execute(uri: "/v1/applications/\(number)/install", method: .post, headers: h, body: body(#"{"password":"Http2Pass"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .ok)
+                let j = try decode(r.body)
+                #expect(j["status"] as? String == "Сертификаты установлены")
+                let files = try #require(j["files"] as? [[String: String]])
+                #expect(files.count == 2)
+                for file in files {
+                    let path = f.dir + "/" + (file["name"] ?? "x.p12")
+                    try #require(Data(base64Encoded: file["pkcs12"] ?? "")).write(to: URL(fileURLWithPath: path))
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+                    p.arguments = ["pkcs12", "-in", path, "-passin", "pass:Http2Pass", "-noout"]
+                    try p.run()
+                    p.waitUntilExit()
+                    #expect(p.terminationStatus == 0)
+                }
+            }
+            try await client.execute(uri: "/v1/applications/\(number)", method: .get, headers: h) { (r: TestResponse) async throws in
+                #expect(try try decode(r.body)["status"] as? String == "installed")
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("moderation over HTTP, and metrics show decisions and queue depth")
+    func moderationAndMetrics() async throws {
+        let f = try await Fixture.make(bands: .init(accept: 0.99, review: 0.30))
+        try await f.store.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
+        try await f.app.test(.router) { client in
+            let h = Fixture.headers("kiosk")
+            var sid = ""
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)"}"#)) { (r: TestResponse) async throws in
+                sid = try decode(r.body)["sessionId"] as? String ?? ""
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: h,
+                                     body: ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: Paths.video)))) { _ in }
+            var caseID = ""
+            try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                let j = try decode(r.body)
+                #expect(j["outcome"] as? String == "review")
+                caseID = j["caseID"] as? String ?? ""
+            }
+            try await client.execute(uri: "/metrics", method: .get) { (r: TestResponse) async throws in
+                let text = String(buffer: r.body)
+                #expect(text.contains(#"tulga_decisions_total{outcome="review"}"#))
+                #expect(text.contains("tulga_moderation_queue_depth 1"))
+                #expect(text.contains("hb_requests"))
+            }
+            let m = Fixture.headers("moderation", moderator: ("alice", "alice-secret-0001"))
+            try await client.execute(uri: "/v1/cases?state=open", method: .get, headers: m) { (r: TestResponse) async throws in
+                #expect(r.status == .ok && String(buffer: r.body).contains(caseID))
+            }
+            try await client.execute(uri: "/v1/cases?state=bogus", method: .get, headers: m) { #expect($0.status == .unprocessableContent) }
+            try await client.execute(uri: "/v1/cases/\(caseID)/approve", method: .post, headers: m, body: body(#"{"reason":"ok"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .conflict)
+            }
+            try await client.execute(uri: "/v1/cases/\(caseID)/claim", method: .post, headers: m) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/cases/\(caseID)", method: .get, headers: m) { (r: TestResponse) async throws in
+                let j = try decode(r.body)
+                #expect((j["selfieJPEG"] as? String)?.isEmpty == false)
+            }
+            try await client.execute(uri: "/v1/cases/\(caseID)/approve", method: .post, headers: m, body: body(#"{"reason":"same person"}"#)) { (r: TestResponse) async throws in
+                #expect(try r.status == .ok && (decode(r.body)["state"] as? String) == "approved")
+            }
+            try await client.execute(uri: "/v1/moderation/stats", method: .get, headers: m) { (r: TestResponse) async throws in #expect(try decode(r.body)["approved"] as? Int == 1) }
+        }
+        #expect(try await f.store.digitalID(Fixture.linIIN)?.verifiedBy == "moderator:alice")
+        await f.store.database.close()
+    }
+
+    @Test("the OpenAPI document is served and names every route")
+    func openAPI() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { (r: TestResponse) async throws in
+                let text = String(buffer: r.body)
+                #expect(text.hasPrefix("openapi: 3.1.0"))
+                for path in ["/v1/verifications:", "/v1/verifications/{id}/frames:", "/v1/verifications/{id}/clip:", "/v1/verifications/{id}/finish:",
+                             "/v1/sms/request:", "/v1/sms/confirm:", "/v1/applications:", "/v1/applications/{number}/install:", "/v1/cases:",
+                             "/v1/cases/{id}/claim:", "/v1/cases/{id}/reassign:", "/v1/moderation/stats:"] {
+                    #expect(text.contains(path), "\(path)")
+                }
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("one real client over loopback")
+    func live() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.live) { client in
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .created)
+            }
+        }
+        await f.store.database.close()
+    }
+}

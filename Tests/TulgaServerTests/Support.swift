@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import Testing
+import TulgaCrypto
+import TulgaFace
+import TulgaIssuance
+import TulgaLiveness
+import TulgaPolicy
+import TulgaServer
+import TulgaStorage
+
+enum Paths {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    static let video = root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
+    static let lin = root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png"
+    static let obama = root + "/Fixtures/photos/obama.jpg"
+}
+
+/// A server environment on a scratch SQLite database, with keys for each scope and a CA.
+struct Fixture {
+    static let linIIN = "850314300013", obamaIIN = "850314300023"
+    static let keys: [String: String] = [
+        "kiosk": String(repeating: "k", count: 40), "issuance": String(repeating: "i", count: 40),
+        "moderation": String(repeating: "m", count: 40), "admin": String(repeating: "a", count: 40),
+    ]
+    let dir: String
+    let store: Store
+    let env: ServerEnvironment
+
+    static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30)) async throws -> Fixture {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-http-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try await Store(database: try SQLiteDatabase(path: dir + "/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"))
+        for (scope, key) in keys { _ = try await store.addAPIKey(name: scope, scopes: [scope], key: key) }
+        try await store.upsertRegistry(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
+                                                     photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin))))
+        try await store.upsertRegistry(RegistryEntry(iin: obamaIIN, surname: "OBAMA", givenName: "BARACK", documentNumber: "N02",
+                                                     photo: try Data(contentsOf: URL(fileURLWithPath: Paths.obama))))
+        var ca = CAConfig()
+        ca.directory = dir + "/ca"
+        ca.passwordFile = dir + "/ca/password"
+        var liveness = LivenessConfig()
+        liveness.fixedPrompts = prompts
+        let env = try ServerEnvironment(config: server, store: store, ca: try LocalCA.initialize(ca), sms: SMSCodePolicy(),
+                                        face: FaceConfig(modelsDirectory: Paths.root + "/Models"), liveness: liveness, bands: bands)
+        return Fixture(dir: dir, store: store, env: env)
+    }
+
+    var app: some ApplicationProtocol { buildApplication(env, logger: Logger(label: "test")) }
+
+    static func headers(_ scope: String?, json: Bool = true, moderator: (String, String)? = nil) -> HTTPFields {
+        var h = HTTPFields()
+        if let scope, let key = keys[scope] { h[HTTPField.Name("X-API-Key")!] = key }
+        if json { h[.contentType] = "application/json" }
+        if let (id, secret) = moderator {
+            h[HTTPField.Name("X-Moderator-Id")!] = id
+            h[HTTPField.Name("X-Moderator-Secret")!] = secret
+        }
+        return h
+    }
+}
+
+func decode(_ buffer: ByteBuffer) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+}
+
+func body(_ json: String) -> ByteBuffer { ByteBuffer(string: json) }
