@@ -13,10 +13,14 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 
 struct Options {
     var mode = "liveness"
-    var runs = 10
+    var threads = 2
+    var throughput: Double?
+    var images: [String] = []
+    var runs = 30
     var models = FileManager.default.currentDirectoryPath + "/Models"
     var video = FileManager.default.currentDirectoryPath + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
     var output = "frame.jpg"
+    var index = 10
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -26,6 +30,10 @@ struct Options {
             case "--models": models = it.next() ?? models
             case "--video": video = it.next() ?? video
             case "--output": output = it.next() ?? output
+            case "--index": index = Int(it.next() ?? "") ?? index
+            case "--threads": threads = Int(it.next() ?? "") ?? threads
+            case "--throughput": throughput = Double(it.next() ?? "")
+            case "--image": images.append(it.next() ?? "")
             default: mode = arg
             }
         }
@@ -77,16 +85,76 @@ func livenessBenchmark(_ options: Options) throws {
                  percentile(passFPS, 0.5), percentile(passFPS, 0.5) >= 30 ? "kept" : "missed"))
 }
 
+/// Decode, detect, align+embed and compare, per image, as medians over `runs` (after a warm-up);
+/// or, with --throughput, images/s with `threads` pipelines of one OpenCV thread each.
+func stagesBenchmark(_ options: Options) async throws {
+    var config = FaceConfig(modelsDirectory: options.models)
+    config.decode = DecodeLimits(minLongSide: 640)
+    let data = try options.images.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+    if let seconds = options.throughput {
+        setVisionThreads(1)
+        let pool = try FacePipelinePool(config: config, size: options.threads)
+        let start = now()
+        let done = try await withThrowingTaskGroup(of: Int.self) { group in
+            for pipeline in pool.pipelines {
+                group.addTask { [data, config, start] in
+                    var n = 0
+                    while now() - start < seconds * 1000 {
+                        for bytes in data {
+                            let image = try Image(decoding: bytes, limits: config.decode)
+                            try await pipeline.withEngine { engine in
+                                guard let face = try engine.detector.detect(image).first else { return }
+                                _ = try engine.embedder.embed(face, in: image)
+                            }
+                            n += 1
+                        }
+                    }
+                    return n
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        print(String(format: "{\"images_per_second\": %.2f}", Double(done) * 1000 / (now() - start)))
+        return
+    }
+    setVisionThreads(options.threads)
+    let engine = try FaceEngine(config: config)
+    var decode: [Double] = [], detect: [Double] = [], embed: [Double] = [], compare: [Double] = [], total: [Double] = []
+    var reference: Embedding?
+    for bytes in data {
+        for run in 0...options.runs {
+            let t0 = now()
+            let image = try Image(decoding: bytes, limits: config.decode)
+            let t1 = now()
+            guard let face = try engine.detector.detect(image).first else { continue }
+            let t2 = now()
+            let embedding = try engine.embedder.embed(face, in: image)
+            let t3 = now()
+            if reference == nil { reference = embedding }
+            let score = embedding.cosine(reference ?? embedding)
+            let t4 = now()
+            precondition(score > -2)
+            if run == 0 { continue }
+            decode.append(t1 - t0); detect.append(t2 - t1); embed.append(t3 - t2); compare.append(t4 - t3); total.append(t4 - t0)
+        }
+    }
+    print(String(format: "{\"decode\": %.3f, \"detect\": %.3f, \"embed\": %.3f, \"compare\": %.4f, \"total\": %.3f, \"samples\": %d, \"opencv\": \"%@\"}",
+                 percentile(decode, 0.5), percentile(detect, 0.5), percentile(embed, 0.5), percentile(compare, 0.5), percentile(total, 0.5),
+                 total.count, openCVVersion))
+}
+
 let options = Options(CommandLine.arguments)
 do {
     switch options.mode {
     case "liveness": try livenessBenchmark(options)
+    case "stages": try await stagesBenchmark(options)
     case "frame":
-        // Frame 10 of the fixture video, letterboxed to 640x480, as JPEG (for the load test).
+        // A frame of the fixture video (--index, default 10), letterboxed to 640x480, as JPEG.
         let frames = try videoFrames(options.video)
-        try frames[10].image.jpegData(quality: 90).write(to: URL(fileURLWithPath: options.output))
+        guard frames.indices.contains(options.index) else { throw FaceError(.invalidArgument, "the video has \(frames.count) frames") }
+        try frames[options.index].image.jpegData(quality: 90).write(to: URL(fileURLWithPath: options.output))
     default:
-        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame [--runs N] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages [--runs N] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
         exit(3)
     }
 } catch {

@@ -340,6 +340,17 @@ tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, flo
     });
 }
 
+tv_status tv_image_draw_polyline(tv_image *image, const float *xy, int32_t count, uint8_t r, uint8_t g, uint8_t b,
+                                 int32_t thickness, tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image) || !xy || count < 2) return fail(error, TV_ERR_INVALID_ARGUMENT, "a polyline needs an image and 2 points");
+        std::vector<cv::Point> points;
+        for (int32_t i = 0; i < count; i++) points.emplace_back(int(std::lround(xy[2 * i])), int(std::lround(xy[2 * i + 1])));
+        cv::polylines(image->mat, points, false, cv::Scalar(b, g, r), std::max(1, int(thickness)), cv::LINE_AA);
+        return TV_OK;
+    });
+}
+
 tv_status tv_image_draw_text(tv_image *image, const char *text, float x, float y, double font_scale, uint8_t r,
                              uint8_t g, uint8_t b, tv_error *error) {
     return guarded(error, [&]() -> tv_status {

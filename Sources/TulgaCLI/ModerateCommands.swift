@@ -153,7 +153,8 @@ struct Decision: ParsableArguments {
         try await asModerator(store, credentials) { s, _, m in
             for id in caseIDs {
                 let c = try await s.decide(id, approve: approve, reason: reason, as: m)
-                print("\(c.id) \(c.state.rawValue)")
+                // Unbuffered: each committed decision is visible at once, even if the process dies next.
+                FileHandle.standardOutput.write(Data("\(c.id) \(c.state.rawValue)\n".utf8))
             }
         }
     }

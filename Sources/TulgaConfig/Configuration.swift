@@ -20,6 +20,7 @@ public struct Configuration: Sendable, Codable {
     public var ca = CAConfig()
     public var sms = SMSCodePolicy()
     public var server = ServerConfig()
+    public var calibration = Calibration()
 
     public init() {}
 
@@ -90,7 +91,7 @@ public struct PolicyConfig: Sendable, Codable {
     /// Pass at or above this cosine score (with passed liveness).
     public var acceptThreshold = 0.363
     /// Between this and `acceptThreshold` a moderator decides; below it the attempt fails.
-    public var reviewThreshold = 0.30
+    public var reviewThreshold = 0.31
     public var leaseMinutes = 15.0
     public var slaHours = 24.0
 
@@ -110,4 +111,21 @@ public struct StorageConfig: Sendable, Codable {
     public var database = "var/tulga.sqlite"
     /// 32-byte AES-256-GCM key for evidence at rest, outside the database; created 0600 if missing.
     public var keyFile = "var/evidence.key"
+}
+
+/// The numbers behind the default thresholds, from `tulga eval` (kept with the config they justify).
+public struct Calibration: Sendable, Codable {
+    public var command = "tulga eval"
+    public var images = 28
+    public var identities = 7
+    public var genuinePairs = 69
+    public var impostorPairs = 231
+    public var genuineMin = 0.341
+    public var impostorMax = 0.305
+    public var eer = 0.0
+    public var fmrAtAccept = 0.0
+    public var fnmrAtAccept = 0.0145
+    public var fmrAtReview = 0.0
+    public var fnmrAtReview = 0.0
+    public var caveat = "7 identities and 300 pairs: an FMR below about 1/231 cannot be measured here; the SFace LFW figure (99.40%) is accuracy at one threshold on another population"
 }

@@ -168,14 +168,13 @@ struct StoreCommandTests {
         let out = Pipe()
         process.standardOutput = out
         try process.run()
-        // Wait for the first decision, let a few more commit, then kill -9.
+        // Wait for the first committed decision (the command writes each one unbuffered), then kill -9.
         var seen = Data()
         while !(String(decoding: seen, as: UTF8.self).contains("approved")) {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += chunk
         }
-        try await Task.sleep(for: .milliseconds(150))
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)

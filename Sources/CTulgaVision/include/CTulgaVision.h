@@ -115,6 +115,9 @@ tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv
                           tv_error *error);
 tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, float height, uint8_t r,
                              uint8_t g, uint8_t b, tv_error *error);
+/// A polyline through `count` points (x0, y0, x1, y1, ...), anti-aliased.
+tv_status tv_image_draw_polyline(tv_image *image, const float *xy, int32_t count, uint8_t r, uint8_t g, uint8_t b,
+                                 int32_t thickness, tv_error *error);
 /// ASCII text only (Hershey font).
 tv_status tv_image_draw_text(tv_image *image, const char *text, float x, float y, double font_scale,
                              uint8_t r, uint8_t g, uint8_t b, tv_error *error);

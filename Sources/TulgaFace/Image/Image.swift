@@ -164,6 +164,9 @@ public final class Image: @unchecked Sendable {
             switch mark.kind {
             case .rect(let rect):
                 try check { tv_image_draw_rect(copy.handle, Float(rect.x), Float(rect.y), Float(rect.width), Float(rect.height), r, g, b, $0) }
+            case .polyline(let points, let thickness):
+                let xy = points.flatMap { [Float($0.x), Float($0.y)] }
+                try check { tv_image_draw_polyline(copy.handle, xy, Int32(points.count), r, g, b, Int32(thickness), $0) }
             case .text(let text, let at, let size):
                 let ascii = String(text.unicodeScalars.map { $0.isASCII ? Character($0) : "?" })
                 try check { tv_image_draw_text(copy.handle, ascii, Float(at.x), Float(at.y), size, r, g, b, $0) }
@@ -185,12 +188,16 @@ public struct Annotation: Sendable {
     public enum Kind: Sendable {
         case rect(Rect)
         case text(String, at: Point, size: Double)
+        case polyline([Point], thickness: Int)
     }
     public var kind: Kind
     public var color: (UInt8, UInt8, UInt8)
 
     public static func rect(_ rect: Rect, color: (UInt8, UInt8, UInt8) = (0, 220, 0)) -> Annotation {
         Annotation(kind: .rect(rect), color: color)
+    }
+    public static func polyline(_ points: [Point], thickness: Int = 2, color: (UInt8, UInt8, UInt8) = (0, 0, 255)) -> Annotation {
+        Annotation(kind: .polyline(points, thickness: thickness), color: color)
     }
     public static func text(_ text: String, at point: Point, size: Double = 1.0, color: (UInt8, UInt8, UInt8) = (255, 255, 255)) -> Annotation {
         Annotation(kind: .text(text, at: point, size: size), color: color)

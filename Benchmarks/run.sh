@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One command for the speed figures: tulga (Swift, release) against the Python peer
+# (opencv-python-headless from PyPI) and the C++ floor (Debian's OpenCV), same images, stages,
+# models and thread count, in one run; then throughput, the liveness frame rate and the peak
+# RSS of `tulga serve`. Prints a Markdown table. Run from the repository root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+RUNS=${RUNS:-30}; THREADS=${THREADS:-2}; SECONDS_TP=${THROUGHPUT_SECONDS:-10}
+VENV=${TULGA_VENV:-$PWD/Benchmarks/.venv}
+WORK=$(mktemp -d /tmp/tulga-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+echo "==> building (release), the C++ floor and the Python peer's environment" >&2
+swift build -c release --product tulga 2>&1 | tail -n 1 >&2
+swift build -c release --product tulga-bench 2>&1 | tail -n 1 >&2
+BIN=$(swift build -c release --show-bin-path)
+g++ -O2 -std=c++17 Benchmarks/floor.cpp $(pkg-config --cflags --libs opencv4) -o "$WORK/floor"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -c 'import cv2, numpy' 2>/dev/null || "$VENV/bin/pip" install -q --disable-pip-version-check opencv-python-headless numpy
+for i in 10 60 100; do "$BIN/tulga-bench" frame --index $i --output "$WORK/frame$i.jpg"; done
+PHOTOS=(Fixtures/photos/obama.jpg Fixtures/photos/obama2.jpg Fixtures/photos/obama3.jpg Fixtures/photos/biden.jpg)
+FRAMES=("$WORK/frame10.jpg" "$WORK/frame60.jpg" "$WORK/frame100.jpg")
+
+run_set() {  # name, images...
+  local name=$1; shift
+  local img_args=(); for f in "$@"; do img_args+=(--image "$f"); done
+  echo "==> $name: ours, peer, floor ($RUNS runs each, $THREADS threads)" >&2
+  "$BIN/tulga-bench" stages --runs "$RUNS" --threads "$THREADS" "${img_args[@]}" > "$WORK/$name.ours.json"
+  "$VENV/bin/python" Benchmarks/peer.py Models "$RUNS" "$THREADS" 640 320 "$@" 2>/dev/null > "$WORK/$name.peer.json"
+  "$WORK/floor" Models "$RUNS" "$THREADS" 640 320 "$@" > "$WORK/$name.floor.json"
+}
+run_set photos "${PHOTOS[@]}"
+run_set frames "${FRAMES[@]}"
+
+echo "==> throughput for ${SECONDS_TP}s: ours ($THREADS pipelines x 1 thread) vs the peer (one process, $THREADS threads)" >&2
+img_args=(); for f in "${PHOTOS[@]}"; do img_args+=(--image "$f"); done
+"$BIN/tulga-bench" stages --threads "$THREADS" --throughput "$SECONDS_TP" "${img_args[@]}" > "$WORK/tp.ours.json"
+"$VENV/bin/python" Benchmarks/peer.py Models 0 "$THREADS" 640 320 --throughput "$SECONDS_TP" "${PHOTOS[@]}" 2>/dev/null > "$WORK/tp.peer.json"
+
+echo "==> liveness frame rate" >&2
+"$BIN/tulga-bench" liveness --runs "$RUNS" > "$WORK/liveness.txt"
+
+echo "==> peak RSS of tulga serve with the models loaded, after one verification" >&2
+S=$WORK/serve; mkdir -p "$S/photos"; cp ../shared/fixtures/faces/lin_manuel_miranda_f095.png "$S/photos/lin.png"
+printf 'iin,surname,given_name,document_number,phone,photo\n850314300013,M,L,N1,,lin.png\n' > "$S/reg.csv"
+SARGS=(--database "$S/db.sqlite" --key-file "$S/key")
+KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+"$BIN/tulga" registry import --csv "$S/reg.csv" --photos "$S/photos" "${SARGS[@]}" >/dev/null
+TULGA_NEW_API_KEY=$KEY "$BIN/tulga" apikey add bench --scopes kiosk "${SARGS[@]}" >/dev/null
+LOG_LEVEL=error "$BIN/tulga" serve --port 18383 "${SARGS[@]}" >/dev/null 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18383/health >/dev/null && break; sleep 0.2; done
+SID=$(curl -s -X POST http://127.0.0.1:18383/v1/verifications -H "X-API-Key: $KEY" -d '{"iin":"850314300013"}' | "$VENV/bin/python" -c 'import json,sys;print(json.load(sys.stdin)["sessionId"])')
+curl -s -o /dev/null -X POST "http://127.0.0.1:18383/v1/verifications/$SID/clip" -H "X-API-Key: $KEY" --data-binary @../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4
+RSS=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
+kill $PID; wait $PID 2>/dev/null || true
+echo "$RSS" > "$WORK/rss.txt"
+
+"$VENV/bin/python" - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+load = lambda n: json.load(open(f"{w}/{n}"))
+print()
+for name, label in (("photos", "fixture JPEGs (obama, obama2, obama3, biden; DCT-scaled decode)"), ("frames", "640x480 video frames")):
+    o, p, f = load(f"{name}.ours.json"), load(f"{name}.peer.json"), load(f"{name}.floor.json")
+    print(f"{label}: medians in ms over {o['samples']} samples; ours OpenCV {o['opencv']}, peer OpenCV {p['opencv']}, floor OpenCV {f['opencv']}")
+    print()
+    print("| stage | ours | peer (Python) | floor (C++) | ours / peer | ours over floor |")
+    print("|---|---|---|---|---|---|")
+    for stage in ("decode", "detect", "embed", "compare", "total"):
+        a, b, c = o[stage], p[stage], f[stage]
+        print(f"| {stage} | {a:.3f} | {b:.3f} | {c:.3f} | {a / b:.2f} | {(a / c - 1) * 100:+.1f}% |")
+    print()
+to, tp = load("tp.ours.json"), load("tp.peer.json")
+print(f"throughput (fixture JPEGs): ours {to['images_per_second']:.1f} images/s with 2 pipelines; "
+      f"peer {tp['images_per_second']:.1f} images/s in one process; ratio {to['images_per_second'] / tp['images_per_second']:.2f}")
+print()
+print(open(f"{w}/liveness.txt").read().strip())
+print()
+print(f"peak RSS of tulga serve (models loaded, one clip verified): {int(open(f'{w}/rss.txt').read()) / 1024:.1f} MiB")
+PY
