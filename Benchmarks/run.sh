@@ -50,11 +50,12 @@ TULGA_NEW_API_KEY=$KEY "$BIN/tulga" apikey add bench --scopes kiosk "${SARGS[@]}
 LOG_LEVEL=error "$BIN/tulga" serve --port 18383 "${SARGS[@]}" >/dev/null 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18383/health >/dev/null && break; sleep 0.2; done
+IDLE=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
 SID=$(curl -s -X POST http://127.0.0.1:18383/v1/verifications -H "X-API-Key: $KEY" -d '{"iin":"850314300013"}' | "$VENV/bin/python" -c 'import json,sys;print(json.load(sys.stdin)["sessionId"])')
 curl -s -o /dev/null -X POST "http://127.0.0.1:18383/v1/verifications/$SID/clip" -H "X-API-Key: $KEY" --data-binary @../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4
 RSS=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
 kill $PID; wait $PID 2>/dev/null || true
-echo "$RSS" > "$WORK/rss.txt"
+echo "$IDLE $RSS" > "$WORK/rss.txt"
 
 "$VENV/bin/python" - "$WORK" <<'PY'
 import json, sys
@@ -77,5 +78,6 @@ print(f"throughput (fixture JPEGs): ours {to['images_per_second']:.1f} images/s 
 print()
 print(open(f"{w}/liveness.txt").read().strip())
 print()
-print(f"peak RSS of tulga serve (models loaded, one clip verified): {int(open(f'{w}/rss.txt').read()) / 1024:.1f} MiB")
+idle, peak = (int(x) / 1024 for x in open(f"{w}/rss.txt").read().split())
+print(f"peak RSS of tulga serve: {idle:.1f} MiB with the models loaded (2 pipelines), {peak:.1f} MiB after verifying one 129-frame clip")
 PY

@@ -77,8 +77,16 @@ struct Routes {
             let id = try context.parameters.require("id")
             var request = request
             let bytes = try await request.collectBody(upTo: env.config.clipMaxBytes)
-            let (images, stamps) = try Clip.decode(Data(bytes.readableBytesView), maxFrames: env.config.clipMaxFrames, startMs: VerificationSessions.nowMs())
-            return try json(try await env.sessions.feed(id, images: images, stamps: stamps))
+            let clip = try Clip(Data(bytes.readableBytesView), maxFrames: env.config.clipMaxFrames, startMs: VerificationSessions.nowMs())
+            var state = try await env.sessions.state(id)
+            while true {
+                let (images, stamps) = try clip.next(16)
+                if images.isEmpty { break }
+                state = try await env.sessions.feed(id, images: images, stamps: stamps)
+                if state.phase == "passed" || state.phase == "failed" { break }
+            }
+            guard clip.frames > 0 else { throw Problem(.unprocessableContent, "invalid_video", "the clip holds no frames") }
+            return try json(state)
         }
         group.post("/{id}/finish") { _, context in
             try context.require(.kiosk, .issuance)

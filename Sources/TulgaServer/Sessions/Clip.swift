@@ -1,30 +1,45 @@
 internal import Foundation
 internal import TulgaFace
 
-/// A short recorded clip posted in one body: frames decoded through FFmpeg, stamped on the
-/// server's clock from `startMs` plus their stream position.
-enum Clip {
-    static func decode(_ data: Data, maxFrames: Int, startMs: Double) throws -> ([Image], [Double]) {
+/// A short recorded clip posted in one body, read through FFmpeg a few frames at a time (so a
+/// clip never sits decoded in memory whole), stamped on the server's clock from `startMs` plus
+/// each frame's stream position.
+final class Clip {
+    private let path: String
+    private let source: CaptureSource
+    private let startMs: Double
+    private let maxFrames: Int
+    private(set) var frames = 0
+
+    init(_ data: Data, maxFrames: Int, startMs: Double) throws {
         guard !data.isEmpty else { throw Problem(.badRequest, "empty_body", "the clip is empty") }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-clip-\(makeID())").path
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-clip-\(makeID())").path
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw Problem(.internalServerError, "internal", "cannot buffer the clip")
         }
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        do { source = try CaptureSource(videoFile: path) } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw Problem(.unprocessableContent, "invalid_video", "the clip cannot be read as a video: \(error.reason)")
+        }
+        self.startMs = startMs
+        self.maxFrames = maxFrames
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Up to `count` more frames; empty at the end.
+    func next(_ count: Int) throws -> (images: [Image], stamps: [Double]) {
         var images: [Image] = [], stamps: [Double] = []
         do {
-            let source = try CaptureSource(videoFile: path)
-            while let frame = try source.next() {
-                guard images.count < maxFrames else {
-                    throw Problem(.contentTooLarge, "clip_too_long", "a clip may hold at most \(maxFrames) frames")
-                }
+            while images.count < count, let frame = try source.next() {
+                frames += 1
+                guard frames <= maxFrames else { throw Problem(.contentTooLarge, "clip_too_long", "a clip may hold at most \(maxFrames) frames") }
                 images.append(frame.image)
                 stamps.append(startMs + frame.timestampMs)
             }
         } catch let error as FaceError {
             throw Problem(.unprocessableContent, "invalid_video", "the clip cannot be read as a video: \(error.reason)")
         }
-        guard !images.isEmpty else { throw Problem(.unprocessableContent, "invalid_video", "the clip holds no frames") }
         return (images, stamps)
     }
 }
