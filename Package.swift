@@ -28,10 +28,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
-        // pkg-config opencv4: include and link flags for the vision shim.
+        // pkg-config tulga-opencv (written by scripts/setup from opencv4): include flags, and the
+        // six OpenCV modules the vision shim links.
         .systemLibrary(
             name: "COpenCV",
-            pkgConfig: "opencv4",
+            pkgConfig: "tulga-opencv",
             providers: [.apt(["libopencv-dev"])]
         ),
         // The C++ vision shim behind a plain C header (CTulgaVision.h).
