@@ -70,23 +70,16 @@ struct Routes {
             var request = request
             let bytes = try await request.collectBody(upTo: env.config.frameMaxBytes)
             let image = try Image(decoding: Data(bytes.readableBytesView), limits: env.decodeLimits)
-            return try json(try await env.sessions.feed(id, images: [image], stamps: [VerificationSessions.nowMs()]))
+            return try json(try await env.sessions.feed(id, frames: SingleFrame(image, stampMs: VerificationSessions.nowMs())))
         }
         group.post("/{id}/clip") { request, context in
             try context.require(.kiosk, .issuance)
             let id = try context.parameters.require("id")
             var request = request
             let bytes = try await request.collectBody(upTo: env.config.clipMaxBytes)
+            _ = try await env.sessions.state(id)   // 404 before buffering the clip
             let clip = try Clip(Data(bytes.readableBytesView), maxFrames: env.config.clipMaxFrames, startMs: VerificationSessions.nowMs())
-            var state = try await env.sessions.state(id)
-            while true {
-                let (images, stamps) = try clip.next(16)
-                if images.isEmpty { break }
-                state = try await env.sessions.feed(id, images: images, stamps: stamps)
-                if state.phase == "passed" || state.phase == "failed" { break }
-            }
-            guard clip.frames > 0 else { throw Problem(.unprocessableContent, "invalid_video", "the clip holds no frames") }
-            return try json(state)
+            return try json(try await env.sessions.feed(id, frames: clip))
         }
         group.post("/{id}/finish") { _, context in
             try context.require(.kiosk, .issuance)

@@ -1,10 +1,25 @@
 internal import Foundation
 internal import TulgaFace
 
+/// Frames for a session, a batch at a time; an empty batch ends them.
+protocol FrameBatches: AnyObject {
+    func next() throws -> (images: [Image], stamps: [Double])
+}
+
+/// One posted frame.
+final class SingleFrame: FrameBatches {
+    private var frame: (Image, Double)?
+    init(_ image: Image, stampMs: Double) { frame = (image, stampMs) }
+    func next() throws -> (images: [Image], stamps: [Double]) {
+        defer { frame = nil }
+        return frame.map { ([$0.0], [$0.1]) } ?? ([], [])
+    }
+}
+
 /// A short recorded clip posted in one body, read through FFmpeg a few frames at a time (so a
 /// clip never sits decoded in memory whole), stamped on the server's clock from `startMs` plus
 /// each frame's stream position.
-final class Clip {
+final class Clip: FrameBatches {
     private let path: String
     private let source: CaptureSource
     private let startMs: Double
@@ -27,8 +42,11 @@ final class Clip {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    /// Up to `count` more frames; empty at the end.
-    func next(_ count: Int) throws -> (images: [Image], stamps: [Double]) {
+    static let batch = 16
+
+    /// Up to 16 more frames; empty at the end. A clip without any frame is refused.
+    func next() throws -> (images: [Image], stamps: [Double]) {
+        let count = Self.batch
         var images: [Image] = [], stamps: [Double] = []
         do {
             while images.count < count, let frame = try source.next() {
@@ -40,6 +58,7 @@ final class Clip {
         } catch let error as FaceError {
             throw Problem(.unprocessableContent, "invalid_video", "the clip cannot be read as a video: \(error.reason)")
         }
+        if frames == 0 { throw Problem(.unprocessableContent, "invalid_video", "the clip holds no frames") }
         return (images, stamps)
     }
 }

@@ -91,21 +91,26 @@ actor VerificationSessions {
         entries[id] = e
     }
 
-    /// Feeds decoded frames, stamped on this server's clock, in order.
-    func feed(_ id: String, images: [Image], stamps: [Double]) async throws -> SessionState {
+    /// Feeds frames, stamped on this server's clock, in order, holding the session for the whole
+    /// source (a clip's chunks cannot interleave with other frames) until it ends or the check does.
+    func feed(_ id: String, frames source: sending any FrameBatches) async throws -> SessionState {
         var e = try claim(id)
         let pipeline = pool.pipeline()
         do {
-            for (image, stamp) in zip(images, stamps) {
-                guard e.session.phase == .baseline || e.session.phase == .prompting else { break }
-                let frame = Frame(image: image, index: e.nextIndex, timestampMs: stamp)
-                let snapshot = e.session
-                let observation = try await pipeline.withEngine { engine in
-                    try LivenessRunner(engine: engine).observe(frame, timestampMs: stamp, for: snapshot)
+            batches: while e.session.phase == .baseline || e.session.phase == .prompting {
+                let (images, stamps) = try source.next()
+                if images.isEmpty { break }
+                for (image, stamp) in zip(images, stamps) {
+                    guard e.session.phase == .baseline || e.session.phase == .prompting else { break batches }
+                    let frame = Frame(image: image, index: e.nextIndex, timestampMs: stamp)
+                    let snapshot = e.session
+                    let observation = try await pipeline.withEngine { engine in
+                        try LivenessRunner(engine: engine).observe(frame, timestampMs: stamp, for: snapshot)
+                    }
+                    e.session.observe(observation)
+                    if e.selfieJPEG == nil, e.session.selfieFrame == frame.index { e.selfieJPEG = try image.jpegData(quality: 92) }
+                    e.nextIndex += 1
                 }
-                e.session.observe(observation)
-                if e.selfieJPEG == nil, e.session.selfieFrame == frame.index { e.selfieJPEG = try image.jpegData(quality: 92) }
-                e.nextIndex += 1
             }
         } catch {
             release(id) { $0 = e }
