@@ -140,14 +140,16 @@ let package = Package(
             path: "Benchmarks/TulgaBench",
             swiftSettings: swiftSettings
         ),
+        // Where the repository and ../shared are, for every test target.
+        .target(name: "TulgaTestSupport", path: "Tests/TulgaTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "TulgaFaceTests",
-            dependencies: ["TulgaFace"],
+            dependencies: ["TulgaTestSupport", "TulgaFace"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TulgaLivenessTests",
-            dependencies: ["TulgaLiveness", "TulgaFace"],
+            dependencies: ["TulgaTestSupport", "TulgaLiveness", "TulgaFace"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -157,13 +159,14 @@ let package = Package(
         ),
         .testTarget(
             name: "TulgaIssuanceTests",
-            dependencies: ["TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
+            dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaVerification", "TulgaFace", "TulgaLiveness"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TulgaServerTests",
             dependencies: [
+                "TulgaTestSupport",
                 "TulgaServer", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaIssuance",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -173,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TulgaCLITests",
-            dependencies: ["TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity"],
+            dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity"],
             swiftSettings: swiftSettings
         ),
     ],

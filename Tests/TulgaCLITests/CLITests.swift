@@ -1,13 +1,10 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 import TulgaConfig
 
 enum CLI {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = RepositoryPaths.root
     static let photos = root + "/Fixtures/photos/"
 
     /// The `tulga` binary next to the test bundle.

@@ -1,14 +1,11 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 import TulgaFace
 
 /// Where the repository, its fetched fixtures and ../shared/fixtures are.
 enum Paths {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = RepositoryPaths.root
     static let photos = root + "/Fixtures/photos"
     static let shared = root + "/../shared/fixtures"
     static let models = root + "/Models"

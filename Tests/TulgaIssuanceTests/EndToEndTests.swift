@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 import TulgaFace
 import TulgaIssuance
 import TulgaLiveness
@@ -8,11 +9,7 @@ import TulgaVerification
 
 @Suite("End to end: IIN → SMS → verification on the fixture video → Digital ID → consent → PIN → keys → install")
 struct EndToEndTests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = RepositoryPaths.root
 
     @Test func wholeFlow() async throws {
         let w = try await World.make()

@@ -1,14 +1,11 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 import TulgaFace
 import TulgaLiveness
 
 enum Fixture {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = RepositoryPaths.root
     static let video = root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
     static let photos = root + "/Fixtures/photos/"
     static let config = FaceConfig(modelsDirectory: root + "/Models")

@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import Testing
+import TulgaTestSupport
 import TulgaCrypto
 import TulgaFace
 import TulgaIssuance
@@ -13,11 +14,7 @@ import TulgaServer
 import TulgaStorage
 
 enum Paths {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let root = RepositoryPaths.root
     static let video = root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
     static let lin = root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png"
     static let obama = root + "/Fixtures/photos/obama.jpg"
