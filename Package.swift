@@ -4,6 +4,7 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
@@ -28,6 +29,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
+        // MARK: Pure core: links nothing but Foundation.
+        // The clock, the error model and the ru/kk/en message catalogue.
+        .target(name: "TulgaCore", swiftSettings: swiftSettings),
+        // Face value types (Rect, Point, DetectedFace, HeadPose, FaceQuality, Embedding), without C.
+        .target(name: "TulgaFaceModel", swiftSettings: swiftSettings),
+        // Kazakh identity numbers (IIN, BIN) and their check digits.
+        .target(name: "TulgaIdentity", swiftSettings: swiftSettings),
+        // Pure rules: attempt limit and lifecycle, score bands, the moderation case lifecycle, roles.
+        .target(name: "TulgaPolicy", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
+        // Liveness: the pure challenge state machine, guidance, replay rule, prompt messages.
+        .target(name: "TulgaLiveness", dependencies: ["TulgaCore", "TulgaFaceModel"], swiftSettings: swiftSettings),
+
+        // MARK: Native shells.
         // pkg-config tulga-opencv (written by scripts/setup from opencv4): include flags, and the
         // six OpenCV modules the vision shim links.
         .systemLibrary(
@@ -39,27 +53,16 @@ let package = Package(
         .target(
             name: "CTulgaVision",
             dependencies: ["COpenCV"],
-            cxxSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("stdc++")]
         ),
         // Typed Swift face pipeline: images, frame sources, detector, embedder, quality, comparison.
+        .target(name: "TulgaFace", dependencies: ["CTulgaVision", "TulgaCore", "TulgaFaceModel"], swiftSettings: swiftSettings),
+        // The liveness runner: frames → observations for the pure machine, and the guidance loop.
         .target(
-            name: "TulgaFace",
-            dependencies: ["CTulgaVision"],
+            name: "TulgaLivenessRunner",
+            dependencies: ["TulgaFace", "TulgaFaceModel", "TulgaLiveness", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // Liveness: the pure challenge state machine, its runner over frame sources, kiosk texts.
-        .target(
-            name: "TulgaLiveness",
-            dependencies: ["TulgaFace", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings
-        ),
-        // Kazakh identity numbers (IIN, BIN) and their check digits.
-        .target(name: "TulgaIdentity", swiftSettings: swiftSettings),
-        // Pure rules: attempts, decision bands, moderation leases, roles, result SMS texts.
-        .target(name: "TulgaPolicy", swiftSettings: swiftSettings),
-        // The Digital ID record, PIN rules, consents.
-        .target(name: "TulgaDigitalID", swiftSettings: swiftSettings),
         // OpenSSL (pkg-config openssl): scrypt, CSPRNG; swift-crypto: AES-GCM for evidence.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
@@ -67,11 +70,16 @@ let package = Package(
             dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // Storage: SQLite (GRDB) and PostgreSQL (postgres-nio) behind one SQL session; the Store.
+        // The OpenSSL operations issuance needs (keys, CSR, certificates, CRL, PKCS#12) behind a C header.
+        .target(name: "CTulgaPKI", dependencies: ["COpenSSL"]),
+
+        // MARK: Storage and each module's records.
+        // The SQL session over SQLite (GRDB) and PostgreSQL (postgres-nio), the ordered migrator,
+        // the audit chain and the outbox. Depends on no domain module.
         .target(
             name: "TulgaStorage",
             dependencies: [
-                "TulgaCrypto", "TulgaPolicy", "TulgaDigitalID",
+                "TulgaCore", "TulgaCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,29 +88,55 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The OpenSSL operations issuance needs (keys, CSR, certificates, CRL, PKCS#12) behind a C header.
-        .target(name: "CTulgaPKI", dependencies: ["COpenSSL"]),
-        // Issuance: SMS codes, applications, local CA, two certificates, PKCS#12 install.
+        // The registry: people and their sealed photos.
+        .target(name: "TulgaRegistry", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
+        // Attempts, the per-IIN counter, in-person acceptance, the replay ledger.
+        .target(name: "TulgaAttempts", dependencies: ["TulgaCore", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
+        // Moderation cases and moderators.
+        .target(name: "TulgaModeration", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
+        // The Digital ID: pure rules (lifecycle, PIN counter, consent limits) and its records.
+        .target(name: "TulgaDigitalID", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
+        // API keys of calling systems.
+        .target(name: "TulgaAPIKeys", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
+        // Issuance: pure rules (application lifecycle, SMS codes, templates, passwords), phones and
+        // codes, applications, the local CA, PKCS#12.
         .target(
             name: "TulgaIssuance",
-            dependencies: ["CTulgaPKI", "TulgaStorage", "TulgaCrypto", "TulgaDigitalID", "TulgaIdentity"],
+            dependencies: ["CTulgaPKI", "TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaDigitalID", "TulgaIdentity"],
             swiftSettings: swiftSettings
         ),
-        // One verification attempt: liveness + comparison -> policy decision -> store.
+
+        // MARK: Orchestration and shells.
+        // One orchestration layer: the records together, the attempt runner, the moderation desk,
+        // background services.
         .target(
-            name: "TulgaVerification",
-            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIdentity"],
+            name: "TulgaFlow",
+            dependencies: [
+                "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy", "TulgaIdentity",
+                "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaDigitalID", "TulgaAPIKeys",
+                "TulgaIssuance",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP service: Hummingbird 2, API keys, rate limits, problem+json, metrics, OpenAPI.
+        // Settings: defaults, overridden by a JSON file. Depends on no server code.
+        .target(
+            name: "TulgaConfig",
+            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow"],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP service: Hummingbird 2, a route collection per area, API keys, rate limits,
+        // problem+json, metrics, OpenAPI.
         .target(
             name: "TulgaServer",
             dependencies: [
-                "TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIssuance", "TulgaVerification",
-                "TulgaIdentity", "TulgaDigitalID", "TulgaCrypto",
+                "TulgaCore", "TulgaConfig", "TulgaFlow", "TulgaFace", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy",
+                "TulgaModeration", "TulgaIssuance", "TulgaAPIKeys", "TulgaIdentity", "TulgaCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,23 +144,13 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
-        // Settings: defaults, overridden by a JSON file.
-        .target(name: "TulgaConfig", dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaStorage", "TulgaIssuance", "TulgaServer"], swiftSettings: swiftSettings),
-        // The `tulga` command.
+        // The `tulga` command: parses and prints.
         .executableTarget(
             name: "TulgaCLI",
             dependencies: [
-                "TulgaFace",
-                "TulgaLiveness",
-                "TulgaConfig",
-                "TulgaIdentity",
-                "TulgaPolicy",
-                "TulgaDigitalID",
-                "TulgaCrypto",
-                "TulgaStorage",
-                "TulgaVerification",
-                "TulgaIssuance",
-                "TulgaServer",
+                "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaConfig", "TulgaIdentity",
+                "TulgaPolicy", "TulgaDigitalID", "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration",
+                "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -136,38 +160,59 @@ let package = Package(
         // Benchmarks: stage timings and liveness frame rate (release builds only).
         .executableTarget(
             name: "TulgaBench",
-            dependencies: ["TulgaFace", "TulgaLiveness"],
+            dependencies: ["TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner"],
             path: "Benchmarks/TulgaBench",
             swiftSettings: swiftSettings
         ),
-        // Where the repository and ../shared are, for every test target.
-        .target(name: "TulgaTestSupport", path: "Tests/TulgaTestSupport", swiftSettings: swiftSettings),
+
+        // MARK: Tests.
+        // Repository paths, the manual clock, the two database backends, for every test target.
+        .target(
+            name: "TulgaTestSupport",
+            dependencies: ["TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaFlow", "TulgaPolicy", "TulgaLiveness", "TulgaIssuance"],
+            path: "Tests/TulgaTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TulgaCoreTests", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TulgaPolicyTests", dependencies: ["TulgaPolicy", "TulgaCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TulgaIdentityTests", dependencies: ["TulgaIdentity"], swiftSettings: swiftSettings),
+        .testTarget(name: "TulgaCryptoTests", dependencies: ["TulgaTestSupport", "TulgaCrypto"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "TulgaFaceTests",
-            dependencies: ["TulgaTestSupport", "TulgaFace"],
+            name: "TulgaDigitalIDTests",
+            dependencies: ["TulgaTestSupport", "TulgaDigitalID", "TulgaCore", "TulgaStorage", "TulgaCrypto"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "TulgaLivenessTests",
-            dependencies: ["TulgaTestSupport", "TulgaLiveness", "TulgaFace"],
+            name: "TulgaFaceTests",
+            dependencies: ["TulgaTestSupport", "TulgaFace", "TulgaFaceModel", "TulgaCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The pure liveness machine: no OpenCV, no models.
+        .testTarget(name: "TulgaLivenessTests", dependencies: ["TulgaLiveness", "TulgaFaceModel", "TulgaCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TulgaLivenessRunnerTests",
+            dependencies: ["TulgaTestSupport", "TulgaLiveness", "TulgaLivenessRunner", "TulgaFace", "TulgaFaceModel", "TulgaCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TulgaStorageTests",
-            dependencies: ["TulgaStorage", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto"],
+            dependencies: ["TulgaTestSupport", "TulgaStorage", "TulgaFlow", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto",
+                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
-                           "TulgaVerification", "TulgaFace", "TulgaLiveness"],
+                           "TulgaFlow", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaRegistry", "TulgaCore", "TulgaModeration",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TulgaServerTests",
             dependencies: [
                 "TulgaTestSupport",
-                "TulgaServer", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaIssuance",
+                "TulgaServer", "TulgaConfig", "TulgaFlow", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy",
+                "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -176,7 +221,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TulgaCLITests",
-            dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity"],
+            dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
+                           "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -2,6 +2,8 @@
 import Foundation
 import TulgaFace
 import TulgaLiveness
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
 

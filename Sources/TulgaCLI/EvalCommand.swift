@@ -2,6 +2,19 @@ import ArgumentParser
 import Foundation
 import TulgaConfig
 import TulgaFace
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaDigitalID
+internal import TulgaIssuance
+internal import TulgaPolicy
+internal import TulgaStorage
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
+internal import TulgaAPIKeys
+internal import TulgaLiveness
 
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,14 +2,24 @@ import ArgumentParser
 import Foundation
 import TulgaConfig
 import TulgaIssuance
+import TulgaCore
+import TulgaFlow
 import TulgaStorage
+internal import TulgaRegistry
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaDigitalID
+internal import TulgaPolicy
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
+internal import TulgaAPIKeys
+internal import TulgaLiveness
 
 /// Opens the store and the issuance service (the CA is optional until an operation needs it).
 func withIssuance(_ options: StoreOptions, _ body: (IssuanceService, Configuration) async throws -> Void) async throws {
-    try await withStore(options) { store, configuration in
-        let ca = try? LocalCA(configuration.ca)
+    try await withStore(options) { records, configuration in
         do {
-            try await body(IssuanceService(store: store, ca: ca, sms: configuration.sms), configuration)
+            try await body(records.issuance, configuration)
         } catch let error as IssuanceError {
             throw fail(error.reason)
         } catch let error as PKIError {
@@ -43,7 +53,7 @@ struct CAInit: AsyncParsableCommand {
     func run() async throws {
         let configuration = try common.loadConfiguration()
         do {
-            try LocalCA.initialize(configuration.ca)
+            try LocalCA.initialize(configuration.ca, now: SystemClock().date)
         } catch let error as IssuanceError { throw fail(error.reason) }
         print("root CA     \(configuration.ca.directory)/root.crt")
         print("issuing CA  \(configuration.ca.directory)/issuing.crt")
@@ -114,7 +124,7 @@ struct SMSRequest: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     func run() async throws {
         try await withIssuance(store) { s, _ in
-            try await s.requestCode(iin: iin, language: lang)
+            try await s.requestCode(iin: iin, language: Language(rawValue: lang) ?? .ru)
             print("a code was sent to the phone registered for \(iin); it is valid \(Int(s.sms.validitySeconds)) s")
         }
     }
@@ -140,16 +150,8 @@ struct OutboxSpool: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     func run() async throws {
         try await withStore(store) { s, _ in
-            let messages = try await s.takePendingSMS()
-            try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            for m in messages {
-                let path = (to as NSString).appendingPathComponent("\(m.id).sms")
-                let content = "to: \(m.phone ?? "-")\nlang: \(m.language)\n\n\(m.body)\n"
-                guard FileManager.default.createFile(atPath: path, contents: Data(content.utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw fail("cannot write \(path)")
-                }
-            }
-            print("spooled \(messages.count) message(s) to \(to)")
+            let count = try await SMSSpool.handOff(s, to: to)
+            print("spooled \(count) message(s) to \(to)")
         }
     }
 }
@@ -246,7 +248,7 @@ struct Install: AsyncParsableCommand {
     func run() async throws {
         let password = try readSecret(env: "TULGA_KEY_PASSWORD", what: "container password")
         try await withIssuance(store) { s, _ in
-            for path in try await s.install(number, folder: folder, password: password) { print(path) }
+            for path in try writeContainers(try await s.install(number, password: password), to: folder) { print(path) }
             print("status «\(ApplicationStatus.installed.title)»")
         }
     }
@@ -268,5 +270,19 @@ struct Reissue: AsyncParsableCommand {
     func run() async throws {
         let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
         try await withIssuance(store) { s, _ in try printApplication(try await s.reissue(number, pin: pin), json: store.common.json) }
+    }
+}
+
+/// Writes the containers into `folder` (0700), each file 0600 from its first byte; returns the paths.
+func writeContainers(_ containers: [InstalledContainer], to folder: String) throws -> [String] {
+    let fm = FileManager.default
+    var isDir: ObjCBool = false
+    if fm.fileExists(atPath: folder, isDirectory: &isDir), !isDir.boolValue { throw fail("\(folder) is not a folder") }
+    try fm.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder)
+    return try containers.map { container in
+        let path = (folder as NSString).appendingPathComponent(container.fileName)
+        guard fm.createFile(atPath: path, contents: container.pkcs12, attributes: [.posixPermissions: 0o600]) else { throw fail("cannot write \(path)") }
+        return path
     }
 }

@@ -3,6 +3,18 @@ import Foundation
 import TulgaConfig
 import TulgaFace
 import TulgaLiveness
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaDigitalID
+internal import TulgaIssuance
+internal import TulgaPolicy
+internal import TulgaStorage
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
+internal import TulgaAPIKeys
 
 struct Kiosk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -78,32 +90,11 @@ struct Kiosk: AsyncParsableCommand {
         }
 
         let display = KioskDisplay(language: language, interactive: isatty(STDOUT_FILENO) == 1 && !common.json, toStandardError: common.json)
-        let runner = LivenessRunner(engine: engine, eyes: configuration.liveness.promptPool.contains(.blink) ? try? EyeDetector() : nil)
-        let live = configuration.liveness
-
-        // Guidance: wait for a frame that needs no hint, then issue the challenge.
-        var issuedAt: Double?
-        while issuedAt == nil, let frame = try frames.next() {
-            let analysis = try engine.analyze(frame.image)
-            let observation = FrameObservation(index: frame.index, timestampMs: frame.timestampMs, frameWidth: analysis.width,
-                                               frameHeight: analysis.height,
-                                               faces: analysis.faces.map { ObservedFace(face: $0.face, quality: $0.quality) })
-            let hints = LivenessSession.hints(for: observation, config: live)
-            display.guidance(hints)
-            if hints.isEmpty { issuedAt = frame.timestampMs + 0.001 }
-        }
-        var generator = SystemRandomNumberGenerator()
-        var session = LivenessSession(config: live, nonce: makeNonce(), prompts: LivenessSession.drawPrompts(live, using: &generator),
-                                      issuedAtMs: issuedAt ?? 0, reference: referenceEmbedding)
-        let report: LivenessReport
-        if issuedAt == nil {
-            session.endOfStream()
-            report = session.report
-        } else {
-            report = try await runner.run(&session, source: frames, streamTimeIsRelative: false, replay: InMemoryReplayGuard()) { status, _ in
-                display.show(status)
-            }.report
-        }
+        // Guidance, then the prompts: the attempt runner's liveness stage (no records at a bare kiosk).
+        let (session, _) = try await AttemptRunner.runLiveness(
+            config: configuration.liveness, source: frames, engine: engine, reference: referenceEmbedding, guided: true, issuedAtMs: 0,
+            streamTimeIsRelative: false, replay: InMemoryReplayGuard(), onHints: { display.guidance($0) }, onStatus: { status, _ in display.show(status) })
+        let report = session.report
 
         var comparison: Comparison?
         if report.passed, let selfie = session.selfie {
@@ -145,14 +136,14 @@ final class KioskDisplay {
     }
 
     func guidance(_ hints: [Hint]) {
-        emit(KioskText.guidance.text(language) + (hints.isEmpty ? "" : " | " + hints.map { $0.text(language) }.joined(separator: "; ")))
+        emit(Message(.kioskGuidance).text(language) + (hints.isEmpty ? "" : " | " + hints.map { $0.text(language) }.joined(separator: "; ")))
     }
 
     func show(_ status: LivenessStatus) {
         let prompt: String = switch status.phase {
-        case .passed: KioskText.passed.text(language)
-        case .failed: KioskText.failed.text(language)
-        default: status.prompt.map { $0.text(language) } ?? KioskText.guidance.text(language)
+        case .passed: Message(.kioskPassed).text(language)
+        case .failed: Message(.kioskFailed).text(language)
+        default: status.prompt.map { $0.text(language) } ?? Message(.kioskGuidance).text(language)
         }
         let step = status.prompt == nil ? "" : " (\(status.completed + 1)/\(status.total))"
         let hints = status.hints.isEmpty ? "" : " | " + status.hints.map { $0.text(language) }.joined(separator: "; ")
@@ -161,10 +152,10 @@ final class KioskDisplay {
 
     func finish(report: LivenessReport, comparison: Comparison?, passed: Bool) {
         if interactive { print("") }
-        var lines = [passed ? KioskText.passed.text(language) : KioskText.failed.text(language)]
+        var lines = [passed ? Message(.kioskPassed).text(language) : Message(.kioskFailed).text(language)]
         lines += report.reasons
         if let comparison {
-            lines.append((comparison.decision == .match ? KioskText.match : KioskText.noMatch).text(language)
+            lines.append(Message(comparison.decision == .match ? .kioskMatch : .kioskNoMatch).text(language)
                          + " (score \(format(comparison.score)), threshold \(format(comparison.threshold)))")
         }
         for line in lines { write(line) }

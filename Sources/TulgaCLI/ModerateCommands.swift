@@ -4,6 +4,17 @@ import TulgaConfig
 import TulgaFace
 import TulgaPolicy
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaDigitalID
+internal import TulgaIssuance
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
+internal import TulgaAPIKeys
+internal import TulgaLiveness
 
 /// How a moderator proves who they are: a credentials file or the environment.
 struct Credentials: ParsableArguments {
@@ -28,10 +39,10 @@ struct Credentials: ParsableArguments {
 }
 
 /// Opens the store and authenticates the moderator before anything else happens.
-func asModerator(_ store: StoreOptions, _ credentials: Credentials, _ body: (Store, Configuration, Moderator) async throws -> Void) async throws {
+func asModerator(_ store: StoreOptions, _ credentials: Credentials, _ body: (Records, Configuration, Moderator) async throws -> Void) async throws {
     let (id, secret) = try credentials.load()
     try await withStore(store) { s, configuration in
-        let moderator = try await s.authenticate(id: id, secret: secret)
+        let moderator = try await s.moderation.authenticate(id: id, secret: secret)
         try await body(s, configuration, moderator)
     }
 }
@@ -55,7 +66,7 @@ struct ModerateList: AsyncParsableCommand {
 
     func run() async throws {
         try await asModerator(store, credentials) { s, _, m in
-            let cases = try await s.listCases(state: state.flatMap(CaseState.init(rawValue:)), as: m)
+            let cases = try await s.moderation.list(state: state.flatMap(CaseState.init(rawValue:)), as: m)
             if store.common.json { try printJSON(cases); return }
             print("CASE                      STATE     SCORE  AGE     CLAIMED BY   FLAG")
             let now = Date().timeIntervalSince1970
@@ -81,7 +92,7 @@ struct ModerateShow: AsyncParsableCommand {
 
     func run() async throws {
         try await asModerator(store, credentials) { s, configuration, m in
-            let detail = try await s.caseDetail(caseID, as: m)
+            let detail = try await s.moderation.detail(caseID, as: m)
             let c = detail.summary
             var png: String?
             if let selfie = detail.selfie, let reference = detail.reference {
@@ -131,7 +142,7 @@ struct ModerateClaim: AsyncParsableCommand {
 
     func run() async throws {
         try await asModerator(store, credentials) { s, _, m in
-            let c = try await s.claim(caseID, as: m)
+            let c = try await s.moderation.claim(caseID, as: m)
             print("claimed \(c.id) until \(Date(timeIntervalSince1970: c.leaseUntil ?? 0))")
         }
     }
@@ -152,7 +163,7 @@ struct Decision: ParsableArguments {
     func run(approve: Bool) async throws {
         try await asModerator(store, credentials) { s, _, m in
             for id in caseIDs {
-                let c = try await s.decide(id, approve: approve, reason: reason, as: m)
+                let c = try await ModerationDesk(records: s).decide(id, approve: approve, reason: reason, as: m)
                 // Unbuffered: each committed decision is visible at once, even if the process dies next.
                 FileHandle.standardOutput.write(Data("\(c.id) \(c.state.rawValue)\n".utf8))
             }
@@ -181,7 +192,7 @@ struct ModerateReassign: AsyncParsableCommand {
 
     func run() async throws {
         try await asModerator(store, credentials) { s, _, m in
-            let c = try await s.reassign(caseID, to: to, as: m)
+            let c = try await s.moderation.reassign(caseID, to: to, as: m)
             print("\(c.id) now claimed by \(c.claimedBy ?? "?")")
         }
     }
@@ -194,7 +205,7 @@ struct ModerateStats: AsyncParsableCommand {
 
     func run() async throws {
         try await asModerator(store, credentials) { s, _, m in
-            let stats = try await s.moderationStats(as: m)
+            let stats = try await s.moderation.stats(as: m)
             if store.common.json { try printJSON(stats); return }
             print("open \(stats.open)  claimed \(stats.claimed)  approved \(stats.approved)  rejected \(stats.rejected)  over SLA \(stats.overSLA)")
             for (who, n) in stats.decisionsBy.sorted(by: { $0.key < $1.key }) { print("  \(who): \(n) decision(s)") }
@@ -223,7 +234,7 @@ struct ModeratorAdd: AsyncParsableCommand {
     func run() async throws {
         let secret = try readSecret(env: "TULGA_NEW_MODERATOR_SECRET", what: "secret")
         try await withStore(store) { s, _ in
-            try await s.addModerator(id: id, role: Role(rawValue: role) ?? .moderator, secret: secret, iin: iin)
+            try await s.moderation.addModerator(id: id, role: Role(rawValue: role) ?? .moderator, secret: secret, iin: iin)
             print("moderator \(id) (\(role)) saved")
         }
     }

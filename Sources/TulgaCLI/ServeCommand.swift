@@ -7,6 +7,17 @@ import TulgaCrypto
 import TulgaIssuance
 import TulgaServer
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaDigitalID
+internal import TulgaPolicy
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
+internal import TulgaAPIKeys
+internal import TulgaLiveness
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,8 +38,8 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let environment: ServerEnvironment
         do {
-            environment = try ServerEnvironment(config: configuration.server, store: s, ca: try? LocalCA(configuration.ca), sms: configuration.sms,
-                                                face: configuration.face, liveness: configuration.liveness, bands: configuration.policy.bands)
+            environment = try ServerEnvironment(config: configuration.server, records: s, face: configuration.face, liveness: configuration.liveness,
+                                                bands: configuration.policy.bands, background: configuration.background)
         } catch {
             await s.database.close()
             throw fail("\(error)")
@@ -68,7 +79,7 @@ struct APIKeyAdd: AsyncParsableCommand {
     func run() async throws {
         let key = try readSecret(env: "TULGA_NEW_API_KEY", what: "API key")
         try await withStore(store) { s, _ in
-            let record = try await s.addAPIKey(name: name, scopes: Set(scopes.split(separator: ",").map(String.init)), key: key)
+            let record = try await s.apiKeys.add(name: name, scopes: Set(scopes.split(separator: ",").map(String.init)), key: key)
             print("API key \(record.id) for \(record.name): \(record.scopes.sorted().joined(separator: ", "))")
         }
     }

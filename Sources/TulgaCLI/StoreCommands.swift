@@ -8,7 +8,15 @@ import TulgaIdentity
 import TulgaLiveness
 import TulgaPolicy
 import TulgaStorage
-import TulgaVerification
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaAttempts
+import TulgaModeration
+import TulgaIssuance
+internal import TulgaFaceModel
+internal import TulgaLivenessRunner
+internal import TulgaAPIKeys
 
 /// Options of every command that opens the store.
 struct StoreOptions: ParsableArguments {
@@ -20,28 +28,28 @@ struct StoreOptions: ParsableArguments {
 
     @OptionGroup var common: CommonOptions
 
-    func open() async throws -> (Store, Configuration) {
+    func open() async throws -> (Records, Configuration) {
         var configuration = try common.loadConfiguration()
         if let database = database ?? ProcessInfo.processInfo.environment["TULGA_DATABASE"] { configuration.storage.database = database }
         if let keyFile { configuration.storage.keyFile = keyFile }
         do {
             let db = try await openDatabase(configuration.storage.database)
-            let store = try await Store(database: db, cipher: try EvidenceCipher(keyFile: configuration.storage.keyFile),
-                                        settings: configuration.policy.storeSettings)
-            return (store, configuration)
+            let records = try await Records.open(database: db, cipher: try EvidenceCipher(keyFile: configuration.storage.keyFile),
+                                                 settings: configuration.recordSettings, clock: SystemClock(), ca: try? LocalCA(configuration.ca))
+            return (records, configuration)
         } catch {
             throw fail("\(error)")
         }
     }
 }
 
-/// Runs `body` with an open store and closes it afterwards; store refusals exit 3 with their words.
-func withStore(_ options: StoreOptions, _ body: (Store, Configuration) async throws -> Void) async throws {
+/// Runs `body` with the records open and closes them afterwards; refusals exit 3 with their words.
+func withStore(_ options: StoreOptions, _ body: (Records, Configuration) async throws -> Void) async throws {
     let (store, configuration) = try await options.open()
     do {
         try await body(store, configuration)
         await store.database.close()
-    } catch let error as StoreError {
+    } catch let error as any TulgaError {
         await store.database.close()
         throw fail(error.reason)
     } catch {
@@ -91,7 +99,7 @@ struct RegistryImport: AsyncParsableCommand {
                 let path = (photos as NSString).appendingPathComponent(f[5])
                 guard let photo = FileManager.default.contents(atPath: path) else { rejected.append("\(where_): no photo at \(path)"); continue }
                 do { _ = try ImageInfo(probing: photo) } catch { rejected.append("\(where_): \(f[5]): \(error)"); continue }
-                try await s.upsertRegistry(RegistryEntry(iin: f[0], surname: f[1].uppercased(), givenName: f[2].uppercased(),
+                try await s.registry.upsert(RegistryEntry(iin: f[0], surname: f[1].uppercased(), givenName: f[2].uppercased(),
                                                          documentNumber: f[3], phone: f[4].isEmpty ? nil : f[4], photo: photo))
                 imported += 1
             }
@@ -128,7 +136,7 @@ struct Attempt: AsyncParsableCommand {
 
     func validate() throws {
         _ = try validIIN(iin)
-        guard SMSLanguage(rawValue: lang) != nil else { throw ValidationError("--lang must be ru or kk") }
+        guard lang == "ru" || lang == "kk" else { throw ValidationError("--lang must be ru or kk") }
     }
 
     func run() async throws {
@@ -140,13 +148,13 @@ struct Attempt: AsyncParsableCommand {
             do { source = try openFrameSource(video) } catch { throw fail("\(error)") }
             let selfieImage: Image?
             do { selfieImage = try selfie.map { try Image(contentsOf: $0, limits: configuration.face.decode) } } catch { throw fail("\(error)") }
-            let service = VerificationService(store: s, engine: engine, bands: configuration.policy.bands, liveness: configuration.liveness)
+            let runner = AttemptRunner(records: s, bands: configuration.policy.bands, liveness: configuration.liveness)
             let fixed = prompts?.split(separator: ",").compactMap { Prompt(rawValue: String($0)) }
-            let report: VerificationReport
+            let report: AttemptReport
             do {
-                report = try await service.verify(iin: iin, source: source, streamTimeIsRelative: !video.hasPrefix("/dev/video"),
-                                                  selfie: selfieImage, prompts: fixed, language: lang)
-            } catch let error as VerificationError { throw fail(error.reason) }
+                report = try await runner.run(iin: iin, source: source, engine: engine, streamTimeIsRelative: !video.hasPrefix("/dev/video"),
+                                              selfie: selfieImage, prompts: fixed, language: Language(rawValue: lang) ?? .ru)
+            } catch let error as AttemptStartError { throw fail(error.reason) }
             if store.common.json {
                 try printJSON(report)
             } else {
@@ -182,7 +190,7 @@ struct InPersonAccept: AsyncParsableCommand {
 
     func run() async throws {
         try await withStore(store) { s, _ in
-            try await s.acceptInPerson(iin: iin, operator: self.operator)
+            try await s.attempts.acceptInPerson(iin: iin, operator: self.operator)
             print("in-person application accepted for \(iin)")
         }
     }
@@ -209,7 +217,7 @@ struct Purge: AsyncParsableCommand {
 
     func run() async throws {
         try await withStore(store) { s, _ in
-            let n = try await s.purgeEvidence(olderThan: Self.seconds(olderThan) ?? 0, actor: "purge")
+            let n = try await s.moderation.purgeEvidence(olderThan: Self.seconds(olderThan) ?? 0, actor: "purge")
             print("purged the evidence of \(n) decided case(s)")
         }
     }
@@ -255,7 +263,7 @@ struct DigitalIDShow: AsyncParsableCommand {
     func validate() throws { _ = try validIIN(iin) }
     func run() async throws {
         try await withStore(store) { s, _ in
-            guard let record = try await s.digitalID(iin) else { throw fail("no Digital ID for \(iin)") }
+            guard let record = try await s.digitalIDs.record(iin) else { throw fail("no Digital ID for \(iin)") }
             if store.common.json { try printJSON(record); return }
             print("\(record.iin)  \(record.surname) \(record.givenName)  document \(record.documentNumber)")
             print("status \(record.status.rawValue), verified by \(record.verifiedBy), PIN \(record.hasPIN ? (record.pinLocked ? "locked" : "set") : "not set")")
@@ -278,7 +286,7 @@ struct DigitalIDSetPIN: AsyncParsableCommand {
     func run() async throws {
         let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
         try await withStore(store) { s, _ in
-            try await s.setPIN(iin: iin, pin: pin)
+            try await s.digitalIDs.setPIN(iin: iin, pin: pin)
             print("PIN set for \(iin)")
         }
     }
@@ -298,13 +306,13 @@ struct ConsentGrant: AsyncParsableCommand {
     func run() async throws {
         let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
         try await withStore(store) { s, _ in
-            switch try await s.checkPIN(iin: iin, pin: pin) {
+            switch try await s.digitalIDs.checkPIN(iin: iin, pin: pin) {
             case .accepted: break
             case .wrong(let left): throw fail("wrong PIN; \(left) tries left")
             case .locked: throw fail("the PIN is locked after \(PINPolicy.maxFailures) wrong entries")
             case .notSet: throw fail("set a PIN first (tulga digitalid set-pin)")
             }
-            let consent = try await s.grantConsent(iin: iin, scope: scope, seconds: days * 86400)
+            let consent = try await s.digitalIDs.grantConsent(iin: iin, scope: scope, seconds: days * 86400)
             if store.common.json { try printJSON(consent) } else { print("consent \(consent.id) for \(consent.scope) until \(Date(timeIntervalSince1970: consent.expiresAt))") }
         }
     }
@@ -318,7 +326,7 @@ struct ConsentRevoke: AsyncParsableCommand {
     func validate() throws { _ = try validIIN(iin) }
     func run() async throws {
         try await withStore(store) { s, _ in
-            try await s.revokeConsent(id: consent, iin: iin)
+            try await s.digitalIDs.revokeConsent(id: consent, iin: iin)
             print("consent \(consent) revoked")
         }
     }

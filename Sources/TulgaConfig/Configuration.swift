@@ -1,10 +1,10 @@
 public import Foundation
 public import TulgaFace
-public import TulgaLiveness
-public import TulgaPolicy
-public import TulgaStorage
+public import TulgaFlow
 public import TulgaIssuance
-public import TulgaServer
+public import TulgaLiveness
+public import TulgaModeration
+public import TulgaPolicy
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
 /// `--config` names it, else `./config/tulga.json` is read when present.
@@ -20,7 +20,18 @@ public struct Configuration: Sendable, Codable {
     public var ca = CAConfig()
     public var sms = SMSCodePolicy()
     public var server = ServerConfig()
+    public var background = BackgroundSettings()
     public var calibration = Calibration()
+
+    /// What the records enforce, from the policy and SMS sections.
+    public var recordSettings: RecordSettings {
+        var s = RecordSettings()
+        s.attempts = AttemptPolicy(maxAttempts: policy.maxAttempts)
+        s.moderation.leaseSeconds = policy.leaseMinutes * 60
+        s.moderation.slaSeconds = policy.slaHours * 3600
+        s.sms = sms
+        return s
+    }
 
     public init() {}
 
@@ -96,13 +107,22 @@ public struct PolicyConfig: Sendable, Codable {
     public var slaHours = 24.0
 
     public var bands: DecisionBands { DecisionBands(accept: acceptThreshold, review: reviewThreshold) }
-    public var storeSettings: StoreSettings {
-        var s = StoreSettings()
-        s.attempts = AttemptPolicy(maxAttempts: maxAttempts)
-        s.leaseSeconds = leaseMinutes * 60
-        s.slaSeconds = slaHours * 3600
-        return s
-    }
+}
+
+/// HTTP settings (the `server` section).
+public struct ServerConfig: Sendable, Codable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var frameMaxBytes = 2 << 20
+    public var clipMaxBytes = 20 << 20
+    public var clipMaxFrames = 600
+    public var sessionIdleSeconds = 120.0
+    public var rateLimitPerKeyPerMinute = 6000.0
+    public var rateLimitPerIINPerMinute = 20.0
+    /// Face pipelines (one per core is the throughput sweet spot).
+    public var pipelines = 2
+    public var idleTimeoutSeconds = 30
+    public init() {}
 }
 
 /// Where records and the evidence key live.

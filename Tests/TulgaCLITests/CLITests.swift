@@ -2,6 +2,13 @@ import Foundation
 import Testing
 import TulgaTestSupport
 import TulgaConfig
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaModeration
+internal import TulgaAttempts
+internal import TulgaDigitalID
+internal import TulgaFace
 
 enum CLI {
     static let root = RepositoryPaths.root

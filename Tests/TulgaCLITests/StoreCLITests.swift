@@ -3,6 +3,13 @@ import Testing
 import TulgaCrypto
 import TulgaPolicy
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaModeration
+internal import TulgaAttempts
+internal import TulgaDigitalID
+internal import TulgaTestSupport
 
 /// A scratch folder with its own SQLite database, key and config for CLI runs.
 struct Workspace {
@@ -36,8 +43,8 @@ struct Workspace {
         #expect(r.status == 0, "\(r.stderr)")
     }
 
-    func store() async throws -> Store {
-        try await Store(database: try SQLiteDatabase(path: database), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"))
+    func store() async throws -> Records {
+        try await Records.open(database: try SQLiteDatabase(path: database), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"))
     }
 }
 
@@ -145,15 +152,15 @@ struct StoreCommandTests {
         let store = try await w.store()
         let count = 300
         let m = Moderator(id: "alice", role: .moderator, iin: nil)
-        try await store.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
+        try await store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
         var ids: [String] = []
         for i in 0..<count {
             let iin = "85031430\(String(format: "%04d", i))"
-            try await store.upsertRegistry(RegistryEntry(iin: iin, surname: "S", givenName: "G", documentNumber: "N\(i)", photo: Data([1])))
-            let t = try await store.beginAttempt(iin: iin)
-            let c = try #require(try await store.finishAttempt(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "band",
+            try await store.registry.upsert(RegistryEntry(iin: iin, surname: "S", givenName: "G", documentNumber: "N\(i)", photo: Data([1])))
+            let t = try await store.attempts.begin(iin: iin)
+            let c = try #require(try await store.runner.record(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "band",
                                                                evidence: Evidence(selfie: Data([2]), reference: Data([3]), livenessReport: nil)).caseID)
-            _ = try await store.claim(c, as: m)
+            _ = try await store.moderation.claim(c, as: m)
             ids.append(c)
         }
         await store.database.close()
@@ -180,14 +187,14 @@ struct StoreCommandTests {
         #expect(process.terminationReason == .uncaughtSignal)
 
         let after = try await w.store()
-        let cases = try await after.listCases(as: m)
+        let cases = try await after.moderation.list(as: m)
         let approved = cases.filter { $0.state == .approved }
         #expect(approved.count > 0 && approved.count < count, "approved \(approved.count) of \(count): the kill must land mid-batch")
         #expect(cases.allSatisfy { $0.state == .approved || $0.state == .claimed })
         let sms = try await after.outbox()
         #expect(sms.count == approved.count)
         for c in cases {
-            let hasID = try await after.digitalID(c.iin) != nil
+            let hasID = try await after.digitalIDs.record(c.iin) != nil
             #expect(hasID == (c.state == .approved), "\(c.id): \(c.state) but Digital ID \(hasID)")
         }
         let audit = try await after.auditEntries()
@@ -247,7 +254,7 @@ struct ServeTests {
         #expect(code == "200", "the in-flight upload must complete")
         #expect(server.terminationStatus == 0 && server.terminationReason == .exit)
         let store = try await w.store()
-        let applicant = try await store.applicantStatus(Workspace.lin)
+        let applicant = try await store.attempts.status(Workspace.lin)
         #expect(applicant.running == 0 && applicant.failures == 0)
         #expect(try await store.verifyAudit().intact)
         await store.database.close()

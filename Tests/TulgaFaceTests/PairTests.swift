@@ -1,5 +1,8 @@
 import Testing
 import TulgaFace
+internal import Foundation
+internal import TulgaFaceModel
+internal import TulgaCore
 
 /// Every labelled fixture photo against every other: same identity must match, others must not.
 @Suite("Genuine and impostor pairs on real faces")

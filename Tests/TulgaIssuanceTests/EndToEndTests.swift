@@ -5,7 +5,15 @@ import TulgaFace
 import TulgaIssuance
 import TulgaLiveness
 import TulgaStorage
-import TulgaVerification
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaRegistry
+internal import TulgaDigitalID
+internal import TulgaCrypto
+internal import TulgaPolicy
+internal import TulgaFaceModel
 
 @Suite("End to end: IIN → SMS → verification on the fixture video → Digital ID → consent → PIN → keys → install")
 struct EndToEndTests {
@@ -15,7 +23,7 @@ struct EndToEndTests {
         let w = try await World.make()
         let iin = World.iin(42), s = w.service
         let reference = try Data(contentsOf: URL(fileURLWithPath: Self.root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png"))
-        try await w.store.upsertRegistry(RegistryEntry(iin: iin, surname: "MIRANDA", givenName: "LIN", documentNumber: "N05550001", photo: reference))
+        try await w.store.registry.upsert(RegistryEntry(iin: iin, surname: "MIRANDA", givenName: "LIN", documentNumber: "N05550001", photo: reference))
         try await s.registerPhone(iin: iin, phone: "+77015550001")
         try await w.confirmPhone(iin)
 
@@ -23,23 +31,23 @@ struct EndToEndTests {
         var liveness = LivenessConfig()
         liveness.fixedPrompts = [.turnRight]
         let engine = try FaceEngine(config: FaceConfig(modelsDirectory: Self.root + "/Models"))
-        let verification = VerificationService(store: w.store, engine: engine, bands: .init(accept: 0.363, review: 0.30), liveness: liveness)
+        let runner = AttemptRunner(records: w.store, bands: .init(accept: 0.363, review: 0.30), liveness: liveness)
         let video = try CaptureSource(videoFile: Self.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4")
-        let report = try await verification.verify(iin: iin, source: video, streamTimeIsRelative: true)
+        let report = try await runner.run(iin: iin, source: video, engine: engine, streamTimeIsRelative: true)
         #expect(report.outcome == .pass, "\(report.reasons)")
         #expect(report.liveness.prompts.map(\.prompt) == [.turnRight])
-        #expect(try await w.store.digitalID(iin)?.automaticallyVerified == true)
+        #expect(try await w.store.digitalIDs.record(iin)?.automaticallyVerified == true)
 
-        try await w.store.setPIN(iin: iin, pin: "402719")
-        _ = try await w.store.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
+        try await w.store.digitalIDs.setPIN(iin: iin, pin: "402719")
+        _ = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
         let app = try await s.applyRemote(iin: iin, pin: "402719")
         _ = try await s.issue(app.number)
-        let files = try await s.install(app.number, folder: w.dir + "/my-keys", password: "Lin2009@WH")
+        let files = try await w.install(app.number, folder: w.dir + "/my-keys", password: "Lin2009@WH")
         #expect(files.count == 2)
         for file in files {
             let pem = w.dir + "/" + (file as NSString).lastPathComponent + ".pem"
             #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Lin2009@WH", "-clcerts", "-nokeys", "-out", pem]).status == 0)
-            let verify = try openssl(["verify", "-CAfile", w.dir + "/ca/root.crt", "-untrusted", w.dir + "/ca/issuing.crt", pem])
+            let verify = try openssl(["verify", "-attime", "\(Int(w.clock.now()))", "-CAfile", w.dir + "/ca/root.crt", "-untrusted", w.dir + "/ca/issuing.crt", pem])
             #expect(verify.status == 0, "\(verify.out)")
             #expect(try openssl(["x509", "-in", pem, "-noout", "-subject", "-nameopt", "RFC2253"]).out.contains("CN=MIRANDA LIN"))
         }

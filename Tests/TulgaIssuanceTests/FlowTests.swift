@@ -2,6 +2,18 @@ import Foundation
 import Testing
 import TulgaIssuance
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaRegistry
+internal import TulgaDigitalID
+internal import TulgaTestSupport
+internal import TulgaCrypto
+internal import TulgaPolicy
+internal import TulgaFaceModel
+internal import TulgaLiveness
+internal import Logging
 
 @Suite("Issuance: codes, applications, CA, certificates, PKCS#12, checked with openssl")
 struct FlowTests {
@@ -63,12 +75,12 @@ struct FlowTests {
         let issued = try await s.issue(app.number)
         #expect(issued.statusTitle == "Выпущены регистрационные свидетельства по заявке" && issued.serials.count == 2)
         for bad in ["short", "no digits here", "пароль123"] {
-            await #expect(throws: IssuanceError(.password, "")) { _ = try await s.install(app.number, folder: w.dir + "/keys", password: bad) }
+            await #expect(throws: IssuanceError(.password, "")) { _ = try await w.install(app.number, folder: w.dir + "/keys", password: bad) }
         }
         let folder = w.dir + "/keys"
-        let files = try await s.install(app.number, folder: folder, password: "Secret12@")
+        let files = try await w.install(app.number, folder: folder, password: "Secret12@")
         #expect(try await s.status(app.number).statusTitle == "Сертификаты установлены")
-        await #expect(throws: IssuanceError(.state, "")) { _ = try await s.install(app.number, folder: folder, password: "Secret12@") }
+        await #expect(throws: IssuanceError(.state, "")) { _ = try await w.install(app.number, folder: folder, password: "Secret12@") }
         #expect(files.map { ($0 as NSString).lastPathComponent }.sorted() ==
                 ["AUTH_RSA256_\(issued.serials[0].lowercased()).p12", "RSA256_\(issued.serials[1].lowercased()).p12"].sorted())
         let folderMode = try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int
@@ -84,7 +96,7 @@ struct FlowTests {
             #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Wrong12@", "-noout"]).status != 0)
             let cert = w.dir + "/\(purpose).pem"
             #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Secret12@", "-clcerts", "-nokeys", "-out", cert]).status == 0)
-            let verify = try openssl(["verify", "-CAfile", root, "-untrusted", issuing, cert])
+            let verify = try openssl(["verify", "-attime", "\(Int(w.clock.now()))", "-CAfile", root, "-untrusted", issuing, cert])
             #expect(verify.status == 0 && verify.out.contains("OK"), "\(verify.out)")
             let text = try openssl(["x509", "-in", cert, "-noout", "-text", "-nameopt", "RFC2253,-esc_msb"]).out
             #expect(text.contains("CN=ABAYEV ARMAN"))
@@ -116,7 +128,7 @@ struct FlowTests {
         let crlText = try openssl(["crl", "-in", crl, "-noout", "-text"]).out
         #expect(crlText.contains("Serial Number: \(issued.serials[0].uppercased())") && crlText.contains("Key Compromise"))
         #expect(try openssl(["crl", "-in", crl, "-noout", "-CAfile", issuing]).out.contains("verify OK"))
-        let revokedCheck = try openssl(["verify", "-crl_check", "-CAfile", root, "-untrusted", issuing, "-CRLfile", crl, w.dir + "/AUTH.pem"])
+        let revokedCheck = try openssl(["verify", "-attime", "\(Int(w.clock.now()))", "-crl_check", "-CAfile", root, "-untrusted", issuing, "-CRLfile", crl, w.dir + "/AUTH.pem"])
         #expect(revokedCheck.status != 0 && revokedCheck.out.contains("revoked"))
 
         // Reissue: the remaining certificate is superseded, a new application starts.
@@ -132,24 +144,24 @@ struct FlowTests {
     func preconditions() async throws {
         let w = try await World.make()
         let iin = World.iin(3), s = w.service
-        try await w.store.upsertRegistry(RegistryEntry(iin: iin, surname: "A", givenName: "B", documentNumber: "N", photo: Data([1])))
+        try await w.store.registry.upsert(RegistryEntry(iin: iin, surname: "A", givenName: "B", documentNumber: "N", photo: Data([1])))
         try await s.registerPhone(iin: iin, phone: "+77010000003")
         await #expect(throws: IssuanceError(.code, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
         try await w.confirmPhone(iin)
         await #expect(throws: IssuanceError(.digitalID, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
-        let t = try await w.store.beginAttempt(iin: iin)
-        _ = try await w.store.finishAttempt(t, outcome: .pass, score: 0.9, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
-        try await w.store.setPIN(iin: iin, pin: "402719")
+        let t = try await w.store.attempts.begin(iin: iin)
+        _ = try await w.store.runner.record(t, outcome: .pass, score: 0.9, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        try await w.store.digitalIDs.setPIN(iin: iin, pin: "402719")
         await #expect(throws: IssuanceError(.consent, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
-        let consent = try await w.store.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
+        let consent = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
         await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.applyRemote(iin: iin, pin: "999998") }
-        try await w.store.revokeConsent(id: consent.id, iin: iin)
+        try await w.store.digitalIDs.revokeConsent(id: consent.id, iin: iin)
         await #expect(throws: IssuanceError(.consent, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
-        _ = try await w.store.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
+        _ = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
         await #expect(throws: IssuanceError(.invalidIdentity, "")) { _ = try await s.applyRemote(iin: "900702300010", pin: "402719") }
         let app = try await s.applyRemote(iin: iin, pin: "402719", algorithm: .p256)
         _ = try await s.issue(app.number)
-        let files = try await s.install(app.number, folder: w.dir + "/ec", password: "abc123")
+        let files = try await w.install(app.number, folder: w.dir + "/ec", password: "abc123")
         let cert = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:abc123", "-clcerts", "-nokeys"]).out
         let text = try openssl(["x509", "-noout", "-text"], stdin: cert)
         _ = text
@@ -179,7 +191,7 @@ struct FlowTests {
         let approved = try await s.approveByHead(app.number, headIIN: head, pin: "402719")
         #expect(approved.status == .signing && approved.headApproved)
         _ = try await s.issue(app.number)
-        let files = try await s.install(app.number, folder: w.dir + "/emp", password: "Emp1oyee")
+        let files = try await w.install(app.number, folder: w.dir + "/emp", password: "Emp1oyee")
         _ = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:Emp1oyee", "-clcerts", "-nokeys", "-out", w.dir + "/emp.pem"])
         let text = try openssl(["x509", "-in", w.dir + "/emp.pem", "-noout", "-subject", "-ext", "certificatePolicies", "-nameopt", "RFC2253"]).out
         #expect(text.contains("O=TOO Tulga") && text.contains("OU=BIN\(bin)"))
@@ -187,7 +199,7 @@ struct FlowTests {
         await w.close()
     }
 
-    @Test("an in-person application not confirmed in 30 days expires")
+    @Test("an in-person application not confirmed in 30 days expires: refused at once, marked by the background service")
     func inPersonExpiry() async throws {
         let w = try await World.make()
         let iin = World.iin(20), s = w.service
@@ -196,8 +208,25 @@ struct FlowTests {
         w.clock.advance(29 * 86400)
         #expect(try await s.status(app.number).status == .new)
         w.clock.advance(2 * 86400)
+        // Past its 30 days: confirmation is refused although nothing has marked it expired yet.
+        await #expect(throws: IssuanceError(.state, "")) { _ = try await s.confirmInPerson(app.number, operator: "op7") }
+        await #expect(throws: IssuanceError(.activeApplication, "")) {
+            _ = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7")
+        }
+        // The background service marks it without anyone reading it; the test waits on its pass, not on time.
+        let (passes, continuation) = AsyncStream<Int>.makeStream()
+        let service = BackgroundWork.applicationExpiry(w.store, every: .seconds(3600), logger: Logger(label: "test")) { continuation.yield($0) }
+        let task = Task { try await service.run() }
+        var pass = passes.makeAsyncIterator()
+        #expect(await pass.next() == 1)
+        task.cancel()
+        let raw = try await w.store.database.transaction { db in
+            try db.one("SELECT status, key_auth FROM applications WHERE number = ?", [.text(app.number)])
+        }
+        #expect(raw?["status"].text == "expired" && raw?["key_auth"].isNull == true)
         #expect(try await s.status(app.number).status == .expired)
         await #expect(throws: IssuanceError(.state, "")) { _ = try await s.confirmInPerson(app.number, operator: "op7") }
+        #expect(try await w.store.auditEntries(subject: app.number).last?.action == "application.expired")
         let second = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7")
         #expect(try await s.confirmInPerson(second.number, operator: "op7").status == .signing)
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.status("0000-0000-0000-0000-0000-0000") }

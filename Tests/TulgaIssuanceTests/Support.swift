@@ -6,61 +6,42 @@ import TulgaIdentity
 import TulgaIssuance
 import TulgaPolicy
 import TulgaStorage
-
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    var testDescription: String { rawValue }
-
-    func open() async throws -> any SQLDatabase {
-        switch self {
-        case .sqlite:
-            return try SQLiteDatabase(path: Temp.dir() + "/tulga.sqlite")
-        case .postgres:
-            guard let url = ProcessInfo.processInfo.environment["TULGA_TEST_POSTGRES"] else {
-                throw DatabaseFailure("TULGA_TEST_POSTGRES is not set: run the tests through scripts/test, which starts PostgreSQL")
-            }
-            let name = "i_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let admin = try await PostgresDatabase(url: url, poolSize: 1)
-            try await admin.autocommit("CREATE DATABASE \(name)")
-            await admin.close()
-            var components = try #require(URLComponents(string: url))
-            components.path = "/" + name
-            return try await PostgresDatabase(url: try #require(components.string), poolSize: 4)
-        }
-    }
-}
-
-enum Temp {
-    static func dir() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-iss-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-}
-
-final class ManualClock: Clock {
-    private let value = Mutex(Date().timeIntervalSince1970)
-    func now() -> Double { value.withLock { $0 } }
-    func advance(_ seconds: Double) { value.withLock { $0 += seconds } }
-}
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaRegistry
+internal import TulgaDigitalID
+internal import TulgaTestSupport
+internal import TulgaFaceModel
+internal import TulgaLiveness
 
 /// A store, a CA and the issuance service in a scratch folder.
 struct World {
     let dir: String
     let clock: ManualClock
-    let store: Store
-    let service: IssuanceService
+    let store: Records
     let ca: LocalCA
+    var service: IssuanceService { store.issuance }
 
     static func make(_ backend: Backend = .sqlite) async throws -> World {
-        let dir = Temp.dir()
+        let dir = Temp.dir("tulga-iss")
         let clock = ManualClock()
-        let store = try await Store(database: try await backend.open(), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"), clock: clock)
         var config = CAConfig()
         config.directory = dir + "/ca"
         config.passwordFile = dir + "/ca/password"
-        let ca = try LocalCA.initialize(config)
-        return World(dir: dir, clock: clock, store: store, service: IssuanceService(store: store, ca: ca), ca: ca)
+        let ca = try LocalCA.initialize(config, now: clock.date)
+        return World(dir: dir, clock: clock, store: try await Records.scratch(backend, clock: clock, ca: ca), ca: ca)
+    }
+
+    /// Installs both containers and writes them into `folder` as the applicant's computer would; returns the paths.
+    func install(_ number: String, folder: String, password: String) async throws -> [String] {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try await service.install(number, password: password).map { c in
+            let path = folder + "/" + c.fileName
+            #expect(FileManager.default.createFile(atPath: path, contents: c.pkcs12, attributes: [.posixPermissions: 0o600]))
+            return path
+        }
     }
 
     func close() async { await store.database.close() }
@@ -75,13 +56,13 @@ struct World {
 
     /// Registry entry, phone, a passed attempt (Digital ID), PIN and consent: everything before applying.
     func person(_ iin: String, pin: String = "402719", surname: String = "ABAYEV", givenName: String = "ARMAN") async throws {
-        try await store.upsertRegistry(RegistryEntry(iin: iin, surname: surname, givenName: givenName, documentNumber: "N0001", photo: Data([1])))
+        try await store.registry.upsert(RegistryEntry(iin: iin, surname: surname, givenName: givenName, documentNumber: "N0001", photo: Data([1])))
         try await service.registerPhone(iin: iin, phone: "+77010000001")
-        let t = try await store.beginAttempt(iin: iin)
-        _ = try await store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
+        let t = try await store.attempts.begin(iin: iin)
+        _ = try await store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
                                           evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
-        try await store.setPIN(iin: iin, pin: pin)
-        _ = try await store.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
+        try await store.digitalIDs.setPIN(iin: iin, pin: pin)
+        _ = try await store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
         try await confirmPhone(iin)
     }
 

@@ -1,6 +1,9 @@
+import Foundation
 import Testing
-import TulgaFace
+import TulgaFaceModel
+import TulgaCore
 import TulgaLiveness
+
 
 /// Synthetic observations for the pure state machine.
 struct Script {

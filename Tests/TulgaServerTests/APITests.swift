@@ -6,6 +6,17 @@ import Testing
 import TulgaFace
 import TulgaServer
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaConfig
+internal import TulgaAPIKeys
+internal import TulgaModeration
+internal import TulgaAttempts
+internal import TulgaDigitalID
+internal import TulgaTestSupport
+internal import TulgaPolicy
+internal import TulgaIssuance
 
 @Suite("HTTP API in process")
 struct APITests {
@@ -110,6 +121,7 @@ struct APITests {
                     #expect(r.status == .ok)
                     last = try decode(r.body)["phase"] as? String ?? ""
                 }
+                f.clock.advance(1.0 / 30)   // the server stamps frames on the injected clock: 30 fps, whatever the machine's speed
             }
             try await client.execute(uri: "/v1/verifications/\(second)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
                 let j = try decode(r.body)
@@ -159,11 +171,11 @@ struct APITests {
     @Test("issuance over HTTP: SMS code, application, issue, install; openssl opens the containers")
     func issuance() async throws {
         let f = try await Fixture.make()
-        try await f.env.issuanceForTests.registerPhone(iin: Fixture.linIIN, phone: "+77010000001")
-        let t = try await f.store.beginAttempt(iin: Fixture.linIIN)
-        _ = try await f.store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
-        try await f.store.setPIN(iin: Fixture.linIIN, pin: "402719")
-        _ = try await f.store.grantConsent(iin: Fixture.linIIN, scope: "ca.identity", seconds: 3600)
+        try await f.store.issuance.registerPhone(iin: Fixture.linIIN, phone: "+77010000001")
+        let t = try await f.store.attempts.begin(iin: Fixture.linIIN)
+        _ = try await f.store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        try await f.store.digitalIDs.setPIN(iin: Fixture.linIIN, pin: "402719")
+        _ = try await f.store.digitalIDs.grantConsent(iin: Fixture.linIIN, scope: "ca.identity", seconds: 3600)
         try await f.app.test(.router) { client in
             let h = Fixture.headers("issuance")
             try await client.execute(uri: "/v1/sms/request", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)"}"#)) { (r: TestResponse) async throws in
@@ -213,7 +225,7 @@ struct APITests {
     @Test("moderation over HTTP, and metrics show decisions and queue depth")
     func moderationAndMetrics() async throws {
         let f = try await Fixture.make(bands: .init(accept: 0.99, review: 0.30))
-        try await f.store.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
+        try await f.store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
         try await f.app.test(.router) { client in
             let h = Fixture.headers("kiosk")
             var sid = ""
@@ -252,7 +264,7 @@ struct APITests {
             }
             try await client.execute(uri: "/v1/moderation/stats", method: .get, headers: m) { (r: TestResponse) async throws in #expect(try decode(r.body)["approved"] as? Int == 1) }
         }
-        #expect(try await f.store.digitalID(Fixture.linIIN)?.verifiedBy == "moderator:alice")
+        #expect(try await f.store.digitalIDs.record(Fixture.linIIN)?.verifiedBy == "moderator:alice")
         await f.store.database.close()
     }
 

@@ -12,6 +12,14 @@ import TulgaLiveness
 import TulgaPolicy
 import TulgaServer
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaRegistry
+internal import TulgaConfig
+internal import TulgaAPIKeys
+internal import TulgaModeration
+internal import TulgaAttempts
+internal import TulgaDigitalID
 
 enum Paths {
     static let root = RepositoryPaths.root
@@ -28,26 +36,30 @@ struct Fixture {
         "moderation": String(repeating: "m", count: 40), "admin": String(repeating: "a", count: 40),
     ]
     let dir: String
-    let store: Store
+    let store: Records
+    let clock: ManualClock
     let env: ServerEnvironment
 
+    /// Every fixture runs on a manual clock: frame stamps, prompt timeouts and rate buckets move
+    /// only when a test advances it, so a slow machine changes nothing.
     static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30)) async throws -> Fixture {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-http-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let store = try await Store(database: try SQLiteDatabase(path: dir + "/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"))
-        for (scope, key) in keys { _ = try await store.addAPIKey(name: scope, scopes: [scope], key: key) }
-        try await store.upsertRegistry(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
-                                                     photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin))))
-        try await store.upsertRegistry(RegistryEntry(iin: obamaIIN, surname: "OBAMA", givenName: "BARACK", documentNumber: "N02",
-                                                     photo: try Data(contentsOf: URL(fileURLWithPath: Paths.obama))))
+        let dir = Temp.dir("tulga-http")
+        let clock = ManualClock()
         var ca = CAConfig()
         ca.directory = dir + "/ca"
         ca.passwordFile = dir + "/ca/password"
+        let store = try await Records.open(database: try SQLiteDatabase(path: dir + "/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"),
+                                           clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
+        for (scope, key) in keys { _ = try await store.apiKeys.add(name: scope, scopes: [scope], key: key) }
+        try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
+                                                      photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin))))
+        try await store.registry.upsert(RegistryEntry(iin: obamaIIN, surname: "OBAMA", givenName: "BARACK", documentNumber: "N02",
+                                                      photo: try Data(contentsOf: URL(fileURLWithPath: Paths.obama))))
         var liveness = LivenessConfig()
         liveness.fixedPrompts = prompts
-        let env = try ServerEnvironment(config: server, store: store, ca: try LocalCA.initialize(ca), sms: SMSCodePolicy(),
-                                        face: FaceConfig(modelsDirectory: Paths.root + "/Models"), liveness: liveness, bands: bands)
-        return Fixture(dir: dir, store: store, env: env)
+        let env = try ServerEnvironment(config: server, records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"), liveness: liveness,
+                                        bands: bands)
+        return Fixture(dir: dir, store: store, clock: clock, env: env)
     }
 
     var app: some ApplicationProtocol { buildApplication(env, logger: Logger(label: "test")) }

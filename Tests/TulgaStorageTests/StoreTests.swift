@@ -3,6 +3,13 @@ import Testing
 import TulgaDigitalID
 import TulgaPolicy
 import TulgaStorage
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaAttempts
+internal import TulgaModeration
+internal import TulgaRegistry
+internal import TulgaTestSupport
+internal import TulgaCrypto
 
 @Suite("Store on SQLite and PostgreSQL")
 struct StoreTests {
@@ -12,13 +19,13 @@ struct StoreTests {
         let iin = People.iin(1)
         let photo = Data("JPEG bytes of a face".utf8)
         try await People.register(h.store, iin, photo: photo)
-        let entry = try #require(try await h.store.registryEntry(iin))
+        let entry = try #require(try await h.store.registry.entry(iin))
         #expect(entry.photo == photo && entry.surname == "ABAYEV")
         let raw = try await h.database.transaction { db in try db.one("SELECT photo, key_id FROM registry WHERE iin = ?", [.text(iin)]) }
         let stored = try #require(raw?["photo"].blob)
         #expect(stored != photo && stored.range(of: photo) == nil)
         #expect(raw?["key_id"].text == h.store.cipher.keyID)
-        #expect(try await h.store.registryEntry(People.iin(2)) == nil)
+        #expect(try await h.store.registry.entry(People.iin(2)) == nil)
         }
     }
 
@@ -32,8 +39,8 @@ struct StoreTests {
             for _ in 0..<20 {
                 group.addTask {
                     do {
-                        let ticket = try await store.beginAttempt(iin: iin)
-                        return .success(try await store.finishAttempt(ticket, outcome: .fail, score: 0.1, livenessPassed: true,
+                        let ticket = try await store.attempts.begin(iin: iin)
+                        return .success(try await store.runner.record(ticket, outcome: .fail, score: 0.1, livenessPassed: true,
                                                                       reason: "low score", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)))
                     } catch { return .failure(error) }
                 }
@@ -43,12 +50,12 @@ struct StoreTests {
             return all
         }
         let ran = results.compactMap { try? $0.get() }
-        let refused = results.compactMap { if case .failure(let e) = $0 { e as? StoreError } else { nil } }
+        let refused = results.compactMap { if case .failure(let e) = $0 { e as? AttemptError } else { nil } }
         #expect(ran.count == 5)
         #expect(refused.count == 15 && refused.allSatisfy { $0.code == .attemptsExhausted })
-        let status = try await store.applicantStatus(iin)
+        let status = try await store.attempts.status(iin)
         #expect(status.failures == 5 && status.running == 0 && status.attemptsLeft == 0 && status.inPersonUnlocked)
-        await #expect(throws: StoreError(.attemptsExhausted, "")) { _ = try await store.beginAttempt(iin: iin) }
+        await #expect(throws: AttemptError(.attemptsExhausted, "")) { _ = try await store.attempts.begin(iin: iin) }
         }
     }
 
@@ -60,16 +67,16 @@ struct StoreTests {
         let none = Evidence(selfie: nil, reference: nil, livenessReport: nil)
         for i in 1...5 {
             do {
-                try await h.store.acceptInPerson(iin: iin, operator: "op1")
+                try await h.store.attempts.acceptInPerson(iin: iin, operator: "op1")
                 Issue.record("accepted after \(i - 1) failures")
-            } catch let error as StoreError { #expect(error.code == .inPersonLocked) }
-            let ticket = try await h.store.beginAttempt(iin: iin)
-            let result = try await h.store.finishAttempt(ticket, outcome: .fail, score: nil, livenessPassed: false, reason: "liveness", evidence: none)
+            } catch let error as AttemptError { #expect(error.code == .inPersonLocked) }
+            let ticket = try await h.store.attempts.begin(iin: iin)
+            let result = try await h.store.runner.record(ticket, outcome: .fail, score: nil, livenessPassed: false, reason: "liveness", evidence: none)
             #expect(result.attemptsLeft == 5 - i)
             #expect(result.inPersonUnlocked == (i == 5))
         }
-        try await h.store.acceptInPerson(iin: iin, operator: "op1")
-        #expect(try await h.store.applicantStatus(iin).inPersonAccepted)
+        try await h.store.attempts.acceptInPerson(iin: iin, operator: "op1")
+        #expect(try await h.store.attempts.status(iin).inPersonAccepted)
         }
     }
 
@@ -79,19 +86,19 @@ struct StoreTests {
         let passer = People.iin(5), reviewed = People.iin(6)
         try await People.register(h.store, passer)
         try await People.register(h.store, reviewed)
-        let t1 = try await h.store.beginAttempt(iin: passer)
-        let r1 = try await h.store.finishAttempt(t1, outcome: .pass, score: 0.7, livenessPassed: true, reason: "",
+        let t1 = try await h.store.attempts.begin(iin: passer)
+        let r1 = try await h.store.runner.record(t1, outcome: .pass, score: 0.7, livenessPassed: true, reason: "",
                                                  evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
         #expect(r1.outcome == .pass && r1.caseID == nil)
-        let id = try #require(try await h.store.digitalID(passer))
+        let id = try #require(try await h.store.digitalIDs.record(passer))
         #expect(id.status == .active && id.automaticallyVerified && id.surname == "ABAYEV")
 
         let selfie = Data("selfie pixels".utf8)
-        let t2 = try await h.store.beginAttempt(iin: reviewed, language: "kk")
-        let r2 = try await h.store.finishAttempt(t2, outcome: .review, score: 0.33, livenessPassed: true, reason: "score in the review band",
+        let t2 = try await h.store.attempts.begin(iin: reviewed, language: .kk)
+        let r2 = try await h.store.runner.record(t2, outcome: .review, score: 0.33, livenessPassed: true, reason: "score in the review band",
                                                  evidence: Evidence(selfie: selfie, reference: Data("ref".utf8), livenessReport: "{}"))
         let caseID = try #require(r2.caseID)
-        #expect(try await h.store.digitalID(reviewed) == nil)
+        #expect(try await h.store.digitalIDs.record(reviewed) == nil)
         let raw = try await h.database.transaction { db in try db.one("SELECT selfie FROM cases WHERE id = ?", [.text(caseID)]) }
         #expect(raw?["selfie"].blob != selfie)
         #expect(r2.attemptsLeft == 5)
@@ -104,53 +111,53 @@ struct StoreTests {
         let s = h.store
         let applicant = People.iin(7), moderatorIIN = People.iin(8)
         try await People.register(s, applicant)
-        try await s.addModerator(id: "m1", role: .moderator, secret: "first-secret-123", iin: nil)
-        try await s.addModerator(id: "m2", role: .moderator, secret: "second-secret-123", iin: applicant)
-        try await s.addModerator(id: "sup", role: .supervisor, secret: "super-secret-123", iin: moderatorIIN)
-        await #expect(throws: StoreError(.unauthorized, "")) { _ = try await s.authenticate(id: "m1", secret: "wrong-secret-000") }
-        let m1 = try await s.authenticate(id: "m1", secret: "first-secret-123")
-        let m2 = try await s.authenticate(id: "m2", secret: "second-secret-123")
-        let sup = try await s.authenticate(id: "sup", secret: "super-secret-123")
+        try await s.moderation.addModerator(id: "m1", role: .moderator, secret: "first-secret-123", iin: nil)
+        try await s.moderation.addModerator(id: "m2", role: .moderator, secret: "second-secret-123", iin: applicant)
+        try await s.moderation.addModerator(id: "sup", role: .supervisor, secret: "super-secret-123", iin: moderatorIIN)
+        await #expect(throws: ModerationError(.unauthorized, "")) { _ = try await s.moderation.authenticate(id: "m1", secret: "wrong-secret-000") }
+        let m1 = try await s.moderation.authenticate(id: "m1", secret: "first-secret-123")
+        let m2 = try await s.moderation.authenticate(id: "m2", secret: "second-secret-123")
+        let sup = try await s.moderation.authenticate(id: "sup", secret: "super-secret-123")
 
-        let ticket = try await s.beginAttempt(iin: applicant, language: "kk")
-        let caseID = try #require(try await s.finishAttempt(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "review band",
+        let ticket = try await s.attempts.begin(iin: applicant, language: .kk)
+        let caseID = try #require(try await s.runner.record(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "review band",
                                                             evidence: Evidence(selfie: Data([1]), reference: Data([2]), livenessReport: "{}")).caseID)
-        #expect(try await s.listCases(state: .open, as: m1).map(\.id) == [caseID])
+        #expect(try await s.moderation.list(state: .open, as: m1).map(\.id) == [caseID])
 
         // m2 is the applicant: may not touch the case.
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.claim(caseID, as: m2) }
+        await #expect(throws: ModerationError(.ownCase, "")) { _ = try await s.moderation.claim(caseID, as: m2) }
         // Deciding without a claim, then claim.
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: true, reason: "ok", as: m1) }
-        let claimed = try await s.claim(caseID, as: m1)
+        await #expect(throws: ModerationError(.notClaimedByYou, "")) { _ = try await ModerationDesk(records: s).decide(caseID, approve: true, reason: "ok", as: m1) }
+        let claimed = try await s.moderation.claim(caseID, as: m1)
         #expect(claimed.state == .claimed && claimed.claimedBy == "m1")
         // The supervisor cannot claim a held case but can reassign; a moderator cannot reassign.
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.claim(caseID, as: sup) }
-        await #expect(throws: StoreError(.unauthorized, "")) { _ = try await s.reassign(caseID, to: "sup", as: m1) }
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.reassign(caseID, to: "m2", as: sup) }  // m2's own case
+        await #expect(throws: ModerationError(.alreadyClaimed, "")) { _ = try await s.moderation.claim(caseID, as: sup) }
+        await #expect(throws: ModerationError(.notAllowed, "")) { _ = try await s.moderation.reassign(caseID, to: "sup", as: m1) }
+        await #expect(throws: ModerationError(.ownCase, "")) { _ = try await s.moderation.reassign(caseID, to: "m2", as: sup) }  // m2's own case
         // The lease expires: the case is open again and anyone may claim it.
-        h.clock.advance(s.settings.leaseSeconds + 1)
-        #expect(try await s.listCases(state: .open, as: m1).count == 1)
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: true, reason: "ok", as: m1) }
-        _ = try await s.claim(caseID, as: m1)
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: true, reason: "  ", as: m1) }
-        let approved = try await s.decide(caseID, approve: true, reason: "same person, older photo", as: m1)
+        h.clock.advance(s.settings.moderation.leaseSeconds + 1)
+        #expect(try await s.moderation.list(state: .open, as: m1).count == 1)
+        await #expect(throws: ModerationError(.leaseExpired, "")) { _ = try await ModerationDesk(records: s).decide(caseID, approve: true, reason: "ok", as: m1) }
+        _ = try await s.moderation.claim(caseID, as: m1)
+        await #expect(throws: ModerationError(.reasonRequired, "")) { _ = try await ModerationDesk(records: s).decide(caseID, approve: true, reason: "  ", as: m1) }
+        let approved = try await ModerationDesk(records: s).decide(caseID, approve: true, reason: "same person, older photo", as: m1)
         #expect(approved.state == .approved && approved.decidedBy == "m1")
-        await #expect(throws: StoreError(.moderation, "")) { _ = try await s.decide(caseID, approve: false, reason: "again", as: m1) }
+        await #expect(throws: ModerationError(.alreadyDecided, "")) { _ = try await ModerationDesk(records: s).decide(caseID, approve: false, reason: "again", as: m1) }
 
-        let id = try #require(try await s.digitalID(applicant))
+        let id = try #require(try await s.digitalIDs.record(applicant))
         #expect(id.verifiedBy == "moderator:m1" && !id.automaticallyVerified)
         let sms = try await s.outbox(iin: applicant)
         #expect(sms.count == 1)
-        #expect(sms.first?.language == "kk" && sms.first?.body == moderationResultSMS(approved: true, language: .kk))
+        #expect(sms.first?.language == "kk" && sms.first?.body == moderationResultMessage(approved: true).text(.kk))
         #expect(sms.first?.phone?.hasPrefix("+7701") == true)
 
         let audit = try await s.auditEntries(subject: caseID).map(\.action)
         #expect(audit.contains("case.claim") && audit.contains("case.approve"))
         #expect(try await s.auditEntries(subject: caseID).first { $0.action == "case.approve" }?.actor == "moderator:m1")
 
-        let own = try await s.moderationStats(as: m2)
+        let own = try await s.moderation.stats(as: m2)
         #expect(own.decisionsBy.isEmpty && own.approved == 1)
-        #expect(try await s.moderationStats(as: sup).decisionsBy == ["m1": 1])
+        #expect(try await s.moderation.stats(as: sup).decisionsBy == ["m1": 1])
         }
     }
 
@@ -160,12 +167,12 @@ struct StoreTests {
         let s = h.store
         let applicant = People.iin(9)
         try await People.register(s, applicant)
-        let ticket = try await s.beginAttempt(iin: applicant)
-        let caseID = try #require(try await s.finishAttempt(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
+        let ticket = try await s.attempts.begin(iin: applicant)
+        let caseID = try #require(try await s.runner.record(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
                                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)).caseID)
         let moderators = (0..<8).map { Moderator(id: "m\($0)", role: .moderator, iin: nil) }
         let wins = await withTaskGroup(of: Bool.self) { group in
-            for m in moderators { group.addTask { (try? await s.claim(caseID, as: m)) != nil } }
+            for m in moderators { group.addTask { (try? await s.moderation.claim(caseID, as: m)) != nil } }
             var n = 0
             for await won in group where won { n += 1 }
             return n
@@ -176,19 +183,19 @@ struct StoreTests {
 
     @Test("SLA flag on old open cases", arguments: Backend.allCases)
     func sla(backend: Backend) async throws {
-        var settings = StoreSettings()
-        settings.slaSeconds = 3600
+        var settings = RecordSettings()
+        settings.moderation.slaSeconds = 3600
         try await withHarness(backend, settings: settings) { h in
         let applicant = People.iin(10)
         try await People.register(h.store, applicant)
-        let ticket = try await h.store.beginAttempt(iin: applicant)
-        _ = try await h.store.finishAttempt(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
+        let ticket = try await h.store.attempts.begin(iin: applicant)
+        _ = try await h.store.runner.record(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
         let m = Moderator(id: "m", role: .moderator, iin: nil)
-        #expect(try await h.store.listCases(as: m).first?.overSLA == false)
+        #expect(try await h.store.moderation.list(as: m).first?.overSLA == false)
         h.clock.advance(3601)
-        #expect(try await h.store.listCases(as: m).first?.overSLA == true)
-        #expect(try await h.store.moderationStats(as: m).overSLA == 1)
+        #expect(try await h.store.moderation.list(as: m).first?.overSLA == true)
+        #expect(try await h.store.moderation.stats(as: m).overSLA == 1)
         }
     }
 
@@ -197,24 +204,24 @@ struct StoreTests {
         try await withHarness(backend) { h in
         let iin = People.iin(11)
         try await People.register(h.store, iin)
-        let t = try await h.store.beginAttempt(iin: iin)
-        _ = try await h.store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
+        let t = try await h.store.attempts.begin(iin: iin)
+        _ = try await h.store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
         for bad in ["12345", "1234567", "12a456", "111111", "123456", "654321"] {
-            await #expect(throws: StoreError(.invalidPIN, ""), "\(bad)") { try await h.store.setPIN(iin: iin, pin: bad) }
+            await #expect(throws: DigitalIDError(.invalidPIN, ""), "\(bad)") { try await h.store.digitalIDs.setPIN(iin: iin, pin: bad) }
         }
-        try await h.store.setPIN(iin: iin, pin: "402719")
-        await #expect(throws: StoreError(.conflict, "")) { try await h.store.setPIN(iin: iin, pin: "402718") }
+        try await h.store.digitalIDs.setPIN(iin: iin, pin: "402719")
+        await #expect(throws: DigitalIDError(.conflict, "")) { try await h.store.digitalIDs.setPIN(iin: iin, pin: "402718") }
         let raw = try await h.database.transaction { db in try db.one("SELECT pin_hash FROM digital_ids WHERE iin = ?", [.text(iin)]) }
         let stored = try #require(raw?["pin_hash"].text)
         #expect(stored.hasPrefix("scrypt$32768$8$1$") && !stored.contains("402719"))
-        #expect(try await h.store.checkPIN(iin: iin, pin: "402719") == .accepted)
+        #expect(try await h.store.digitalIDs.checkPIN(iin: iin, pin: "402719") == .accepted)
         for left in (1...4).reversed() {
-            #expect(try await h.store.checkPIN(iin: iin, pin: "000001") == .wrong(attemptsLeft: left))
+            #expect(try await h.store.digitalIDs.checkPIN(iin: iin, pin: "000001") == .wrong(attemptsLeft: left))
         }
-        #expect(try await h.store.checkPIN(iin: iin, pin: "000001") == .locked)
-        #expect(try await h.store.checkPIN(iin: iin, pin: "402719") == .locked)
-        #expect(try await h.store.digitalID(iin)?.pinLocked == true)
+        #expect(try await h.store.digitalIDs.checkPIN(iin: iin, pin: "000001") == .locked)
+        #expect(try await h.store.digitalIDs.checkPIN(iin: iin, pin: "402719") == .locked)
+        #expect(try await h.store.digitalIDs.record(iin)?.pinLocked == true)
         }
     }
 
@@ -223,18 +230,18 @@ struct StoreTests {
         try await withHarness(backend) { h in
         let iin = People.iin(12)
         try await People.register(h.store, iin)
-        await #expect(throws: StoreError(.invalidState, "")) { _ = try await h.store.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 60) }
-        let t = try await h.store.beginAttempt(iin: iin)
-        _ = try await h.store.finishAttempt(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
+        await #expect(throws: DigitalIDError(.invalidState, "")) { _ = try await h.store.digitalIDs.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 60) }
+        let t = try await h.store.attempts.begin(iin: iin)
+        _ = try await h.store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
-        let consent = try await h.store.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 600)
-        #expect(try await h.store.validConsent(iin: iin, scope: Consent.caIdentityScope)?.id == consent.id)
-        #expect(try await h.store.validConsent(iin: iin, scope: "bank.kyc") == nil)
+        let consent = try await h.store.digitalIDs.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 600)
+        #expect(try await h.store.digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope)?.id == consent.id)
+        #expect(try await h.store.digitalIDs.validConsent(iin: iin, scope: "bank.kyc") == nil)
         h.clock.advance(601)
-        #expect(try await h.store.validConsent(iin: iin, scope: Consent.caIdentityScope) == nil)
-        let second = try await h.store.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 600)
-        try await h.store.revokeConsent(id: second.id, iin: iin)
-        #expect(try await h.store.validConsent(iin: iin, scope: Consent.caIdentityScope) == nil)
+        #expect(try await h.store.digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) == nil)
+        let second = try await h.store.digitalIDs.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 600)
+        try await h.store.digitalIDs.revokeConsent(id: second.id, iin: iin)
+        #expect(try await h.store.digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) == nil)
         }
     }
 
@@ -273,21 +280,21 @@ struct StoreTests {
         for i in 40..<43 {
             let iin = People.iin(i)
             try await People.register(s, iin)
-            let t = try await s.beginAttempt(iin: iin)
-            ids.append(try #require(try await s.finishAttempt(t, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
+            let t = try await s.attempts.begin(iin: iin)
+            ids.append(try #require(try await s.runner.record(t, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
                                                               evidence: Evidence(selfie: Data([9]), reference: Data([8]), livenessReport: "{}")).caseID))
         }
         for id in ids.prefix(2) {
-            _ = try await s.claim(id, as: m)
-            _ = try await s.decide(id, approve: false, reason: "different person", as: m)
+            _ = try await s.moderation.claim(id, as: m)
+            _ = try await ModerationDesk(records: s).decide(id, approve: false, reason: "different person", as: m)
         }
         h.clock.advance(31 * 86400)
-        #expect(try await s.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 2)
-        let purged = try await s.caseDetail(ids[0], as: m)
+        #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 2)
+        let purged = try await s.moderation.detail(ids[0], as: m)
         #expect(purged.selfie == nil && purged.summary.evidencePurged)
-        let open = try await s.caseDetail(ids[2], as: m)
+        let open = try await s.moderation.detail(ids[2], as: m)
         #expect(open.selfie == Data([9]) && open.reference == Data([8]))
-        #expect(try await s.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 0)
+        #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 0)
         #expect(try await s.verifyAudit().intact)
         }
     }

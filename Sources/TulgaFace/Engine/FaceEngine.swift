@@ -1,3 +1,4 @@
+public import TulgaFaceModel
 internal import Foundation
 internal import Synchronization
 

@@ -1,4 +1,6 @@
+public import TulgaFaceModel
 internal import CTulgaVision
+public import TulgaCore
 
 /// An error from the face pipeline: a stable `code`, a reason in words, and where it was raised.
 ///
@@ -7,7 +9,7 @@ internal import CTulgaVision
 /// catch let error as FaceError where error.code == .truncated { print(error.reason) }
 /// ```
 /// Equality compares `code` only.
-public struct FaceError: Error, Hashable, CustomStringConvertible, Sendable {
+public struct FaceError: Error, Hashable, Sendable {
     /// Stable error codes; scripts and the HTTP layer key on their raw values.
     public enum Code: String, Sendable, CaseIterable {
         case emptyInput = "empty_input"
@@ -35,7 +37,6 @@ public struct FaceError: Error, Hashable, CustomStringConvertible, Sendable {
         self.line = line
     }
 
-    public var description: String { reason }
 
     public static func == (lhs: FaceError, rhs: FaceError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
@@ -71,4 +72,16 @@ func check(fileID: String = #fileID, line: Int = #line, _ body: (UnsafeMutablePo
     var error = tv_error()
     let status = body(&error)
     guard status == TV_OK else { throw FaceError(status: status, error: error, fileID: fileID, line: line) }
+}
+
+extension FaceError: TulgaError {
+    public var errorCode: String { code.rawValue }
+    public var kind: ProblemKind {
+        switch code {
+        case .modelUnavailable, .internalError: .internalError
+        case .tooLarge: .tooLarge
+        case .noCamera: .unavailable
+        default: .invalid
+        }
+    }
 }

@@ -1,3 +1,4 @@
+public import TulgaFaceModel
 internal import CTulgaVision
 internal import Foundation
 

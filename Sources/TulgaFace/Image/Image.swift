@@ -1,3 +1,4 @@
+public import TulgaFaceModel
 public import Foundation
 internal import CTulgaVision
 

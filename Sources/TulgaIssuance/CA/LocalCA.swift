@@ -1,3 +1,4 @@
+internal import TulgaCore
 public import Foundation
 
 /// Where the local CA keeps its files, and the URL its CRL is published at.
@@ -34,7 +35,7 @@ public struct LocalCA: Sendable {
 
     /// Creates the root (10 years) and the issuing CA (5 years). Refuses to overwrite.
     @discardableResult
-    public static func initialize(_ config: CAConfig, now: Date = Date()) throws -> LocalCA {
+    public static func initialize(_ config: CAConfig, now: Date) throws -> LocalCA {
         let fm = FileManager.default
         guard !fm.fileExists(atPath: path(config, "root.crt")) else {
             throw IssuanceError(.ca, "a CA already exists in \(config.directory); move it away to create a new one")
@@ -92,13 +93,13 @@ public struct LocalCA: Sendable {
     }
 
     /// Signs a CSR with the issuing CA; one year by default.
-    public func issue(csrPEM: String, extensions: [(String, String)], now: Date = Date()) throws -> String {
+    public func issue(csrPEM: String, extensions: [(String, String)], now: Date) throws -> String {
         try PKI.issue(csrPEM: csrPEM, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), extensions: extensions,
                       notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.validityDays * 86400))
     }
 
     /// Writes `crl.pem` signed by the issuing CA and returns its path.
-    public func writeCRL(_ revoked: [PKI.Revoked], number: Int64, now: Date = Date()) throws -> String {
+    public func writeCRL(_ revoked: [PKI.Revoked], number: Int64, now: Date) throws -> String {
         let crl = try PKI.crl(caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), revoked: revoked, thisUpdate: now,
                               nextUpdate: now.addingTimeInterval(config.crlValidityDays * 86400), number: number)
         let path = Self.path(config, "crl.pem")

@@ -4,34 +4,24 @@ public import Logging
 internal import Metrics
 internal import Prometheus
 internal import ServiceLifecycle
+public import TulgaConfig
+public import TulgaCore
 public import TulgaFace
-public import TulgaIssuance
+public import TulgaFlow
 public import TulgaLiveness
 public import TulgaPolicy
-public import TulgaStorage
-
-/// HTTP settings (the `server` section of the config).
-public struct ServerConfig: Sendable, Codable {
-    public var host = "127.0.0.1"
-    public var port = 8080
-    public var frameMaxBytes = 2 << 20
-    public var clipMaxBytes = 20 << 20
-    public var clipMaxFrames = 600
-    public var sessionIdleSeconds = 120.0
-    public var rateLimitPerKeyPerMinute = 6000.0
-    public var rateLimitPerIINPerMinute = 20.0
-    /// Face pipelines (one per core is the throughput sweet spot).
-    public var pipelines = 2
-    public var idleTimeoutSeconds = 30
-    public init() {}
-}
+internal import HTTPTypes
+internal import TulgaAttempts
+internal import TulgaModeration
 
 /// Everything routes need, built once.
 public struct ServerEnvironment: Sendable {
     let config: ServerConfig
-    let store: Store
-    let issuance: IssuanceService
+    let records: Records
+    let runner: AttemptRunner
+    let desk: ModerationDesk
     let sessions: VerificationSessions
+    let background: BackgroundSettings
     let decodeLimits: DecodeLimits
     let iinLimiter: RateLimiter
     let keyLimiter: RateLimiter
@@ -39,25 +29,25 @@ public struct ServerEnvironment: Sendable {
     let queueGauge: Metrics.Gauge
     let sessionsGauge: Metrics.Gauge
 
-    public init(config: ServerConfig, store: Store, ca: LocalCA?, sms: SMSCodePolicy, face: FaceConfig, liveness: LivenessConfig,
-                bands: DecisionBands) throws {
+    /// - Parameters:
+    ///   - records: every module's records, with the CA for issuance; their clock stamps frames and fills rate buckets too.
+    /// - Throws: ``FaceError`` when the models cannot be loaded.
+    public init(config: ServerConfig, records: Records, face: FaceConfig, liveness: LivenessConfig, bands: DecisionBands,
+                background: BackgroundSettings = BackgroundSettings()) throws {
         self.config = config
-        self.store = store
-        issuance = IssuanceService(store: store, ca: ca, sms: sms)
+        self.records = records
+        self.background = background
+        runner = AttemptRunner(records: records, bands: bands, liveness: liveness)
+        desk = ModerationDesk(records: records)
         let pool = try FacePipelinePool(config: face, size: config.pipelines)
-        sessions = VerificationSessions(pool: pool, store: store, bands: bands, liveness: liveness, idleSeconds: config.sessionIdleSeconds)
+        sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds)
         decodeLimits = face.decode
-        iinLimiter = RateLimiter(perMinute: config.rateLimitPerIINPerMinute)
-        keyLimiter = RateLimiter(perMinute: config.rateLimitPerKeyPerMinute)
+        iinLimiter = RateLimiter(perMinute: config.rateLimitPerIINPerMinute, clock: records.clock)
+        keyLimiter = RateLimiter(perMinute: config.rateLimitPerKeyPerMinute, clock: records.clock)
         registry = MetricsBootstrap.registry
         queueGauge = Metrics.Gauge(label: "tulga_moderation_queue_depth")
         sessionsGauge = Metrics.Gauge(label: "tulga_verification_sessions")
     }
-}
-
-extension ServerEnvironment {
-    /// The issuance service the routes use, for tests that prepare state.
-    public var issuanceForTests: IssuanceService { issuance }
 }
 
 /// swift-metrics goes to one Prometheus registry per process.
@@ -82,20 +72,25 @@ struct SessionReaper: Service {
     }
 }
 
-/// Builds the Hummingbird application: routes, middleware (problems, logs, metrics, auth,
-/// rate limits) and the session reaper, all in one ServiceGroup that shuts down on SIGTERM.
+/// Builds the Hummingbird application: one route collection per area, middleware (problems,
+/// logs, metrics, auth, rate limits), and the session reaper and background work as services in
+/// the application's one ServiceGroup, which shuts down on SIGTERM.
 public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some ApplicationProtocol {
     let router = Router(context: TulgaContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: AuthMiddleware(store: env.store, cache: KeyCache()))
+    router.add(middleware: AuthMiddleware(keys: env.records.apiKeys, cache: KeyCache()))
     router.add(middleware: KeyRateLimitMiddleware(limiter: env.keyLimiter))
-    Routes(env: env).register(on: router)
+    router.addRoutes(OperationsRoutes(env: env).collection)
+    router.addRoutes(VerificationRoutes(env: env).collection, atPath: "/v1/verifications")
+    router.addRoutes(IssuanceRoutes(env: env).collection, atPath: "/v1")
+    router.addRoutes(ModerationRoutes(env: env).collection, atPath: "/v1")
+    let background: [any Service] = BackgroundWork.services(env.records, settings: env.background, logger: logger)
     return Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(env.config.idleTimeoutSeconds)))),
         configuration: .init(address: .hostname(env.config.host, port: env.config.port), serverName: "tulga"),
-        services: [SessionReaper(sessions: env.sessions)],
+        services: [SessionReaper(sessions: env.sessions)] + background,
         logger: logger)
 }

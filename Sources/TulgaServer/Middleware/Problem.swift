@@ -1,10 +1,14 @@
 public import Hummingbird
 internal import Foundation
 internal import Logging
+internal import TulgaCore
 internal import TulgaFace
-internal import TulgaIssuance
-internal import TulgaStorage
-internal import TulgaVerification
+internal import HTTPTypes
+internal import TulgaFlow
+internal import TulgaConfig
+internal import TulgaAttempts
+internal import TulgaPolicy
+internal import TulgaModeration
 
 /// An RFC 9457 problem: every error the API returns, as `application/problem+json` with a stable `code`.
 public struct Problem: HTTPResponseError, Sendable {
@@ -53,33 +57,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func problem(for error: any Error) -> Problem {
         switch error {
-        case let e as StoreError:
-            let status: HTTPResponse.Status = switch e.code {
-            case .notFound: .notFound
-            case .attemptsExhausted, .inPersonLocked: .forbidden
-            case .unauthorized: .unauthorized
-            case .invalidPIN: .unprocessableContent
-            case .invalidState, .moderation, .conflict: .conflict
-            }
-            return Problem(status, e.code.rawValue, e.reason)
-        case let e as IssuanceError:
-            let status: HTTPResponse.Status = switch e.code {
-            case .notFound: .notFound
-            case .invalidIdentity, .password: .unprocessableContent
-            case .phoneNotRegistered, .digitalID, .consent, .renewal: .forbidden
-            case .pin, .code: .forbidden
-            case .activeApplication, .state, .headApproval: .conflict
-            case .ca: .serviceUnavailable
-            }
-            return Problem(status, e.code.rawValue, e.reason)
-        case let e as VerificationError:
-            return Problem(e.code == .notInRegistry ? .notFound : .unprocessableContent, e.code.rawValue, e.reason)
         case let e as FaceError:
-            switch e.code {
-            case .modelUnavailable, .internalError: return Problem(.internalServerError, "internal", "the face pipeline failed")
-            case .tooLarge: return Problem(.contentTooLarge, "image_too_large", e.reason)
-            default: return Problem(.unprocessableContent, "invalid_image", e.reason)
-            }
+            return image(e)
+        case let e as any TulgaError:
+            // Each module's error says which problem it is; internals never show their reason.
+            guard e.kind != .internalError else { return Problem(.internalServerError, "internal", "internal error") }
+            return Problem(status(e.kind), e.errorCode, e.reason)
         case is DecodingError:
             return Problem(.badRequest, "invalid_json", "the body is not the JSON this endpoint expects: \(describe(error))")
         case let e as HTTPError:
@@ -93,6 +76,30 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem(e.status, "http_\(e.status.code)", e.status.reasonPhrase)
         default:
             return Problem(.internalServerError, "internal", "internal error")
+        }
+    }
+
+    static func status(_ kind: ProblemKind) -> HTTPResponse.Status {
+        switch kind {
+        case .invalid: .unprocessableContent
+        case .malformed: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .tooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
+        case .unavailable: .serviceUnavailable
+        case .internalError: .internalServerError
+        }
+    }
+
+    /// A posted image that cannot be used: the image codes of the API, not the pipeline's.
+    static func image(_ error: FaceError) -> Problem {
+        switch error.kind {
+        case .tooLarge: Problem(.contentTooLarge, "image_too_large", error.reason)
+        case .internalError: Problem(.internalServerError, "internal", "the face pipeline failed")
+        default: Problem(.unprocessableContent, "invalid_image", error.reason)
         }
     }
 

@@ -1,5 +1,13 @@
 internal import Foundation
 internal import TulgaFace
+internal import TulgaCore
+internal import HTTPTypes
+internal import Hummingbird
+internal import TulgaFlow
+internal import TulgaConfig
+internal import TulgaAttempts
+internal import TulgaPolicy
+internal import TulgaModeration
 
 /// Frames for a session, a batch at a time; an empty batch ends them.
 protocol FrameBatches: AnyObject {

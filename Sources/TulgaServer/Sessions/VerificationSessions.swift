@@ -1,10 +1,16 @@
 internal import Foundation
 internal import Metrics
+internal import TulgaCore
 internal import TulgaFace
+internal import TulgaFlow
 internal import TulgaLiveness
+internal import TulgaLivenessRunner
+internal import HTTPTypes
+internal import Hummingbird
+internal import TulgaConfig
+internal import TulgaAttempts
 internal import TulgaPolicy
-internal import TulgaStorage
-internal import TulgaVerification
+internal import TulgaModeration
 
 /// What a client sees of a session.
 struct SessionState: Codable, Sendable {
@@ -19,8 +25,9 @@ struct SessionState: Codable, Sendable {
     var framesSeen: Int
 }
 
-/// Live verification sessions on this node. Each holds its attempt ticket and the pure
-/// liveness machine; the face work runs on the pipeline pool, one frame of a session at a time.
+/// The HTTP side of attempts: live sessions on this node by id, one request at a time each,
+/// idle ones reaped. Starting, deciding and recording are the ``AttemptRunner``'s; the face
+/// work runs on the pipeline pool; frames are stamped on the injected clock.
 actor VerificationSessions {
     struct Entry {
         var started: StartedAttempt
@@ -33,20 +40,17 @@ actor VerificationSessions {
 
     private var entries: [String: Entry] = [:]
     let pool: FacePipelinePool
-    let store: Store
-    let bands: DecisionBands
-    let liveness: LivenessConfig
+    let runner: AttemptRunner
+    let clock: any WallClock
     let idleSeconds: Double
 
-    init(pool: FacePipelinePool, store: Store, bands: DecisionBands, liveness: LivenessConfig, idleSeconds: Double) {
+    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double) {
         self.pool = pool
-        self.store = store
-        self.bands = bands
-        self.liveness = liveness
+        self.runner = runner
+        self.clock = clock
         self.idleSeconds = idleSeconds
     }
 
-    static func nowMs() -> Double { Date().timeIntervalSince1970 * 1000 }
     var count: Int { entries.count }
 
     func state(_ id: String) throws -> SessionState {
@@ -60,22 +64,23 @@ actor VerificationSessions {
                             total: s.total, progress: s.progress, hints: s.hints.map(\.rawValue), framesSeen: e.nextIndex)
     }
 
-    /// Starts an attempt (counted atomically in the store) and its liveness session.
-    func create(iin: String, language: String) async throws -> SessionState {
-        let photo = try await VerificationSteps.registryPhoto(store: store, iin: iin)
-        let reference = try await pool.pipeline().withEngine { try VerificationSteps.referenceEmbedding($0, photo: photo) }
-        let started = try await VerificationSteps.begin(store: store, iin: iin, language: language, reference: reference, photo: photo)
-        let now = Self.nowMs()
+    /// Starts an attempt (counted atomically in the records) and its liveness session.
+    func create(iin: String, language: Language) async throws -> SessionState {
+        let runner = runner
+        let photo = try await runner.registryPhoto(iin: iin)
+        let reference = try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
+        let started = try await runner.begin(iin: iin, language: language, reference: reference, photo: photo)
+        let now = clock.nowMs()
         let id = "ver-" + makeNonce()
-        let entry = Entry(started: started, session: VerificationSteps.session(liveness, for: started, issuedAtMs: now), lastActivity: now)
+        let entry = Entry(started: started, session: runner.session(for: started, issuedAtMs: now), lastActivity: now)
         entries[id] = entry
         return Self.state(id, entry)
     }
 
-    private func claim(_ id: String) throws -> Entry {
+    private func claim(_ id: String, whileRunning: Bool) throws -> Entry {
         guard var e = entries[id] else { throw Problem(.notFound, "not_found", "no verification session \(id)") }
         guard !e.busy else { throw Problem(.conflict, "session_busy", "a frame of this session is being processed; send frames one at a time") }
-        guard e.session.phase == .baseline || e.session.phase == .prompting else {
+        if whileRunning, e.session.phase != .baseline, e.session.phase != .prompting {
             throw Problem(.conflict, "session_finished", "the liveness check has ended (\(e.session.phase.rawValue)); finish the session")
         }
         e.busy = true
@@ -83,18 +88,19 @@ actor VerificationSessions {
         return e
     }
 
-    private func release(_ id: String, _ update: (inout Entry) -> Void) {
-        guard var e = entries[id] else { return }
-        update(&e)
-        e.busy = false
-        e.lastActivity = Self.nowMs()
-        entries[id] = e
+    private func release(_ id: String, _ e: Entry?) {
+        guard var current = entries[id] else { return }
+        if let e { current = e }
+        current.busy = false
+        current.lastActivity = clock.nowMs()
+        entries[id] = current
     }
 
-    /// Feeds frames, stamped on this server's clock, in order, holding the session for the whole
-    /// source (a clip's chunks cannot interleave with other frames) until it ends or the check does.
+    /// Feeds frames in order, holding the session for the whole source (a clip's chunks cannot
+    /// interleave with other frames) until it ends or the check does. `stamp` gives each frame's
+    /// time on the server's clock.
     func feed(_ id: String, frames source: sending any FrameBatches) async throws -> SessionState {
-        var e = try claim(id)
+        var e = try claim(id, whileRunning: true)
         let pipeline = pool.pipeline()
         do {
             batches: while e.session.phase == .baseline || e.session.phase == .prompting {
@@ -113,51 +119,38 @@ actor VerificationSessions {
                 }
             }
         } catch {
-            release(id) { $0 = e }
+            release(id, e)
             throw error
         }
-        release(id) { $0 = e }
+        release(id, e)
         return Self.state(id, e)
     }
 
-    /// Ends the session: replay check, bands, record. An unfinished liveness check fails.
-    func finish(_ id: String) async throws -> VerificationReport {
-        var e = try claimForFinish(id)
-        if e.session.phase == .baseline || e.session.phase == .prompting { e.session.endOfStream() }
-        if try await store.checkAndRecordFrames(e.session.report.sampledFrameHashes), e.session.phase == .passed {
-            e.session.rejectAsReplay()
-        }
+    /// Ends the session through the attempt runner (replay rule, bands, records).
+    func finish(_ id: String) async throws -> AttemptReport {
+        var e = try claim(id, whileRunning: false)
         do {
-            let report = try await VerificationSteps.finish(store: store, bands: bands, started: e.started, report: e.session.report,
-                                                            selfie: e.session.selfie, selfieJPEG: e.selfieJPEG)
+            let report = try await runner.finish(e.started, session: &e.session, selfie: e.session.selfie, selfieJPEG: e.selfieJPEG)
             entries[id] = nil
             Counter(label: "tulga_decisions_total", dimensions: [("outcome", report.outcome.rawValue)]).increment()
             return report
         } catch {
-            release(id) { _ in }
+            release(id, nil)
             throw error
         }
-    }
-
-    private func claimForFinish(_ id: String) throws -> Entry {
-        guard var e = entries[id] else { throw Problem(.notFound, "not_found", "no verification session \(id)") }
-        guard !e.busy else { throw Problem(.conflict, "session_busy", "a frame of this session is being processed") }
-        e.busy = true
-        entries[id] = e
-        return e
     }
 
     /// Releases every idle session's attempt without counting it (shutdown).
     func abandonAll() async {
         for (id, e) in entries where !e.busy {
-            try? await store.abandonAttempt(e.started.ticket, reason: "service shut down")
+            try? await runner.records.attempts.abandon(e.started.ticket, reason: "service shut down")
             entries[id] = nil
         }
     }
 
     /// Sessions idle longer than `idleSeconds` are finished (their liveness check fails).
     func reap() async {
-        let limit = Self.nowMs() - idleSeconds * 1000
+        let limit = clock.nowMs() - idleSeconds * 1000
         for (id, e) in entries where !e.busy && e.lastActivity < limit {
             _ = try? await finish(id)
         }

@@ -1,4 +1,6 @@
 public import Foundation
+public import TulgaCore
+internal import TulgaCrypto
 
 /// A value bound to or read from SQL.
 public enum SQLValue: Sendable, Hashable {
@@ -76,3 +78,14 @@ public func openDatabase(_ url: String) async throws -> any SQLDatabase {
     let path = url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url
     return try SQLiteDatabase(path: path)
 }
+
+extension DatabaseFailure: TulgaError {
+    public var errorCode: String { "database" }
+    public var reason: String { description }
+    public var kind: ProblemKind { .internalError }
+    public var fileID: String { "TulgaStorage/Database.swift" }
+    public var line: Int { 0 }
+}
+
+/// A fresh record id: `prefix-` and 20 hex digits from the CSPRNG.
+public func newRecordID(_ prefix: String) throws -> String { prefix + "-" + hex(try randomBytes(10)) }

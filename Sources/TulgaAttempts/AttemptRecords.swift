@@ -1,0 +1,155 @@
+public import TulgaCore
+public import TulgaPolicy
+public import TulgaStorage
+
+/// A started attempt.
+public struct AttemptTicket: Sendable, Hashable {
+    public let id: String
+    public let iin: String
+}
+
+/// An applicant's attempts as the policy sees them.
+public struct ApplicantStatus: Sendable, Hashable, Codable {
+    public var iin: String
+    public var failures: Int
+    public var running: Int
+    public var attemptsLeft: Int
+    public var inPersonUnlocked: Bool
+    public var inPersonAccepted: Bool
+}
+
+/// Attempts and their per-IIN counter, the in-person acceptances and the replay ledger. Owns
+/// `applicants`, `attempts`, `in_person` and `replay_hashes`. The limit is enforced in ``begin(iin:language:)``:
+/// a per-IIN lock, then the pure ``AttemptCounter`` rule, in one transaction.
+public struct AttemptRecords: Sendable {
+    public let database: any SQLDatabase
+    public let policy: AttemptPolicy
+    public let clock: any WallClock
+
+    public init(database: any SQLDatabase, policy: AttemptPolicy, clock: any WallClock) {
+        self.database = database
+        self.policy = policy
+        self.clock = clock
+    }
+
+    enum Columns: String { case failures, running, language, state }
+
+    /// The attempt tables, as released in v1.
+    public static func register(_ migrator: inout Migrator) {
+        migrator.registerMigration("attempts.v1", replaces: ["v1-core"], [
+            """
+            CREATE TABLE applicants (
+              iin TEXT PRIMARY KEY, failures {INT} NOT NULL DEFAULT 0, running {INT} NOT NULL DEFAULT 0,
+              language TEXT NOT NULL DEFAULT 'ru')
+            """,
+            """
+            CREATE TABLE attempts (
+              id TEXT PRIMARY KEY, iin TEXT NOT NULL, state TEXT NOT NULL, score {REAL}, liveness_passed {INT},
+              started_at {REAL} NOT NULL, finished_at {REAL}, reason TEXT)
+            """,
+            "CREATE INDEX attempts_iin ON attempts(iin)",
+            "CREATE TABLE in_person (iin TEXT PRIMARY KEY, accepted_by TEXT NOT NULL, accepted_at {REAL} NOT NULL)",
+            "CREATE TABLE replay_hashes (hash TEXT PRIMARY KEY, seen_at {REAL} NOT NULL)",
+        ])
+    }
+
+    static func counter(_ db: any SQLSession, iin: String) throws -> AttemptCounter {
+        guard let row = try db.one("SELECT failures, running FROM applicants WHERE iin = ?", [.text(iin)]) else { return AttemptCounter() }
+        return AttemptCounter(failures: try row.int(Columns.failures), running: try row.int(Columns.running))
+    }
+
+    static func save(_ db: any SQLSession, iin: String, _ counter: AttemptCounter) throws {
+        try db.execute("UPDATE applicants SET failures = ?, running = ? WHERE iin = ?",
+                       [.int(Int64(counter.failures)), .int(Int64(counter.running)), .text(iin)])
+    }
+
+    /// Starts an attempt if the policy leaves one free; counting is atomic per IIN.
+    /// - Throws: ``AttemptError`` `.attemptsExhausted`.
+    public func begin(iin: String, language: Language = .ru) async throws -> AttemptTicket {
+        let id = try newRecordID("att"), now = clock.now(), policy = policy
+        return try await database.transaction { db in
+            try db.lock("applicant:" + iin)
+            try db.execute("INSERT INTO applicants (iin, language) VALUES (?, ?) ON CONFLICT (iin) DO NOTHING", [.text(iin), .text(language.rawValue)])
+            try Self.save(db, iin: iin, try Self.counter(db, iin: iin).begin(policy))
+            try db.execute("UPDATE applicants SET language = ? WHERE iin = ?", [.text(language.rawValue), .text(iin)])
+            try db.execute("INSERT INTO attempts (id, iin, state, started_at) VALUES (?, ?, 'running', ?)", [.text(id), .text(iin), .double(now)])
+            try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "attempt.begin", subject: id, detail: "")
+            return AttemptTicket(id: id, iin: iin)
+        }
+    }
+
+    /// Ends a running attempt inside the caller's transaction (the attempt runner records the
+    /// decision's other effects in the same one). Returns the applicant's counter afterwards.
+    /// - Throws: ``AttemptError`` `.invalidState` if it is not running.
+    public static func end(_ db: any SQLSession, _ ticket: AttemptTicket, event: AttemptEvent, score: Double?, livenessPassed: Bool?,
+                           reason: String, at now: Double) throws -> AttemptCounter {
+        try db.lock("applicant:" + ticket.iin)
+        guard let row = try db.one("SELECT state FROM attempts WHERE id = ?", [.text(ticket.id)]) else {
+            throw AttemptError(.notFound, "no attempt \(ticket.id)")
+        }
+        let state = try AttemptLifecycle.transition(from: try row.value(Columns.state, as: AttemptState.self), event: event)
+        try db.execute("UPDATE attempts SET state = ?, score = ?, liveness_passed = ?, finished_at = ?, reason = ? WHERE id = ?",
+                       [.text(state.rawValue), SQLValue(score), livenessPassed.map { .int($0 ? 1 : 0) } ?? .null, .double(now),
+                        .text(reason), .text(ticket.id)])
+        let counter = try counter(db, iin: ticket.iin).ended(state)
+        try save(db, iin: ticket.iin, counter)
+        return counter
+    }
+
+    /// Releases a running attempt we could not process (our failure, not the applicant's): not counted.
+    public func abandon(_ ticket: AttemptTicket, reason: String) async throws {
+        let now = clock.now()
+        try await database.transaction { db in
+            do { _ = try Self.end(db, ticket, event: .abandon, score: nil, livenessPassed: nil, reason: reason, at: now) } catch let e as AttemptError
+                where e.code == .invalidState { return }
+            try AuditLog.append(db, at: now, actor: "policy", action: "attempt.abandon", subject: ticket.id, detail: reason)
+        }
+    }
+
+    /// The applicant's language for SMS, inside another module's transaction.
+    public static func language(_ db: any SQLSession, iin: String) throws -> Language {
+        guard let raw = try db.one("SELECT language FROM applicants WHERE iin = ?", [.text(iin)])?["language"].text else { return .ru }
+        return Language(rawValue: raw) ?? .ru
+    }
+
+    /// Failures, running attempts, what is left, and the in-person path.
+    public func status(_ iin: String) async throws -> ApplicantStatus {
+        let policy = policy
+        return try await database.transaction { db in
+            let c = try Self.counter(db, iin: iin)
+            let accepted = try db.one("SELECT iin FROM in_person WHERE iin = ?", [.text(iin)]) != nil
+            return ApplicantStatus(iin: iin, failures: c.failures, running: c.running, attemptsLeft: policy.attemptsLeft(failures: c.failures, running: c.running),
+                                   inPersonUnlocked: policy.inPersonUnlocked(failures: c.failures), inPersonAccepted: accepted)
+        }
+    }
+
+    /// An operator accepts an in-person application; refused until the attempts are used up.
+    /// - Throws: ``AttemptError`` `.inPersonLocked`.
+    public func acceptInPerson(iin: String, operator operatorID: String) async throws {
+        let now = clock.now(), policy = policy
+        try await database.transaction { db in
+            try db.lock("applicant:" + iin)
+            try Self.counter(db, iin: iin).checkInPerson(policy)
+            try db.execute("INSERT INTO in_person (iin, accepted_by, accepted_at) VALUES (?, ?, ?) ON CONFLICT (iin) DO NOTHING",
+                           [.text(iin), .text(operatorID), .double(now)])
+            try AuditLog.append(db, at: now, actor: "operator:\(operatorID)", action: "in_person.accept", subject: iin, detail: "")
+        }
+    }
+
+    /// The replay ledger: records frame hashes; true if any was seen before, on any node.
+    public func checkAndRecordFrames(_ hashes: [String]) async throws -> Bool {
+        let now = clock.now()
+        return try await database.transaction { db in
+            try db.lock("replay")
+            var replayed = false
+            for hash in hashes {
+                if try db.one("SELECT hash FROM replay_hashes WHERE hash = ?", [.text(hash)]) != nil {
+                    replayed = true
+                } else {
+                    try db.execute("INSERT INTO replay_hashes (hash, seen_at) VALUES (?, ?)", [.text(hash), .double(now)])
+                }
+            }
+            return replayed
+        }
+    }
+}

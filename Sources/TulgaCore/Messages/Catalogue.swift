@@ -1,0 +1,106 @@
+/// Every sentence a citizen, a kiosk user or a portal reader sees, by key.
+public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
+    // Liveness prompts and hints (kiosk, HTTP sessions).
+    case promptTurnLeft = "prompt.turn_left", promptTurnRight = "prompt.turn_right", promptLookUp = "prompt.look_up"
+    case promptLookDown = "prompt.look_down", promptMoveCloser = "prompt.move_closer", promptBlink = "prompt.blink"
+    case hintCentreFace = "hint.centre_face", hintMoreLight = "hint.more_light", hintLessLight = "hint.less_light"
+    case hintOtherFaces = "hint.other_faces", hintNoFace = "hint.no_face", hintHoldStill = "hint.hold_still"
+    case hintLookStraight = "hint.look_straight", hintComeCloser = "hint.come_closer", hintHoldSharp = "hint.hold_sharp"
+    // Kiosk phrases.
+    case kioskGuidance = "kiosk.guidance", kioskPassed = "kiosk.passed", kioskFailed = "kiosk.failed"
+    case kioskMatch = "kiosk.match", kioskNoMatch = "kiosk.no_match"
+    // SMS texts.
+    case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
+    // Portal status titles.
+    case statusNew = "status.new", statusIdentified = "status.identified", statusSigning = "status.signing"
+    case statusIssued = "status.issued", statusInstalled = "status.installed", statusRejected = "status.rejected"
+    case statusExpired = "status.expired", statusRevoked = "status.revoked"
+    // Application templates.
+    case templateIndividual = "template.individual", templateFirstHead = "template.first_head", templateSigner = "template.signer"
+    case templateFinancialSigner = "template.financial_signer", templateHR = "template.hr", templateEmployee = "template.employee"
+    case templateTreasuryClient = "template.treasury_client"
+    // Refusals an applicant reads.
+    case refusalPhoneNotRegistered = "refusal.phone_not_registered", refusalRenewal = "refusal.renewal"
+    case refusalAttemptsExhausted = "refusal.attempts_exhausted", refusalAttemptsBusy = "refusal.attempts_busy"
+    case refusalInPersonLocked = "refusal.in_person_locked"
+}
+
+/// The one ru/kk/en catalogue. Domain code returns ``Message``s; shells render them.
+public enum Catalogue {
+    /// The entry's text with `{placeholders}` left in; the key itself if the entry is missing.
+    public static func template(_ key: MessageKey, _ language: Language) -> String {
+        guard let entry = entries[key] else { return key.rawValue }
+        return switch language {
+        case .ru: entry.ru
+        case .kk: entry.kk
+        case .en: entry.en
+        }
+    }
+
+    static let entries: [MessageKey: (ru: String, kk: String, en: String)] = [
+        .promptTurnLeft: ("Медленно поверните голову влево", "Басыңызды баяу солға бұрыңыз", "Slowly turn your head to the left"),
+        .promptTurnRight: ("Медленно поверните голову вправо", "Басыңызды баяу оңға бұрыңыз", "Slowly turn your head to the right"),
+        .promptLookUp: ("Посмотрите вверх", "Жоғары қараңыз", "Look up"),
+        .promptLookDown: ("Посмотрите вниз", "Төмен қараңыз", "Look down"),
+        .promptMoveCloser: ("Приблизьтесь к камере", "Камераға жақындаңыз", "Move closer to the camera"),
+        .promptBlink: ("Моргните", "Көзіңізді жыпылықтатыңыз", "Blink"),
+        .hintCentreFace: ("Поместите лицо в центр овала", "Бетіңізді сопақтың ортасына орналастырыңыз", "Put your face in the centre of the oval"),
+        .hintMoreLight: ("Включите больше света", "Жарықты көбірек қосыңыз", "Turn on more light"),
+        .hintLessLight: ("Слишком ярко: уменьшите освещение", "Тым жарық: жарықты азайтыңыз", "Too bright: reduce the light"),
+        .hintOtherFaces: ("Убедитесь, что в кадре нет других лиц", "Кадрда басқа адамдардың беті жоқ екеніне көз жеткізіңіз",
+                          "Make sure there are no other faces in the frame"),
+        .hintNoFace: ("Лицо не найдено: посмотрите в камеру", "Бет табылмады: камераға қараңыз", "No face found: look at the camera"),
+        .hintHoldStill: ("Не двигайтесь", "Қозғалмаңыз", "Hold still"),
+        .hintLookStraight: ("Смотрите прямо в камеру", "Камераға тура қараңыз", "Look straight at the camera"),
+        .hintComeCloser: ("Подойдите ближе", "Жақынырақ келіңіз", "Come closer"),
+        .hintHoldSharp: ("Изображение размыто: не двигайтесь", "Сурет бұлыңғыр: қозғалмаңыз", "The picture is blurred: hold still"),
+        .kioskGuidance: ("Подготовка: держите лицо в овале", "Дайындық: бетіңізді сопақ ішінде ұстаңыз", "Getting ready: keep your face in the oval"),
+        .kioskPassed: ("Проверка пройдена", "Тексеру сәтті өтті", "Check passed"),
+        .kioskFailed: ("Проверка не пройдена", "Тексеруден өтпеді", "Check failed"),
+        .kioskMatch: ("Лицо совпадает с фото в реестре", "Бет тізілімдегі суретке сәйкес келеді", "The face matches the registry photo"),
+        .kioskNoMatch: ("Лицо не совпадает с фото в реестре", "Бет тізілімдегі суретке сәйкес келмейді", "The face does not match the registry photo"),
+        .smsCode: ("Код подтверждения для выпуска ЭЦП: {code}. Никому не сообщайте.",
+                   "ЭЦҚ шығаруға арналған растау коды: {code}. Ешкімге айтпаңыз.",
+                   "Confirmation code for issuing your EDS: {code}. Do not share it."),
+        .smsModerationApproved: ("Проверка вашей фотографии завершена: личность подтверждена. Вы можете продолжить выпуск ЭЦП.",
+                                 "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталды. ЭЦҚ шығаруды жалғастыра аласыз.",
+                                 "The check of your photo is complete: your identity is confirmed. You can continue issuing your EDS."),
+        .smsModerationRejected: ("Проверка вашей фотографии завершена: личность не подтверждена. Обратитесь в ЦОН для выпуска ЭЦП.",
+                                 "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталмады. ЭЦҚ алу үшін ХҚКО-ға жүгініңіз.",
+                                 "The check of your photo is complete: your identity is not confirmed. Visit a service centre to obtain an EDS."),
+        .statusNew: ("Новая заявка", "Жаңа өтінім", "New application"),
+        .statusIdentified: ("Пользователь идентифицирован центром регистрации", "Пайдаланушы тіркеу орталығында сәйкестендірілді",
+                            "The registration centre has identified the user"),
+        .statusSigning: ("Заявка на подписи в ИС НУЦ", "Өтінім ҰКО АЖ-да қол қоюда", "The application is being signed in the NCA system"),
+        .statusIssued: ("Выпущены регистрационные свидетельства по заявке", "Өтінім бойынша тіркеу куәліктері шығарылды",
+                        "Registration certificates have been issued for the application"),
+        .statusInstalled: ("Сертификаты установлены", "Сертификаттар орнатылды", "Certificates installed"),
+        .statusRejected: ("Заявка отклонена", "Өтінім қабылданбады", "Application rejected"),
+        .statusExpired: ("Срок действия заявки истёк", "Өтінімнің мерзімі өтті", "The application has expired"),
+        .statusRevoked: ("Сертификаты отозваны", "Сертификаттар кері қайтарылды", "Certificates revoked"),
+        .templateIndividual: ("Физическое лицо (удалённая идентификация)", "Жеке тұлға (қашықтан сәйкестендіру)", "Individual (remote identification)"),
+        .templateFirstHead: ("Первый руководитель юридического лица", "Заңды тұлғаның бірінші басшысы", "First head of a legal entity"),
+        .templateSigner: ("Сотрудник с правом подписи", "Қол қою құқығы бар қызметкер", "Employee with signing authority"),
+        .templateFinancialSigner: ("Сотрудник с правом подписи финансовых документов", "Қаржы құжаттарына қол қою құқығы бар қызметкер",
+                                   "Employee with authority to sign financial documents"),
+        .templateHR: ("Сотрудник отдела кадров", "Кадр бөлімінің қызметкері", "HR employee"),
+        .templateEmployee: ("Сотрудник организации", "Ұйым қызметкері", "Employee of the organisation"),
+        .templateTreasuryClient: ("Участник «Казначейство-Клиент»", "«Қазынашылық-Клиент» қатысушысы", "Treasury-Client participant"),
+        .refusalPhoneNotRegistered: (
+            "Ваш номер не зарегистрирован в базе мобильных граждан. Зарегистрируйте номер телефона в базе мобильных граждан (ЦОН или портал eGov) и повторите попытку",
+            "Нөміріңіз мобильді азаматтар базасында тіркелмеген. Телефон нөміріңізді мобильді азаматтар базасында тіркеп (ХҚКО немесе eGov порталы), әрекетті қайталаңыз",
+            "Your number is not in the mobile citizens database. Register your phone there (at a service centre or on the eGov portal) and try again"),
+        .refusalRenewal: ("Подача заявки по данному шаблону недоступна через личный кабинет пользователя",
+                          "Бұл үлгі бойынша өтінім беру пайдаланушының жеке кабинеті арқылы қолжетімсіз",
+                          "Applications under this template cannot be filed through the personal account"),
+        .refusalAttemptsExhausted: ("Все {max} попытки биометрической проверки использованы; подайте заявку лично в ЦОН",
+                                    "Барлық {max} биометриялық тексеру әрекеті пайдаланылды; ХҚКО-ға жеке өтініш беріңіз",
+                                    "all {max} biometric attempts are used; apply in person at a service centre"),
+        .refusalAttemptsBusy: ("{failures} неудачных и {running} текущих попыток не оставляют свободных (лимит {max})",
+                               "{failures} сәтсіз және {running} ағымдағы әрекет бос орын қалдырмайды (шегі {max})",
+                               "{failures} failed and {running} running attempts leave none free (limit {max})"),
+        .refusalInPersonLocked: ("Подача заявки в ЦОН открывается после {max} неудачных попыток; записано {failures}",
+                                 "ХҚКО-да өтініш беру {max} сәтсіз әрекеттен кейін ашылады; тіркелгені {failures}",
+                                 "the in-person path opens after {max} failed attempts; {failures} recorded"),
+    ]
+}

@@ -1,0 +1,161 @@
+public import TulgaCore
+internal import TulgaCrypto
+public import TulgaStorage
+
+/// The Digital ID records: the record, its PIN counter, consents. Owns `digital_ids` and
+/// `consents`; every change goes through the pure rules in `Rules/`.
+public struct DigitalIDRecords: Sendable {
+    public let database: any SQLDatabase
+    public let clock: any WallClock
+
+    public init(database: any SQLDatabase, clock: any WallClock) {
+        self.database = database
+        self.clock = clock
+    }
+
+    enum Columns: String {
+        case iin, surname, givenName = "given_name", documentNumber = "document_number", status, createdAt = "created_at"
+        case verifiedAt = "verified_at", verifiedBy = "verified_by", pinHash = "pin_hash", pinFailures = "pin_failures", pinLocked = "pin_locked"
+        case id, scope, grantedAt = "granted_at", expiresAt = "expires_at", revokedAt = "revoked_at"
+    }
+
+    /// The Digital ID tables, as released in v1.
+    public static func register(_ migrator: inout Migrator) {
+        migrator.registerMigration("digital_id.v1", replaces: ["v1-core"], [
+            """
+            CREATE TABLE digital_ids (
+              iin TEXT PRIMARY KEY, surname TEXT NOT NULL, given_name TEXT NOT NULL, document_number TEXT NOT NULL,
+              status TEXT NOT NULL, created_at {REAL} NOT NULL, verified_at {REAL} NOT NULL, verified_by TEXT NOT NULL,
+              pin_hash TEXT, pin_failures {INT} NOT NULL DEFAULT 0, pin_locked {INT} NOT NULL DEFAULT 0)
+            """,
+            """
+            CREATE TABLE consents (
+              id TEXT PRIMARY KEY, iin TEXT NOT NULL, scope TEXT NOT NULL, granted_at {REAL} NOT NULL,
+              expires_at {REAL} NOT NULL, revoked_at {REAL})
+            """,
+        ])
+    }
+
+    /// Creates the record after a passed verification or an approval, inside the caller's
+    /// transaction (``DigitalIDLifecycle/creation(existing:)`` decides: create, replace a revoked one, or keep).
+    /// - Parameters:
+    ///   - verifiedBy: `automatic` or `moderator:<id>`.
+    public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, documentNumber: String,
+                              verifiedBy: String, at now: Double) throws {
+        let existing = try db.one("SELECT status FROM digital_ids WHERE iin = ?", [.text(iin)])
+        switch DigitalIDLifecycle.creation(existing: try existing?.value(Columns.status, as: DigitalIDRecord.Status.self)) {
+        case .keep: return
+        case .replaceRevoked: try db.execute("DELETE FROM digital_ids WHERE iin = ?", [.text(iin)])
+        case .create: break
+        }
+        try db.execute("""
+            INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by)
+            VALUES (?, ?, ?, ?, 'active', ?, ?, ?)
+            """, [.text(iin), .text(surname), .text(givenName), .text(documentNumber), .double(now), .double(now), .text(verifiedBy)])
+        try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.create", subject: iin,
+                            detail: verifiedBy)
+    }
+
+    static func record(_ r: SQLRow) throws -> DigitalIDRecord {
+        DigitalIDRecord(iin: try r.text(Columns.iin), surname: try r.text(Columns.surname), givenName: try r.text(Columns.givenName),
+                        documentNumber: try r.text(Columns.documentNumber), status: try r.value(Columns.status, as: DigitalIDRecord.Status.self),
+                        createdAt: try r.double(Columns.createdAt), verifiedAt: try r.double(Columns.verifiedAt),
+                        verifiedBy: try r.text(Columns.verifiedBy), hasPIN: try r.optionalText(Columns.pinHash) != nil,
+                        pinFailures: try r.int(Columns.pinFailures), pinLocked: try r.bool(Columns.pinLocked))
+    }
+
+    /// The record, or nil.
+    public func record(_ iin: String) async throws -> DigitalIDRecord? {
+        try await database.transaction { db in try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]).map(Self.record) }
+    }
+
+    /// Sets the PIN once (scrypt); changing it needs the old one through ``checkPIN(iin:pin:)`` first.
+    /// - Throws: ``DigitalIDError`` `.invalidPIN`, `.notFound`, `.invalidState`, `.conflict`.
+    public func setPIN(iin: String, pin: String) async throws {
+        do { try PINPolicy.check(pin) } catch { throw DigitalIDError(.invalidPIN, error.description) }
+        let hash = try SecretHash.make(pin), now = clock.now()
+        try await database.transaction { db in
+            guard let row = try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]) else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
+            let record = try Self.record(row)
+            guard record.status == .active else { throw DigitalIDError(.invalidState, "the Digital ID is \(record.status.rawValue)") }
+            guard !record.hasPIN else { throw DigitalIDError(.conflict, "a PIN is already set") }
+            try db.execute("UPDATE digital_ids SET pin_hash = ?, pin_failures = 0, pin_locked = 0 WHERE iin = ?", [.text(hash), .text(iin)])
+            try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "digital_id.set_pin", subject: iin, detail: "")
+        }
+    }
+
+    /// Checks a PIN through the pure ``PINCounter``; five wrong ones in a row lock the record.
+    public func checkPIN(iin: String, pin: String) async throws -> PINCheck {
+        let row = try await database.transaction { db in try db.one("SELECT pin_hash, pin_locked FROM digital_ids WHERE iin = ?", [.text(iin)]) }
+        guard let row else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
+        if try row.bool(Columns.pinLocked) { return .locked }
+        guard let stored = try row.optionalText(Columns.pinHash) else { return .notSet }
+        let matches = SecretHash.verify(pin, against: stored)   // the slow KDF runs outside the transaction
+        let now = clock.now()
+        return try await database.transaction { db in
+            try db.lock("pin:" + iin)
+            guard let current = try db.one("SELECT pin_failures, pin_locked FROM digital_ids WHERE iin = ?", [.text(iin)]) else {
+                throw DigitalIDError(.notFound, "no Digital ID for \(iin)")
+            }
+            let counter = PINCounter(failures: try current.int(Columns.pinFailures), locked: try current.bool(Columns.pinLocked))
+            let (next, result) = counter.checked(matches: matches)
+            guard next != counter else { return result }
+            try db.execute("UPDATE digital_ids SET pin_failures = ?, pin_locked = ? WHERE iin = ?",
+                           [.int(Int64(next.failures)), .int(next.locked ? 1 : 0), .text(iin)])
+            if !matches {
+                try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: next.locked ? "digital_id.pin_locked" : "digital_id.pin_wrong",
+                                    subject: iin, detail: "failures=\(next.failures)")
+            }
+            return result
+        }
+    }
+
+    /// Suspends, reinstates or revokes a record (``DigitalIDLifecycle``).
+    public func apply(_ event: DigitalIDEvent, iin: String, actor: String) async throws -> DigitalIDRecord.Status {
+        let now = clock.now()
+        return try await database.transaction { db in
+            guard let row = try db.one("SELECT status FROM digital_ids WHERE iin = ?", [.text(iin)]) else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
+            let next = try DigitalIDLifecycle.transition(from: try row.value(Columns.status, as: DigitalIDRecord.Status.self), event: event)
+            try db.execute("UPDATE digital_ids SET status = ? WHERE iin = ?", [.text(next.rawValue), .text(iin)])
+            try AuditLog.append(db, at: now, actor: actor, action: "digital_id.\(next.rawValue)", subject: iin, detail: "")
+            return next
+        }
+    }
+
+    // MARK: Consents
+
+    /// Grants a scoped, time-limited consent (``ConsentRules``).
+    public func grantConsent(iin: String, scope: String, seconds: Double) async throws -> Consent {
+        let now = clock.now(), id = try newRecordID("consent")
+        return try await database.transaction { db in
+            let status = try db.one("SELECT status FROM digital_ids WHERE iin = ?", [.text(iin)])?.value(Columns.status, as: DigitalIDRecord.Status.self)
+            try ConsentRules.checkGrant(seconds: seconds, status: status)
+            try db.execute("INSERT INTO consents (id, iin, scope, granted_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                           [.text(id), .text(iin), .text(scope), .double(now), .double(now + seconds)])
+            try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "consent.grant", subject: id, detail: scope)
+            return Consent(id: id, iin: iin, scope: scope, grantedAt: now, expiresAt: now + seconds, revokedAt: nil)
+        }
+    }
+
+    /// Revokes one of the owner's consents.
+    public func revokeConsent(id: String, iin: String) async throws {
+        let now = clock.now()
+        try await database.transaction { db in
+            guard try db.one("SELECT id FROM consents WHERE id = ? AND iin = ?", [.text(id), .text(iin)]) != nil else {
+                throw DigitalIDError(.notFound, "no consent \(id) for \(iin)")
+            }
+            try db.execute("UPDATE consents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [.double(now), .text(id)])
+            try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "consent.revoke", subject: id, detail: "")
+        }
+    }
+
+    /// A consent valid for `scope` now, if any.
+    public func validConsent(iin: String, scope: String) async throws -> Consent? {
+        let now = clock.now()
+        let rows = try await database.transaction { db in try db.query("SELECT * FROM consents WHERE iin = ? AND scope = ?", [.text(iin), .text(scope)]) }
+        return try rows.map {
+            Consent(id: try $0.text(Columns.id), iin: iin, scope: scope, grantedAt: try $0.double(Columns.grantedAt),
+                    expiresAt: try $0.double(Columns.expiresAt), revokedAt: try $0.optionalDouble(Columns.revokedAt))
+        }.first { $0.isValid(for: scope, at: now) }
+    }
+}

@@ -1,0 +1,38 @@
+public import TulgaAttempts
+public import TulgaCore
+public import TulgaDigitalID
+public import TulgaModeration
+public import TulgaPolicy
+public import TulgaRegistry
+public import TulgaStorage
+
+/// A moderator's decision and everything it causes, in one transaction: the case is approved
+/// or rejected (``CaseLease/transition(from:event:now:)``); an approval creates the Digital ID
+/// (verified by `moderator:<id>`); either way the applicant gets the result SMS in their language.
+///
+/// ```swift
+/// let desk = ModerationDesk(records: records)
+/// let summary = try await desk.decide(caseID, approve: true, reason: "same person", as: moderator)
+/// ```
+public struct ModerationDesk: Sendable {
+    public let records: Records
+    public init(records: Records) { self.records = records }
+
+    /// - Throws: ``ModerationError`` naming the rule that refuses the decision.
+    public func decide(_ id: String, approve: Bool, reason: String, as moderator: Moderator) async throws -> CaseSummary {
+        let now = records.clock.now()
+        let row = try await records.database.transaction { db in
+            let (iin, row) = try ModerationRecords.decide(db, id, approve: approve, reason: reason, as: moderator, at: now)
+            let person = try RegistryRecords.person(db, iin: iin)
+            if approve {
+                guard let person else { throw ModerationError(.invalidRow, "IIN \(iin) of case \(id) is not in the registry") }
+                try DigitalIDRecords.create(db, iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
+                                            verifiedBy: "moderator:\(moderator.id)", at: now)
+            }
+            try Outbox.enqueue(db, iin: iin, phone: person?.phone, language: try AttemptRecords.language(db, iin: iin),
+                               message: moderationResultMessage(approved: approve), at: now)
+            return row
+        }
+        return try records.moderation.summary(of: row)
+    }
+}

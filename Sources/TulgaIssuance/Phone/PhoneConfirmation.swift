@@ -1,0 +1,78 @@
+internal import Foundation
+public import TulgaCore
+internal import TulgaCrypto
+public import TulgaStorage
+
+/// Phones and one-time SMS codes: the mobile-citizens registry, codes under ``SMSCodePolicy``.
+extension IssuanceService {
+    /// Puts a phone in the mobile-citizens registry.
+    public func registerPhone(iin: String, phone: String) async throws {
+        let iin = try Self.checkIIN(iin)
+        guard phone.hasPrefix("+7"), phone.count == 12, phone.dropFirst().allSatisfy(\.isNumber) else {
+            throw IssuanceError(.invalidIdentity, "the phone must look like +7XXXXXXXXXX")
+        }
+        let at = now
+        try await db.transaction { db in
+            try db.execute("DELETE FROM mobile_citizens WHERE iin = ?", [.text(iin)])
+            try db.execute("INSERT INTO mobile_citizens (iin, phone) VALUES (?, ?)", [.text(iin), .text(phone)])
+            try AuditLog.append(db, at: at, actor: "registry", action: "phone.register", subject: iin, detail: "")
+        }
+    }
+
+    /// Sends a new code to the phone in the mobile-citizens registry.
+    /// - Throws: ``IssuanceError`` `.phoneNotRegistered` (the portal's advice) or `.code` (too soon, too many).
+    public func requestCode(iin: String, language: Language = .ru) async throws {
+        let iin = try Self.checkIIN(iin)
+        var generator = SystemRandomNumberGenerator()
+        let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
+        let hash = try SecretHash.make(code, n: 1 << 14), at = now, policy = sms, id = try newRecordID("code")
+        try await db.transaction { db in
+            try db.lock("sms:" + iin)
+            guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
+                throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
+            }
+            let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND created_at > ? ORDER BY created_at DESC",
+                                      [.text(iin), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
+            try policy.checkRequest(now: at, sentInLastHour: recent)
+            try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND used_at IS NULL", [.double(at), .text(iin)])
+            try db.execute("INSERT INTO sms_codes (id, iin, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                           [.text(id), .text(iin), .text(hash), .double(at), .double(at + policy.validitySeconds)])
+            try Outbox.enqueue(db, iin: iin, phone: phone, language: language, message: Message(.smsCode, ["code": code]), at: at)
+            try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.code", subject: iin, detail: "")
+        }
+    }
+
+    /// Confirms the phone with the latest code. A wrong entry is recorded even though the call fails.
+    public func confirmCode(iin: String, code: String) async throws {
+        let iin = try Self.checkIIN(iin)
+        let at = now, policy = sms
+        let row = try await db.transaction { db in
+            try db.one("SELECT id, code_hash, expires_at, used_at FROM sms_codes WHERE iin = ? ORDER BY created_at DESC", [.text(iin)])
+        }
+        guard let row else { throw IssuanceError(.code, "no code was sent to this IIN; request one") }
+        let id = try row.text(Columns.id)
+        let stored = try row.text(Columns.codeHash)
+        let matches = code.count == 6 && code.allSatisfy(\.isNumber) && SecretHash.verify(code, against: stored)
+        // Commit the wrong entry first, throw after.
+        let triesLeft: Int? = try await db.transaction { db in
+            try db.lock("sms:" + iin)
+            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND at > ?", [.text(iin), .double(at - 3600)])?.int(Columns.n)) ?? 0
+            guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(id)]) else {
+                throw IssuanceError(.code, "this code was already used or replaced; request a new one")
+            }
+            try policy.checkConfirmation(now: at, expiresAt: try current.double(Columns.expiresAt), usedAt: try current.optionalDouble(Columns.usedAt),
+                                         wrongInLastHour: wrong)
+            guard matches else {
+                try db.execute("INSERT INTO sms_failures (id, iin, at) VALUES (?, ?, ?)", [.text(try newRecordID("f")), .text(iin), .double(at)])
+                try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.wrong", subject: iin, detail: "")
+                return policy.maxWrong - wrong - 1
+            }
+            try db.execute("UPDATE sms_codes SET used_at = ? WHERE id = ?", [.double(at), .text(id)])
+            try db.execute("DELETE FROM phone_verifications WHERE iin = ?", [.text(iin)])
+            try db.execute("INSERT INTO phone_verifications (iin, verified_at) VALUES (?, ?)", [.text(iin), .double(at)])
+            try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.confirmed", subject: iin, detail: "")
+            return nil
+        }
+        if let triesLeft { throw IssuanceError(.code, "wrong code; \(triesLeft) tries left") }
+    }
+}

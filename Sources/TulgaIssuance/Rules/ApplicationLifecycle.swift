@@ -1,0 +1,94 @@
+public import TulgaCore
+/// What the lifecycle needs to know of an application.
+public struct ApplicationFacts: Sendable, Hashable {
+    public var status: ApplicationStatus
+    public var channel: Channel
+    public var template: Template
+    public var createdAt: Double
+    public init(status: ApplicationStatus, channel: Channel, template: Template, createdAt: Double) {
+        self.status = status
+        self.channel = channel
+        self.template = template
+        self.createdAt = createdAt
+    }
+}
+
+/// What can happen to an application after it is filed.
+public enum ApplicationEvent: String, Sendable, Hashable, CaseIterable {
+    /// The named first head approves an employee's application.
+    case approveByHead = "approve_by_head"
+    /// An operator confirms an in-person application at the desk.
+    case confirmInPerson = "confirm_in_person"
+    /// The CA signs both requests.
+    case issue
+    /// The applicant installs both containers.
+    case install
+    /// An in-person application left unconfirmed for 30 days.
+    case expire
+    /// Both certificates were revoked.
+    case revoke
+}
+
+/// The application lifecycle, pure: `now` is passed in, so an in-person application past its
+/// 30 days refuses confirmation even before the expiry service has marked it.
+///
+/// ```swift
+/// let lifecycle = ApplicationLifecycle()
+/// let next = try lifecycle.transition(from: facts, event: .confirmInPerson, now: clock.now())
+/// ```
+///
+/// new (in person) → signing (confirmed) or expired (30 days);
+/// identified (remote, employee) → signing (first head's approval);
+/// signing → issued → installed; issued, installed → revoked.
+public struct ApplicationLifecycle: Sendable, Hashable {
+    /// In-person applications not confirmed within this many seconds expire.
+    public var inPersonExpirySeconds: Double
+    public init(inPersonExpirySeconds: Double = 30 * 86400) { self.inPersonExpirySeconds = inPersonExpirySeconds }
+
+    /// The status a new application starts in.
+    public static func initialStatus(channel: Channel, template: Template) -> ApplicationStatus {
+        switch channel {
+        case .inPerson: .new
+        case .remote: template.needsHeadApproval ? .identified : .signing
+        }
+    }
+
+    /// Whether an unconfirmed in-person application is past its time at `now`.
+    public func isOverdue(_ facts: ApplicationFacts, now: Double) -> Bool {
+        facts.channel == .inPerson && facts.status == .new && now - facts.createdAt > inPersonExpirySeconds
+    }
+
+    /// - Throws: ``IssuanceError`` (`.state`, `.headApproval`) naming the rule that refuses the move.
+    public func transition(from facts: ApplicationFacts, event: ApplicationEvent, now: Double) throws(IssuanceError) -> ApplicationStatus {
+        let refused = IssuanceError(.state, "the application is «\(facts.status.title)»")
+        switch event {
+        case .approveByHead:
+            guard facts.status == .identified else { throw refused }
+            guard facts.template.needsHeadApproval else { throw IssuanceError(.headApproval, "this application does not need the first head's approval") }
+            return .signing
+        case .confirmInPerson:
+            guard facts.channel == .inPerson else { throw IssuanceError(.state, "only in-person applications are confirmed at a desk") }
+            guard facts.status == .new else { throw refused }
+            guard !isOverdue(facts, now: now) else { throw IssuanceError(.state, "the application is «\(ApplicationStatus.expired.title)»") }
+            return .signing
+        case .issue:
+            if facts.status == .identified, facts.template.needsHeadApproval {
+                throw IssuanceError(.headApproval, "the first head has not approved the application yet")
+            }
+            guard facts.status == .signing else { throw refused }
+            return .issued
+        case .install:
+            guard facts.status == .issued else {
+                throw IssuanceError(.state, facts.status == .installed ? "the certificates are already installed; a lost password means revoke, then reissue"
+                                                                       : "the application is «\(facts.status.title)»")
+            }
+            return .installed
+        case .expire:
+            guard isOverdue(facts, now: now) else { throw refused }
+            return .expired
+        case .revoke:
+            guard facts.status == .issued || facts.status == .installed else { throw refused }
+            return .revoked
+        }
+    }
+}

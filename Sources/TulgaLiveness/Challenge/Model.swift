@@ -1,0 +1,159 @@
+public import TulgaFaceModel
+
+/// A movement the subject is asked to make.
+public enum Prompt: String, Sendable, Hashable, Codable, CaseIterable {
+    case turnLeft = "turn_left"
+    case turnRight = "turn_right"
+    case lookUp = "look_up"
+    case lookDown = "look_down"
+    case moveCloser = "move_closer"
+    case blink
+}
+
+/// Liveness settings; every threshold is relative to the subject's own baseline pose.
+public struct LivenessConfig: Sendable, Hashable, Codable {
+    /// How many prompts a session asks for.
+    public var promptCount = 3
+    /// The prompts drawn from. Blink is left out: the Haar eye cascade is not reliable on the
+    /// fixtures (see README).
+    public var promptPool: [Prompt] = [.turnLeft, .turnRight, .lookUp, .lookDown, .moveCloser]
+    /// A fixed sequence for tests and demos; empty means drawn from a CSPRNG.
+    public var fixedPrompts: [Prompt] = []
+    public var promptTimeoutMs: Double = 5000
+    /// From the challenge's issue to the last prompt, baseline included.
+    public var sessionTimeoutMs: Double = 30000
+
+    /// Consecutive steady frames that make the baseline.
+    public var baselineFrames = 5
+    /// The baseline face must be this frontal (degrees, absolute).
+    public var baselineMaxYaw: Double = 15
+    public var baselineMaxPitch: Double = 15
+    /// Steady: the centre moves less than this fraction of the face size per frame.
+    public var baselineMaxMotion: Double = 0.12
+
+    /// A turn needs |yaw − baseline yaw| ≥ this, in the asked direction (degrees).
+    public var turnDegrees: Double = 25
+    /// A look needs |pitch − baseline pitch| ≥ this, in the asked direction.
+    public var lookDegrees: Double = 12
+    /// After the excursion the pose must come back within this of the baseline.
+    public var returnDegrees: Double = 10
+    /// Moving closer: face size at least this multiple of the baseline size.
+    public var closerRatio: Double = 1.25
+    /// Blink: open eyes (2) → none for 1...maxBlinkFrames frames → open again.
+    public var maxBlinkFrames = 6
+
+    /// Continuity: the box centre may move at most this fraction of the face size per frame,
+    /// and the size may change at most by this ratio per frame.
+    public var maxCentreJump: Double = 0.6
+    public var maxSizeJump: Double = 1.5
+    /// Frames in a row without a face before the session fails.
+    public var maxMissingFrames = 15
+
+    /// Embed every n-th usable frame (plus the baseline "selfie").
+    public var embedEveryFrames = 10
+    /// Frames turned further than this from the baseline are not embedded (degrees).
+    public var embedMaxYaw: Double = 25
+    /// Sampled frames must score at least this against the selfie and the reference.
+    public var identityThreshold: Double = 0.363
+
+    public var quality = QualityThresholds()
+
+    public init() {}
+}
+
+/// One face as the engine sees it.
+public struct ObservedFace: Sendable, Hashable, Codable {
+    public var face: DetectedFace
+    public var quality: FaceQuality
+    public init(face: DetectedFace, quality: FaceQuality) {
+        self.face = face
+        self.quality = quality
+    }
+}
+
+/// Everything the engine learns from one frame.
+public struct FrameObservation: Sendable, Hashable {
+    public var index: Int
+    public var timestampMs: Double
+    public var frameWidth: Int
+    public var frameHeight: Int
+    public var faces: [ObservedFace]
+    /// The main face's embedding, on sampled frames only.
+    public var embedding: Embedding?
+    /// SHA-256 of the frame's pixels, on sampled frames only.
+    public var frameHash: String?
+    /// Open eyes in the main face (blink prompts only).
+    public var openEyes: Int?
+
+    public init(index: Int, timestampMs: Double, frameWidth: Int, frameHeight: Int, faces: [ObservedFace],
+                embedding: Embedding? = nil, frameHash: String? = nil, openEyes: Int? = nil) {
+        self.index = index
+        self.timestampMs = timestampMs
+        self.frameWidth = frameWidth
+        self.frameHeight = frameHeight
+        self.faces = faces
+        self.embedding = embedding
+        self.frameHash = frameHash
+        self.openEyes = openEyes
+    }
+}
+
+/// A hint for the person in front of the camera.
+public enum Hint: String, Sendable, Hashable, Codable, CaseIterable {
+    case centreFace = "centre_face"
+    case moreLight = "more_light"
+    case lessLight = "less_light"
+    case otherFaces = "other_faces"
+    case noFace = "no_face"
+    case holdStill = "hold_still"
+    case lookStraight = "look_straight"
+    case comeCloser = "come_closer"
+    case holdSharp = "hold_sharp"
+}
+
+/// Why a session failed. Stable codes; `LivenessReport.reasons` carries the words.
+public enum FailureReason: String, Sendable, Hashable, Codable {
+    case anotherFace = "another_face"
+    case promptTimeout = "prompt_timeout"
+    case sessionTimeout = "session_timeout"
+    case streamEnded = "stream_ended"
+    case faceLost = "face_lost"
+    case faceJumped = "face_jumped"
+    case identityMismatch = "identity_mismatch"
+    case referenceMismatch = "reference_mismatch"
+    case replayed = "replayed"
+    case baselineNotReached = "baseline_not_reached"
+
+    public var words: String {
+        switch self {
+        case .anotherFace: "another face in the frame"
+        case .promptTimeout: "the prompt was not completed in time"
+        case .sessionTimeout: "the session ran out of time"
+        case .streamEnded: "the video ended before every prompt was completed"
+        case .faceLost: "the face left the frame"
+        case .faceJumped: "the face jumped between frames"
+        case .identityMismatch: "a sampled frame does not match the session's selfie"
+        case .referenceMismatch: "a sampled frame does not match the reference photo"
+        case .replayed: "these frames were already used in another session"
+        case .baselineNotReached: "the face never held still, frontal and centred"
+        }
+    }
+}
+
+/// The session's current phase.
+public enum LivenessPhase: String, Sendable, Hashable, Codable {
+    case baseline, prompting, passed, failed
+}
+
+/// What the engine says after each frame.
+public struct LivenessStatus: Sendable, Hashable {
+    public var phase: LivenessPhase
+    /// The prompt being asked, while prompting.
+    public var prompt: Prompt?
+    /// Prompts completed so far, and how many there are.
+    public var completed: Int
+    public var total: Int
+    /// 0...1 over the whole session (baseline counts as one step).
+    public var progress: Double
+    public var hints: [Hint]
+}

@@ -1,0 +1,80 @@
+public import TulgaFace
+public import TulgaFaceModel
+public import TulgaLiveness
+internal import Crypto
+internal import Foundation
+
+/// SHA-256 of a frame's pixels, hex.
+public func frameHash(_ image: Image) throws(FaceError) -> String {
+    SHA256.hash(data: try image.bgrBytes()).map { String(format: "%02x", $0) }.joined()
+}
+
+/// A finished session: its report and the frame that became the session's selfie.
+public struct LivenessRun: Sendable {
+    public let report: LivenessReport
+    public let selfie: Image?
+}
+
+/// The imperative shell around `LivenessSession`: reads frames, runs the face engine, embeds
+/// sampled frames, and reports each status change.
+public final class LivenessRunner {
+    public let engine: FaceEngine
+    private let eyes: EyeDetector?
+
+    public init(engine: FaceEngine, eyes: EyeDetector? = nil) {
+        self.engine = engine
+        self.eyes = eyes
+    }
+
+    /// Turns one frame into an observation, embedding and hashing it when the session asks.
+    public func observe(_ frame: Frame, timestampMs: Double, for session: LivenessSession) throws(FaceError) -> FrameObservation {
+        let analysis = try engine.analyze(frame.image)
+        var o = FrameObservation(index: frame.index, timestampMs: timestampMs, frameWidth: analysis.width, frameHeight: analysis.height,
+                                 faces: analysis.faces.map { ObservedFace(face: $0.face, quality: $0.quality) })
+        if session.wantsSample(o), let face = analysis.faces.first {
+            o.embedding = try engine.embed(face.face, in: frame.image)
+            o.frameHash = try frameHash(frame.image)
+        }
+        if session.wantsEyes, let eyes, analysis.faces.count == 1, let face = analysis.faces.first {
+            o.openEyes = try? eyes.openEyes(face.face.scaled(by: 1 / Double(frame.image.decodeScale)), in: frame.image)
+        }
+        return o
+    }
+
+    /// The guidance phase over `source`: hints for each frame until one needs none. Returns the
+    /// time the challenge may be issued at (on the source's clock), or nil if the source ended first.
+    /// - Parameter onHints: called with each frame's hints, for a display.
+    public func guide(_ guidance: inout Guidance, source: any FrameSource, onHints: ([Hint]) -> Void = { _ in }) throws -> Double? {
+        while guidance.readyAtMs == nil, let frame = try source.next() {
+            let analysis = try engine.analyze(frame.image)
+            let observation = FrameObservation(index: frame.index, timestampMs: frame.timestampMs, frameWidth: analysis.width,
+                                               frameHeight: analysis.height,
+                                               faces: analysis.faces.map { ObservedFace(face: $0.face, quality: $0.quality) })
+            onHints(guidance.observe(observation))
+        }
+        return guidance.readyAtMs
+    }
+
+    /// Runs `session` over `source` until it passes, fails or the source ends, then checks the
+    /// sampled frames against `replay`. A video file's stream time is laid on the session's
+    /// clock (`issuedAtMs` + position); a camera's wall-clock timestamps are used as they are.
+    public func run(
+        _ session: inout LivenessSession, source: any FrameSource, streamTimeIsRelative: Bool, replay: any ReplayGuard,
+        onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }
+    ) async throws -> LivenessRun {
+        var selfieImage: Image?
+        while session.phase == .baseline || session.phase == .prompting {
+            guard let frame = try source.next() else {
+                session.endOfStream()
+                break
+            }
+            let time = streamTimeIsRelative ? session.issuedAtMs + frame.timestampMs : frame.timestampMs
+            let observation = try observe(frame, timestampMs: time, for: session)
+            let status = session.observe(observation)
+            if selfieImage == nil, session.selfieFrame == frame.index { selfieImage = frame.image }
+            onStatus(status, observation)
+        }
+        try await replay.check(&session)
+        return LivenessRun(report: session.report, selfie: selfieImage)
+    }
+}

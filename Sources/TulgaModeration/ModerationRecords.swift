@@ -1,0 +1,300 @@
+public import Foundation
+public import TulgaCore
+public import TulgaCrypto
+public import TulgaPolicy
+public import TulgaStorage
+
+/// An authenticated moderator (see ``ModerationRecords/authenticate(id:secret:)``).
+public struct Moderator: Sendable, Hashable, Codable {
+    public var id: String
+    public var role: Role
+    /// The moderator's own IIN, so they never decide a case about themselves.
+    public var iin: String?
+    public init(id: String, role: Role, iin: String?) {
+        self.id = id
+        self.role = role
+        self.iin = iin
+    }
+}
+
+/// A case as a list shows it.
+public struct CaseSummary: Sendable, Hashable, Codable {
+    public var id: String
+    public var iin: String
+    public var state: CaseState
+    public var score: Double
+    public var flagReason: String
+    public var createdAt: Double
+    public var claimedBy: String?
+    public var leaseUntil: Double?
+    public var decidedBy: String?
+    public var decidedAt: Double?
+    public var reason: String?
+    public var overSLA: Bool
+    public var evidencePurged: Bool
+}
+
+/// A case with its decrypted evidence, for `moderate show`.
+public struct CaseDetail: Sendable {
+    public var summary: CaseSummary
+    public var selfie: Data?
+    public var reference: Data?
+    public var livenessReport: String?
+}
+
+/// The evidence a verification leaves for a moderator.
+public struct Evidence: Sendable {
+    public var selfie: Data?
+    public var reference: Data?
+    public var livenessReport: String?
+    public init(selfie: Data?, reference: Data?, livenessReport: String?) {
+        self.selfie = selfie
+        self.reference = reference
+        self.livenessReport = livenessReport
+    }
+}
+
+/// Queue figures for `moderate stats`.
+public struct ModerationStats: Sendable, Hashable, Codable {
+    public var open: Int
+    public var claimed: Int
+    public var approved: Int
+    public var rejected: Int
+    public var overSLA: Int
+    /// Decisions per moderator (only the caller's own for a moderator).
+    public var decisionsBy: [String: Int]
+}
+
+/// Lease and SLA lengths.
+public struct ModerationSettings: Sendable, Hashable, Codable {
+    /// A moderator's claim lasts this long.
+    public var leaseSeconds: Double = 15 * 60
+    /// Open cases older than this are flagged.
+    public var slaSeconds: Double = 24 * 3600
+    public init() {}
+}
+
+/// Cases and moderators. Owns `cases` and `moderators`; the state moves only through the pure
+/// ``CaseLease/transition(from:event:now:)``.
+public struct ModerationRecords: Sendable {
+    public let database: any SQLDatabase
+    public let cipher: EvidenceCipher
+    public let settings: ModerationSettings
+    public let clock: any WallClock
+
+    public init(database: any SQLDatabase, cipher: EvidenceCipher, settings: ModerationSettings, clock: any WallClock) {
+        self.database = database
+        self.cipher = cipher
+        self.settings = settings
+        self.clock = clock
+    }
+
+    enum Columns: String {
+        case id, iin, state, score, flagReason = "flag_reason", createdAt = "created_at", claimedBy = "claimed_by"
+        case leaseUntil = "lease_until", decidedBy = "decided_by", decidedAt = "decided_at", reason, evidencePurged = "evidence_purged"
+        case selfie, reference, livenessReport = "liveness_report", keyID = "key_id", role, secretHash = "secret_hash"
+    }
+
+    /// The moderation tables, as released in v1.
+    public static func register(_ migrator: inout Migrator) {
+        migrator.registerMigration("moderation.v1", replaces: ["v1-core"], [
+            """
+            CREATE TABLE cases (
+              id TEXT PRIMARY KEY, iin TEXT NOT NULL, attempt_id TEXT NOT NULL, state TEXT NOT NULL,
+              created_at {REAL} NOT NULL, claimed_by TEXT, lease_until {REAL}, decided_by TEXT, decided_at {REAL},
+              reason TEXT, score {REAL} NOT NULL, flag_reason TEXT NOT NULL, liveness_report TEXT,
+              selfie {BLOB}, reference {BLOB}, key_id TEXT, evidence_purged {INT} NOT NULL DEFAULT 0)
+            """,
+            "CREATE INDEX cases_state ON cases(state)",
+            "CREATE TABLE moderators (id TEXT PRIMARY KEY, role TEXT NOT NULL, secret_hash TEXT NOT NULL, iin TEXT)",
+        ])
+    }
+
+    // MARK: Moderators
+
+    /// Adds or replaces a moderator; the secret (12 characters at least) is scrypt-hashed.
+    public func addModerator(id: String, role: Role, secret: String, iin: String?) async throws {
+        guard secret.count >= 12 else { throw ModerationError(.unauthorized, "a moderator secret must have at least 12 characters") }
+        let hash = try SecretHash.make(secret), now = clock.now()
+        try await database.transaction { db in
+            try db.execute("DELETE FROM moderators WHERE id = ?", [.text(id)])
+            try db.execute("INSERT INTO moderators (id, role, secret_hash, iin) VALUES (?, ?, ?, ?)",
+                           [.text(id), .text(role.rawValue), .text(hash), SQLValue(iin)])
+            try AuditLog.append(db, at: now, actor: "admin", action: "moderator.add", subject: id, detail: role.rawValue)
+        }
+    }
+
+    /// The moderator with this id and secret; any mismatch is the same refusal, at the same cost.
+    public func authenticate(id: String, secret: String) async throws -> Moderator {
+        let row = try await database.transaction { db in try db.one("SELECT * FROM moderators WHERE id = ?", [.text(id)]) }
+        let refusal = ModerationError(.unauthorized, "unknown moderator or wrong secret")
+        guard let row else {
+            _ = SecretHash.verify(secret, against: "scrypt$32768$8$1$00$00")
+            throw refusal
+        }
+        guard SecretHash.verify(secret, against: try row.text(Columns.secretHash)) else { throw refusal }
+        return Moderator(id: id, role: try row.value(Columns.role, as: Role.self), iin: try row.optionalText(Columns.iin))
+    }
+
+    // MARK: Cases
+
+    /// Opens a case with sealed evidence inside the attempt runner's transaction.
+    public static func openCase(_ db: any SQLSession, id: String, iin: String, attemptID: String, score: Double, reason: String,
+                                sealed: (selfie: Data?, reference: Data?, keyID: String), livenessReport: String?, at now: Double) throws {
+        try db.execute("""
+            INSERT INTO cases (id, iin, attempt_id, state, created_at, score, flag_reason, liveness_report, selfie, reference, key_id)
+            VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(id), .text(iin), .text(attemptID), .double(now), .double(score), .text(reason),
+                  SQLValue(livenessReport), SQLValue(sealed.selfie), SQLValue(sealed.reference), .text(sealed.keyID)])
+        try AuditLog.append(db, at: now, actor: "policy", action: "case.open", subject: id, detail: reason)
+    }
+
+    static let summaryColumns = "id, iin, state, score, flag_reason, created_at, claimed_by, lease_until, decided_by, decided_at, reason, evidence_purged"
+
+    static func lease(_ row: SQLRow) throws -> CaseLease {
+        CaseLease(state: try row.value(Columns.state, as: CaseState.self), claimedBy: try row.optionalText(Columns.claimedBy),
+                  leaseUntil: try row.optionalDouble(Columns.leaseUntil))
+    }
+
+    func summary(_ row: SQLRow, now: Double) throws -> CaseSummary {
+        let lease = try Self.lease(row).effective(now: now)
+        let created = try row.double(Columns.createdAt)
+        let undecided = lease.state == .open || lease.state == .claimed
+        return CaseSummary(id: try row.text(Columns.id), iin: try row.text(Columns.iin), state: lease.state, score: try row.double(Columns.score),
+                           flagReason: try row.text(Columns.flagReason), createdAt: created, claimedBy: lease.claimedBy,
+                           leaseUntil: lease.leaseUntil, decidedBy: try row.optionalText(Columns.decidedBy),
+                           decidedAt: try row.optionalDouble(Columns.decidedAt), reason: try row.optionalText(Columns.reason),
+                           overSLA: undecided && now - created > settings.slaSeconds, evidencePurged: try row.bool(Columns.evidencePurged))
+    }
+
+    func authorize(_ moderator: Moderator, _ action: ModerationAction) throws {
+        guard isAllowed(moderator.role, action) else { throw ModerationError.notAllowed(moderator.role, action) }
+    }
+
+    /// Every case (in one state, or all), oldest first.
+    public func list(state: CaseState? = nil, as moderator: Moderator) async throws -> [CaseSummary] {
+        try authorize(moderator, .list)
+        let now = clock.now()
+        let rows = try await database.transaction { db in try db.query("SELECT \(Self.summaryColumns) FROM cases ORDER BY created_at, id", []) }
+        return try rows.map { try summary($0, now: now) }.filter { state == nil || $0.state == state }
+    }
+
+    /// One case with its evidence opened; the view is audited.
+    public func detail(_ id: String, as moderator: Moderator) async throws -> CaseDetail {
+        try authorize(moderator, .show)
+        let now = clock.now()
+        let row = try await database.transaction { db in
+            let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)])
+            if row != nil { try AuditLog.append(db, at: now, actor: "moderator:\(moderator.id)", action: "case.view", subject: id, detail: "") }
+            return row
+        }
+        guard let row else { throw ModerationError.unknownCase(id) }
+        let keyID = try row.optionalText(Columns.keyID) ?? ""
+        return CaseDetail(summary: try summary(row, now: now),
+                          selfie: try row.optionalBlob(Columns.selfie).map { try cipher.open($0, keyID: keyID) },
+                          reference: try row.optionalBlob(Columns.reference).map { try cipher.open($0, keyID: keyID) },
+                          livenessReport: try row.optionalText(Columns.livenessReport))
+    }
+
+    /// A moderator takes a case for the lease.
+    public func claim(_ id: String, as moderator: Moderator) async throws -> CaseSummary {
+        try authorize(moderator, .claim)
+        let lease = settings.leaseSeconds, now = clock.now()
+        let row = try await database.transaction { db in
+            try Self.move(db, id, event: .claim(by: moderator.id, leaseSeconds: lease), actor: moderator, action: "case.claim", detail: "", at: now).row
+        }
+        return try summary(row, now: now)
+    }
+
+    /// A supervisor hands a case to another moderator (never to one whose own case it is).
+    public func reassign(_ id: String, to target: String, as supervisor: Moderator) async throws -> CaseSummary {
+        try authorize(supervisor, .reassign)
+        let lease = settings.leaseSeconds, now = clock.now()
+        let row = try await database.transaction { db in
+            guard let targetRow = try db.one("SELECT iin FROM moderators WHERE id = ?", [.text(target)]) else { throw ModerationError.unknownModerator(target) }
+            let targetIIN = try targetRow.optionalText(Columns.iin)
+            return try Self.move(db, id, event: .reassign(to: target, leaseSeconds: lease), actor: supervisor, action: "case.reassign",
+                                 detail: target, at: now, forbiddenIIN: targetIIN).row
+        }
+        return try summary(row, now: now)
+    }
+
+    /// Approves or rejects a claimed case inside the caller's transaction; returns the case's IIN
+    /// and row. The moderation desk adds the Digital ID and the SMS in the same transaction.
+    public static func decide(_ db: any SQLSession, _ id: String, approve: Bool, reason: String, as moderator: Moderator,
+                              at now: Double) throws -> (iin: String, row: SQLRow) {
+        guard isAllowed(moderator.role, .decide) else { throw ModerationError.notAllowed(moderator.role, .decide) }
+        return try move(db, id, event: .decide(approve: approve, by: moderator.id, reason: reason), actor: moderator,
+                        action: approve ? "case.approve" : "case.reject", detail: reason, at: now)
+    }
+
+    /// Loads the case, applies the pure transition, saves it and audits it.
+    static func move(_ db: any SQLSession, _ id: String, event: CaseEvent, actor: Moderator, action: String, detail: String, at now: Double,
+                     forbiddenIIN: String? = nil) throws -> (iin: String, row: SQLRow) {
+        try db.lock("case:" + id)
+        guard let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError.unknownCase(id) }
+        let iin = try row.text(Columns.iin)
+        if case .expireLease = event {} else if actor.iin == iin || (forbiddenIIN != nil && forbiddenIIN == iin) {
+            throw ModerationError.ownCase()
+        }
+        let next = try CaseLease.transition(from: try lease(row), event: event, now: now)
+        let decided = next.state == .approved || next.state == .rejected
+        try db.execute("""
+            UPDATE cases SET state = ?, claimed_by = ?, lease_until = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ?
+            """, [.text(next.state.rawValue), SQLValue(next.claimedBy), SQLValue(next.leaseUntil),
+                  decided ? .text(actor.id) : row["decided_by"], decided ? .double(now) : row["decided_at"],
+                  decided ? .text(detail) : row["reason"], .text(id)])
+        try AuditLog.append(db, at: now, actor: actor.id == "policy" ? "policy" : "moderator:\(actor.id)", action: action, subject: id, detail: detail)
+        return (iin, try db.one("SELECT \(summaryColumns) FROM cases WHERE id = ?", [.text(id)]) ?? row)
+    }
+
+    /// A case row as a summary (for the desk, after ``decide(_:_:approve:reason:as:at:)``).
+    public func summary(of row: SQLRow) throws -> CaseSummary { try summary(row, now: clock.now()) }
+
+    /// Writes expired claims back to open (the lease-expiry service); returns how many.
+    public func expireLeases() async throws -> Int {
+        let now = clock.now()
+        return try await database.transaction { db in
+            let ids = try db.query("SELECT id FROM cases WHERE state = 'claimed' AND lease_until <= ?", [.double(now)]).map { try $0.text(Columns.id) }
+            for id in ids {
+                _ = try Self.move(db, id, event: .expireLease, actor: Moderator(id: "policy", role: .supervisor, iin: nil),
+                                  action: "case.lease_expired", detail: "", at: now)
+            }
+            return ids.count
+        }
+    }
+
+    /// Queue figures; a moderator sees only their own decisions.
+    public func stats(as moderator: Moderator) async throws -> ModerationStats {
+        let all = isAllowed(moderator.role, .statsAll)
+        let cases = try await list(as: moderator)
+        var by: [String: Int] = [:]
+        for c in cases { if let who = c.decidedBy, all || who == moderator.id { by[who, default: 0] += 1 } }
+        func count(_ s: CaseState) -> Int { cases.filter { $0.state == s }.count }
+        return ModerationStats(open: count(.open), claimed: count(.claimed), approved: count(.approved), rejected: count(.rejected),
+                               overSLA: cases.filter(\.overSLA).count, decisionsBy: by)
+    }
+
+    /// Deletes the evidence of cases decided more than `seconds` ago.
+    public func purgeEvidence(olderThan seconds: Double, actor: String) async throws -> Int {
+        let now = clock.now()
+        return try await database.transaction { db in
+            let rows = try db.query("""
+                SELECT id FROM cases WHERE state IN ('approved', 'rejected') AND evidence_purged = 0 AND decided_at < ?
+                """, [.double(now - seconds)])
+            for row in rows {
+                try db.execute("UPDATE cases SET selfie = NULL, reference = NULL, liveness_report = NULL, evidence_purged = 1 WHERE id = ?", [row["id"]])
+                try AuditLog.append(db, at: now, actor: actor, action: "case.purge", subject: try row.text(Columns.id), detail: "")
+            }
+            return rows.count
+        }
+    }
+
+    /// How many cases wait for a moderator (open, or claimed with an expired lease), for metrics.
+    public func queueDepth() async throws -> Int {
+        let now = clock.now()
+        return try await database.transaction { db in
+            try db.one("SELECT COUNT(*) AS n FROM cases WHERE state = 'open' OR (state = 'claimed' AND lease_until <= ?)", [.double(now)])?["n"].int ?? 0
+        }
+    }
+}

@@ -1,0 +1,95 @@
+public import Foundation
+public import TulgaCore
+public import TulgaCrypto
+public import TulgaStorage
+
+/// A registry entry: the state database's record of a person.
+public struct RegistryEntry: Sendable, Hashable {
+    public var iin: String
+    public var surname: String
+    public var givenName: String
+    public var documentNumber: String
+    public var phone: String?
+    public var photo: Data
+    public init(iin: String, surname: String, givenName: String, documentNumber: String, phone: String? = nil, photo: Data) {
+        self.iin = iin
+        self.surname = surname
+        self.givenName = givenName
+        self.documentNumber = documentNumber
+        self.phone = phone
+        self.photo = photo
+    }
+}
+
+/// A person's names and document, without the photo (what a Digital ID copies).
+public struct RegistryPerson: Sendable, Hashable {
+    public var surname: String
+    public var givenName: String
+    public var documentNumber: String
+    public var phone: String?
+}
+
+/// The registry table: people and their sealed photos. Owns `registry`.
+///
+/// ```swift
+/// let registry = RegistryRecords(database: db, cipher: cipher, clock: SystemClock())
+/// try await registry.upsert(entry)
+/// ```
+public struct RegistryRecords: Sendable {
+    public let database: any SQLDatabase
+    public let cipher: EvidenceCipher
+    public let clock: any WallClock
+
+    public init(database: any SQLDatabase, cipher: EvidenceCipher, clock: any WallClock) {
+        self.database = database
+        self.cipher = cipher
+        self.clock = clock
+    }
+
+    enum Columns: String { case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id" }
+
+    /// The registry table, as released in v1.
+    public static func register(_ migrator: inout Migrator) {
+        migrator.registerMigration("registry.v1", replaces: ["v1-core"], [
+            """
+            CREATE TABLE registry (
+              iin TEXT PRIMARY KEY, surname TEXT NOT NULL, given_name TEXT NOT NULL, document_number TEXT NOT NULL,
+              phone TEXT, photo {BLOB} NOT NULL, key_id TEXT NOT NULL)
+            """,
+        ])
+    }
+
+    /// Adds or replaces a person; the photo is sealed with the evidence key.
+    public func upsert(_ entry: RegistryEntry) async throws {
+        let sealed = try cipher.seal(entry.photo), keyID = cipher.keyID, now = clock.now()
+        try await database.transaction { db in
+            try db.execute("DELETE FROM registry WHERE iin = ?", [.text(entry.iin)])
+            try db.execute("""
+                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [.text(entry.iin), .text(entry.surname), .text(entry.givenName), .text(entry.documentNumber),
+                      SQLValue(entry.phone), .blob(sealed), .text(keyID)])
+            try AuditLog.append(db, at: now, actor: "registry", action: "registry.upsert", subject: entry.iin, detail: "")
+        }
+    }
+
+    /// The person with their photo opened, or nil.
+    /// - Throws: a ``StorageError`` for a damaged row, a `CryptoFailure` for a photo that does not open.
+    public func entry(_ iin: String) async throws -> RegistryEntry? {
+        let row = try await database.transaction { db in try db.one("SELECT * FROM registry WHERE iin = ?", [.text(iin)]) }
+        guard let row else { return nil }
+        let person = try Self.person(row)
+        guard let sealed = try row.optionalBlob(Columns.photo) else { throw StorageError(.damagedRow, "registry row \(iin) has no photo") }
+        return RegistryEntry(iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
+                             phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID)))
+    }
+
+    /// The person inside another module's transaction (names for a Digital ID, the phone for an SMS).
+    public static func person(_ db: any SQLSession, iin: String) throws -> RegistryPerson? {
+        try db.one("SELECT surname, given_name, document_number, phone FROM registry WHERE iin = ?", [.text(iin)]).map(person)
+    }
+
+    static func person(_ row: SQLRow) throws -> RegistryPerson {
+        RegistryPerson(surname: try row.text(Columns.surname), givenName: try row.text(Columns.givenName),
+                       documentNumber: try row.text(Columns.documentNumber), phone: try row.optionalText(Columns.phone))
+    }
+}

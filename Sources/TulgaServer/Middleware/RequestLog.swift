@@ -1,0 +1,32 @@
+public import Hummingbird
+internal import Logging
+internal import HTTPTypes
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaConfig
+internal import TulgaAttempts
+internal import TulgaPolicy
+internal import TulgaModeration
+
+/// One structured line per request: method, route pattern (never the raw path: application
+/// numbers are bearer secrets), status, milliseconds. Bodies and headers are never logged.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        func log(_ status: Int) {
+            let elapsed = (ContinuousClock.now - start).components
+            context.logger.info("request", metadata: [
+                "method": "\(request.method.rawValue)", "route": "\(context.endpointPath ?? "unmatched")", "status": "\(status)",
+                "ms": "\(elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000)",
+            ])
+        }
+        do {
+            let response = try await next(request, context)
+            log(response.status.code)
+            return response
+        } catch let error as any HTTPResponseError {
+            log(error.status.code)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,40 @@
+internal import Foundation
+internal import HTTPTypes
+internal import Hummingbird
+internal import TulgaCore
+internal import TulgaIdentity
+internal import TulgaFlow
+internal import TulgaConfig
+internal import TulgaAttempts
+internal import TulgaPolicy
+internal import TulgaModeration
+
+/// JSON responses.
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
+
+/// Reads a JSON body (64 KiB at most) into `T`.
+func body<T: Decodable>(_ request: Request, _ type: T.Type, limit: Int = 64 * 1024) async throws -> T {
+    var request = request
+    let buffer = try await request.collectBody(upTo: limit)
+    guard buffer.readableBytes > 0 else { throw Problem(.badRequest, "invalid_json", "the body is empty; this endpoint expects JSON") }
+    return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+}
+
+func validIIN(_ text: String) throws -> String {
+    do { return try IIN(text).value } catch { throw Problem(.unprocessableContent, "invalid_iin", "invalid IIN: \(error)") }
+}
+
+/// ru or kk (the languages of HTTP sessions and SMS so far).
+func sessionLanguage(_ raw: String?) throws -> Language {
+    let language = raw ?? "ru"
+    guard language == "ru" || language == "kk", let parsed = Language(rawValue: language) else {
+        throw Problem(.unprocessableContent, "invalid_language", "language must be ru or kk")
+    }
+    return parsed
+}
+
+func makeID() -> String { UUID().uuidString.lowercased() }

@@ -1,0 +1,56 @@
+internal import Foundation
+internal import Hummingbird
+internal import TulgaFace
+internal import HTTPTypes
+internal import TulgaCore
+internal import TulgaFlow
+internal import TulgaConfig
+internal import TulgaAttempts
+internal import TulgaPolicy
+internal import TulgaModeration
+
+/// `/v1/verifications`: a session per attempt, fed frames or a clip, then finished.
+struct VerificationRoutes {
+    let env: ServerEnvironment
+
+    struct CreateSession: Decodable { let iin: String; let language: String? }
+
+    var collection: RouteCollection<TulgaContext> {
+        let routes = RouteCollection(context: TulgaContext.self)
+        routes.post { request, context in
+            try context.require(.kiosk, .issuance)
+            let input = try await body(request, CreateSession.self)
+            let iin = try validIIN(input.iin)
+            try env.iinLimiter.take("iin:" + iin)
+            let language = try sessionLanguage(input.language)
+            return try json(try await env.sessions.create(iin: iin, language: language), status: .created)
+        }
+        routes.get("/{id}") { _, context in
+            try context.require(.kiosk, .issuance)
+            return try json(try await env.sessions.state(try context.parameters.require("id")))
+        }
+        routes.post("/{id}/frames") { request, context in
+            try context.require(.kiosk, .issuance)
+            let id = try context.parameters.require("id")
+            var request = request
+            let bytes = try await request.collectBody(upTo: env.config.frameMaxBytes)
+            let image: Image
+            do { image = try Image(decoding: Data(bytes.readableBytesView), limits: env.decodeLimits) } catch let error as FaceError { throw ProblemMiddleware<TulgaContext>.image(error) }
+            return try json(try await env.sessions.feed(id, frames: SingleFrame(image, stampMs: env.records.clock.nowMs())))
+        }
+        routes.post("/{id}/clip") { request, context in
+            try context.require(.kiosk, .issuance)
+            let id = try context.parameters.require("id")
+            var request = request
+            let bytes = try await request.collectBody(upTo: env.config.clipMaxBytes)
+            _ = try await env.sessions.state(id)   // 404 before buffering the clip
+            let clip = try Clip(Data(bytes.readableBytesView), maxFrames: env.config.clipMaxFrames, startMs: env.records.clock.nowMs())
+            return try json(try await env.sessions.feed(id, frames: clip))
+        }
+        routes.post("/{id}/finish") { _, context in
+            try context.require(.kiosk, .issuance)
+            return try json(try await env.sessions.finish(try context.parameters.require("id")))
+        }
+        return routes
+    }
+}

@@ -1,0 +1,40 @@
+public import Foundation
+public import TulgaStorage
+
+/// Every storage test runs on both real backends.
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+    public var description: String { rawValue }
+
+    /// The throwaway server `scripts/test` starts.
+    public static let postgresURL = ProcessInfo.processInfo.environment["TULGA_TEST_POSTGRES"]
+
+    /// A fresh, empty database of this kind.
+    public func open() async throws -> any SQLDatabase {
+        switch self {
+        case .sqlite:
+            return try SQLiteDatabase(path: Temp.dir() + "/tulga.sqlite")
+        case .postgres:
+            guard let url = Backend.postgresURL else {
+                throw DatabaseFailure("TULGA_TEST_POSTGRES is not set: run the tests through scripts/test, which starts PostgreSQL")
+            }
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let admin = try await PostgresDatabase(url: url, poolSize: 1)
+            try await admin.autocommit("CREATE DATABASE \(name)")
+            await admin.close()
+            guard var components = URLComponents(string: url) else { throw DatabaseFailure("bad TULGA_TEST_POSTGRES \(url)") }
+            components.path = "/" + name
+            guard let scoped = components.string else { throw DatabaseFailure("bad TULGA_TEST_POSTGRES \(url)") }
+            return try await PostgresDatabase(url: scoped, poolSize: 6)
+        }
+    }
+}
+
+/// Scratch folders under the system's temporary folder.
+public enum Temp {
+    public static func dir(_ prefix: String = "tulga-test") -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
