@@ -2,8 +2,8 @@
 import Foundation
 import TulgaFace
 import TulgaLiveness
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
+import TulgaFaceModel
+import TulgaLivenessRunner
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
 

@@ -1,5 +1,5 @@
 public import TulgaCore
-internal import TulgaCrypto
+import TulgaCrypto
 public import TulgaStorage
 
 /// A calling system's key: the scopes it may use. Keys are stored scrypt-hashed; the id is a
@@ -23,10 +23,7 @@ public struct APIKeyRecords: Sendable {
     public let database: any SQLDatabase
     public let clock: any WallClock
 
-    public init(database: any SQLDatabase, clock: any WallClock) {
-        self.database = database
-        self.clock = clock
-    }
+    public init(_ context: RecordContext) { (database, clock) = (context.database, context.clock) }
 
     enum Columns: String { case id, name, scopes, secretHash = "secret_hash" }
 

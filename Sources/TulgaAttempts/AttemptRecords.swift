@@ -22,15 +22,9 @@ public struct ApplicantStatus: Sendable, Hashable, Codable {
 /// `applicants`, `attempts`, `in_person` and `replay_hashes`. The limit is enforced in ``begin(iin:language:)``:
 /// a per-IIN lock, then the pure ``AttemptCounter`` rule, in one transaction.
 public struct AttemptRecords: Sendable {
-    public let database: any SQLDatabase
+    public let database: any SQLDatabase, clock: any WallClock
     public let policy: AttemptPolicy
-    public let clock: any WallClock
-
-    public init(database: any SQLDatabase, policy: AttemptPolicy, clock: any WallClock) {
-        self.database = database
-        self.policy = policy
-        self.clock = clock
-    }
+    public init(_ context: RecordContext, policy: AttemptPolicy) { (database, clock, self.policy) = (context.database, context.clock, policy) }
 
     enum Columns: String { case failures, running, language, state }
 

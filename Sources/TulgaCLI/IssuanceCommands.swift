@@ -5,15 +5,15 @@ import TulgaIssuance
 import TulgaCore
 import TulgaFlow
 import TulgaStorage
-internal import TulgaRegistry
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaDigitalID
-internal import TulgaPolicy
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaAPIKeys
-internal import TulgaLiveness
+import TulgaRegistry
+import TulgaAttempts
+import TulgaModeration
+import TulgaDigitalID
+import TulgaPolicy
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaAPIKeys
+import TulgaLiveness
 
 /// Opens the store and the issuance service (the CA is optional until an operation needs it).
 func withIssuance(_ options: StoreOptions, _ body: (IssuanceService, Configuration) async throws -> Void) async throws {

@@ -3,18 +3,18 @@ import Foundation
 import TulgaConfig
 import TulgaFace
 import TulgaLiveness
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaDigitalID
-internal import TulgaIssuance
-internal import TulgaPolicy
-internal import TulgaStorage
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaAPIKeys
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaAttempts
+import TulgaModeration
+import TulgaDigitalID
+import TulgaIssuance
+import TulgaPolicy
+import TulgaStorage
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaAPIKeys
 
 struct Kiosk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,17 +4,17 @@ import TulgaConfig
 import TulgaFace
 import TulgaPolicy
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaDigitalID
-internal import TulgaIssuance
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaAPIKeys
-internal import TulgaLiveness
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaAttempts
+import TulgaModeration
+import TulgaDigitalID
+import TulgaIssuance
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaAPIKeys
+import TulgaLiveness
 
 /// How a moderator proves who they are: a credentials file or the environment.
 struct Credentials: ParsableArguments {
@@ -69,7 +69,7 @@ struct ModerateList: AsyncParsableCommand {
             let cases = try await s.moderation.list(state: state.flatMap(CaseState.init(rawValue:)), as: m)
             if store.common.json { try printJSON(cases); return }
             print("CASE                      STATE     SCORE  AGE     CLAIMED BY   FLAG")
-            let now = Date().timeIntervalSince1970
+            let now = s.clock.now()
             for c in cases {
                 let age = "\(Int((now - c.createdAt) / 3600))h"
                 print([c.id.padding(toLength: 25, withPad: " ", startingAt: 0), c.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0),

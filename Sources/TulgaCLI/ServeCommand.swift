@@ -7,17 +7,17 @@ import TulgaCrypto
 import TulgaIssuance
 import TulgaServer
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaDigitalID
-internal import TulgaPolicy
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaAPIKeys
-internal import TulgaLiveness
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaAttempts
+import TulgaModeration
+import TulgaDigitalID
+import TulgaPolicy
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaAPIKeys
+import TulgaLiveness
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

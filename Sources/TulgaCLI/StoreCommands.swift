@@ -14,9 +14,9 @@ import TulgaRegistry
 import TulgaAttempts
 import TulgaModeration
 import TulgaIssuance
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaAPIKeys
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaAPIKeys
 
 /// Options of every command that opens the store.
 struct StoreOptions: ParsableArguments {

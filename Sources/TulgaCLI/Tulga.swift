@@ -2,19 +2,19 @@ import ArgumentParser
 import Foundation
 import TulgaConfig
 import TulgaFace
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaDigitalID
-internal import TulgaIssuance
-internal import TulgaPolicy
-internal import TulgaStorage
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaAPIKeys
-internal import TulgaLiveness
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaAttempts
+import TulgaModeration
+import TulgaDigitalID
+import TulgaIssuance
+import TulgaPolicy
+import TulgaStorage
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaAPIKeys
+import TulgaLiveness
 
 /// Exit codes shared by every subcommand.
 enum Exit {

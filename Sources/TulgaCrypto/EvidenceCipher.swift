@@ -1,5 +1,5 @@
 public import Foundation
-internal import Crypto
+import Crypto
 
 /// AES-256-GCM for biometric evidence at rest. The key lives in a file outside the database;
 /// its id (first 16 hex digits of the key's SHA-256) is stored with each blob.

@@ -1,5 +1,5 @@
-internal import COpenSSL
-internal import Foundation
+import COpenSSL
+import Foundation
 
 /// A slow, salted hash of a short secret (PIN, moderator secret, API key) with OpenSSL's scrypt.
 ///

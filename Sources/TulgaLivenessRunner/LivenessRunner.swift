@@ -1,8 +1,8 @@
 public import TulgaFace
 public import TulgaFaceModel
 public import TulgaLiveness
-internal import Crypto
-internal import Foundation
+import Crypto
+import Foundation
 
 /// SHA-256 of a frame's pixels, hex.
 public func frameHash(_ image: Image) throws(FaceError) -> String {

@@ -19,19 +19,15 @@ public struct Moderator: Sendable, Hashable, Codable {
 
 /// A case as a list shows it.
 public struct CaseSummary: Sendable, Hashable, Codable {
-    public var id: String
-    public var iin: String
+    public var id, iin: String
     public var state: CaseState
     public var score: Double
+    /// Why the policy sent it to a moderator.
     public var flagReason: String
     public var createdAt: Double
-    public var claimedBy: String?
-    public var leaseUntil: Double?
-    public var decidedBy: String?
-    public var decidedAt: Double?
-    public var reason: String?
-    public var overSLA: Bool
-    public var evidencePurged: Bool
+    public var claimedBy: String?, leaseUntil: Double?
+    public var decidedBy: String?, decidedAt: Double?, reason: String?
+    public var overSLA, evidencePurged: Bool
 }
 
 /// A case with its decrypted evidence, for `moderate show`.
@@ -56,11 +52,7 @@ public struct Evidence: Sendable {
 
 /// Queue figures for `moderate stats`.
 public struct ModerationStats: Sendable, Hashable, Codable {
-    public var open: Int
-    public var claimed: Int
-    public var approved: Int
-    public var rejected: Int
-    public var overSLA: Int
+    public var open, claimed, approved, rejected, overSLA: Int
     /// Decisions per moderator (only the caller's own for a moderator).
     public var decisionsBy: [String: Int]
 }
@@ -82,11 +74,8 @@ public struct ModerationRecords: Sendable {
     public let settings: ModerationSettings
     public let clock: any WallClock
 
-    public init(database: any SQLDatabase, cipher: EvidenceCipher, settings: ModerationSettings, clock: any WallClock) {
-        self.database = database
-        self.cipher = cipher
-        self.settings = settings
-        self.clock = clock
+    public init(_ context: RecordContext, cipher: EvidenceCipher, settings: ModerationSettings) {
+        (database, clock, self.cipher, self.settings) = (context.database, context.clock, cipher, settings)
     }
 
     enum Columns: String {
@@ -188,7 +177,7 @@ public struct ModerationRecords: Sendable {
             if row != nil { try AuditLog.append(db, at: now, actor: "moderator:\(moderator.id)", action: "case.view", subject: id, detail: "") }
             return row
         }
-        guard let row else { throw ModerationError.unknownCase(id) }
+        guard let row else { throw ModerationError(.unknownCase, "no case \(id)") }
         let keyID = try row.optionalText(Columns.keyID) ?? ""
         return CaseDetail(summary: try summary(row, now: now),
                           selfie: try row.optionalBlob(Columns.selfie).map { try cipher.open($0, keyID: keyID) },
@@ -211,7 +200,7 @@ public struct ModerationRecords: Sendable {
         try authorize(supervisor, .reassign)
         let lease = settings.leaseSeconds, now = clock.now()
         let row = try await database.transaction { db in
-            guard let targetRow = try db.one("SELECT iin FROM moderators WHERE id = ?", [.text(target)]) else { throw ModerationError.unknownModerator(target) }
+            guard let targetRow = try db.one("SELECT iin FROM moderators WHERE id = ?", [.text(target)]) else { throw ModerationError(.unknownModerator, "no moderator \(target)") }
             let targetIIN = try targetRow.optionalText(Columns.iin)
             return try Self.move(db, id, event: .reassign(to: target, leaseSeconds: lease), actor: supervisor, action: "case.reassign",
                                  detail: target, at: now, forbiddenIIN: targetIIN).row
@@ -232,10 +221,10 @@ public struct ModerationRecords: Sendable {
     static func move(_ db: any SQLSession, _ id: String, event: CaseEvent, actor: Moderator, action: String, detail: String, at now: Double,
                      forbiddenIIN: String? = nil) throws -> (iin: String, row: SQLRow) {
         try db.lock("case:" + id)
-        guard let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError.unknownCase(id) }
+        guard let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError(.unknownCase, "no case \(id)") }
         let iin = try row.text(Columns.iin)
         if case .expireLease = event {} else if actor.iin == iin || (forbiddenIIN != nil && forbiddenIIN == iin) {
-            throw ModerationError.ownCase()
+            throw ModerationError(.ownCase, "nobody may decide a case about themselves")
         }
         let next = try CaseLease.transition(from: try lease(row), event: event, now: now)
         let decided = next.state == .approved || next.state == .rejected

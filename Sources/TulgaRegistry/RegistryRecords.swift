@@ -12,12 +12,7 @@ public struct RegistryEntry: Sendable, Hashable {
     public var phone: String?
     public var photo: Data
     public init(iin: String, surname: String, givenName: String, documentNumber: String, phone: String? = nil, photo: Data) {
-        self.iin = iin
-        self.surname = surname
-        self.givenName = givenName
-        self.documentNumber = documentNumber
-        self.phone = phone
-        self.photo = photo
+        (self.iin, self.surname, self.givenName, self.documentNumber, self.phone, self.photo) = (iin, surname, givenName, documentNumber, phone, photo)
     }
 }
 
@@ -32,19 +27,13 @@ public struct RegistryPerson: Sendable, Hashable {
 /// The registry table: people and their sealed photos. Owns `registry`.
 ///
 /// ```swift
-/// let registry = RegistryRecords(database: db, cipher: cipher, clock: SystemClock())
+/// let registry = RegistryRecords(RecordContext(database: db, clock: SystemClock()), cipher: cipher)
 /// try await registry.upsert(entry)
 /// ```
 public struct RegistryRecords: Sendable {
-    public let database: any SQLDatabase
+    public let database: any SQLDatabase, clock: any WallClock
     public let cipher: EvidenceCipher
-    public let clock: any WallClock
-
-    public init(database: any SQLDatabase, cipher: EvidenceCipher, clock: any WallClock) {
-        self.database = database
-        self.cipher = cipher
-        self.clock = clock
-    }
+    public init(_ context: RecordContext, cipher: EvidenceCipher) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
     enum Columns: String { case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id" }
 

@@ -2,13 +2,13 @@ import Foundation
 import Testing
 import TulgaTestSupport
 import TulgaConfig
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaModeration
-internal import TulgaAttempts
-internal import TulgaDigitalID
-internal import TulgaFace
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaModeration
+import TulgaAttempts
+import TulgaDigitalID
+import TulgaFace
 
 enum CLI {
     static let root = RepositoryPaths.root

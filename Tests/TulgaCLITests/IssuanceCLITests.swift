@@ -1,12 +1,12 @@
 import Foundation
 import Testing
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaModeration
-internal import TulgaAttempts
-internal import TulgaDigitalID
-internal import TulgaTestSupport
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaModeration
+import TulgaAttempts
+import TulgaDigitalID
+import TulgaTestSupport
 
 @Suite("tulga ca, phone, sms and issuance", .serialized)
 struct IssuanceCommandTests {

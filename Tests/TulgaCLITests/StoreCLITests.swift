@@ -3,13 +3,13 @@ import Testing
 import TulgaCrypto
 import TulgaPolicy
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaModeration
-internal import TulgaAttempts
-internal import TulgaDigitalID
-internal import TulgaTestSupport
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaModeration
+import TulgaAttempts
+import TulgaDigitalID
+import TulgaTestSupport
 
 /// A scratch folder with its own SQLite database, key and config for CLI runs.
 struct Workspace {
@@ -216,7 +216,8 @@ struct ServeTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLI.binary)
         server.arguments = ["serve", "--port", "\(port)"] + w.storeArgs
-        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let serverLog = Pipe()
+        server.standardError = serverLog
         try server.run()
         func curl(_ args: [String]) throws -> String {
             let p = Process()
@@ -229,24 +230,23 @@ struct ServeTests {
             p.waitUntilExit()
             return String(decoding: data, as: UTF8.self)
         }
-        var up = false
-        for _ in 0..<100 where !up {
-            try await Task.sleep(for: .milliseconds(100))
-            up = try curl(["http://127.0.0.1:\(port)/health"]).contains("ok")
-        }
-        #expect(up)
+        // Wait for the server's own word that it listens, not for an amount of time.
+        #expect(waitFor("listening", in: serverLog.fileHandleForReading))
+        #expect(try curl(["http://127.0.0.1:\(port)/health"]).contains("ok"))
         let created = try curl(["-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.lin)"}"#])
         let sid = try #require((try JSONSerialization.jsonObject(with: Data(created.utf8)) as? [String: Any])?["sessionId"] as? String)
 
         // Upload the clip (about half a second of work) and send SIGTERM while it runs.
         let upload = Process()
         upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        upload.arguments = ["-s", "-o", w.dir + "/upload.json", "-w", "%{http_code}", "-H", "X-API-Key: \(key)", "--data-binary", "@" + w.video,
+        upload.arguments = ["-s", "-v", "-o", w.dir + "/upload.json", "-w", "%{http_code}", "-H", "X-API-Key: \(key)", "--data-binary", "@" + w.video,
                             "http://127.0.0.1:\(port)/v1/verifications/\(sid)/clip"]
-        let status = Pipe()
+        let status = Pipe(), trace = Pipe()
         upload.standardOutput = status
+        upload.standardError = trace
         try upload.run()
-        try await Task.sleep(for: .milliseconds(150))
+        // SIGTERM once curl says the whole clip is sent: the server is then reading or decoding it.
+        #expect(waitFor("completely uploaded", in: trace.fileHandleForReading))
         server.terminate()   // SIGTERM
         let code = String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         upload.waitUntilExit()
@@ -258,5 +258,17 @@ struct ServeTests {
         #expect(applicant.running == 0 && applicant.failures == 0)
         #expect(try await store.verifyAudit().intact)
         await store.database.close()
+    }
+}
+
+/// Reads `handle` until a chunk contains `text` (true) or the writer closes it (false).
+func waitFor(_ text: String, in handle: FileHandle) -> Bool {
+    var seen = ""
+    while true {
+        let chunk = handle.availableData
+        if chunk.isEmpty { return false }
+        seen += String(decoding: chunk, as: UTF8.self)
+        if seen.contains(text) { return true }
+        if seen.count > 1 << 20 { seen = String(seen.suffix(4096)) }
     }
 }

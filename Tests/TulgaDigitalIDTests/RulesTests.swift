@@ -76,7 +76,7 @@ struct DigitalIDRulesTests {
                 VALUES ('850314300013', 'A', 'B', 'N', 'frozen', 1, 1, 'automatic')
                 """)
         }
-        let records = DigitalIDRecords(database: database, clock: ManualClock())
+        let records = DigitalIDRecords(RecordContext(database: database, clock: ManualClock()))
         await #expect(throws: StorageError(.damagedRow, "")) { _ = try await records.record("850314300013") }
         await database.close()
     }

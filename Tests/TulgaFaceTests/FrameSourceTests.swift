@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 import TulgaFace
-internal import TulgaFaceModel
-internal import TulgaCore
+import TulgaFaceModel
+import TulgaCore
 
 @Suite("Frame sources")
 struct FrameSourceTests {

@@ -1,8 +1,8 @@
 import Testing
 import TulgaFace
-internal import Foundation
-internal import TulgaFaceModel
-internal import TulgaCore
+import Foundation
+import TulgaFaceModel
+import TulgaCore
 
 /// Every labelled fixture photo against every other: same identity must match, others must not.
 @Suite("Genuine and impostor pairs on real faces")

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 import TulgaTestSupport
 import TulgaFace
-internal import TulgaFaceModel
-internal import TulgaCore
+import TulgaFaceModel
+import TulgaCore
 
 /// Where the repository, its fetched fixtures and ../shared/fixtures are.
 enum Paths {

@@ -5,15 +5,15 @@ import TulgaFace
 import TulgaIssuance
 import TulgaLiveness
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaRegistry
-internal import TulgaDigitalID
-internal import TulgaCrypto
-internal import TulgaPolicy
-internal import TulgaFaceModel
+import TulgaCore
+import TulgaFlow
+import TulgaAttempts
+import TulgaModeration
+import TulgaRegistry
+import TulgaDigitalID
+import TulgaCrypto
+import TulgaPolicy
+import TulgaFaceModel
 
 @Suite("End to end: IIN → SMS → verification on the fixture video → Digital ID → consent → PIN → keys → install")
 struct EndToEndTests {

@@ -2,18 +2,18 @@ import Foundation
 import Testing
 import TulgaIssuance
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaRegistry
-internal import TulgaDigitalID
-internal import TulgaTestSupport
-internal import TulgaCrypto
-internal import TulgaPolicy
-internal import TulgaFaceModel
-internal import TulgaLiveness
-internal import Logging
+import TulgaCore
+import TulgaFlow
+import TulgaAttempts
+import TulgaModeration
+import TulgaRegistry
+import TulgaDigitalID
+import TulgaTestSupport
+import TulgaCrypto
+import TulgaPolicy
+import TulgaFaceModel
+import TulgaLiveness
+import Logging
 
 @Suite("Issuance: codes, applications, CA, certificates, PKCS#12, checked with openssl")
 struct FlowTests {

@@ -1,6 +1,6 @@
 import Testing
 import TulgaIssuance
-internal import TulgaCore
+import TulgaCore
 
 @Suite("Password rules and portal wording")
 struct RulesTests {

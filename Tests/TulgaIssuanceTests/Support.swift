@@ -6,15 +6,15 @@ import TulgaIdentity
 import TulgaIssuance
 import TulgaPolicy
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaRegistry
-internal import TulgaDigitalID
-internal import TulgaTestSupport
-internal import TulgaFaceModel
-internal import TulgaLiveness
+import TulgaCore
+import TulgaFlow
+import TulgaAttempts
+import TulgaModeration
+import TulgaRegistry
+import TulgaDigitalID
+import TulgaTestSupport
+import TulgaFaceModel
+import TulgaLiveness
 
 /// A store, a CA and the issuance service in a scratch folder.
 struct World {

@@ -3,9 +3,9 @@ import Testing
 import TulgaTestSupport
 import TulgaFace
 import TulgaLiveness
-internal import TulgaFaceModel
-internal import TulgaLivenessRunner
-internal import TulgaCore
+import TulgaFaceModel
+import TulgaLivenessRunner
+import TulgaCore
 
 enum Fixture {
     static let root = RepositoryPaths.root

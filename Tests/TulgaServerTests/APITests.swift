@@ -6,17 +6,18 @@ import Testing
 import TulgaFace
 import TulgaServer
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaConfig
-internal import TulgaAPIKeys
-internal import TulgaModeration
-internal import TulgaAttempts
-internal import TulgaDigitalID
-internal import TulgaTestSupport
-internal import TulgaPolicy
-internal import TulgaIssuance
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaConfig
+import TulgaAPIKeys
+import TulgaModeration
+import TulgaAttempts
+import TulgaDigitalID
+import TulgaTestSupport
+import TulgaPolicy
+import TulgaIssuance
+import TulgaLiveness
 
 @Suite("HTTP API in process")
 struct APITests {
@@ -134,6 +135,45 @@ struct APITests {
             try await client.execute(uri: "/v1/verifications/\(third)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
                 let j = try decode(r.body)
                 #expect(j["outcome"] as? String == "fail" && j["attemptsLeft"] as? Int == 4)
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("the prompt timeout runs on the injected clock: the same frames pass the time check or fail it only as the clock says")
+    func promptTimeoutOnTheInjectedClock() async throws {
+        let f = try await Fixture.make(prompts: [.turnLeft])
+        try await f.app.test(.router) { client in
+            let h = Fixture.headers("kiosk")
+            var sid = ""
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)"}"#)) { (r: TestResponse) async throws in
+                sid = try decode(r.body)["sessionId"] as? String ?? ""
+            }
+            let source = try CaptureSource(videoFile: Paths.video)
+            func post(_ image: Image) async throws -> String {
+                var phase = ""
+                try await client.execute(uri: "/v1/verifications/\(sid)/frames", method: .post, headers: h, body: ByteBuffer(bytes: try image.jpegData())) { (r: TestResponse) async throws in
+                    phase = try decode(r.body)["phase"] as? String ?? ""
+                }
+                return phase
+            }
+            // Frames 1/30 s apart on the manual clock until the baseline is taken and the prompt is asked.
+            var phase = "baseline"
+            while phase == "baseline", let frame = try source.next() {
+                phase = try await post(frame.image)
+                f.clock.advance(1.0 / 30)
+            }
+            #expect(phase == "prompting")
+            // Four seconds of clock: still within the 5 s prompt timeout.
+            f.clock.advance(4)
+            if let frame = try source.next() { #expect(try await post(frame.image) == "prompting") }
+            // Two more: past it. The next frame fails the prompt.
+            f.clock.advance(2)
+            if let frame = try source.next() { #expect(try await post(frame.image) == "failed") }
+            try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                let j = try decode(r.body)
+                #expect(j["outcome"] as? String == "fail")
+                #expect((j["reasons"] as? [String])?.first?.contains("not completed in time") == true, "\(j["reasons"] ?? "")")
             }
         }
         await f.store.database.close()

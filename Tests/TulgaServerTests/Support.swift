@@ -12,14 +12,14 @@ import TulgaLiveness
 import TulgaPolicy
 import TulgaServer
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaRegistry
-internal import TulgaConfig
-internal import TulgaAPIKeys
-internal import TulgaModeration
-internal import TulgaAttempts
-internal import TulgaDigitalID
+import TulgaCore
+import TulgaFlow
+import TulgaRegistry
+import TulgaConfig
+import TulgaAPIKeys
+import TulgaModeration
+import TulgaAttempts
+import TulgaDigitalID
 
 enum Paths {
     static let root = RepositoryPaths.root

@@ -3,13 +3,13 @@ import Testing
 import TulgaDigitalID
 import TulgaPolicy
 import TulgaStorage
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaAttempts
-internal import TulgaModeration
-internal import TulgaRegistry
-internal import TulgaTestSupport
-internal import TulgaCrypto
+import TulgaCore
+import TulgaFlow
+import TulgaAttempts
+import TulgaModeration
+import TulgaRegistry
+import TulgaTestSupport
+import TulgaCrypto
 
 @Suite("Store on SQLite and PostgreSQL")
 struct StoreTests {

@@ -1,6 +1,6 @@
 public import TulgaCore
-internal import Synchronization
-internal import Foundation
+import Synchronization
+import Foundation
 
 /// A clock tests move by hand, so nothing depends on how fast the machine is.
 public final class ManualClock: WallClock {

@@ -2,10 +2,10 @@ public import TulgaCore
 public import TulgaCrypto
 public import TulgaFlow
 public import TulgaIssuance
-internal import TulgaLiveness
-internal import TulgaPolicy
+import TulgaLiveness
+import TulgaPolicy
 public import TulgaStorage
-internal import Foundation
+import Foundation
 
 extension Records {
     /// Fresh records on a fresh database of `backend`, with their own evidence key, on `clock`.

@@ -22,6 +22,10 @@ extension WallClock {
 
 /// The operating system's clock.
 public struct SystemClock: WallClock {
+    /// Creates the system clock.
     public init() {}
+    /// Reads `Date()`.
+    ///
+    /// - Returns: Seconds since 1970-01-01T00:00:00Z.
     public func now() -> Double { Date().timeIntervalSince1970 }
 }

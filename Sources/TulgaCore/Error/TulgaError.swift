@@ -39,16 +39,20 @@ public protocol TulgaError: Error, CustomStringConvertible, Sendable {
     var message: Message? { get }
     /// Where it was raised.
     var fileID: String { get }
+    /// The source line it was raised on.
     var line: Int { get }
 }
 
 extension TulgaError {
+    /// The reason, so `print(error)` shows the sentence.
     public var description: String { reason }
+    /// No applicant-facing message unless the error type supplies one.
     public var message: Message? { nil }
 }
 
 /// A module's error codes: a closed set of stable strings, each knowing its problem kind.
 public protocol ErrorCode: RawRepresentable, Sendable, Hashable where RawValue == String {
+    /// The problem kind the HTTP layer answers this code with.
     var kind: ProblemKind { get }
 }
 
@@ -60,15 +64,24 @@ public protocol ErrorCode: RawRepresentable, Sendable, Hashable where RawValue =
 /// throw IssuanceError(.password, "the password must contain at least one digit")
 /// ```
 public struct CodedError<Code: ErrorCode>: TulgaError, Hashable {
+    /// The stable code; equality and hashing use only this.
     public let code: Code
+    /// A sentence for a person, for logs and operators.
     public let reason: String
+    /// The catalogue entry an applicant sees, when the refusal is theirs.
     public let message: Message?
+    /// The `#fileID` of the file that raised it.
     public let fileID: String
+    /// The `#line` it was raised on.
     public let line: Int
 
+    /// Creates an error with a reason in words.
+    ///
     /// - Parameters:
     ///   - code: the stable code.
     ///   - reason: a sentence for a person (English unless `message` says otherwise).
+    ///   - fileID: the raising file; leave the default.
+    ///   - line: the raising line; leave the default.
     ///   - message: the catalogue entry an applicant sees, when there is one.
     public init(_ code: Code, _ reason: String, message: Message? = nil, fileID: String = #fileID, line: Int = #line) {
         self.code = code
@@ -79,13 +92,23 @@ public struct CodedError<Code: ErrorCode>: TulgaError, Hashable {
     }
 
     /// An error whose reason is the catalogue's Russian text of `message` (the portal's words).
+    ///
+    /// - Parameters:
+    ///   - code: the stable code.
+    ///   - message: the catalogue entry the applicant sees; its Russian text becomes the reason.
+    ///   - fileID: the raising file; leave the default.
+    ///   - line: the raising line; leave the default.
     public init(_ code: Code, _ message: Message, fileID: String = #fileID, line: Int = #line) {
         self.init(code, message.text(.ru), message: message, fileID: fileID, line: line)
     }
 
+    /// The code's raw value, e.g. `"attempts_exhausted"`.
     public var errorCode: String { code.rawValue }
+    /// The code's problem kind.
     public var kind: ProblemKind { code.kind }
 
+    /// Compares codes only, so new wording never breaks a caller.
     public static func == (a: Self, b: Self) -> Bool { a.code == b.code }
+    /// Hashes the code only, matching `==`.
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 }

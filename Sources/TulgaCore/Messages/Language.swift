@@ -1,4 +1,4 @@
-internal import Foundation
+import Foundation
 
 /// The languages tulga speaks: Russian, Kazakh, English.
 public enum Language: String, Sendable, Hashable, Codable, CaseIterable {

@@ -1,5 +1,5 @@
 public import TulgaCore
-internal import TulgaCrypto
+import TulgaCrypto
 public import TulgaStorage
 
 /// The Digital ID records: the record, its PIN counter, consents. Owns `digital_ids` and
@@ -8,10 +8,7 @@ public struct DigitalIDRecords: Sendable {
     public let database: any SQLDatabase
     public let clock: any WallClock
 
-    public init(database: any SQLDatabase, clock: any WallClock) {
-        self.database = database
-        self.clock = clock
-    }
+    public init(_ context: RecordContext) { (database, clock) = (context.database, context.clock) }
 
     enum Columns: String {
         case iin, surname, givenName = "given_name", documentNumber = "document_number", status, createdAt = "created_at"

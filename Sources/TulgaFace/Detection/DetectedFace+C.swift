@@ -1,4 +1,4 @@
-internal import CTulgaVision
+import CTulgaVision
 public import TulgaFaceModel
 
 /// The 15-float detection row of the vision shim, copied in and out at the boundary.

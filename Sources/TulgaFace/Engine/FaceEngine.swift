@@ -1,6 +1,6 @@
 public import TulgaFaceModel
-internal import Foundation
-internal import Synchronization
+import Foundation
+import Synchronization
 
 /// Everything the face pipeline needs to know; loaded from the `face` section of tulga's config.
 public struct FaceConfig: Sendable, Hashable, Codable {

@@ -1,5 +1,5 @@
 public import TulgaFaceModel
-internal import CTulgaVision
+import CTulgaVision
 public import TulgaCore
 
 /// An error from the face pipeline: a stable `code`, a reason in words, and where it was raised.

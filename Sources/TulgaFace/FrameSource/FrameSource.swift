@@ -1,6 +1,6 @@
 public import TulgaFaceModel
-internal import CTulgaVision
-internal import Foundation
+import CTulgaVision
+import Foundation
 
 /// One picture from a frame source.
 public struct Frame: Sendable {

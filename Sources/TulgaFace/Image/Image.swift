@@ -1,6 +1,6 @@
 public import TulgaFaceModel
 public import Foundation
-internal import CTulgaVision
+import CTulgaVision
 
 /// Limits applied before and during decoding.
 public struct DecodeLimits: Sendable, Hashable, Codable {

@@ -1,4 +1,4 @@
-internal import Foundation
+import Foundation
 
 /// A point in image pixels.
 public struct Point: Sendable, Hashable, Codable {

@@ -1,11 +1,11 @@
 public import Foundation
 public import TulgaAttempts
-internal import TulgaCrypto
+import TulgaCrypto
 public import TulgaCore
 public import TulgaDigitalID
 public import TulgaFace
 public import TulgaFaceModel
-internal import TulgaIdentity
+import TulgaIdentity
 public import TulgaLiveness
 public import TulgaLivenessRunner
 public import TulgaModeration
@@ -28,12 +28,13 @@ public struct AttemptReport: Sendable, Codable {
     public var iin: String
     public var outcome: AttemptOutcome
     public var score: Double?
-    public var acceptThreshold: Double
-    public var reviewThreshold: Double
+    public var acceptThreshold, reviewThreshold: Double
     public var livenessPassed: Bool
+    /// Why, in words: liveness failures, then the band.
     public var reasons: [String]
     public var attemptsLeft: Int
     public var inPersonUnlocked: Bool
+    /// The moderation case a review opened.
     public var caseID: String?
     public var liveness: LivenessReport
 }
@@ -44,6 +45,7 @@ public struct AttemptResult: Sendable, Hashable, Codable {
     public var outcome: AttemptOutcome
     public var attemptsLeft: Int
     public var inPersonUnlocked: Bool
+    /// The moderation case a review opened.
     public var caseID: String?
 }
 
@@ -75,9 +77,7 @@ public struct AttemptRunner: Sendable {
     public let liveness: LivenessConfig
 
     public init(records: Records, bands: DecisionBands, liveness: LivenessConfig) {
-        self.records = records
-        self.bands = bands
-        self.liveness = liveness
+        (self.records, self.bands, self.liveness) = (records, bands, liveness)
     }
 
     /// The replay guard every shell uses.

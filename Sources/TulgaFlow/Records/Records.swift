@@ -44,11 +44,12 @@ public final class Records: Sendable {
         self.cipher = cipher
         self.clock = clock
         self.settings = settings
-        registry = RegistryRecords(database: database, cipher: cipher, clock: clock)
-        attempts = AttemptRecords(database: database, policy: settings.attempts, clock: clock)
-        moderation = ModerationRecords(database: database, cipher: cipher, settings: settings.moderation, clock: clock)
-        digitalIDs = DigitalIDRecords(database: database, clock: clock)
-        apiKeys = APIKeyRecords(database: database, clock: clock)
+        let context = RecordContext(database: database, clock: clock)
+        registry = RegistryRecords(context, cipher: cipher)
+        attempts = AttemptRecords(context, policy: settings.attempts)
+        moderation = ModerationRecords(context, cipher: cipher, settings: settings.moderation)
+        digitalIDs = DigitalIDRecords(context)
+        apiKeys = APIKeyRecords(context)
         issuance = IssuanceService(database: database, cipher: cipher, clock: clock, digitalIDs: digitalIDs, ca: ca, sms: settings.sms,
                                    lifecycle: settings.applications)
     }

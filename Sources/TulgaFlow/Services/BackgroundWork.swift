@@ -3,8 +3,8 @@ public import Logging
 public import ServiceLifecycle
 public import TulgaCore
 public import TulgaStorage
-internal import TulgaIssuance
-internal import TulgaModeration
+import TulgaIssuance
+import TulgaModeration
 
 /// Work that repeats on an interval as a `Service` in the server's one `ServiceGroup`, and stops
 /// on graceful shutdown (SIGTERM). Each pass runs once at start, then every `interval`.

@@ -2,7 +2,7 @@ public import Foundation
 public import TulgaCore
 public import TulgaCrypto
 public import TulgaDigitalID
-internal import TulgaIdentity
+import TulgaIdentity
 public import TulgaStorage
 
 /// An application as the status page shows it.

@@ -1,4 +1,4 @@
-internal import TulgaCore
+import TulgaCore
 public import Foundation
 
 /// Where the local CA keeps its files, and the URL its CRL is published at.

@@ -1,5 +1,5 @@
 public import Foundation
-internal import CTulgaPKI
+import CTulgaPKI
 
 /// A failure inside OpenSSL, with OpenSSL's own reason appended.
 public struct PKIError: Error, CustomStringConvertible, Sendable {

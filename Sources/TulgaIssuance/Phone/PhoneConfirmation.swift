@@ -1,6 +1,6 @@
-internal import Foundation
+import Foundation
 public import TulgaCore
-internal import TulgaCrypto
+import TulgaCrypto
 public import TulgaStorage
 
 /// Phones and one-time SMS codes: the mobile-citizens registry, codes under ``SMSCodePolicy``.

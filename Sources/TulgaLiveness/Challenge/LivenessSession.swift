@@ -1,4 +1,4 @@
-internal import Foundation
+import Foundation
 public import TulgaFaceModel
 
 /// The subject's own neutral pose, taken from steady frontal frames before the first prompt.

@@ -1,5 +1,5 @@
-internal import Foundation
-internal import Synchronization
+import Foundation
+import Synchronization
 
 /// Remembers the frame hashes of earlier sessions, so a recorded sequence cannot pass twice.
 public protocol ReplayGuard: Sendable {

@@ -39,11 +39,8 @@ public struct DecisionBands: Sendable, Hashable, Codable {
 
 /// Codes of refused attempt steps.
 public enum AttemptErrorCode: String, ErrorCode {
-    case attemptsExhausted = "attempts_exhausted"
-    case inPersonLocked = "in_person_locked"
-    case invalidState = "invalid_state"
-    case notFound = "not_found"
-    case invalidRow = "invalid_row"
+    case attemptsExhausted = "attempts_exhausted", inPersonLocked = "in_person_locked", invalidState = "invalid_state"
+    case notFound = "not_found", invalidRow = "invalid_row"
 
     public var kind: ProblemKind {
         switch self {
@@ -99,10 +96,7 @@ public enum AttemptLifecycle {
 public struct AttemptCounter: Sendable, Hashable, Codable {
     public var failures: Int
     public var running: Int
-    public init(failures: Int = 0, running: Int = 0) {
-        self.failures = failures
-        self.running = running
-    }
+    public init(failures: Int = 0, running: Int = 0) { (self.failures, self.running) = (failures, running) }
 
     /// One more running attempt, if the policy leaves one free.
     /// - Throws: ``AttemptError`` `.attemptsExhausted`, with the catalogue's refusal.

@@ -1,4 +1,4 @@
-internal import Foundation
+import Foundation
 public import TulgaCore
 
 /// Roles of the people who review cases.
@@ -25,17 +25,9 @@ public enum CaseState: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// Codes of refused moderation steps.
 public enum ModerationErrorCode: String, ErrorCode {
-    case notAllowed = "not_allowed"
-    case unauthorized
-    case alreadyClaimed = "already_claimed"
-    case notClaimedByYou = "not_claimed_by_you"
-    case leaseExpired = "lease_expired"
-    case alreadyDecided = "already_decided"
-    case reasonRequired = "reason_required"
-    case ownCase = "own_case"
-    case unknownCase = "unknown_case"
-    case unknownModerator = "unknown_moderator"
-    case invalidRow = "invalid_row"
+    case notAllowed = "not_allowed", unauthorized, alreadyClaimed = "already_claimed", notClaimedByYou = "not_claimed_by_you"
+    case leaseExpired = "lease_expired", alreadyDecided = "already_decided", reasonRequired = "reason_required", ownCase = "own_case"
+    case unknownCase = "unknown_case", unknownModerator = "unknown_moderator", invalidRow = "invalid_row"
 
     public var kind: ProblemKind {
         switch self {
@@ -51,32 +43,9 @@ public enum ModerationErrorCode: String, ErrorCode {
 public typealias ModerationError = CodedError<ModerationErrorCode>
 
 extension CodedError where Code == ModerationErrorCode {
+    /// The role may not take this action.
     public static func notAllowed(_ role: Role, _ action: ModerationAction, fileID: String = #fileID, line: Int = #line) -> Self {
         Self(.notAllowed, "a \(role.rawValue) may not \(action.rawValue.replacingOccurrences(of: "_", with: " "))", fileID: fileID, line: line)
-    }
-    public static func alreadyClaimed(by: String, fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.alreadyClaimed, "the case is claimed by \(by)", fileID: fileID, line: line)
-    }
-    public static func notClaimedByYou(fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.notClaimedByYou, "claim the case before deciding it", fileID: fileID, line: line)
-    }
-    public static func leaseExpired(fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.leaseExpired, "your claim on the case has expired; claim it again", fileID: fileID, line: line)
-    }
-    public static func alreadyDecided(_ state: CaseState, fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.alreadyDecided, "the case is already \(state.rawValue)", fileID: fileID, line: line)
-    }
-    public static func reasonRequired(fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.reasonRequired, "a reason is required", fileID: fileID, line: line)
-    }
-    public static func ownCase(fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.ownCase, "nobody may decide a case about themselves", fileID: fileID, line: line)
-    }
-    public static func unknownCase(_ id: String, fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.unknownCase, "no case \(id)", fileID: fileID, line: line)
-    }
-    public static func unknownModerator(_ id: String, fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.unknownModerator, "no moderator \(id)", fileID: fileID, line: line)
     }
 }
 
@@ -101,23 +70,23 @@ public struct CaseLease: Sendable, Hashable, Codable {
     public func claim(by moderator: String, now: Double, leaseSeconds: Double) throws(ModerationError) -> CaseLease {
         let current = effective(now: now)
         switch current.state {
-        case .approved, .rejected: throw .alreadyDecided(current.state)
-        case .claimed where current.claimedBy != moderator: throw .alreadyClaimed(by: current.claimedBy ?? "?")
+        case .approved, .rejected: throw ModerationError(.alreadyDecided, "the case is already \(current.state.rawValue)")
+        case .claimed where current.claimedBy != moderator: throw ModerationError(.alreadyClaimed, "the case is claimed by \(current.claimedBy ?? "?")")
         default: return CaseLease(state: .claimed, claimedBy: moderator, leaseUntil: now + leaseSeconds)
         }
     }
 
     public func decide(_ approve: Bool, by moderator: String, reason: String, now: Double) throws(ModerationError) -> CaseLease {
-        if state == .approved || state == .rejected { throw .alreadyDecided(state) }
-        guard state == .claimed, claimedBy == moderator else { throw .notClaimedByYou() }
-        guard let until = leaseUntil, until > now else { throw .leaseExpired() }
-        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .reasonRequired() }
+        if state == .approved || state == .rejected { throw ModerationError(.alreadyDecided, "the case is already \(state.rawValue)") }
+        guard state == .claimed, claimedBy == moderator else { throw ModerationError(.notClaimedByYou, "claim the case before deciding it") }
+        guard let until = leaseUntil, until > now else { throw ModerationError(.leaseExpired, "your claim on the case has expired; claim it again") }
+        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ModerationError(.reasonRequired, "a reason is required") }
         return CaseLease(state: approve ? .approved : .rejected, claimedBy: moderator, leaseUntil: nil)
     }
 
     /// A supervisor hands the case to another moderator with a fresh lease.
     public func reassign(to moderator: String, now: Double, leaseSeconds: Double) throws(ModerationError) -> CaseLease {
-        if state == .approved || state == .rejected { throw .alreadyDecided(state) }
+        if state == .approved || state == .rejected { throw ModerationError(.alreadyDecided, "the case is already \(state.rawValue)") }
         return CaseLease(state: .claimed, claimedBy: moderator, leaseUntil: now + leaseSeconds)
     }
 }

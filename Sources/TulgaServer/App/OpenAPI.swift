@@ -1,12 +1,12 @@
-internal import Foundation
-internal import HTTPTypes
-internal import Hummingbird
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TulgaCore
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// The OpenAPI 3.1 document kept in `Resources/openapi.yaml`, served at /openapi.yaml.
 enum OpenAPI {

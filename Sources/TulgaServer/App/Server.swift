@@ -1,18 +1,18 @@
-internal import Foundation
+import Foundation
 public import Hummingbird
 public import Logging
-internal import Metrics
-internal import Prometheus
-internal import ServiceLifecycle
+import Metrics
+import Prometheus
+import ServiceLifecycle
 public import TulgaConfig
 public import TulgaCore
 public import TulgaFace
 public import TulgaFlow
 public import TulgaLiveness
 public import TulgaPolicy
-internal import HTTPTypes
-internal import TulgaAttempts
-internal import TulgaModeration
+import HTTPTypes
+import TulgaAttempts
+import TulgaModeration
 
 /// Everything routes need, built once.
 public struct ServerEnvironment: Sendable {

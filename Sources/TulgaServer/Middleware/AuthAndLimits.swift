@@ -1,16 +1,16 @@
 public import Hummingbird
-internal import Foundation
-internal import HTTPTypes
-internal import Logging
-internal import Synchronization
-internal import TulgaCrypto
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+import TulgaCrypto
 public import TulgaAPIKeys
 public import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// The request context: the authenticated API key, once the auth middleware has run.
 public struct TulgaContext: RequestContext {

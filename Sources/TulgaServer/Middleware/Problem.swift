@@ -1,14 +1,14 @@
 public import Hummingbird
-internal import Foundation
-internal import Logging
-internal import TulgaCore
-internal import TulgaFace
-internal import HTTPTypes
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import Logging
+import TulgaCore
+import TulgaFace
+import HTTPTypes
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// An RFC 9457 problem: every error the API returns, as `application/problem+json` with a stable `code`.
 public struct Problem: HTTPResponseError, Sendable {

@@ -1,12 +1,12 @@
 public import Hummingbird
-internal import Logging
-internal import HTTPTypes
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Logging
+import HTTPTypes
+import TulgaCore
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// One structured line per request: method, route pattern (never the raw path: application
 /// numbers are bearer secrets), status, milliseconds. Bodies and headers are never logged.

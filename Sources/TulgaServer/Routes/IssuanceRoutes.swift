@@ -1,13 +1,13 @@
-internal import Foundation
-internal import Hummingbird
-internal import TulgaIssuance
-internal import HTTPTypes
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import Hummingbird
+import TulgaIssuance
+import HTTPTypes
+import TulgaCore
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// `/v1/sms/…` and `/v1/applications/…`: phone codes, applications, issue, install.
 struct IssuanceRoutes {

@@ -1,12 +1,12 @@
-internal import Foundation
-internal import HTTPTypes
-internal import Hummingbird
-internal import TulgaModeration
-internal import TulgaPolicy
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TulgaModeration
+import TulgaPolicy
+import TulgaCore
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
 
 /// `/v1/cases/…` and `/v1/moderation/stats`: a moderator's desk, with the moderator's own
 /// credentials on top of a key with the moderation scope.

@@ -1,14 +1,14 @@
-internal import Foundation
-internal import Hummingbird
-internal import HTTPTypes
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
-internal import CoreMetrics
-internal import Prometheus
+import Foundation
+import Hummingbird
+import HTTPTypes
+import TulgaCore
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
+import CoreMetrics
+import Prometheus
 
 /// `/health`, `/openapi.yaml`, `/metrics`: public, no key.
 struct OperationsRoutes {

@@ -1,13 +1,13 @@
-internal import Foundation
-internal import HTTPTypes
-internal import Hummingbird
-internal import TulgaCore
-internal import TulgaIdentity
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TulgaCore
+import TulgaIdentity
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// JSON responses.
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

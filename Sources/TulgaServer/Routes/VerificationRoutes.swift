@@ -1,13 +1,13 @@
-internal import Foundation
-internal import Hummingbird
-internal import TulgaFace
-internal import HTTPTypes
-internal import TulgaCore
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import Hummingbird
+import TulgaFace
+import HTTPTypes
+import TulgaCore
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// `/v1/verifications`: a session per attempt, fed frames or a clip, then finished.
 struct VerificationRoutes {

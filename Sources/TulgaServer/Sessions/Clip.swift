@@ -1,13 +1,13 @@
-internal import Foundation
-internal import TulgaFace
-internal import TulgaCore
-internal import HTTPTypes
-internal import Hummingbird
-internal import TulgaFlow
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import TulgaFace
+import TulgaCore
+import HTTPTypes
+import Hummingbird
+import TulgaFlow
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// Frames for a session, a batch at a time; an empty batch ends them.
 protocol FrameBatches: AnyObject {

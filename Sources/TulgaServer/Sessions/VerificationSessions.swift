@@ -1,16 +1,16 @@
-internal import Foundation
-internal import Metrics
-internal import TulgaCore
-internal import TulgaFace
-internal import TulgaFlow
-internal import TulgaLiveness
-internal import TulgaLivenessRunner
-internal import HTTPTypes
-internal import Hummingbird
-internal import TulgaConfig
-internal import TulgaAttempts
-internal import TulgaPolicy
-internal import TulgaModeration
+import Foundation
+import Metrics
+import TulgaCore
+import TulgaFace
+import TulgaFlow
+import TulgaLiveness
+import TulgaLivenessRunner
+import HTTPTypes
+import Hummingbird
+import TulgaConfig
+import TulgaAttempts
+import TulgaPolicy
+import TulgaModeration
 
 /// What a client sees of a session.
 struct SessionState: Codable, Sendable {

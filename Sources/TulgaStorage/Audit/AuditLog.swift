@@ -1,5 +1,5 @@
-internal import Foundation
-internal import TulgaCrypto
+import Foundation
+import TulgaCrypto
 
 /// The append-only, hash-chained audit log. Each row's hash covers the previous row's hash and
 /// its own fields; `audit_head` holds the last sequence number and hash, so deleting the newest
@@ -97,12 +97,9 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     enum Columns: String { case seq, at, actor, action, subject, detail }
 
     init(row: SQLRow) throws {
-        seq = try row.int(Columns.seq)
-        at = try row.double(Columns.at)
-        actor = try row.text(Columns.actor)
-        action = try row.text(Columns.action)
-        subject = try row.text(Columns.subject)
-        detail = try row.text(Columns.detail)
+        (seq, at) = (try row.int(Columns.seq), try row.double(Columns.at))
+        (actor, action) = (try row.text(Columns.actor), try row.text(Columns.action))
+        (subject, detail) = (try row.text(Columns.subject), try row.text(Columns.detail))
     }
 }
 

@@ -1,6 +1,6 @@
 public import Foundation
 public import TulgaCore
-internal import TulgaCrypto
+import TulgaCrypto
 
 /// A value bound to or read from SQL.
 public enum SQLValue: Sendable, Hashable {
@@ -89,3 +89,13 @@ extension DatabaseFailure: TulgaError {
 
 /// A fresh record id: `prefix-` and 20 hex digits from the CSPRNG.
 public func newRecordID(_ prefix: String) throws -> String { prefix + "-" + hex(try randomBytes(10)) }
+
+/// What every module's records stand on: one database and the injected clock.
+public struct RecordContext: Sendable {
+    public let database: any SQLDatabase
+    public let clock: any WallClock
+    public init(database: any SQLDatabase, clock: any WallClock) {
+        self.database = database
+        self.clock = clock
+    }
+}

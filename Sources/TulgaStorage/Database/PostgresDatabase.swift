@@ -1,9 +1,9 @@
-internal import Foundation
-internal import Logging
-internal import NIOCore
-internal import NIOPosix
-internal import PostgresNIO
-internal import Synchronization
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
 
 /// PostgreSQL through postgres-nio, for several service nodes sharing one database.
 ///

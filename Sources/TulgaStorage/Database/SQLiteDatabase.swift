@@ -1,5 +1,5 @@
-internal import Foundation
-internal import GRDB
+import Foundation
+import GRDB
 
 /// SQLite through GRDB: a WAL-mode `DatabasePool`, immediate write transactions, a busy
 /// timeout so several processes can share the file.

@@ -1,6 +1,6 @@
-internal import Foundation
+import Foundation
 public import TulgaCore
-internal import TulgaCrypto
+import TulgaCrypto
 
 /// SMS messages waiting for the gateway. Modules put a catalogue ``Message`` in the outbox
 /// inside their own transaction; it is rendered in the applicant's language there.
@@ -58,11 +58,7 @@ public struct OutboxMessage: Sendable, Hashable, Codable {
     enum Columns: String { case id, iin, phone, language, body, createdAt = "created_at" }
 
     init(row: SQLRow) throws {
-        id = try row.text(Columns.id)
-        iin = try row.text(Columns.iin)
-        phone = try row.optionalText(Columns.phone)
-        language = try row.text(Columns.language)
-        body = try row.text(Columns.body)
-        createdAt = try row.double(Columns.createdAt)
+        (id, iin, phone) = (try row.text(Columns.id), try row.text(Columns.iin), try row.optionalText(Columns.phone))
+        (language, body, createdAt) = (try row.text(Columns.language), try row.text(Columns.body), try row.double(Columns.createdAt))
     }
 }

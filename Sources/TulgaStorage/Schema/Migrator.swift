@@ -1,4 +1,4 @@
-internal import Foundation
+import Foundation
 
 /// One named migration: DDL statements, applied once, in one transaction.
 /// `{REAL}`, `{BLOB}` and `{INT}` become each dialect's type.

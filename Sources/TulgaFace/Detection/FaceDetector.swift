@@ -1,0 +1,47 @@
+public import TulgaFaceModel
+import CTulgaVision
+
+/// Detection settings.
+public struct DetectionSettings: Sendable, Hashable, Codable {
+    /// Faces scoring below this are dropped (YuNet score, 0...1).
+    public var scoreThreshold: Double = 0.7
+    /// Overlap (IoU) above which the weaker of two boxes is suppressed.
+    public var nmsThreshold: Double = 0.3
+    /// Candidates kept before NMS.
+    public var topK: Int = 5000
+    /// The detector sees a copy whose long side is at most this many pixels (0: original size).
+    public var longSide: Int = 320
+    public init() {}
+}
+
+/// YuNet 2023mar run through cv::dnn and decoded in the shim.
+///
+/// Not thread-safe: use one detector per thread, or go through ``FacePipeline``.
+public final class FaceDetector {
+    private let handle: OpaquePointer
+    public var settings: DetectionSettings
+
+    public init(modelPath: String, settings: DetectionSettings = DetectionSettings()) throws(FaceError) {
+        var out: OpaquePointer?
+        try check { tv_detector_create(modelPath, &out, $0) }
+        guard let out else { throw FaceError(.internalError, "no detector") }
+        handle = out
+        self.settings = settings
+    }
+
+    deinit { tv_detector_free(handle) }
+
+    /// Faces in `image`, best first, in the image's pixel coordinates.
+    public func detect(_ image: Image, capacity: Int = 16) throws(FaceError) -> [DetectedFace] {
+        var faces = [tv_face](repeating: tv_face(), count: max(1, capacity))
+        var count: Int32 = 0
+        let s = settings
+        try faces.withUnsafeMutableBufferPointer { (buffer) throws(FaceError) in
+            try check {
+                tv_detector_detect(handle, image.handle, Int32(clamping: s.longSide), Float(s.scoreThreshold), Float(s.nmsThreshold),
+                                   Int32(clamping: s.topK), buffer.baseAddress, Int32(buffer.count), &count, $0)
+            }
+        }
+        return faces.prefix(min(Int(count), faces.count)).map(DetectedFace.init)
+    }
+}

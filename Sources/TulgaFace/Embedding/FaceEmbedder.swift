@@ -1,0 +1,39 @@
+public import TulgaFaceModel
+import CTulgaVision
+
+/// SFace through cv::FaceRecognizerSF: aligns a face to 112×112 and embeds it.
+///
+/// Not thread-safe: use one embedder per thread, or go through ``FacePipeline``.
+public final class FaceEmbedder {
+    private let handle: OpaquePointer
+
+    public init(modelPath: String) throws(FaceError) {
+        var out: OpaquePointer?
+        try check { tv_recognizer_create(modelPath, &out, $0) }
+        guard let out else { throw FaceError(.internalError, "no recognizer") }
+        handle = out
+    }
+
+    deinit { tv_recognizer_free(handle) }
+
+    public func embed(_ face: DetectedFace, in image: Image) throws(FaceError) -> Embedding {
+        var values = [Float](repeating: 0, count: 128)
+        var f = face.cValue
+        try values.withUnsafeMutableBufferPointer { (buffer) throws(FaceError) in
+            try check { tv_recognizer_embed(handle, image.handle, &f, buffer.baseAddress, nil, $0) }
+        }
+        return Embedding(values)
+    }
+
+    /// The 112×112 aligned crop SFace sees.
+    public func alignedCrop(_ face: DetectedFace, in image: Image) throws(FaceError) -> Image {
+        var values = [Float](repeating: 0, count: 128)
+        var f = face.cValue
+        var crop: OpaquePointer?
+        try values.withUnsafeMutableBufferPointer { (buffer) throws(FaceError) in
+            try check { tv_recognizer_embed(handle, image.handle, &f, buffer.baseAddress, &crop, $0) }
+        }
+        guard let crop else { throw FaceError(.internalError, "no crop") }
+        return Image(handle: crop)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+import TulgaCore
+import TulgaCrypto
+import TulgaFlow
+import TulgaRegistry
+import TulgaStorage
+import TulgaTestSupport
+
+@Suite("The ordered migrator: module migrations, released names honoured")
+struct MigrationTests {
+    @Test("a database migrated under the released names (v1-core, v2-issuance, v3-api-keys) opens, keeps its rows and gains nothing twice", arguments: Backend.allCases)
+    func releasedNames(backend: Backend) async throws {
+        let database = try await backend.open()
+        let key = Temp.dir() + "/evidence.key"
+        let clock = ManualClock()
+        // The tables as released, then the record of migrations as an older build left it.
+        let first = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: key), clock: clock)
+        try await first.registry.upsert(RegistryEntry(iin: "850314300013", surname: "A", givenName: "B", documentNumber: "N", photo: Data([7])))
+        try await database.transaction { db in
+            try db.execute("DELETE FROM schema_migrations")
+            for name in ["v1-core", "v2-issuance", "v3-api-keys"] { try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(name)]) }
+        }
+        // Reopening must not try to create any table again (CREATE TABLE would fail) and keeps the rows.
+        let again = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: key), clock: clock)
+        #expect(try await again.registry.entry("850314300013")?.photo == Data([7]))
+        let names = try await database.transaction { db in try db.query("SELECT name FROM schema_migrations ORDER BY name", []).compactMap { $0["name"].text } }
+        #expect(names == ["v1-core", "v2-issuance", "v3-api-keys"])
+        #expect(try await again.verifyAudit().intact)
+        await database.close()
+    }
+
+    @Test("a fresh database records each module's migration once, in the registered order", arguments: Backend.allCases)
+    func fresh(backend: Backend) async throws {
+        let database = try await backend.open()
+        _ = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: Temp.dir() + "/evidence.key"), clock: ManualClock())
+        _ = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: Temp.dir() + "/evidence.key"), clock: ManualClock())
+        let names = Set(try await database.transaction { db in try db.query("SELECT name FROM schema_migrations", []).compactMap { $0["name"].text } })
+        #expect(names == Set(Records.migrator.migrations.map(\.name)))
+        #expect(Records.migrator.migrations.count == names.count)
+        await database.close()
+    }
+}
