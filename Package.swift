@@ -35,7 +35,7 @@ let package = Package(
         // Face value types (Rect, Point, DetectedFace, HeadPose, FaceQuality, Embedding), without C.
         .target(name: "TulgaFaceModel", swiftSettings: swiftSettings),
         // Kazakh identity numbers (IIN, BIN) and their check digits.
-        .target(name: "TulgaIdentity", swiftSettings: swiftSettings),
+        .target(name: "TulgaIdentity", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
         // Pure rules: attempt limit and lifecycle, score bands, the moderation case lifecycle, roles.
         .target(name: "TulgaPolicy", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
         // Liveness: the pure challenge state machine, guidance, replay rule, prompt messages.
@@ -67,7 +67,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "TulgaCrypto",
-            dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["COpenSSL", "TulgaCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The OpenSSL operations issuance needs (keys, CSR, certificates, CRL, PKCS#12) behind a C header.
@@ -175,7 +175,7 @@ let package = Package(
         ),
         .testTarget(name: "TulgaCoreTests", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaPolicyTests", dependencies: ["TulgaPolicy", "TulgaCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TulgaIdentityTests", dependencies: ["TulgaIdentity"], swiftSettings: swiftSettings),
+        .testTarget(name: "TulgaIdentityTests", dependencies: ["TulgaIdentity", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaCryptoTests", dependencies: ["TulgaTestSupport", "TulgaCrypto"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TulgaDigitalIDTests",

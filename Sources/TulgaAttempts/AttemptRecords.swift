@@ -4,31 +4,56 @@ public import TulgaStorage
 
 /// A started attempt.
 public struct AttemptTicket: Sendable, Hashable {
+    /// The attempt's id, `att-` and 20 hex digits.
     public let id: String
+    /// The applicant's IIN.
     public let iin: String
 }
 
 /// An applicant's attempts as the policy sees them.
 public struct ApplicantStatus: Sendable, Hashable, Codable {
+    /// The applicant's IIN.
     public var iin: String
+    /// Recorded failed attempts.
     public var failures: Int
+    /// Attempts started and not yet ended.
     public var running: Int
+    /// How many attempts may still start.
     public var attemptsLeft: Int
+    /// Whether the failures have reached the limit, so the service-centre path is open.
     public var inPersonUnlocked: Bool
+    /// Whether an operator has accepted an in-person application.
     public var inPersonAccepted: Bool
 }
 
 /// Attempts and their per-IIN counter, the in-person acceptances and the replay ledger. Owns
 /// `applicants`, `attempts`, `in_person` and `replay_hashes`. The limit is enforced in ``begin(iin:language:)``:
 /// a per-IIN lock, then the pure ``AttemptCounter`` rule, in one transaction.
+///
+/// ```swift
+/// let attempts = AttemptRecords(context, policy: AttemptPolicy(maxAttempts: 5))
+/// let ticket = try await attempts.begin(iin: iin, language: .kk)
+/// // … liveness and comparison; the attempt runner ends it with `AttemptRecords.end(_:_:event:…)`
+/// try await attempts.abandon(ticket, reason: "the face engine is unavailable")
+/// let status = try await attempts.status(iin)   // status.attemptsLeft
+/// ```
 public struct AttemptRecords: Sendable {
+    /// The shared database and the clock attempts are stamped with.
     public let database: any SQLDatabase, clock: any WallClock
+    /// The attempt limit.
     public let policy: AttemptPolicy
+    /// Creates the records.
+    ///
+    /// - Parameters:
+    ///   - context: the database and the clock.
+    ///   - policy: the attempt limit.
     public init(_ context: RecordContext, policy: AttemptPolicy) { (database, clock, self.policy) = (context.database, context.clock, policy) }
 
     enum Columns: String { case failures, running, language, state }
 
     /// The attempt tables, as released in v1.
+    ///
+    /// - Parameter migrator: the migrator to add `attempts.v1` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("attempts.v1", replaces: ["v1-core"], [
             """
@@ -58,7 +83,13 @@ public struct AttemptRecords: Sendable {
     }
 
     /// Starts an attempt if the policy leaves one free; counting is atomic per IIN.
-    /// - Throws: ``AttemptError`` `.attemptsExhausted`.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN.
+    ///   - language: the applicant's language for SMS; stored with the applicant.
+    /// - Returns: The running attempt's ticket.
+    /// - Throws: ``AttemptError`` `.attemptsExhausted` when no attempt is free; ``DatabaseFailure`` from the database;
+    ///   ``StorageError`` `.damagedRow` if the counter row cannot be read; `CryptoFailure` if no id can be made.
     public func begin(iin: String, language: Language = .ru) async throws -> AttemptTicket {
         let id = try newRecordID("att"), now = clock.now(), policy = policy
         return try await database.transaction { db in
@@ -74,7 +105,18 @@ public struct AttemptRecords: Sendable {
 
     /// Ends a running attempt inside the caller's transaction (the attempt runner records the
     /// decision's other effects in the same one). Returns the applicant's counter afterwards.
-    /// - Throws: ``AttemptError`` `.invalidState` if it is not running.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - ticket: the running attempt.
+    ///   - event: how it ends: `.finish(outcome)` or `.abandon`.
+    ///   - score: the face-comparison score, when there is one.
+    ///   - livenessPassed: whether liveness passed, when it ran.
+    ///   - reason: why, in words; stored with the attempt.
+    ///   - now: the injected clock's time.
+    /// - Returns: The applicant's counter after the attempt ends.
+    /// - Throws: ``AttemptError`` `.invalidState` if it is not running, `.notFound` if there is no such attempt;
+    ///   ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public static func end(_ db: any SQLSession, _ ticket: AttemptTicket, event: AttemptEvent, score: Double?, livenessPassed: Bool?,
                            reason: String, at now: Double) throws -> AttemptCounter {
         try db.lock("applicant:" + ticket.iin)
@@ -91,6 +133,13 @@ public struct AttemptRecords: Sendable {
     }
 
     /// Releases a running attempt we could not process (our failure, not the applicant's): not counted.
+    ///
+    /// An attempt that has already ended is left as it is.
+    ///
+    /// - Parameters:
+    ///   - ticket: the running attempt.
+    ///   - reason: what went wrong on our side; stored and audited.
+    /// - Throws: ``AttemptError`` `.notFound` if there is no such attempt; ``DatabaseFailure`` from the database.
     public func abandon(_ ticket: AttemptTicket, reason: String) async throws {
         let now = clock.now()
         try await database.transaction { db in
@@ -101,12 +150,22 @@ public struct AttemptRecords: Sendable {
     }
 
     /// The applicant's language for SMS, inside another module's transaction.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - iin: the applicant's IIN.
+    /// - Returns: The stored language; `.ru` for an unknown applicant or value.
+    /// - Throws: ``DatabaseFailure`` from the database.
     public static func language(_ db: any SQLSession, iin: String) throws -> Language {
         guard let raw = try db.one("SELECT language FROM applicants WHERE iin = ?", [.text(iin)])?["language"].text else { return .ru }
         return Language(rawValue: raw) ?? .ru
     }
 
     /// Failures, running attempts, what is left, and the in-person path.
+    ///
+    /// - Parameter iin: the applicant's IIN.
+    /// - Returns: The status; an applicant never seen has no failures and every attempt left.
+    /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if the counter row cannot be read.
     public func status(_ iin: String) async throws -> ApplicantStatus {
         let policy = policy
         return try await database.transaction { db in
@@ -118,7 +177,12 @@ public struct AttemptRecords: Sendable {
     }
 
     /// An operator accepts an in-person application; refused until the attempts are used up.
-    /// - Throws: ``AttemptError`` `.inPersonLocked`.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN.
+    ///   - operatorID: the operator who accepts it; audited.
+    /// - Throws: ``AttemptError`` `.inPersonLocked` until the failures reach the limit; ``DatabaseFailure`` from the database;
+    ///   ``StorageError`` `.damagedRow` if the counter row cannot be read.
     public func acceptInPerson(iin: String, operator operatorID: String) async throws {
         let now = clock.now(), policy = policy
         try await database.transaction { db in
@@ -131,6 +195,10 @@ public struct AttemptRecords: Sendable {
     }
 
     /// The replay ledger: records frame hashes; true if any was seen before, on any node.
+    ///
+    /// - Parameter hashes: a session's sampled frame hashes.
+    /// - Returns: `true` when any hash was recorded before.
+    /// - Throws: DatabaseFailure from the database.
     public func checkAndRecordFrames(_ hashes: [String]) async throws -> Bool {
         let now = clock.now()
         return try await database.transaction { db in

@@ -248,7 +248,7 @@ struct Install: AsyncParsableCommand {
     func run() async throws {
         let password = try readSecret(env: "TULGA_KEY_PASSWORD", what: "container password")
         try await withIssuance(store) { s, _ in
-            for path in try writeContainers(try await s.install(number, password: password), to: folder) { print(path) }
+            for path in try await s.install(number, password: password, deliver: { try writeContainers($0, to: folder) }) { print(path) }
             print("status «\(ApplicationStatus.installed.title)»")
         }
     }
@@ -273,7 +273,7 @@ struct Reissue: AsyncParsableCommand {
     }
 }
 
-/// Writes the containers into `folder` (0700), each file 0600 from its first byte; returns the paths.
+/// Writes the containers into `folder` (0700), each file 0600; returns the paths.
 func writeContainers(_ containers: [InstalledContainer], to folder: String) throws -> [String] {
     let fm = FileManager.default
     var isDir: ObjCBool = false

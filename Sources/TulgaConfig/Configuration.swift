@@ -1,4 +1,5 @@
 public import Foundation
+public import TulgaCore
 public import TulgaFace
 public import TulgaFlow
 public import TulgaIssuance
@@ -12,15 +13,31 @@ public import TulgaPolicy
 /// ```json
 /// { "face": { "matchThreshold": 0.40, "detection": { "longSide": 320 } } }
 /// ```
+///
+/// ```swift
+/// let config = try Configuration.load(path: "config/tulga.json")
+/// let records = try await Records.open(database: try openDatabase(config.storage.database),
+///                                      cipher: try EvidenceCipher(keyFile: config.storage.keyFile),
+///                                      settings: config.recordSettings)
+/// ```
 public struct Configuration: Sendable, Codable {
+    /// Models, detection, decoding, quality and the match threshold (the `face` section).
     public var face = FaceConfig()
+    /// The liveness challenge's thresholds (the `liveness` section).
     public var liveness = LivenessConfig()
+    /// Attempts, score bands and moderation timing (the `policy` section).
     public var policy = PolicyConfig()
+    /// The database and the evidence key (the `storage` section).
     public var storage = StorageConfig()
+    /// The local CA's files and validity (the `ca` section).
     public var ca = CAConfig()
+    /// The SMS-code rules (the `sms` section).
     public var sms = SMSCodePolicy()
+    /// HTTP settings (the `server` section).
     public var server = ServerConfig()
+    /// Background services (the `background` section).
     public var background = BackgroundSettings()
+    /// The evaluation behind the default thresholds; informational.
     public var calibration = Calibration()
 
     /// What the records enforce, from the policy and SMS sections.
@@ -33,9 +50,16 @@ public struct Configuration: Sendable, Codable {
         return s
     }
 
+    /// The defaults, with no file read.
     public init() {}
 
     /// Loads `path` over the defaults. A malformed file is an error that names it.
+    ///
+    /// - Parameter explicit: the file to read; `$TULGA_CONFIG`, then `config/tulga.json`, when `nil`.
+    /// - Returns: The defaults with the file's settings laid over them; the defaults alone when no file
+    ///   was named and `config/tulga.json` is absent.
+    /// - Throws: ``ConfigurationError`` for a named file that is missing or unreadable, or what
+    ///   ``decode(_:path:)`` throws.
     public static func load(path explicit: String? = nil) throws -> Configuration {
         let env = ProcessInfo.processInfo.environment["TULGA_CONFIG"]
         let candidate = explicit ?? env ?? "config/tulga.json"
@@ -51,6 +75,15 @@ public struct Configuration: Sendable, Codable {
     }
 
     /// Decodes a JSON document laid over the defaults.
+    ///
+    /// Every key must name an existing setting; objects merge key by key.
+    ///
+    /// - Parameters:
+    ///   - data: the JSON document.
+    ///   - path: the file it came from, for error messages.
+    /// - Returns: The defaults with the document's settings laid over them.
+    /// - Throws: ``ConfigurationError`` for invalid JSON, a top level that is not an object, an unknown
+    ///   setting, or a value of the wrong type.
     public static func decode(_ data: Data, path: String = "(inline)") throws -> Configuration {
         let overrides: Any
         do { overrides = try JSONSerialization.jsonObject(with: data) } catch {
@@ -90,38 +123,67 @@ public struct Configuration: Sendable, Codable {
 }
 
 /// A configuration file that cannot be used.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+public struct ConfigurationError: TulgaError, Hashable {
+    /// The file, or empty when the problem is not tied to one.
     public let path: String
+    /// What is wrong, e.g. `unknown setting face.foo`.
     public let reason: String
+    public let fileID: String
+    public let line: Int
+    /// - Parameters:
+    ///   - path: the file, or empty.
+    ///   - reason: what is wrong.
+    public init(path: String, reason: String, fileID: String = #fileID, line: Int = #line) {
+        (self.path, self.reason, self.fileID, self.line) = (path, reason, fileID, line)
+    }
+    /// `config PATH: reason`.
     public var description: String { path.isEmpty ? "config: \(reason)" : "config \(path): \(reason)" }
+    public var errorCode: String { "configuration" }
+    public var kind: ProblemKind { .invalid }
+    public static func == (a: Self, b: Self) -> Bool { a.errorCode == b.errorCode }
+    public func hash(into hasher: inout Hasher) { hasher.combine(errorCode) }
 }
 
 /// Attempts, score bands and moderation timing.
 public struct PolicyConfig: Sendable, Codable {
+    /// Failed plus running attempts allowed before the in-person path opens.
     public var maxAttempts = 5
     /// Pass at or above this cosine score (with passed liveness).
     public var acceptThreshold = 0.363
     /// Between this and `acceptThreshold` a moderator decides; below it the attempt fails.
     public var reviewThreshold = 0.31
+    /// How long a moderator's claim lasts, in minutes.
     public var leaseMinutes = 15.0
+    /// How long an open case may wait before it is over the SLA, in hours.
     public var slaHours = 24.0
 
+    /// The score bands for the attempt decision.
     public var bands: DecisionBands { DecisionBands(accept: acceptThreshold, review: reviewThreshold) }
 }
 
 /// HTTP settings (the `server` section).
 public struct ServerConfig: Sendable, Codable {
+    /// The address to listen on.
     public var host = "127.0.0.1"
+    /// The port to listen on.
     public var port = 8080
+    /// The largest single-frame upload, in bytes.
     public var frameMaxBytes = 2 << 20
+    /// The largest clip upload, in bytes.
     public var clipMaxBytes = 20 << 20
+    /// The most frames a clip may hold.
     public var clipMaxFrames = 600
+    /// Seconds a verification session may sit idle before it is dropped.
     public var sessionIdleSeconds = 120.0
+    /// Requests allowed per API key per minute.
     public var rateLimitPerKeyPerMinute = 6000.0
+    /// Requests allowed per IIN per minute.
     public var rateLimitPerIINPerMinute = 20.0
     /// Face pipelines (one per core is the throughput sweet spot).
     public var pipelines = 2
+    /// The HTTP connection idle timeout, in seconds.
     public var idleTimeoutSeconds = 30
+    /// The defaults above.
     public init() {}
 }
 
@@ -135,17 +197,30 @@ public struct StorageConfig: Sendable, Codable {
 
 /// The numbers behind the default thresholds, from `tulga eval` (kept with the config they justify).
 public struct Calibration: Sendable, Codable {
+    /// The command that produced these numbers.
     public var command = "tulga eval"
+    /// Images evaluated.
     public var images = 28
+    /// Distinct people in them.
     public var identities = 7
+    /// Pairs of the same person.
     public var genuinePairs = 69
+    /// Pairs of different people.
     public var impostorPairs = 231
+    /// The lowest genuine score.
     public var genuineMin = 0.341
+    /// The highest impostor score.
     public var impostorMax = 0.305
+    /// The equal error rate.
     public var eer = 0.0
+    /// The false match rate at the accept threshold.
     public var fmrAtAccept = 0.0
+    /// The false non-match rate at the accept threshold.
     public var fnmrAtAccept = 0.0145
+    /// The false match rate at the review threshold.
     public var fmrAtReview = 0.0
+    /// The false non-match rate at the review threshold.
     public var fnmrAtReview = 0.0
+    /// What these numbers cannot show.
     public var caveat = "7 identities and 300 pairs: an FMR below about 1/231 cannot be measured here; the SFace LFW figure (99.40%) is accuracy at one threshold on another population"
 }

@@ -1,3 +1,4 @@
+public import TulgaCore
 import COpenSSL
 import Foundation
 
@@ -48,9 +49,19 @@ public func randomBytes(_ count: Int) throws -> [UInt8] {
     return bytes
 }
 
-public struct CryptoFailure: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+public struct CryptoFailure: TulgaError, Hashable {
+    /// What failed, in words.
+    public let reason: String
+    public let fileID: String
+    public let line: Int
+    /// - Parameter reason: what failed, in words (never key material).
+    public init(_ reason: String, fileID: String = #fileID, line: Int = #line) {
+        (self.reason, self.fileID, self.line) = (reason, fileID, line)
+    }
+    public var errorCode: String { "crypto" }
+    public var kind: ProblemKind { .internalError }
+    public static func == (a: Self, b: Self) -> Bool { a.errorCode == b.errorCode }
+    public func hash(into hasher: inout Hasher) { hasher.combine(errorCode) }
 }
 
 public func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {

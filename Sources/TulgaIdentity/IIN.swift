@@ -1,23 +1,14 @@
+public import TulgaCore
 /// Why an identity number was refused; each case names the rule.
-public enum IdentityNumberError: Error, Hashable, Sendable, CustomStringConvertible {
-    case notTwelveDigits(String)
-    case badBirthDate(String)
-    case badCenturyDigit(Character)
-    case checksumUndefined
-    case checksumMismatch(expected: Int, found: Int)
-    case badEntityMonth(String)
-
-    public var description: String {
-        switch self {
-        case .notTwelveDigits(let s): "must be exactly 12 digits (got \(s.count) characters)"
-        case .badBirthDate(let d): "digits 1-6 must be a birth date YYMMDD (got \(d))"
-        case .badCenturyDigit(let c): "digit 7 must be 1-6 for century and sex (got \(c))"
-        case .checksumUndefined: "the check digit cannot be computed: both weight sequences give 10"
-        case .checksumMismatch(let expected, let found): "check digit is \(found), expected \(expected)"
-        case .badEntityMonth(let m): "digits 3-4 must be a registration month 01-12 (got \(m))"
-        }
-    }
+/// Codes of refused identity numbers: each names the rule the number breaks.
+public enum IdentityErrorCode: String, ErrorCode {
+    case notTwelveDigits = "not_twelve_digits", badBirthDate = "bad_birth_date", badCenturyDigit = "bad_century_digit"
+    case checksumUndefined = "checksum_undefined", checksumMismatch = "checksum_mismatch", badEntityMonth = "bad_entity_month"
+    public var kind: ProblemKind { .invalid }
 }
+
+/// A refused IIN or BIN, with the rule in words.
+public typealias IdentityNumberError = CodedError<IdentityErrorCode>
 
 /// Check digit of the first 11 digits: weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11;
 /// nil if that is 10 again.
@@ -32,13 +23,13 @@ public func kzCheckDigit(_ digits: [Int]) -> Int? {
 
 private func digitsOf(_ text: String) throws(IdentityNumberError) -> [Int] {
     let digits = text.compactMap { $0.isASCII ? $0.wholeNumberValue : nil }
-    guard text.count == 12, digits.count == 12 else { throw .notTwelveDigits(text) }
+    guard text.count == 12, digits.count == 12 else { throw IdentityNumberError(.notTwelveDigits, "must be exactly 12 digits (got \(text.count) characters)") }
     return digits
 }
 
 private func checkDigit(_ digits: [Int]) throws(IdentityNumberError) {
-    guard let expected = kzCheckDigit(digits) else { throw .checksumUndefined }
-    guard expected == digits[11] else { throw .checksumMismatch(expected: expected, found: digits[11]) }
+    guard let expected = kzCheckDigit(digits) else { throw IdentityNumberError(.checksumUndefined, "the check digit cannot be computed: both weight sequences give 10") }
+    guard expected == digits[11] else { throw IdentityNumberError(.checksumMismatch, "check digit is \(digits[11]), expected \(expected)") }
 }
 
 /// A Kazakh individual identification number (ИИН).
@@ -62,11 +53,11 @@ public struct IIN: Hashable, Sendable, Codable, CustomStringConvertible {
         case 1, 2: century = 1800
         case 3, 4: century = 1900
         case 5, 6: century = 2000
-        default: throw .badCenturyDigit(Array(text)[6])
+        default: throw IdentityNumberError(.badCenturyDigit, "digit 7 must be 1-6 for century and sex (got \(Array(text)[6]))")
         }
         let year = century + yy
         guard (1...12).contains(mm), (1...IIN.daysIn(month: mm, year: year)).contains(dd) else {
-            throw .badBirthDate(String(text.prefix(6)))
+            throw IdentityNumberError(.badBirthDate, "digits 1-6 must be a birth date YYMMDD (got \(text.prefix(6)))")
         }
         try checkDigit(d)
         value = text
@@ -106,7 +97,7 @@ public struct BIN: Hashable, Sendable, Codable, CustomStringConvertible {
     public init(_ text: String) throws(IdentityNumberError) {
         let d = try digitsOf(text)
         let mm = d[2] * 10 + d[3]
-        guard (1...12).contains(mm) else { throw .badEntityMonth(String(Array(text)[2...3])) }
+        guard (1...12).contains(mm) else { throw IdentityNumberError(.badEntityMonth, "digits 3-4 must be a registration month 01-12 (got \(String(Array(text)[2...3])))") }
         try checkDigit(d)
         value = text
     }

@@ -6,10 +6,18 @@ public import TulgaStorage
 
 /// An authenticated moderator (see ``ModerationRecords/authenticate(id:secret:)``).
 public struct Moderator: Sendable, Hashable, Codable {
+    /// The moderator's login id.
     public var id: String
+    /// Moderator or supervisor.
     public var role: Role
     /// The moderator's own IIN, so they never decide a case about themselves.
     public var iin: String?
+    /// Creates a moderator value.
+    ///
+    /// - Parameters:
+    ///   - id: the login id.
+    ///   - role: moderator or supervisor.
+    ///   - iin: the moderator's own IIN, if known.
     public init(id: String, role: Role, iin: String?) {
         self.id = id
         self.role = role
@@ -19,30 +27,50 @@ public struct Moderator: Sendable, Hashable, Codable {
 
 /// A case as a list shows it.
 public struct CaseSummary: Sendable, Hashable, Codable {
+    /// The case id and the applicant's IIN.
     public var id, iin: String
+    /// The effective state: a claim whose lease ran out shows as open.
     public var state: CaseState
+    /// The face-comparison score that put the case in the review band.
     public var score: Double
     /// Why the policy sent it to a moderator.
     public var flagReason: String
+    /// When the case was opened, in seconds since 1970.
     public var createdAt: Double
+    /// Who holds the claim and until when, while it is claimed.
     public var claimedBy: String?, leaseUntil: Double?
+    /// Who decided it, when, and why, once it is decided.
     public var decidedBy: String?, decidedAt: Double?, reason: String?
+    /// `overSLA`: undecided for longer than the SLA; `evidencePurged`: the selfie, reference and report are deleted.
     public var overSLA, evidencePurged: Bool
 }
 
 /// A case with its decrypted evidence, for `moderate show`.
 public struct CaseDetail: Sendable {
+    /// The case as a list shows it.
     public var summary: CaseSummary
+    /// The selfie, decrypted; `nil` once purged.
     public var selfie: Data?
+    /// The registry photo, decrypted; `nil` once purged.
     public var reference: Data?
+    /// The liveness report as JSON; `nil` once purged.
     public var livenessReport: String?
 }
 
 /// The evidence a verification leaves for a moderator.
 public struct Evidence: Sendable {
+    /// The selfie from the session, plain.
     public var selfie: Data?
+    /// The registry photo it was compared with, plain.
     public var reference: Data?
+    /// The liveness report as JSON.
     public var livenessReport: String?
+    /// Creates evidence.
+    ///
+    /// - Parameters:
+    ///   - selfie: the session's selfie, plain.
+    ///   - reference: the registry photo, plain.
+    ///   - livenessReport: the liveness report as JSON.
     public init(selfie: Data?, reference: Data?, livenessReport: String?) {
         self.selfie = selfie
         self.reference = reference
@@ -52,6 +80,7 @@ public struct Evidence: Sendable {
 
 /// Queue figures for `moderate stats`.
 public struct ModerationStats: Sendable, Hashable, Codable {
+    /// Cases in each state, and undecided cases over the SLA.
     public var open, claimed, approved, rejected, overSLA: Int
     /// Decisions per moderator (only the caller's own for a moderator).
     public var decisionsBy: [String: Int]
@@ -63,17 +92,36 @@ public struct ModerationSettings: Sendable, Hashable, Codable {
     public var leaseSeconds: Double = 15 * 60
     /// Open cases older than this are flagged.
     public var slaSeconds: Double = 24 * 3600
+    /// The defaults: a 15-minute lease and a 24-hour SLA.
     public init() {}
 }
 
 /// Cases and moderators. Owns `cases` and `moderators`; the state moves only through the pure
 /// ``CaseLease/transition(from:event:now:)``.
+///
+/// ```swift
+/// let moderation = ModerationRecords(context, cipher: cipher, settings: ModerationSettings())
+/// try await moderation.addModerator(id: "mod-1", role: .moderator, secret: secret, iin: nil)
+/// let me = try await moderation.authenticate(id: "mod-1", secret: secret)
+/// let open = try await moderation.list(state: .open, as: me)
+/// let claimed = try await moderation.claim(open[0].id, as: me)
+/// ```
 public struct ModerationRecords: Sendable {
+    /// The shared database.
     public let database: any SQLDatabase
+    /// Seals and opens case evidence.
     public let cipher: EvidenceCipher
+    /// Lease and SLA lengths.
     public let settings: ModerationSettings
+    /// The clock leases and the SLA are measured with.
     public let clock: any WallClock
 
+    /// Creates the records.
+    ///
+    /// - Parameters:
+    ///   - context: the database and the clock.
+    ///   - cipher: the evidence key.
+    ///   - settings: lease and SLA lengths.
     public init(_ context: RecordContext, cipher: EvidenceCipher, settings: ModerationSettings) {
         (database, clock, self.cipher, self.settings) = (context.database, context.clock, cipher, settings)
     }
@@ -85,6 +133,8 @@ public struct ModerationRecords: Sendable {
     }
 
     /// The moderation tables, as released in v1.
+    ///
+    /// - Parameter migrator: the migrator to add `moderation.v1` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("moderation.v1", replaces: ["v1-core"], [
             """
@@ -102,6 +152,14 @@ public struct ModerationRecords: Sendable {
     // MARK: Moderators
 
     /// Adds or replaces a moderator; the secret (12 characters at least) is scrypt-hashed.
+    ///
+    /// - Parameters:
+    ///   - id: the login id.
+    ///   - role: moderator or supervisor.
+    ///   - secret: the login secret, at least 12 characters.
+    ///   - iin: the moderator's own IIN, so they never decide a case about themselves.
+    /// - Throws: ``ModerationError`` `.unauthorized` for a secret shorter than 12 characters; `CryptoFailure` if
+    ///   hashing fails; ``DatabaseFailure`` from the database.
     public func addModerator(id: String, role: Role, secret: String, iin: String?) async throws {
         guard secret.count >= 12 else { throw ModerationError(.unauthorized, "a moderator secret must have at least 12 characters") }
         let hash = try SecretHash.make(secret), now = clock.now()
@@ -114,6 +172,13 @@ public struct ModerationRecords: Sendable {
     }
 
     /// The moderator with this id and secret; any mismatch is the same refusal, at the same cost.
+    ///
+    /// - Parameters:
+    ///   - id: the login id.
+    ///   - secret: the login secret.
+    /// - Returns: The moderator, with their role and IIN.
+    /// - Throws: ``ModerationError`` `.unauthorized` for an unknown id or a wrong secret; ``StorageError``
+    ///   `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func authenticate(id: String, secret: String) async throws -> Moderator {
         let row = try await database.transaction { db in try db.one("SELECT * FROM moderators WHERE id = ?", [.text(id)]) }
         let refusal = ModerationError(.unauthorized, "unknown moderator or wrong secret")
@@ -128,6 +193,18 @@ public struct ModerationRecords: Sendable {
     // MARK: Cases
 
     /// Opens a case with sealed evidence inside the attempt runner's transaction.
+    ///
+    /// - Parameters:
+    ///   - db: the attempt runner's transaction.
+    ///   - id: the new case's id.
+    ///   - iin: the applicant's IIN.
+    ///   - attemptID: the attempt that was sent to review.
+    ///   - score: the face-comparison score.
+    ///   - reason: why the policy flagged it; audited.
+    ///   - sealed: the selfie and reference, already sealed, and the key id they were sealed with.
+    ///   - livenessReport: the liveness report as JSON.
+    ///   - now: the injected clock's time.
+    /// - Throws: ``DatabaseFailure`` from the database.
     public static func openCase(_ db: any SQLSession, id: String, iin: String, attemptID: String, score: Double, reason: String,
                                 sealed: (selfie: Data?, reference: Data?, keyID: String), livenessReport: String?, at now: Double) throws {
         try db.execute("""
@@ -161,6 +238,13 @@ public struct ModerationRecords: Sendable {
     }
 
     /// Every case (in one state, or all), oldest first.
+    ///
+    /// - Parameters:
+    ///   - state: only cases in this effective state; `nil` for all.
+    ///   - moderator: the caller.
+    /// - Returns: The summaries, oldest first.
+    /// - Throws: ``ModerationError`` `.notAllowed` if the role may not list; ``StorageError`` `.damagedRow` for a
+    ///   damaged row; ``DatabaseFailure`` from the database.
     public func list(state: CaseState? = nil, as moderator: Moderator) async throws -> [CaseSummary] {
         try authorize(moderator, .list)
         let now = clock.now()
@@ -169,6 +253,13 @@ public struct ModerationRecords: Sendable {
     }
 
     /// One case with its evidence opened; the view is audited.
+    ///
+    /// - Parameters:
+    ///   - id: the case id.
+    ///   - moderator: the caller; the view is audited under their id.
+    /// - Returns: The summary with the selfie, reference and report opened.
+    /// - Throws: ``ModerationError`` `.notAllowed` or `.unknownCase`; `CryptoFailure` if evidence does not open;
+    ///   ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func detail(_ id: String, as moderator: Moderator) async throws -> CaseDetail {
         try authorize(moderator, .show)
         let now = clock.now()
@@ -186,6 +277,15 @@ public struct ModerationRecords: Sendable {
     }
 
     /// A moderator takes a case for the lease.
+    ///
+    /// Claiming a case one already holds renews the lease.
+    ///
+    /// - Parameters:
+    ///   - id: the case id.
+    ///   - moderator: the caller, who takes the claim.
+    /// - Returns: The claimed case.
+    /// - Throws: ``ModerationError`` `.notAllowed`, `.unknownCase`, `.ownCase`, `.alreadyClaimed` or `.alreadyDecided`;
+    ///   ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func claim(_ id: String, as moderator: Moderator) async throws -> CaseSummary {
         try authorize(moderator, .claim)
         let lease = settings.leaseSeconds, now = clock.now()
@@ -196,6 +296,14 @@ public struct ModerationRecords: Sendable {
     }
 
     /// A supervisor hands a case to another moderator (never to one whose own case it is).
+    ///
+    /// - Parameters:
+    ///   - id: the case id.
+    ///   - target: the moderator who gets it.
+    ///   - supervisor: the caller; must be a supervisor.
+    /// - Returns: The case, claimed by `target` with a fresh lease.
+    /// - Throws: ``ModerationError`` `.notAllowed`, `.unknownModerator`, `.unknownCase`, `.ownCase` or `.alreadyDecided`;
+    ///   ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func reassign(_ id: String, to target: String, as supervisor: Moderator) async throws -> CaseSummary {
         try authorize(supervisor, .reassign)
         let lease = settings.leaseSeconds, now = clock.now()
@@ -210,6 +318,17 @@ public struct ModerationRecords: Sendable {
 
     /// Approves or rejects a claimed case inside the caller's transaction; returns the case's IIN
     /// and row. The moderation desk adds the Digital ID and the SMS in the same transaction.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - id: the case id.
+    ///   - approve: `true` to approve, `false` to reject.
+    ///   - reason: why, in words; must not be blank.
+    ///   - moderator: the caller; must hold the claim.
+    ///   - now: the injected clock's time.
+    /// - Returns: The applicant's IIN and the updated case row.
+    /// - Throws: ``ModerationError`` `.notAllowed`, `.unknownCase`, `.ownCase`, `.alreadyDecided`, `.notClaimedByYou`,
+    ///   `.leaseExpired` or `.reasonRequired`; ``StorageError`` `.damagedRow`; ``DatabaseFailure`` from the database.
     public static func decide(_ db: any SQLSession, _ id: String, approve: Bool, reason: String, as moderator: Moderator,
                               at now: Double) throws -> (iin: String, row: SQLRow) {
         guard isAllowed(moderator.role, .decide) else { throw ModerationError.notAllowed(moderator.role, .decide) }
@@ -238,9 +357,16 @@ public struct ModerationRecords: Sendable {
     }
 
     /// A case row as a summary (for the desk, after ``decide(_:_:approve:reason:as:at:)``).
+    ///
+    /// - Parameter row: a row from ``decide(_:_:approve:reason:as:at:)``.
+    /// - Returns: The summary as of now.
+    /// - Throws: ``StorageError`` `.damagedRow` if the row cannot be read.
     public func summary(of row: SQLRow) throws -> CaseSummary { try summary(row, now: clock.now()) }
 
     /// Writes expired claims back to open (the lease-expiry service); returns how many.
+    ///
+    /// - Returns: How many claims were opened again.
+    /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` for a damaged row.
     public func expireLeases() async throws -> Int {
         let now = clock.now()
         return try await database.transaction { db in
@@ -254,6 +380,10 @@ public struct ModerationRecords: Sendable {
     }
 
     /// Queue figures; a moderator sees only their own decisions.
+    ///
+    /// - Parameter moderator: the caller; a supervisor sees everyone's decisions.
+    /// - Returns: Counts by state, over-SLA cases, and decisions by moderator.
+    /// - Throws: ``ModerationError`` `.notAllowed`; ``StorageError`` `.damagedRow`; ``DatabaseFailure`` from the database.
     public func stats(as moderator: Moderator) async throws -> ModerationStats {
         let all = isAllowed(moderator.role, .statsAll)
         let cases = try await list(as: moderator)
@@ -265,6 +395,14 @@ public struct ModerationRecords: Sendable {
     }
 
     /// Deletes the evidence of cases decided more than `seconds` ago.
+    ///
+    /// The rows stay; only the selfie, reference and liveness report are cleared. Each purge is audited.
+    ///
+    /// - Parameters:
+    ///   - seconds: how long after the decision evidence is kept.
+    ///   - actor: who purges, for the audit log, e.g. `policy` (the background service) or `purge` (the CLI).
+    /// - Returns: How many cases were purged.
+    /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` for a damaged row.
     public func purgeEvidence(olderThan seconds: Double, actor: String) async throws -> Int {
         let now = clock.now()
         return try await database.transaction { db in
@@ -280,6 +418,9 @@ public struct ModerationRecords: Sendable {
     }
 
     /// How many cases wait for a moderator (open, or claimed with an expired lease), for metrics.
+    ///
+    /// - Returns: The number of cases waiting.
+    /// - Throws: ``DatabaseFailure`` from the database.
     public func queueDepth() async throws -> Int {
         let now = clock.now()
         return try await database.transaction { db in

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TulgaCore
 import TulgaIdentity
 
 @Suite("IIN and BIN rules")
@@ -45,7 +46,7 @@ struct IdentityTests {
                 if let check = kzCheckDigit(d) {
                     #expect(throws: Never.self) { _ = try IIN(head + String(check)) }
                 } else {
-                    #expect(throws: IdentityNumberError.checksumUndefined) { _ = try IIN(head + "0") }
+                    #expect(throws: IdentityNumberError(.checksumUndefined, "")) { _ = try IIN(head + "0") }
                 }
                 found = true
             }

@@ -134,9 +134,30 @@ struct FlowTests {
         // Reissue: the remaining certificate is superseded, a new application starts.
         w.clock.advance(61)
         try await w.confirmPhone(iin)
+        // A wrong PIN revokes nothing: every check runs before the old certificates are touched.
+        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.reissue(app.number, pin: "000001") }
+        let stillValid = try await w.store.database.transaction { db in try db.one("SELECT COUNT(*) AS n FROM revocations", [])?["n"].int }
+        #expect(stillValid == 1)
         let again = try await s.reissue(app.number, pin: "402719")
         #expect(again.status == .signing)
         #expect(try await s.status(app.number).status == .revoked)
+        await w.close()
+    }
+
+    @Test("a delivery that fails leaves the application issued with its keys: nothing is lost, install again")
+    func failedDelivery() async throws {
+        let w = try await World.make()
+        let iin = World.iin(30), s = w.service
+        try await w.person(iin)
+        let app = try await s.applyRemote(iin: iin, pin: "402719")
+        _ = try await s.issue(app.number)
+        struct DiskFull: Error {}
+        await #expect(throws: DiskFull.self) { _ = try await s.install(app.number, password: "Secret12@") { _ in throw DiskFull() } }
+        #expect(try await s.status(app.number).status == .issued)
+        let keys = try await w.store.database.transaction { db in try db.one("SELECT key_auth, key_sign FROM applications WHERE number = ?", [.text(app.number)]) }
+        #expect(keys?["key_auth"].isNull == false && keys?["key_sign"].isNull == false)
+        #expect(try await w.install(app.number, folder: w.dir + "/retry", password: "Secret12@").count == 2)
+        #expect(try await s.status(app.number).status == .installed)
         await w.close()
     }
 
@@ -208,11 +229,11 @@ struct FlowTests {
         w.clock.advance(29 * 86400)
         #expect(try await s.status(app.number).status == .new)
         w.clock.advance(2 * 86400)
-        // Past its 30 days: confirmation is refused although nothing has marked it expired yet.
+        // Past its 30 days: confirmation is refused and it reads as expired, although nothing has marked it yet.
         await #expect(throws: IssuanceError(.state, "")) { _ = try await s.confirmInPerson(app.number, operator: "op7") }
-        await #expect(throws: IssuanceError(.activeApplication, "")) {
-            _ = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7")
-        }
+        #expect(try await s.status(app.number).status == .expired)
+        let stored = try await w.store.database.transaction { db in try db.one("SELECT status FROM applications WHERE number = ?", [.text(app.number)]) }
+        #expect(stored?["status"].text == "new")
         // The background service marks it without anyone reading it; the test waits on its pass, not on time.
         let (passes, continuation) = AsyncStream<Int>.makeStream()
         let service = BackgroundWork.applicationExpiry(w.store, every: .seconds(3600), logger: Logger(label: "test")) { continuation.yield($0) }
@@ -229,6 +250,17 @@ struct FlowTests {
         #expect(try await w.store.auditEntries(subject: app.number).last?.action == "application.expired")
         let second = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7")
         #expect(try await s.confirmInPerson(second.number, operator: "op7").status == .signing)
+
+        // Without the service (the CLI alone), a new application expires the overdue one in its own transaction.
+        let other = World.iin(21)
+        let old = try await s.applyInPerson(iin: other, surname: "Nurlanov", givenName: "Daulet", operator: "op7")
+        w.clock.advance(31 * 86400)
+        let fresh = try await s.applyInPerson(iin: other, surname: "Nurlanov", givenName: "Daulet", operator: "op7")
+        #expect(fresh.status == .new && fresh.number != old.number)
+        let oldRow = try await w.store.database.transaction { db in
+            try db.one("SELECT status, key_auth FROM applications WHERE number = ?", [.text(old.number)])
+        }
+        #expect(oldRow?["status"].text == "expired" && oldRow?["key_auth"].isNull == true)
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.status("0000-0000-0000-0000-0000-0000") }
         await w.close()
     }

@@ -37,10 +37,14 @@ struct World {
     /// Installs both containers and writes them into `folder` as the applicant's computer would; returns the paths.
     func install(_ number: String, folder: String, password: String) async throws -> [String] {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try await service.install(number, password: password).map { c in
-            let path = folder + "/" + c.fileName
-            #expect(FileManager.default.createFile(atPath: path, contents: c.pkcs12, attributes: [.posixPermissions: 0o600]))
-            return path
+        return try await service.install(number, password: password) { containers in
+            try containers.map { c in
+                let path = folder + "/" + c.fileName
+                guard FileManager.default.createFile(atPath: path, contents: c.pkcs12, attributes: [.posixPermissions: 0o600]) else {
+                    throw CocoaError(.fileWriteUnknown)
+                }
+                return path
+            }
         }
     }
 

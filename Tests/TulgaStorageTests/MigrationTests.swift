@@ -7,7 +7,7 @@ import TulgaRegistry
 import TulgaStorage
 import TulgaTestSupport
 
-@Suite("The ordered migrator: module migrations, released names honoured")
+@Suite("The ordered migrator: module migrations, released names honoured both ways")
 struct MigrationTests {
     @Test("a database migrated under the released names (v1-core, v2-issuance, v3-api-keys) opens, keeps its rows and gains nothing twice", arguments: Backend.allCases)
     func releasedNames(backend: Backend) async throws {
@@ -36,8 +36,10 @@ struct MigrationTests {
         _ = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: Temp.dir() + "/evidence.key"), clock: ManualClock())
         _ = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: Temp.dir() + "/evidence.key"), clock: ManualClock())
         let names = Set(try await database.transaction { db in try db.query("SELECT name FROM schema_migrations", []).compactMap { $0["name"].text } })
-        #expect(names == Set(Records.migrator.migrations.map(\.name)))
-        #expect(Records.migrator.migrations.count == names.count)
+        // Each module's migration, and the released names they replace, so an older build does not create the tables again.
+        let released = Set(Records.migrator.migrations.flatMap(\.replaces))
+        #expect(released == ["v1-core", "v2-issuance", "v3-api-keys"])
+        #expect(names == Set(Records.migrator.migrations.map(\.name)).union(released))
         await database.close()
     }
 }

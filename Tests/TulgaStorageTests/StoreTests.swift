@@ -207,8 +207,9 @@ struct StoreTests {
         let t = try await h.store.attempts.begin(iin: iin)
         _ = try await h.store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "",
                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
-        for bad in ["12345", "1234567", "12a456", "111111", "123456", "654321"] {
-            await #expect(throws: DigitalIDError(.invalidPIN, ""), "\(bad)") { try await h.store.digitalIDs.setPIN(iin: iin, pin: bad) }
+        for (bad, code) in [("12345", DigitalIDErrorCode.pinNotSixDigits), ("1234567", .pinNotSixDigits), ("12a456", .pinNotSixDigits),
+                            ("111111", .pinAllSame), ("123456", .pinSequence), ("654321", .pinSequence)] {
+            await #expect(throws: DigitalIDError(code, ""), "\(bad)") { try await h.store.digitalIDs.setPIN(iin: iin, pin: bad) }
         }
         try await h.store.digitalIDs.setPIN(iin: iin, pin: "402719")
         await #expect(throws: DigitalIDError(.conflict, "")) { try await h.store.digitalIDs.setPIN(iin: iin, pin: "402718") }
@@ -256,6 +257,14 @@ struct StoreTests {
         check = try await h.store.verifyAudit()
         #expect(!check.intact && check.brokenAt == 2 && check.problem?.contains("edited") == true)
         try await h.database.transaction { db in try db.execute("UPDATE audit SET detail = '' WHERE seq = 2") }
+        #expect(try await h.store.verifyAudit().intact)
+
+        // A value of the wrong type is reported as an edit, not as a failure of the check.
+        try await h.database.transaction { db in try db.execute("UPDATE audit SET actor = ? WHERE seq = 2", [.blob(Data([0x6f, 0x70]))]) }
+        check = try await h.store.verifyAudit()
+        // (SQLite stores the blob as it is; PostgreSQL casts it into the text column, a plain edit.)
+        #expect(!check.intact && check.brokenAt == 2 && check.problem?.contains(backend == .sqlite ? "wrong type" : "was edited") == true)
+        try await h.database.transaction { db in try db.execute("UPDATE audit SET actor = 'registry' WHERE seq = 2") }
         #expect(try await h.store.verifyAudit().intact)
 
         try await h.database.transaction { db in try db.execute("DELETE FROM audit WHERE seq = 3") }

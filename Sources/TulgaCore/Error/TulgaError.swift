@@ -80,9 +80,9 @@ public struct CodedError<Code: ErrorCode>: TulgaError, Hashable {
     /// - Parameters:
     ///   - code: the stable code.
     ///   - reason: a sentence for a person (English unless `message` says otherwise).
+    ///   - message: the catalogue entry an applicant sees, when there is one.
     ///   - fileID: the raising file; leave the default.
     ///   - line: the raising line; leave the default.
-    ///   - message: the catalogue entry an applicant sees, when there is one.
     public init(_ code: Code, _ reason: String, message: Message? = nil, fileID: String = #fileID, line: Int = #line) {
         self.code = code
         self.reason = reason

@@ -28,6 +28,11 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
 /// The one ru/kk/en catalogue. Domain code returns ``Message``s; shells render them.
 public enum Catalogue {
     /// The entry's text with `{placeholders}` left in; the key itself if the entry is missing.
+    ///
+    /// - Parameters:
+    ///   - key: the entry to look up.
+    ///   - language: which of the three texts to return.
+    /// - Returns: The raw template, e.g. the `.smsCode` text with `{code}` still in it.
     public static func template(_ key: MessageKey, _ language: Language) -> String {
         guard let entry = entries[key] else { return key.rawValue }
         return switch language {

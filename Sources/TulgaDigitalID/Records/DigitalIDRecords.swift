@@ -4,10 +4,23 @@ public import TulgaStorage
 
 /// The Digital ID records: the record, its PIN counter, consents. Owns `digital_ids` and
 /// `consents`; every change goes through the pure rules in `Rules/`.
+///
+/// ```swift
+/// let ids = DigitalIDRecords(context)
+/// try await ids.setPIN(iin: iin, pin: "402719")
+/// if case .accepted = try await ids.checkPIN(iin: iin, pin: "402719") {
+///     let consent = try await ids.grantConsent(iin: iin, scope: Consent.caIdentityScope, seconds: 3600)
+/// }
+/// ```
 public struct DigitalIDRecords: Sendable {
+    /// The shared database.
     public let database: any SQLDatabase
+    /// The clock records and consents are stamped with.
     public let clock: any WallClock
 
+    /// Creates the records.
+    ///
+    /// - Parameter context: the database and the clock.
     public init(_ context: RecordContext) { (database, clock) = (context.database, context.clock) }
 
     enum Columns: String {
@@ -17,6 +30,8 @@ public struct DigitalIDRecords: Sendable {
     }
 
     /// The Digital ID tables, as released in v1.
+    ///
+    /// - Parameter migrator: the migrator to add `digital_id.v1` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("digital_id.v1", replaces: ["v1-core"], [
             """
@@ -35,8 +50,16 @@ public struct DigitalIDRecords: Sendable {
 
     /// Creates the record after a passed verification or an approval, inside the caller's
     /// transaction (``DigitalIDLifecycle/creation(existing:)`` decides: create, replace a revoked one, or keep).
+    ///
     /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - iin: the person's IIN.
+    ///   - surname: the family name, from the registry.
+    ///   - givenName: the given name, from the registry.
+    ///   - documentNumber: the identity document's number, from the registry.
     ///   - verifiedBy: `automatic` or `moderator:<id>`.
+    ///   - now: the injected clock's time.
+    /// - Throws: ``StorageError`` `.damagedRow` if a stored status cannot be read; ``DatabaseFailure`` from the database.
     public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, documentNumber: String,
                               verifiedBy: String, at now: Double) throws {
         let existing = try db.one("SELECT status FROM digital_ids WHERE iin = ?", [.text(iin)])
@@ -62,14 +85,24 @@ public struct DigitalIDRecords: Sendable {
     }
 
     /// The record, or nil.
+    ///
+    /// - Parameter iin: the person's IIN.
+    /// - Returns: The record, or `nil` if the person has none.
+    /// - Throws: ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func record(_ iin: String) async throws -> DigitalIDRecord? {
         try await database.transaction { db in try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]).map(Self.record) }
     }
 
     /// Sets the PIN once (scrypt); changing it needs the old one through ``checkPIN(iin:pin:)`` first.
-    /// - Throws: ``DigitalIDError`` `.invalidPIN`, `.notFound`, `.invalidState`, `.conflict`.
+    ///
+    /// - Parameters:
+    ///   - iin: the person's IIN.
+    ///   - pin: 6 digits that pass ``PINPolicy``.
+    /// - Throws: ``DigitalIDError`` `.pinNotSixDigits`, `.pinAllSame` or `.pinSequence` for a PIN that breaks a rule, `.notFound` without a Digital ID,
+    ///   `.invalidState` unless it is active, `.conflict` if a PIN is already set; `CryptoFailure` if hashing
+    ///   fails; ``DatabaseFailure`` from the database.
     public func setPIN(iin: String, pin: String) async throws {
-        do { try PINPolicy.check(pin) } catch { throw DigitalIDError(.invalidPIN, error.description) }
+        try PINPolicy.check(pin)
         let hash = try SecretHash.make(pin), now = clock.now()
         try await database.transaction { db in
             guard let row = try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]) else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
@@ -82,6 +115,15 @@ public struct DigitalIDRecords: Sendable {
     }
 
     /// Checks a PIN through the pure ``PINCounter``; five wrong ones in a row lock the record.
+    ///
+    /// The slow key derivation runs outside the transaction; the counter is updated under a per-IIN lock.
+    ///
+    /// - Parameters:
+    ///   - iin: the person's IIN.
+    ///   - pin: the PIN as typed.
+    /// - Returns: `.accepted`, `.wrong(attemptsLeft:)`, `.locked` or `.notSet`.
+    /// - Throws: ``DigitalIDError`` `.notFound` if the person has no Digital ID; ``StorageError`` `.damagedRow`;
+    ///   ``DatabaseFailure`` from the database.
     public func checkPIN(iin: String, pin: String) async throws -> PINCheck {
         let row = try await database.transaction { db in try db.one("SELECT pin_hash, pin_locked FROM digital_ids WHERE iin = ?", [.text(iin)]) }
         guard let row else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
@@ -108,6 +150,14 @@ public struct DigitalIDRecords: Sendable {
     }
 
     /// Suspends, reinstates or revokes a record (``DigitalIDLifecycle``).
+    ///
+    /// - Parameters:
+    ///   - event: suspend, reinstate or revoke.
+    ///   - iin: the person's IIN.
+    ///   - actor: who asks, for the audit log.
+    /// - Returns: The new status.
+    /// - Throws: ``DigitalIDError`` `.notFound`, or `.invalidState` for a move the lifecycle refuses;
+    ///   ``StorageError`` `.damagedRow`; ``DatabaseFailure`` from the database.
     public func apply(_ event: DigitalIDEvent, iin: String, actor: String) async throws -> DigitalIDRecord.Status {
         let now = clock.now()
         return try await database.transaction { db in
@@ -122,6 +172,14 @@ public struct DigitalIDRecords: Sendable {
     // MARK: Consents
 
     /// Grants a scoped, time-limited consent (``ConsentRules``).
+    ///
+    /// - Parameters:
+    ///   - iin: the owner's IIN.
+    ///   - scope: what it allows, e.g. ``Consent/caIdentityScope``.
+    ///   - seconds: how long it lasts, 1 second to 366 days.
+    /// - Returns: The new consent.
+    /// - Throws: ``DigitalIDError`` `.invalidState` for a length out of range or a Digital ID that is not active;
+    ///   `CryptoFailure` if no id can be made; ``DatabaseFailure`` from the database.
     public func grantConsent(iin: String, scope: String, seconds: Double) async throws -> Consent {
         let now = clock.now(), id = try newRecordID("consent")
         return try await database.transaction { db in
@@ -135,6 +193,13 @@ public struct DigitalIDRecords: Sendable {
     }
 
     /// Revokes one of the owner's consents.
+    ///
+    /// Revoking a revoked consent changes nothing.
+    ///
+    /// - Parameters:
+    ///   - id: the consent's id.
+    ///   - iin: the owner's IIN; another person's consent is not found.
+    /// - Throws: ``DigitalIDError`` `.notFound`; ``DatabaseFailure`` from the database.
     public func revokeConsent(id: String, iin: String) async throws {
         let now = clock.now()
         try await database.transaction { db in
@@ -147,6 +212,12 @@ public struct DigitalIDRecords: Sendable {
     }
 
     /// A consent valid for `scope` now, if any.
+    ///
+    /// - Parameters:
+    ///   - iin: the owner's IIN.
+    ///   - scope: the scope asked for.
+    /// - Returns: The first valid consent, or `nil`.
+    /// - Throws: ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func validConsent(iin: String, scope: String) async throws -> Consent? {
         let now = clock.now()
         let rows = try await database.transaction { db in try db.query("SELECT * FROM consents WHERE iin = ? AND scope = ?", [.text(iin), .text(scope)]) }

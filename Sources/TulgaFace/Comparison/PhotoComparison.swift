@@ -1,5 +1,7 @@
 public import TulgaFaceModel
 /// Which side of a verification a problem belongs to.
+///
+/// `reference` is the registry or document photo; `probe` is the photo being checked against it.
 public enum PhotoRole: String, Sendable, Codable { case reference, probe }
 
 /// The outcome of comparing a probe photo with a reference photo.
@@ -14,7 +16,13 @@ public enum VerificationOutcome: Sendable, Hashable {
 public struct VerificationOptions: Sendable, Hashable {
     /// Use the largest face of a reference photo that holds several, instead of refusing it.
     public var largestReferenceFace = false
+    /// The lowest cosine that counts as a match (see ``FaceConfig/matchThreshold``).
     public var threshold: Double
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - threshold: the lowest cosine that counts as a match.
+    ///   - largestReferenceFace: use the largest of several reference faces instead of refusing.
     public init(threshold: Double, largestReferenceFace: Bool = false) {
         self.threshold = threshold
         self.largestReferenceFace = largestReferenceFace
@@ -22,6 +30,14 @@ public struct VerificationOptions: Sendable, Hashable {
 }
 
 /// Picks the face to use from an analysis, or says why none can be used. Pure.
+///
+/// The largest face is chosen and checked against `thresholds` (size, light, sharpness).
+///
+/// - Parameters:
+///   - analysis: the picture's faces.
+///   - thresholds: the quality limits.
+///   - allowSeveral: accept a picture with several faces (the largest is used).
+/// - Returns: The face, or the issues that make it unusable (`noFace` when there is none).
 public func selectFace(_ analysis: FrameAnalysis, thresholds: QualityThresholds, allowSeveral: Bool) -> Result<AnalyzedFace, QualityIssueList> {
     guard let largest = analysis.faces.max(by: { $0.face.box.area < $1.face.box.area }) else {
         return .failure(QualityIssueList([.noFace]))
@@ -33,12 +49,32 @@ public func selectFace(_ analysis: FrameAnalysis, thresholds: QualityThresholds,
 
 /// A non-empty list of quality issues, as an error.
 public struct QualityIssueList: Error, Sendable, Hashable {
+    /// The issues, most important first.
     public let issues: [QualityIssue]
+    /// Wraps a list of issues.
+    ///
+    /// - Parameter issues: the issues; not empty.
     public init(_ issues: [QualityIssue]) { self.issues = issues }
 }
 
 extension FaceEngine {
     /// Compares the face in `probe` with the face in `reference`.
+    ///
+    /// The largest face of each photo is used; a photo whose face is unusable ends the comparison
+    /// with `.unusable` rather than an error.
+    ///
+    /// ```swift
+    /// let outcome = try engine.verify(reference: registryPhoto, probe: selfie,
+    ///                                 options: VerificationOptions(threshold: engine.config.matchThreshold))
+    /// if case .compared(let comparison, _, _) = outcome { print(comparison.decision) }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - reference: the registry or document photo.
+    ///   - probe: the photo to check.
+    ///   - options: the threshold and whether several reference faces are allowed.
+    /// - Returns: The comparison, or which photo is unusable and why.
+    /// - Throws: ``FaceError`` if detection or embedding fails.
     public func verify(reference: Image, probe: Image, options: VerificationOptions) throws(FaceError) -> VerificationOutcome {
         let refAnalysis = try analyze(reference)
         let refFace: AnalyzedFace

@@ -11,6 +11,7 @@ public struct DetectionSettings: Sendable, Hashable, Codable {
     public var topK: Int = 5000
     /// The detector sees a copy whose long side is at most this many pixels (0: original size).
     public var longSide: Int = 320
+    /// The defaults: score 0.7, NMS 0.3, top 5000, long side 320.
     public init() {}
 }
 
@@ -19,8 +20,15 @@ public struct DetectionSettings: Sendable, Hashable, Codable {
 /// Not thread-safe: use one detector per thread, or go through ``FacePipeline``.
 public final class FaceDetector {
     private let handle: OpaquePointer
+    /// The thresholds and input size; may be changed between calls.
     public var settings: DetectionSettings
 
+    /// Loads YuNet.
+    ///
+    /// - Parameters:
+    ///   - modelPath: the ONNX file.
+    ///   - settings: thresholds and input size.
+    /// - Throws: ``FaceError`` `.modelUnavailable` if the model cannot be loaded.
     public init(modelPath: String, settings: DetectionSettings = DetectionSettings()) throws(FaceError) {
         var out: OpaquePointer?
         try check { tv_detector_create(modelPath, &out, $0) }
@@ -32,6 +40,12 @@ public final class FaceDetector {
     deinit { tv_detector_free(handle) }
 
     /// Faces in `image`, best first, in the image's pixel coordinates.
+    ///
+    /// - Parameters:
+    ///   - image: the decoded picture.
+    ///   - capacity: the most faces returned.
+    /// - Returns: The faces above ``DetectionSettings/scoreThreshold``.
+    /// - Throws: ``FaceError`` if the network fails.
     public func detect(_ image: Image, capacity: Int = 16) throws(FaceError) -> [DetectedFace] {
         var faces = [tv_face](repeating: tv_face(), count: max(1, capacity))
         var count: Int32 = 0

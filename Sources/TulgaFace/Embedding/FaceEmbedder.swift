@@ -7,6 +7,10 @@ import CTulgaVision
 public final class FaceEmbedder {
     private let handle: OpaquePointer
 
+    /// Loads SFace.
+    ///
+    /// - Parameter modelPath: the ONNX file.
+    /// - Throws: ``FaceError`` `.modelUnavailable` if the model cannot be loaded.
     public init(modelPath: String) throws(FaceError) {
         var out: OpaquePointer?
         try check { tv_recognizer_create(modelPath, &out, $0) }
@@ -16,6 +20,13 @@ public final class FaceEmbedder {
 
     deinit { tv_recognizer_free(handle) }
 
+    /// Aligns the face by its landmarks and embeds it.
+    ///
+    /// - Parameters:
+    ///   - face: the face, in the image's pixel coordinates.
+    ///   - image: the decoded picture.
+    /// - Returns: The 128-value embedding.
+    /// - Throws: ``FaceError`` if alignment or the network fails.
     public func embed(_ face: DetectedFace, in image: Image) throws(FaceError) -> Embedding {
         var values = [Float](repeating: 0, count: 128)
         var f = face.cValue
@@ -26,6 +37,12 @@ public final class FaceEmbedder {
     }
 
     /// The 112×112 aligned crop SFace sees.
+    ///
+    /// - Parameters:
+    ///   - face: the face, in the image's pixel coordinates.
+    ///   - image: the decoded picture.
+    /// - Returns: The crop as an image.
+    /// - Throws: ``FaceError`` if alignment fails.
     public func alignedCrop(_ face: DetectedFace, in image: Image) throws(FaceError) -> Image {
         var values = [Float](repeating: 0, count: 128)
         var f = face.cValue

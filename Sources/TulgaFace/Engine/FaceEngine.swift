@@ -4,21 +4,33 @@ import Synchronization
 
 /// Everything the face pipeline needs to know; loaded from the `face` section of tulga's config.
 public struct FaceConfig: Sendable, Hashable, Codable {
+    /// The folder holding the ONNX models.
     public var modelsDirectory: String
+    /// YuNet's file name inside ``modelsDirectory``.
     public var detectorModel: String = "face_detection_yunet_2023mar.onnx"
+    /// SFace's file name inside ``modelsDirectory``.
     public var recognizerModel: String = "face_recognition_sface_2021dec.onnx"
+    /// Detector thresholds and input size.
     public var detection = DetectionSettings()
+    /// Limits on decoded images.
     public var decode = DecodeLimits()
+    /// What makes a face unusable.
     public var quality = QualityThresholds()
+    /// The kiosk's guide oval.
     public var oval = GuideOval()
     /// Cosine similarity at or above which two faces match (see `tulga eval`).
     public var matchThreshold: Double = 0.363
 
+    /// Creates a configuration with the default models and thresholds.
+    ///
+    /// - Parameter modelsDirectory: the folder holding the ONNX models.
     public init(modelsDirectory: String = FaceConfig.defaultModelsDirectory()) {
         self.modelsDirectory = modelsDirectory
     }
 
+    /// The detector model's full path.
     public var detectorPath: String { (modelsDirectory as NSString).appendingPathComponent(detectorModel) }
+    /// The recognizer model's full path.
     public var recognizerPath: String { (modelsDirectory as NSString).appendingPathComponent(recognizerModel) }
 
     /// `$TULGA_MODELS`, else `./Models`.
@@ -30,15 +42,20 @@ public struct FaceConfig: Sendable, Hashable, Codable {
 
 /// One face with its measurements.
 public struct AnalyzedFace: Sendable, Hashable, Codable {
+    /// The face, in original-image pixels.
     public var face: DetectedFace
+    /// Its size, oval distance, pixel statistics and pose.
     public var quality: FaceQuality
 }
 
 /// What the detector and the quality checks found in one picture. Coordinates are in the
 /// original image's pixels (the decode scale is undone).
 public struct FrameAnalysis: Sendable, Hashable, Codable {
+    /// The original image's width in pixels.
     public var width: Int
+    /// The original image's height in pixels.
     public var height: Int
+    /// Every face found, best first.
     public var faces: [AnalyzedFace]
 }
 
@@ -50,10 +67,17 @@ public struct FrameAnalysis: Sendable, Hashable, Codable {
 /// let analysis = try engine.analyze(photo)
 /// ```
 public final class FaceEngine {
+    /// The settings it was built with.
     public let config: FaceConfig
+    /// YuNet.
     public let detector: FaceDetector
+    /// SFace.
     public let embedder: FaceEmbedder
 
+    /// Loads both models.
+    ///
+    /// - Parameter config: the model paths and settings.
+    /// - Throws: ``FaceError`` `.modelUnavailable` if a model cannot be loaded.
     public init(config: FaceConfig) throws(FaceError) {
         self.config = config
         detector = try FaceDetector(modelPath: config.detectorPath, settings: config.detection)
@@ -61,9 +85,17 @@ public final class FaceEngine {
     }
 
     /// Detects faces in decoded pixels (no scale correction).
+    ///
+    /// - Parameter image: the decoded picture.
+    /// - Returns: The faces, best first, in decoded-image pixels.
+    /// - Throws: ``FaceError`` if detection fails.
     public func detect(_ image: Image) throws(FaceError) -> [DetectedFace] { try detector.detect(image) }
 
     /// Detects and measures every face. Sizes and positions are given in original-image pixels.
+    ///
+    /// - Parameter image: the decoded picture.
+    /// - Returns: The original size and every face with its quality.
+    /// - Throws: ``FaceError`` if detection or measuring fails.
     public func analyze(_ image: Image) throws(FaceError) -> FrameAnalysis {
         let faces = try detector.detect(image)
         let scale = Double(image.decodeScale)
@@ -82,6 +114,12 @@ public final class FaceEngine {
     }
 
     /// The embedding of a face given in original-image pixels.
+    ///
+    /// - Parameters:
+    ///   - face: the face, in original-image pixels (as ``analyze(_:)`` gives it).
+    ///   - image: the picture it was found in.
+    /// - Returns: The 128-value SFace embedding.
+    /// - Throws: ``FaceError`` if alignment or the network fails.
     public func embed(_ face: DetectedFace, in image: Image) throws(FaceError) -> Embedding {
         try embedder.embed(face.scaled(by: 1 / Double(image.decodeScale)), in: image)
     }
@@ -89,6 +127,8 @@ public final class FaceEngine {
 
 extension DetectedFace {
     /// The same face with every coordinate multiplied by `factor`.
+    ///
+    /// - Parameter factor: the scale; 1 returns the face unchanged.
     public func scaled(by factor: Double) -> DetectedFace {
         guard factor != 1 else { return self }
         return DetectedFace(
@@ -101,31 +141,60 @@ extension DetectedFace {
 /// (see ``FacePipelinePool``).
 public actor FacePipeline {
     private let engine: FaceEngine
+    /// The settings the engine was built with.
     public nonisolated let config: FaceConfig
 
+    /// Loads both models into a new engine.
+    ///
+    /// - Parameter config: the model paths and settings.
+    /// - Throws: ``FaceError`` `.modelUnavailable` if a model cannot be loaded.
     public init(config: FaceConfig) throws(FaceError) {
         engine = try FaceEngine(config: config)
         self.config = config
     }
 
+    /// ``FaceEngine/analyze(_:)`` on the actor.
+    ///
+    /// - Parameter image: the decoded picture.
+    /// - Returns: The original size and every face with its quality.
+    /// - Throws: ``FaceError`` if detection or measuring fails.
     public func analyze(_ image: Image) throws(FaceError) -> FrameAnalysis { try engine.analyze(image) }
+    /// ``FaceEngine/embed(_:in:)`` on the actor.
+    ///
+    /// - Parameters:
+    ///   - face: the face, in original-image pixels.
+    ///   - image: the picture it was found in.
+    /// - Returns: The 128-value SFace embedding.
+    /// - Throws: ``FaceError`` if alignment or the network fails.
     public func embed(_ face: DetectedFace, in image: Image) throws(FaceError) -> Embedding { try engine.embed(face, in: image) }
 
     /// Runs `body` with exclusive use of the engine.
+    ///
+    /// - Parameter body: the work to do; it must not keep the engine.
+    /// - Returns: What `body` returned.
+    /// - Throws: Whatever `body` throws.
     public func withEngine<T: Sendable>(_ body: (FaceEngine) throws -> T) rethrows -> T { try body(engine) }
 }
 
 /// A fixed set of pipelines handed out round-robin; each runs on its own actor.
 public final class FacePipelinePool: Sendable {
+    /// The pipelines, each with its own engine.
     public let pipelines: [FacePipeline]
     private let next = Counter()
 
+    /// Builds `size` pipelines.
+    ///
+    /// - Parameters:
+    ///   - config: the model paths and settings.
+    ///   - size: how many pipelines, at least 1; one per core suits throughput.
+    /// - Throws: ``FaceError`` `.modelUnavailable` if a model cannot be loaded.
     public init(config: FaceConfig, size: Int) throws(FaceError) {
         var built: [FacePipeline] = []
         for _ in 0..<max(1, size) { built.append(try FacePipeline(config: config)) }
         pipelines = built
     }
 
+    /// The next pipeline, round-robin.
     public func pipeline() -> FacePipeline { pipelines[next.increment() % pipelines.count] }
 }
 

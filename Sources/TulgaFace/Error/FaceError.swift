@@ -12,24 +12,46 @@ public import TulgaCore
 public struct FaceError: Error, Hashable, Sendable {
     /// Stable error codes; scripts and the HTTP layer key on their raw values.
     public enum Code: String, Sendable, CaseIterable {
+        /// The input is empty.
         case emptyInput = "empty_input"
+        /// Neither JPEG nor PNG.
         case unsupportedFormat = "unsupported_format"
+        /// The file ends early.
         case truncated = "truncated"
+        /// Over a ``DecodeLimits`` limit (413).
         case tooLarge = "too_large"
+        /// The decoder refused the bytes.
         case decodeFailed = "decode_failed"
+        /// A model or cascade file is missing or cannot be loaded (500).
         case modelUnavailable = "model_unavailable"
+        /// No camera at the device path (503).
         case noCamera = "no_camera"
+        /// A camera, video file or image folder cannot be opened or read.
         case captureFailed = "capture_failed"
+        /// The video ended; frame sources turn this into `nil`.
         case endOfStream = "end_of_stream"
+        /// An argument is out of range, or a file cannot be read.
         case invalidArgument = "invalid_argument"
+        /// A bug on our side (500).
         case internalError = "internal_error"
     }
 
+    /// The stable code.
     public let code: Code
+    /// A sentence for a person.
     public let reason: String
+    /// The `#fileID` of the file that raised it.
     public let fileID: String
+    /// The `#line` it was raised on.
     public let line: Int
 
+    /// Creates an error.
+    ///
+    /// - Parameters:
+    ///   - code: the stable code.
+    ///   - reason: a sentence for a person.
+    ///   - fileID: the raising file; leave the default.
+    ///   - line: the raising line; leave the default.
     public init(_ code: Code, _ reason: String, fileID: String = #fileID, line: Int = #line) {
         self.code = code
         self.reason = reason
@@ -38,7 +60,9 @@ public struct FaceError: Error, Hashable, Sendable {
     }
 
 
+    /// Compares codes only.
     public static func == (lhs: FaceError, rhs: FaceError) -> Bool { lhs.code == rhs.code }
+    /// Hashes the code only, matching `==`.
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 }
 
@@ -75,7 +99,9 @@ func check(fileID: String = #fileID, line: Int = #line, _ body: (UnsafeMutablePo
 }
 
 extension FaceError: TulgaError {
+    /// The code's raw value, e.g. `"too_large"`.
     public var errorCode: String { code.rawValue }
+    /// `.internalError` for a missing model or a bug, `.tooLarge`, `.unavailable` for no camera, else `.invalid`.
     public var kind: ProblemKind {
         switch code {
         case .modelUnavailable, .internalError: .internalError

@@ -15,10 +15,24 @@ public import TulgaStorage
 /// let summary = try await desk.decide(caseID, approve: true, reason: "same person", as: moderator)
 /// ```
 public struct ModerationDesk: Sendable {
+    /// Every module's records.
     public let records: Records
+    /// Creates a desk.
+    ///
+    /// - Parameter records: every module's records.
     public init(records: Records) { self.records = records }
 
+    /// Approves or rejects a claimed case, and sends its effects in the same transaction.
+    ///
+    /// - Parameters:
+    ///   - id: the case id.
+    ///   - approve: `true` to approve (and create the Digital ID), `false` to reject.
+    ///   - reason: why, in words; must not be blank.
+    ///   - moderator: the caller; must hold the claim.
+    /// - Returns: The decided case.
     /// - Throws: ``ModerationError`` naming the rule that refuses the decision.
+    ///   `.invalidRow` if an approved case's IIN is not in the registry; ``StorageError``; ``DatabaseFailure``;
+    ///   `CryptoFailure`.
     public func decide(_ id: String, approve: Bool, reason: String, as moderator: Moderator) async throws -> CaseSummary {
         let now = records.clock.now()
         let row = try await records.database.transaction { db in

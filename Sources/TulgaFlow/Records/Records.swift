@@ -12,10 +12,15 @@ public import TulgaStorage
 
 /// The rules' settings that records enforce.
 public struct RecordSettings: Sendable, Hashable {
+    /// The attempt limit.
     public var attempts = AttemptPolicy()
+    /// Lease and SLA lengths.
     public var moderation = ModerationSettings()
+    /// The SMS-code rules.
     public var sms = SMSCodePolicy()
+    /// The application lifecycle, with its in-person expiry.
     public var applications = ApplicationLifecycle()
+    /// The defaults of each.
     public init() {}
 }
 
@@ -28,15 +33,25 @@ public struct RecordSettings: Sendable, Hashable {
 /// try await records.registry.upsert(entry)
 /// ```
 public final class Records: Sendable {
+    /// The shared database.
     public let database: any SQLDatabase
+    /// The evidence key photos and private keys are sealed with.
     public let cipher: EvidenceCipher
+    /// The clock every record is stamped with.
     public let clock: any WallClock
+    /// The rules' settings.
     public let settings: RecordSettings
+    /// People and their sealed photos.
     public let registry: RegistryRecords
+    /// Attempts, the per-IIN counter, in-person acceptances and the replay ledger.
     public let attempts: AttemptRecords
+    /// Moderation cases and moderators.
     public let moderation: ModerationRecords
+    /// Digital IDs, PINs and consents.
     public let digitalIDs: DigitalIDRecords
+    /// Calling systems' API keys.
     public let apiKeys: APIKeyRecords
+    /// Phones, SMS codes, applications and certificates.
     public let issuance: IssuanceService
 
     init(database: any SQLDatabase, cipher: EvidenceCipher, settings: RecordSettings, clock: any WallClock, ca: LocalCA?) {
@@ -69,8 +84,14 @@ public final class Records: Sendable {
     }
 
     /// Migrates `database` and opens every module's records on it.
+    ///
     /// - Parameters:
+    ///   - database: the database to migrate and use.
+    ///   - cipher: the evidence key.
+    ///   - settings: the rules' settings.
+    ///   - clock: the clock; ``SystemClock`` unless testing.
     ///   - ca: the local CA, when issuance should sign.
+    /// - Returns: Every module's records on `database`.
     /// - Throws: ``DatabaseFailure`` if a migration fails.
     public static func open(database: any SQLDatabase, cipher: EvidenceCipher, settings: RecordSettings = RecordSettings(),
                             clock: any WallClock = SystemClock(), ca: LocalCA? = nil) async throws -> Records {
@@ -79,16 +100,33 @@ public final class Records: Sendable {
     }
 
     /// The same records with a CA (the server and `issuance issue` open the CA after the store).
+    ///
+    /// - Parameter ca: the local CA, or `nil` for none.
+    /// - Returns: New records on the same database, cipher, settings and clock.
     public func with(ca: LocalCA?) -> Records {
         Records(database: database, cipher: cipher, settings: settings, clock: clock, ca: ca)
     }
 
     /// Recomputes the audit chain.
+    ///
+    /// - Returns: Whether the chain is intact and, if not, where it breaks.
+    /// - Throws: ``DatabaseFailure`` from the database.
     public func verifyAudit() async throws -> AuditVerification { try await AuditLog.verify(database) }
     /// Audit rows, for one subject or all.
+    ///
+    /// - Parameter subject: only rows about this record; `nil` for all.
+    /// - Returns: The rows in sequence order.
+    /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if a row cannot be read.
     public func auditEntries(subject: String? = nil) async throws -> [AuditEntry] { try await AuditLog.entries(database, subject: subject) }
     /// The SMS outbox, for one IIN or all.
+    ///
+    /// - Parameter iin: only this applicant's messages; `nil` for all.
+    /// - Returns: The messages, oldest first.
+    /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if a row cannot be read.
     public func outbox(iin: String? = nil) async throws -> [OutboxMessage] { try await Outbox.messages(database, iin: iin) }
-    /// Pending SMS for the gateway, marked sent.
-    public func takePendingSMS() async throws -> [OutboxMessage] { try await Outbox.takePending(database, at: clock.now()) }
+    /// Pending SMS for the gateway, oldest first (not yet marked).
+    public func pendingSMS() async throws -> [OutboxMessage] { try await Outbox.pending(database) }
+    /// Marks SMS handed to the gateway.
+    /// - Parameter ids: the messages written out.
+    public func markSMSSent(_ ids: [String]) async throws { try await Outbox.markSent(database, ids: ids, at: clock.now()) }
 }

@@ -3,20 +3,35 @@ public import Foundation
 
 /// Where the local CA keeps its files, and the URL its CRL is published at.
 public struct CAConfig: Sendable, Codable {
+    /// The folder holding `root.crt`, `issuing.crt`, their encrypted keys and `crl.pem`.
     public var directory = "var/ca"
     /// File holding the password that encrypts the CA keys on disk (else $TULGA_CA_PASSWORD).
     public var passwordFile = "var/ca/password"
+    /// Where relying parties fetch the CRL; goes in every end-entity certificate.
     public var crlURL = "http://crl.tulga.invalid/issuing.crl"
+    /// How long an end-entity certificate is valid, in days.
     public var validityDays = 365.0
+    /// How long a CRL is valid (its next update), in days.
     public var crlValidityDays = 7.0
+    /// The defaults: `var/ca`, one-year certificates, weekly CRLs.
     public init() {}
 }
 
 /// A root and an issuing CA on disk: certificates in PEM, keys as encrypted PKCS#8
 /// (PBES2, AES-256-CBC). `tulga ca init` creates them.
+///
+/// ```swift
+/// try LocalCA.initialize(config, now: Date())          // once: `tulga ca init`
+/// let ca = try LocalCA(config)
+/// let cert = try ca.issue(csrPEM: csr, extensions: extensions, now: Date())
+/// let crlPath = try ca.writeCRL(revoked, number: 1, now: Date())
+/// ```
 public struct LocalCA: Sendable {
+    /// Where the files are and how long things last.
     public let config: CAConfig
+    /// The root CA's certificate, PEM.
     public let rootCertPEM: String
+    /// The issuing CA's certificate, PEM.
     public let issuingCertPEM: String
     private let password: String
 
@@ -34,6 +49,16 @@ public struct LocalCA: Sendable {
     }
 
     /// Creates the root (10 years) and the issuing CA (5 years). Refuses to overwrite.
+    ///
+    /// Without `$TULGA_CA_PASSWORD` and a password file, a random password is written to
+    /// ``CAConfig/passwordFile`` (mode 0600).
+    ///
+    /// - Parameters:
+    ///   - config: where to write the files.
+    ///   - now: the start of validity (backdated a minute).
+    /// - Returns: The new CA, loaded.
+    /// - Throws: ``IssuanceError`` `.ca` if a CA exists already or a file cannot be written; ``PKIError`` if OpenSSL
+    ///   fails; the file system's error if the folder cannot be created.
     @discardableResult
     public static func initialize(_ config: CAConfig, now: Date) throws -> LocalCA {
         let fm = FileManager.default
@@ -71,6 +96,10 @@ public struct LocalCA: Sendable {
         return try LocalCA(config)
     }
 
+    /// Loads the CA's certificates and its password.
+    ///
+    /// - Parameter config: where the files are.
+    /// - Throws: ``IssuanceError`` `.ca` if there is no CA or no password.
     public init(_ config: CAConfig) throws {
         self.config = config
         guard let root = try? String(contentsOfFile: Self.path(config, "root.crt"), encoding: .utf8),
@@ -93,12 +122,27 @@ public struct LocalCA: Sendable {
     }
 
     /// Signs a CSR with the issuing CA; one year by default.
+    ///
+    /// - Parameters:
+    ///   - csrPEM: the request, PEM.
+    ///   - extensions: X.509v3 extensions in OpenSSL's config syntax (see ``KeyPurpose/extensions(template:remote:crlURL:)``).
+    ///   - now: the start of validity (backdated a minute).
+    /// - Returns: The certificate, PEM, valid for ``CAConfig/validityDays``.
+    /// - Throws: ``IssuanceError`` `.ca` if the issuing key cannot be read or decrypted; ``PKIError`` if signing fails.
     public func issue(csrPEM: String, extensions: [(String, String)], now: Date) throws -> String {
         try PKI.issue(csrPEM: csrPEM, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), extensions: extensions,
                       notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.validityDays * 86400))
     }
 
     /// Writes `crl.pem` signed by the issuing CA and returns its path.
+    ///
+    /// - Parameters:
+    ///   - revoked: every revoked certificate.
+    ///   - number: the CRL number; must grow with each CRL.
+    ///   - now: `thisUpdate`; `nextUpdate` is ``CAConfig/crlValidityDays`` later.
+    /// - Returns: The path of `crl.pem`.
+    /// - Throws: ``IssuanceError`` `.ca` if the issuing key cannot be read or decrypted; ``PKIError`` if signing fails;
+    ///   the file system's error if the file cannot be written.
     public func writeCRL(_ revoked: [PKI.Revoked], number: Int64, now: Date) throws -> String {
         let crl = try PKI.crl(caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), revoked: revoked, thisUpdate: now,
                               nextUpdate: now.addingTimeInterval(config.crlValidityDays * 86400), number: number)

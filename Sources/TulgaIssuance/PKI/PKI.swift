@@ -1,23 +1,47 @@
+public import TulgaCore
 public import Foundation
 import CTulgaPKI
 
 /// A failure inside OpenSSL, with OpenSSL's own reason appended.
-public struct PKIError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ error: tp_error) {
+public struct PKIError: TulgaError, Hashable {
+    /// What failed, with OpenSSL's reason when there is one.
+    public let reason: String
+    public let fileID: String
+    public let line: Int
+    init(_ error: tp_error, fileID: String = #fileID, line: Int = #line) {
         var copy = error
-        description = withUnsafeBytes(of: &copy.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        reason = withUnsafeBytes(of: &copy.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        (self.fileID, self.line) = (fileID, line)
     }
-    public init(_ message: String) { description = message }
+    /// A failure described in words.
+    ///
+    /// - Parameter message: what failed.
+    public init(_ message: String, fileID: String = #fileID, line: Int = #line) { (reason, self.fileID, self.line) = (message, fileID, line) }
+    public var errorCode: String { "pki" }
+    public var kind: ProblemKind { .internalError }
+    public static func == (a: Self, b: Self) -> Bool { a.errorCode == b.errorCode }
+    public func hash(into hasher: inout Hasher) { hasher.combine(errorCode) }
 }
 
+/// The key algorithms a holder may choose.
 public enum KeyAlgorithm: String, Sendable, Codable, CaseIterable {
+    /// RSA with a 2048-bit modulus (the default).
     case rsa2048 = "rsa2048"
+    /// ECDSA on NIST P-256.
     case p256 = "p256"
     var c: Int32 { self == .p256 ? Int32(TP_EC_P256.rawValue) : Int32(TP_RSA_2048.rawValue) }
 }
 
 /// The OpenSSL operations issuance uses: thin Swift over CTulgaPKI.
+///
+/// Every throwing function throws ``PKIError`` with OpenSSL's reason when the shim call fails.
+///
+/// ```swift
+/// let key = try PKI.generateKey(.rsa2048)
+/// let csr = try PKI.csr(keyPEM: key, subject: holder.subject)
+/// let cert = try ca.issue(csrPEM: csr, extensions: KeyPurpose.sign.extensions(template: .individual, remote: true, crlURL: url), now: date)
+/// let p12 = try PKI.pkcs12(keyPEM: key, certPEM: cert, chainPEM: ca.chainPEM, password: password, name: "SIGN \(holder.iin)")
+/// ```
 public enum PKI {
     private static func string(_ body: (inout UnsafeMutablePointer<CChar>?, inout tp_error) -> Int32) throws -> String {
         var out: UnsafeMutablePointer<CChar>?
@@ -42,28 +66,64 @@ public enum PKI {
     }
 
     /// A new private key, PKCS#8 PEM (seal it before storing).
+    ///
+    /// - Parameter algorithm: RSA-2048 or P-256.
+    /// - Throws: ``PKIError`` if OpenSSL fails.
     public static func generateKey(_ algorithm: KeyAlgorithm) throws -> String {
         try string { tp_key_generate(algorithm.c, &$0, &$1) }
     }
 
+    /// Encrypts a private key as PKCS#8 PEM (PBES2, AES-256-CBC) under `password`.
+    ///
+    /// - Parameters:
+    ///   - pem: the plain private key, PEM.
+    ///   - password: the password to encrypt under.
+    /// - Returns: The encrypted key, PEM.
+    /// - Throws: ``PKIError`` if OpenSSL fails.
     public static func encryptKey(_ pem: String, password: String) throws -> String {
         try string { tp_key_encrypt(pem, password, &$0, &$1) }
     }
 
+    /// Decrypts a key made by ``encryptKey(_:password:)``.
+    ///
+    /// - Parameters:
+    ///   - pem: the encrypted private key, PEM.
+    ///   - password: the password it was encrypted under.
+    /// - Returns: The plain private key, PEM.
+    /// - Throws: ``PKIError`` for a wrong password or a damaged key.
     public static func decryptKey(_ pem: String, password: String) throws -> String {
         try string { tp_key_decrypt(pem, password, &$0, &$1) }
     }
 
+    /// A PKCS#10 certificate request signed with the key.
+    ///
+    /// - Parameters:
+    ///   - keyPEM: the private key, PEM.
+    ///   - subject: attribute name (or OID) and value pairs, in order (see ``Holder/subject``).
+    /// - Returns: The request, PEM.
+    /// - Throws: ``PKIError`` if OpenSSL fails.
     public static func csr(keyPEM: String, subject: [(String, String)]) throws -> String {
         try withEntries(subject) { entries, count in try string { tp_csr_create(keyPEM, entries, count, &$0, &$1) } }
     }
 
     /// 16 bytes from the CSPRNG, made a positive INTEGER by the shim.
+    ///
+    /// - Returns: The 16 serial bytes.
     public static func randomSerial() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
+    /// A self-signed certificate (the root CA's), with a random serial.
+    ///
+    /// - Parameters:
+    ///   - keyPEM: the private key, PEM.
+    ///   - subject: attribute name (or OID) and value pairs.
+    ///   - extensions: X.509v3 extensions in OpenSSL's config syntax.
+    ///   - notBefore: the start of validity.
+    ///   - notAfter: the end of validity.
+    /// - Returns: The certificate, PEM.
+    /// - Throws: ``PKIError`` if OpenSSL fails.
     public static func selfSigned(keyPEM: String, subject: [(String, String)], extensions: [(String, String)],
                                   notBefore: Date, notAfter: Date) throws -> String {
         let serial = randomSerial()
@@ -77,6 +137,17 @@ public enum PKI {
         }
     }
 
+    /// Signs a request with a CA's key, with a random serial.
+    ///
+    /// - Parameters:
+    ///   - csrPEM: the request, PEM.
+    ///   - caCertPEM: the signing CA's certificate, PEM.
+    ///   - caKeyPEM: the signing CA's private key, PEM.
+    ///   - extensions: X.509v3 extensions in OpenSSL's config syntax.
+    ///   - notBefore: the start of validity.
+    ///   - notAfter: the end of validity.
+    /// - Returns: The certificate, PEM.
+    /// - Throws: ``PKIError`` for a request whose signature does not verify, or if OpenSSL fails.
     public static func issue(csrPEM: String, caCertPEM: String, caKeyPEM: String, extensions: [(String, String)],
                              notBefore: Date, notAfter: Date) throws -> String {
         let serial = randomSerial()
@@ -88,10 +159,20 @@ public enum PKI {
         }
     }
 
+    /// One entry of a CRL.
     public struct Revoked: Sendable {
+        /// The certificate's serial, in hex.
         public var serialHex: String
+        /// When it was revoked.
         public var revokedAt: Date
+        /// Why it was revoked.
         public var reason: RevocationReason
+        /// Creates an entry.
+        ///
+        /// - Parameters:
+        ///   - serialHex: the serial, in hex.
+        ///   - revokedAt: when it was revoked.
+        ///   - reason: why.
         public init(serialHex: String, revokedAt: Date, reason: RevocationReason) {
             self.serialHex = serialHex
             self.revokedAt = revokedAt
@@ -99,6 +180,17 @@ public enum PKI {
         }
     }
 
+    /// A CRL signed by the CA.
+    ///
+    /// - Parameters:
+    ///   - caCertPEM: the signing CA's certificate, PEM.
+    ///   - caKeyPEM: the signing CA's private key, PEM.
+    ///   - revoked: the revoked certificates.
+    ///   - thisUpdate: when the CRL is issued.
+    ///   - nextUpdate: when the next CRL is due.
+    ///   - number: the CRL number; must grow with each CRL.
+    /// - Returns: The CRL, PEM.
+    /// - Throws: ``PKIError`` if OpenSSL fails.
     public static func crl(caCertPEM: String, caKeyPEM: String, revoked: [Revoked], thisUpdate: Date, nextUpdate: Date, number: Int64) throws -> String {
         let serials = revoked.map { strdup($0.serialHex) }
         defer { serials.forEach { free($0) } }
@@ -114,6 +206,16 @@ public enum PKI {
     }
 
     /// PKCS#12 with PBES2 (PBKDF2, AES-256-CBC) for key and certificates and a SHA-256 MAC.
+    ///
+    /// - Parameters:
+    ///   - keyPEM: the private key, PEM.
+    ///   - certPEM: its certificate, PEM.
+    ///   - chainPEM: the CA certificates to include, PEM, issuing CA first.
+    ///   - password: the container password.
+    ///   - name: the friendly name shown by key stores.
+    ///   - iterations: PBKDF2 iterations.
+    /// - Returns: The container, DER.
+    /// - Throws: ``PKIError`` if OpenSSL fails, e.g. the key does not match the certificate.
     public static func pkcs12(keyPEM: String, certPEM: String, chainPEM: String, password: String, name: String,
                               iterations: Int32 = 100_000) throws -> Data {
         var der: UnsafeMutablePointer<UInt8>?
@@ -126,6 +228,11 @@ public enum PKI {
         return Data(bytes: der, count: length)
     }
 
+    /// A certificate's serial number.
+    ///
+    /// - Parameter certPEM: the certificate, PEM.
+    /// - Returns: The serial in upper-case hex.
+    /// - Throws: ``PKIError`` if the certificate cannot be read.
     public static func serialHex(certPEM: String) throws -> String {
         try string { tp_cert_serial(certPEM, &$0, &$1) }
     }
@@ -133,6 +240,7 @@ public enum PKI {
 
 /// CRL reason codes (RFC 5280).
 public enum RevocationReason: String, Sendable, Codable, CaseIterable {
+    /// `superseded` is what a reissue records; `keyCompromise` and `cACompromise` say a key leaked.
     case unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation
     var code: Int32 {
         switch self {

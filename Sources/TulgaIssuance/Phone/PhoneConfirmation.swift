@@ -6,6 +6,13 @@ public import TulgaStorage
 /// Phones and one-time SMS codes: the mobile-citizens registry, codes under ``SMSCodePolicy``.
 extension IssuanceService {
     /// Puts a phone in the mobile-citizens registry.
+    ///
+    /// Replaces any phone the IIN had.
+    ///
+    /// - Parameters:
+    ///   - iin: the person's IIN.
+    ///   - phone: `+7` and ten digits.
+    /// - Throws: ``IssuanceError`` `.invalidIdentity` for a bad IIN or phone; ``DatabaseFailure`` from the database.
     public func registerPhone(iin: String, phone: String) async throws {
         let iin = try Self.checkIIN(iin)
         guard phone.hasPrefix("+7"), phone.count == 12, phone.dropFirst().allSatisfy(\.isNumber) else {
@@ -20,7 +27,14 @@ extension IssuanceService {
     }
 
     /// Sends a new code to the phone in the mobile-citizens registry.
-    /// - Throws: ``IssuanceError`` `.phoneNotRegistered` (the portal's advice) or `.code` (too soon, too many).
+    ///
+    /// Any earlier unused code is marked replaced; the new one goes to the outbox, rendered in `language`.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN.
+    ///   - language: the SMS language.
+    /// - Throws: ``IssuanceError`` `.phoneNotRegistered` (the portal's advice) or `.code` (too soon, too many);
+    ///   `.invalidIdentity` for a bad IIN; `CryptoFailure`; ``StorageError``; ``DatabaseFailure``.
     public func requestCode(iin: String, language: Language = .ru) async throws {
         let iin = try Self.checkIIN(iin)
         var generator = SystemRandomNumberGenerator()
@@ -43,6 +57,13 @@ extension IssuanceService {
     }
 
     /// Confirms the phone with the latest code. A wrong entry is recorded even though the call fails.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN.
+    ///   - code: the 6 digits the applicant typed.
+    /// - Throws: ``IssuanceError`` `.code` for a wrong, used, replaced or expired code, when none was sent, or when
+    ///   wrong entries block confirmation; `.invalidIdentity` for a bad IIN; `CryptoFailure`; ``StorageError``;
+    ///   ``DatabaseFailure``.
     public func confirmCode(iin: String, code: String) async throws {
         let iin = try Self.checkIIN(iin)
         let at = now, policy = sms

@@ -1,10 +1,21 @@
 public import TulgaCore
 /// What the lifecycle needs to know of an application.
 public struct ApplicationFacts: Sendable, Hashable {
+    /// Where the application stands.
     public var status: ApplicationStatus
+    /// Remote or in person.
     public var channel: Channel
+    /// The template it was filed under.
     public var template: Template
+    /// When it was filed, in seconds since 1970.
     public var createdAt: Double
+    /// Creates the facts.
+    ///
+    /// - Parameters:
+    ///   - status: where the application stands.
+    ///   - channel: remote or in person.
+    ///   - template: the template it was filed under.
+    ///   - createdAt: when it was filed.
     public init(status: ApplicationStatus, channel: Channel, template: Template, createdAt: Double) {
         self.status = status
         self.channel = channel
@@ -43,9 +54,17 @@ public enum ApplicationEvent: String, Sendable, Hashable, CaseIterable {
 public struct ApplicationLifecycle: Sendable, Hashable {
     /// In-person applications not confirmed within this many seconds expire.
     public var inPersonExpirySeconds: Double
+    /// Creates a lifecycle.
+    ///
+    /// - Parameter inPersonExpirySeconds: how long an in-person application waits for confirmation (30 days by default).
     public init(inPersonExpirySeconds: Double = 30 * 86400) { self.inPersonExpirySeconds = inPersonExpirySeconds }
 
     /// The status a new application starts in.
+    ///
+    /// - Parameters:
+    ///   - channel: remote or in person.
+    ///   - template: the template filed under.
+    /// - Returns: `new` in person; remote: `identified` when the first head must approve, else `signing`.
     public static func initialStatus(channel: Channel, template: Template) -> ApplicationStatus {
         switch channel {
         case .inPerson: .new
@@ -54,10 +73,22 @@ public struct ApplicationLifecycle: Sendable, Hashable {
     }
 
     /// Whether an unconfirmed in-person application is past its time at `now`.
+    ///
+    /// - Parameters:
+    ///   - facts: the application.
+    ///   - now: seconds since 1970.
+    /// - Returns: `true` for an in-person application still `new` after ``inPersonExpirySeconds``.
     public func isOverdue(_ facts: ApplicationFacts, now: Double) -> Bool {
         facts.channel == .inPerson && facts.status == .new && now - facts.createdAt > inPersonExpirySeconds
     }
 
+    /// Moves an application's status.
+    ///
+    /// - Parameters:
+    ///   - facts: the application as stored.
+    ///   - event: what is asked.
+    ///   - now: seconds since 1970; an overdue in-person application refuses confirmation.
+    /// - Returns: The new status.
     /// - Throws: ``IssuanceError`` (`.state`, `.headApproval`) naming the rule that refuses the move.
     public func transition(from facts: ApplicationFacts, event: ApplicationEvent, now: Double) throws(IssuanceError) -> ApplicationStatus {
         let refused = IssuanceError(.state, "the application is «\(facts.status.title)»")

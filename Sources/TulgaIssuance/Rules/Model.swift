@@ -2,14 +2,22 @@ public import TulgaCore
 
 /// Application templates, as the national CA's portal names them.
 public enum Template: String, Sendable, Codable, CaseIterable {
+    /// An individual, identified remotely.
     case individual                       // физическое лицо, удалённая идентификация
+    /// The first head of a legal entity.
     case firstHead = "first_head"         // первый руководитель
+    /// An employee with signing authority.
     case signer                           // сотрудник с правом подписи
+    /// An employee who may sign financial documents.
     case financialSigner = "financial_signer"  // сотрудник с правом подписи финансовых документов
+    /// An HR employee.
     case hr                               // сотрудник отдела кадров
+    /// An employee of the organisation.
     case employee                         // сотрудник организации
+    /// A participant in the Treasury-Client system.
     case treasuryClient = "treasury_client"    // участник «Казначейство-Клиент»
 
+    /// Every template but `individual` is for a legal entity (it needs a BIN and an organisation).
     public var isLegalEntity: Bool { self != .individual }
     /// Employees other than the first head need the first head's approval.
     public var needsHeadApproval: Bool { isLegalEntity && self != .firstHead }
@@ -49,13 +57,21 @@ public let remoteIdentificationOID = "1.2.398.3.3.4.3.2.1"
 
 /// Application statuses; `title` is the exact wording the portal shows.
 public enum ApplicationStatus: String, Sendable, Codable, CaseIterable {
+    /// Taken at a service centre, waiting for an operator's confirmation.
     case new
+    /// Remote employee application, waiting for the first head's approval.
     case identified
+    /// Waiting for the CA to sign the requests.
     case signing
+    /// Certificates issued; the containers are not installed yet.
     case issued
+    /// Containers installed; the private keys are forgotten.
     case installed
+    /// Refused.
     case rejected
+    /// An in-person application left unconfirmed past its 30 days.
     case expired
+    /// Both certificates revoked.
     case revoked
 
     /// The catalogue entry for the portal's wording.
@@ -79,27 +95,44 @@ public enum ApplicationStatus: String, Sendable, Codable, CaseIterable {
     public var isActive: Bool { [.new, .identified, .signing, .issued].contains(self) }
 }
 
+/// How the application was filed: remotely (Digital ID) or in person at a service centre.
 public enum Channel: String, Sendable, Codable { case remote, inPerson = "in_person" }
 
 /// The portal's refusal for renewing remotely issued keys.
+///
+/// The Russian text of ``MessageKey/refusalRenewal``.
 public var renewalRefusal: String { Message(.refusalRenewal).text(.ru) }
 
 /// Codes of refusals in issuance.
 public enum IssuanceErrorCode: String, ErrorCode {
+    /// An IIN, BIN, phone or legal-entity detail is invalid (422).
     case invalidIdentity = "invalid_identity"
+    /// The phone is not in the mobile-citizens registry (403).
     case phoneNotRegistered = "phone_not_registered"
+    /// The SMS-code step refuses: no confirmed phone, too soon, too many, wrong, used or expired (403).
     case code
+    /// No active Digital ID (403).
     case digitalID = "digital_id"
+    /// No valid consent for the CA service (403).
     case consent
+    /// The Digital ID PIN is wrong, locked or not set (403).
     case pin
+    /// Another application of the person is still active (409).
     case activeApplication = "active_application"
+    /// No such application or certificate (404).
     case notFound = "not_found"
+    /// The application's status refuses the step (409).
     case state
+    /// Remote keys are not renewed; reissue instead (403).
     case renewal
+    /// The container password breaks ``ContainerPassword``'s rules (422).
     case password
+    /// The first head's approval is missing, not needed, or not theirs to give (409).
     case headApproval = "head_approval"
+    /// No CA, or it cannot be used (503).
     case ca
 
+    /// The HTTP problem kind, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
@@ -117,8 +150,13 @@ public typealias IssuanceError = CodedError<IssuanceErrorCode>
 /// The container password rules, exactly: 6 to 32 characters; Latin letters and digits are
 /// required; upper case and `@ # % & * ~ _ - .` are allowed; nothing else.
 public enum ContainerPassword {
+    /// The symbols a password may contain besides Latin letters and digits.
     public static let allowedSymbols: Set<Character> = ["@", "#", "%", "&", "*", "~", "_", "-", "."]
 
+    /// Checks a container password against the rules.
+    ///
+    /// - Parameter password: the password the applicant chose.
+    /// - Throws: ``IssuanceError`` `.password` naming the first rule it breaks.
     public static func check(_ password: String) throws(IssuanceError) {
         guard (6...32).contains(password.count) else {
             throw IssuanceError(.password, "the password must have 6 to 32 characters (it has \(password.count))")
@@ -137,12 +175,25 @@ public enum ContainerPassword {
 
 /// Who the certificates are for.
 public struct Holder: Sendable, Hashable {
+    /// The holder's IIN.
     public var iin: String
+    /// The family name, as it goes in the certificate.
     public var surname: String
+    /// The given name, as it goes in the certificate.
     public var givenName: String
+    /// The legal entity's name, for legal-entity templates.
     public var organization: String?
+    /// The legal entity's BIN, for legal-entity templates.
     public var bin: String?
 
+    /// Creates a holder.
+    ///
+    /// - Parameters:
+    ///   - iin: the holder's IIN.
+    ///   - surname: the family name.
+    ///   - givenName: the given name.
+    ///   - organization: the legal entity's name, if any.
+    ///   - bin: the legal entity's BIN, if any; O and OU are added only when both are set.
     public init(iin: String, surname: String, givenName: String, organization: String? = nil, bin: String? = nil) {
         self.iin = iin
         self.surname = surname
@@ -152,6 +203,8 @@ public struct Holder: Sendable, Hashable {
     }
 
     /// CN="SURNAME GIVENNAME", SURNAME, GIVENNAME, SERIALNUMBER=IIN…, C=KZ; a legal entity adds O and OU=BIN….
+    ///
+    /// Pairs of attribute name (or OID) and value, in order, for ``PKI/csr(keyPEM:subject:)``.
     public var subject: [(String, String)] {
         var s = [("CN", "\(surname) \(givenName)"), ("2.5.4.4", surname), ("2.5.4.42", givenName), ("2.5.4.5", "IIN" + iin), ("C", "KZ")]
         if let organization, let bin {
@@ -163,10 +216,18 @@ public struct Holder: Sendable, Hashable {
 
 /// The two key purposes and their certificate profiles.
 public enum KeyPurpose: String, Sendable, Codable, CaseIterable {
+    /// The authentication key (`clientAuth`).
     case auth = "AUTH"
+    /// The signing key (`nonRepudiation`).
     case sign = "SIGN"
 
     /// X.509v3 extensions in OpenSSL's config syntax.
+    ///
+    /// - Parameters:
+    ///   - template: gives the key-user policy OID.
+    ///   - remote: adds the remote-identification policy OID.
+    ///   - crlURL: the CRL distribution point.
+    /// - Returns: Pairs of extension name and value.
     public func extensions(template: Template, remote: Bool, crlURL: String) -> [(String, String)] {
         var policies = [template.keyUserOID]
         if remote { policies.append(remoteIdentificationOID) }
@@ -188,6 +249,8 @@ public enum KeyPurpose: String, Sendable, Codable, CaseIterable {
     }
 
     /// `AUTH_RSA256_<hex>.p12` and `RSA256_<hex>.p12`, as the national CA names them.
+    ///
+    /// - Parameter serialHex: the certificate's serial in hex; lower-cased in the name.
     public func fileName(serialHex: String) -> String {
         (self == .auth ? "AUTH_RSA256_" : "RSA256_") + serialHex.lowercased() + ".p12"
     }

@@ -2,17 +2,31 @@ public import TulgaCore
 /// SMS-code rules, pure: 6 digits, valid 120 s, single use, 3 wrong entries an hour block
 /// confirmation (a new code does not reset that), resend after 60 s, at most 5 codes an hour.
 /// The 120 s expiry is enforced in ``checkConfirmation(now:expiresAt:usedAt:wrongInLastHour:)``.
+///
+/// ```swift
+/// let policy = SMSCodePolicy()
+/// try policy.checkRequest(now: now, sentInLastHour: sentTimes)   // before sending a code
+/// try policy.checkConfirmation(now: now, expiresAt: code.expiresAt, usedAt: nil, wrongInLastHour: 0)
+/// ```
 public struct SMSCodePolicy: Sendable, Codable, Hashable {
+    /// How long a code is valid, in seconds.
     public var validitySeconds = 120.0
+    /// The wait before another code may be sent, in seconds.
     public var resendAfterSeconds = 60.0
+    /// The most codes sent in one hour.
     public var maxPerHour = 5
+    /// Wrong entries in one hour that block confirmation.
     public var maxWrong = 3
     /// How long a confirmed phone counts for an application.
     public var confirmationValidSeconds = 900.0
+    /// The defaults listed in the type comment.
     public init() {}
 
     /// May a new code be sent now?
-    /// - Parameter sentInLastHour: creation times of the codes sent in the last hour, newest first.
+    ///
+    /// - Parameters:
+    ///   - now: seconds since 1970.
+    ///   - sentInLastHour: creation times of the codes sent in the last hour, newest first.
     /// - Throws: ``IssuanceError`` `.code` with the wait.
     public func checkRequest(now: Double, sentInLastHour: [Double]) throws(IssuanceError) {
         if let last = sentInLastHour.first, now - last < resendAfterSeconds {
@@ -22,6 +36,12 @@ public struct SMSCodePolicy: Sendable, Codable, Hashable {
     }
 
     /// May the latest code be checked now? (Wrong entries are counted even though the call fails.)
+    ///
+    /// - Parameters:
+    ///   - now: seconds since 1970.
+    ///   - expiresAt: when the latest code expires.
+    ///   - usedAt: when it was used or replaced, if it was.
+    ///   - wrongInLastHour: wrong entries in the last hour.
     /// - Throws: ``IssuanceError`` `.code`: blocked, used or replaced, expired.
     public func checkConfirmation(now: Double, expiresAt: Double, usedAt: Double?, wrongInLastHour: Int) throws(IssuanceError) {
         guard wrongInLastHour < maxWrong else {
@@ -32,6 +52,11 @@ public struct SMSCodePolicy: Sendable, Codable, Hashable {
     }
 
     /// Whether a phone confirmed at `verifiedAt` still counts at `now`.
+    ///
+    /// - Parameters:
+    ///   - verifiedAt: when the phone was confirmed, or `nil` if it never was.
+    ///   - now: seconds since 1970.
+    /// - Returns: `true` within ``confirmationValidSeconds`` of the confirmation.
     public func confirmationIsFresh(verifiedAt: Double?, now: Double) -> Bool {
         guard let verifiedAt else { return false }
         return now - verifiedAt <= confirmationValidSeconds

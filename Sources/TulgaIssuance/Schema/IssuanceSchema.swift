@@ -2,6 +2,8 @@ public import TulgaStorage
 
 extension IssuanceService {
     /// The issuance tables, as released in v2.
+    ///
+    /// - Parameter migrator: the migrator to add `issuance.v1` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("issuance.v1", replaces: ["v2-issuance"], [
             "CREATE TABLE mobile_citizens (iin TEXT PRIMARY KEY, phone TEXT NOT NULL)",

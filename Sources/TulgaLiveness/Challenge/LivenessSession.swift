@@ -3,40 +3,63 @@ public import TulgaFaceModel
 
 /// The subject's own neutral pose, taken from steady frontal frames before the first prompt.
 public struct Baseline: Sendable, Hashable, Codable {
+    /// The median yaw of the steady frames, in degrees.
     public var yaw: Double
+    /// The median pitch of the steady frames, in degrees.
     public var pitch: Double
+    /// The median face size of the steady frames, in pixels.
     public var size: Double
+    /// The indices of the steady frames.
     public var frames: [Int]
 }
 
 /// One prompt's outcome in the report.
 public struct PromptRecord: Sendable, Hashable, Codable {
+    /// The movement asked for.
     public var prompt: Prompt
+    /// When the prompt was asked, in milliseconds.
     public var startedAtMs: Double
+    /// When it was completed; `nil` if it was not.
     public var completedAtMs: Double?
     /// Frames that show the movement: the first excursion, the peak, and the return.
     public var evidenceFrames: [Int]
+    /// The largest movement in the asked direction, in degrees (turns and looks only).
     public var peakDegrees: Double?
+    /// Whether the prompt was completed.
     public var passed: Bool
 }
 
 /// The liveness report kept with the case.
 public struct LivenessReport: Sendable, Hashable, Codable {
+    /// The challenge's nonce, tying the report to the issued challenge.
     public var nonce: String
+    /// When the challenge was issued, in milliseconds.
     public var issuedAtMs: Double
+    /// Whether every prompt was completed.
     public var passed: Bool
+    /// Each prompt asked, passed or not, in order.
     public var prompts: [PromptRecord]
+    /// The subject's neutral pose, once the baseline was reached.
     public var baseline: Baseline?
+    /// The smallest yaw seen, in degrees.
     public var yawMin: Double?
+    /// The largest yaw seen, in degrees.
     public var yawMax: Double?
+    /// The smallest pitch seen, in degrees.
     public var pitchMin: Double?
+    /// The largest pitch seen, in degrees.
     public var pitchMax: Double?
+    /// Frames observed at or after the challenge's issue.
     public var framesSeen: Int
     /// Frames timestamped before the challenge was issued; they do not count.
     public var framesStale: Int
+    /// Indices of the frames that were embedded and checked for identity.
     public var sampledFrames: [Int]
+    /// SHA-256 hashes of the sampled frames, for the replay guard.
     public var sampledFrameHashes: [String]
+    /// Why the session failed; `nil` if it passed.
     public var failure: FailureReason?
+    /// The failure in words, with detail such as the frame and its score.
     public var reasons: [String]
 }
 
@@ -48,17 +71,26 @@ public struct LivenessReport: Sendable, Hashable, Codable {
 /// let status = session.observe(observation)
 /// ```
 public struct LivenessSession: Sendable {
+    /// The thresholds this session applies.
     public let config: LivenessConfig
+    /// The challenge's nonce.
     public let nonce: String
+    /// When the challenge was issued, in milliseconds; earlier frames are stale.
     public let issuedAtMs: Double
+    /// The prompts to ask, in order.
     public let prompts: [Prompt]
+    /// The registry photo's embedding; sampled frames must match it when it is set.
     public let reference: Embedding?
 
+    /// Where the session is.
     public private(set) var phase: LivenessPhase = .baseline
+    /// The neutral pose, once reached.
     public private(set) var baseline: Baseline?
     /// The first embedding of a steady frontal frame: the session's selfie.
     public private(set) var selfie: Embedding?
+    /// The frame the selfie was taken from.
     public private(set) var selfieFrame: Int?
+    /// Why the session failed, once it has.
     public private(set) var failure: FailureReason?
     private var detail: String?
 
@@ -80,6 +112,14 @@ public struct LivenessSession: Sendable {
     private var hashes: [String] = []
     private var lastHints: [Hint] = []
 
+    /// Starts a session in the baseline phase.
+    ///
+    /// - Parameters:
+    ///   - config: the thresholds to apply.
+    ///   - nonce: the issued challenge's nonce.
+    ///   - prompts: the prompts to ask, in order (see ``drawPrompts(_:using:)``).
+    ///   - issuedAtMs: when the challenge was issued, in milliseconds; earlier frames are not counted.
+    ///   - reference: the registry photo's embedding, to check sampled frames against.
     public init(config: LivenessConfig, nonce: String, prompts: [Prompt], issuedAtMs: Double, reference: Embedding? = nil) {
         self.config = config
         self.nonce = nonce
@@ -89,11 +129,17 @@ public struct LivenessSession: Sendable {
     }
 
     /// Draws `config.promptCount` distinct prompts from the pool (or takes `fixedPrompts`).
+    ///
+    /// - Parameters:
+    ///   - config: the pool, count and any fixed sequence.
+    ///   - generator: the randomness; the service passes a CSPRNG, tests a seeded one.
+    /// - Returns: At least one prompt.
     public static func drawPrompts<G: RandomNumberGenerator>(_ config: LivenessConfig, using generator: inout G) -> [Prompt] {
         if !config.fixedPrompts.isEmpty { return config.fixedPrompts }
         return Array(config.promptPool.shuffled(using: &generator).prefix(max(1, config.promptCount)))
     }
 
+    /// The prompt being asked; `nil` outside the prompting phase.
     public var currentPrompt: Prompt? { phase == .prompting && promptIndex < prompts.count ? prompts[promptIndex] : nil }
 
     /// The status as of the last observation.
@@ -110,6 +156,12 @@ public struct LivenessSession: Sendable {
     }
 
     /// Whether the shell should embed and hash this frame before observing it.
+    ///
+    /// The first sample is a frontal frame (the selfie); later ones come every
+    /// ``LivenessConfig/embedEveryFrames`` frames while the face is within ``LivenessConfig/embedMaxYaw``.
+    ///
+    /// - Parameter observation: the frame about to be observed, without an embedding yet.
+    /// - Returns: `true` when the shell should fill `embedding` and `frameHash`.
     public func wantsSample(_ observation: FrameObservation) -> Bool {
         guard phase == .baseline || phase == .prompting, observation.timestampMs >= issuedAtMs,
               observation.faces.count == 1, let face = observation.faces.first else { return false }
@@ -122,6 +174,12 @@ public struct LivenessSession: Sendable {
     public var wantsEyes: Bool { currentPrompt == .blink }
 
     /// Feeds one frame. Frames must come in time order.
+    ///
+    /// Frames stamped before the challenge's issue are counted as stale and ignored. Once the
+    /// session has passed or failed, frames change nothing.
+    ///
+    /// - Parameter o: the frame's observation.
+    /// - Returns: The status after this frame.
     @discardableResult
     public mutating func observe(_ o: FrameObservation) -> LivenessStatus {
         guard phase == .baseline || phase == .prompting else { return status }
@@ -174,6 +232,7 @@ public struct LivenessSession: Sendable {
         detail = nil
     }
 
+    /// The report as of now; complete once the phase is `.passed` or `.failed`.
     public var report: LivenessReport {
         var reasons: [String] = []
         if let failure {
@@ -187,6 +246,11 @@ public struct LivenessSession: Sendable {
     }
 
     /// Guidance for a frame, as a kiosk shows before and during the baseline.
+    ///
+    /// - Parameters:
+    ///   - o: the frame's observation.
+    ///   - config: supplies the quality thresholds.
+    /// - Returns: Hints for the frame's quality issues; empty when the face is usable.
     public static func hints(for o: FrameObservation, config: LivenessConfig) -> [Hint] {
         guard o.faces.count <= 1 else { return [.otherFaces] }
         guard let face = o.faces.first else { return [.noFace] }

@@ -6,6 +6,7 @@ public enum Prompt: String, Sendable, Hashable, Codable, CaseIterable {
     case turnRight = "turn_right"
     case lookUp = "look_up"
     case lookDown = "look_down"
+    /// Move toward the camera so the face grows by ``LivenessConfig/closerRatio``.
     case moveCloser = "move_closer"
     case blink
 }
@@ -19,6 +20,7 @@ public struct LivenessConfig: Sendable, Hashable, Codable {
     public var promptPool: [Prompt] = [.turnLeft, .turnRight, .lookUp, .lookDown, .moveCloser]
     /// A fixed sequence for tests and demos; empty means drawn from a CSPRNG.
     public var fixedPrompts: [Prompt] = []
+    /// How long the subject has for one prompt, in milliseconds.
     public var promptTimeoutMs: Double = 5000
     /// From the challenge's issue to the last prompt, baseline included.
     public var sessionTimeoutMs: Double = 30000
@@ -27,6 +29,7 @@ public struct LivenessConfig: Sendable, Hashable, Codable {
     public var baselineFrames = 5
     /// The baseline face must be this frontal (degrees, absolute).
     public var baselineMaxYaw: Double = 15
+    /// The same for pitch (degrees, absolute).
     public var baselineMaxPitch: Double = 15
     /// Steady: the centre moves less than this fraction of the face size per frame.
     public var baselineMaxMotion: Double = 0.12
@@ -45,6 +48,7 @@ public struct LivenessConfig: Sendable, Hashable, Codable {
     /// Continuity: the box centre may move at most this fraction of the face size per frame,
     /// and the size may change at most by this ratio per frame.
     public var maxCentreJump: Double = 0.6
+    /// The largest size ratio between one frame and the next (either way).
     public var maxSizeJump: Double = 1.5
     /// Frames in a row without a face before the session fails.
     public var maxMissingFrames = 15
@@ -56,15 +60,24 @@ public struct LivenessConfig: Sendable, Hashable, Codable {
     /// Sampled frames must score at least this against the selfie and the reference.
     public var identityThreshold: Double = 0.363
 
+    /// What makes a frame usable: size, light, sharpness, pose, the oval.
     public var quality = QualityThresholds()
 
+    /// The defaults above.
     public init() {}
 }
 
 /// One face as the engine sees it.
 public struct ObservedFace: Sendable, Hashable, Codable {
+    /// The detector's output: box, landmarks, score.
     public var face: DetectedFace
+    /// Size, oval distance, pixel statistics and pose.
     public var quality: FaceQuality
+    /// Pairs a detection with its measurements.
+    ///
+    /// - Parameters:
+    ///   - face: the detector's output.
+    ///   - quality: what was measured about it.
     public init(face: DetectedFace, quality: FaceQuality) {
         self.face = face
         self.quality = quality
@@ -73,10 +86,15 @@ public struct ObservedFace: Sendable, Hashable, Codable {
 
 /// Everything the engine learns from one frame.
 public struct FrameObservation: Sendable, Hashable {
+    /// The frame's position in the stream, from 0.
     public var index: Int
+    /// When the frame was taken, in milliseconds (the source's clock).
     public var timestampMs: Double
+    /// The frame's width in pixels.
     public var frameWidth: Int
+    /// The frame's height in pixels.
     public var frameHeight: Int
+    /// Every face found; more than one fails the session.
     public var faces: [ObservedFace]
     /// The main face's embedding, on sampled frames only.
     public var embedding: Embedding?
@@ -85,6 +103,17 @@ public struct FrameObservation: Sendable, Hashable {
     /// Open eyes in the main face (blink prompts only).
     public var openEyes: Int?
 
+    /// Creates an observation.
+    ///
+    /// - Parameters:
+    ///   - index: the frame's position in the stream.
+    ///   - timestampMs: when it was taken, in milliseconds.
+    ///   - frameWidth: width in pixels.
+    ///   - frameHeight: height in pixels.
+    ///   - faces: every face found.
+    ///   - embedding: the main face's embedding, on sampled frames.
+    ///   - frameHash: SHA-256 of the pixels, on sampled frames.
+    ///   - openEyes: open eyes in the main face, for blink prompts.
     public init(index: Int, timestampMs: Double, frameWidth: Int, frameHeight: Int, faces: [ObservedFace],
                 embedding: Embedding? = nil, frameHash: String? = nil, openEyes: Int? = nil) {
         self.index = index
@@ -113,17 +142,28 @@ public enum Hint: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// Why a session failed. Stable codes; `LivenessReport.reasons` carries the words.
 public enum FailureReason: String, Sendable, Hashable, Codable {
+    /// A second face appeared in the frame.
     case anotherFace = "another_face"
+    /// The current prompt was not completed in ``LivenessConfig/promptTimeoutMs``.
     case promptTimeout = "prompt_timeout"
+    /// The session ran past ``LivenessConfig/sessionTimeoutMs``.
     case sessionTimeout = "session_timeout"
+    /// The frames ran out before every prompt was completed.
     case streamEnded = "stream_ended"
+    /// No face for more than ``LivenessConfig/maxMissingFrames`` frames in a row.
     case faceLost = "face_lost"
+    /// The face moved or resized more between two frames than continuity allows.
     case faceJumped = "face_jumped"
+    /// A sampled frame does not match the session's own selfie.
     case identityMismatch = "identity_mismatch"
+    /// A sampled frame does not match the reference (registry) photo.
     case referenceMismatch = "reference_mismatch"
+    /// A frame hash was already seen in another session.
     case replayed = "replayed"
+    /// The face never held still, frontal and centred for the baseline.
     case baselineNotReached = "baseline_not_reached"
 
+    /// The reason in lower-case English words.
     public var words: String {
         switch self {
         case .anotherFace: "another face in the frame"
@@ -142,18 +182,23 @@ public enum FailureReason: String, Sendable, Hashable, Codable {
 
 /// The session's current phase.
 public enum LivenessPhase: String, Sendable, Hashable, Codable {
+    /// `baseline`: learning the still, frontal pose; `prompting`: asking for movements;
+    /// `passed` and `failed`: finished.
     case baseline, prompting, passed, failed
 }
 
 /// What the engine says after each frame.
 public struct LivenessStatus: Sendable, Hashable {
+    /// Where the session is.
     public var phase: LivenessPhase
     /// The prompt being asked, while prompting.
     public var prompt: Prompt?
     /// Prompts completed so far, and how many there are.
     public var completed: Int
+    /// How many prompts the session asks for.
     public var total: Int
     /// 0...1 over the whole session (baseline counts as one step).
     public var progress: Double
+    /// What the person should fix now; empty when all is well.
     public var hints: [Hint]
 }

@@ -2,32 +2,61 @@ public import TulgaCore
 
 /// How many biometric attempts an applicant gets.
 public struct AttemptPolicy: Sendable, Hashable, Codable {
+    /// Failed plus running attempts allowed before the in-person path opens (5 by default).
     public var maxAttempts = 5
+    /// Creates a policy.
+    ///
+    /// - Parameter maxAttempts: failed plus running attempts allowed.
     public init(maxAttempts: Int = 5) { self.maxAttempts = maxAttempts }
 
     /// A new attempt may start while recorded failures plus attempts still running stay below the limit.
+    ///
+    /// - Parameters:
+    ///   - failures: the applicant's recorded failures.
+    ///   - running: their attempts still running.
     public func mayStart(failures: Int, running: Int) -> Bool { failures + running < maxAttempts }
     /// The service-centre path opens after the last allowed failure.
+    ///
+    /// - Parameter failures: the applicant's recorded failures.
+    /// - Returns: `true` once failures reach ``maxAttempts``.
     public func inPersonUnlocked(failures: Int) -> Bool { failures >= maxAttempts }
+    /// How many attempts may still start, never below zero.
+    ///
+    /// - Parameters:
+    ///   - failures: the applicant's recorded failures.
+    ///   - running: their attempts still running.
     public func attemptsLeft(failures: Int, running: Int) -> Int { max(0, maxAttempts - failures - running) }
 }
 
 /// What one verification attempt comes to.
 public enum AttemptOutcome: String, Sendable, Hashable, Codable {
+    /// Passed (the face matched), sent to a moderator, or failed.
     case pass, review, fail
 }
 
 /// Score bands: pass at or above `accept`, moderation between `review` and `accept`, else fail.
 public struct DecisionBands: Sendable, Hashable, Codable {
+    /// The lowest score that passes.
     public var accept: Double
+    /// The lowest score that goes to moderation; below it the attempt fails.
     public var review: Double
 
+    /// Creates bands.
+    ///
+    /// - Parameters:
+    ///   - accept: the lowest score that passes.
+    ///   - review: the lowest score that goes to moderation; at most `accept`.
     public init(accept: Double, review: Double) {
         self.accept = accept
         self.review = review
     }
 
     /// Pass needs the accept score and passed liveness; a failed liveness is always a failed attempt.
+    ///
+    /// - Parameters:
+    ///   - score: the face-comparison score.
+    ///   - livenessPassed: whether the liveness check passed.
+    /// - Returns: `.pass`, `.review` or `.fail`.
     public func decide(score: Double, livenessPassed: Bool) -> AttemptOutcome {
         guard livenessPassed else { return .fail }
         if score >= accept { return .pass }
@@ -39,9 +68,13 @@ public struct DecisionBands: Sendable, Hashable, Codable {
 
 /// Codes of refused attempt steps.
 public enum AttemptErrorCode: String, ErrorCode {
+    /// `attemptsExhausted`: no attempt is free (403); `inPersonLocked`: the in-person path is not open yet (403);
+    /// `invalidState`: the attempt is not running (409).
     case attemptsExhausted = "attempts_exhausted", inPersonLocked = "in_person_locked", invalidState = "invalid_state"
+    /// `notFound`: no such attempt (404); `invalidRow`: a stored row cannot be read (500).
     case notFound = "not_found", invalidRow = "invalid_row"
 
+    /// 403, 409, 404 or 500, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .attemptsExhausted, .inPersonLocked: .forbidden
@@ -57,9 +90,13 @@ public typealias AttemptError = CodedError<AttemptErrorCode>
 
 /// Where one attempt stands. Raw values are what the attempts table stores.
 public enum AttemptState: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Started and not finished; counts against the limit until it ends.
     case running
+    /// The face matched and liveness passed.
     case passed = "pass"
+    /// Sent to a moderator; not counted as a failure.
     case review
+    /// Failed; counts toward the limit.
     case failed = "fail"
     /// Our failure, not the applicant's: never counted.
     case abandoned
@@ -67,7 +104,9 @@ public enum AttemptState: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// What can happen to a running attempt.
 public enum AttemptEvent: Sendable, Hashable {
+    /// The attempt ended with this outcome.
     case finish(AttemptOutcome)
+    /// The attempt ended through our fault; it is not counted.
     case abandon
 }
 
@@ -76,11 +115,16 @@ public enum AttemptEvent: Sendable, Hashable {
 /// ```swift
 /// var counter = try AttemptCounter(failures: 2, running: 0).begin(policy)   // running 1
 /// let state = try AttemptLifecycle.transition(from: .running, event: .finish(.fail))
-/// counter = counter.finished(.fail)                                        // failures 3
+/// counter = counter.ended(state)                                           // failures 3
 /// ```
 public enum AttemptLifecycle {
     /// running → pass, review, fail (finish) or abandoned; nothing leaves a finished state.
     /// - Throws: ``AttemptError`` `.invalidState` for any other move.
+    ///
+    /// - Parameters:
+    ///   - state: the attempt's state now.
+    ///   - event: what happened.
+    /// - Returns: The new state.
     public static func transition(from state: AttemptState, event: AttemptEvent) throws(AttemptError) -> AttemptState {
         guard state == .running else { throw AttemptError(.invalidState, "the attempt is not running (it is \(state.rawValue))") }
         switch event {
@@ -94,11 +138,21 @@ public enum AttemptLifecycle {
 
 /// An applicant's recorded failures and running attempts.
 public struct AttemptCounter: Sendable, Hashable, Codable {
+    /// Recorded failed attempts.
     public var failures: Int
+    /// Attempts started and not yet ended.
     public var running: Int
+    /// Creates a counter.
+    ///
+    /// - Parameters:
+    ///   - failures: recorded failed attempts.
+    ///   - running: attempts still running.
     public init(failures: Int = 0, running: Int = 0) { (self.failures, self.running) = (failures, running) }
 
     /// One more running attempt, if the policy leaves one free.
+    ///
+    /// - Parameter policy: the attempt limit.
+    /// - Returns: The counter with one more running attempt.
     /// - Throws: ``AttemptError`` `.attemptsExhausted`, with the catalogue's refusal.
     public func begin(_ policy: AttemptPolicy) throws(AttemptError) -> AttemptCounter {
         guard policy.mayStart(failures: failures, running: running) else {
@@ -110,11 +164,16 @@ public struct AttemptCounter: Sendable, Hashable, Codable {
     }
 
     /// The counter after a running attempt ends with `state` (a failure counts; nothing else does).
+    ///
+    /// - Parameter state: the state the attempt ended in.
+    /// - Returns: The counter with one fewer running attempt, and one more failure if `state` is `.failed`.
     public func ended(_ state: AttemptState) -> AttemptCounter {
         AttemptCounter(failures: failures + (state == .failed ? 1 : 0), running: max(0, running - 1))
     }
 
     /// The in-person path: open only after the last allowed failure.
+    ///
+    /// - Parameter policy: the attempt limit.
     /// - Throws: ``AttemptError`` `.inPersonLocked`.
     public func checkInPerson(_ policy: AttemptPolicy) throws(AttemptError) {
         guard policy.inPersonUnlocked(failures: failures) else {
@@ -125,6 +184,9 @@ public struct AttemptCounter: Sendable, Hashable, Codable {
 }
 
 /// The SMS an applicant gets when moderation ends.
+///
+/// - Parameter approved: whether the moderator confirmed the identity.
+/// - Returns: The approved or rejected SMS text, not yet rendered.
 public func moderationResultMessage(approved: Bool) -> Message {
     Message(approved ? .smsModerationApproved : .smsModerationRejected)
 }

@@ -3,15 +3,23 @@ public import TulgaCore
 
 /// Roles of the people who review cases.
 public enum Role: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A moderator claims and decides cases; a supervisor also reassigns them and sees everyone's statistics.
     case moderator, supervisor
 }
 
 /// Things a moderator can do.
 public enum ModerationAction: String, Sendable, Hashable, Codable {
+    /// `list`, `show`, `claim`, `decide` and `statsOwn` are open to every role; `reassign` and
+    /// `statsAll` (everyone's statistics) are for supervisors.
     case list, show, claim, decide, reassign, statsAll = "stats_all", statsOwn = "stats_own"
 }
 
 /// Who may do what: supervisors also reassign and see everyone's statistics.
+///
+/// - Parameters:
+///   - role: the reviewer's role.
+///   - action: what they ask to do.
+/// - Returns: `true` when the role may take the action.
 public func isAllowed(_ role: Role, _ action: ModerationAction) -> Bool {
     switch action {
     case .list, .show, .claim, .decide, .statsOwn: true
@@ -19,16 +27,26 @@ public func isAllowed(_ role: Role, _ action: ModerationAction) -> Bool {
     }
 }
 
+/// Where a moderation case stands. Raw values are what the cases table stores.
 public enum CaseState: String, Sendable, Hashable, Codable, CaseIterable {
+    /// `open`: waiting for a moderator; `claimed`: a moderator holds a lease on it;
+    /// `approved` or `rejected`: decided, final.
     case open, claimed, approved, rejected
 }
 
 /// Codes of refused moderation steps.
 public enum ModerationErrorCode: String, ErrorCode {
+    /// `notAllowed`, `unauthorized`: the caller may not do this (401); `alreadyClaimed`: another moderator holds it (409);
+    /// `notClaimedByYou`: claim the case before deciding it (409).
     case notAllowed = "not_allowed", unauthorized, alreadyClaimed = "already_claimed", notClaimedByYou = "not_claimed_by_you"
+    /// `leaseExpired`: the claim ran out; `alreadyDecided`: the case is final; `reasonRequired`: a decision needs a reason;
+    /// `ownCase`: nobody may decide a case about themselves. All 409.
     case leaseExpired = "lease_expired", alreadyDecided = "already_decided", reasonRequired = "reason_required", ownCase = "own_case"
+    /// `unknownCase`: no such case (404); `unknownModerator`: no such moderator (409); `invalidRow`: a stored row
+    /// cannot be read (500).
     case unknownCase = "unknown_case", unknownModerator = "unknown_moderator", invalidRow = "invalid_row"
 
+    /// 401, 404, 500 or 409, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .notAllowed, .unauthorized: .unauthorized
@@ -44,17 +62,42 @@ public typealias ModerationError = CodedError<ModerationErrorCode>
 
 extension CodedError where Code == ModerationErrorCode {
     /// The role may not take this action.
+    ///
+    /// - Parameters:
+    ///   - role: the caller's role.
+    ///   - action: the action refused.
+    ///   - fileID: the raising file; leave the default.
+    ///   - line: the raising line; leave the default.
+    /// - Returns: A `.notAllowed` error saying, e.g., "a moderator may not reassign".
     public static func notAllowed(_ role: Role, _ action: ModerationAction, fileID: String = #fileID, line: Int = #line) -> Self {
         Self(.notAllowed, "a \(role.rawValue) may not \(action.rawValue.replacingOccurrences(of: "_", with: " "))", fileID: fileID, line: line)
     }
 }
 
 /// A moderation case's mutable part, and the pure rules that move it.
+///
+/// Moves go through ``transition(from:event:now:)``, or the step methods it calls.
+///
+/// ```swift
+/// var lease = CaseLease(state: .open)
+/// lease = try CaseLease.transition(from: lease, event: .claim(by: "mod-1", leaseSeconds: 900), now: now)
+/// lease = try CaseLease.transition(from: lease, event: .decide(approve: true, by: "mod-1", reason: "same person"), now: now + 60)
+/// // lease.state == .approved
+/// ```
 public struct CaseLease: Sendable, Hashable, Codable {
+    /// The stored state; read ``effective(now:)`` for the state as of now.
     public var state: CaseState
+    /// The moderator holding the claim, or who decided the case.
     public var claimedBy: String?
+    /// When the claim runs out, in seconds since 1970; `nil` unless claimed.
     public var leaseUntil: Double?
 
+    /// Creates a lease.
+    ///
+    /// - Parameters:
+    ///   - state: the stored state.
+    ///   - claimedBy: the moderator holding the claim.
+    ///   - leaseUntil: when the claim runs out, in seconds since 1970.
     public init(state: CaseState, claimedBy: String? = nil, leaseUntil: Double? = nil) {
         self.state = state
         self.claimedBy = claimedBy
@@ -62,11 +105,23 @@ public struct CaseLease: Sendable, Hashable, Codable {
     }
 
     /// The state as of `now`: an expired claim is open again.
+    ///
+    /// - Parameter now: seconds since 1970.
+    /// - Returns: An open lease if the claim ran out, else `self`.
     public func effective(now: Double) -> CaseLease {
         if state == .claimed, let until = leaseUntil, until <= now { return CaseLease(state: .open) }
         return self
     }
 
+    /// A moderator claims the case, or renews their own claim, for `leaseSeconds`.
+    ///
+    /// - Parameters:
+    ///   - moderator: who claims it.
+    ///   - now: seconds since 1970.
+    ///   - leaseSeconds: how long the claim lasts.
+    /// - Returns: The claimed lease.
+    /// - Throws: ``ModerationError`` `.alreadyDecided` if the case is approved or rejected;
+    ///   `.alreadyClaimed` if another moderator holds an unexpired claim.
     public func claim(by moderator: String, now: Double, leaseSeconds: Double) throws(ModerationError) -> CaseLease {
         let current = effective(now: now)
         switch current.state {
@@ -76,6 +131,17 @@ public struct CaseLease: Sendable, Hashable, Codable {
         }
     }
 
+    /// The holder of the claim approves or rejects the case.
+    ///
+    /// - Parameters:
+    ///   - approve: `true` to approve, `false` to reject.
+    ///   - moderator: who decides; must hold the claim.
+    ///   - reason: why, in words; must not be blank.
+    ///   - now: seconds since 1970.
+    /// - Returns: The approved or rejected lease.
+    /// - Throws: ``ModerationError`` `.alreadyDecided` if the case is final; `.notClaimedByYou` if
+    ///   `moderator` does not hold the claim; `.leaseExpired` if the claim ran out; `.reasonRequired`
+    ///   if `reason` is blank.
     public func decide(_ approve: Bool, by moderator: String, reason: String, now: Double) throws(ModerationError) -> CaseLease {
         if state == .approved || state == .rejected { throw ModerationError(.alreadyDecided, "the case is already \(state.rawValue)") }
         guard state == .claimed, claimedBy == moderator else { throw ModerationError(.notClaimedByYou, "claim the case before deciding it") }
@@ -85,6 +151,13 @@ public struct CaseLease: Sendable, Hashable, Codable {
     }
 
     /// A supervisor hands the case to another moderator with a fresh lease.
+    ///
+    /// - Parameters:
+    ///   - moderator: who gets the case.
+    ///   - now: seconds since 1970.
+    ///   - leaseSeconds: how long the new claim lasts.
+    /// - Returns: A lease claimed by `moderator`.
+    /// - Throws: ``ModerationError`` `.alreadyDecided` if the case is approved or rejected.
     public func reassign(to moderator: String, now: Double, leaseSeconds: Double) throws(ModerationError) -> CaseLease {
         if state == .approved || state == .rejected { throw ModerationError(.alreadyDecided, "the case is already \(state.rawValue)") }
         return CaseLease(state: .claimed, claimedBy: moderator, leaseUntil: now + leaseSeconds)
@@ -111,6 +184,7 @@ extension CaseLease {
     ///   - state: the case as stored.
     ///   - event: what is asked.
     ///   - now: seconds since 1970.
+    /// - Returns: The case after the event.
     /// - Throws: ``ModerationError`` naming the rule that refuses it.
     public static func transition(from state: CaseLease, event: CaseEvent, now: Double) throws(ModerationError) -> CaseLease {
         switch event {

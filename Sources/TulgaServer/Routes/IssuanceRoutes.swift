@@ -69,9 +69,11 @@ struct IssuanceRoutes {
         routes.post("/applications/{number}/install") { request, context in
             try context.require(.issuance)
             let input = try await body(request, InstallBody.self)
-            let containers = try await issuance.install(try context.parameters.require("number"), password: input.password)
-            return try json(Installed(status: ApplicationStatus.installed.title,
-                                      files: containers.map { InstalledFile(name: $0.fileName, pkcs12: $0.pkcs12.base64EncodedString()) }))
+            let response = try await issuance.install(try context.parameters.require("number"), password: input.password) { containers in
+                try json(Installed(status: ApplicationStatus.installed.title,
+                                   files: containers.map { InstalledFile(name: $0.fileName, pkcs12: $0.pkcs12.base64EncodedString()) }))
+            }
+            return response
         }
         return routes
     }

@@ -10,6 +10,8 @@ import TulgaCrypto
 /// ```
 public enum AuditLog {
     /// The audit tables, as released in v1.
+    ///
+    /// - Parameter migrator: the migrator to add `audit.v1` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("audit.v1", replaces: ["v1-core"], [
             """
@@ -29,10 +31,15 @@ public enum AuditLog {
     }
 
     /// Appends a row inside the caller's transaction.
+    ///
     /// - Parameters:
+    ///   - db: the caller's transaction.
     ///   - at: the injected clock's time.
     ///   - actor: `policy`, `applicant:<IIN>`, `moderator:<id>`, `operator:<id>`, …
     ///   - action: `module.verb`.
+    ///   - subject: the record the row is about, e.g. an attempt or case id.
+    ///   - detail: free text; may be empty.
+    /// - Throws: ``DatabaseFailure`` if a statement fails; the caller's transaction then rolls back.
     public static func append(_ db: any SQLSession, at: Double, actor: String, action: String, subject: String, detail: String) throws {
         try db.lock("audit")
         let head = try db.one("SELECT seq, hash FROM audit_head WHERE id = 1")
@@ -49,21 +56,28 @@ public enum AuditLog {
     }
 
     /// Recomputes the whole chain.
+    ///
+    /// - Parameter database: the database holding the log.
+    /// - Returns: Whether the chain is intact and, if not, the first broken row and why; a row that no
+    ///   longer decodes is reported as edited, not thrown.
+    /// - Throws: ``DatabaseFailure`` from the database.
     public static func verify(_ database: any SQLDatabase) async throws -> AuditVerification {
         try await database.transaction { db in
-            let rows = try db.query("SELECT * FROM audit ORDER BY seq", []).map(AuditEntry.init(row:))
-            let stored = try db.query("SELECT prev_hash, hash FROM audit ORDER BY seq", [])
+            // A row whose values no longer decode was tampered with: report it, never fail the check.
+            let rows = try db.query("SELECT * FROM audit ORDER BY seq", [])
             let head = try db.one("SELECT seq, hash FROM audit_head WHERE id = 1")
             var prev = genesis
-            for (index, (entry, hashes)) in zip(rows, stored).enumerated() {
+            for (index, row) in rows.enumerated() {
+                let seq = row["seq"].int ?? -1
                 func broken(_ why: String) -> AuditVerification {
-                    AuditVerification(rows: rows.count, intact: false, brokenAt: entry.seq, problem: why)
+                    AuditVerification(rows: rows.count, intact: false, brokenAt: seq, problem: why)
                 }
-                if entry.seq != index + 1 { return broken("row \(index + 1) is missing") }
-                if hashes["prev_hash"].text != prev { return broken("row \(entry.seq) does not follow the previous row's hash") }
-                let hash = digest(prev: prev, seq: entry.seq, at: entry.at, actor: entry.actor, action: entry.action, subject: entry.subject,
+                if seq != index + 1 { return broken("row \(index + 1) is missing") }
+                guard let entry = try? AuditEntry(row: row) else { return broken("row \(seq) was edited (a value has the wrong type)") }
+                if row["prev_hash"].text != prev { return broken("row \(seq) does not follow the previous row's hash") }
+                let hash = digest(prev: prev, seq: seq, at: entry.at, actor: entry.actor, action: entry.action, subject: entry.subject,
                                   detail: entry.detail)
-                if hash != hashes["hash"].text { return broken("row \(entry.seq) was edited") }
+                if hash != row["hash"].text { return broken("row \(seq) was edited") }
                 prev = hash
             }
             let headSeq = head?["seq"].int ?? 0
@@ -76,6 +90,12 @@ public enum AuditLog {
     }
 
     /// Rows in order, for one subject or all.
+    ///
+    /// - Parameters:
+    ///   - database: the database holding the log.
+    ///   - subject: only rows about this record; `nil` for all.
+    /// - Returns: The rows in sequence order.
+    /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if a row cannot be read.
     public static func entries(_ database: any SQLDatabase, subject: String? = nil) async throws -> [AuditEntry] {
         try await database.transaction { db in
             let rows = try subject.map { try db.query("SELECT * FROM audit WHERE subject = ? ORDER BY seq", [.text($0)]) }
@@ -87,11 +107,17 @@ public enum AuditLog {
 
 /// One audit row as stored.
 public struct AuditEntry: Sendable, Hashable, Codable {
+    /// The row's position in the chain, from 1.
     public var seq: Int
+    /// When it was appended, in seconds since 1970.
     public var at: Double
+    /// Who acted: `policy`, `applicant:<IIN>`, `moderator:<id>`, `operator:<id>`, …
     public var actor: String
+    /// What was done, as `module.verb`.
     public var action: String
+    /// The record the row is about.
     public var subject: String
+    /// Free text; may be empty.
     public var detail: String
 
     enum Columns: String { case seq, at, actor, action, subject, detail }
@@ -105,9 +131,12 @@ public struct AuditEntry: Sendable, Hashable, Codable {
 
 /// What `AuditLog.verify` found.
 public struct AuditVerification: Sendable, Hashable, Codable {
+    /// How many rows the log holds.
     public var rows: Int
+    /// Whether every row and the head check out.
     public var intact: Bool
     /// The first sequence number where the chain breaks, and why.
     public var brokenAt: Int?
+    /// What is wrong, in words; `nil` when intact.
     public var problem: String?
 }

@@ -15,8 +15,15 @@ public final class PostgresDatabase: SQLDatabase {
     private let connections: Mutex<[PostgresConnection]>
     private let available: DispatchSemaphore
     private let all: [PostgresConnection]
+    /// Always ``SQLDialect/postgres``.
     public var dialect: SQLDialect { .postgres }
 
+    /// Connects `poolSize` connections, without TLS.
+    ///
+    /// - Parameters:
+    ///   - url: `postgres://user[:password]@host[:port]/database`; the port defaults to 5432.
+    ///   - poolSize: how many connections to hold, at least 1.
+    /// - Throws: ``DatabaseFailure`` if the URL cannot be read or a connection fails.
     public init(url: String, poolSize: Int = 4) async throws {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
             throw DatabaseFailure("cannot read the PostgreSQL URL (expected postgres://user@host:port/database)")
@@ -41,6 +48,11 @@ public final class PostgresDatabase: SQLDatabase {
         available = DispatchSemaphore(value: opened.count)
     }
 
+    /// Runs `body` between `BEGIN` and `COMMIT` on one pooled connection; a thrown error sends `ROLLBACK`.
+    ///
+    /// - Parameter body: the statements, synchronous; its result is returned.
+    /// - Returns: What `body` returned.
+    /// - Throws: ``DatabaseFailure`` from PostgreSQL, or whatever `body` throws.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await withSession { session in
             try session.execute("BEGIN")
@@ -56,6 +68,9 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     /// Runs one statement outside any transaction (CREATE DATABASE and the like).
+    ///
+    /// - Parameter sql: the statement.
+    /// - Throws: ``DatabaseFailure`` if PostgreSQL refuses it.
     public func autocommit(_ sql: String) async throws {
         try await withSession { try $0.execute(sql) }
     }
@@ -75,6 +90,7 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// Closes every pooled connection.
     public func close() async {
         for connection in all { try? await connection.close() }
     }

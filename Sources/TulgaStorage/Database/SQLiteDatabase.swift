@@ -5,8 +5,13 @@ import GRDB
 /// timeout so several processes can share the file.
 public final class SQLiteDatabase: SQLDatabase {
     private let pool: DatabasePool
+    /// Always ``SQLDialect/sqlite``.
     public var dialect: SQLDialect { .sqlite }
 
+    /// Opens or creates the database file, creating its folder (mode 0700) if needed.
+    ///
+    /// - Parameter path: the file path, e.g. `/var/lib/tulga/tulga.sqlite`.
+    /// - Throws: ``DatabaseFailure`` if the file cannot be opened; the file system's error if the folder cannot be created.
     public init(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -25,6 +30,11 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    /// Runs `body` in one immediate transaction; a thrown error rolls it back.
+    ///
+    /// - Parameter body: the statements, synchronous; its result is returned.
+    /// - Returns: What `body` returned.
+    /// - Throws: ``DatabaseFailure`` from SQLite, or whatever `body` throws.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await pool.writeWithoutTransaction { db in
             var result: T?
@@ -37,6 +47,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    /// Closes the pool; errors on closing are ignored.
     public func close() async { try? pool.close() }
 }
 

@@ -3,10 +3,12 @@ import Foundation
 /// One named migration: DDL statements, applied once, in one transaction.
 /// `{REAL}`, `{BLOB}` and `{INT}` become each dialect's type.
 public struct Migration: Sendable {
+    /// Unique, e.g. `"attempts.v1"`; never changed once released.
     public let name: String
     /// Names under which the same tables were released before (a database that recorded one
     /// of them already has this migration's tables).
     public let replaces: [String]
+    /// The DDL statements, with `{REAL}`, `{BLOB}` and `{INT}` placeholders.
     public let statements: [String]
 }
 
@@ -23,21 +25,28 @@ public struct Migration: Sendable {
 /// - ``registerMigration(_:replaces:_:)``
 /// - ``migrate(_:)``
 public struct Migrator: Sendable {
+    /// Every registered migration, in the order they apply.
     public private(set) var migrations: [Migration] = []
 
+    /// Creates a migrator with no migrations.
     public init() {}
 
     /// Adds a migration after those already registered.
+    ///
     /// - Parameters:
     ///   - name: unique and never changed once released.
     ///   - replaces: older names the same statements were released under.
     ///   - statements: DDL, with `{REAL}`, `{BLOB}`, `{INT}` placeholders.
+    ///
+    /// - Precondition: `name` is not registered yet.
     public mutating func registerMigration(_ name: String, replaces: [String] = [], _ statements: [String]) {
         precondition(!migrations.contains { $0.name == name }, "migration \(name) is registered twice")
         migrations.append(Migration(name: name, replaces: replaces, statements: statements))
     }
 
     /// Applies, in order, each migration for which neither its name nor one it replaces is recorded.
+    ///
+    /// - Parameter database: the database to bring up to date; it records applied names in `schema_migrations`.
     /// - Throws: ``DatabaseFailure`` naming the statement that failed; that migration is rolled back.
     public func migrate(_ database: any SQLDatabase) async throws {
         let dialect = database.dialect
@@ -48,12 +57,21 @@ public struct Migrator: Sendable {
         for migration in migrations {
             try await database.transaction { db in
                 try db.lock("schema")
-                for name in [migration.name] + migration.replaces
-                where try db.one("SELECT name FROM schema_migrations WHERE name = ?", [.text(name)]) != nil { return }
+                for name in [migration.name] + migration.replaces where try Self.isRecorded(db, name) { return }
                 for statement in migration.statements { try db.execute(Self.dialectSQL(statement, dialect)) }
                 try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(migration.name)])
+                // Once every migration that replaces a released name is in, record that name too,
+                // so an older build opening this database does not create the tables again.
+                for legacy in migration.replaces where try !Self.isRecorded(db, legacy) {
+                    let all = try migrations.filter { $0.replaces.contains(legacy) }.allSatisfy { try Self.isRecorded(db, $0.name) }
+                    if all { try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(legacy)]) }
+                }
             }
         }
+    }
+
+    static func isRecorded(_ db: any SQLSession, _ name: String) throws -> Bool {
+        try db.one("SELECT name FROM schema_migrations WHERE name = ?", [.text(name)]) != nil
     }
 
     static func dialectSQL(_ sql: String, _ dialect: SQLDialect) -> String {
