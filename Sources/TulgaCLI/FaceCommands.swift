@@ -105,13 +105,13 @@ struct Verify: AsyncParsableCommand {
         let configuration = try common.loadConfiguration()
         let engine: FaceEngine
         do { engine = try FaceEngine(config: configuration.face) } catch { throw fail(error.reason) }
-        let options = VerificationOptions(threshold: threshold ?? configuration.face.matchThreshold, largestReferenceFace: largestFace)
+        let options = PhotoComparisonOptions(threshold: threshold ?? configuration.face.matchThreshold, largestReferenceFace: largestFace)
 
         var report = VerifyReport(reference: reference, probe: probe, threshold: options.threshold)
         do {
             let ref = try Image(contentsOf: reference, limits: configuration.face.decode)
             let prb = try Image(contentsOf: probe, limits: configuration.face.decode)
-            switch try engine.verify(reference: ref, probe: prb, options: options) {
+            switch try engine.compare(reference: ref, probe: prb, options: options) {
             case .compared(let comparison, _, _):
                 report.score = comparison.score
                 report.decision = comparison.decision.rawValue

@@ -130,10 +130,10 @@ struct BadInputTests {
 
 @Suite("Unusable photos are named with a reason")
 struct UnusableTests {
-    func verify(_ reference: Image, _ probe: Image, largest: Bool = false) async throws -> VerificationOutcome {
+    func verify(_ reference: Image, _ probe: Image, largest: Bool = false) async throws -> PhotoComparisonOutcome {
         let engine = try await Shared.instance.engine()
         return try await engine.withEngine {
-            try $0.verify(reference: reference, probe: probe, options: VerificationOptions(threshold: 0.363, largestReferenceFace: largest))
+            try $0.compare(reference: reference, probe: probe, options: PhotoComparisonOptions(threshold: 0.363, largestReferenceFace: largest))
         }
     }
 
@@ -198,8 +198,8 @@ struct UnusableTests {
     }
 }
 
-extension VerificationOutcome {
-    static func == (lhs: VerificationOutcome, rhs: VerificationOutcome) -> Bool {
+extension PhotoComparisonOutcome {
+    static func == (lhs: PhotoComparisonOutcome, rhs: PhotoComparisonOutcome) -> Bool {
         switch (lhs, rhs) {
         case let (.unusable(a, x), .unusable(b, y)): a == b && x == y
         case let (.compared(a, _, _), .compared(b, _, _)): a == b

@@ -5,7 +5,7 @@ public import TulgaFaceModel
 public enum PhotoRole: String, Sendable, Codable { case reference, probe }
 
 /// The outcome of comparing a probe photo with a reference photo.
-public enum VerificationOutcome: Sendable, Hashable {
+public enum PhotoComparisonOutcome: Sendable, Hashable {
     /// Both photos were usable and were compared.
     case compared(Comparison, reference: AnalyzedFace, probe: AnalyzedFace)
     /// One photo cannot be used, for the given reasons.
@@ -13,7 +13,7 @@ public enum VerificationOutcome: Sendable, Hashable {
 }
 
 /// Options for choosing the face to compare.
-public struct VerificationOptions: Sendable, Hashable {
+public struct PhotoComparisonOptions: Sendable, Hashable {
     /// Use the largest face of a reference photo that holds several, instead of refusing it.
     public var largestReferenceFace = false
     /// The lowest cosine that counts as a match (see ``FaceConfig/matchThreshold``).
@@ -64,8 +64,8 @@ extension FaceEngine {
     /// with `.unusable` rather than an error.
     ///
     /// ```swift
-    /// let outcome = try engine.verify(reference: registryPhoto, probe: selfie,
-    ///                                 options: VerificationOptions(threshold: engine.config.matchThreshold))
+    /// let outcome = try engine.compare(reference: registryPhoto, probe: selfie,
+    ///                                 options: PhotoComparisonOptions(threshold: engine.config.matchThreshold))
     /// if case .compared(let comparison, _, _) = outcome { print(comparison.decision) }
     /// ```
     ///
@@ -75,7 +75,7 @@ extension FaceEngine {
     ///   - options: the threshold and whether several reference faces are allowed.
     /// - Returns: The comparison, or which photo is unusable and why.
     /// - Throws: ``FaceError`` if detection or embedding fails.
-    public func verify(reference: Image, probe: Image, options: VerificationOptions) throws(FaceError) -> VerificationOutcome {
+    public func compare(reference: Image, probe: Image, options: PhotoComparisonOptions) throws(FaceError) -> PhotoComparisonOutcome {
         let refAnalysis = try analyze(reference)
         let refFace: AnalyzedFace
         switch selectFace(refAnalysis, thresholds: config.quality, allowSeveral: options.largestReferenceFace) {
