@@ -149,18 +149,13 @@ public enum DigitalIDErrorCode: String, ErrorCode {
     case pinNotSixDigits = "pin_not_six_digits", pinAllSame = "pin_all_same", pinSequence = "pin_sequence"
     /// A PIN is already set (409).
     case conflict
-    /// A consent step is refused (422).
-    case consent
-    /// A stored row cannot be read (500).
-    case invalidRow = "invalid_row"
 
-    /// 404, 422, 409 or 500, as listed on the cases.
+    /// 404, 422 or 409, as listed on the cases (a damaged row is a `StorageError`).
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
-        case .pinNotSixDigits, .pinAllSame, .pinSequence, .consent: .invalid
+        case .pinNotSixDigits, .pinAllSame, .pinSequence: .invalid
         case .invalidState, .conflict: .conflict
-        case .invalidRow: .internalError
         }
     }
 }

@@ -99,14 +99,6 @@ public final class Records: Sendable {
         return Records(database: database, cipher: cipher, settings: settings, clock: clock, ca: ca)
     }
 
-    /// The same records with a CA (the server and `issuance issue` open the CA after the store).
-    ///
-    /// - Parameter ca: the local CA, or `nil` for none.
-    /// - Returns: New records on the same database, cipher, settings and clock.
-    public func with(ca: LocalCA?) -> Records {
-        Records(database: database, cipher: cipher, settings: settings, clock: clock, ca: ca)
-    }
-
     /// Recomputes the audit chain.
     ///
     /// - Returns: Whether the chain is intact and, if not, where it breaks.

@@ -71,16 +71,15 @@ public enum AttemptErrorCode: String, ErrorCode {
     /// `attemptsExhausted`: no attempt is free (403); `inPersonLocked`: the in-person path is not open yet (403);
     /// `invalidState`: the attempt is not running (409).
     case attemptsExhausted = "attempts_exhausted", inPersonLocked = "in_person_locked", invalidState = "invalid_state"
-    /// `notFound`: no such attempt (404); `invalidRow`: a stored row cannot be read (500).
-    case notFound = "not_found", invalidRow = "invalid_row"
+    /// `notFound`: no such attempt (404). A damaged row is a `StorageError`.
+    case notFound = "not_found"
 
-    /// 403, 409, 404 or 500, as listed on the cases.
+    /// 403, 409 or 404, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .attemptsExhausted, .inPersonLocked: .forbidden
         case .invalidState: .conflict
         case .notFound: .notFound
-        case .invalidRow: .internalError
         }
     }
 }
