@@ -21,10 +21,10 @@ public struct CAConfig: Sendable, Codable {
 /// (PBES2, AES-256-CBC). `tulga ca init` creates them.
 ///
 /// ```swift
-/// try LocalCA.initialize(config, now: Date())          // once: `tulga ca init`
+/// try LocalCA.initialize(config, now: clock.date)          // once: `tulga ca init`
 /// let ca = try LocalCA(config)
-/// let cert = try ca.issue(csrPEM: csr, extensions: extensions, now: Date())
-/// let crlPath = try ca.writeCRL(revoked, number: 1, now: Date())
+/// let cert = try ca.issue(csrPEM: csr, extensions: extensions, now: clock.date)
+/// let crlPath = try ca.writeCRL(revoked, number: 1, now: clock.date)
 /// ```
 public struct LocalCA: Sendable {
     /// Where the files are and how long things last.
