@@ -4,7 +4,7 @@ public import TulgaFace
 public import TulgaFlow
 public import TulgaIssuance
 public import TulgaLiveness
-public import TulgaModeration
+import TulgaModeration
 public import TulgaPolicy
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or

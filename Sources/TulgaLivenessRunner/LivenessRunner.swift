@@ -1,5 +1,5 @@
 public import TulgaFace
-public import TulgaFaceModel
+import TulgaFaceModel
 public import TulgaLiveness
 import Crypto
 import Foundation

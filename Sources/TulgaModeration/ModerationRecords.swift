@@ -336,13 +336,14 @@ public struct ModerationRecords: Sendable {
                         action: approve ? "case.approve" : "case.reject", detail: reason, at: now)
     }
 
-    /// Loads the case, applies the pure transition, saves it and audits it.
-    static func move(_ db: any SQLSession, _ id: String, event: CaseEvent, actor: Moderator, action: String, detail: String, at now: Double,
+    /// Loads the case, applies the pure transition, saves it and audits it. `actor` nil is the
+    /// policy itself (lease expiry): no own-case rule, audited as `policy`.
+    static func move(_ db: any SQLSession, _ id: String, event: CaseEvent, actor: Moderator?, action: String, detail: String, at now: Double,
                      forbiddenIIN: String? = nil) throws -> (iin: String, row: SQLRow) {
         try db.lock("case:" + id)
         guard let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError(.unknownCase, "no case \(id)") }
         let iin = try row.text(Columns.iin)
-        if case .expireLease = event {} else if actor.iin == iin || (forbiddenIIN != nil && forbiddenIIN == iin) {
+        if let actor, actor.iin == iin || (forbiddenIIN != nil && forbiddenIIN == iin) {
             throw ModerationError(.ownCase, "nobody may decide a case about themselves")
         }
         let next = try CaseLease.transition(from: try lease(row), event: event, now: now)
@@ -350,9 +351,9 @@ public struct ModerationRecords: Sendable {
         try db.execute("""
             UPDATE cases SET state = ?, claimed_by = ?, lease_until = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ?
             """, [.text(next.state.rawValue), SQLValue(next.claimedBy), SQLValue(next.leaseUntil),
-                  decided ? .text(actor.id) : row["decided_by"], decided ? .double(now) : row["decided_at"],
+                  decided ? SQLValue(actor?.id) : row["decided_by"], decided ? .double(now) : row["decided_at"],
                   decided ? .text(detail) : row["reason"], .text(id)])
-        try AuditLog.append(db, at: now, actor: actor.id == "policy" ? "policy" : "moderator:\(actor.id)", action: action, subject: id, detail: detail)
+        try AuditLog.append(db, at: now, actor: actor.map { "moderator:\($0.id)" } ?? "policy", action: action, subject: id, detail: detail)
         return (iin, try db.one("SELECT \(summaryColumns) FROM cases WHERE id = ?", [.text(id)]) ?? row)
     }
 
@@ -371,11 +372,15 @@ public struct ModerationRecords: Sendable {
         let now = clock.now()
         return try await database.transaction { db in
             let ids = try db.query("SELECT id FROM cases WHERE state = 'claimed' AND lease_until <= ?", [.double(now)]).map { try $0.text(Columns.id) }
+            var expired = 0
             for id in ids {
-                _ = try Self.move(db, id, event: .expireLease, actor: Moderator(id: "policy", role: .supervisor, iin: nil),
-                                  action: "case.lease_expired", detail: "", at: now)
+                // A claim renewed since the query is left alone (the pure rule refuses before any write).
+                do {
+                    _ = try Self.move(db, id, event: .expireLease, actor: nil, action: "case.lease_expired", detail: "", at: now)
+                    expired += 1
+                } catch let error as ModerationError where error.code == .alreadyDecided {}
             }
-            return ids.count
+            return expired
         }
     }
 

@@ -216,6 +216,7 @@ struct ServeTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLI.binary)
         server.arguments = ["serve", "--port", "\(port)"] + w.storeArgs
+        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "debug"]) { $1 }   // "request started" lines
         let serverLog = Pipe()
         server.standardError = serverLog
         try server.run()
@@ -245,8 +246,9 @@ struct ServeTests {
         upload.standardOutput = status
         upload.standardError = trace
         try upload.run()
-        // SIGTERM once curl says the whole clip is sent: the server is then reading or decoding it.
+        // SIGTERM once curl has sent the whole clip and the server has started on the request.
         #expect(waitFor("completely uploaded", in: trace.fileHandleForReading))
+        #expect(waitFor("{id}/clip", in: serverLog.fileHandleForReading))
         server.terminate()   // SIGTERM
         let code = String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         upload.waitUntilExit()

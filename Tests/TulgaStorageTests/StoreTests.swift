@@ -181,6 +181,34 @@ struct StoreTests {
         }
     }
 
+    @Test("the lease-expiry pass opens expired claims only, audited as the policy; a moderator named 'policy' is still a moderator", arguments: Backend.allCases)
+    func leaseExpiry(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let s = h.store
+        var ids: [String] = []
+        for i in 50..<52 {
+            let iin = People.iin(i)
+            try await People.register(s, iin)
+            let t = try await s.attempts.begin(iin: iin)
+            ids.append(try #require(try await s.runner.record(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "band",
+                                                              evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)).caseID))
+        }
+        let named = Moderator(id: "policy", role: .moderator, iin: nil), other = Moderator(id: "m", role: .moderator, iin: nil)
+        _ = try await s.moderation.claim(ids[0], as: named)
+        h.clock.advance(s.settings.moderation.leaseSeconds / 2)
+        _ = try await s.moderation.claim(ids[1], as: other)
+        #expect(try await s.moderation.expireLeases() == 0)
+        h.clock.advance(s.settings.moderation.leaseSeconds / 2 + 1)   // only the first claim has run out
+        #expect(try await s.moderation.expireLeases() == 1)
+        let raw = try await h.database.transaction { db in try db.query("SELECT id, state FROM cases ORDER BY id", []) }
+        #expect(Dictionary(uniqueKeysWithValues: raw.map { ($0["id"].text ?? "", $0["state"].text ?? "") }) == [ids[0]: "open", ids[1]: "claimed"])
+        let trail = try await s.auditEntries(subject: ids[0])
+        #expect(trail.map(\.actor) == ["policy", "moderator:policy", "policy"])
+        #expect(trail.map(\.action) == ["case.open", "case.claim", "case.lease_expired"])
+        #expect(try await s.verifyAudit().intact)
+        }
+    }
+
     @Test("SLA flag on old open cases", arguments: Backend.allCases)
     func sla(backend: Backend) async throws {
         var settings = RecordSettings()

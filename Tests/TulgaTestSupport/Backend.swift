@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import TulgaStorage
 
 /// Every storage test runs on both real backends.

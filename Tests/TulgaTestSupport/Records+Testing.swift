@@ -1,10 +1,10 @@
 public import TulgaCore
-public import TulgaCrypto
+import TulgaCrypto
 public import TulgaFlow
 public import TulgaIssuance
 import TulgaLiveness
 import TulgaPolicy
-public import TulgaStorage
+import TulgaStorage
 import Foundation
 
 extension Records {

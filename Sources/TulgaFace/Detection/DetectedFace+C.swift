@@ -1,5 +1,5 @@
 import CTulgaVision
-public import TulgaFaceModel
+import TulgaFaceModel
 
 /// The 15-float detection row of the vision shim, copied in and out at the boundary.
 extension DetectedFace {

@@ -1,4 +1,4 @@
-public import TulgaFaceModel
+import TulgaFaceModel
 import CTulgaVision
 public import TulgaCore
 

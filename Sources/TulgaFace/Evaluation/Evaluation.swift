@@ -1,4 +1,4 @@
-public import TulgaFaceModel
+import TulgaFaceModel
 /// Verification accuracy from genuine and impostor score lists. Pure.
 ///
 /// FMR(t): share of impostor pairs scoring ≥ t. FNMR(t): share of genuine pairs scoring < t.

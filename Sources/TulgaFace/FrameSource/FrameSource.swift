@@ -1,4 +1,4 @@
-public import TulgaFaceModel
+import TulgaFaceModel
 import CTulgaVision
 import Foundation
 

@@ -2,16 +2,16 @@ public import Foundation
 public import TulgaAttempts
 import TulgaCrypto
 public import TulgaCore
-public import TulgaDigitalID
+import TulgaDigitalID
 public import TulgaFace
 public import TulgaFaceModel
 import TulgaIdentity
 public import TulgaLiveness
-public import TulgaLivenessRunner
+import TulgaLivenessRunner
 public import TulgaModeration
 public import TulgaPolicy
-public import TulgaRegistry
-public import TulgaStorage
+import TulgaRegistry
+import TulgaStorage
 
 /// Why an attempt could not even start.
 public enum AttemptStartErrorCode: String, ErrorCode {

@@ -1,10 +1,10 @@
-public import TulgaAttempts
-public import TulgaCore
-public import TulgaDigitalID
+import TulgaAttempts
+import TulgaCore
+import TulgaDigitalID
 public import TulgaModeration
-public import TulgaPolicy
-public import TulgaRegistry
-public import TulgaStorage
+import TulgaPolicy
+import TulgaRegistry
+import TulgaStorage
 
 /// A moderator's decision and everything it causes, in one transaction: the case is approved
 /// or rejected (``CaseLease/transition(from:event:now:)``); an approval creates the Digital ID

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import TulgaAPIKeys
 public import TulgaAttempts
 public import TulgaCore

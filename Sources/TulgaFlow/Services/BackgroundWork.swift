@@ -1,8 +1,8 @@
-public import Foundation
+import Foundation
 public import Logging
 public import ServiceLifecycle
 public import TulgaCore
-public import TulgaStorage
+import TulgaStorage
 import TulgaIssuance
 import TulgaModeration
 

@@ -1,7 +1,7 @@
 import Foundation
 public import TulgaCore
 import TulgaCrypto
-public import TulgaStorage
+import TulgaStorage
 
 /// Phones and one-time SMS codes: the mobile-citizens registry, codes under ``SMSCodePolicy``.
 extension IssuanceService {

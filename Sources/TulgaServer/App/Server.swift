@@ -5,7 +5,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 public import TulgaConfig
-public import TulgaCore
+import TulgaCore
 public import TulgaFace
 public import TulgaFlow
 public import TulgaLiveness

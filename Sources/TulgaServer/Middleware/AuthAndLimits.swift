@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 import TulgaCrypto
 public import TulgaAPIKeys
-public import TulgaCore
+import TulgaCore
 import TulgaFlow
 import TulgaConfig
 import TulgaAttempts

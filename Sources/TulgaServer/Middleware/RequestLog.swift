@@ -1,18 +1,13 @@
-public import Hummingbird
+import Hummingbird
 import Logging
-import HTTPTypes
-import TulgaCore
-import TulgaFlow
-import TulgaConfig
-import TulgaAttempts
-import TulgaPolicy
-import TulgaModeration
 
 /// One structured line per request: method, route pattern (never the raw path: application
-/// numbers are bearer secrets), status, milliseconds. Bodies and headers are never logged.
+/// numbers are bearer secrets), status, milliseconds; at debug level also a line when one starts.
+/// Bodies and headers are never logged.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
+        context.logger.debug("request started", metadata: ["method": "\(request.method.rawValue)", "route": "\(context.endpointPath ?? "unmatched")"])
         func log(_ status: Int) {
             let elapsed = (ContinuousClock.now - start).components
             context.logger.info("request", metadata: [

@@ -34,8 +34,7 @@ struct VerificationRoutes {
             let id = try context.parameters.require("id")
             var request = request
             let bytes = try await request.collectBody(upTo: env.config.frameMaxBytes)
-            let image: Image
-            do { image = try Image(decoding: Data(bytes.readableBytesView), limits: env.decodeLimits) } catch let error as FaceError { throw ProblemMiddleware<TulgaContext>.image(error) }
+            let image = try Image(decoding: Data(bytes.readableBytesView), limits: env.decodeLimits)   // FaceError → invalid_image (ProblemMiddleware)
             return try json(try await env.sessions.feed(id, frames: SingleFrame(image, stampMs: env.records.clock.nowMs())))
         }
         routes.post("/{id}/clip") { request, context in
