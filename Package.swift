@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // MARK: Pure core: links nothing but Foundation.
@@ -70,8 +72,20 @@ let package = Package(
             dependencies: ["COpenSSL", "TulgaCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // The OpenSSL operations issuance needs (keys, CSR, certificates, CRL, PKCS#12) behind a C header.
-        .target(name: "CTulgaPKI", dependencies: ["COpenSSL"]),
+        // The OpenSSL operations swift-certificates does not cover (keys, PKCS#12, CRL, OCSP, signing),
+        // and PKCS#11 tokens through dlopen, behind a C header.
+        .target(name: "CTulgaPKI", dependencies: ["COpenSSL"], linkerSettings: [.linkedLibrary("dl")]),
+        // Both sides' PKI: key algorithms and purposes, request checks (swift-certificates), the shim in Swift.
+        .target(
+            name: "TulgaPKI",
+            dependencies: ["CTulgaPKI", "TulgaCore", .product(name: "X509", package: "swift-certificates"),
+                           .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "_CryptoExtras", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // The applicant's key store (the NCALayer role): keys born in a folder or on a PKCS#11 token,
+        // requests out, certificates in. Links no database and no server code.
+        .target(name: "TulgaKeyStore", dependencies: ["TulgaPKI", "TulgaCore", "CTulgaPKI"], swiftSettings: swiftSettings),
 
         // MARK: Storage and each module's records.
         // The SQL session over SQLite (GRDB) and PostgreSQL (postgres-nio), the ordered migrator,
@@ -96,13 +110,16 @@ let package = Package(
         .target(name: "TulgaModeration", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
         // The Digital ID: pure rules (lifecycle, PIN counter, consent limits) and its records.
         .target(name: "TulgaDigitalID", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
+        // The legal-entity register: organisations, their first heads and employees' roles.
+        .target(name: "TulgaLegalEntities", dependencies: ["TulgaCore", "TulgaIdentity", "TulgaStorage"], swiftSettings: swiftSettings),
         // API keys of calling systems.
         .target(name: "TulgaAPIKeys", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
-        // Issuance: pure rules (application lifecycle, SMS codes, templates, passwords), phones and
-        // codes, applications, the local CA, PKCS#12.
+        // Issuance: pure rules (application lifecycle, SMS codes, templates), phones and codes,
+        // applications issued from the applicant's requests, the local CA, CRL and OCSP.
         .target(
             name: "TulgaIssuance",
-            dependencies: ["CTulgaPKI", "TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaDigitalID", "TulgaIdentity"],
+            dependencies: ["TulgaPKI", "TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaDigitalID", "TulgaIdentity", "TulgaLegalEntities",
+                           "TulgaAttempts", "TulgaPolicy"],
             swiftSettings: swiftSettings
         ),
 
@@ -114,7 +131,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy", "TulgaIdentity",
                 "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaDigitalID", "TulgaAPIKeys",
-                "TulgaIssuance",
+                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -132,7 +149,7 @@ let package = Package(
             name: "TulgaServer",
             dependencies: [
                 "TulgaCore", "TulgaConfig", "TulgaFlow", "TulgaFace", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy",
-                "TulgaModeration", "TulgaIssuance", "TulgaAPIKeys", "TulgaIdentity", "TulgaCrypto",
+                "TulgaModeration", "TulgaIssuance", "TulgaAPIKeys", "TulgaIdentity", "TulgaCrypto", "TulgaPKI", "TulgaLegalEntities",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -150,7 +167,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaConfig", "TulgaIdentity",
                 "TulgaPolicy", "TulgaDigitalID", "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration",
-                "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer",
+                "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer", "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -169,7 +186,8 @@ let package = Package(
         // Repository paths, the manual clock, the two database backends, for every test target.
         .target(
             name: "TulgaTestSupport",
-            dependencies: ["TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaFlow", "TulgaPolicy", "TulgaLiveness", "TulgaIssuance"],
+            dependencies: ["TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaFlow", "TulgaPolicy", "TulgaLiveness", "TulgaIssuance",
+                           "TulgaPKI", "TulgaKeyStore"],
             path: "Tests/TulgaTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -204,6 +222,7 @@ let package = Package(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaFlow", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaRegistry", "TulgaCore", "TulgaModeration",
+                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -212,7 +231,8 @@ let package = Package(
             dependencies: [
                 "TulgaTestSupport",
                 "TulgaServer", "TulgaConfig", "TulgaFlow", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy",
-                "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore",
+                "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaPKI", "TulgaKeyStore",
+                "TulgaLegalEntities",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -222,7 +242,8 @@ let package = Package(
         .testTarget(
             name: "TulgaCLITests",
             dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
-                           "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID"],
+                           "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID", "TulgaPKI",
+                           "TulgaKeyStore"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,5 +1,6 @@
 // The OpenSSL side of CTulgaPKI.h.
 #include "CTulgaPKI.h"
+#include "shared.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -11,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -19,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(tp_error *error, const char *format, ...) {
+int tp_fail(tp_error *error, const char *format, ...) {
     if (!error) { ERR_clear_error(); return 0; }
     va_list args;
     va_start(args, format);
@@ -36,6 +38,12 @@ static int fail(tp_error *error, const char *format, ...) {
 }
 
 void tp_free(void *pointer) { free(pointer); }
+
+void tp_free_secret(char *pointer) {
+    if (!pointer) return;
+    OPENSSL_cleanse(pointer, strlen(pointer));
+    free(pointer);
+}
 
 static char *bio_to_string(BIO *bio) {
     char *data = NULL;
@@ -56,7 +64,7 @@ static EVP_PKEY *read_key(const char *pem, const char *password) {
     return key;
 }
 
-static X509 *read_cert(const char *pem) {
+X509 *tp_read_cert(const char *pem) {
     if (!pem) return NULL;
     BIO *bio = BIO_new_mem_buf(pem, -1);
     X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
@@ -65,7 +73,8 @@ static X509 *read_cert(const char *pem) {
 }
 
 static char *key_to_pem(EVP_PKEY *key, const EVP_CIPHER *cipher, const char *password) {
-    BIO *bio = BIO_new(BIO_s_mem());
+    // Secure memory: the buffer is cleansed when freed.
+    BIO *bio = BIO_new(BIO_s_secmem());
     if (!bio) return NULL;
     char *out = NULL;
     if (PEM_write_bio_PKCS8PrivateKey(bio, key, cipher, NULL, 0, NULL, (void *)password)) out = bio_to_string(bio);
@@ -76,32 +85,32 @@ static char *key_to_pem(EVP_PKEY *key, const EVP_CIPHER *cipher, const char *pas
 int tp_key_generate(int32_t algorithm, char **key_pem, tp_error *error) {
     *key_pem = NULL;
     EVP_PKEY *key = algorithm == TP_EC_P256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
-    if (!key) return fail(error, "key generation failed");
+    if (!key) return tp_fail(error, "key generation failed");
     *key_pem = key_to_pem(key, NULL, NULL);
     EVP_PKEY_free(key);
-    return *key_pem ? 1 : fail(error, "cannot write the key");
+    return *key_pem ? 1 : tp_fail(error, "cannot write the key");
 }
 
 int tp_key_encrypt(const char *key_pem, const char *password, char **encrypted_pem, tp_error *error) {
     *encrypted_pem = NULL;
-    if (!password || strlen(password) < 8) return fail(error, "the key password must have at least 8 characters");
+    if (!password || strlen(password) < 8) return tp_fail(error, "the key password must have at least 8 characters");
     EVP_PKEY *key = read_key(key_pem, NULL);
-    if (!key) return fail(error, "cannot read the private key");
+    if (!key) return tp_fail(error, "cannot read the private key");
     *encrypted_pem = key_to_pem(key, EVP_aes_256_cbc(), password);
     EVP_PKEY_free(key);
-    return *encrypted_pem ? 1 : fail(error, "cannot encrypt the key");
+    return *encrypted_pem ? 1 : tp_fail(error, "cannot encrypt the key");
 }
 
 int tp_key_decrypt(const char *encrypted_pem, const char *password, char **key_pem, tp_error *error) {
     *key_pem = NULL;
     EVP_PKEY *key = read_key(encrypted_pem, password ? password : "");
-    if (!key) return fail(error, "cannot decrypt the private key: wrong password or damaged file");
+    if (!key) return tp_fail(error, "cannot decrypt the private key: wrong password or damaged file");
     *key_pem = key_to_pem(key, NULL, NULL);
     EVP_PKEY_free(key);
-    return *key_pem ? 1 : fail(error, "cannot write the key");
+    return *key_pem ? 1 : tp_fail(error, "cannot write the key");
 }
 
-static X509_NAME *make_name(const tp_name_entry *entries, int32_t count, tp_error *error) {
+X509_NAME *tp_make_name(const tp_name_entry *entries, int32_t count, tp_error *error) {
     X509_NAME *name = X509_NAME_new();
     if (!name) return NULL;
     for (int32_t i = 0; i < count; i++) {
@@ -109,7 +118,7 @@ static X509_NAME *make_name(const tp_name_entry *entries, int32_t count, tp_erro
         int ok = obj && X509_NAME_add_entry_by_OBJ(name, obj, MBSTRING_UTF8, (const unsigned char *)entries[i].value, -1, -1, 0);
         ASN1_OBJECT_free(obj);
         if (!ok) {
-            fail(error, "bad subject attribute %s=%s", entries[i].field, entries[i].value);
+            tp_fail(error, "bad subject attribute %s=%s", entries[i].field, entries[i].value);
             X509_NAME_free(name);
             return NULL;
         }
@@ -120,7 +129,7 @@ static X509_NAME *make_name(const tp_name_entry *entries, int32_t count, tp_erro
 static int add_extensions(X509 *cert, X509 *issuer, const tp_extension *extensions, int32_t count, tp_error *error) {
     // An empty config database: certificatePolicies insists on having one.
     CONF *conf = NCONF_new(NULL);
-    if (!conf) return fail(error, "out of memory");
+    if (!conf) return tp_fail(error, "out of memory");
     X509V3_CTX ctx;
     X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
     X509V3_set_nconf(&ctx, conf);
@@ -128,12 +137,12 @@ static int add_extensions(X509 *cert, X509 *issuer, const tp_extension *extensio
     for (int32_t i = 0; ok && i < count; i++) {
         X509_EXTENSION *ext = X509V3_EXT_nconf(conf, &ctx, extensions[i].name, extensions[i].value);
         if (!ext) {
-            ok = fail(error, "bad extension %s = %s", extensions[i].name, extensions[i].value);
+            ok = tp_fail(error, "bad extension %s = %s", extensions[i].name, extensions[i].value);
             break;
         }
         ok = X509_add_ext(cert, ext, -1);
         X509_EXTENSION_free(ext);
-        if (!ok) fail(error, "cannot add extension %s", extensions[i].name);
+        if (!ok) tp_fail(error, "cannot add extension %s", extensions[i].name);
     }
     NCONF_free(conf);
     return ok;
@@ -149,22 +158,22 @@ static int set_serial_and_validity(X509 *cert, const uint8_t serial[16], int64_t
              ASN1_TIME_set(X509_getm_notBefore(cert), (time_t)not_before) &&
              ASN1_TIME_set(X509_getm_notAfter(cert), (time_t)not_after) && X509_set_version(cert, 2);
     BN_free(bn);
-    return ok ? 1 : fail(error, "cannot set serial or validity");
+    return ok ? 1 : tp_fail(error, "cannot set serial or validity");
 }
 
 static int cert_out(X509 *cert, char **cert_pem, tp_error *error) {
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio && PEM_write_bio_X509(bio, cert)) *cert_pem = bio_to_string(bio);
     BIO_free(bio);
-    return *cert_pem ? 1 : fail(error, "cannot write the certificate");
+    return *cert_pem ? 1 : tp_fail(error, "cannot write the certificate");
 }
 
 int tp_csr_create(const char *key_pem, const tp_name_entry *subject, int32_t count, char **csr_pem, tp_error *error) {
     *csr_pem = NULL;
     EVP_PKEY *key = read_key(key_pem, NULL);
-    if (!key) return fail(error, "cannot read the private key");
+    if (!key) return tp_fail(error, "cannot read the private key");
     X509_REQ *req = X509_REQ_new();
-    X509_NAME *name = make_name(subject, count, error);
+    X509_NAME *name = tp_make_name(subject, count, error);
     int ok = req && name && X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
              X509_REQ_sign(req, key, EVP_sha256()) > 0;
     if (ok) {
@@ -176,7 +185,7 @@ int tp_csr_create(const char *key_pem, const tp_name_entry *subject, int32_t cou
     X509_REQ_free(req);
     EVP_PKEY_free(key);
     if (!ok && error && error->message[0]) return 0;
-    return *csr_pem ? 1 : fail(error, "cannot create the certificate request");
+    return *csr_pem ? 1 : tp_fail(error, "cannot create the certificate request");
 }
 
 int tp_self_signed(const char *key_pem, const tp_name_entry *subject, int32_t count, const tp_extension *extensions,
@@ -184,43 +193,46 @@ int tp_self_signed(const char *key_pem, const tp_name_entry *subject, int32_t co
                    char **cert_pem, tp_error *error) {
     *cert_pem = NULL;
     EVP_PKEY *key = read_key(key_pem, NULL);
-    if (!key) return fail(error, "cannot read the CA key");
+    if (!key) return tp_fail(error, "cannot read the CA key");
     X509 *cert = X509_new();
-    X509_NAME *name = make_name(subject, count, error);
+    X509_NAME *name = tp_make_name(subject, count, error);
     int ok = cert && name && set_serial_and_validity(cert, serial, not_before, not_after, error) &&
              X509_set_subject_name(cert, name) && X509_set_issuer_name(cert, name) && X509_set_pubkey(cert, key) &&
              add_extensions(cert, cert, extensions, extension_count, error) && X509_sign(cert, key, EVP_sha256()) > 0;
     if (ok) ok = cert_out(cert, cert_pem, error);
-    else if (!error || !error->message[0]) fail(error, "cannot sign the CA certificate");
+    else if (!error || !error->message[0]) tp_fail(error, "cannot sign the CA certificate");
     X509_NAME_free(name);
     X509_free(cert);
     EVP_PKEY_free(key);
     return ok;
 }
 
-int tp_issue(const char *csr_pem, const char *ca_cert_pem, const char *ca_key_pem, const tp_extension *extensions,
-             int32_t extension_count, const uint8_t serial[16], int64_t not_before, int64_t not_after,
-             char **cert_pem, tp_error *error) {
+int tp_issue(const char *csr_pem, const tp_name_entry *subject, int32_t subject_count, const char *ca_cert_pem,
+             const char *ca_key_pem, const tp_extension *extensions, int32_t extension_count, const uint8_t serial[16],
+             int64_t not_before, int64_t not_after, char **cert_pem, tp_error *error) {
     *cert_pem = NULL;
     BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
     X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
-    if (!req) return fail(error, "cannot read the certificate request");
+    if (!req) return tp_fail(error, "cannot read the certificate request");
     EVP_PKEY *pub = X509_REQ_get_pubkey(req);
     if (!pub || X509_REQ_verify(req, pub) != 1) {
         EVP_PKEY_free(pub);
         X509_REQ_free(req);
-        return fail(error, "the certificate request's signature does not verify");
+        return tp_fail(error, "the certificate request's signature does not verify");
     }
-    X509 *ca = read_cert(ca_cert_pem);
+    // The subject the CA decides (from its registers); the request's own is ignored.
+    X509_NAME *name = subject ? tp_make_name(subject, subject_count, error) : X509_NAME_dup(X509_REQ_get_subject_name(req));
+    X509 *ca = tp_read_cert(ca_cert_pem);
     EVP_PKEY *ca_key = read_key(ca_key_pem, NULL);
     X509 *cert = X509_new();
-    int ok = ca && ca_key && cert && set_serial_and_validity(cert, serial, not_before, not_after, error) &&
-             X509_set_subject_name(cert, X509_REQ_get_subject_name(req)) && X509_set_issuer_name(cert, X509_get_subject_name(ca)) &&
+    int ok = name && ca && ca_key && cert && set_serial_and_validity(cert, serial, not_before, not_after, error) &&
+             X509_set_subject_name(cert, name) && X509_set_issuer_name(cert, X509_get_subject_name(ca)) &&
              X509_set_pubkey(cert, pub) && add_extensions(cert, ca, extensions, extension_count, error) &&
              X509_sign(cert, ca_key, EVP_sha256()) > 0;
     if (ok) ok = cert_out(cert, cert_pem, error);
-    else if (!error || !error->message[0]) fail(error, ca && ca_key ? "cannot sign the certificate" : "cannot read the CA certificate or key");
+    else if (!error || !error->message[0]) tp_fail(error, ca && ca_key ? "cannot sign the certificate" : "cannot read the CA certificate or key");
+    X509_NAME_free(name);
     X509_free(cert);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
@@ -232,7 +244,7 @@ int tp_issue(const char *csr_pem, const char *ca_cert_pem, const char *ca_key_pe
 int tp_crl(const char *ca_cert_pem, const char *ca_key_pem, const tp_revoked *revoked, int32_t count, int64_t this_update,
            int64_t next_update, int64_t crl_number, char **crl_pem, tp_error *error) {
     *crl_pem = NULL;
-    X509 *ca = read_cert(ca_cert_pem);
+    X509 *ca = tp_read_cert(ca_cert_pem);
     EVP_PKEY *key = read_key(ca_key_pem, NULL);
     X509_CRL *crl = X509_CRL_new();
     ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_update), *t2 = ASN1_TIME_set(NULL, (time_t)next_update);
@@ -249,7 +261,7 @@ int tp_crl(const char *ca_cert_pem, const char *ca_key_pem, const tp_revoked *re
              X509_REVOKED_set_revocationDate(entry, when) && ASN1_ENUMERATED_set(reason, revoked[i].reason) &&
              X509_REVOKED_add1_ext_i2d(entry, NID_crl_reason, reason, 0, 0) && X509_CRL_add0_revoked(crl, entry);
         if (!ok) X509_REVOKED_free(entry);
-        if (!ok) fail(error, "bad revoked serial %s", revoked[i].serial_hex);
+        if (!ok) tp_fail(error, "bad revoked serial %s", revoked[i].serial_hex);
         BN_free(bn);
         ASN1_INTEGER_free(serial);
         ASN1_TIME_free(when);
@@ -267,9 +279,9 @@ int tp_crl(const char *ca_cert_pem, const char *ca_key_pem, const tp_revoked *re
             BIO_free(bio);
             ok = *crl_pem != NULL;
         }
-        if (!ok) fail(error, "cannot sign the CRL");
+        if (!ok) tp_fail(error, "cannot sign the CRL");
     } else if (!error || !error->message[0]) {
-        fail(error, "cannot read the CA certificate or key");
+        tp_fail(error, "cannot read the CA certificate or key");
     }
     ASN1_TIME_free(t1);
     ASN1_TIME_free(t2);
@@ -284,7 +296,7 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
     *der = NULL;
     *length = 0;
     EVP_PKEY *key = read_key(key_pem, NULL);
-    X509 *cert = read_cert(cert_pem);
+    X509 *cert = tp_read_cert(cert_pem);
     STACK_OF(X509) *chain = sk_X509_new_null();
     if (chain_pem && chain) {
         BIO *bio = BIO_new_mem_buf(chain_pem, -1);
@@ -312,7 +324,7 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
         OPENSSL_free(buf);
         ok = *der != NULL;
     }
-    if (!ok) fail(error, key && cert ? "cannot build the PKCS#12 container" : "cannot read the key or certificate");
+    if (!ok) tp_fail(error, key && cert ? "cannot build the PKCS#12 container" : "cannot read the key or certificate");
     PKCS12_free(p12);
     sk_X509_pop_free(chain, X509_free);
     X509_free(cert);
@@ -322,8 +334,8 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
 
 int tp_cert_serial(const char *cert_pem, char **serial_hex, tp_error *error) {
     *serial_hex = NULL;
-    X509 *cert = read_cert(cert_pem);
-    if (!cert) return fail(error, "cannot read the certificate");
+    X509 *cert = tp_read_cert(cert_pem);
+    if (!cert) return tp_fail(error, "cannot read the certificate");
     BIGNUM *bn = ASN1_INTEGER_to_BN((ASN1_INTEGER *)X509_get0_serialNumber(cert), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     if (hex) {
@@ -333,5 +345,84 @@ int tp_cert_serial(const char *cert_pem, char **serial_hex, tp_error *error) {
     }
     BN_free(bn);
     X509_free(cert);
-    return *serial_hex ? 1 : fail(error, "cannot read the serial number");
+    return *serial_hex ? 1 : tp_fail(error, "cannot read the serial number");
+}
+
+// MARK: The applicant's side: keys that never leave the shim in plain text.
+
+int tp_key_id_of(EVP_PKEY *key, uint8_t key_id[20]) {
+    X509_PUBKEY *pub = NULL;
+    const unsigned char *bits = NULL;
+    int length = 0;
+    int ok = X509_PUBKEY_set(&pub, key) && X509_PUBKEY_get0_param(NULL, &bits, &length, NULL, pub) &&
+             SHA1(bits, (size_t)length, key_id) != NULL;
+    X509_PUBKEY_free(pub);
+    return ok;
+}
+
+int tp_folder_generate(int32_t algorithm, const char *password, const tp_name_entry *subject, int32_t count,
+                       char **encrypted_pem, char **csr_pem, uint8_t key_id[20], tp_error *error) {
+    *encrypted_pem = NULL;
+    *csr_pem = NULL;
+    if (!password || !password[0]) return tp_fail(error, "a key password is required");
+    EVP_PKEY *key = algorithm == TP_EC_P256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+    if (!key) return tp_fail(error, "key generation failed");
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = tp_make_name(subject, count, error);
+    int ok = req && name && X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
+             X509_REQ_sign(req, key, EVP_sha256()) > 0 && tp_key_id_of(key, key_id);
+    if (ok) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        if (bio && PEM_write_bio_X509_REQ(bio, req)) *csr_pem = bio_to_string(bio);
+        BIO_free(bio);
+        *encrypted_pem = key_to_pem(key, EVP_aes_256_cbc(), password);
+        ok = *csr_pem && *encrypted_pem;
+    }
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(key);   // clears the private key's numbers
+    if (!ok) {
+        free(*csr_pem);
+        free(*encrypted_pem);
+        *csr_pem = *encrypted_pem = NULL;
+        if (error && error->message[0]) return 0;
+        return tp_fail(error, "cannot make the key pair and its request");
+    }
+    return 1;
+}
+
+int tp_pkcs12_sealed(const char *encrypted_key_pem, const char *key_password, const char *cert_pem, const char *chain_pem,
+                     const char *password, const char *name, int32_t iterations, uint8_t **der, size_t *length, tp_error *error) {
+    *der = NULL;
+    *length = 0;
+    EVP_PKEY *key = read_key(encrypted_key_pem, key_password ? key_password : "");
+    if (!key) return tp_fail(error, "cannot open the pending key: wrong password or damaged file");
+    char *plain = key_to_pem(key, NULL, NULL);
+    EVP_PKEY_free(key);
+    if (!plain) return tp_fail(error, "cannot read the pending key");
+    int ok = tp_pkcs12(plain, cert_pem, chain_pem, password, name, iterations, der, length, error);
+    tp_free_secret(plain);
+    return ok;
+}
+
+int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *error) {
+    *type = -1;
+    *bits = 0;
+    BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!req) return tp_fail(error, "not a PEM certificate request");
+    EVP_PKEY *pub = X509_REQ_get_pubkey(req);
+    if (pub) {
+        *bits = EVP_PKEY_get_bits(pub);
+        if (EVP_PKEY_is_a(pub, "RSA")) *type = TP_RSA_2048;
+        else if (EVP_PKEY_is_a(pub, "EC")) {
+            char curve[64] = {0};
+            size_t n = 0;
+            *type = EVP_PKEY_get_utf8_string_param(pub, "group", curve, sizeof(curve), &n) && strcmp(curve, "prime256v1") == 0 ? TP_EC_P256 : 2;
+        } else *type = 2;
+    }
+    EVP_PKEY_free(pub);
+    X509_REQ_free(req);
+    return pub ? 1 : tp_fail(error, "the request's public key cannot be read");
 }

@@ -176,6 +176,18 @@ public struct AttemptRecords: Sendable {
         }
     }
 
+    /// The in-person gate inside another module's transaction: the one ``acceptInPerson(iin:operator:)`` uses.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - iin: the applicant's IIN.
+    ///   - policy: the attempt limit.
+    /// - Throws: ``AttemptError`` `.inPersonLocked` until the recorded failures reach the limit; ``DatabaseFailure``;
+    ///   ``StorageError`` `.damagedRow` if the counter row cannot be read.
+    public static func checkInPerson(_ db: any SQLSession, iin: String, policy: AttemptPolicy) throws {
+        try counter(db, iin: iin).checkInPerson(policy)
+    }
+
     /// An operator accepts an in-person application; refused until the attempts are used up.
     ///
     /// - Parameters:

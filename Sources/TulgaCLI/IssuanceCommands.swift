@@ -14,6 +14,8 @@ import TulgaFaceModel
 import TulgaLivenessRunner
 import TulgaAPIKeys
 import TulgaLiveness
+import TulgaLegalEntities
+import TulgaPKI
 
 /// Opens the store and the issuance service (the CA is optional until an operation needs it).
 func withIssuance(_ options: StoreOptions, _ body: (IssuanceService, Configuration) async throws -> Void) async throws {
@@ -23,7 +25,11 @@ func withIssuance(_ options: StoreOptions, _ body: (IssuanceService, Configurati
         } catch let error as IssuanceError {
             throw fail(error.reason)
         } catch let error as PKIError {
-            throw fail("OpenSSL: \(error)")
+            throw fail("OpenSSL: \(error.reason)")
+        } catch let error as KeyError {
+            throw fail(error.reason)
+        } catch let error as AttemptError {
+            throw fail(error.reason)
         }
     }
 }
@@ -33,7 +39,12 @@ func printApplication(_ app: ApplicationView, json: Bool) throws {
     print("application  \(app.number)")
     print("template     \(app.template.title)")
     print("status       «\(app.statusTitle)»")
-    if app.needsHeadApproval { print("first head   \(app.headApproved ? "approved" : "approval pending")") }
+    if let organization = app.organization { print("organisation \(organization) (BIN \(app.bin ?? ""))") }
+    print("keys         \(app.algorithm.rawValue) on \(app.storage.rawValue)")
+    if app.needsHeadApproval {
+        print("HR           \(app.hrApproved ? "approved" : "approval pending")")
+        print("first head   \(app.headApproved ? "approved" : "approval pending")")
+    }
     for serial in app.serials { print("certificate  \(serial)") }
 }
 
@@ -77,14 +88,14 @@ struct CARevoke: AsyncParsableCommand {
 
     func run() async throws {
         try await withIssuance(store) { s, _ in
-            try await s.revoke(serial: serial, reason: RevocationReason(rawValue: reason) ?? .unspecified)
-            print("revoked \(serial.uppercased()) (\(reason)); publish with: tulga ca crl")
+            try await s.revoke(serial: serial, reason: RevocationReason(rawValue: reason) ?? .unspecified, actor: "cli")
+            print("revoked \(serial.uppercased()) (\(reason)); the CRL and OCSP say so now")
         }
     }
 }
 
 struct CACRL: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "crl", abstract: "Write the issuing CA's signed CRL.")
+    static let configuration = CommandConfiguration(commandName: "crl", abstract: "Write the issuing CA's current CRL to crl.pem (tulga serve also serves it at <publicBaseURL>/issuing.crl).")
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -160,19 +171,39 @@ struct OutboxSpool: AsyncParsableCommand {
 
 struct IssuanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "issuance", abstract: "EDS key applications: apply, status, approve, confirm, issue, install, renew, reissue.",
-        subcommands: [Apply.self, Status.self, HeadApprove.self, DeskConfirm.self, Issue.self, Install.self, Renew.self, Reissue.self])
+        commandName: "issuance",
+        abstract: "EDS key applications: apply with the key store's requests, status, approvals, confirm, issue, refuse, renew, reissue, revoke.",
+        subcommands: [Apply.self, Status.self, HRApprove.self, HeadApprove.self, DeskConfirm.self, Issue.self, Refuse.self, Renew.self,
+                      Reissue.self, RevokeApplication.self])
 }
+
+/// The two requests `tulga keys generate` wrote, as options.
+struct RequestOptions: ParsableArguments {
+    @Option(help: "The AUTH request (PEM) from tulga keys generate.") var authRequest: String
+    @Option(help: "The SIGN request (PEM) from tulga keys generate.") var signRequest: String
+    @Option(help: "Where the keys are: folder or token.") var storage = "folder"
+
+    func load() throws -> KeyRequests {
+        guard let kind = KeyStorageKind(rawValue: storage) else { throw fail("--storage must be folder or token") }
+        func read(_ path: String) throws -> String {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)") }
+            return text
+        }
+        do { return try KeyRequests(auth: try read(authRequest), sign: try read(signRequest), storage: kind) } catch let e as KeyError { throw fail(e.reason) }
+    }
+}
+
+/// The CLI on the service's own machine is staff: it sees every application.
+let cliCaller = Caller.staff("cli")
 
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply for keys. Remote: needs a confirmed phone, an active Digital ID, a consent and the PIN (stdin or $TULGA_PIN).")
+        abstract: "Apply for keys with the two requests of tulga keys generate. Remote: needs a confirmed phone, an active Digital ID, a consent and the PIN (stdin or $TULGA_PIN).",
+        discussion: "In person (--in-person): only after five recorded failed attempts, as tulga inperson accept.")
     @Argument var iin: String
     @Option(help: "individual, first_head, signer, financial_signer, hr, employee or treasury_client.") var template = "individual"
-    @Option(help: "rsa2048 or p256.") var algorithm = "rsa2048"
-    @Option(help: "Organisation name (legal entity).") var organization: String?
-    @Option(help: "BIN (legal entity).") var bin: String?
-    @Option(help: "The first head's IIN (employees).") var headIin: String?
+    @Option(help: "The organisation's BIN (legal-entity templates; O and OU come from the register).") var bin: String?
+    @OptionGroup var requests: RequestOptions
     @Flag(help: "An in-person application at a service centre (needs --operator, --surname, --given-name).") var inPerson = false
     @Option var `operator`: String?
     @Option var surname: String?
@@ -181,19 +212,19 @@ struct Apply: AsyncParsableCommand {
 
     func validate() throws {
         guard Template(rawValue: template) != nil else { throw ValidationError("unknown template \(template)") }
-        guard KeyAlgorithm(rawValue: algorithm) != nil else { throw ValidationError("--algorithm must be rsa2048 or p256") }
         if inPerson, self.operator == nil || surname == nil || givenName == nil {
             throw ValidationError("--in-person needs --operator, --surname and --given-name")
         }
     }
 
     func run() async throws {
-        let t = Template(rawValue: template) ?? .individual, a = KeyAlgorithm(rawValue: algorithm) ?? .rsa2048
+        let t = Template(rawValue: template) ?? .individual, keyRequests = try requests.load()
         let pin = inPerson ? "" : try readSecret(env: "TULGA_PIN", what: "PIN")
         try await withIssuance(store) { s, _ in
             let app = inPerson
-                ? try await s.applyInPerson(iin: iin, surname: surname ?? "", givenName: givenName ?? "", operator: self.operator ?? "", template: t, algorithm: a)
-                : try await s.applyRemote(iin: iin, pin: pin, template: t, algorithm: a, organization: organization, bin: bin, headIIN: headIin)
+                ? try await s.applyInPerson(iin: iin, surname: surname ?? "", givenName: givenName ?? "", operator: self.operator ?? "", template: t,
+                                            requests: keyRequests, bin: bin)
+                : try await s.applyRemote(iin: iin, pin: pin, template: t, requests: keyRequests, bin: bin, caller: cliCaller)
             try printApplication(app, json: store.common.json)
         }
     }
@@ -204,23 +235,40 @@ struct Status: AsyncParsableCommand {
     @Argument var number: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        try await withIssuance(store) { s, _ in try printApplication(try await s.status(number), json: store.common.json) }
+        try await withIssuance(store) { s, _ in try printApplication(try await s.status(number, caller: cliCaller), json: store.common.json) }
+    }
+}
+
+struct HRApprove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "approve-hr",
+                                                    abstract: "A registered HR employee approves an employee's application (their PIN on stdin or $TULGA_PIN).")
+    @Argument var number: String
+    @Option(help: "The HR employee's IIN.") var hrIin: String
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
+        try await withIssuance(store) { s, _ in
+            try printApplication(try await s.approveByHR(number, hrIIN: hrIin, pin: pin, caller: cliCaller), json: store.common.json)
+        }
     }
 }
 
 struct HeadApprove: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "approve", abstract: "The first head approves an employee's application (PIN on stdin or $TULGA_PIN).")
+    static let configuration = CommandConfiguration(commandName: "approve",
+                                                    abstract: "The registered first head approves an employee's application after HR (PIN on stdin or $TULGA_PIN).")
     @Argument var number: String
     @Option var headIin: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
         let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
-        try await withIssuance(store) { s, _ in try printApplication(try await s.approveByHead(number, headIIN: headIin, pin: pin), json: store.common.json) }
+        try await withIssuance(store) { s, _ in
+            try printApplication(try await s.approveByHead(number, headIIN: headIin, pin: pin, caller: cliCaller), json: store.common.json)
+        }
     }
 }
 
 struct DeskConfirm: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "An operator confirms an in-person application.")
+    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "An operator confirms an in-person application; it is then issued.")
     @Argument var number: String
     @Option var `operator`: String
     @OptionGroup var store: StoreOptions
@@ -230,59 +278,116 @@ struct DeskConfirm: AsyncParsableCommand {
 }
 
 struct Issue: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The CA signs both certificates.")
+    static let configuration = CommandConfiguration(abstract: "Retry issuance of an application left «на подписи» while the CA was down.")
     @Argument var number: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        try await withIssuance(store) { s, _ in try printApplication(try await s.issue(number), json: store.common.json) }
+        try await withIssuance(store) { s, _ in try printApplication(try await s.issue(number, admin: "cli"), json: store.common.json) }
     }
 }
 
-struct Install: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Write the two PKCS#12 containers into a folder; the password comes from standard input or $TULGA_KEY_PASSWORD.",
-        discussion: "Password: 6 to 32 characters; Latin letters and digits required; upper case and @ # % & * ~ _ - . allowed.")
+struct Refuse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Refuse an application that is not issued yet.")
     @Argument var number: String
-    @Option(help: "Folder for the containers (created 0700).") var folder: String
+    @Option(help: "Why, for the audit.") var reason: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        let password = try readSecret(env: "TULGA_KEY_PASSWORD", what: "container password")
-        try await withIssuance(store) { s, _ in
-            for path in try await s.install(number, password: password, deliver: { try writeContainers($0, to: folder) }) { print(path) }
-            print("status «\(ApplicationStatus.installed.title)»")
-        }
+        try await withIssuance(store) { s, _ in try printApplication(try await s.refuse(number, admin: "cli", reason: reason), json: store.common.json) }
     }
 }
 
 struct Renew: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Renew keys (refused for keys issued remotely).")
+    static let configuration = CommandConfiguration(
+        abstract: "Renew keys confirmed in person while their certificate is valid, with new requests (refused for keys issued remotely).")
     @Argument var number: String
+    @OptionGroup var requests: RequestOptions
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        try await withIssuance(store) { s, _ in try await s.renew(number) }
+        let keyRequests = try requests.load()
+        try await withIssuance(store) { s, _ in try printApplication(try await s.renew(number, requests: keyRequests, caller: cliCaller), json: store.common.json) }
     }
 }
 
 struct Reissue: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Revoke an application's certificates and apply again (PIN on stdin or $TULGA_PIN).")
+    static let configuration = CommandConfiguration(
+        abstract: "Apply again with new requests; the old certificates are revoked once the new ones are issued (PIN on stdin or $TULGA_PIN).")
     @Argument var number: String
+    @OptionGroup var requests: RequestOptions
     @OptionGroup var store: StoreOptions
     func run() async throws {
-        let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
-        try await withIssuance(store) { s, _ in try printApplication(try await s.reissue(number, pin: pin), json: store.common.json) }
+        let keyRequests = try requests.load(), pin = try readSecret(env: "TULGA_PIN", what: "PIN")
+        try await withIssuance(store) { s, _ in
+            try printApplication(try await s.reissue(number, pin: pin, requests: keyRequests, caller: cliCaller), json: store.common.json)
+        }
     }
 }
 
-/// Writes the containers into `folder` (0700), each file 0600; returns the paths.
-func writeContainers(_ containers: [InstalledContainer], to folder: String) throws -> [String] {
-    let fm = FileManager.default
-    var isDir: ObjCBool = false
-    if fm.fileExists(atPath: folder, isDirectory: &isDir), !isDir.boolValue { throw fail("\(folder) is not a folder") }
-    try fm.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder)
-    return try containers.map { container in
-        let path = (folder as NSString).appendingPathComponent(container.fileName)
-        guard fm.createFile(atPath: path, contents: container.pkcs12, attributes: [.posixPermissions: 0o600]) else { throw fail("cannot write \(path)") }
-        return path
+struct RevokeApplication: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "The applicant revokes both certificates (PIN on stdin or $TULGA_PIN).")
+    @Argument var number: String
+    @Option(help: "unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation.") var reason = "unspecified"
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        guard let why = RevocationReason(rawValue: reason), why != .cACompromise else { throw fail("unknown or refused --reason \(reason)") }
+        let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
+        try await withIssuance(store) { s, _ in
+            try printApplication(try await s.revokeByApplicant(number, pin: pin, reason: why, caller: cliCaller), json: store.common.json)
+        }
+    }
+}
+
+// MARK: - the legal-entity register
+
+struct RegisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register",
+        abstract: "The legal-entity register: organisations (BIN, name, first head, status) and employees' roles, from CSV.",
+        discussion: """
+            organizations: header bin,name,head_iin,status (active, suspended or liquidated); rows replace those with the same BIN.
+            roles: header bin,iin,role (signer, financial_signer, hr, employee, treasury_client); the file replaces the roles of every BIN it lists.
+            Bad rows are reported with their line and reason and skipped; exit code 2 if any was.
+            """,
+        subcommands: [RegisterOrganizations.self, RegisterRoles.self])
+}
+
+func readRegisterFile(_ path: String) throws -> String {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? Int else {
+        throw fail("cannot read \(path)")
+    }
+    guard size <= 32 * 1024 * 1024 else { throw fail("\(path) is larger than 32 MiB") }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("\(path) is not UTF-8 text") }
+    return text
+}
+
+/// Parses the file, imports what is good, prints the report; exit code 2 when any row was refused.
+func importRegister<Parsed: Sendable>(_ csv: String, _ store: StoreOptions, parse: (String) throws(RegisterError) -> Parsed,
+                                      write: @escaping @Sendable (Records, Parsed) async throws -> LegalEntityRecords.ImportReport) async throws {
+    let parsed: Parsed
+    do { parsed = try parse(try readRegisterFile(csv)) } catch let e as RegisterError { throw fail("\(csv): \(e.reason)") }
+    var report: LegalEntityRecords.ImportReport?
+    try await withStore(store) { s, _ in report = try await write(s, parsed) }
+    guard let report else { return }
+    if store.common.json { try printJSON(report) } else {
+        print("imported \(report.imported) rows")
+        for problem in report.problems { print("  skipped \(problem)") }
+    }
+    if !report.problems.isEmpty { throw ExitCode(Exit.unusable) }
+}
+
+struct RegisterOrganizations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "organizations", abstract: "Import organisations from CSV.")
+    @Argument var csv: String
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        try await importRegister(csv, store, parse: RegisterCSV.organizations) { try await $0.legalEntities.importOrganizations($1) }
+    }
+}
+
+struct RegisterRoles: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "roles", abstract: "Import employees' roles from CSV.")
+    @Argument var csv: String
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        try await importRegister(csv, store, parse: RegisterCSV.roles) { try await $0.legalEntities.importRoles($1) }
     }
 }

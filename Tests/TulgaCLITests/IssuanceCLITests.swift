@@ -40,25 +40,55 @@ struct IssuanceCommandTests {
         #expect(try run(["digitalid", "set-pin", iin], env: ["TULGA_PIN": "402719"]).status == 0)
         #expect(try run(["digitalid", "consent-grant", iin], env: ["TULGA_PIN": "402719"]).status == 0)
 
-        let apply = try run(["issuance", "apply", iin, "--json"], env: ["TULGA_PIN": "402719"])
+        // The applicant's key store: keys in a 0700 folder, only the requests leave it.
+        let keys = w.dir + "/keys"
+        // The key store links no database: it takes no store options.
+        #expect(try CLI.run(["keys", "generate", "--iin", iin, "--folder", keys], environment: ["TULGA_KEY_PASSWORD": "abc"]).stderr.contains("6 to 32"))
+        let generate = try CLI.run(["keys", "generate", "--iin", iin, "--folder", keys], environment: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"])
+        #expect(generate.status == 0 && generate.stdout.contains("send only the requests"), "\(generate.stderr)")
+        #expect(!generate.stdout.contains("Str0ng#Pass"))
+        let requests = ["--auth-request", keys + "/AUTH.csr", "--sign-request", keys + "/SIGN.csr"]
+        let apply = try run(["issuance", "apply", iin, "--json"] + requests, env: ["TULGA_PIN": "402719"])
         #expect(apply.status == 0, "\(apply.stderr)")
         let number = try #require((try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])?["number"] as? String)
-        #expect(try run(["issuance", "apply", iin], env: ["TULGA_PIN": "402719"]).stderr.contains("still active"))
-        #expect(try run(["issuance", "status", number]).stdout.contains("«Заявка на подписи в ИС НУЦ»"))
-        #expect(try run(["issuance", "issue", number]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))
-        #expect(try run(["issuance", "install", number, "--folder", w.dir + "/keys"], env: ["TULGA_KEY_PASSWORD": "abc"]).stderr.contains("6 to 32"))
-        let install = try run(["issuance", "install", number, "--folder", w.dir + "/keys"], env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"])
-        #expect(install.status == 0 && install.stdout.contains("«Сертификаты установлены»"))
+        #expect(try run(["issuance", "apply", iin] + requests, env: ["TULGA_PIN": "402719"]).stderr.contains("still active"))
+        #expect(try run(["issuance", "status", number]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))
+        #expect(try run(["keys", "install", number, "--folder", keys], env: ["TULGA_KEY_PASSWORD": "Wr0ng#Pass"]).stderr.contains("does not open"))
+        // The applicant's computer takes the certificates from the running service, as NCALayer from the portal.
+        let adminKey = String(repeating: "q", count: 40)
+        #expect(try run(["apikey", "add", "desk", "--scopes", "admin"], env: ["TULGA_NEW_API_KEY": adminKey]).status == 0)
+        let port = Int.random(in: 20000...40000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLI.binary)
+        server.arguments = ["serve", "--port", "\(port)", "--config", w.dir + "/ca.json"] + w.storeArgs
+        let serverLog = Pipe()
+        server.standardError = serverLog
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        #expect(waitFor("listening", in: serverLog.fileHandleForReading))
+        let wrongKey = try CLI.run(["keys", "install", number, "--folder", keys, "--server", "http://127.0.0.1:\(port)"],
+                                   environment: ["TULGA_KEY_PASSWORD": "Str0ng#Pass", "TULGA_API_KEY": String(repeating: "z", count: 40)])
+        #expect(wrongKey.status == 3 && wrongKey.stderr.contains("401"), "\(wrongKey.stderr)")
+        let install = try CLI.run(["keys", "install", number, "--folder", keys, "--server", "http://127.0.0.1:\(port)"],
+                                  environment: ["TULGA_KEY_PASSWORD": "Str0ng#Pass", "TULGA_API_KEY": adminKey])
+        #expect(install.status == 0 && install.stdout.contains("«Сертификаты установлены»"), "\(install.stderr)")
         #expect(!install.stdout.contains("Str0ng#Pass"))
-        #expect(try run(["issuance", "install", number, "--folder", w.dir + "/keys"], env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"]).stderr.contains("already installed"))
-        let renew = try run(["issuance", "renew", number])
+        let renew = try run(["issuance", "renew", number] + requests)
         #expect(renew.status == 3 && renew.stderr.contains("Подача заявки по данному шаблону недоступна через личный кабинет пользователя"))
 
-        let p12s = try FileManager.default.contentsOfDirectory(atPath: w.dir + "/keys").sorted()
+        let p12s = try FileManager.default.contentsOfDirectory(atPath: keys).filter { $0.hasSuffix(".p12") }.sorted()
         #expect(p12s.count == 2 && p12s[0].hasPrefix("AUTH_RSA256_") && p12s[1].hasPrefix("RSA256_"))
+        // The in-person path stays shut before five failures.
+        let desk = try run(["issuance", "apply", "850314300023", "--in-person", "--operator", "op1", "--surname", "X", "--given-name", "Y"] + requests)
+        #expect(desk.status == 3 && desk.stderr.contains("5"), "\(desk.stderr)")
+        // The legal-entity register from CSV, a reason per bad row.
+        try "bin,name,head_iin,status\n040540000014,TOO Tulga,\(iin),active\n040540000011,Bad,\(iin),active\n".write(toFile: w.dir + "/orgs.csv", atomically: true, encoding: .utf8)
+        let orgs = try run(["register", "organizations", w.dir + "/orgs.csv"])
+        #expect(orgs.status == 2 && orgs.stdout.contains("imported 1 rows") && orgs.stdout.contains("line 3"))
         let serial = String(p12s[1].dropFirst("RSA256_".count).dropLast(4))
         #expect(try run(["ca", "revoke", serial, "--reason", "keyCompromise"]).status == 0)
         let crl = try run(["ca", "crl"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(crl.hasSuffix("crl.pem"))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         p.arguments = ["crl", "-in", crl, "-noout", "-text"]

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TulgaLegalEntities
+import TulgaPKI
 import TulgaTestSupport
 import TulgaFace
 import TulgaIssuance
@@ -14,6 +16,7 @@ import TulgaDigitalID
 import TulgaCrypto
 import TulgaPolicy
 import TulgaFaceModel
+import TulgaKeyStore
 
 @Suite("End to end: IIN → SMS → verification on the fixture video → Digital ID → consent → PIN → keys → install")
 struct EndToEndTests {
@@ -40,9 +43,12 @@ struct EndToEndTests {
 
         try await w.store.digitalIDs.setPIN(iin: iin, pin: "402719")
         _ = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
-        let app = try await s.applyRemote(iin: iin, pin: "402719")
-        _ = try await s.issue(app.number)
-        let files = try await w.install(app.number, folder: w.dir + "/my-keys", password: "Lin2009@WH")
+        // The applicant's computer makes the keys; only the requests travel; issued at once.
+        let keys = try w.keyStore("my-keys", password: "Lin2009@WH")
+        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try w.requests(keys, iin: iin), caller: systemA)
+        #expect(app.status == .issued)
+        let certificates = try await s.install(app.number, caller: systemA)
+        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
         #expect(files.count == 2)
         for file in files {
             let pem = w.dir + "/" + (file as NSString).lastPathComponent + ".pem"
@@ -51,7 +57,7 @@ struct EndToEndTests {
             #expect(verify.status == 0, "\(verify.out)")
             #expect(try openssl(["x509", "-in", pem, "-noout", "-subject", "-nameopt", "RFC2253"]).out.contains("CN=MIRANDA LIN"))
         }
-        #expect(try await s.status(app.number).statusTitle == "Сертификаты установлены")
+        #expect(try await s.status(app.number, caller: systemA).statusTitle == "Сертификаты установлены")
         #expect(try await w.store.verifyAudit().intact)
         await w.close()
     }

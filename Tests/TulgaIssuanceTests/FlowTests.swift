@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+import TulgaLegalEntities
+import TulgaKeyStore
+import TulgaPKI
 import TulgaIssuance
 import TulgaStorage
 import TulgaCore
@@ -59,32 +62,49 @@ struct FlowTests {
         await w.close()
     }
 
-    @Test("remote individual: apply, issue, install; openssl accepts it all", arguments: Backend.allCases)
+    @Test("remote individual: keys born in the applicant's folder, requests only, issued at once; openssl accepts it all", arguments: Backend.allCases)
     func remoteIndividual(backend: Backend) async throws {
         let w = try await World.make(backend)
         let iin = World.iin(2), s = w.service
         try await w.person(iin)
-        let app = try await s.applyRemote(iin: iin, pin: "402719")
-        #expect(app.status == .signing && app.statusTitle == "Заявка на подписи в ИС НУЦ")
-        #expect(app.number.count == 29)
-        await #expect(throws: IssuanceError(.activeApplication, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
-        let raw = try await w.store.database.transaction { db in try db.one("SELECT key_auth FROM applications WHERE number = ?", [.text(app.number)]) }
-        let sealed = try #require(raw?["key_auth"].blob)
-        #expect(String(decoding: sealed, as: UTF8.self).contains("PRIVATE KEY") == false)
-
-        let issued = try await s.issue(app.number)
-        #expect(issued.statusTitle == "Выпущены регистрационные свидетельства по заявке" && issued.serials.count == 2)
-        for bad in ["short", "no digits here", "пароль123"] {
-            await #expect(throws: IssuanceError(.password, "")) { _ = try await w.install(app.number, folder: w.dir + "/keys", password: bad) }
+        let keys = try w.keyStore("arman")
+        let made = try keys.generate(iin: iin, algorithm: .rsa2048)
+        // The requests verify, and the folder holds only encrypted keys, 0600 in a 0700 folder.
+        for request in made {
+            let csr = try writeFile(w.dir, "\(request.purpose.rawValue).csr", request.pem)
+            let verify = try openssl(["req", "-in", csr, "-verify", "-noout"])
+            #expect(verify.status == 0 && verify.out.contains("verify OK"), "\(verify.out)")
+            let key = keys.directory + "/pending/\(request.keyID).key"
+            #expect((try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int) == 0o600)
+            let pem = try String(contentsOfFile: key, encoding: .utf8)
+            #expect(pem.contains("BEGIN ENCRYPTED PRIVATE KEY") && !pem.contains("BEGIN PRIVATE KEY"))
+            #expect(try openssl(["pkey", "-in", key, "-passin", "pass:Wrong12@", "-noout"]).status != 0)
         }
-        let folder = w.dir + "/keys"
-        let files = try await w.install(app.number, folder: folder, password: "Secret12@")
-        #expect(try await s.status(app.number).statusTitle == "Сертификаты установлены")
-        await #expect(throws: IssuanceError(.state, "")) { _ = try await w.install(app.number, folder: folder, password: "Secret12@") }
+        #expect((try FileManager.default.attributesOfItem(atPath: keys.directory)[.posixPermissions] as? Int) == 0o700)
+        let requests = try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA)
+        // Issued without any admin call.
+        #expect(app.status == .issued && app.statusTitle == "Выпущены регистрационные свидетельства по заявке" && app.serials.count == 2)
+        #expect(app.number.count == 34 && app.number.split(separator: "-").count == 7 && app.number.allSatisfy { $0.isNumber || $0 == "-" })
+        await #expect(throws: IssuanceError(.activeApplication, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA) }
+
+        // Another calling system: the number does not exist for it.
+        await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.status(app.number, caller: systemB) }
+        await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.certificates(app.number, caller: systemB) }
+        await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.install(app.number, caller: systemB) }
+        await #expect(throws: IssuanceError(.notFound, "")) {
+            _ = try await s.reissue(app.number, pin: "402719", requests: try w.requests(w.keyStore("thief"), iin: iin), caller: systemB)
+        }
+        await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.revokeByApplicant(app.number, pin: "402719", reason: .keyCompromise, caller: systemB) }
+        #expect(try await s.status(app.number, caller: systemA).status == .issued)
+
+        let certificates = try await s.install(app.number, caller: systemA)
+        #expect(try await s.status(app.number, caller: systemA).statusTitle == "Сертификаты установлены")
+        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
         #expect(files.map { ($0 as NSString).lastPathComponent }.sorted() ==
-                ["AUTH_RSA256_\(issued.serials[0].lowercased()).p12", "RSA256_\(issued.serials[1].lowercased()).p12"].sorted())
-        let folderMode = try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int
-        #expect(folderMode == 0o700)
+                ["AUTH_RSA256_\(app.serials[0].lowercased()).p12", "RSA256_\(app.serials[1].lowercased()).p12"].sorted())
+        // The pending keys are gone once the containers hold them.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: keys.directory + "/pending").isEmpty)
 
         let root = w.dir + "/ca/root.crt", issuing = w.dir + "/ca/issuing.crt"
         for (purpose, file) in zip(["AUTH", "SIGN"], files.sorted()) {
@@ -98,14 +118,16 @@ struct FlowTests {
             #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Secret12@", "-clcerts", "-nokeys", "-out", cert]).status == 0)
             let verify = try openssl(["verify", "-attime", "\(Int(w.clock.now()))", "-CAfile", root, "-untrusted", issuing, cert])
             #expect(verify.status == 0 && verify.out.contains("OK"), "\(verify.out)")
+            // The certificate's public key is the request's.
+            let request = try writeFile(w.dir, "\(purpose)-req.pem", purpose == "AUTH" ? made[0].pem : made[1].pem)
+            #expect(try openssl(["x509", "-in", cert, "-noout", "-pubkey"]).out == (try openssl(["req", "-in", request, "-noout", "-pubkey"]).out))
             let text = try openssl(["x509", "-in", cert, "-noout", "-text", "-nameopt", "RFC2253,-esc_msb"]).out
             #expect(text.contains("CN=ABAYEV ARMAN"))
             #expect(text.contains("serialNumber=IIN\(iin)") && text.contains("C=KZ"))
             #expect(text.contains("SN=ABAYEV") && text.contains("GN=ARMAN"))
             #expect(text.contains("Policy: 1.2.398.3.3.4.1.1") && text.contains("Policy: 1.2.398.3.3.4.3.2.1"))
-            #expect(text.contains("CRL Distribution Points") && text.contains("URI:http://crl.tulga.invalid/issuing.crl"))
-            let dates = try openssl(["x509", "-in", cert, "-noout", "-startdate", "-enddate"]).out
-            #expect(dates.contains("notAfter="))
+            #expect(text.contains("URI:http://127.0.0.1:18080/pki/issuing.crl"))
+            #expect(text.contains("OCSP - URI:http://127.0.0.1:18080/pki/ocsp"))
             if purpose == "AUTH" {
                 #expect(text.contains("Digital Signature, Key Encipherment") && text.contains("TLS Web Client Authentication"))
             } else {
@@ -114,154 +136,133 @@ struct FlowTests {
             let serialBytes = try openssl(["x509", "-in", cert, "-noout", "-serial"]).out.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             #expect(serialBytes.count == 32, "16-byte serial: \(serialBytes)")
         }
+        // Taking the certificates again is allowed; the service holds no key to lose.
+        #expect(try await s.install(app.number, caller: systemA).auth == certificates.auth)
 
         // Renewal of remotely issued keys is refused with the portal's words; reissue is offered.
-        do { try await s.renew(app.number) } catch let e as IssuanceError {
-            #expect(e.reason.contains("«Подача заявки по данному шаблону недоступна через личный кабинет пользователя»"))
-            #expect(e.reason.contains("перевыпуск"))
+        do { _ = try await s.renew(app.number, requests: try w.requests(w.keyStore("renew"), iin: iin), caller: systemA); Issue.record("renewed") }
+        catch let e as IssuanceError {
+            #expect(e.code == .renewal && e.reason.contains("«Подача заявки по данному шаблону недоступна через личный кабинет пользователя»"))
         }
 
-        // Revoke one certificate and publish the CRL.
-        try await s.revoke(serial: issued.serials[0], reason: .keyCompromise)
-        await #expect(throws: IssuanceError(.state, "")) { try await s.revoke(serial: issued.serials[0], reason: .keyCompromise) }
-        let crl = try await s.publishCRL()
-        let crlText = try openssl(["crl", "-in", crl, "-noout", "-text"]).out
-        #expect(crlText.contains("Serial Number: \(issued.serials[0].uppercased())") && crlText.contains("Key Compromise"))
-        #expect(try openssl(["crl", "-in", crl, "-noout", "-CAfile", issuing]).out.contains("verify OK"))
-        let revokedCheck = try openssl(["verify", "-attime", "\(Int(w.clock.now()))", "-crl_check", "-CAfile", root, "-untrusted", issuing, "-CRLfile", crl, w.dir + "/AUTH.pem"])
-        #expect(revokedCheck.status != 0 && revokedCheck.out.contains("revoked"))
-
-        // Reissue: the remaining certificate is superseded, a new application starts.
+        // Reissue: every check first. A wrong PIN revokes nothing, nor does another active application.
         w.clock.advance(61)
         try await w.confirmPhone(iin)
-        // A wrong PIN revokes nothing: every check runs before the old certificates are touched.
-        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.reissue(app.number, pin: "000001") }
-        let stillValid = try await w.store.database.transaction { db in try db.one("SELECT COUNT(*) AS n FROM revocations", [])?["n"].int }
-        #expect(stillValid == 1)
-        let again = try await s.reissue(app.number, pin: "402719")
-        #expect(again.status == .signing)
-        #expect(try await s.status(app.number).status == .revoked)
+        let next = try w.requests(w.keyStore("next"), iin: iin)
+        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.reissue(app.number, pin: "000001", requests: next, caller: systemA) }
+        #expect(try await w.store.database.transaction { db in try db.one("SELECT COUNT(*) AS n FROM revocations", [])?["n"].int } == 0)
+        let again = try await s.reissue(app.number, pin: "402719", requests: next, caller: systemA)
+        #expect(again.status == .issued && again.replaces == app.number)
+        #expect(try await s.status(app.number, caller: systemA).status == .revoked)
+        let reasons = try await w.store.database.transaction { db in try db.query("SELECT reason FROM revocations", []).map { $0["reason"].text } }
+        #expect(reasons == ["superseded", "superseded"])
         await w.close()
     }
 
-    @Test("a delivery that fails leaves the application issued with its keys: nothing is lost, install again")
-    func failedDelivery() async throws {
+    @Test("after a full remote flow no private key of the applicant exists in the service's database or files")
+    func noPrivateKeyOnTheServer() async throws {
         let w = try await World.make()
-        let iin = World.iin(30), s = w.service
+        let iin = World.iin(31), s = w.service
         try await w.person(iin)
-        let app = try await s.applyRemote(iin: iin, pin: "402719")
-        _ = try await s.issue(app.number)
-        struct DiskFull: Error {}
-        await #expect(throws: DiskFull.self) { _ = try await s.install(app.number, password: "Secret12@") { _ in throw DiskFull() } }
-        #expect(try await s.status(app.number).status == .issued)
-        let keys = try await w.store.database.transaction { db in try db.one("SELECT key_auth, key_sign FROM applications WHERE number = ?", [.text(app.number)]) }
-        #expect(keys?["key_auth"].isNull == false && keys?["key_sign"].isNull == false)
-        #expect(try await w.install(app.number, folder: w.dir + "/retry", password: "Secret12@").count == 2)
-        #expect(try await s.status(app.number).status == .installed)
+        let keys = try w.keyStore("search")
+        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try w.requests(keys, iin: iin), caller: systemA)
+        let certificates = try await s.install(app.number, caller: systemA)
+        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
         await w.close()
+        // Everything the service wrote: the database (with its journal) and the CA folder.
+        var haystack = Data()
+        for root in [w.dir + "/ca", w.dir + "/var"] {
+            for name in FileManager.default.subpaths(atPath: root) ?? [] {
+                if let data = FileManager.default.contents(atPath: root + "/" + name) { haystack.append(data) }
+            }
+        }
+        #expect(haystack.count > 10_000)
+        for container in files {
+            let plain = try openssl(["pkcs12", "-in", container, "-passin", "pass:Secret12@", "-nocerts", "-nodes"]).out
+            let der = try PKI.der(pem: String(plain[try #require(plain.range(of: "-----BEGIN PRIVATE KEY-----"))!.lowerBound...]))
+            let primeText = try openssl(["pkey", "-noout", "-text"], stdin: plain).out
+            #expect(primeText.contains("prime1"))
+            // The whole key, its base64 body, and 32 bytes from inside it (the primes): none is there.
+            #expect(haystack.range(of: der) == nil)
+            #expect(haystack.range(of: Data(der.base64EncodedString().prefix(64).utf8)) == nil)
+            #expect(haystack.range(of: der.subdata(in: 200..<232)) == nil)
+        }
+    }
+
+    @Test("requests: a bad signature, RSA-1024, a curve other than P-256, garbage and one key twice are refused by name")
+    func badRequests() async throws {
+        let w = try await World.make()
+        let good = try w.keyStore("good").generate(iin: World.iin(40), algorithm: .rsa2048)
+        // A request whose signature does not verify: one bit of the signature flipped.
+        var der = try PKI.der(pem: good[0].pem)
+        der[der.count - 5] ^= 0x01
+        let tampered = PKI.pem(der: der, label: "CERTIFICATE REQUEST")
+        #expect(try openssl(["req", "-verify", "-noout"], stdin: tampered).out.contains("verify failure"))
+        #expect(throws: KeyError(.invalidRequest, "")) { _ = try CertificateRequest(pem: tampered) }
+        // RSA-1024 and secp384r1, made by openssl itself.
+        let weak = try openssl(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout", w.dir + "/weak.key", "-subj", "/CN=weak"]).out
+        do { _ = try CertificateRequest(pem: weak); Issue.record("RSA-1024 accepted") } catch { #expect(error.code == .weakKey && error.reason.contains("RSA-1024")) }
+        let p384 = try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-nodes", "-keyout", w.dir + "/p384.key", "-subj", "/CN=x"]).out
+        #expect(throws: KeyError(.weakKey, "")) { _ = try CertificateRequest(pem: p384) }
+        for garbage in ["", "hello", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", String(repeating: "A", count: 20_000)] {
+            #expect(throws: KeyError(.invalidRequest, "")) { _ = try CertificateRequest(pem: garbage) }
+        }
+        #expect(throws: KeyError(.invalidRequest, "")) { _ = try KeyRequests(auth: good[0].pem, sign: good[0].pem, storage: .folder) }
+        let ec = try w.keyStore("ec").generate(iin: World.iin(40), algorithm: .p256)
+        #expect(throws: KeyError(.invalidRequest, "")) { _ = try KeyRequests(auth: good[0].pem, sign: ec[1].pem, storage: .folder) }
+        #expect(try KeyRequests(auth: ec[0].pem, sign: ec[1].pem, storage: .folder).algorithm == .p256)
+        // The key store's own refusals: passwords by the rule, a folder that is a file.
+        for bad in ["short", "no digits here", "пароль123", "abc 123"] {
+            #expect(throws: KeyError(.password, "")) { _ = try FolderKeyStore(directory: w.dir + "/p", password: bad) }
+        }
+        #expect(throws: KeyError(.password, "")) { try ContainerPassword.check("Secret12@", repeated: "Secret12#") }
+        FileManager.default.createFile(atPath: w.dir + "/plain-file", contents: Data())
+        #expect(throws: KeyError(.keyStore, "")) { _ = try FolderKeyStore(directory: w.dir + "/plain-file", password: "Secret12@") }
+        // A certificate for a key this store does not hold.
+        let other = try w.keyStore("other")
+        await w.close()
+        let iin = World.iin(41)
+        let v = try await World.make()
+        try await v.person(iin)
+        let app = try await v.service.applyRemote(iin: iin, pin: "402719", requests: try v.requests(v.keyStore("mine"), iin: iin), caller: systemA)
+        let certs = try await v.service.install(app.number, caller: systemA)
+        #expect(throws: KeyError(.keyStore, "")) { _ = try other.install(certs.byPurpose, chainPEM: certs.chain) }
+        // A wrong key password opens nothing and writes nothing.
+        let mine = try FolderKeyStore(directory: v.dir + "/applicant/mine", password: "Wrong12@x")
+        #expect(throws: KeyError(.password, "")) { _ = try mine.install(certs.byPurpose, chainPEM: certs.chain) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: v.dir + "/applicant/mine").filter { $0.hasSuffix(".p12") }.isEmpty)
+        await v.close()
     }
 
     @Test("remote application needs a confirmed phone, an active Digital ID, a consent and the PIN")
     func preconditions() async throws {
         let w = try await World.make()
         let iin = World.iin(3), s = w.service
+        let requests = try w.requests(w.keyStore("pre"), iin: iin, algorithm: .p256)
+        func apply(_ pin: String = "402719", iin: String = World.iin(3)) async throws { _ = try await s.applyRemote(iin: iin, pin: pin, requests: requests, caller: systemA) }
         try await w.store.registry.upsert(RegistryEntry(iin: iin, surname: "A", givenName: "B", documentNumber: "N", photo: Data([1])))
         try await s.registerPhone(iin: iin, phone: "+77010000003")
-        await #expect(throws: IssuanceError(.code, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
+        await #expect(throws: IssuanceError(.code, "")) { try await apply() }
         try await w.confirmPhone(iin)
-        await #expect(throws: IssuanceError(.digitalID, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
+        await #expect(throws: IssuanceError(.digitalID, "")) { try await apply() }
         let t = try await w.store.attempts.begin(iin: iin)
         _ = try await w.store.runner.record(t, outcome: .pass, score: 0.9, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
         try await w.store.digitalIDs.setPIN(iin: iin, pin: "402719")
-        await #expect(throws: IssuanceError(.consent, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
+        await #expect(throws: IssuanceError(.consent, "")) { try await apply() }
         let consent = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
-        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.applyRemote(iin: iin, pin: "999998") }
+        await #expect(throws: IssuanceError(.pin, "")) { try await apply("999998") }
         try await w.store.digitalIDs.revokeConsent(id: consent.id, iin: iin)
-        await #expect(throws: IssuanceError(.consent, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719") }
+        await #expect(throws: IssuanceError(.consent, "")) { try await apply() }
         _ = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
-        await #expect(throws: IssuanceError(.invalidIdentity, "")) { _ = try await s.applyRemote(iin: "900702300010", pin: "402719") }
-        let app = try await s.applyRemote(iin: iin, pin: "402719", algorithm: .p256)
-        _ = try await s.issue(app.number)
-        let files = try await w.install(app.number, folder: w.dir + "/ec", password: "abc123")
-        let cert = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:abc123", "-clcerts", "-nokeys"]).out
-        let text = try openssl(["x509", "-noout", "-text"], stdin: cert)
-        _ = text
-        let info = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:abc123", "-nocerts", "-nodes"]).out
+        await #expect(throws: IssuanceError(.invalidIdentity, "")) { try await apply(iin: "900702300010") }
+        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA)
+        #expect(app.algorithm == .p256 && app.status == .issued)
+        // A P-256 container is named after its real algorithm.
+        let certs = try await s.install(app.number, caller: systemA)
+        let files = try FolderKeyStore(directory: w.dir + "/applicant/pre", password: "Secret12@").install(certs.byPurpose, chainPEM: certs.chain)
+        #expect(files.map { ($0 as NSString).lastPathComponent }.allSatisfy { $0.contains("ECDSA256_") && !$0.contains("RSA256") })
+        let info = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:Secret12@", "-nocerts", "-nodes"]).out
         #expect(info.contains("BEGIN PRIVATE KEY"))
-        await w.close()
-    }
-
-    @Test("a legal-entity employee needs the first head's approval; O and OU=BIN are in the subject")
-    func legalEntity() async throws {
-        let w = try await World.make()
-        let head = World.iin(10), employee = World.iin(11), s = w.service
-        try await w.person(head, pin: "402719", surname: "HEAD", givenName: "FIRST")
-        try await w.person(employee, pin: "503816")
-        let bin = "040540000014"
-        await #expect(throws: IssuanceError(.headApproval, "")) {
-            _ = try await s.applyRemote(iin: employee, pin: "503816", template: .signer, organization: "TOO Tulga", bin: bin)
-        }
-        await #expect(throws: IssuanceError(.invalidIdentity, "")) {
-            _ = try await s.applyRemote(iin: employee, pin: "503816", template: .signer, organization: "TOO Tulga", bin: "040540000011", headIIN: head)
-        }
-        let app = try await s.applyRemote(iin: employee, pin: "503816", template: .signer, organization: "TOO Tulga", bin: bin, headIIN: head)
-        #expect(app.status == .identified && app.needsHeadApproval)
-        await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.issue(app.number) }
-        await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.approveByHead(app.number, headIIN: employee, pin: "503816") }
-        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.approveByHead(app.number, headIIN: head, pin: "000001") }
-        let approved = try await s.approveByHead(app.number, headIIN: head, pin: "402719")
-        #expect(approved.status == .signing && approved.headApproved)
-        _ = try await s.issue(app.number)
-        let files = try await w.install(app.number, folder: w.dir + "/emp", password: "Emp1oyee")
-        _ = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:Emp1oyee", "-clcerts", "-nokeys", "-out", w.dir + "/emp.pem"])
-        let text = try openssl(["x509", "-in", w.dir + "/emp.pem", "-noout", "-subject", "-ext", "certificatePolicies", "-nameopt", "RFC2253"]).out
-        #expect(text.contains("O=TOO Tulga") && text.contains("OU=BIN\(bin)"))
-        #expect(text.contains("1.2.398.3.3.4.1.2.2"))
-        await w.close()
-    }
-
-    @Test("an in-person application not confirmed in 30 days expires: refused at once, marked by the background service")
-    func inPersonExpiry() async throws {
-        let w = try await World.make()
-        let iin = World.iin(20), s = w.service
-        let app = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7")
-        #expect(app.status == .new && app.statusTitle == "Новая заявка")
-        w.clock.advance(29 * 86400)
-        #expect(try await s.status(app.number).status == .new)
-        w.clock.advance(2 * 86400)
-        // Past its 30 days: confirmation is refused and it reads as expired, although nothing has marked it yet.
-        await #expect(throws: IssuanceError(.state, "")) { _ = try await s.confirmInPerson(app.number, operator: "op7") }
-        #expect(try await s.status(app.number).status == .expired)
-        let stored = try await w.store.database.transaction { db in try db.one("SELECT status FROM applications WHERE number = ?", [.text(app.number)]) }
-        #expect(stored?["status"].text == "new")
-        // The background service marks it without anyone reading it; the test waits on its pass, not on time.
-        let (passes, continuation) = AsyncStream<Int>.makeStream()
-        let service = BackgroundWork.applicationExpiry(w.store, every: .seconds(3600), logger: Logger(label: "test")) { continuation.yield($0) }
-        let task = Task { try await service.run() }
-        var pass = passes.makeAsyncIterator()
-        #expect(await pass.next() == 1)
-        task.cancel()
-        let raw = try await w.store.database.transaction { db in
-            try db.one("SELECT status, key_auth FROM applications WHERE number = ?", [.text(app.number)])
-        }
-        #expect(raw?["status"].text == "expired" && raw?["key_auth"].isNull == true)
-        #expect(try await s.status(app.number).status == .expired)
-        await #expect(throws: IssuanceError(.state, "")) { _ = try await s.confirmInPerson(app.number, operator: "op7") }
-        #expect(try await w.store.auditEntries(subject: app.number).last?.action == "application.expired")
-        let second = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7")
-        #expect(try await s.confirmInPerson(second.number, operator: "op7").status == .signing)
-
-        // Without the service (the CLI alone), a new application expires the overdue one in its own transaction.
-        let other = World.iin(21)
-        let old = try await s.applyInPerson(iin: other, surname: "Nurlanov", givenName: "Daulet", operator: "op7")
-        w.clock.advance(31 * 86400)
-        let fresh = try await s.applyInPerson(iin: other, surname: "Nurlanov", givenName: "Daulet", operator: "op7")
-        #expect(fresh.status == .new && fresh.number != old.number)
-        let oldRow = try await w.store.database.transaction { db in
-            try db.one("SELECT status, key_auth FROM applications WHERE number = ?", [.text(old.number)])
-        }
-        #expect(oldRow?["status"].text == "expired" && oldRow?["key_auth"].isNull == true)
-        await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.status("0000-0000-0000-0000-0000-0000") }
         await w.close()
     }
 }

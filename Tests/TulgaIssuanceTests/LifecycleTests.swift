@@ -1,4 +1,11 @@
 import Testing
+import TulgaAttempts
+import TulgaRegistry
+import TulgaStorage
+import TulgaLegalEntities
+import TulgaFlow
+import TulgaKeyStore
+import TulgaPKI
 import TulgaCore
 import TulgaIssuance
 
@@ -13,10 +20,12 @@ struct ApplicationLifecycleTests {
     /// The allowed moves; everything else must throw.
     static func expected(_ f: ApplicationFacts, _ event: ApplicationEvent, now: Double) -> ApplicationStatus? {
         switch (f.status, event) {
-        case (.identified, .approveByHead) where f.template.needsHeadApproval: .signing
+        case (.identified, .approveByHR) where f.template.needsHeadApproval && !f.hrApproved: .identified
+        case (.identified, .approveByHead) where f.template.needsHeadApproval && f.hrApproved: .signing
+        case (.new, .reject), (.identified, .reject), (.signing, .reject): .rejected
         case (.new, .confirmInPerson) where f.channel == .inPerson && now <= created + 30 * 86400: .signing
         case (.signing, .issue): .issued
-        case (.issued, .install): .installed
+        case (.issued, .install), (.installed, .install): .installed
         case (.new, .expire) where f.channel == .inPerson && now > created + 30 * 86400: .expired
         case (.issued, .revoke), (.installed, .revoke): .revoked
         default: nil
@@ -27,8 +36,8 @@ struct ApplicationLifecycleTests {
     func transitions(status: ApplicationStatus) {
         for channel in [Channel.remote, .inPerson] {
             for template in [Template.individual, .firstHead, .signer] {
-                for now in [Self.inTime, Self.late] {
-                    let facts = ApplicationFacts(status: status, channel: channel, template: template, createdAt: Self.created)
+                for (now, hr) in [(Self.inTime, false), (Self.late, false), (Self.inTime, true)] {
+                    let facts = ApplicationFacts(status: status, channel: channel, template: template, createdAt: Self.created, hrApproved: hr)
                     for event in ApplicationEvent.allCases {
                         let got = try? Self.lifecycle.transition(from: facts, event: event, now: now)
                         #expect(got == Self.expected(facts, event, now: now), "\(status) \(channel) \(template) +\(event) at \(now == Self.late ? "day 31" : "day 29")")
@@ -48,10 +57,11 @@ struct ApplicationLifecycleTests {
         do { _ = try Self.lifecycle.transition(from: desk, event: .confirmInPerson, now: Self.late); Issue.record("an overdue application was confirmed") } catch {
             #expect(error.code == .state && error.reason.contains(ApplicationStatus.expired.title))
         }
-        let installed = ApplicationFacts(status: .installed, channel: .remote, template: .individual, createdAt: Self.created)
-        do { _ = try Self.lifecycle.transition(from: installed, event: .install, now: Self.inTime); Issue.record("installed twice") } catch {
-            #expect(error.reason.contains("revoke, then reissue"))
-        }
+        #expect(throws: IssuanceError(.hrApproval, "")) { try Self.lifecycle.transition(from: employee, event: .approveByHead, now: Self.inTime) }
+        var approved = employee
+        approved.hrApproved = true
+        #expect(throws: IssuanceError(.hrApproval, "")) { try Self.lifecycle.transition(from: approved, event: .approveByHR, now: Self.inTime) }
+        #expect(throws: IssuanceError(.hrApproval, "")) { try Self.lifecycle.transition(from: head, event: .approveByHR, now: Self.inTime) }
     }
 
     @Test("where a new application starts")

@@ -1,6 +1,13 @@
 import Testing
+import TulgaAttempts
+import TulgaRegistry
+import TulgaStorage
+import TulgaLegalEntities
+import TulgaFlow
+import TulgaKeyStore
 import TulgaIssuance
 import TulgaCore
+import TulgaPKI
 
 @Suite("Password rules and portal wording")
 struct RulesTests {

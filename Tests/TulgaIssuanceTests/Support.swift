@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TulgaLegalEntities
 import TulgaCrypto
 import TulgaIdentity
 import TulgaIssuance
@@ -15,6 +16,8 @@ import TulgaDigitalID
 import TulgaTestSupport
 import TulgaFaceModel
 import TulgaLiveness
+import TulgaPKI
+import TulgaKeyStore
 
 /// A store, a CA and the issuance service in a scratch folder.
 struct World {
@@ -24,27 +27,42 @@ struct World {
     let ca: LocalCA
     var service: IssuanceService { store.issuance }
 
-    static func make(_ backend: Backend = .sqlite) async throws -> World {
+    /// A world whose clock starts at `start` (the fixed test date by default; tests whose
+    /// `openssl` checks validity against today pass the real time as the start).
+    static func make(_ backend: Backend = .sqlite, clockStart: Double? = nil) async throws -> World {
         let dir = Temp.dir("tulga-iss")
-        let clock = ManualClock()
+        let clock = clockStart.map { ManualClock($0) } ?? ManualClock()
         var config = CAConfig()
         config.directory = dir + "/ca"
         config.passwordFile = dir + "/ca/password"
+        config.publicBaseURL = "http://127.0.0.1:18080/pki"
         let ca = try LocalCA.initialize(config, now: clock.date)
-        return World(dir: dir, clock: clock, store: try await Records.scratch(backend, clock: clock, ca: ca), ca: ca)
+        // SQLite lives in the world's own var/ folder, so a test can read every byte the service wrote.
+        try FileManager.default.createDirectory(atPath: dir + "/var", withIntermediateDirectories: true)
+        let store = backend == .sqlite
+            ? try await Records.open(database: try SQLiteDatabase(path: dir + "/var/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/var/evidence.key"),
+                                     clock: clock, ca: ca)
+            : try await Records.scratch(backend, clock: clock, ca: ca)
+        return World(dir: dir, clock: clock, store: store, ca: ca)
     }
 
-    /// Installs both containers and writes them into `folder` as the applicant's computer would; returns the paths.
-    func install(_ number: String, folder: String, password: String) async throws -> [String] {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try await service.install(number, password: password) { containers in
-            try containers.map { c in
-                let path = folder + "/" + c.fileName
-                guard FileManager.default.createFile(atPath: path, contents: c.pkcs12, attributes: [.posixPermissions: 0o600]) else {
-                    throw CocoaError(.fileWriteUnknown)
-                }
-                return path
-            }
+    /// The applicant's folder key store, outside the service's folders.
+    func keyStore(_ name: String, password: String = "Secret12@") throws -> FolderKeyStore {
+        try FolderKeyStore(directory: dir + "/applicant/" + name, password: password)
+    }
+
+    /// Both key pairs made in `store`; only the requests come back.
+    func requests(_ store: any KeyStore, iin: String, algorithm: KeyAlgorithm = .rsa2048) throws -> KeyRequests {
+        let made = try store.generate(iin: iin, algorithm: algorithm)
+        return try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: store.kind)
+    }
+
+    /// Records `count` failed attempts (the in-person gate opens at five).
+    func fail(_ iin: String, times count: Int) async throws {
+        for _ in 0..<count {
+            let t = try await store.attempts.begin(iin: iin)
+            _ = try await store.runner.record(t, outcome: .fail, score: 0.1, livenessPassed: true, reason: "test",
+                                              evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
         }
     }
 
@@ -82,16 +100,12 @@ struct World {
     }
 }
 
-/// Runs the real openssl command.
-func openssl(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+/// Two calling systems: each sees only its own applications.
+let systemA = Caller.system("key-a"), systemB = Caller.system("key-b")
+
+/// Writes `text` to a file in `dir` and returns its path.
+func writeFile(_ dir: String, _ name: String, _ text: String) throws -> String {
+    let path = dir + "/" + name
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    return path
 }

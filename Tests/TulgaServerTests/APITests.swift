@@ -17,6 +17,8 @@ import TulgaDigitalID
 import TulgaTestSupport
 import TulgaPolicy
 import TulgaIssuance
+import TulgaKeyStore
+import TulgaPKI
 import TulgaLiveness
 
 @Suite("HTTP API in process")
@@ -208,7 +210,7 @@ struct APITests {
         await f.store.database.close()
     }
 
-    @Test("issuance over HTTP: SMS code, application, issue, install; openssl opens the containers")
+    @Test("issuance over HTTP: requests only, issued at once, owner-bound; CRL and OCSP served without a key")
     func issuance() async throws {
         let f = try await Fixture.make()
         try await f.store.issuance.registerPhone(iin: Fixture.linIIN, phone: "+77010000001")
@@ -216,8 +218,14 @@ struct APITests {
         _ = try await f.store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
         try await f.store.digitalIDs.setPIN(iin: Fixture.linIIN, pin: "402719")
         _ = try await f.store.digitalIDs.grantConsent(iin: Fixture.linIIN, scope: "ca.identity", seconds: 3600)
+        let keys = try FolderKeyStore(directory: f.dir + "/applicant", password: "Http2Pass")
+        let made = try keys.generate(iin: Fixture.linIIN, algorithm: .rsa2048)
+        let apply: @Sendable (String, String) throws -> ByteBuffer = { auth, sign in
+            ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["iin": Fixture.linIIN, "pin": "402719", "storage": "folder",
+                                                                          "authRequest": auth, "signRequest": sign]))
+        }
         try await f.app.test(.router) { client in
-            let h = Fixture.headers("issuance")
+            let h = Fixture.headers("issuance"), other = Fixture.headers("issuance2")
             try await client.execute(uri: "/v1/sms/request", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)"}"#)) { (r: TestResponse) async throws in
                 #expect(r.status == .accepted)
                 #expect(!String(buffer: r.body).contains(try await f.store.outbox(iin: Fixture.linIIN).last?.body ?? "§"))
@@ -227,37 +235,78 @@ struct APITests {
             try await client.execute(uri: "/v1/sms/confirm", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)","code":"\#(code)"}"#)) {
                 #expect($0.status == .ok)
             }
-            var number = ""
-            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)","pin":"402719"}"#)) { (r: TestResponse) async throws in
+            // Refusals by name: one key twice, garbage, a missing field.
+            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: try apply(made[0].pem, made[0].pem)) { (r: TestResponse) async throws in
+                #expect(try r.status == .unprocessableContent && decode(r.body)["code"] as? String == "invalid_request")
+            }
+            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: try apply("not a request", made[1].pem)) { (r: TestResponse) async throws in
+                #expect(try r.status == .unprocessableContent && decode(r.body)["code"] as? String == "invalid_request")
+            }
+            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)","pin":"402719"}"#)) {
+                #expect($0.status == .badRequest)
+            }
+            var number = "", serials: [String] = []
+            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: try apply(made[0].pem, made[1].pem)) { (r: TestResponse) async throws in
                 #expect(r.status == .created)
                 let j = try decode(r.body)
-                #expect(j["statusTitle"] as? String == "Заявка на подписи в ИС НУЦ")
+                #expect(j["statusTitle"] as? String == "Выпущены регистрационные свидетельства по заявке")
                 number = j["number"] as? String ?? ""
+                serials = j["serials"] as? [String] ?? []
             }
-            try await client.execute(uri: "/v1/applications/\(number)/issue", method: .post, headers: Fixture.headers("admin")) { #expect($0.status == .ok) }
-            try await client.execute(uri: "/v1/applications/\(number)/install", method: .post, headers: h, body: body(#"{"password":"short"}"#)) { (r: TestResponse) async throws in
-                #expect(try r.status == .unprocessableContent && (decode(r.body)["detail"] as? String)?.contains("6 to 32") == true)
+            // Another calling system's key: the number does not exist.
+            for (uri, method) in [("/v1/applications/\(number)", HTTPRequest.Method.get), ("/v1/applications/\(number)/certificates", .get),
+                                  ("/v1/applications/\(number)/install", .post)] {
+                try await client.execute(uri: uri, method: method, headers: other) { #expect($0.status == .notFound, "\(uri)") }
             }
-            try await client.execute(uri: "/v1/applications/\(number)/install", method: .post, headers: h, body: body(#"{"password":"Http2Pass"}"#)) { (r: TestResponse) async throws in
+            try await client.execute(uri: "/v1/applications/\(number)/reissue", method: .post, headers: other,
+                                     body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["pin": "402719", "authRequest": made[0].pem,
+                                                                                                          "signRequest": made[1].pem]))) {
+                #expect($0.status == .notFound)
+            }
+            var certificates: IssuedCertificates?
+            try await client.execute(uri: "/v1/applications/\(number)/install", method: .post, headers: h) { (r: TestResponse) async throws in
                 #expect(r.status == .ok)
-                let j = try decode(r.body)
-                #expect(j["status"] as? String == "Сертификаты установлены")
-                let files = try #require(j["files"] as? [[String: String]])
-                #expect(files.count == 2)
-                for file in files {
-                    let path = f.dir + "/" + (file["name"] ?? "x.p12")
-                    try #require(Data(base64Encoded: file["pkcs12"] ?? "")).write(to: URL(fileURLWithPath: path))
-                    let p = Process()
-                    p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-                    p.arguments = ["pkcs12", "-in", path, "-passin", "pass:Http2Pass", "-noout"]
-                    try p.run()
-                    p.waitUntilExit()
-                    #expect(p.terminationStatus == 0)
-                }
+                certificates = try JSONDecoder().decode(IssuedCertificates.self, from: Data(r.body.readableBytesView))
             }
+            let certs = try #require(certificates)
+            let files = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+            for file in files { #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Http2Pass", "-noout"]).status == 0) }
             try await client.execute(uri: "/v1/applications/\(number)", method: .get, headers: h) { (r: TestResponse) async throws in
-                #expect(try try decode(r.body)["status"] as? String == "installed")
+                #expect(try decode(r.body)["status"] as? String == "installed")
             }
+
+            // Relying parties: the CRL and OCSP without a key.
+            try await client.execute(uri: "/pki/issuing.crl", method: .get) { (r: TestResponse) async throws in
+                #expect(r.status == .ok && r.headers[.contentType] == "application/pkix-crl")
+                try Data(r.body.readableBytesView).write(to: URL(fileURLWithPath: f.dir + "/issuing.crl"))
+                #expect(try openssl(["crl", "-inform", "DER", "-in", f.dir + "/issuing.crl", "-noout", "-CAfile", f.dir + "/ca/issuing.crt"]).out.contains("verify OK"))
+            }
+            try await client.execute(uri: "/pki/issuing.crt", method: .get) { #expect($0.status == .ok) }
+            let auth = f.dir + "/auth.pem"
+            try certs.auth.write(toFile: auth, atomically: true, encoding: .utf8)
+            #expect(try openssl(["ocsp", "-issuer", f.dir + "/ca/issuing.crt", "-cert", auth, "-no_nonce", "-reqout", f.dir + "/req.der"]).status == 0)
+            let request = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/req.der"))
+            var headers = HTTPFields()
+            headers[.contentType] = "application/ocsp-request"
+            try await client.execute(uri: "/pki/ocsp", method: .post, headers: headers, body: ByteBuffer(bytes: request)) { (r: TestResponse) async throws in
+                #expect(r.status == .ok && r.headers[.contentType] == "application/ocsp-response")
+                try Data(r.body.readableBytesView).write(to: URL(fileURLWithPath: f.dir + "/resp.der"))
+                #expect(try openssl(["ocsp", "-respin", f.dir + "/resp.der", "-resp_text", "-noverify"]).out.contains("Cert Status: good"))
+            }
+            let encoded = request.base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            try await client.execute(uri: "/pki/ocsp/" + encoded, method: .get) { (r: TestResponse) async throws in
+                try Data(r.body.readableBytesView).write(to: URL(fileURLWithPath: f.dir + "/resp-get.der"))
+                #expect(try openssl(["ocsp", "-respin", f.dir + "/resp-get.der", "-resp_text", "-noverify"]).out.contains("Cert Status: good"))
+            }
+            // The applicant revokes with their PIN; OCSP says so.
+            try await client.execute(uri: "/v1/applications/\(number)/revoke", method: .post, headers: h, body: body(#"{"pin":"402719","reason":"keyCompromise"}"#)) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/pki/ocsp", method: .post, headers: headers, body: ByteBuffer(bytes: request)) { (r: TestResponse) async throws in
+                try Data(r.body.readableBytesView).write(to: URL(fileURLWithPath: f.dir + "/resp2.der"))
+                #expect(try openssl(["ocsp", "-respin", f.dir + "/resp2.der", "-resp_text", "-noverify"]).out.contains("Cert Status: revoked"))
+            }
+            _ = serials
         }
         await f.store.database.close()
     }
@@ -316,7 +365,7 @@ struct APITests {
                 let text = String(buffer: r.body)
                 #expect(text.hasPrefix("openapi: 3.1.0"))
                 for path in ["/v1/verifications:", "/v1/verifications/{id}/frames:", "/v1/verifications/{id}/clip:", "/v1/verifications/{id}/finish:",
-                             "/v1/sms/request:", "/v1/sms/confirm:", "/v1/applications:", "/v1/applications/{number}/install:", "/v1/cases:",
+                             "/v1/sms/request:", "/v1/sms/confirm:", "/v1/applications:", "/v1/applications/{number}/install:", "/v1/applications/{number}/approvals/hr:", "/pki/ocsp:", "/v1/cases:",
                              "/v1/cases/{id}/claim:", "/v1/cases/{id}/reassign:", "/v1/moderation/stats:"] {
                     #expect(text.contains(path), "\(path)")
                 }

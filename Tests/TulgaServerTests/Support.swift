@@ -34,6 +34,7 @@ struct Fixture {
     static let keys: [String: String] = [
         "kiosk": String(repeating: "k", count: 40), "issuance": String(repeating: "i", count: 40),
         "moderation": String(repeating: "m", count: 40), "admin": String(repeating: "a", count: 40),
+        "issuance2": String(repeating: "j", count: 40),
     ]
     let dir: String
     let store: Records
@@ -48,9 +49,10 @@ struct Fixture {
         var ca = CAConfig()
         ca.directory = dir + "/ca"
         ca.passwordFile = dir + "/ca/password"
+        ca.publicBaseURL = "http://127.0.0.1:18080/pki"
         let store = try await Records.open(database: try SQLiteDatabase(path: dir + "/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"),
                                            clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
-        for (scope, key) in keys { _ = try await store.apiKeys.add(name: scope, scopes: [scope], key: key) }
+        for (name, key) in keys { _ = try await store.apiKeys.add(name: name, scopes: [name == "issuance2" ? "issuance" : name], key: key) }
         try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
                                                       photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin))))
         try await store.registry.upsert(RegistryEntry(iin: obamaIIN, surname: "OBAMA", givenName: "BARACK", documentNumber: "N02",

@@ -26,6 +26,8 @@ typedef struct { const char *serial_hex; int64_t revoked_at; int32_t reason; } t
 typedef enum { TP_RSA_2048 = 0, TP_EC_P256 = 1 } tp_algorithm;
 
 void tp_free(void *pointer);
+/// Cleanses a NUL-terminated secret (a plain key's PEM, a password copy), then frees it.
+void tp_free_secret(char *pointer);
 
 /// A new key pair as unencrypted PKCS#8 PEM (the caller seals or encrypts it before storing).
 int tp_key_generate(int32_t algorithm, char **key_pem, tp_error *error);
@@ -41,10 +43,11 @@ int tp_self_signed(const char *key_pem, const tp_name_entry *subject, int32_t co
                    int32_t extension_count, const uint8_t serial[16], int64_t not_before, int64_t not_after,
                    char **cert_pem, tp_error *error);
 
-/// Issues a certificate for a CSR (its signature is checked first), signed by the CA.
-int tp_issue(const char *csr_pem, const char *ca_cert_pem, const char *ca_key_pem, const tp_extension *extensions,
-             int32_t extension_count, const uint8_t serial[16], int64_t not_before, int64_t not_after,
-             char **cert_pem, tp_error *error);
+/// Issues a certificate for a CSR (its signature is checked first), signed by the CA. The subject is
+/// `subject` (the request's own subject is ignored), or the request's when `subject` is NULL.
+int tp_issue(const char *csr_pem, const tp_name_entry *subject, int32_t subject_count, const char *ca_cert_pem,
+             const char *ca_key_pem, const tp_extension *extensions, int32_t extension_count, const uint8_t serial[16],
+             int64_t not_before, int64_t not_after, char **cert_pem, tp_error *error);
 
 /// A CRL signed by the CA listing the revoked serials.
 int tp_crl(const char *ca_cert_pem, const char *ca_key_pem, const tp_revoked *revoked, int32_t count, int64_t this_update,
@@ -57,6 +60,59 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
 
 /// The certificate's serial number in upper-case hex.
 int tp_cert_serial(const char *cert_pem, char **serial_hex, tp_error *error);
+
+// MARK: The applicant's side (the key store): a plain private key never leaves these functions.
+
+/// A new key pair for a folder key store: the private key encrypted (PKCS#8, PBES2, AES-256-CBC)
+/// under `password`, a PKCS#10 request signed by it (SHA-256), and its key identifier (SHA-1 of the
+/// subjectPublicKey bits). The plain key is cleansed before returning.
+int tp_folder_generate(int32_t algorithm, const char *password, const tp_name_entry *subject, int32_t count,
+                       char **encrypted_pem, char **csr_pem, uint8_t key_id[20], tp_error *error);
+
+/// A PKCS#12 container (as tp_pkcs12) from an encrypted pending key opened with `key_password`.
+int tp_pkcs12_sealed(const char *encrypted_key_pem, const char *key_password, const char *cert_pem, const char *chain_pem,
+                     const char *password, const char *name, int32_t iterations, uint8_t **der, size_t *length, tp_error *error);
+
+/// A request's key: *type is TP_RSA_2048 for any RSA key, TP_EC_P256 for P-256, 2 for anything else; *bits its size.
+int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *error);
+
+// MARK: OCSP (RFC 6960), in two steps around the caller's database.
+
+/// One certificate a request asks about: its serial (upper-case hex, as BN_bn2hex) and whether the
+/// CertID's issuer name and key hashes match the issuer given.
+typedef struct { char serial_hex[80]; int32_t ours; } tp_ocsp_query;
+/// Parses a DER OCSPRequest of at most `max_queries` entries into `queries`.
+int tp_ocsp_parse(const uint8_t *der, size_t length, const char *issuer_cert_pem, tp_ocsp_query *queries, int32_t max_queries,
+                  int32_t *count, tp_error *error);
+/// A status for one query: 0 good, 1 revoked (revoked_at, reason or -1), 2 unknown.
+typedef struct { int32_t status; int64_t revoked_at; int32_t reason; } tp_ocsp_status;
+/// A signed successful OCSPResponse answering each entry of the request, nonce copied.
+int tp_ocsp_respond(const uint8_t *der, size_t length, const char *responder_cert_pem, const char *responder_key_pem, const char *key_password,
+                    const tp_ocsp_status *statuses, int32_t count, int64_t this_update, int64_t next_update,
+                    uint8_t **response, size_t *response_length, tp_error *error);
+/// An unsigned error OCSPResponse: 1 malformedRequest, 2 internalError, 3 tryLater, 6 unauthorized.
+int tp_ocsp_error_response(int32_t status, uint8_t **response, size_t *response_length, tp_error *error);
+
+// MARK: PKCS#11 tokens (the module is loaded with dlopen).
+
+/// A logged-in session on one token of a PKCS#11 module.
+typedef struct tp_token tp_token;
+/// Loads the module, finds the token by label (the labels found are listed when it is missing), logs in with the PIN.
+int tp_token_open(const char *module_path, const char *label, const char *pin, tp_token **token, tp_error *error);
+/// Logs out, closes the session, finalizes and unloads the module. NULL is fine.
+void tp_token_close(tp_token *token);
+/// Generates a key pair on the token (private: sensitive, never extractable), sets CKA_ID to its key
+/// identifier, and makes a PKCS#10 request signed on the token (SHA-256). Nothing stays on failure.
+int tp_token_generate(tp_token *token, int32_t algorithm, const char *label, const tp_name_entry *subject, int32_t count, char **csr_pem,
+                      uint8_t key_id[20], tp_error *error);
+/// Stores a certificate next to the private key with the same CKA_ID; refused when the token has no such key.
+int tp_token_store_certificate(tp_token *token, const char *cert_pem, const char *label, tp_error *error);
+/// The key identifier (SHA-1 of subjectPublicKey) of a PEM certificate's or request's key.
+int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error);
+/// For audits: tries to read the secret value of the private key with `key_id`. Returns 1 when the
+/// token handed it out (it must not), 0 otherwise; *answer is the token's CK_RV
+/// (CKR_ATTRIBUTE_SENSITIVE, 0x11, for a sensitive key).
+int tp_token_probe_secret(tp_token *token, const uint8_t key_id[20], uint64_t *answer, tp_error *error);
 
 #ifdef __cplusplus
 }

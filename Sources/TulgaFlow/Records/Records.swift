@@ -5,6 +5,7 @@ public import TulgaCore
 public import TulgaCrypto
 public import TulgaDigitalID
 public import TulgaIssuance
+public import TulgaLegalEntities
 public import TulgaModeration
 public import TulgaPolicy
 public import TulgaRegistry
@@ -35,7 +36,7 @@ public struct RecordSettings: Sendable, Hashable {
 public final class Records: Sendable {
     /// The shared database.
     public let database: any SQLDatabase
-    /// The evidence key photos and private keys are sealed with.
+    /// The evidence key photos and moderation evidence are sealed with.
     public let cipher: EvidenceCipher
     /// The clock every record is stamped with.
     public let clock: any WallClock
@@ -51,8 +52,10 @@ public final class Records: Sendable {
     public let digitalIDs: DigitalIDRecords
     /// Calling systems' API keys.
     public let apiKeys: APIKeyRecords
-    /// Phones, SMS codes, applications and certificates.
+    /// Phones, SMS codes, applications, certificates, CRL and OCSP.
     public let issuance: IssuanceService
+    /// The legal-entity register: organisations, first heads, employees' roles.
+    public let legalEntities: LegalEntityRecords
 
     init(database: any SQLDatabase, cipher: EvidenceCipher, settings: RecordSettings, clock: any WallClock, ca: LocalCA?) {
         self.database = database
@@ -65,8 +68,9 @@ public final class Records: Sendable {
         moderation = ModerationRecords(context, cipher: cipher, settings: settings.moderation)
         digitalIDs = DigitalIDRecords(context)
         apiKeys = APIKeyRecords(context)
-        issuance = IssuanceService(database: database, cipher: cipher, clock: clock, digitalIDs: digitalIDs, ca: ca, sms: settings.sms,
-                                   lifecycle: settings.applications)
+        legalEntities = LegalEntityRecords(context)
+        issuance = IssuanceService(database: database, clock: clock, digitalIDs: digitalIDs, ca: ca, sms: settings.sms,
+                                   lifecycle: settings.applications, attempts: settings.attempts)
     }
 
     /// Every module's migrations, in the one order they are applied.
@@ -78,6 +82,7 @@ public final class Records: Sendable {
         AttemptRecords.register(&migrator)
         ModerationRecords.register(&migrator)
         DigitalIDRecords.register(&migrator)
+        LegalEntityRecords.register(&migrator)
         IssuanceService.register(&migrator)
         APIKeyRecords.register(&migrator)
         return migrator

@@ -72,7 +72,8 @@ public struct BackgroundSettings: Sendable, Hashable, Codable {
 
 /// The background services next to the HTTP server.
 public enum BackgroundWork {
-    /// Application expiry, moderation lease expiry, and (when configured) evidence purge and the SMS hand-off.
+    /// Application expiry, moderation lease expiry, CRL refresh (with a CA), and (when configured)
+    /// evidence purge and the SMS hand-off.
     ///
     /// - Parameters:
     ///   - records: every module's records.
@@ -85,6 +86,10 @@ public enum BackgroundWork {
             applicationExpiry(records, every: every, logger: logger),
             PeriodicService("lease-expiry", every: every, logger: logger) { try await records.moderation.expireLeases() },
         ]
+        if records.issuance.ca != nil {
+            // A fresh CRL before the served one reaches its nextUpdate (it is re-signed at half time).
+            services.append(PeriodicService("crl-refresh", every: every, logger: logger) { try await records.issuance.refreshCRL(); return 0 })
+        }
         if settings.purgeAfterDays > 0 {
             services.append(PeriodicService("evidence-purge", every: every, logger: logger) {
                 try await records.moderation.purgeEvidence(olderThan: settings.purgeAfterDays * 86400, actor: "policy")

@@ -1,3 +1,4 @@
+public import TulgaPKI
 import TulgaCore
 public import Foundation
 
@@ -7,24 +8,29 @@ public struct CAConfig: Sendable, Codable {
     public var directory = "var/ca"
     /// File holding the password that encrypts the CA keys on disk (else $TULGA_CA_PASSWORD).
     public var passwordFile = "var/ca/password"
-    /// Where relying parties fetch the CRL; goes in every end-entity certificate.
-    public var crlURL = "http://crl.tulga.invalid/issuing.crl"
+    /// The public base URL `tulga serve` answers revocation under (`/pki` on its own port by
+    /// default): certificates point at `<base>/issuing.crl` and `<base>/ocsp`.
+    public var publicBaseURL = "http://127.0.0.1:8080/pki"
     /// How long an end-entity certificate is valid, in days.
     public var validityDays = 365.0
-    /// How long a CRL is valid (its next update), in days.
+    /// How long a CRL is valid (its next update), in days; a new one is signed at half time.
     public var crlValidityDays = 7.0
+    /// How long an OCSP answer is valid (its next update), in minutes.
+    public var ocspValidityMinutes = 60.0
+    /// How long the delegated OCSP-signing certificate is valid, in days; renewed with 30 days left.
+    public var ocspSignerValidityDays = 90.0
     /// The defaults: `var/ca`, one-year certificates, weekly CRLs.
     public init() {}
 }
 
-/// A root and an issuing CA on disk: certificates in PEM, keys as encrypted PKCS#8
-/// (PBES2, AES-256-CBC). `tulga ca init` creates them.
+/// A root and an issuing CA on disk, and the issuing CA's delegated OCSP signer: certificates in
+/// PEM, keys as encrypted PKCS#8 (PBES2, AES-256-CBC). `tulga ca init` creates them.
 ///
 /// ```swift
 /// try LocalCA.initialize(config, now: clock.date)          // once: `tulga ca init`
 /// let ca = try LocalCA(config)
-/// let cert = try ca.issue(csrPEM: csr, extensions: extensions, now: clock.date)
-/// let crlPath = try ca.writeCRL(revoked, number: 1, now: clock.date)
+/// let cert = try ca.issue(csrPEM: csr, subject: holder.subject, extensions: extensions, now: clock.date)
+/// let crl = try ca.crl(revoked, number: 1, now: clock.date)
 /// ```
 public struct LocalCA: Sendable {
     /// Where the files are and how long things last.
@@ -93,7 +99,9 @@ public struct LocalCA: Sendable {
                 throw IssuanceError(.ca, "cannot write \(path(config, name))")
             }
         }
-        return try LocalCA(config)
+        let ca = try LocalCA(config)
+        _ = try ca.ocspSigner(now: now)
+        return ca
     }
 
     /// Loads the CA's certificates and its password.
@@ -121,34 +129,79 @@ public struct LocalCA: Sendable {
         }
     }
 
-    /// Signs a CSR with the issuing CA; one year by default.
+    /// Signs a request with the issuing CA; one year by default. The subject is the CA's, not the request's.
     ///
     /// - Parameters:
-    ///   - csrPEM: the request, PEM.
-    ///   - extensions: X.509v3 extensions in OpenSSL's config syntax (see ``KeyPurpose/extensions(template:remote:crlURL:)``).
+    ///   - csrPEM: the request, PEM (its signature is verified again).
+    ///   - subject: the subject the CA writes (``Holder/subject``).
+    ///   - extensions: X.509v3 extensions in OpenSSL's config syntax (see ``KeyPurpose/extensions(template:remote:urls:)``).
     ///   - now: the start of validity (backdated a minute).
     /// - Returns: The certificate, PEM, valid for ``CAConfig/validityDays``.
     /// - Throws: ``IssuanceError`` `.ca` if the issuing key cannot be read or decrypted; ``PKIError`` if signing fails.
-    public func issue(csrPEM: String, extensions: [(String, String)], now: Date) throws -> String {
-        try PKI.issue(csrPEM: csrPEM, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), extensions: extensions,
+    public func issue(csrPEM: String, subject: [(String, String)], extensions: [(String, String)], now: Date) throws -> String {
+        try PKI.issue(csrPEM: csrPEM, subject: subject, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), extensions: extensions,
                       notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.validityDays * 86400))
     }
 
-    /// Writes `crl.pem` signed by the issuing CA and returns its path.
+    /// A CRL signed by the issuing CA.
     ///
     /// - Parameters:
     ///   - revoked: every revoked certificate.
     ///   - number: the CRL number; must grow with each CRL.
     ///   - now: `thisUpdate`; `nextUpdate` is ``CAConfig/crlValidityDays`` later.
-    /// - Returns: The path of `crl.pem`.
-    /// - Throws: ``IssuanceError`` `.ca` if the issuing key cannot be read or decrypted; ``PKIError`` if signing fails;
-    ///   the file system's error if the file cannot be written.
-    public func writeCRL(_ revoked: [PKI.Revoked], number: Int64, now: Date) throws -> String {
-        let crl = try PKI.crl(caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), revoked: revoked, thisUpdate: now,
-                              nextUpdate: now.addingTimeInterval(config.crlValidityDays * 86400), number: number)
+    /// - Returns: The CRL, PEM.
+    /// - Throws: ``IssuanceError`` `.ca` if the issuing key cannot be read or decrypted; ``PKIError`` if signing fails.
+    public func crl(_ revoked: [PKI.Revoked], number: Int64, now: Date) throws -> String {
+        try PKI.crl(caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(), revoked: revoked, thisUpdate: now,
+                    nextUpdate: now.addingTimeInterval(config.crlValidityDays * 86400), number: number)
+    }
+
+    /// Writes `crl.pem` in the CA folder and returns its path.
+    ///
+    /// - Parameter pem: the CRL, PEM.
+    /// - Returns: The path.
+    /// - Throws: the file system's error if the file cannot be written.
+    public func writeCRL(pem: String) throws -> String {
         let path = Self.path(config, "crl.pem")
-        try Data(crl.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(pem.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         return path
+    }
+
+    /// The delegated OCSP signer (`ocsp.crt`, `ocsp.key`), issued by the issuing CA with
+    /// extendedKeyUsage OCSPSigning and id-pkix-ocsp-nocheck; made when missing or within 30 days
+    /// of its end.
+    ///
+    /// - Parameter now: the time to judge and date it by.
+    /// - Returns: The signer.
+    /// - Throws: ``IssuanceError`` `.ca` if a file cannot be written or the issuing key read; ``PKIError``.
+    public func ocspSigner(now: Date) throws -> OCSP.Signer {
+        let certPath = Self.path(config, "ocsp.crt"), keyPath = Self.path(config, "ocsp.key")
+        if let cert = try? String(contentsOfFile: certPath, encoding: .utf8), let key = try? String(contentsOfFile: keyPath, encoding: .utf8),
+           let parsed = try? IssuedCertificate(pem: cert), parsed.notValidAfter.timeIntervalSince(now) > 30 * 86400 {
+            return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: key, password: password)
+        }
+        let key = try PKI.generateKey(.rsa2048)
+        let csr = try PKI.csr(keyPEM: key, subject: [("CN", "TULGA OCSP RESPONDER (TEST)"), ("O", "tulga"), ("C", "KZ")])
+        let cert = try PKI.issue(csrPEM: csr, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(),
+                                 extensions: [("basicConstraints", "critical,CA:FALSE"), ("keyUsage", "critical,digitalSignature"),
+                                              ("extendedKeyUsage", "critical,OCSPSigning"), ("noCheck", "ignored"),
+                                              ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")],
+                                 notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.ocspSignerValidityDays * 86400))
+        let encrypted = try PKI.encryptKey(key, password: password)
+        // Key first, then the certificate that names it; both private from the first byte.
+        try Self.writePrivate(Data(encrypted.utf8), to: keyPath, mode: 0o600)
+        try Self.writePrivate(Data(cert.utf8), to: certPath, mode: 0o644)
+        return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: encrypted, password: password)
+    }
+
+    /// Writes through a temporary file created with `mode` and `O_EXCL`, then renames it over `path`.
+    static func writePrivate(_ data: Data, to path: String, mode: mode_t) throws {
+        let temporary = path + ".tmp-" + PKI.randomSerial().prefix(6).map { String(format: "%02x", $0) }.joined()
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw IssuanceError(.ca, "cannot create \(temporary)") }
+        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else { unlink(temporary); throw IssuanceError(.ca, "cannot write \(path)") }
     }
 
     /// Issuing CA then root, for PKCS#12 chains and `openssl verify`.

@@ -9,6 +9,8 @@ public struct ApplicationFacts: Sendable, Hashable {
     public var template: Template
     /// When it was filed, in seconds since 1970.
     public var createdAt: Double
+    /// Whether HR has approved it (employees only).
+    public var hrApproved: Bool
     /// Creates the facts.
     ///
     /// - Parameters:
@@ -16,24 +18,26 @@ public struct ApplicationFacts: Sendable, Hashable {
     ///   - channel: remote or in person.
     ///   - template: the template it was filed under.
     ///   - createdAt: when it was filed.
-    public init(status: ApplicationStatus, channel: Channel, template: Template, createdAt: Double) {
-        self.status = status
-        self.channel = channel
-        self.template = template
-        self.createdAt = createdAt
+    ///   - hrApproved: whether HR has approved it.
+    public init(status: ApplicationStatus, channel: Channel, template: Template, createdAt: Double, hrApproved: Bool = false) {
+        (self.status, self.channel, self.template, self.createdAt, self.hrApproved) = (status, channel, template, createdAt, hrApproved)
     }
 }
 
 /// What can happen to an application after it is filed.
 public enum ApplicationEvent: String, Sendable, Hashable, CaseIterable {
-    /// The named first head approves an employee's application.
+    /// A registered HR employee of the organisation approves an employee's application.
+    case approveByHR = "approve_by_hr"
+    /// The registered first head approves an employee's application, after HR.
     case approveByHead = "approve_by_head"
     /// An operator confirms an in-person application at the desk.
     case confirmInPerson = "confirm_in_person"
     /// The CA signs both requests.
     case issue
-    /// The applicant installs both containers.
+    /// The applicant's key store takes the certificates.
     case install
+    /// An admin refuses an application not yet issued.
+    case reject
     /// An in-person application left unconfirmed for 30 days.
     case expire
     /// Both certificates were revoked.
@@ -49,8 +53,8 @@ public enum ApplicationEvent: String, Sendable, Hashable, CaseIterable {
 /// ```
 ///
 /// new (in person) → signing (confirmed) or expired (30 days);
-/// identified (remote, employee) → signing (first head's approval);
-/// signing → issued → installed; issued, installed → revoked.
+/// identified (remote, employee) → identified (HR's approval) → signing (first head's approval);
+/// signing → issued → installed; issued, installed → revoked; new, identified, signing → rejected.
 public struct ApplicationLifecycle: Sendable, Hashable {
     /// In-person applications not confirmed within this many seconds expire.
     public var inPersonExpirySeconds: Double
@@ -93,10 +97,19 @@ public struct ApplicationLifecycle: Sendable, Hashable {
     public func transition(from facts: ApplicationFacts, event: ApplicationEvent, now: Double) throws(IssuanceError) -> ApplicationStatus {
         let refused = IssuanceError(.state, "the application is «\(facts.status.title)»")
         switch event {
+        case .approveByHR:
+            guard facts.status == .identified else { throw refused }
+            guard facts.template.needsHeadApproval else { throw IssuanceError(.hrApproval, "this application does not need HR's approval") }
+            guard !facts.hrApproved else { throw IssuanceError(.hrApproval, "HR has approved it already") }
+            return .identified
         case .approveByHead:
             guard facts.status == .identified else { throw refused }
             guard facts.template.needsHeadApproval else { throw IssuanceError(.headApproval, "this application does not need the first head's approval") }
+            guard facts.hrApproved else { throw IssuanceError(.hrApproval, "HR approves an employee's application before the first head") }
             return .signing
+        case .reject:
+            guard [.new, .identified, .signing].contains(facts.status) else { throw refused }
+            return .rejected
         case .confirmInPerson:
             guard facts.channel == .inPerson else { throw IssuanceError(.state, "only in-person applications are confirmed at a desk") }
             guard facts.status == .new else { throw refused }
@@ -109,10 +122,8 @@ public struct ApplicationLifecycle: Sendable, Hashable {
             guard facts.status == .signing else { throw refused }
             return .issued
         case .install:
-            guard facts.status == .issued else {
-                throw IssuanceError(.state, facts.status == .installed ? "the certificates are already installed; a lost password means revoke, then reissue"
-                                                                       : "the application is «\(facts.status.title)»")
-            }
+            // Taking the certificates again (a second computer, a lost download) is allowed.
+            guard facts.status == .issued || facts.status == .installed else { throw refused }
             return .installed
         case .expire:
             guard isOverdue(facts, now: now) else { throw refused }

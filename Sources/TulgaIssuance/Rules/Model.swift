@@ -1,4 +1,6 @@
 public import TulgaCore
+public import TulgaLegalEntities
+public import TulgaPKI
 
 /// Application templates, as the national CA's portal names them.
 public enum Template: String, Sendable, Codable, CaseIterable {
@@ -17,10 +19,21 @@ public enum Template: String, Sendable, Codable, CaseIterable {
     /// A participant in the Treasury-Client system.
     case treasuryClient = "treasury_client"    // участник «Казначейство-Клиент»
 
-    /// Every template but `individual` is for a legal entity (it needs a BIN and an organisation).
+    /// Every template but `individual` is for a legal entity (it needs a BIN in the register).
     public var isLegalEntity: Bool { self != .individual }
-    /// Employees other than the first head need the first head's approval.
+    /// Employees other than the first head need HR's, then the first head's approval.
     public var needsHeadApproval: Bool { isLegalEntity && self != .firstHead }
+    /// The role the register must list for an employee template; `nil` for an individual and the first head.
+    public var employeeRole: EmployeeRole? {
+        switch self {
+        case .individual, .firstHead: nil
+        case .signer: .signer
+        case .financialSigner: .financialSigner
+        case .hr: .hr
+        case .employee: .employee
+        case .treasuryClient: .treasuryClient
+        }
+    }
 
     /// The key-user policy OID (1.2.398.3.3.4.1.1 individual, 1.2.398.3.3.4.1.2.x legal-entity roles).
     public var keyUserOID: String {
@@ -59,13 +72,13 @@ public let remoteIdentificationOID = "1.2.398.3.3.4.3.2.1"
 public enum ApplicationStatus: String, Sendable, Codable, CaseIterable {
     /// Taken at a service centre, waiting for an operator's confirmation.
     case new
-    /// Remote employee application, waiting for the first head's approval.
+    /// Remote employee application, waiting for HR's and then the first head's approval.
     case identified
     /// Waiting for the CA to sign the requests.
     case signing
     /// Certificates issued; the containers are not installed yet.
     case issued
-    /// Containers installed; the private keys are forgotten.
+    /// The applicant's key store took the certificates.
     case installed
     /// Refused.
     case rejected
@@ -98,6 +111,36 @@ public enum ApplicationStatus: String, Sendable, Codable, CaseIterable {
 /// How the application was filed: remotely (Digital ID) or in person at a service centre.
 public enum Channel: String, Sendable, Codable { case remote, inPerson = "in_person" }
 
+/// Who asks: a calling system by its API key, or staff (the CLI on the service's own machine, an
+/// admin key). A calling system sees only the applications it created; another's read as absent.
+public enum Caller: Sendable, Hashable {
+    /// A calling system, by its API key's id.
+    case system(String)
+    /// Staff: an operator or admin, by name; sees every application.
+    case staff(String)
+
+    /// What the `owner_key` column records for an application this caller creates.
+    public var ownerTag: String {
+        switch self {
+        case .system(let id): "key:" + id
+        case .staff(let name): "staff:" + name
+        }
+    }
+
+    /// Whether the caller may see an application whose `owner_key` is `owner`.
+    ///
+    /// - Parameter owner: the stored owner tag, `nil` for applications filed before owners were recorded.
+    public func owns(_ owner: String?) -> Bool {
+        switch self {
+        case .staff: true
+        case .system: owner == ownerTag
+        }
+    }
+
+    /// The audit actor.
+    public var actor: String { ownerTag }
+}
+
 /// The portal's refusal for renewing remotely issued keys.
 ///
 /// The Russian text of ``MessageKey/refusalRenewal``.
@@ -125,10 +168,17 @@ public enum IssuanceErrorCode: String, ErrorCode {
     case state
     /// Remote keys are not renewed; reissue instead (403).
     case renewal
-    /// The container password breaks ``ContainerPassword``'s rules (422).
-    case password
     /// The first head's approval is missing, not needed, or not theirs to give (409).
     case headApproval = "head_approval"
+    /// HR's approval is missing, or not theirs to give (409).
+    case hrApproval = "hr_approval"
+    /// The legal-entity register does not back the application: unknown or inactive organisation,
+    /// not its first head, a role it does not list (403).
+    case register = "not_in_register"
+    /// A Treasury-Client participant's keys must be on a token (422).
+    case tokenRequired = "token_required"
+    /// An in-person application before five recorded failed attempts (403).
+    case inPersonLocked = "in_person_locked"
     /// No CA, or it cannot be used (503).
     case ca
 
@@ -136,9 +186,9 @@ public enum IssuanceErrorCode: String, ErrorCode {
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
-        case .invalidIdentity, .password: .invalid
-        case .phoneNotRegistered, .digitalID, .consent, .renewal, .pin, .code: .forbidden
-        case .activeApplication, .state, .headApproval: .conflict
+        case .invalidIdentity, .tokenRequired: .invalid
+        case .phoneNotRegistered, .digitalID, .consent, .renewal, .pin, .code, .register, .inPersonLocked: .forbidden
+        case .activeApplication, .state, .headApproval, .hrApproval: .conflict
         case .ca: .unavailable
         }
     }
@@ -146,32 +196,6 @@ public enum IssuanceErrorCode: String, ErrorCode {
 
 /// A refusal in issuance, with a stable code and the rule in words.
 public typealias IssuanceError = CodedError<IssuanceErrorCode>
-
-/// The container password rules, exactly: 6 to 32 characters; Latin letters and digits are
-/// required; upper case and `@ # % & * ~ _ - .` are allowed; nothing else.
-public enum ContainerPassword {
-    /// The symbols a password may contain besides Latin letters and digits.
-    public static let allowedSymbols: Set<Character> = ["@", "#", "%", "&", "*", "~", "_", "-", "."]
-
-    /// Checks a container password against the rules.
-    ///
-    /// - Parameter password: the password the applicant chose.
-    /// - Throws: ``IssuanceError`` `.password` naming the first rule it breaks.
-    public static func check(_ password: String) throws(IssuanceError) {
-        guard (6...32).contains(password.count) else {
-            throw IssuanceError(.password, "the password must have 6 to 32 characters (it has \(password.count))")
-        }
-        if let bad = password.first(where: { !($0.isASCII && ($0.isLetter || $0.isNumber)) && !allowedSymbols.contains($0) }) {
-            throw IssuanceError(.password, "the password may contain only Latin letters, digits and @ # % & * ~ _ - . (found '\(bad)')")
-        }
-        guard password.contains(where: { $0.isASCII && $0.isLetter }) else {
-            throw IssuanceError(.password, "the password must contain at least one Latin letter")
-        }
-        guard password.contains(where: { $0.isASCII && $0.isNumber }) else {
-            throw IssuanceError(.password, "the password must contain at least one digit")
-        }
-    }
-}
 
 /// Who the certificates are for.
 public struct Holder: Sendable, Hashable {
@@ -204,7 +228,7 @@ public struct Holder: Sendable, Hashable {
 
     /// CN="SURNAME GIVENNAME", SURNAME, GIVENNAME, SERIALNUMBER=IIN…, C=KZ; a legal entity adds O and OU=BIN….
     ///
-    /// Pairs of attribute name (or OID) and value, in order, for ``PKI/csr(keyPEM:subject:)``.
+    /// Pairs of attribute name (or OID) and value, in order, as the CA writes them; the request's own subject is ignored.
     public var subject: [(String, String)] {
         var s = [("CN", "\(surname) \(givenName)"), ("2.5.4.4", surname), ("2.5.4.42", givenName), ("2.5.4.5", "IIN" + iin), ("C", "KZ")]
         if let organization, let bin {
@@ -214,21 +238,32 @@ public struct Holder: Sendable, Hashable {
     }
 }
 
-/// The two key purposes and their certificate profiles.
-public enum KeyPurpose: String, Sendable, Codable, CaseIterable {
-    /// The authentication key (`clientAuth`).
-    case auth = "AUTH"
-    /// The signing key (`nonRepudiation`).
-    case sign = "SIGN"
+/// Where revocation is published: the CRL and the OCSP responder, under one base URL.
+public struct RevocationURLs: Sendable, Hashable {
+    /// The CRL distribution point.
+    public var crl: String
+    /// The OCSP responder (authority information access).
+    public var ocsp: String
+    /// The issuing CA's certificate (authority information access, caIssuers).
+    public var issuer: String
+    /// The URLs under `base`: `base/issuing.crl`, `base/ocsp`, `base/issuing.crt`.
+    ///
+    /// - Parameter base: the public base URL, without a trailing slash.
+    public init(base: String) {
+        let base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        (crl, ocsp, issuer) = (base + "/issuing.crl", base + "/ocsp", base + "/issuing.crt")
+    }
+}
 
+extension KeyPurpose {
     /// X.509v3 extensions in OpenSSL's config syntax.
     ///
     /// - Parameters:
     ///   - template: gives the key-user policy OID.
     ///   - remote: adds the remote-identification policy OID.
-    ///   - crlURL: the CRL distribution point.
+    ///   - urls: the CRL distribution point and the OCSP responder.
     /// - Returns: Pairs of extension name and value.
-    public func extensions(template: Template, remote: Bool, crlURL: String) -> [(String, String)] {
+    public func extensions(template: Template, remote: Bool, urls: RevocationURLs) -> [(String, String)] {
         var policies = [template.keyUserOID]
         if remote { policies.append(remoteIdentificationOID) }
         var e: [(String, String)] = [
@@ -236,7 +271,8 @@ public enum KeyPurpose: String, Sendable, Codable, CaseIterable {
             ("subjectKeyIdentifier", "hash"),
             ("authorityKeyIdentifier", "keyid:always"),
             ("certificatePolicies", policies.joined(separator: ",")),
-            ("crlDistributionPoints", "URI:" + crlURL),
+            ("crlDistributionPoints", "URI:" + urls.crl),
+            ("authorityInfoAccess", "OCSP;URI:\(urls.ocsp),caIssuers;URI:\(urls.issuer)"),
         ]
         switch self {
         case .auth:
@@ -246,12 +282,5 @@ public enum KeyPurpose: String, Sendable, Codable, CaseIterable {
             e.append(("keyUsage", "critical,digitalSignature,nonRepudiation"))
         }
         return e
-    }
-
-    /// `AUTH_RSA256_<hex>.p12` and `RSA256_<hex>.p12`, as the national CA names them.
-    ///
-    /// - Parameter serialHex: the certificate's serial in hex; lower-cased in the name.
-    public func fileName(serialHex: String) -> String {
-        (self == .auth ? "AUTH_RSA256_" : "RSA256_") + serialHex.lowercased() + ".p12"
     }
 }

@@ -1,9 +1,9 @@
 public import TulgaStorage
 
 extension IssuanceService {
-    /// The issuance tables, as released in v2.
+    /// The issuance tables: as released in v2 (`issuance.v1`), then without private keys (`issuance.v2`).
     ///
-    /// - Parameter migrator: the migrator to add `issuance.v1` to.
+    /// - Parameter migrator: the migrator to add `issuance.v1` and `issuance.v2` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("issuance.v1", replaces: ["v2-issuance"], [
             "CREATE TABLE mobile_citizens (iin TEXT PRIMARY KEY, phone TEXT NOT NULL)",
@@ -25,6 +25,25 @@ extension IssuanceService {
             """,
             "CREATE INDEX applications_iin ON applications(iin)",
             "CREATE TABLE revocations (serial TEXT PRIMARY KEY, number TEXT, revoked_at {REAL} NOT NULL, reason TEXT NOT NULL)",
+        ])
+        // Keys are born with the applicant: the sealed private-key columns go (with anything in
+        // them); applications record their owner, their key storage, the holder's names, HR's
+        // approval and what they renew; CRLs are kept for serving.
+        migrator.registerMigration("issuance.v2", [
+            "UPDATE applications SET key_auth = NULL, key_sign = NULL, key_id = NULL",
+            "ALTER TABLE applications DROP COLUMN key_auth",
+            "ALTER TABLE applications DROP COLUMN key_sign",
+            "ALTER TABLE applications DROP COLUMN key_id",
+            "ALTER TABLE applications ADD COLUMN owner_key TEXT",
+            "ALTER TABLE applications ADD COLUMN storage TEXT",
+            "ALTER TABLE applications ADD COLUMN surname TEXT",
+            "ALTER TABLE applications ADD COLUMN given_name TEXT",
+            "ALTER TABLE applications ADD COLUMN hr_iin TEXT",
+            "ALTER TABLE applications ADD COLUMN hr_approved_at {REAL}",
+            "ALTER TABLE applications ADD COLUMN renewal_of TEXT",
+            "ALTER TABLE applications ADD COLUMN valid_until {REAL}",
+            "ALTER TABLE applications ADD COLUMN refusal TEXT",
+            "CREATE TABLE crls (number INTEGER PRIMARY KEY, this_update {REAL} NOT NULL, next_update {REAL} NOT NULL, revoked_count INTEGER NOT NULL, der {BLOB} NOT NULL)",
         ])
     }
 }

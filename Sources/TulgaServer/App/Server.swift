@@ -85,6 +85,7 @@ public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some A
     router.addRoutes(OperationsRoutes(env: env).collection)
     router.addRoutes(VerificationRoutes(env: env).collection, atPath: "/v1/verifications")
     router.addRoutes(IssuanceRoutes(env: env).collection, atPath: "/v1")
+    router.addRoutes(PKIRoutes(env: env).collection, atPath: "/pki")
     router.addRoutes(ModerationRoutes(env: env).collection, atPath: "/v1")
     let background: [any Service] = BackgroundWork.services(env.records, settings: env.background, logger: logger)
     return Application(

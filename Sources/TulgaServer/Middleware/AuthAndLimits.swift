@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import TulgaCrypto
 public import TulgaAPIKeys
+import TulgaIssuance
 import TulgaCore
 import TulgaFlow
 import TulgaConfig
@@ -40,6 +41,15 @@ extension TulgaContext {
     }
 }
 
+extension TulgaContext {
+    /// Who the key speaks for: an admin key is staff and sees every application; any other key is
+    /// a calling system that sees only its own.
+    var caller: Caller {
+        guard let key = apiKey else { return .system("") }
+        return key.scopes.contains(Scope.admin.rawValue) ? .staff("admin:" + key.id) : .system(key.id)
+    }
+}
+
 /// Verified keys, by the SHA-256 of the presented key, so scrypt runs once per key and process.
 final class KeyCache: Sendable {
     private let verified = Mutex<[String: APIKeyRecord]>([:])
@@ -55,7 +65,8 @@ struct AuthMiddleware: RouterMiddleware {
     static let publicPaths: Set<String> = ["/health", "/metrics", "/openapi.yaml"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        // Relying parties fetch the CRL and ask OCSP without a key.
+        if Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/pki/") { return try await next(request, context) }
         guard let key = request.headers[HTTPField.Name("X-API-Key")!], !key.isEmpty, key.count <= 256 else {
             throw Problem(.unauthorized, "unauthorized", "missing or invalid X-API-Key")
         }

@@ -1,15 +1,15 @@
 import Foundation
 import Hummingbird
-import TulgaIssuance
 import HTTPTypes
 import TulgaCore
 import TulgaFlow
-import TulgaConfig
-import TulgaAttempts
-import TulgaPolicy
-import TulgaModeration
+import TulgaIssuance
+import TulgaPKI
+import TulgaAPIKeys
 
-/// `/v1/sms/…` and `/v1/applications/…`: phone codes, applications, issue, install.
+/// `/v1/sms/…` and `/v1/applications/…`: phone codes, applications filed with the applicant's
+/// requests, approvals, certificates, renewal, reissue, revocation. A calling system sees only the
+/// applications it created; another's number answers 404.
 struct IssuanceRoutes {
     let env: ServerEnvironment
 
@@ -19,14 +19,22 @@ struct IssuanceRoutes {
         let iin: String
         let pin: String
         let template: String?
-        let algorithm: String?
-        let organization: String?
+        let storage: String?
+        let authRequest: String
+        let signRequest: String
         let bin: String?
-        let headIin: String?
     }
-    struct InstallBody: Decodable { let password: String }
-    struct InstalledFile: Encodable { let name: String; let pkcs12: String }
-    struct Installed: Encodable { let status: String; let files: [InstalledFile] }
+    struct RequestsBody: Decodable { let pin: String?; let storage: String?; let authRequest: String; let signRequest: String }
+    struct ApprovalBody: Decodable { let iin: String; let pin: String }
+    struct RevokeBody: Decodable { let pin: String; let reason: String? }
+    struct RefuseBody: Decodable { let reason: String }
+
+    static func requests(auth: String, sign: String, storage: String?) throws -> KeyRequests {
+        guard let kind = KeyStorageKind(rawValue: storage ?? "folder") else {
+            throw Problem(.unprocessableContent, "invalid_storage", "storage must be folder or token")
+        }
+        return try KeyRequests(auth: auth, sign: sign, storage: kind)
+    }
 
     var collection: RouteCollection<TulgaContext> {
         let routes = RouteCollection(context: TulgaContext.self)
@@ -51,29 +59,101 @@ struct IssuanceRoutes {
             guard let template = Template(rawValue: input.template ?? "individual") else {
                 throw Problem(.unprocessableContent, "invalid_template", "unknown template \(input.template ?? "")")
             }
-            guard let algorithm = KeyAlgorithm(rawValue: input.algorithm ?? "rsa2048") else {
-                throw Problem(.unprocessableContent, "invalid_algorithm", "algorithm must be rsa2048 or p256")
-            }
-            let app = try await issuance.applyRemote(iin: try validIIN(input.iin), pin: input.pin, template: template, algorithm: algorithm,
-                                                     organization: input.organization, bin: input.bin, headIIN: input.headIin)
+            let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
+            let app = try await issuance.applyRemote(iin: try validIIN(input.iin), pin: input.pin, template: template, requests: requests,
+                                                     bin: input.bin, caller: context.caller)
             return try json(app, status: .created)
         }
         routes.get("/applications/{number}") { _, context in
             try context.require(.issuance)
-            return try json(try await issuance.status(try context.parameters.require("number")))
+            return try json(try await issuance.status(try context.parameters.require("number"), caller: context.caller))
         }
+        routes.get("/applications/{number}/certificates") { _, context in
+            try context.require(.issuance)
+            return try json(try await issuance.certificates(try context.parameters.require("number"), caller: context.caller))
+        }
+        routes.post("/applications/{number}/install") { _, context in
+            try context.require(.issuance)
+            return try json(try await issuance.install(try context.parameters.require("number"), caller: context.caller))
+        }
+        routes.post("/applications/{number}/approvals/hr") { request, context in
+            try context.require(.issuance)
+            let input = try await body(request, ApprovalBody.self)
+            return try json(try await issuance.approveByHR(try context.parameters.require("number"), hrIIN: try validIIN(input.iin), pin: input.pin,
+                                                          caller: context.caller))
+        }
+        routes.post("/applications/{number}/approvals/head") { request, context in
+            try context.require(.issuance)
+            let input = try await body(request, ApprovalBody.self)
+            return try json(try await issuance.approveByHead(try context.parameters.require("number"), headIIN: try validIIN(input.iin),
+                                                            pin: input.pin, caller: context.caller))
+        }
+        routes.post("/applications/{number}/reissue") { request, context in
+            try context.require(.issuance)
+            let input = try await body(request, RequestsBody.self)
+            guard let pin = input.pin else { throw Problem(.unprocessableContent, "invalid_pin", "a reissue needs the applicant's PIN") }
+            let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
+            return try json(try await issuance.reissue(try context.parameters.require("number"), pin: pin, requests: requests, caller: context.caller),
+                            status: .created)
+        }
+        routes.post("/applications/{number}/renew") { request, context in
+            try context.require(.issuance)
+            let input = try await body(request, RequestsBody.self)
+            let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
+            return try json(try await issuance.renew(try context.parameters.require("number"), requests: requests, caller: context.caller),
+                            status: .created)
+        }
+        routes.post("/applications/{number}/revoke") { request, context in
+            try context.require(.issuance)
+            let input = try await body(request, RevokeBody.self)
+            guard let reason = RevocationReason(rawValue: input.reason ?? "unspecified"), reason != .cACompromise else {
+                throw Problem(.unprocessableContent, "invalid_reason", "reason must be unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation")
+            }
+            return try json(try await issuance.revokeByApplicant(try context.parameters.require("number"), pin: input.pin, reason: reason,
+                                                                caller: context.caller))
+        }
+        // Admin: retry issuance left «на подписи» by a CA outage; refuse an application.
         routes.post("/applications/{number}/issue") { _, context in
             try context.require(.admin)
-            return try json(try await issuance.issue(try context.parameters.require("number")))
+            return try json(try await issuance.issue(try context.parameters.require("number"), admin: context.apiKey?.id ?? "admin"))
         }
-        routes.post("/applications/{number}/install") { request, context in
-            try context.require(.issuance)
-            let input = try await body(request, InstallBody.self)
-            let response = try await issuance.install(try context.parameters.require("number"), password: input.password) { containers in
-                try json(Installed(status: ApplicationStatus.installed.title,
-                                   files: containers.map { InstalledFile(name: $0.fileName, pkcs12: $0.pkcs12.base64EncodedString()) }))
-            }
-            return response
+        routes.post("/applications/{number}/refuse") { request, context in
+            try context.require(.admin)
+            let input = try await body(request, RefuseBody.self)
+            return try json(try await issuance.refuse(try context.parameters.require("number"), admin: context.apiKey?.id ?? "admin", reason: input.reason))
+        }
+        return routes
+    }
+}
+
+/// `/pki/…`, without a key: the issuing CA's certificate, its current CRL, and the OCSP
+/// responder (RFC 6960: GET with the base64 request in the path, or POST).
+struct PKIRoutes {
+    let env: ServerEnvironment
+
+    static func der(_ data: Data, _ type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=60"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    var collection: RouteCollection<TulgaContext> {
+        let routes = RouteCollection(context: TulgaContext.self)
+        let issuance = env.records.issuance
+        routes.get("/issuing.crl") { _, _ in Self.der(try await issuance.currentCRL(), "application/pkix-crl") }
+        routes.get("/issuing.crt") { _, _ in
+            guard let ca = issuance.ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
+            return Self.der(try PKI.der(pem: ca.issuingCertPEM), "application/pkix-cert")
+        }
+        routes.post("/ocsp") { request, _ in
+            var request = request
+            let buffer = try await request.collectBody(upTo: OCSP.maximumLength)
+            return Self.der(await issuance.ocspResponse(Data(buffer.readableBytesView)), "application/ocsp-response")
+        }
+        routes.get("/ocsp/**") { _, context in
+            // RFC 6960 A.1: the URL-encoded base64 of the DER request follows the responder's URL.
+            let encoded = context.parameters.getCatchAll().joined(separator: "/")
+            let base64 = encoded.removingPercentEncoding ?? encoded
+            guard let request = Data(base64Encoded: base64) else { return Self.der(OCSP.errorResponse(.malformedRequest), "application/ocsp-response") }
+            return Self.der(await issuance.ocspResponse(request), "application/ocsp-response")
         }
         return routes
     }

@@ -23,27 +23,17 @@ public struct PKIError: TulgaError, Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(errorCode) }
 }
 
-/// The key algorithms a holder may choose.
-public enum KeyAlgorithm: String, Sendable, Codable, CaseIterable {
-    /// RSA with a 2048-bit modulus (the default).
-    case rsa2048 = "rsa2048"
-    /// ECDSA on NIST P-256.
-    case p256 = "p256"
-    var c: Int32 { self == .p256 ? Int32(TP_EC_P256.rawValue) : Int32(TP_RSA_2048.rawValue) }
-}
-
 /// The OpenSSL operations issuance uses: thin Swift over CTulgaPKI.
 ///
 /// Every throwing function throws ``PKIError`` with OpenSSL's reason when the shim call fails.
 ///
 /// ```swift
-/// let key = try PKI.generateKey(.rsa2048)
-/// let csr = try PKI.csr(keyPEM: key, subject: holder.subject)
-/// let cert = try ca.issue(csrPEM: csr, extensions: KeyPurpose.sign.extensions(template: .individual, remote: true, crlURL: url), now: date)
-/// let p12 = try PKI.pkcs12(keyPEM: key, certPEM: cert, chainPEM: ca.chainPEM, password: password, name: "SIGN \(holder.iin)")
+/// let key = try PKI.generateKey(.rsa2048)                      // the CA's own keys only
+/// let csr = try PKI.csr(keyPEM: key, subject: [("CN", "TULGA ISSUING CA")])
+/// let cert = try PKI.issue(csrPEM: csr, subject: holder, caCertPEM: root, caKeyPEM: rootKey, extensions: e, notBefore: a, notAfter: b)
 /// ```
 public enum PKI {
-    private static func string(_ body: (inout UnsafeMutablePointer<CChar>?, inout tp_error) -> Int32) throws -> String {
+    static func string(_ body: (inout UnsafeMutablePointer<CChar>?, inout tp_error) -> Int32) throws -> String {
         var out: UnsafeMutablePointer<CChar>?
         var error = tp_error()
         guard body(&out, &error) == 1, let out else { throw PKIError(error) }
@@ -51,7 +41,7 @@ public enum PKI {
         return String(cString: out)
     }
 
-    private static func withEntries<T>(_ pairs: [(String, String)], _ body: (UnsafePointer<tp_name_entry>?, Int32) throws -> T) rethrows -> T {
+    static func withEntries<T>(_ pairs: [(String, String)], _ body: (UnsafePointer<tp_name_entry>?, Int32) throws -> T) rethrows -> T {
         let fields = pairs.map { strdup($0.0) }, values = pairs.map { strdup($0.1) }
         defer { (fields + values).forEach { free($0) } }
         let entries = zip(fields, values).map { tp_name_entry(field: $0, value: $1) }
@@ -141,6 +131,7 @@ public enum PKI {
     ///
     /// - Parameters:
     ///   - csrPEM: the request, PEM.
+    ///   - subject: the subject the CA decides; `nil` keeps the request's (only for the CA's own certificates).
     ///   - caCertPEM: the signing CA's certificate, PEM.
     ///   - caKeyPEM: the signing CA's private key, PEM.
     ///   - extensions: X.509v3 extensions in OpenSSL's config syntax.
@@ -148,13 +139,15 @@ public enum PKI {
     ///   - notAfter: the end of validity.
     /// - Returns: The certificate, PEM.
     /// - Throws: ``PKIError`` for a request whose signature does not verify, or if OpenSSL fails.
-    public static func issue(csrPEM: String, caCertPEM: String, caKeyPEM: String, extensions: [(String, String)],
-                             notBefore: Date, notAfter: Date) throws -> String {
+    public static func issue(csrPEM: String, subject: [(String, String)]? = nil, caCertPEM: String, caKeyPEM: String,
+                             extensions: [(String, String)], notBefore: Date, notAfter: Date) throws -> String {
         let serial = randomSerial()
-        return try withExtensions(extensions) { exts, extCount in
-            try string {
-                tp_issue(csrPEM, caCertPEM, caKeyPEM, exts, extCount, serial, Int64(notBefore.timeIntervalSince1970),
-                         Int64(notAfter.timeIntervalSince1970), &$0, &$1)
+        return try withEntries(subject ?? []) { entries, count in
+            try withExtensions(extensions) { exts, extCount in
+                try string {
+                    tp_issue(csrPEM, subject == nil ? nil : entries, count, caCertPEM, caKeyPEM, exts, extCount, serial,
+                             Int64(notBefore.timeIntervalSince1970), Int64(notAfter.timeIntervalSince1970), &$0, &$1)
+                }
             }
         }
     }
@@ -228,6 +221,28 @@ public enum PKI {
         return Data(bytes: der, count: length)
     }
 
+    /// The DER inside a PEM block.
+    ///
+    /// - Parameter pem: one PEM block.
+    /// - Returns: Its bytes.
+    /// - Throws: ``PKIError`` for text that is not PEM.
+    public static func der(pem: String) throws -> Data {
+        let body = pem.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
+        guard let data = Data(base64Encoded: body), !data.isEmpty else { throw PKIError("not a PEM block") }
+        return data
+    }
+
+    /// A PEM block around DER bytes.
+    ///
+    /// - Parameters:
+    ///   - der: the bytes.
+    ///   - label: e.g. `CERTIFICATE`, `X509 CRL`.
+    /// - Returns: The PEM text, 64 characters a line.
+    public static func pem(der: Data, label: String) -> String {
+        let base64 = der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return "-----BEGIN \(label)-----\n\(base64)\n-----END \(label)-----\n"
+    }
+
     /// A certificate's serial number.
     ///
     /// - Parameter certPEM: the certificate, PEM.
@@ -242,7 +257,8 @@ public enum PKI {
 public enum RevocationReason: String, Sendable, Codable, CaseIterable {
     /// `superseded` is what a reissue records; `keyCompromise` and `cACompromise` say a key leaked.
     case unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation
-    var code: Int32 {
+    /// The RFC 5280 CRLReason code.
+    public var code: Int32 {
         switch self {
         case .unspecified: 0
         case .keyCompromise: 1

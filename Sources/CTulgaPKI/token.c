@@ -1,0 +1,375 @@
+// PKCS#11 tokens for CTulgaPKI.h: the module is loaded with dlopen; keys are generated on the
+// token (sensitive, never extractable) and sign their own requests there.
+#include "CTulgaPKI.h"
+#include "shared.h"
+
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tp_token {
+    void *module;
+    CK_FUNCTION_LIST_PTR f;
+    CK_SESSION_HANDLE session;
+    int finalize;
+};
+
+static const char *rv_name(CK_RV rv) {
+    switch (rv) {
+    case CKR_PIN_INCORRECT: return "wrong PIN";
+    case CKR_PIN_LOCKED: return "the PIN is locked";
+    case CKR_PIN_EXPIRED: return "the PIN has expired";
+    case CKR_TOKEN_NOT_PRESENT: return "no token present";
+    case CKR_DEVICE_MEMORY: return "the token is full";
+    case CKR_MECHANISM_INVALID: return "the token does not support this algorithm";
+    default: return "PKCS#11 error";
+    }
+}
+
+void tp_token_close(tp_token *token) {
+    if (!token) return;
+    if (token->f) {
+        if (token->session != CK_INVALID_HANDLE) {
+            token->f->C_Logout(token->session);
+            token->f->C_CloseSession(token->session);
+        }
+        if (token->finalize) token->f->C_Finalize(NULL);
+    }
+    if (token->module) dlclose(token->module);
+    free(token);
+}
+
+int tp_token_open(const char *module_path, const char *label, const char *pin, tp_token **out, tp_error *error) {
+    *out = NULL;
+    if (!module_path || !label || !pin) return tp_fail(error, "a module, a token label and a PIN are needed");
+    tp_token *t = calloc(1, sizeof(tp_token));
+    if (!t) return tp_fail(error, "out of memory");
+    t->session = CK_INVALID_HANDLE;
+    t->module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
+    if (!t->module) {
+        const char *why = dlerror();
+        tp_fail(error, "cannot load the PKCS#11 module %s: %s", module_path, why ? why : "unknown");
+        tp_token_close(t);
+        return 0;
+    }
+    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(t->module, "C_GetFunctionList");
+    if (!get || get(&t->f) != CKR_OK || !t->f) {
+        t->f = NULL;
+        tp_token_close(t);
+        return tp_fail(error, "%s is not a PKCS#11 module", module_path);
+    }
+    CK_C_INITIALIZE_ARGS init = {0};
+    init.flags = CKF_OS_LOCKING_OK;
+    CK_RV rv = t->f->C_Initialize(&init);
+    if (rv == CKR_OK) t->finalize = 1;
+    else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        tp_token_close(t);
+        return tp_fail(error, "the PKCS#11 module does not start (0x%lx)", (unsigned long)rv);
+    }
+    CK_ULONG n = 0;
+    if (t->f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK || n > 1024) { tp_token_close(t); return tp_fail(error, "cannot list the token slots"); }
+    CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof(CK_SLOT_ID));
+    if (!slots || t->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK) { free(slots); tp_token_close(t); return tp_fail(error, "cannot list the token slots"); }
+    char seen[256] = "";
+    CK_SLOT_ID found = 0;
+    int have = 0;
+    size_t want = strlen(label);
+    for (CK_ULONG i = 0; i < n && !have; i++) {
+        CK_TOKEN_INFO info;
+        if (t->f->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+        char name[33];
+        memcpy(name, info.label, 32);
+        name[32] = 0;
+        for (int k = 31; k >= 0 && name[k] == ' '; k--) name[k] = 0;   // labels are space-padded
+        if (strlen(name) == want && memcmp(name, label, want) == 0) { found = slots[i]; have = 1; }
+        else if (strlen(seen) + strlen(name) + 4 < sizeof(seen)) { if (seen[0]) strcat(seen, ", "); strcat(seen, "\""); strcat(seen, name); strcat(seen, "\""); }
+    }
+    free(slots);
+    if (!have) { tp_token_close(t); return tp_fail(error, "no token labelled \"%s\" (found: %s)", label, seen[0] ? seen : "none"); }
+    rv = t->f->C_OpenSession(found, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->session);
+    if (rv != CKR_OK) { t->session = CK_INVALID_HANDLE; tp_token_close(t); return tp_fail(error, "cannot open a session on the token (0x%lx)", (unsigned long)rv); }
+    size_t pin_length = strlen(pin);
+    CK_UTF8CHAR *copy = malloc(pin_length + 1);
+    if (!copy) { tp_token_close(t); return tp_fail(error, "out of memory"); }
+    memcpy(copy, pin, pin_length + 1);
+    rv = t->f->C_Login(t->session, CKU_USER, copy, (CK_ULONG)pin_length);
+    OPENSSL_cleanse(copy, pin_length);
+    free(copy);
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+        tp_token_close(t);
+        return tp_fail(error, "the token refuses the PIN: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    }
+    *out = t;
+    return 1;
+}
+
+static int get_attribute(tp_token *t, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, unsigned char **value, CK_ULONG *length) {
+    CK_ATTRIBUTE a = {type, NULL, 0};
+    if (t->f->C_GetAttributeValue(t->session, object, &a, 1) != CKR_OK || a.ulValueLen == 0 || a.ulValueLen > 65536) return 0;
+    a.pValue = malloc(a.ulValueLen);
+    if (!a.pValue) return 0;
+    if (t->f->C_GetAttributeValue(t->session, object, &a, 1) != CKR_OK) { free(a.pValue); return 0; }
+    *value = a.pValue;
+    *length = a.ulValueLen;
+    return 1;
+}
+
+/// The public key of a generated pair as an OpenSSL key.
+static EVP_PKEY *public_key(tp_token *t, CK_OBJECT_HANDLE pub, int32_t algorithm) {
+    EVP_PKEY *key = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, algorithm == TP_EC_P256 ? "EC" : "RSA", NULL);
+    unsigned char *a = NULL, *b = NULL;
+    CK_ULONG al = 0, bl = 0;
+    BIGNUM *n = NULL, *e = NULL;
+    int ok = bld && ctx;
+    if (ok && algorithm == TP_EC_P256) {
+        // CKA_EC_POINT is a DER OCTET STRING around the uncompressed point.
+        ok = get_attribute(t, pub, CKA_EC_POINT, &a, &al);
+        const unsigned char *p = a;
+        ASN1_OCTET_STRING *point = ok ? d2i_ASN1_OCTET_STRING(NULL, &p, (long)al) : NULL;
+        ok = point && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, ASN1_STRING_get0_data(point), (size_t)ASN1_STRING_length(point));
+        if (ok) ok = (params = OSSL_PARAM_BLD_to_param(bld)) != NULL;
+        ASN1_OCTET_STRING_free(point);
+    } else if (ok) {
+        ok = get_attribute(t, pub, CKA_MODULUS, &a, &al) && get_attribute(t, pub, CKA_PUBLIC_EXPONENT, &b, &bl) &&
+             (n = BN_bin2bn(a, (int)al, NULL)) != NULL && (e = BN_bin2bn(b, (int)bl, NULL)) != NULL &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) &&
+             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL;
+    }
+    if (ok && EVP_PKEY_fromdata_init(ctx) == 1) EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    BN_free(n);
+    BN_free(e);
+    free(a);
+    free(b);
+    return key;
+}
+
+/// Signs the request's to-be-signed bytes on the token and sets the signature.
+static int sign_request(tp_token *t, X509_REQ *req, CK_OBJECT_HANDLE priv, int32_t algorithm, tp_error *error) {
+    X509_ALGOR *alg = X509_ALGOR_new();
+    if (!alg) return tp_fail(error, "out of memory");
+    X509_ALGOR_set0(alg, OBJ_nid2obj(algorithm == TP_EC_P256 ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption),
+                    algorithm == TP_EC_P256 ? V_ASN1_UNDEF : V_ASN1_NULL, NULL);
+    // The signature algorithm is part of what is signed: set it first.
+    int ok = X509_REQ_set1_signature_algo(req, alg);
+    X509_ALGOR_free(alg);
+    unsigned char *tbs = NULL;
+    int tbs_length = ok ? i2d_re_X509_REQ_tbs(req, &tbs) : -1;
+    if (tbs_length <= 0) { OPENSSL_free(tbs); return tp_fail(error, "cannot encode the request"); }
+    CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_ECDSA : CKM_SHA256_RSA_PKCS, NULL, 0};
+    unsigned char digest[32];
+    unsigned char *input = tbs;
+    CK_ULONG input_length = (CK_ULONG)tbs_length;
+    if (algorithm == TP_EC_P256) {
+        SHA256(tbs, (size_t)tbs_length, digest);
+        input = digest;
+        input_length = sizeof(digest);
+    }
+    unsigned char raw[512];
+    CK_ULONG raw_length = sizeof(raw);
+    CK_RV rv = t->f->C_SignInit(t->session, &mechanism, priv);
+    if (rv == CKR_OK) rv = t->f->C_Sign(t->session, input, input_length, raw, &raw_length);
+    OPENSSL_free(tbs);
+    if (rv != CKR_OK) return tp_fail(error, "the token cannot sign: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    unsigned char *der = NULL;
+    int der_length = 0;
+    if (algorithm == TP_EC_P256) {
+        // PKCS#11 gives r || s; X.509 wants an ECDSA-Sig-Value.
+        if (raw_length != 64) return tp_fail(error, "unexpected ECDSA signature length %lu", (unsigned long)raw_length);
+        ECDSA_SIG *sig = ECDSA_SIG_new();
+        BIGNUM *r = BN_bin2bn(raw, 32, NULL), *s = BN_bin2bn(raw + 32, 32, NULL);
+        if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) { BN_free(r); BN_free(s); ECDSA_SIG_free(sig); return tp_fail(error, "out of memory"); }
+        der_length = i2d_ECDSA_SIG(sig, &der);
+        ECDSA_SIG_free(sig);
+        if (der_length <= 0) return tp_fail(error, "cannot encode the signature");
+    }
+    ASN1_BIT_STRING *bits = ASN1_BIT_STRING_new();
+    ok = bits && ASN1_BIT_STRING_set(bits, der ? der : raw, der ? der_length : (int)raw_length);
+    OPENSSL_free(der);
+    if (!ok) { ASN1_BIT_STRING_free(bits); return tp_fail(error, "out of memory"); }
+    bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+    bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+    X509_REQ_set0_signature(req, bits);
+    return 1;
+}
+
+int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const tp_name_entry *subject, int32_t count, char **csr_pem,
+                      uint8_t key_id[20], tp_error *error) {
+    *csr_pem = NULL;
+    if (!t || !label) return tp_fail(error, "no token session");
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG bits = 2048;
+    CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+    static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};   // OID prime256v1
+    CK_ULONG label_length = (CK_ULONG)strlen(label);
+    CK_ATTRIBUTE pub_rsa[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_VERIFY, &yes, sizeof(yes)}, {CKA_LABEL, (void *)label, label_length},
+        {CKA_MODULUS_BITS, &bits, sizeof(bits)}, {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+    };
+    CK_ATTRIBUTE pub_ec[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_VERIFY, &yes, sizeof(yes)}, {CKA_LABEL, (void *)label, label_length},
+        {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
+    };
+    CK_ATTRIBUTE priv[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_PRIVATE, &yes, sizeof(yes)}, {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_SIGN, &yes, sizeof(yes)}, {CKA_LABEL, (void *)label, label_length},
+    };
+    CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
+    CK_RV rv = algorithm == TP_EC_P256
+        ? t->f->C_GenerateKeyPair(t->session, &mechanism, pub_ec, 4, priv, 6, &pub, &key)
+        : t->f->C_GenerateKeyPair(t->session, &mechanism, pub_rsa, 5, priv, 6, &pub, &key);
+    if (rv != CKR_OK) return tp_fail(error, "the token cannot generate the key pair: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    EVP_PKEY *pk = public_key(t, pub, algorithm);
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = tp_make_name(subject, count, error);
+    int ok = pk && tp_key_id_of(pk, key_id);
+    if (ok) {
+        CK_ATTRIBUTE id = {CKA_ID, key_id, 20};
+        ok = t->f->C_SetAttributeValue(t->session, pub, &id, 1) == CKR_OK && t->f->C_SetAttributeValue(t->session, key, &id, 1) == CKR_OK;
+        if (!ok) tp_fail(error, "cannot set the key's ID on the token");
+    } else tp_fail(error, "cannot read the generated public key");
+    if (ok) {
+        ok = req && name && X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, pk);
+        if (!ok) tp_fail(error, "cannot build the request");
+    }
+    if (ok) ok = sign_request(t, req, key, algorithm, error);
+    if (ok) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *data = NULL;
+        long n = bio && PEM_write_bio_X509_REQ(bio, req) ? BIO_get_mem_data(bio, &data) : -1;
+        if (n > 0 && (*csr_pem = malloc((size_t)n + 1)) != NULL) {
+            memcpy(*csr_pem, data, (size_t)n);
+            (*csr_pem)[n] = 0;
+        } else ok = tp_fail(error, "cannot write the request");
+        BIO_free(bio);
+    }
+    if (ok) {
+        // The token's signature must verify, or the pair is useless.
+        ok = X509_REQ_verify(req, pk) == 1;
+        if (!ok) { free(*csr_pem); *csr_pem = NULL; tp_fail(error, "the token's signature on the request does not verify"); }
+    }
+    if (!ok) {
+        // No half-made key stays on the token.
+        t->f->C_DestroyObject(t->session, key);
+        t->f->C_DestroyObject(t->session, pub);
+    }
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(pk);
+    return ok;
+}
+
+int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error) {
+    BIO *bio = BIO_new_mem_buf(pem ? pem : "", -1);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *key = NULL;
+    if (cert) key = X509_get_pubkey(cert);
+    else {
+        BIO_free(bio);
+        ERR_clear_error();
+        bio = BIO_new_mem_buf(pem ? pem : "", -1);
+        X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+        if (req) key = X509_REQ_get_pubkey(req);
+        X509_REQ_free(req);
+    }
+    BIO_free(bio);
+    X509_free(cert);
+    int ok = key && tp_key_id_of(key, key_id);
+    EVP_PKEY_free(key);
+    return ok ? 1 : tp_fail(error, "not a PEM certificate or request");
+}
+
+static CK_OBJECT_HANDLE find(tp_token *t, CK_OBJECT_CLASS cls, const uint8_t id[20]) {
+    CK_ATTRIBUTE query[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)id, 20}};
+    CK_OBJECT_HANDLE found = CK_INVALID_HANDLE;
+    CK_ULONG n = 0;
+    if (t->f->C_FindObjectsInit(t->session, query, 2) != CKR_OK) return CK_INVALID_HANDLE;
+    if (t->f->C_FindObjects(t->session, &found, 1, &n) != CKR_OK || n == 0) found = CK_INVALID_HANDLE;
+    t->f->C_FindObjectsFinal(t->session);
+    return found;
+}
+
+int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *label, tp_error *error) {
+    if (!t || !label) return tp_fail(error, "no token session");
+    BIO *bio = BIO_new_mem_buf(cert_pem ? cert_pem : "", -1);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!cert) return tp_fail(error, "not a PEM certificate");
+    uint8_t id[20];
+    EVP_PKEY *key = X509_get_pubkey(cert);
+    int ok = key && tp_key_id_of(key, id);
+    EVP_PKEY_free(key);
+    if (!ok) { X509_free(cert); return tp_fail(error, "cannot read the certificate's key"); }
+    if (find(t, CKO_PRIVATE_KEY, id) == CK_INVALID_HANDLE) {
+        X509_free(cert);
+        return tp_fail(error, "the token holds no private key for this certificate: it was not issued for a key on this token");
+    }
+    if (find(t, CKO_CERTIFICATE, id) != CK_INVALID_HANDLE) { X509_free(cert); return 1; }   // stored already
+    unsigned char *value = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
+    int value_length = i2d_X509(cert, &value), subject_length = i2d_X509_NAME(X509_get_subject_name(cert), &subject);
+    int issuer_length = i2d_X509_NAME(X509_get_issuer_name(cert), &issuer);
+    int serial_length = i2d_ASN1_INTEGER((ASN1_INTEGER *)X509_get0_serialNumber(cert), &serial);
+    X509_free(cert);
+    ok = value_length > 0 && subject_length > 0 && issuer_length > 0 && serial_length > 0;
+    if (ok) {
+        CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+        CK_CERTIFICATE_TYPE type = CKC_X_509;
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        CK_ATTRIBUTE attributes[] = {
+            {CKA_CLASS, &cls, sizeof(cls)}, {CKA_CERTIFICATE_TYPE, &type, sizeof(type)}, {CKA_TOKEN, &yes, sizeof(yes)},
+            {CKA_PRIVATE, &no, sizeof(no)}, {CKA_LABEL, (void *)label, (CK_ULONG)strlen(label)}, {CKA_ID, id, 20},
+            {CKA_VALUE, value, (CK_ULONG)value_length}, {CKA_SUBJECT, subject, (CK_ULONG)subject_length},
+            {CKA_ISSUER, issuer, (CK_ULONG)issuer_length}, {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_length},
+        };
+        CK_OBJECT_HANDLE object;
+        CK_RV rv = t->f->C_CreateObject(t->session, attributes, 10, &object);
+        if (rv != CKR_OK) ok = tp_fail(error, "the token cannot store the certificate: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    } else tp_fail(error, "cannot encode the certificate");
+    OPENSSL_free(value);
+    OPENSSL_free(subject);
+    OPENSSL_free(issuer);
+    OPENSSL_free(serial);
+    return ok;
+}
+
+int tp_token_probe_secret(tp_token *t, const uint8_t key_id[20], uint64_t *answer, tp_error *error) {
+    *answer = 0;
+    if (!t) return tp_fail(error, "no token session");
+    CK_OBJECT_HANDLE key = find(t, CKO_PRIVATE_KEY, key_id);
+    if (key == CK_INVALID_HANDLE) return tp_fail(error, "no private key with that ID on the token");
+    // The secret parts of an RSA or EC key; a sensitive key answers CKR_ATTRIBUTE_SENSITIVE.
+    CK_ATTRIBUTE_TYPE types[] = {CKA_VALUE, CKA_PRIVATE_EXPONENT, CKA_PRIME_1};
+    for (int i = 0; i < 3; i++) {
+        unsigned char buffer[1024];
+        CK_ATTRIBUTE a = {types[i], buffer, sizeof(buffer)};
+        CK_RV rv = t->f->C_GetAttributeValue(t->session, key, &a, 1);
+        OPENSSL_cleanse(buffer, sizeof(buffer));
+        if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen > 0) { *answer = rv; return 1; }
+        if (rv != CKR_ATTRIBUTE_TYPE_INVALID) *answer = rv;
+    }
+    return 0;
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TulgaConfig
+import TulgaCore
+import TulgaFlow
+import TulgaIssuance
+import TulgaKeyStore
+import TulgaPKI
+
+// MARK: - keys: the applicant's key store (NCALayer's role)
+
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "The applicant's key store: make key pairs and requests, install certificates. No private key leaves it.",
+        discussion: """
+            Storage: --folder DIR («Персональный компьютер»: encrypted PKCS#8, files 0600 in a 0700 folder) or
+            --token-module PATH --token-label L (a PKCS#11 token; keys generated on it, never extractable).
+            Passwords: $TULGA_KEY_PASSWORD, asked twice on a terminal («Новый пароль» / «Повторите пароль»), or one line
+            on standard input. 6 to 32 characters; Latin letters and digits required; upper case and @ # % & * ~ _ - . allowed
+            (the national CA's rule, seed 004). Token PIN: $TULGA_TOKEN_PIN, the terminal, or standard input.
+            """,
+        subcommands: [KeysGenerate.self, KeysInstall.self])
+}
+
+/// Where the keys live, as options.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "Folder for the keys (created 0700).") var folder: String?
+    @Option(help: "PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.") var tokenModule: String?
+    @Option(help: "The token's label.") var tokenLabel: String?
+
+    func validate() throws {
+        guard (folder != nil) != (tokenModule != nil) else { throw ValidationError("give either --folder or --token-module with --token-label") }
+        if tokenModule != nil, tokenLabel == nil { throw ValidationError("--token-module needs --token-label") }
+    }
+
+    var kind: KeyStorageKind { folder == nil ? .token : .folder }
+
+    /// The store; `newPassword` asks for a password the way a new one is set.
+    func open(newPassword: Bool, containerPassword: String? = nil) throws -> any KeyStore {
+        if let folder {
+            let password = newPassword ? try readNewPassword(env: "TULGA_KEY_PASSWORD") : try readPassword(env: "TULGA_KEY_PASSWORD", prompt: "Пароль ключей: ")
+            do { return try FolderKeyStore(directory: folder, password: password, containerPassword: containerPassword) } catch let e as KeyError { throw fail(e.reason) }
+        }
+        let pin = try readPassword(env: "TULGA_TOKEN_PIN", prompt: "PIN токена: ")
+        return TokenKeyStore(module: tokenModule ?? "", label: tokenLabel ?? "", pin: pin)
+    }
+}
+
+/// A secret from the environment, the terminal (not echoed), or one line of standard input.
+func readPassword(env: String, prompt: String) throws -> String {
+    if let value = ProcessInfo.processInfo.environment[env], !value.isEmpty { return value }
+    if isatty(0) == 1, let entered = getpass(prompt) { return String(cString: entered) }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw fail("give the password on standard input or in $\(env)") }
+    return line
+}
+
+/// A new password: from the environment or standard input, or asked twice on a terminal.
+func readNewPassword(env: String) throws -> String {
+    if ProcessInfo.processInfo.environment[env]?.isEmpty == false || isatty(0) != 1 { return try readPassword(env: env, prompt: "") }
+    let first = try readPassword(env: env, prompt: "Новый пароль: "), second = try readPassword(env: env, prompt: "Повторите пароль: ")
+    do { try ContainerPassword.check(first, repeated: second) } catch { throw fail(error.reason) }
+    return first
+}
+
+struct KeysGenerate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Make the AUTH and SIGN key pairs in the chosen storage and write their two requests (AUTH.csr, SIGN.csr).")
+    @Option(help: "The applicant's IIN.") var iin: String
+    @Option(help: "rsa2048 or p256.") var algorithm = "rsa2048"
+    @Option(help: "Folder for the two requests (public; default: the key folder, or the current folder for a token).") var requests: String?
+    @OptionGroup var storage: StorageOptions
+    @Flag(help: "Print JSON for scripts.") var json = false
+
+    func validate() throws {
+        _ = try validIIN(iin)
+        guard KeyAlgorithm(rawValue: algorithm) != nil else { throw ValidationError("--algorithm must be rsa2048 or p256") }
+    }
+
+    func run() async throws {
+        let store = try storage.open(newPassword: true)
+        let made: [GeneratedRequest]
+        do { made = try store.generate(iin: iin, algorithm: KeyAlgorithm(rawValue: algorithm) ?? .rsa2048) }
+        catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
+        let folder = requests ?? storage.folder ?? "."
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var written: [String: String] = [:]
+        for request in made {
+            let path = (folder as NSString).appendingPathComponent("\(request.purpose.rawValue).csr")
+            try Data(request.pem.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            written[request.purpose.rawValue] = path
+        }
+        if json {
+            try printJSON(["storage": store.kind.rawValue, "algorithm": algorithm, "requests": written.description,
+                           "keyIDs": made.map { "\($0.purpose.rawValue):\($0.keyID)" }.joined(separator: ",")])
+        } else {
+            for request in made { print("\(request.purpose.rawValue)  key \(request.keyID)  request \(written[request.purpose.rawValue] ?? "")") }
+            print("send only the requests: tulga issuance apply \(iin) --auth-request \(written["AUTH"] ?? "") --sign-request \(written["SIGN"] ?? "") --storage \(store.kind.rawValue)")
+        }
+    }
+}
+
+struct KeysInstall: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install",
+        abstract: "Fetch an application's two certificates and put each next to its key: PKCS#12 containers in the folder, or objects on the token.",
+        discussion: "With --server the certificates come from a running tulga service ($TULGA_API_KEY: the key that filed the application); else from the local store.")
+    @Argument var number: String
+    @Option(help: "Base URL of the tulga service, e.g. http://127.0.0.1:8080.") var server: String?
+    @Flag(help: "Give the containers a new password (asked twice, or $TULGA_NEW_KEY_PASSWORD); default: the keys' password.") var newPassword = false
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let containerPassword = newPassword && storage.kind == .folder ? try readNewPassword(env: "TULGA_NEW_KEY_PASSWORD") : nil
+        let keyStore = try storage.open(newPassword: false, containerPassword: containerPassword)
+        let certificates = try await fetch()
+        do {
+            for line in try keyStore.install(certificates.byPurpose, chainPEM: certificates.chain) { print(line) }
+        } catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
+        print("status «\(ApplicationStatus.installed.title)»")
+    }
+
+    func fetch() async throws -> IssuedCertificates {
+        guard let server else {
+            var result: IssuedCertificates?
+            try await withIssuance(store) { s, _ in result = try await s.install(number, caller: .staff("cli")) }
+            guard let result else { throw fail("no certificates for \(number)") }
+            return result
+        }
+        guard let key = ProcessInfo.processInfo.environment["TULGA_API_KEY"], !key.isEmpty else { throw fail("--server needs $TULGA_API_KEY") }
+        guard let url = URL(string: server + "/v1/applications/\(number)/install"), ["http", "https"].contains(url.scheme ?? "") else {
+            throw fail("--server must be an http(s) URL")
+        }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue(key, forHTTPHeaderField: "X-API-Key")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
+            throw fail("the service answered \((response as? HTTPURLResponse)?.statusCode ?? 0): \(String(decoding: data.prefix(500), as: UTF8.self))")
+        }
+        do { return try JSONDecoder().decode(IssuedCertificates.self, from: data) } catch { throw fail("the service's answer is not a certificate pair") }
+    }
+}

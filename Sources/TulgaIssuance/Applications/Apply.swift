@@ -1,0 +1,199 @@
+import Foundation
+public import TulgaCore
+public import TulgaDigitalID
+import TulgaAttempts
+import TulgaCrypto
+import TulgaIdentity
+import TulgaLegalEntities
+public import TulgaPKI
+import TulgaPolicy
+import TulgaStorage
+
+/// Filing: remote (Digital ID) and in person; the legal-entity register decides O and OU.
+extension IssuanceService {
+    /// 28 uniformly drawn digits in seven groups of four: about 93 random bits.
+    static func newNumber() throws -> String {
+        var digits: [Character] = []
+        while digits.count < 28 {
+            // Bytes of 250 and above are dropped so that every digit is equally likely.
+            for byte in try randomBytes(32) where byte < 250 && digits.count < 28 { digits.append(Character(String(byte % 10))) }
+        }
+        return stride(from: 0, to: 28, by: 4).map { String(digits[$0..<$0 + 4]) }.joined(separator: "-")
+    }
+
+    /// A remote application, filed with the two requests the applicant's key store made. Needs a
+    /// confirmed phone, an active Digital ID, a valid consent, the register's backing for a
+    /// legal-entity template, and the PIN (checked last). An individual's, or a first head's,
+    /// certificates are issued at once when the CA is up; employees wait for HR and the first head.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN.
+    ///   - pin: the applicant's Digital ID PIN.
+    ///   - template: the template to file under.
+    ///   - requests: the checked AUTH and SIGN requests.
+    ///   - bin: the organisation's BIN, for legal-entity templates.
+    ///   - caller: the calling system; it alone sees the application afterwards.
+    /// - Returns: The application: `issued`, `signing` (CA down), or `identified` awaiting approvals.
+    /// - Throws: ``IssuanceError`` naming the missing step: `.invalidIdentity` for a bad IIN or BIN,
+    ///   `.tokenRequired`, `.code`, `.digitalID`, `.consent`, `.register`, `.pin`, `.activeApplication`;
+    ///   ``StorageError`` and ``DatabaseFailure`` for failures on our side.
+    public func applyRemote(iin: String, pin: String, template: Template = .individual, requests: KeyRequests, bin: String? = nil,
+                            caller: Caller) async throws -> ApplicationView {
+        let holder = try await remoteHolder(iin: iin, pin: pin, template: template, storage: requests.storage, bin: bin)
+        return try await create(holder: holder, template: template, channel: .remote, requests: requests, caller: caller)
+    }
+
+    /// Every check of a remote application, the PIN last: who the certificates are for.
+    func remoteHolder(iin: String, pin: String, template: Template, storage: KeyStorageKind, bin: String?) async throws -> Holder {
+        let iin = try Self.checkIIN(iin)
+        if template == .treasuryClient, storage != .token {
+            throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
+        }
+        let at = now
+        let (verified, organization) = try await db.transaction { db in
+            (try db.one("SELECT verified_at FROM phone_verifications WHERE iin = ?", [.text(iin)])?.double(Columns.verifiedAt),
+             try Self.legalEntity(db, iin: iin, template: template, bin: bin))
+        }
+        guard sms.confirmationIsFresh(verifiedAt: verified, now: at) else { throw IssuanceError(.code, "confirm the phone with an SMS code first") }
+        guard let id = try await digitalIDs.record(iin), id.status == .active else {
+            throw IssuanceError(.digitalID, "a remote application needs an active Digital ID")
+        }
+        guard try await digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) != nil else {
+            throw IssuanceError(.consent, "grant the CA service consent to your identity data first")
+        }
+        try await checkPIN(iin: iin, pin: pin, whose: "your")
+        return Holder(iin: iin, surname: id.surname, givenName: id.givenName, organization: organization?.name, bin: organization?.bin)
+    }
+
+    func checkPIN(iin: String, pin: String, whose: String) async throws {
+        switch try await digitalIDs.checkPIN(iin: iin, pin: pin) {
+        case .accepted: break
+        case .wrong(let left): throw IssuanceError(.pin, "wrong PIN (\(whose) Digital ID); \(left) tries left")
+        case .locked: throw IssuanceError(.pin, "the Digital ID PIN (\(whose)) is locked")
+        case .notSet: throw IssuanceError(.pin, "\(whose) Digital ID has no PIN set")
+        }
+    }
+
+    /// The organisation behind a legal-entity template, as the register says: active, and the
+    /// applicant its first head or listed in the template's role.
+    static func legalEntity(_ db: any SQLSession, iin: String, template: Template, bin: String?) throws -> Organization? {
+        guard template.isLegalEntity else { return nil }
+        guard let bin else { throw IssuanceError(.invalidIdentity, "a legal-entity template needs the organisation's BIN") }
+        do { _ = try BIN(bin) } catch { throw IssuanceError(.invalidIdentity, "invalid BIN \(bin): \(error)") }
+        guard let organization = try LegalEntityRecords.organization(db, bin: bin) else {
+            throw IssuanceError(.register, "BIN \(bin) is not in the legal-entity register")
+        }
+        guard organization.status == .active else { throw IssuanceError(.register, "the organisation \(bin) is \(organization.status.rawValue)") }
+        if template == .firstHead {
+            guard organization.headIIN == iin else { throw IssuanceError(.register, "the register names another first head of \(bin)") }
+        } else if let role = template.employeeRole {
+            guard try LegalEntityRecords.hasRole(db, bin: bin, iin: iin, role: role) else {
+                throw IssuanceError(.register, "the register does not list \(iin) as \(role.rawValue) of \(bin)")
+            }
+        }
+        return organization
+    }
+
+    /// An application taken at a service centre, only after five recorded failed attempts (the
+    /// gate of `tulga inperson accept`); an operator confirms it within 30 days or it expires.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN.
+    ///   - surname: the family name, as checked at the desk; upper-cased.
+    ///   - givenName: the given name, as checked at the desk; upper-cased.
+    ///   - operatorID: the operator who takes it; audited, and the application's owner.
+    ///   - template: the template to file under.
+    ///   - requests: the requests the applicant's key store made at the desk.
+    ///   - bin: the organisation's BIN, for legal-entity templates.
+    /// - Returns: The new application, `new`.
+    /// - Throws: ``IssuanceError`` `.invalidIdentity`, `.inPersonLocked` before five failures, `.tokenRequired`,
+    ///   `.register`, `.activeApplication`; ``StorageError``; ``DatabaseFailure``.
+    public func applyInPerson(iin: String, surname: String, givenName: String, operator operatorID: String, template: Template = .individual,
+                              requests: KeyRequests, bin: String? = nil) async throws -> ApplicationView {
+        let iin = try Self.checkIIN(iin)
+        if template == .treasuryClient, requests.storage != .token {
+            throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
+        }
+        let organization = try await db.transaction { db in try Self.legalEntity(db, iin: iin, template: template, bin: bin) }
+        let holder = Holder(iin: iin, surname: surname.uppercased(), givenName: givenName.uppercased(), organization: organization?.name, bin: organization?.bin)
+        return try await create(holder: holder, template: template, channel: .inPerson, requests: requests, caller: .staff("operator:" + operatorID),
+                                gateInPerson: true)
+    }
+
+    /// Files the application in one transaction: the in-person gate, no other active application
+    /// (but the one it replaces), the row, the audit. Issues at once when it starts `signing`.
+    func create(holder: Holder, template: Template, channel: Channel, requests: KeyRequests, caller: Caller, reissueOf: String? = nil,
+                renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false) async throws -> ApplicationView {
+        let number = try Self.newNumber(), at = now, lifecycle = lifecycle, attempts = attempts
+        let next = initial ?? ApplicationLifecycle.initialStatus(channel: channel, template: template)
+        let replaced = reissueOf ?? renewalOf
+        try await db.transaction { db in
+            try db.lock("application:" + holder.iin)
+            if gateInPerson {
+                do { try AttemptRecords.checkInPerson(db, iin: holder.iin, policy: attempts) } catch let error as AttemptError {
+                    throw IssuanceError(.inPersonLocked, error.reason, message: error.message)
+                }
+            }
+            var active: [String] = []
+            for row in try db.query("SELECT * FROM applications WHERE iin = ?", [.text(holder.iin)]) {
+                let facts = try Self.facts(row), other = try row.text(Columns.number)
+                if lifecycle.isOverdue(facts, now: at) {
+                    try Self.expire(db, row, lifecycle: lifecycle, at: at)   // past its 30 days: expired now
+                } else if facts.status.isActive, other != replaced {
+                    active.append(other)
+                }
+            }
+            if let existing = active.first {
+                throw IssuanceError(.activeApplication, "application \(existing) is still active; a second one is refused")
+            }
+            try db.execute("""
+                INSERT INTO applications (number, iin, template, channel, status, bin, organization, algorithm, created_at, updated_at,
+                  reissue_of, renewal_of, csr_auth, csr_sign, storage, owner_key, surname, given_name)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(number), .text(holder.iin), .text(template.rawValue), .text(channel.rawValue), .text(next.rawValue),
+                      SQLValue(holder.bin), SQLValue(holder.organization), .text(requests.algorithm.rawValue), .double(at), .double(at),
+                      SQLValue(reissueOf), SQLValue(renewalOf), .text(requests.auth.pem), .text(requests.sign.pem),
+                      .text(requests.storage.rawValue), .text(caller.ownerTag), .text(holder.surname), .text(holder.givenName)])
+            try AuditLog.append(db, at: at, actor: caller.actor, action: "application.create", subject: number,
+                                detail: "\(template.rawValue) \(channel.rawValue) \(next.rawValue) \(requests.storage.rawValue)")
+        }
+        return try await issueIfReady(number, caller: caller)
+    }
+
+    /// Marks every overdue in-person application expired (the expiry service runs this); returns how many.
+    ///
+    /// - Returns: How many applications expired.
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure`` from the database.
+    @discardableResult
+    public func expireStale() async throws -> Int {
+        let at = now, lifecycle = lifecycle
+        let numbers = try await db.transaction { db in
+            try db.query("SELECT number FROM applications WHERE channel = 'in_person' AND status = 'new' AND created_at < ?",
+                         [.double(at - lifecycle.inPersonExpirySeconds)]).map { try $0.text(Columns.number) }
+        }
+        // One transaction each: a damaged row is reported and does not hold back the others.
+        var expired = 0, damaged: [String] = []
+        for number in numbers {
+            do {
+                let done = try await db.transaction { db -> Bool in
+                    try db.lock("number:" + number)
+                    guard let row = try db.one("SELECT * FROM applications WHERE number = ?", [.text(number)]),
+                          lifecycle.isOverdue(try Self.facts(row), now: at) else { return false }
+                    try Self.expire(db, row, lifecycle: lifecycle, at: at)
+                    return true
+                }
+                if done { expired += 1 }
+            } catch let error as StorageError {
+                damaged.append("\(number): \(error.reason)")
+            }
+        }
+        if !damaged.isEmpty { throw StorageError(.damagedRow, "\(expired) expired; damaged applications left as they are: \(damaged.joined(separator: "; "))") }
+        return expired
+    }
+
+    /// Marks one overdue application expired, inside the caller's transaction.
+    static func expire(_ db: any SQLSession, _ row: SQLRow, lifecycle: ApplicationLifecycle, at: Double) throws {
+        let next = try lifecycle.transition(from: try facts(row), event: .expire, now: at)
+        try save(db, number: try row.text(Columns.number), status: next, at: at, extra: [], actor: "policy")
+    }
+}

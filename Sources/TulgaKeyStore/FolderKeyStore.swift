@@ -1,0 +1,145 @@
+import TulgaCore
+public import TulgaPKI
+public import Foundation
+import CTulgaPKI
+
+/// «Персональный компьютер»: a folder (0700) the applicant picks. Pending keys are encrypted
+/// PKCS#8 (PBES2, AES-256-CBC) under the applicant's password in `pending/<key id>.key`; after
+/// installation the containers `AUTH_RSA256_<serial>.p12` and `RSA256_<serial>.p12` (PBES2,
+/// AES-256-CBC, SHA-256 MAC) replace them. Every file is created 0600 with `O_EXCL` and renamed into
+/// place, so no other user can read it at any moment; the plain key exists only inside the shim.
+public struct FolderKeyStore: KeyStore {
+    /// The folder.
+    public let directory: String
+    /// The password pending keys are encrypted under.
+    let password: String
+    /// The containers' password («Новый пароль»); the pending keys' password unless set.
+    let containerPassword: String
+
+    public var kind: KeyStorageKind { .folder }
+
+    /// PBKDF2 rounds for the containers.
+    public static let iterations: Int32 = 100_000
+
+    /// Opens (creating 0700) the folder.
+    ///
+    /// - Parameters:
+    ///   - directory: the folder; created 0700, or tightened to 0700 if it is ours.
+    ///   - password: the pending keys' password; must pass ``ContainerPassword``.
+    ///   - containerPassword: the containers' password, if it differs; must pass ``ContainerPassword``.
+    /// - Throws: ``KeyError`` `.password`; `.keyStore` for a path that is not a folder or not ours.
+    public init(directory: String, password: String, containerPassword: String? = nil) throws {
+        try ContainerPassword.check(password)
+        if let containerPassword { try ContainerPassword.check(containerPassword) }
+        (self.directory, self.password, self.containerPassword) = (directory, password, containerPassword ?? password)
+        try Self.privateFolder(directory)
+        try Self.privateFolder(pendingDirectory)
+    }
+
+    var pendingDirectory: String { (directory as NSString).appendingPathComponent("pending") }
+    func pendingPath(_ keyID: String) -> String { (pendingDirectory as NSString).appendingPathComponent(keyID + ".key") }
+
+    /// Creates `path` (and missing parents) 0700, or checks an existing one is a folder of ours and makes it 0700.
+    static func privateFolder(_ path: String) throws {
+        if mkdir(path, 0o700) != 0, errno == ENOENT {
+            // Missing parents are made private too.
+            try privateFolder((path as NSString).deletingLastPathComponent)
+            _ = mkdir(path, 0o700)
+        }
+        if mkdir(path, 0o700) != 0 {
+            guard errno == EEXIST else { throw KeyError(.keyStore, "cannot create \(path): \(String(cString: strerror(errno)))") }
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw KeyError(.keyStore, "\(path) is not a folder") }
+            guard info.st_uid == getuid() else { throw KeyError(.keyStore, "\(path) belongs to another user") }
+            guard chmod(path, 0o700) == 0 else { throw KeyError(.keyStore, "cannot make \(path) private") }
+        }
+    }
+
+    /// Writes `data` at `path`, private from the first byte: a 0600 `O_EXCL` temporary file,
+    /// synced, then renamed over. Refuses to replace an existing file unless `replace`.
+    static func writePrivate(_ data: Data, to path: String, replace: Bool = false) throws {
+        if !replace, FileManager.default.fileExists(atPath: path) { throw KeyError(.keyStore, "\(path) exists already") }
+        let temporary = path + ".tmp-" + hex((0..<6).map { _ in UInt8.random(in: 0...255) })
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyError(.keyStore, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written, synced, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw KeyError(.keyStore, "cannot write \(path)")
+        }
+    }
+
+    /// Overwrites a file with zeros, syncs, and removes it.
+    static func wipe(_ path: String) {
+        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 {
+            var info = stat()
+            if fstat(fd, &info) == 0, info.st_size > 0 {
+                let zeros = [UInt8](repeating: 0, count: Int(info.st_size))
+                _ = zeros.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                fsync(fd)
+            }
+            close(fd)
+        }
+        unlink(path)
+    }
+
+    public func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest] {
+        try KeyPurpose.allCases.map { purpose in
+            var encrypted: UnsafeMutablePointer<CChar>?, csr: UnsafeMutablePointer<CChar>?
+            var id = [UInt8](repeating: 0, count: 20)
+            var error = tp_error()
+            let ok = withSubject(requestSubject(iin: iin)) { entries, count in
+                tp_folder_generate(algorithm == .p256 ? Int32(TP_EC_P256.rawValue) : Int32(TP_RSA_2048.rawValue), password, entries, count,
+                                   &encrypted, &csr, &id, &error)
+            }
+            defer { tp_free(encrypted); tp_free(csr) }
+            guard ok == 1, let encrypted, let csr else { throw PKIError(message(error)) }
+            let keyID = hex(id), pem = String(cString: csr)
+            try Self.writePrivate(Data(bytes: encrypted, count: strlen(encrypted)), to: pendingPath(keyID))
+            try Self.writePrivate(Data(pem.utf8), to: (pendingDirectory as NSString).appendingPathComponent(keyID + ".csr"))
+            return GeneratedRequest(purpose: purpose, pem: pem, keyID: keyID)
+        }
+    }
+
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String] {
+        // Every container is made before any is written, and the pending keys go only after both are.
+        var containers: [(path: String, der: Data, keyID: String)] = []
+        for purpose in KeyPurpose.allCases {
+            guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(purpose.rawValue) certificate to install") }
+            let cert = try IssuedCertificate(pem: pem)
+            guard let sealed = FileManager.default.contents(atPath: pendingPath(cert.keyID)) else {
+                throw KeyError(.keyStore, "no pending key in \(pendingDirectory) for the \(purpose.rawValue) certificate (key id \(cert.keyID))")
+            }
+            var der: UnsafeMutablePointer<UInt8>?
+            var length = 0
+            var error = tp_error()
+            let sealedText = String(decoding: sealed, as: UTF8.self)
+            let ok = tp_pkcs12_sealed(sealedText, password, pem, chainPEM, containerPassword, "\(purpose.rawValue) \(cert.serialHex)",
+                                      Self.iterations, &der, &length, &error)
+            defer { tp_free(der) }
+            guard ok == 1, let der else {
+                let reason = message(error)
+                throw reason.contains("wrong password") ? KeyError(.password, "the key password does not open the pending key") : PKIError(reason)
+            }
+            let path = (directory as NSString).appendingPathComponent(purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm))
+            containers.append((path, Data(bytes: der, count: length), cert.keyID))
+        }
+        for container in containers { try Self.writePrivate(container.der, to: container.path) }
+        for container in containers {
+            Self.wipe(pendingPath(container.keyID))
+            unlink((pendingDirectory as NSString).appendingPathComponent(container.keyID + ".csr"))
+        }
+        return containers.map(\.path)
+    }
+}

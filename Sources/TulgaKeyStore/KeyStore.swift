@@ -1,0 +1,61 @@
+import TulgaCore
+public import TulgaPKI
+public import Foundation
+import CTulgaPKI
+
+/// One request the key store made, for the application.
+public struct GeneratedRequest: Sendable, Codable, Hashable {
+    /// Authentication or signing.
+    public var purpose: KeyPurpose
+    /// The PKCS#10 request, PEM, signed by its key.
+    public var pem: String
+    /// The key identifier (SHA-1 of the subjectPublicKey bits), lower-case hex.
+    public var keyID: String
+}
+
+/// The applicant's side of issuance (NCALayer's role): it makes the AUTH and SIGN key pairs where
+/// the applicant chose, hands out only their requests, and later installs the certificates next to
+/// their keys. No private key ever leaves it.
+///
+/// ```swift
+/// let store: any KeyStore = try FolderKeyStore(directory: "~/keys", password: password)
+/// let requests = try store.generate(iin: iin, algorithm: .rsa2048)    // send these to the CA
+/// let written = try store.install(certificates, chainPEM: chain)     // after issuance
+/// ```
+public protocol KeyStore: Sendable {
+    /// Folder or token.
+    var kind: KeyStorageKind { get }
+    /// Makes both key pairs and their requests.
+    ///
+    /// - Parameters:
+    ///   - iin: the applicant's IIN; goes in the requests' subject (the CA ignores it and writes its own).
+    ///   - algorithm: RSA-2048 or P-256.
+    /// - Returns: The AUTH request, then the SIGN request.
+    /// - Throws: ``KeyError`` when the storage refuses; `PKIError` when OpenSSL fails.
+    func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest]
+    /// Puts each certificate next to its key.
+    ///
+    /// - Parameters:
+    ///   - certificates: the issued certificates, PEM, by purpose.
+    ///   - chainPEM: the issuing and root CA certificates, PEM.
+    /// - Returns: What was written: container paths, or token object labels.
+    /// - Throws: ``KeyError`` `.keyStore` when no pending key matches a certificate; others as the storage says.
+    func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String]
+}
+
+/// The subject an applicant's request carries; the CA replaces it with the registry's.
+func requestSubject(iin: String) -> [(String, String)] { [("2.5.4.5", "IIN" + iin), ("C", "KZ")] }
+
+func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+func message(_ error: tp_error) -> String {
+    var copy = error
+    return withUnsafeBytes(of: &copy.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+}
+
+func withSubject<T>(_ pairs: [(String, String)], _ body: (UnsafePointer<tp_name_entry>?, Int32) throws -> T) rethrows -> T {
+    let fields = pairs.map { strdup($0.0) }, values = pairs.map { strdup($0.1) }
+    defer { (fields + values).forEach { free($0) } }
+    let entries = zip(fields, values).map { tp_name_entry(field: $0, value: $1) }
+    return try entries.withUnsafeBufferPointer { try body($0.baseAddress, Int32($0.count)) }
+}

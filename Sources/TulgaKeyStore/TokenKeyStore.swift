@@ -1,0 +1,91 @@
+import TulgaCore
+public import TulgaPKI
+import CTulgaPKI
+
+/// A PKCS#11 token: keys are generated on it (sensitive, never extractable) and sign their own
+/// requests there; the certificates are stored on it next to their keys (same `CKA_ID`).
+///
+/// ```swift
+/// let store = TokenKeyStore(module: "/usr/lib/softhsm/libsofthsm2.so", label: "tulga", pin: pin)
+/// let requests = try store.generate(iin: iin, algorithm: .p256)
+/// ```
+public struct TokenKeyStore: KeyStore {
+    /// The PKCS#11 module's path.
+    public let module: String
+    /// The token's label.
+    public let label: String
+    let pin: String
+
+    public var kind: KeyStorageKind { .token }
+
+    /// A token in a PKCS#11 module; nothing is opened until it is used.
+    ///
+    /// - Parameters:
+    ///   - module: the PKCS#11 module's path.
+    ///   - label: the token's label.
+    ///   - pin: the user PIN.
+    public init(module: String, label: String, pin: String) { (self.module, self.label, self.pin) = (module, label, pin) }
+
+    /// Opens the token, runs `body` in one logged-in session, closes it.
+    func session<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        var token: OpaquePointer?
+        var error = tp_error()
+        guard tp_token_open(module, label, pin, &token, &error) == 1, let token else { throw KeyError(.token, message(error)) }
+        defer { tp_token_close(token) }
+        return try body(token)
+    }
+
+    public func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest] {
+        try session { token in
+            try KeyPurpose.allCases.map { purpose in
+                var csr: UnsafeMutablePointer<CChar>?
+                var id = [UInt8](repeating: 0, count: 20)
+                var error = tp_error()
+                let ok = withSubject(requestSubject(iin: iin)) { entries, count in
+                    tp_token_generate(token, algorithm == .p256 ? Int32(TP_EC_P256.rawValue) : Int32(TP_RSA_2048.rawValue),
+                                      "\(purpose.rawValue) \(iin)", entries, count, &csr, &id, &error)
+                }
+                defer { tp_free(csr) }
+                guard ok == 1, let csr else { throw KeyError(.token, message(error)) }
+                return GeneratedRequest(purpose: purpose, pem: String(cString: csr), keyID: hex(id))
+            }
+        }
+    }
+
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String] {
+        let certs = try KeyPurpose.allCases.map { purpose in
+            guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(purpose.rawValue) certificate to install") }
+            return (purpose, try IssuedCertificate(pem: pem))
+        }
+        return try session { token in
+            try certs.map { purpose, cert in
+                var error = tp_error()
+                let name = purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm)
+                guard tp_token_store_certificate(token, cert.pem, name, &error) == 1 else { throw KeyError(.keyStore, message(error)) }
+                return "token \(label): \(name) (id \(cert.keyID))"
+            }
+        }
+    }
+
+    /// For audits: asks the token for the secret value of the private key `keyID`.
+    ///
+    /// - Parameter keyID: the key identifier, hex.
+    /// - Returns: Whether the token handed it out (it must not), and the token's answer (`CKR_ATTRIBUTE_SENSITIVE` is 0x11).
+    /// - Throws: ``KeyError`` `.token` when the token cannot be opened or has no such key.
+    public func secretReadable(keyID: String) throws -> (readable: Bool, answer: UInt64) {
+        var id = [UInt8](repeating: 0, count: 20)
+        let digits = Array(keyID.utf8)
+        guard digits.count == 40 else { throw KeyError(.token, "a key ID is 40 hex digits") }
+        for i in 0..<20 {
+            guard let byte = UInt8(String(decoding: digits[2 * i..<2 * i + 2], as: UTF8.self), radix: 16) else { throw KeyError(.token, "a key ID is hex") }
+            id[i] = byte
+        }
+        return try session { token in
+            var answer: UInt64 = 0
+            var error = tp_error()
+            let readable = tp_token_probe_secret(token, id, &answer, &error)
+            if readable == 0, answer == 0 { throw KeyError(.token, message(error)) }
+            return (readable == 1, answer)
+        }
+    }
+}

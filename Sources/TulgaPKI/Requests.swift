@@ -1,0 +1,101 @@
+public import Foundation
+import _CryptoExtras
+import Crypto
+import CTulgaPKI
+import SwiftASN1
+public import TulgaCore
+import X509
+
+/// A PKCS#10 request the CA accepts: read and checked with swift-certificates.
+///
+/// ```swift
+/// let request = try CertificateRequest(pem: body.authRequest)   // proof of possession, key strength
+/// request.algorithm   // .rsa2048 or .p256
+/// request.keyID       // SHA-1 of the subjectPublicKey bits, hex
+/// ```
+public struct CertificateRequest: Sendable, Hashable {
+    /// The request as sent, PEM.
+    public let pem: String
+    /// The key's algorithm.
+    public let algorithm: KeyAlgorithm
+    /// The key identifier (RFC 5280 method 1: SHA-1 of the subjectPublicKey bits), lower-case hex.
+    public let keyID: String
+
+    /// Longest request accepted, in bytes (an RSA-4096 request is about 1.7 kB).
+    public static let maximumLength = 16 * 1024
+
+    /// Reads and checks a request: its signature must verify under its own key (proof of
+    /// possession), and the key must be RSA of at least 2048 bits or P-256.
+    ///
+    /// - Parameter pem: the request, PEM.
+    /// - Throws: ``KeyError`` `.invalidRequest` for text that is not a request or a signature that
+    ///   does not verify; `.weakKey` for RSA below 2048 bits or another curve or algorithm.
+    public init(pem: String) throws(KeyError) {
+        guard pem.utf8.count <= Self.maximumLength else { throw KeyError(.invalidRequest, "a certificate request is at most \(Self.maximumLength) bytes") }
+        let csr: CertificateSigningRequest
+        do {
+            csr = try CertificateSigningRequest(pemEncoded: pem)
+        } catch {
+            // swift-crypto refuses RSA below 2048 bits while parsing; OpenSSL says what the key is.
+            throw Self.diagnose(pem) ?? KeyError(.invalidRequest, "not a PEM certificate request (\(error))")
+        }
+        let key = csr.publicKey
+        if let rsa = _RSA.Signing.PublicKey(key) {
+            guard rsa.keySizeInBits >= 2048 else { throw KeyError(.weakKey, "the request's key is RSA-\(rsa.keySizeInBits); at least RSA-2048 is required") }
+            algorithm = .rsa2048
+        } else if P256.Signing.PublicKey(key) != nil {
+            algorithm = .p256
+        } else {
+            throw KeyError(.weakKey, "the request's key is neither RSA (2048 bits or more) nor P-256")
+        }
+        guard key.isValidSignature(csr.signature, for: csr) else {
+            throw KeyError(.invalidRequest, "the request's signature does not verify: it was not signed by the key it carries")
+        }
+        self.pem = pem
+        keyID = Insecure.SHA1.hash(data: Array(key.subjectPublicKeyInfoBytes)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// What is wrong with a request swift-certificates would not read, when OpenSSL can say.
+    static func diagnose(_ pem: String) -> KeyError? {
+        var type: Int32 = -1, bits: Int32 = 0
+        var error = tp_error()
+        guard tp_request_key(pem, &type, &bits, &error) == 1 else { return nil }
+        if type == Int32(TP_RSA_2048.rawValue), bits < 2048 { return KeyError(.weakKey, "the request's key is RSA-\(bits); at least RSA-2048 is required") }
+        if type != Int32(TP_RSA_2048.rawValue), type != Int32(TP_EC_P256.rawValue) {
+            return KeyError(.weakKey, "the request's key (\(bits) bits) is neither RSA (2048 bits or more) nor P-256")
+        }
+        return nil
+    }
+}
+
+/// A certificate as the key store and the CA read it, with swift-certificates.
+public struct IssuedCertificate: Sendable, Hashable {
+    /// The certificate, PEM.
+    public let pem: String
+    /// The serial in upper-case hex, as OpenSSL prints it.
+    public let serialHex: String
+    /// The key identifier of its public key, lower-case hex (as ``CertificateRequest/keyID``).
+    public let keyID: String
+    /// The key's algorithm.
+    public let algorithm: KeyAlgorithm
+    /// The end of validity.
+    public let notValidAfter: Date
+
+    /// Reads a certificate.
+    ///
+    /// - Parameter pem: the certificate, PEM.
+    /// - Throws: ``KeyError`` `.invalidRequest` for text that is not a certificate with an RSA or P-256 key.
+    public init(pem: String) throws(KeyError) {
+        let cert: Certificate
+        do { cert = try Certificate(pemEncoded: pem) } catch { throw KeyError(.invalidRequest, "not a PEM certificate (\(error))") }
+        if P256.Signing.PublicKey(cert.publicKey) != nil { algorithm = .p256 }
+        else if _RSA.Signing.PublicKey(cert.publicKey) != nil { algorithm = .rsa2048 }
+        else { throw KeyError(.weakKey, "the certificate's key is neither RSA nor P-256") }
+        self.pem = pem
+        // As OpenSSL's BN_bn2hex prints it: no leading zero bytes, two digits a byte.
+        let bytes = cert.serialNumber.bytes.drop { $0 == 0 }
+        serialHex = bytes.isEmpty ? "0" : bytes.map { String(format: "%02X", $0) }.joined()
+        keyID = Insecure.SHA1.hash(data: Array(cert.publicKey.subjectPublicKeyInfoBytes)).map { String(format: "%02x", $0) }.joined()
+        notValidAfter = cert.notValidAfter
+    }
+}

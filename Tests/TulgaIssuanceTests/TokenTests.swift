@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TulgaAttempts
+import TulgaRegistry
+import TulgaStorage
+import TulgaLegalEntities
+import TulgaFlow
+import TulgaCore
+import TulgaIssuance
+import TulgaKeyStore
+import TulgaPKI
+import TulgaTestSupport
+
+/// A SoftHSM2 token the test initialises itself, in a scratch folder.
+struct SoftToken {
+    static let module = "/usr/lib/softhsm/libsofthsm2.so"
+    let dir: String, label: String, pin: String
+
+    /// SoftHSM reads its configuration once per process, so every token test shares one folder.
+    static let shared: String = {
+        let dir = Temp.dir("tulga-softhsm")
+        try? FileManager.default.createDirectory(atPath: dir + "/tokens", withIntermediateDirectories: true)
+        try? Data("directories.tokendir = \(dir)/tokens\nobjectstore.backend = file\n".utf8).write(to: URL(fileURLWithPath: dir + "/softhsm2.conf"))
+        setenv("SOFTHSM2_CONF", dir + "/softhsm2.conf", 1)
+        return dir
+    }()
+
+    static func make(_ label: String, pin: String = "123456") throws -> SoftToken {
+        let dir = shared
+        let init_ = try run("/usr/bin/softhsm2-util", ["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "12345678"])
+        #expect(init_.status == 0, "\(init_.out)")
+        return SoftToken(dir: dir, label: label, pin: pin)
+    }
+
+    var store: TokenKeyStore { TokenKeyStore(module: Self.module, label: label, pin: pin) }
+
+    func tool(_ args: [String]) throws -> (status: Int32, out: String) {
+        try run("/usr/bin/pkcs11-tool", ["--module", Self.module, "--token-label", label, "--login", "--pin", pin] + args)
+    }
+}
+
+func run(_ tool: String, _ args: [String]) throws -> (status: Int32, out: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: tool)
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(["SOFTHSM2_CONF": SoftToken.shared + "/softhsm2.conf"]) { $1 }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite("PKCS#11 token (SoftHSM2): keys generated on it, never extractable; certificates stored next to them", .serialized)
+struct TokenTests {
+    @Test("end to end on a token, RSA and P-256", arguments: [KeyAlgorithm.rsa2048, .p256])
+    func token(algorithm: KeyAlgorithm) async throws {
+        let token = try SoftToken.make("tulga-\(algorithm.rawValue)")
+        let w = try await World.make()
+        let iin = World.iin(algorithm == .p256 ? 60 : 61), s = w.service
+        try await w.person(iin)
+        let made = try token.store.generate(iin: iin, algorithm: algorithm)
+        for request in made {
+            #expect(try openssl(["req", "-verify", "-noout"], stdin: request.pem).out.contains("verify OK"))
+        }
+        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
+                                          caller: systemA)
+        #expect(app.status == .issued && app.storage == .token && app.algorithm == algorithm)
+        let certs = try await s.install(app.number, caller: systemA)
+        let stored = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+        #expect(stored.count == 2)
+        // Storing again makes no second copy.
+        _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+
+        let objects = try token.tool(["--list-objects"]).out
+        for request in made {
+            // Each certificate sits next to its key, under the same ID.
+            #expect(objects.components(separatedBy: request.keyID).count - 1 == 3, "key, public key and certificate under \(request.keyID):\n\(objects)")
+            // pkcs11-tool hands out nothing; asked directly, the token answers CKR_ATTRIBUTE_SENSITIVE (0x11).
+            let read = try token.tool(["--read-object", "--type", "privkey", "--id", request.keyID, "--output-file", w.dir + "/stolen.bin"])
+            #expect(((try? Data(contentsOf: URL(fileURLWithPath: w.dir + "/stolen.bin")))?.count ?? 0) == 0, "\(read.out)")
+            let probe = try token.store.secretReadable(keyID: request.keyID)
+            #expect(!probe.readable && probe.answer == 0x11, "\(probe)")
+        }
+        #expect(objects.components(separatedBy: "sensitive, always sensitive, never extractable").count - 1 == 2, "\(objects)")
+        #expect(objects.components(separatedBy: "Certificate Object").count - 1 == 2)
+        await w.close()
+    }
+
+    @Test("a Treasury-Client participant's keys on a token are accepted; refusals from the token are named")
+    func refusals() async throws {
+        let token = try SoftToken.make("tulga-refusals")
+        #expect(throws: KeyError(.token, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "654321").generate(iin: World.iin(62), algorithm: .p256) }
+        #expect(throws: KeyError(.token, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: "no-such-token", pin: "123456").generate(iin: World.iin(62), algorithm: .p256) }
+        #expect(throws: KeyError(.token, "")) { _ = try TokenKeyStore(module: "/nonexistent/module.so", label: "x", pin: "123456").generate(iin: World.iin(62), algorithm: .p256) }
+        // A certificate for a key not on this token is refused.
+        let w = try await World.make()
+        let iin = World.iin(63)
+        try await w.person(iin)
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", requests: try w.requests(w.keyStore("folder"), iin: iin), caller: systemA)
+        let certs = try await w.service.install(app.number, caller: systemA)
+        #expect(throws: KeyError(.keyStore, "")) { _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain) }
+        await w.close()
+    }
+}
