@@ -114,10 +114,16 @@ public struct FolderKeyStore: KeyStore {
 
     public func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String] {
         // Every container is made before any is written, and the pending keys go only after both are.
-        var containers: [(path: String, der: Data, keyID: String)] = []
+        var containers: [(path: String, der: Data, keyID: String)] = [], done: [String] = []
         for purpose in KeyPurpose.allCases {
             guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(purpose.rawValue) certificate to install") }
             let cert = try IssuedCertificate(pem: pem)
+            let path = (directory as NSString).appendingPathComponent(purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm))
+            // An install killed after this container was written and its pending key wiped: it is done.
+            if !FileManager.default.fileExists(atPath: pendingPath(cert.keyID)), FileManager.default.fileExists(atPath: path) {
+                done.append(path)
+                continue
+            }
             guard let sealed = FileManager.default.contents(atPath: pendingPath(cert.keyID)) else {
                 throw KeyError(.keyStore, "no pending key in \(pendingDirectory) for the \(purpose.rawValue) certificate (key id \(cert.keyID))")
             }
@@ -132,14 +138,14 @@ public struct FolderKeyStore: KeyStore {
                 let reason = message(error)
                 throw reason.contains("wrong password") ? KeyError(.password, "the key password does not open the pending key") : PKIError(reason)
             }
-            let path = (directory as NSString).appendingPathComponent(purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm))
             containers.append((path, Data(bytes: der, count: length), cert.keyID))
         }
-        for container in containers { try Self.writePrivate(container.der, to: container.path) }
+        // A container left by an install killed before its pending key was wiped is replaced.
+        for container in containers { try Self.writePrivate(container.der, to: container.path, replace: true) }
         for container in containers {
             Self.wipe(pendingPath(container.keyID))
             unlink((pendingDirectory as NSString).appendingPathComponent(container.keyID + ".csr"))
         }
-        return containers.map(\.path)
+        return (done + containers.map(\.path)).sorted()
     }
 }

@@ -189,6 +189,32 @@ struct FlowTests {
         }
     }
 
+    @Test("an install killed half way (containers written, pending keys not all wiped) completes when run again")
+    func interruptedInstall() async throws {
+        let w = try await World.make()
+        let iin = World.iin(32)
+        try await w.person(iin)
+        let keys = try w.keyStore("killed")
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", requests: try w.requests(keys, iin: iin), caller: systemA)
+        let certs = try await w.service.install(app.number, caller: systemA)
+        let pending = keys.directory + "/pending", saved = w.dir + "/saved-pending"
+        try FileManager.default.copyItem(atPath: pending, toPath: saved)
+        let first = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+        // As if killed before any pending key was wiped: both come back; the containers are replaced.
+        try FileManager.default.removeItem(atPath: pending)
+        try FileManager.default.copyItem(atPath: saved, toPath: pending)
+        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
+        // As if killed after the AUTH key was wiped: only the SIGN key is back.
+        try FileManager.default.removeItem(atPath: pending)
+        try FileManager.default.copyItem(atPath: saved, toPath: pending)
+        let authID = try IssuedCertificate(pem: certs.auth).keyID
+        try FileManager.default.removeItem(atPath: pending + "/\(authID).key")
+        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: pending).filter { $0.hasSuffix(".key") }.isEmpty)
+        for file in first { #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Secret12@", "-noout"]).status == 0) }
+        await w.close()
+    }
+
     @Test("requests: a bad signature, RSA-1024, a curve other than P-256, garbage and one key twice are refused by name")
     func badRequests() async throws {
         let w = try await World.make()
