@@ -19,17 +19,103 @@
 #include <openssl/x509.h>
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/// A loaded module. Cryptoki is initialised once per process, and a login belongs to the
+/// application, not the session: tokens opened on one module share this record, and only the
+/// last close finalises it (finalising or logging out earlier would end the others' sessions).
+typedef struct module {
+    struct module *next;
+    char *path;
+    void *handle;
+    CK_FUNCTION_LIST_PTR f;
+    int finalize;
+    int users;
+} module;
+
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+static module *modules = NULL;
+
 struct tp_token {
-    void *module;
+    module *module;
     CK_FUNCTION_LIST_PTR f;
     CK_SESSION_HANDLE session;
-    int finalize;
 };
+
+/// SoftHSM and other modules built on OpenSSL leave their own errors in this thread's queue;
+/// they must not be reported as the cause of a later failure of ours.
+static CK_RV p11(CK_RV rv) {
+    ERR_clear_error();
+    return rv;
+}
+
+static void module_release(module *m) {
+    if (!m) return;
+    pthread_mutex_lock(&modules_lock);
+    if (--m->users == 0) {
+        for (module **p = &modules; *p; p = &(*p)->next)
+            if (*p == m) { *p = m->next; break; }
+        if (m->f && m->finalize) p11(m->f->C_Finalize(NULL));
+        if (m->handle) dlclose(m->handle);
+        free(m->path);
+        free(m);
+    }
+    pthread_mutex_unlock(&modules_lock);
+}
+
+/// The module at `path`, loaded and initialised on first use; NULL and *error set otherwise.
+static module *module_acquire(const char *path, tp_error *error) {
+    pthread_mutex_lock(&modules_lock);
+    module *m = modules;
+    while (m && strcmp(m->path, path) != 0) m = m->next;
+    if (m) {
+        m->users++;
+        pthread_mutex_unlock(&modules_lock);
+        return m;
+    }
+    m = calloc(1, sizeof(module));
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        pthread_mutex_unlock(&modules_lock);
+        tp_fail(error, "out of memory");
+        return NULL;
+    }
+    int ok = 0;
+    m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!m->handle) {
+        const char *why = dlerror();
+        tp_fail(error, "cannot load the PKCS#11 module %s: %s", path, why ? why : "unknown");
+    } else {
+        CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(m->handle, "C_GetFunctionList");
+        if (!get || get(&m->f) != CKR_OK || !m->f) {
+            m->f = NULL;
+            tp_fail(error, "%s is not a PKCS#11 module", path);
+        } else {
+            CK_C_INITIALIZE_ARGS init = {0};
+            init.flags = CKF_OS_LOCKING_OK;
+            CK_RV rv = p11(m->f->C_Initialize(&init));
+            if (rv == CKR_OK) m->finalize = 1;
+            if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) ok = 1;
+            else tp_fail(error, "the PKCS#11 module does not start (0x%lx)", (unsigned long)rv);
+        }
+    }
+    if (!ok) {
+        if (m->handle) dlclose(m->handle);
+        free(m->path);
+        free(m);
+        pthread_mutex_unlock(&modules_lock);
+        return NULL;
+    }
+    m->users = 1;
+    m->next = modules;
+    modules = m;
+    pthread_mutex_unlock(&modules_lock);
+    return m;
+}
 
 static const char *rv_name(CK_RV rv) {
     switch (rv) {
@@ -45,14 +131,10 @@ static const char *rv_name(CK_RV rv) {
 
 void tp_token_close(tp_token *token) {
     if (!token) return;
-    if (token->f) {
-        if (token->session != CK_INVALID_HANDLE) {
-            token->f->C_Logout(token->session);
-            token->f->C_CloseSession(token->session);
-        }
-        if (token->finalize) token->f->C_Finalize(NULL);
-    }
-    if (token->module) dlclose(token->module);
+    // No C_Logout: the login is shared by the process's other sessions on this token, and
+    // closing the last session (or finalising) logs out.
+    if (token->f && token->session != CK_INVALID_HANDLE) p11(token->f->C_CloseSession(token->session));
+    module_release(token->module);
     free(token);
 }
 
@@ -62,38 +144,23 @@ int tp_token_open(const char *module_path, const char *label, const char *pin, t
     tp_token *t = calloc(1, sizeof(tp_token));
     if (!t) return tp_fail(error, "out of memory");
     t->session = CK_INVALID_HANDLE;
-    t->module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
-    if (!t->module) {
-        const char *why = dlerror();
-        tp_fail(error, "cannot load the PKCS#11 module %s: %s", module_path, why ? why : "unknown");
-        tp_token_close(t);
+    if (!(t->module = module_acquire(module_path, error))) {
+        free(t);
         return 0;
     }
-    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(t->module, "C_GetFunctionList");
-    if (!get || get(&t->f) != CKR_OK || !t->f) {
-        t->f = NULL;
-        tp_token_close(t);
-        return tp_fail(error, "%s is not a PKCS#11 module", module_path);
-    }
-    CK_C_INITIALIZE_ARGS init = {0};
-    init.flags = CKF_OS_LOCKING_OK;
-    CK_RV rv = t->f->C_Initialize(&init);
-    if (rv == CKR_OK) t->finalize = 1;
-    else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        tp_token_close(t);
-        return tp_fail(error, "the PKCS#11 module does not start (0x%lx)", (unsigned long)rv);
-    }
+    t->f = t->module->f;
+    CK_RV rv;
     CK_ULONG n = 0;
-    if (t->f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK || n > 1024) { tp_token_close(t); return tp_fail(error, "cannot list the token slots"); }
+    if (p11(t->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK || n > 1024) { tp_token_close(t); return tp_fail(error, "cannot list the token slots"); }
     CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof(CK_SLOT_ID));
-    if (!slots || t->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK) { free(slots); tp_token_close(t); return tp_fail(error, "cannot list the token slots"); }
+    if (!slots || p11(t->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) { free(slots); tp_token_close(t); return tp_fail(error, "cannot list the token slots"); }
     char seen[256] = "";
     CK_SLOT_ID found = 0;
     int have = 0;
     size_t want = strlen(label);
     for (CK_ULONG i = 0; i < n && !have; i++) {
         CK_TOKEN_INFO info;
-        if (t->f->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+        if (p11(t->f->C_GetTokenInfo(slots[i], &info)) != CKR_OK) continue;
         char name[33];
         memcpy(name, info.label, 32);
         name[32] = 0;
@@ -103,13 +170,13 @@ int tp_token_open(const char *module_path, const char *label, const char *pin, t
     }
     free(slots);
     if (!have) { tp_token_close(t); return tp_fail(error, "no token labelled \"%s\" (found: %s)", label, seen[0] ? seen : "none"); }
-    rv = t->f->C_OpenSession(found, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->session);
+    rv = p11(t->f->C_OpenSession(found, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->session));
     if (rv != CKR_OK) { t->session = CK_INVALID_HANDLE; tp_token_close(t); return tp_fail(error, "cannot open a session on the token (0x%lx)", (unsigned long)rv); }
     size_t pin_length = strlen(pin);
     CK_UTF8CHAR *copy = malloc(pin_length + 1);
     if (!copy) { tp_token_close(t); return tp_fail(error, "out of memory"); }
     memcpy(copy, pin, pin_length + 1);
-    rv = t->f->C_Login(t->session, CKU_USER, copy, (CK_ULONG)pin_length);
+    rv = p11(t->f->C_Login(t->session, CKU_USER, copy, (CK_ULONG)pin_length));
     OPENSSL_cleanse(copy, pin_length);
     free(copy);
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
@@ -122,10 +189,10 @@ int tp_token_open(const char *module_path, const char *label, const char *pin, t
 
 static int get_attribute(tp_token *t, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, unsigned char **value, CK_ULONG *length) {
     CK_ATTRIBUTE a = {type, NULL, 0};
-    if (t->f->C_GetAttributeValue(t->session, object, &a, 1) != CKR_OK || a.ulValueLen == 0 || a.ulValueLen > 65536) return 0;
+    if (p11(t->f->C_GetAttributeValue(t->session, object, &a, 1)) != CKR_OK || a.ulValueLen == 0 || a.ulValueLen > 65536) return 0;
     a.pValue = malloc(a.ulValueLen);
     if (!a.pValue) return 0;
-    if (t->f->C_GetAttributeValue(t->session, object, &a, 1) != CKR_OK) { free(a.pValue); return 0; }
+    if (p11(t->f->C_GetAttributeValue(t->session, object, &a, 1)) != CKR_OK) { free(a.pValue); return 0; }
     *value = a.pValue;
     *length = a.ulValueLen;
     return 1;
@@ -190,8 +257,8 @@ static int sign_request(tp_token *t, X509_REQ *req, CK_OBJECT_HANDLE priv, int32
     }
     unsigned char raw[512];
     CK_ULONG raw_length = sizeof(raw);
-    CK_RV rv = t->f->C_SignInit(t->session, &mechanism, priv);
-    if (rv == CKR_OK) rv = t->f->C_Sign(t->session, input, input_length, raw, &raw_length);
+    CK_RV rv = p11(t->f->C_SignInit(t->session, &mechanism, priv));
+    if (rv == CKR_OK) rv = p11(t->f->C_Sign(t->session, input, input_length, raw, &raw_length));
     OPENSSL_free(tbs);
     if (rv != CKR_OK) return tp_fail(error, "the token cannot sign: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
     unsigned char *der = NULL;
@@ -225,23 +292,28 @@ int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const t
     CK_BYTE exponent[] = {0x01, 0x00, 0x01};
     static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};   // OID prime256v1
     CK_ULONG label_length = (CK_ULONG)strlen(label);
+    // Both keys sign (AUTH signs challenges, SIGN documents) and do nothing else: no decryption,
+    // unwrapping or derivation that could turn the key into an oracle. The public half is public.
     CK_ATTRIBUTE pub_rsa[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_VERIFY, &yes, sizeof(yes)}, {CKA_LABEL, (void *)label, label_length},
+        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_PRIVATE, &no, sizeof(no)}, {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_ENCRYPT, &no, sizeof(no)}, {CKA_WRAP, &no, sizeof(no)}, {CKA_LABEL, (void *)label, label_length},
         {CKA_MODULUS_BITS, &bits, sizeof(bits)}, {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
     };
     CK_ATTRIBUTE pub_ec[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_VERIFY, &yes, sizeof(yes)}, {CKA_LABEL, (void *)label, label_length},
+        {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_PRIVATE, &no, sizeof(no)}, {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_ENCRYPT, &no, sizeof(no)}, {CKA_WRAP, &no, sizeof(no)}, {CKA_LABEL, (void *)label, label_length},
         {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
     };
     CK_ATTRIBUTE priv[] = {
         {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_PRIVATE, &yes, sizeof(yes)}, {CKA_SENSITIVE, &yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_SIGN, &yes, sizeof(yes)}, {CKA_LABEL, (void *)label, label_length},
+        {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_SIGN, &yes, sizeof(yes)}, {CKA_DECRYPT, &no, sizeof(no)},
+        {CKA_UNWRAP, &no, sizeof(no)}, {CKA_DERIVE, &no, sizeof(no)}, {CKA_LABEL, (void *)label, label_length},
     };
+    CK_ULONG pub_count = algorithm == TP_EC_P256 ? sizeof(pub_ec) / sizeof(pub_ec[0]) : sizeof(pub_rsa) / sizeof(pub_rsa[0]);
     CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
-    CK_RV rv = algorithm == TP_EC_P256
-        ? t->f->C_GenerateKeyPair(t->session, &mechanism, pub_ec, 4, priv, 6, &pub, &key)
-        : t->f->C_GenerateKeyPair(t->session, &mechanism, pub_rsa, 5, priv, 6, &pub, &key);
+    CK_RV rv = p11(t->f->C_GenerateKeyPair(t->session, &mechanism, algorithm == TP_EC_P256 ? pub_ec : pub_rsa, pub_count, priv,
+                                           sizeof(priv) / sizeof(priv[0]), &pub, &key));
     if (rv != CKR_OK) return tp_fail(error, "the token cannot generate the key pair: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
     EVP_PKEY *pk = public_key(t, pub, algorithm);
     X509_REQ *req = X509_REQ_new();
@@ -249,7 +321,7 @@ int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const t
     int ok = pk && tp_key_id_of(pk, key_id);
     if (ok) {
         CK_ATTRIBUTE id = {CKA_ID, key_id, 20};
-        ok = t->f->C_SetAttributeValue(t->session, pub, &id, 1) == CKR_OK && t->f->C_SetAttributeValue(t->session, key, &id, 1) == CKR_OK;
+        ok = p11(t->f->C_SetAttributeValue(t->session, pub, &id, 1)) == CKR_OK && p11(t->f->C_SetAttributeValue(t->session, key, &id, 1)) == CKR_OK;
         if (!ok) tp_fail(error, "cannot set the key's ID on the token");
     } else tp_fail(error, "cannot read the generated public key");
     if (ok) {
@@ -274,8 +346,8 @@ int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const t
     }
     if (!ok) {
         // No half-made key stays on the token.
-        t->f->C_DestroyObject(t->session, key);
-        t->f->C_DestroyObject(t->session, pub);
+        p11(t->f->C_DestroyObject(t->session, key));
+        p11(t->f->C_DestroyObject(t->session, pub));
     }
     X509_NAME_free(name);
     X509_REQ_free(req);
@@ -303,14 +375,28 @@ int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error) {
     return ok ? 1 : tp_fail(error, "not a PEM certificate or request");
 }
 
-static CK_OBJECT_HANDLE find(tp_token *t, CK_OBJECT_CLASS cls, const uint8_t id[20]) {
-    CK_ATTRIBUTE query[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)id, 20}};
+/// The first object of `cls` with this key ID (and, when `value` is given, this CKA_VALUE).
+static CK_OBJECT_HANDLE find(tp_token *t, CK_OBJECT_CLASS cls, const uint8_t id[20], const unsigned char *value, CK_ULONG value_length) {
+    CK_ATTRIBUTE query[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)id, 20}, {CKA_VALUE, (void *)value, value_length}};
     CK_OBJECT_HANDLE found = CK_INVALID_HANDLE;
     CK_ULONG n = 0;
-    if (t->f->C_FindObjectsInit(t->session, query, 2) != CKR_OK) return CK_INVALID_HANDLE;
-    if (t->f->C_FindObjects(t->session, &found, 1, &n) != CKR_OK || n == 0) found = CK_INVALID_HANDLE;
-    t->f->C_FindObjectsFinal(t->session);
+    if (p11(t->f->C_FindObjectsInit(t->session, query, value ? 3 : 2)) != CKR_OK) return CK_INVALID_HANDLE;
+    if (p11(t->f->C_FindObjects(t->session, &found, 1, &n)) != CKR_OK || n == 0) found = CK_INVALID_HANDLE;
+    p11(t->f->C_FindObjectsFinal(t->session));
     return found;
+}
+
+/// Removes the certificates for this key ID other than `keep` (a replaced certificate).
+static void remove_other_certificates(tp_token *t, const uint8_t id[20], CK_OBJECT_HANDLE keep) {
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    CK_ATTRIBUTE query[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)id, 20}};
+    CK_OBJECT_HANDLE found[16];
+    CK_ULONG n = 0;
+    if (p11(t->f->C_FindObjectsInit(t->session, query, 2)) != CKR_OK) return;
+    if (p11(t->f->C_FindObjects(t->session, found, 16, &n)) != CKR_OK) n = 0;
+    p11(t->f->C_FindObjectsFinal(t->session));
+    for (CK_ULONG i = 0; i < n; i++)
+        if (found[i] != keep) p11(t->f->C_DestroyObject(t->session, found[i]));
 }
 
 int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *label, tp_error *error) {
@@ -324,18 +410,20 @@ int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *la
     int ok = key && tp_key_id_of(key, id);
     EVP_PKEY_free(key);
     if (!ok) { X509_free(cert); return tp_fail(error, "cannot read the certificate's key"); }
-    if (find(t, CKO_PRIVATE_KEY, id) == CK_INVALID_HANDLE) {
+    if (find(t, CKO_PRIVATE_KEY, id, NULL, 0) == CK_INVALID_HANDLE) {
         X509_free(cert);
         return tp_fail(error, "the token holds no private key for this certificate: it was not issued for a key on this token");
     }
-    if (find(t, CKO_CERTIFICATE, id) != CK_INVALID_HANDLE) { X509_free(cert); return 1; }   // stored already
     unsigned char *value = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
     int value_length = i2d_X509(cert, &value), subject_length = i2d_X509_NAME(X509_get_subject_name(cert), &subject);
     int issuer_length = i2d_X509_NAME(X509_get_issuer_name(cert), &issuer);
     int serial_length = i2d_ASN1_INTEGER((ASN1_INTEGER *)X509_get0_serialNumber(cert), &serial);
     X509_free(cert);
     ok = value_length > 0 && subject_length > 0 && issuer_length > 0 && serial_length > 0;
-    if (ok) {
+    // The same certificate stored already: nothing to do. A different one for the same key (the CA
+    // issued it again) is stored first and only then replaces the old, so a crash leaves one.
+    CK_OBJECT_HANDLE object = ok ? find(t, CKO_CERTIFICATE, id, value, (CK_ULONG)value_length) : CK_INVALID_HANDLE;
+    if (ok && object == CK_INVALID_HANDLE) {
         CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
         CK_CERTIFICATE_TYPE type = CKC_X_509;
         CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -345,10 +433,10 @@ int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *la
             {CKA_VALUE, value, (CK_ULONG)value_length}, {CKA_SUBJECT, subject, (CK_ULONG)subject_length},
             {CKA_ISSUER, issuer, (CK_ULONG)issuer_length}, {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_length},
         };
-        CK_OBJECT_HANDLE object;
-        CK_RV rv = t->f->C_CreateObject(t->session, attributes, 10, &object);
+        CK_RV rv = p11(t->f->C_CreateObject(t->session, attributes, sizeof(attributes) / sizeof(attributes[0]), &object));
         if (rv != CKR_OK) ok = tp_fail(error, "the token cannot store the certificate: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
-    } else tp_fail(error, "cannot encode the certificate");
+    } else if (!ok) tp_fail(error, "cannot encode the certificate");
+    if (ok) remove_other_certificates(t, id, object);
     OPENSSL_free(value);
     OPENSSL_free(subject);
     OPENSSL_free(issuer);
@@ -359,14 +447,14 @@ int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *la
 int tp_token_probe_secret(tp_token *t, const uint8_t key_id[20], uint64_t *answer, tp_error *error) {
     *answer = 0;
     if (!t) return tp_fail(error, "no token session");
-    CK_OBJECT_HANDLE key = find(t, CKO_PRIVATE_KEY, key_id);
+    CK_OBJECT_HANDLE key = find(t, CKO_PRIVATE_KEY, key_id, NULL, 0);
     if (key == CK_INVALID_HANDLE) return tp_fail(error, "no private key with that ID on the token");
     // The secret parts of an RSA or EC key; a sensitive key answers CKR_ATTRIBUTE_SENSITIVE.
     CK_ATTRIBUTE_TYPE types[] = {CKA_VALUE, CKA_PRIVATE_EXPONENT, CKA_PRIME_1};
     for (int i = 0; i < 3; i++) {
         unsigned char buffer[1024];
         CK_ATTRIBUTE a = {types[i], buffer, sizeof(buffer)};
-        CK_RV rv = t->f->C_GetAttributeValue(t->session, key, &a, 1);
+        CK_RV rv = p11(t->f->C_GetAttributeValue(t->session, key, &a, 1));
         OPENSSL_cleanse(buffer, sizeof(buffer));
         if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen > 0) { *answer = rv; return 1; }
         if (rv != CKR_ATTRIBUTE_TYPE_INVALID) *answer = rv;

@@ -7,7 +7,8 @@ import TulgaLegalEntities
 import TulgaFlow
 import TulgaCore
 import TulgaIssuance
-import TulgaKeyStore
+@testable import TulgaKeyStore
+import CTulgaPKI
 import TulgaPKI
 import TulgaTestSupport
 
@@ -86,6 +87,50 @@ struct TokenTests {
         }
         #expect(objects.components(separatedBy: "sensitive, always sensitive, never extractable").count - 1 == 2, "\(objects)")
         #expect(objects.components(separatedBy: "Certificate Object").count - 1 == 2)
+        // The keys sign and verify and do nothing else; the public halves are readable without a login.
+        let usages = objects.split(separator: "\n").filter { $0.contains("Usage:") }
+        #expect(usages.count == 4 && usages.allSatisfy { !$0.contains("decrypt") && !$0.contains("encrypt") && !$0.contains("wrap") && !$0.contains("derive") },
+                "\(usages)")
+        let anonymous = try run("/usr/bin/pkcs11-tool", ["--module", SoftToken.module, "--token-label", token.label, "--list-objects", "--type", "pubkey"]).out
+        #expect(anonymous.components(separatedBy: "Public Key Object").count - 1 == 2, "\(anonymous)")
+        await w.close()
+    }
+
+    @Test("two sessions on one token: closing one leaves the other logged in; a certificate issued again replaces the old one")
+    func sharedModule() async throws {
+        let token = try SoftToken.make("tulga-shared")
+        let w = try await World.make()
+        let iin = World.iin(64), s = w.service
+        try await w.person(iin)
+        let made = try token.store.generate(iin: iin, algorithm: .p256)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
+                                          caller: systemA)
+        let certs = try await s.install(app.number, caller: systemA)
+        var id = [UInt8](repeating: 0, count: 20)
+        var error = tp_error()
+        #expect(tp_public_key_id(made[0].pem, &id, &error) == 1)
+        try token.store.session { outer in
+            // A second open and close of the same module while the first session is in use.
+            _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+            var answer: UInt64 = 0
+            // Still logged in: the private key is found (and, being sensitive, refuses its secret).
+            #expect(tp_token_probe_secret(outer, id, &answer, &error) == 0 && answer == 0x11, "\(message(error))")
+        }
+
+        // The same key certified again (here by a scratch CA): the token keeps only the new certificate.
+        let dir = w.dir
+        #expect(try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=scratch",
+                             "-keyout", dir + "/scratch.key", "-out", dir + "/scratch.crt", "-days", "2"]).status == 0)
+        let again = try openssl(["x509", "-req", "-CA", dir + "/scratch.crt", "-CAkey", dir + "/scratch.key", "-days", "2", "-set_serial", "77",
+                                 "-out", dir + "/again.crt"], stdin: made[0].pem)
+        #expect(again.status == 0, "\(again.out)")
+        var replaced = certs.byPurpose
+        replaced[.auth] = try String(contentsOfFile: dir + "/again.crt", encoding: .utf8)
+        _ = try token.store.install(replaced, chainPEM: certs.chain)
+        let objects = try token.tool(["--list-objects", "--type", "cert"]).out
+        #expect(objects.components(separatedBy: "Certificate Object").count - 1 == 2, "\(objects)")
+        let read = try token.tool(["--read-object", "--type", "cert", "--id", made[0].keyID, "--output-file", dir + "/onToken.der"])
+        #expect(try openssl(["x509", "-inform", "der", "-in", dir + "/onToken.der", "-noout", "-serial"]).out.contains("serial=4D"), "\(read.out)")
         await w.close()
     }
 
