@@ -82,6 +82,22 @@ static char *key_to_pem(EVP_PKEY *key, const EVP_CIPHER *cipher, const char *pas
     return out;
 }
 
+/// Encrypted PKCS#8 under a person's password: PBES2, AES-256-CBC, PBKDF2-HMAC-SHA256 with
+/// TP_PERSON_KEY_ITERATIONS rounds (OpenSSL's default, 2048, is far too few for a password that
+/// may have only six characters and a file that may wait days for approvals).
+static char *key_to_person_pem(EVP_PKEY *key, const char *password) {
+    X509_ALGOR *pbe = PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), TP_PERSON_KEY_ITERATIONS, NULL, 0, NULL, NID_hmacWithSHA256);
+    PKCS8_PRIV_KEY_INFO *p8 = pbe ? EVP_PKEY2PKCS8(key) : NULL;
+    X509_SIG *sealed = p8 ? PKCS8_set0_pbe(password, (int)strlen(password), p8, pbe) : NULL;   // owns pbe once it succeeds
+    if (!sealed) X509_ALGOR_free(pbe);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    BIO *bio = sealed ? BIO_new(BIO_s_mem()) : NULL;
+    char *out = bio && PEM_write_bio_PKCS8(bio, sealed) ? bio_to_string(bio) : NULL;
+    BIO_free(bio);
+    X509_SIG_free(sealed);
+    return out;
+}
+
 int tp_key_generate(int32_t algorithm, char **key_pem, tp_error *error) {
     *key_pem = NULL;
     EVP_PKEY *key = algorithm == TP_EC_P256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
@@ -221,6 +237,17 @@ int tp_issue(const char *csr_pem, const tp_name_entry *subject, int32_t subject_
         X509_REQ_free(req);
         return tp_fail(error, "the certificate request's signature does not verify");
     }
+    // The CA's own key policy, whatever its caller checked: RSA of 2048 bits or more, or P-256.
+    char curve[64] = {0};
+    size_t curve_length = 0;
+    int strong = (EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) >= 2048) ||
+                 (EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_utf8_string_param(pub, "group", curve, sizeof(curve), &curve_length) &&
+                  strcmp(curve, "prime256v1") == 0);
+    if (!strong) {
+        EVP_PKEY_free(pub);
+        X509_REQ_free(req);
+        return tp_fail(error, "the request's key is neither RSA of 2048 bits or more nor P-256");
+    }
     // The subject the CA decides (from its registers); the request's own is ignored.
     X509_NAME *name = subject ? tp_make_name(subject, subject_count, error) : X509_NAME_dup(X509_REQ_get_subject_name(req));
     X509 *ca = tp_read_cert(ca_cert_pem);
@@ -301,7 +328,9 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
     if (chain_pem && chain) {
         BIO *bio = BIO_new_mem_buf(chain_pem, -1);
         X509 *c;
-        while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) sk_X509_push(chain, c);
+        while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+            if (sk_X509_push(chain, c) <= 0) { X509_free(c); break; }
+        }
         BIO_free(bio);
         ERR_clear_error();
     }
@@ -375,7 +404,7 @@ int tp_folder_generate(int32_t algorithm, const char *password, const tp_name_en
         BIO *bio = BIO_new(BIO_s_mem());
         if (bio && PEM_write_bio_X509_REQ(bio, req)) *csr_pem = bio_to_string(bio);
         BIO_free(bio);
-        *encrypted_pem = key_to_pem(key, EVP_aes_256_cbc(), password);
+        *encrypted_pem = key_to_person_pem(key, password);
         ok = *csr_pem && *encrypted_pem;
     }
     X509_NAME_free(name);
@@ -425,4 +454,39 @@ int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *
     EVP_PKEY_free(pub);
     X509_REQ_free(req);
     return pub ? 1 : tp_fail(error, "the request's public key cannot be read");
+}
+
+/// SHA-256 signature by `key`: PKCS#1 v1.5 for RSA, DER ECDSA-Sig-Value for EC.
+static int sign_with(EVP_PKEY *key, const uint8_t *message, size_t message_length, uint8_t **signature, size_t *signature_length, tp_error *error) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t n = 0;
+    int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 && EVP_DigestSign(ctx, NULL, &n, message, message_length) == 1;
+    uint8_t *out = ok ? malloc(n) : NULL;
+    ok = out && EVP_DigestSign(ctx, out, &n, message, message_length) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) { free(out); return tp_fail(error, "cannot sign"); }
+    *signature = out;
+    *signature_length = n;
+    return 1;
+}
+
+int tp_pkcs12_sign(const uint8_t *der, size_t length, const char *password, const char *cert_pem, const uint8_t *message,
+                   size_t message_length, uint8_t **signature, size_t *signature_length, tp_error *error) {
+    *signature = NULL;
+    *signature_length = 0;
+    if (!der || length == 0 || length > (1 << 20)) return tp_fail(error, "not a PKCS#12 container");
+    const unsigned char *p = der;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)length);
+    if (!p12) return tp_fail(error, "not a PKCS#12 container");
+    EVP_PKEY *key = NULL;
+    X509 *inside = NULL, *expected = tp_read_cert(cert_pem);
+    int ok = PKCS12_parse(p12, password ? password : "", &key, &inside, NULL) == 1 && key && inside;
+    PKCS12_free(p12);
+    if (!ok) tp_fail(error, "cannot open the container: wrong password or damaged file");
+    else if (!expected || X509_cmp(inside, expected) != 0) ok = tp_fail(error, "the container holds another certificate");
+    else ok = sign_with(key, message, message_length, signature, signature_length, error);
+    EVP_PKEY_free(key);
+    X509_free(inside);
+    X509_free(expected);
+    return ok;
 }

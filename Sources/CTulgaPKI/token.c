@@ -234,6 +234,46 @@ static EVP_PKEY *public_key(tp_token *t, CK_OBJECT_HANDLE pub, int32_t algorithm
     return key;
 }
 
+/// Signs `data` (SHA-256) on the token with `priv`: raw PKCS#1 v1.5 for RSA, a DER
+/// ECDSA-Sig-Value for EC (PKCS#11 gives r || s). The caller frees *out with free.
+static int token_sign(tp_token *t, CK_OBJECT_HANDLE priv, int32_t algorithm, const unsigned char *data, size_t length, unsigned char **out,
+                      size_t *out_length, tp_error *error) {
+    *out = NULL;
+    *out_length = 0;
+    CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_ECDSA : CKM_SHA256_RSA_PKCS, NULL, 0};
+    unsigned char digest[32];
+    const unsigned char *input = data;
+    CK_ULONG input_length = (CK_ULONG)length;
+    if (algorithm == TP_EC_P256) {
+        SHA256(data, length, digest);
+        input = digest;
+        input_length = sizeof(digest);
+    }
+    unsigned char raw[512];
+    CK_ULONG raw_length = sizeof(raw);
+    CK_RV rv = p11(t->f->C_SignInit(t->session, &mechanism, priv));
+    if (rv == CKR_OK) rv = p11(t->f->C_Sign(t->session, (CK_BYTE_PTR)input, input_length, raw, &raw_length));
+    if (rv != CKR_OK) return tp_fail(error, "the token cannot sign: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    if (algorithm != TP_EC_P256) {
+        if (!(*out = malloc(raw_length))) return tp_fail(error, "out of memory");
+        memcpy(*out, raw, raw_length);
+        *out_length = raw_length;
+        return 1;
+    }
+    if (raw_length != 64) return tp_fail(error, "unexpected ECDSA signature length %lu", (unsigned long)raw_length);
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, 32, NULL), *s = BN_bin2bn(raw + 32, 32, NULL);
+    if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) { BN_free(r); BN_free(s); ECDSA_SIG_free(sig); return tp_fail(error, "out of memory"); }
+    unsigned char *der = NULL;
+    int der_length = i2d_ECDSA_SIG(sig, &der);
+    ECDSA_SIG_free(sig);
+    if (der_length <= 0 || !(*out = malloc((size_t)der_length))) { OPENSSL_free(der); return tp_fail(error, "cannot encode the signature"); }
+    memcpy(*out, der, (size_t)der_length);
+    *out_length = (size_t)der_length;
+    OPENSSL_free(der);
+    return 1;
+}
+
 /// Signs the request's to-be-signed bytes on the token and sets the signature.
 static int sign_request(tp_token *t, X509_REQ *req, CK_OBJECT_HANDLE priv, int32_t algorithm, tp_error *error) {
     X509_ALGOR *alg = X509_ALGOR_new();
@@ -246,36 +286,14 @@ static int sign_request(tp_token *t, X509_REQ *req, CK_OBJECT_HANDLE priv, int32
     unsigned char *tbs = NULL;
     int tbs_length = ok ? i2d_re_X509_REQ_tbs(req, &tbs) : -1;
     if (tbs_length <= 0) { OPENSSL_free(tbs); return tp_fail(error, "cannot encode the request"); }
-    CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_ECDSA : CKM_SHA256_RSA_PKCS, NULL, 0};
-    unsigned char digest[32];
-    unsigned char *input = tbs;
-    CK_ULONG input_length = (CK_ULONG)tbs_length;
-    if (algorithm == TP_EC_P256) {
-        SHA256(tbs, (size_t)tbs_length, digest);
-        input = digest;
-        input_length = sizeof(digest);
-    }
-    unsigned char raw[512];
-    CK_ULONG raw_length = sizeof(raw);
-    CK_RV rv = p11(t->f->C_SignInit(t->session, &mechanism, priv));
-    if (rv == CKR_OK) rv = p11(t->f->C_Sign(t->session, input, input_length, raw, &raw_length));
+    unsigned char *signature = NULL;
+    size_t signature_length = 0;
+    ok = token_sign(t, priv, algorithm, tbs, (size_t)tbs_length, &signature, &signature_length, error);
     OPENSSL_free(tbs);
-    if (rv != CKR_OK) return tp_fail(error, "the token cannot sign: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
-    unsigned char *der = NULL;
-    int der_length = 0;
-    if (algorithm == TP_EC_P256) {
-        // PKCS#11 gives r || s; X.509 wants an ECDSA-Sig-Value.
-        if (raw_length != 64) return tp_fail(error, "unexpected ECDSA signature length %lu", (unsigned long)raw_length);
-        ECDSA_SIG *sig = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(raw, 32, NULL), *s = BN_bin2bn(raw + 32, 32, NULL);
-        if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) { BN_free(r); BN_free(s); ECDSA_SIG_free(sig); return tp_fail(error, "out of memory"); }
-        der_length = i2d_ECDSA_SIG(sig, &der);
-        ECDSA_SIG_free(sig);
-        if (der_length <= 0) return tp_fail(error, "cannot encode the signature");
-    }
+    if (!ok) return 0;
     ASN1_BIT_STRING *bits = ASN1_BIT_STRING_new();
-    ok = bits && ASN1_BIT_STRING_set(bits, der ? der : raw, der ? der_length : (int)raw_length);
-    OPENSSL_free(der);
+    ok = bits && ASN1_BIT_STRING_set(bits, signature, (int)signature_length);
+    free(signature);
     if (!ok) { ASN1_BIT_STRING_free(bits); return tp_fail(error, "out of memory"); }
     bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
     bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
@@ -442,6 +460,34 @@ int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *la
     OPENSSL_free(issuer);
     OPENSSL_free(serial);
     return ok;
+}
+
+int tp_token_sign(tp_token *t, const uint8_t key_id[20], const uint8_t *message, size_t message_length, uint8_t **signature,
+                  size_t *signature_length, tp_error *error) {
+    *signature = NULL;
+    *signature_length = 0;
+    if (!t) return tp_fail(error, "no token session");
+    CK_OBJECT_HANDLE key = find(t, CKO_PRIVATE_KEY, key_id, NULL, 0);
+    if (key == CK_INVALID_HANDLE) return tp_fail(error, "the token holds no private key for this certificate");
+    CK_KEY_TYPE type = 0;
+    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
+    if (p11(t->f->C_GetAttributeValue(t->session, key, &a, 1)) != CKR_OK || (type != CKK_RSA && type != CKK_EC)) {
+        return tp_fail(error, "the token's key is neither RSA nor EC");
+    }
+    return token_sign(t, key, type == CKK_EC ? TP_EC_P256 : TP_RSA_2048, message, message_length, signature, signature_length, error);
+}
+
+int tp_token_delete(tp_token *t, const uint8_t key_id[20], tp_error *error) {
+    if (!t) return tp_fail(error, "no token session");
+    CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
+    for (int i = 0; i < 3; i++) {
+        CK_OBJECT_HANDLE object;
+        while ((object = find(t, classes[i], key_id, NULL, 0)) != CK_INVALID_HANDLE) {
+            CK_RV rv = p11(t->f->C_DestroyObject(t->session, object));
+            if (rv != CKR_OK) return tp_fail(error, "the token cannot remove the key: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+        }
+    }
+    return 1;
 }
 
 int tp_token_probe_secret(tp_token *t, const uint8_t key_id[20], uint64_t *answer, tp_error *error) {

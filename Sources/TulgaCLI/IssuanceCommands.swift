@@ -298,13 +298,19 @@ struct Refuse: AsyncParsableCommand {
 
 struct Renew: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Renew keys confirmed in person while their certificate is valid, with new requests (refused for keys issued remotely).")
+        abstract: "Renew keys confirmed in person while their certificate is valid, with new requests and the holder's proof (refused for keys issued remotely).",
+        discussion: "The holder makes both with tulga keys renew, which signs the new keys with the current SIGN key; nobody else can renew.")
     @Argument var number: String
     @OptionGroup var requests: RequestOptions
+    @Option(help: "The holder's proof (base64) from tulga keys renew --proof-only.") var proof: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
         let keyRequests = try requests.load()
-        try await withIssuance(store) { s, _ in try printApplication(try await s.renew(number, requests: keyRequests, caller: cliCaller), json: store.common.json) }
+        guard let text = try? String(contentsOfFile: proof, encoding: .utf8),
+              let signature = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw fail("cannot read a base64 proof from \(proof)") }
+        try await withIssuance(store) { s, _ in
+            try printApplication(try await s.renew(number, requests: keyRequests, proof: signature, caller: cliCaller), json: store.common.json)
+        }
     }
 }
 

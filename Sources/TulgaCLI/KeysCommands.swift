@@ -23,7 +23,7 @@ struct KeysCommand: AsyncParsableCommand {
             on standard input. 6 to 32 characters; Latin letters and digits required; upper case and @ # % & * ~ _ - . allowed
             (the national CA's rule, seed 004). Token PIN: $TULGA_TOKEN_PIN, the terminal, or standard input.
             """,
-        subcommands: [KeysGenerate.self, KeysInstall.self])
+        subcommands: [KeysGenerate.self, KeysInstall.self, KeysRenew.self])
 }
 
 /// Where the keys live, as options.
@@ -132,17 +132,94 @@ struct KeysInstall: AsyncParsableCommand {
             guard let result else { throw fail("no certificates for \(number)") }
             return result
         }
-        guard let key = ProcessInfo.processInfo.environment["TULGA_API_KEY"], !key.isEmpty else { throw fail("--server needs $TULGA_API_KEY") }
-        guard let url = URL(string: server + "/v1/applications/\(number)/install"), ["http", "https"].contains(url.scheme ?? "") else {
-            throw fail("--server must be an http(s) URL")
+        return try await callService(server, "POST", "/v1/applications/\(number)/install", as: IssuedCertificates.self)
+    }
+}
+
+/// One call to a running tulga service with $TULGA_API_KEY: https, or http on this machine only
+/// (the key must not cross a network in clear).
+func callService<T: Decodable>(_ server: String, _ method: String, _ path: String, body: [String: String]? = nil, as: T.Type,
+                               expect: Int = 200) async throws -> T {
+    guard let key = ProcessInfo.processInfo.environment["TULGA_API_KEY"], !key.isEmpty else { throw fail("--server needs $TULGA_API_KEY") }
+    guard let url = URL(string: server + path), let scheme = url.scheme, let host = url.host else { throw fail("--server must be an http(s) URL") }
+    guard scheme == "https" || (scheme == "http" && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)) else {
+        throw fail("--server must be https (plain http only to this machine): the API key and your requests must not travel in clear")
+    }
+    var request = URLRequest(url: url)
+    request.httpMethod = method
+    request.setValue(key, forHTTPHeaderField: "X-API-Key")
+    if let body {
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONEncoder().encode(body)
+    }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    guard let http = response as? HTTPURLResponse, http.statusCode == expect else {
+        throw fail("the service answered \((response as? HTTPURLResponse)?.statusCode ?? 0): \(String(decoding: data.prefix(500), as: UTF8.self))")
+    }
+    do { return try JSONDecoder().decode(T.self, from: data) } catch { throw fail("the service's answer is not what \(path) gives") }
+}
+
+struct KeysRenew: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew",
+        abstract: "Renew keys confirmed in person: make two new key pairs, sign their key IDs with the current SIGN key (the holder's proof), and file the renewal.",
+        discussion: """
+            Only the holder can: the proof needs the current SIGN key, in the same folder (its password) or on the same token.
+            With --server the renewal goes to a running tulga service ($TULGA_API_KEY); else to the local store.
+            With --proof-only FILE nothing is filed: the two requests and the proof (base64) are written for tulga issuance renew.
+            Then install the new certificates with tulga keys install NEW-NUMBER.
+            """)
+    @Argument var number: String
+    @Option(help: "Base URL of the tulga service.") var server: String?
+    @Option(help: "Write the proof (base64) here and file nothing.") var proofOnly: String?
+    @Option(help: "Folder for the two new requests (default: the key folder, or the current folder for a token).") var requests: String?
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let (application, current) = try await fetchCurrent()
+        let keyStore = try storage.open(newPassword: false)
+        let algorithm = try IssuedCertificate(pem: current.sign).algorithm
+        let made: [GeneratedRequest], proof: Data
+        do {
+            made = try keyStore.generate(iin: application.iin, algorithm: algorithm)
+            guard made.count == 2 else { throw fail("the key store made \(made.count) requests") }
+            proof = try keyStore.sign(HolderProof.message(application: number, auth: made[0].keyID, sign: made[1].keyID), certificatePEM: current.sign)
+        } catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
+        let folder = requests ?? storage.folder ?? "."
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for request in made {
+            try Data(request.pem.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("\(request.purpose.rawValue).csr")), options: .atomic)
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue(key, forHTTPHeaderField: "X-API-Key")
-        let (data, response) = try await URLSession.shared.data(for: request)
-        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-            throw fail("the service answered \((response as? HTTPURLResponse)?.statusCode ?? 0): \(String(decoding: data.prefix(500), as: UTF8.self))")
+        if let proofOnly {
+            try Data((proof.base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: proofOnly), options: .atomic)
+            print("requests in \(folder), proof in \(proofOnly): tulga issuance renew \(number) --auth-request \(folder)/AUTH.csr --sign-request \(folder)/SIGN.csr --proof \(proofOnly)")
+            return
         }
-        do { return try JSONDecoder().decode(IssuedCertificates.self, from: data) } catch { throw fail("the service's answer is not a certificate pair") }
+        let renewed: ApplicationView
+        if let server {
+            renewed = try await callService(server, "POST", "/v1/applications/\(number)/renew",
+                                            body: ["authRequest": made[0].pem, "signRequest": made[1].pem, "storage": keyStore.kind.rawValue,
+                                                   "proof": proof.base64EncodedString()], as: ApplicationView.self, expect: 201)
+        } else {
+            var result: ApplicationView?
+            let keyRequests: KeyRequests
+            do { keyRequests = try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: keyStore.kind) } catch { throw fail(error.reason) }
+            try await withIssuance(store) { s, _ in result = try await s.renew(number, requests: keyRequests, proof: proof, caller: .staff("cli")) }
+            guard let result else { throw fail("no renewal for \(number)") }
+            renewed = result
+        }
+        try printApplication(renewed, json: store.common.json)
+    }
+
+    func fetchCurrent() async throws -> (ApplicationView, IssuedCertificates) {
+        if let server {
+            let app = try await callService(server, "GET", "/v1/applications/\(number)", as: ApplicationView.self)
+            return (app, try await callService(server, "GET", "/v1/applications/\(number)/certificates", as: IssuedCertificates.self))
+        }
+        var result: (ApplicationView, IssuedCertificates)?
+        try await withIssuance(store) { s, _ in result = (try await s.status(number, caller: .staff("cli")), try await s.certificates(number, caller: .staff("cli"))) }
+        guard let result else { throw fail("no application \(number)") }
+        return result
     }
 }

@@ -24,7 +24,8 @@ public struct FolderKeyStore: KeyStore {
     /// Opens (creating 0700) the folder.
     ///
     /// - Parameters:
-    ///   - directory: the folder; created 0700, or tightened to 0700 if it is ours.
+    ///   - directory: the folder; created 0700 if missing (an existing one of ours is used as it is: the
+    ///     files in it are 0600, and the `pending` folder inside is 0700).
     ///   - password: the pending keys' password; must pass ``ContainerPassword``.
     ///   - containerPassword: the containers' password, if it differs; must pass ``ContainerPassword``.
     /// - Throws: ``KeyError`` `.password`; `.keyStore` for a path that is not a folder or not ours.
@@ -32,18 +33,19 @@ public struct FolderKeyStore: KeyStore {
         try ContainerPassword.check(password)
         if let containerPassword { try ContainerPassword.check(containerPassword) }
         (self.directory, self.password, self.containerPassword) = (directory, password, containerPassword ?? password)
-        try Self.privateFolder(directory)
-        try Self.privateFolder(pendingDirectory)
+        try Self.privateFolder(directory, tighten: false)
+        try Self.privateFolder(pendingDirectory, tighten: true)
     }
 
     var pendingDirectory: String { (directory as NSString).appendingPathComponent("pending") }
     func pendingPath(_ keyID: String) -> String { (pendingDirectory as NSString).appendingPathComponent(keyID + ".key") }
 
-    /// Creates `path` (and missing parents) 0700, or checks an existing one is a folder of ours and makes it 0700.
-    static func privateFolder(_ path: String) throws {
+    /// Creates `path` (and missing parents) 0700, or checks an existing one is a folder of ours
+    /// (made 0700 only when `tighten`: a folder the applicant names, their home say, is left as it is).
+    static func privateFolder(_ path: String, tighten: Bool) throws {
         if mkdir(path, 0o700) != 0, errno == ENOENT {
             // Missing parents are made private too.
-            try privateFolder((path as NSString).deletingLastPathComponent)
+            try privateFolder((path as NSString).deletingLastPathComponent, tighten: false)
             _ = mkdir(path, 0o700)
         }
         if mkdir(path, 0o700) != 0 {
@@ -51,7 +53,7 @@ public struct FolderKeyStore: KeyStore {
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw KeyError(.keyStore, "\(path) is not a folder") }
             guard info.st_uid == getuid() else { throw KeyError(.keyStore, "\(path) belongs to another user") }
-            guard chmod(path, 0o700) == 0 else { throw KeyError(.keyStore, "cannot make \(path) private") }
+            guard !tighten || chmod(path, 0o700) == 0 else { throw KeyError(.keyStore, "cannot make \(path) private") }
         }
     }
 
@@ -79,9 +81,12 @@ public struct FolderKeyStore: KeyStore {
         }
     }
 
-    /// Overwrites a file with zeros, syncs, and removes it.
+    /// Renames a file aside (so a crash never leaves a half-wiped key under its name), overwrites
+    /// it with zeros, syncs, and removes it.
     static func wipe(_ path: String) {
-        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        let aside = path.hasSuffix(".wiping") ? path : path + ".wiping"
+        if aside != path, rename(path, aside) != 0 { return }
+        let fd = open(aside, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd >= 0 {
             var info = stat()
             if fstat(fd, &info) == 0, info.st_size > 0 {
@@ -91,7 +96,7 @@ public struct FolderKeyStore: KeyStore {
             }
             close(fd)
         }
-        unlink(path)
+        unlink(aside)
     }
 
     public func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest] {
@@ -114,7 +119,11 @@ public struct FolderKeyStore: KeyStore {
 
     public func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String] {
         // Every container is made before any is written, and the pending keys go only after both are.
-        var containers: [(path: String, der: Data, keyID: String)] = [], done: [String] = []
+        var containers: [(path: String, der: Data, keyID: String)] = [], done: [String] = [], finished: [String] = []
+        // Keys a killed install was wiping go now.
+        for leftover in (try? FileManager.default.contentsOfDirectory(atPath: pendingDirectory)) ?? [] where leftover.hasSuffix(".wiping") {
+            Self.wipe((pendingDirectory as NSString).appendingPathComponent(leftover))
+        }
         for purpose in KeyPurpose.allCases {
             guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(purpose.rawValue) certificate to install") }
             let cert = try IssuedCertificate(pem: pem)
@@ -127,10 +136,19 @@ public struct FolderKeyStore: KeyStore {
             guard let sealed = FileManager.default.contents(atPath: pendingPath(cert.keyID)) else {
                 throw KeyError(.keyStore, "no pending key in \(pendingDirectory) for the \(purpose.rawValue) certificate (key id \(cert.keyID))")
             }
+            let sealedText = String(decoding: sealed, as: UTF8.self)
+            guard sealedText.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----") else {
+                // A whole container (written by rename) means an earlier install got this far.
+                if FileManager.default.fileExists(atPath: path) {
+                    done.append(path)
+                    finished.append(cert.keyID)
+                    continue
+                }
+                throw KeyError(.keyStore, "the pending \(purpose.rawValue) key \(pendingPath(cert.keyID)) is damaged (not an encrypted PKCS#8 key)")
+            }
             var der: UnsafeMutablePointer<UInt8>?
             var length = 0
             var error = tp_error()
-            let sealedText = String(decoding: sealed, as: UTF8.self)
             let ok = tp_pkcs12_sealed(sealedText, password, pem, chainPEM, containerPassword, "\(purpose.rawValue) \(cert.serialHex)",
                                       Self.iterations, &der, &length, &error)
             defer { tp_free(der) }
@@ -142,10 +160,33 @@ public struct FolderKeyStore: KeyStore {
         }
         // A container left by an install killed before its pending key was wiped is replaced.
         for container in containers { try Self.writePrivate(container.der, to: container.path, replace: true) }
-        for container in containers {
-            Self.wipe(pendingPath(container.keyID))
-            unlink((pendingDirectory as NSString).appendingPathComponent(container.keyID + ".csr"))
+        for keyID in containers.map(\.keyID) + finished {
+            Self.wipe(pendingPath(keyID))
+            unlink((pendingDirectory as NSString).appendingPathComponent(keyID + ".csr"))
         }
         return (done + containers.map(\.path)).sorted()
+    }
+
+    public func sign(_ message: Data, certificatePEM: String) throws -> Data {
+        let cert = try IssuedCertificate(pem: certificatePEM)
+        let paths = KeyPurpose.allCases.map { (directory as NSString).appendingPathComponent($0.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm)) }
+        guard let path = paths.first(where: { FileManager.default.fileExists(atPath: $0) }), let container = FileManager.default.contents(atPath: path) else {
+            throw KeyError(.keyStore, "no container for certificate \(cert.serialHex) in \(directory)")
+        }
+        var signature: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var error = tp_error()
+        let ok = container.withUnsafeBytes { bytes in
+            message.withUnsafeBytes { m in
+                tp_pkcs12_sign(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, containerPassword, certificatePEM,
+                               m.bindMemory(to: UInt8.self).baseAddress, m.count, &signature, &length, &error)
+            }
+        }
+        defer { tp_free(signature) }
+        guard ok == 1, let signature else {
+            let reason = TulgaKeyStore.message(error)
+            throw reason.contains("wrong password") ? KeyError(.password, "the password does not open \(path)") : KeyError(.keyStore, reason)
+        }
+        return Data(bytes: signature, count: length)
     }
 }

@@ -41,6 +41,16 @@ public protocol KeyStore: Sendable {
     /// - Returns: What was written: container paths, or token object labels.
     /// - Throws: ``KeyError`` `.keyStore` when no pending key matches a certificate; others as the storage says.
     func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String]
+    /// Signs `message` (SHA-256) with the installed key `certificatePEM` certifies: the holder's
+    /// proof a renewal needs (``HolderProof``).
+    ///
+    /// - Parameters:
+    ///   - message: what to sign.
+    ///   - certificatePEM: the certificate of the key to sign with.
+    /// - Returns: The signature: PKCS#1 v1.5 for RSA, DER ECDSA for P-256.
+    /// - Throws: ``KeyError`` `.keyStore` when the store holds no such key, `.password` for a wrong password,
+    ///   `.token` when the token refuses.
+    func sign(_ message: Data, certificatePEM: String) throws -> Data
 }
 
 /// The subject an applicant's request carries; the CA replaces it with the registry's.

@@ -1,4 +1,5 @@
 import TulgaCore
+public import Foundation
 public import TulgaPKI
 import CTulgaPKI
 
@@ -37,18 +38,41 @@ public struct TokenKeyStore: KeyStore {
 
     public func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest] {
         try session { token in
-            try KeyPurpose.allCases.map { purpose in
+            var made: [(GeneratedRequest, [UInt8])] = []
+            for purpose in KeyPurpose.allCases {
                 var csr: UnsafeMutablePointer<CChar>?
                 var id = [UInt8](repeating: 0, count: 20)
                 var error = tp_error()
+                // Labels are public (readable without the PIN): they name the purpose, not the person.
                 let ok = withSubject(requestSubject(iin: iin)) { entries, count in
                     tp_token_generate(token, algorithm == .p256 ? Int32(TP_EC_P256.rawValue) : Int32(TP_RSA_2048.rawValue),
-                                      "\(purpose.rawValue) \(iin)", entries, count, &csr, &id, &error)
+                                      "tulga \(purpose.rawValue)", entries, count, &csr, &id, &error)
                 }
                 defer { tp_free(csr) }
-                guard ok == 1, let csr else { throw KeyError(.token, message(error)) }
-                return GeneratedRequest(purpose: purpose, pem: String(cString: csr), keyID: hex(id))
+                guard ok == 1, let csr else {
+                    // Both pairs or neither: the AUTH pair made before a failed SIGN pair goes too.
+                    for (_, earlier) in made { var ignored = tp_error(); _ = tp_token_delete(token, earlier, &ignored) }
+                    throw KeyError(.token, message(error))
+                }
+                made.append((GeneratedRequest(purpose: purpose, pem: String(cString: csr), keyID: hex(id)), id))
             }
+            return made.map(\.0)
+        }
+    }
+
+    public func sign(_ message: Data, certificatePEM: String) throws -> Data {
+        var id = [UInt8](repeating: 0, count: 20)
+        var error = tp_error()
+        guard tp_public_key_id(certificatePEM, &id, &error) == 1 else { throw KeyError(.keyStore, TulgaKeyStore.message(error)) }
+        return try session { token in
+            var signature: UnsafeMutablePointer<UInt8>?
+            var length = 0
+            let ok = message.withUnsafeBytes { m in
+                tp_token_sign(token, id, m.bindMemory(to: UInt8.self).baseAddress, m.count, &signature, &length, &error)
+            }
+            defer { tp_free(signature) }
+            guard ok == 1, let signature else { throw KeyError(.token, TulgaKeyStore.message(error)) }
+            return Data(bytes: signature, count: length)
         }
     }
 

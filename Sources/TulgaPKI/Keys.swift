@@ -74,8 +74,9 @@ public enum ContainerPassword {
         guard (6...32).contains(password.count) else {
             throw KeyError(.password, "the password must have 6 to 32 characters (it has \(password.count))")
         }
-        if let bad = password.first(where: { !($0.isASCII && ($0.isLetter || $0.isNumber)) && !allowedSymbols.contains($0) }) {
-            throw KeyError(.password, "the password may contain only Latin letters, digits and @ # % & * ~ _ - . (found '\(bad)')")
+        // The offending character is not named: error messages end up on screens and in logs.
+        if password.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber)) && !allowedSymbols.contains($0) }) {
+            throw KeyError(.password, "the password may contain only Latin letters, digits and @ # % & * ~ _ - .")
         }
         guard password.contains(where: { $0.isASCII && $0.isLetter }) else {
             throw KeyError(.password, "the password must contain at least one Latin letter")

@@ -37,7 +37,8 @@ public enum PKI {
         var out: UnsafeMutablePointer<CChar>?
         var error = tp_error()
         guard body(&out, &error) == 1, let out else { throw PKIError(error) }
-        defer { tp_free(out) }
+        // Some of these strings are keys (a decrypted CA key): cleansed before they are freed.
+        defer { tp_free_secret(out) }
         return String(cString: out)
     }
 

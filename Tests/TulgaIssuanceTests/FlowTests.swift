@@ -79,6 +79,13 @@ struct FlowTests {
             let pem = try String(contentsOfFile: key, encoding: .utf8)
             #expect(pem.contains("BEGIN ENCRYPTED PRIVATE KEY") && !pem.contains("BEGIN PRIVATE KEY"))
             #expect(try openssl(["pkey", "-in", key, "-passin", "pass:Wrong12@", "-noout"]).status != 0)
+            // PBKDF2-HMAC-SHA256 at 600,000 rounds (0x0927C0), not OpenSSL's default 2048: the password may be short.
+            let asn1 = try openssl(["asn1parse", "-in", key]).out
+            #expect(asn1.contains(":0927C0") && asn1.contains("hmacWithSHA256") && asn1.contains("aes-256-cbc"), "\(asn1)")
+        }
+        // The CA's own secrets were created 0600, never wider.
+        for file in ["password", "root.key", "issuing.key", "ocsp.pem"] {
+            #expect((try FileManager.default.attributesOfItem(atPath: w.dir + "/ca/" + file)[.posixPermissions] as? Int) == 0o600, "\(file)")
         }
         #expect((try FileManager.default.attributesOfItem(atPath: keys.directory)[.posixPermissions] as? Int) == 0o700)
         let requests = try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder)
@@ -86,7 +93,11 @@ struct FlowTests {
         // Issued without any admin call.
         #expect(app.status == .issued && app.statusTitle == "Выпущены регистрационные свидетельства по заявке" && app.serials.count == 2)
         #expect(app.number.count == 34 && app.number.split(separator: "-").count == 7 && app.number.allSatisfy { $0.isNumber || $0 == "-" })
-        await #expect(throws: IssuanceError(.activeApplication, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA) }
+        await #expect(throws: IssuanceError(.activeApplication, "")) {
+            _ = try await s.applyRemote(iin: iin, pin: "402719", requests: try w.requests(w.keyStore("second"), iin: iin), caller: systemA)
+        }
+        // The same keys again (here in another person's name) are refused whoever offers them.
+        await #expect(throws: IssuanceError(.keyReused, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemB) }
 
         // Another calling system: the number does not exist for it.
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.status(app.number, caller: systemB) }
@@ -140,7 +151,7 @@ struct FlowTests {
         #expect(try await s.install(app.number, caller: systemA).auth == certificates.auth)
 
         // Renewal of remotely issued keys is refused with the portal's words; reissue is offered.
-        do { _ = try await s.renew(app.number, requests: try w.requests(w.keyStore("renew"), iin: iin), caller: systemA); Issue.record("renewed") }
+        do { _ = try await s.renew(app.number, requests: try w.requests(w.keyStore("renew"), iin: iin), proof: Data(), caller: systemA); Issue.record("renewed") }
         catch let e as IssuanceError {
             #expect(e.code == .renewal && e.reason.contains("«Подача заявки по данному шаблону недоступна через личный кабинет пользователя»"))
         }
@@ -211,6 +222,23 @@ struct FlowTests {
         try FileManager.default.removeItem(atPath: pending + "/\(authID).key")
         #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
         #expect(try FileManager.default.contentsOfDirectory(atPath: pending).filter { $0.hasSuffix(".key") }.isEmpty)
+        // As if killed while wiping: a zeroed key under its own name (an older build), or one set
+        // aside as .wiping. The containers are whole, so the install is done; no password error.
+        let signID = try IssuedCertificate(pem: certs.sign).keyID
+        try Data(count: 1874).write(to: URL(fileURLWithPath: pending + "/\(signID).key"))
+        try Data(count: 1874).write(to: URL(fileURLWithPath: pending + "/\(authID).key.wiping"))
+        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: pending).filter { $0.hasSuffix(".key") || $0.hasSuffix(".wiping") }.isEmpty)
+        // A damaged pending key with no container is named as damaged, not as a wrong password.
+        let other = try w.keyStore("damaged")
+        let made = try other.generate(iin: World.iin(33), algorithm: .p256)
+        try Data(count: 300).write(to: URL(fileURLWithPath: other.directory + "/pending/\(made[0].keyID).key"))
+        try await w.person(World.iin(33))
+        let damagedApp = try await w.service.applyRemote(iin: World.iin(33), pin: "402719", requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder),
+                                                         caller: systemA)
+        let damagedCerts = try await w.service.install(damagedApp.number, caller: systemA)
+        do { _ = try other.install(damagedCerts.byPurpose, chainPEM: damagedCerts.chain); Issue.record("a damaged key was installed") }
+        catch let e as KeyError { #expect(e.code == .keyStore && e.reason.contains("damaged")) }
         for file in first { #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Secret12@", "-noout"]).status == 0) }
         await w.close()
     }

@@ -5,6 +5,7 @@ import TulgaRegistry
 import TulgaStorage
 import TulgaFlow
 import TulgaCore
+import TulgaDigitalID
 import TulgaIssuance
 import TulgaKeyStore
 import TulgaLegalEntities
@@ -82,6 +83,13 @@ struct LegalEntityTests {
         await #expect(throws: IssuanceError(.hrApproval, "")) { _ = try await s.approveByHR(app.number, hrIIN: employee, pin: "503816", caller: systemA) }
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.approveByHR(app.number, hrIIN: hr, pin: "614927", caller: systemB) }
         await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.approveByHR(app.number, hrIIN: hr, pin: "000001", caller: systemA) }
+        // Someone the register does not list is refused before their PIN is tried: nobody's PIN is
+        // guessed, or locked, through an application.
+        for _ in 0..<6 {
+            await #expect(throws: IssuanceError(.hrApproval, "")) { _ = try await s.approveByHR(app.number, hrIIN: stranger, pin: "000000", caller: systemA) }
+            await #expect(throws: IssuanceError(.hrApproval, "")) { _ = try await s.approveByHead(app.number, headIIN: stranger, pin: "000000", caller: systemA) }
+        }
+        #expect(try await w.store.digitalIDs.checkPIN(iin: stranger, pin: "725038") == .accepted)
         let afterHR = try await s.approveByHR(app.number, hrIIN: hr, pin: "614927", caller: systemA)
         #expect(afterHR.status == .identified && afterHR.hrApproved && !afterHR.headApproved)
         await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.approveByHead(app.number, headIIN: stranger, pin: "725038", caller: systemA) }
@@ -98,6 +106,37 @@ struct LegalEntityTests {
         let headApp = try await s.applyRemote(iin: head, pin: "402719", template: .firstHead, requests: try w.requests(w.keyStore("head"), iin: head),
                                               bin: Self.bin, caller: systemA)
         #expect(headApp.status == .issued)
+        await w.close()
+    }
+
+    @Test("in person, an employee's application still waits for HR and the first head; names no certificate can hold are refused at filing")
+    func inPersonEmployee() async throws {
+        let w = try await World.make()
+        let head = World.iin(14), employee = World.iin(15), hr = World.iin(16), s = w.service
+        try await w.person(head, pin: "402719", surname: "HEAD", givenName: "FIRST")
+        try await w.person(hr, pin: "614927", surname: "KADR", givenName: "HR")
+        let long = String(repeating: "L", count: 70)
+        let orgs = try await w.store.legalEntities.importOrganizations(try RegisterCSV.organizations(
+            "bin,name,head_iin,status\n\(Self.bin),Tulga,\(head),active\n040540000024,\(long),\(head),active\n"))
+        #expect(orgs.imported == 1 && orgs.problems.first?.reason.contains("64") == true)
+        _ = try await w.store.legalEntities.importRoles(try RegisterCSV.roles("bin,iin,role\n\(Self.bin),\(employee),financial_signer\n\(Self.bin),\(hr),hr\n"))
+        try await w.fail(employee, times: 5)
+        let desk = Caller.staff("operator:op7")
+        // A surname too long for a certificate is refused when filed, not left «на подписи».
+        await #expect(throws: IssuanceError(.invalidIdentity, "")) {
+            _ = try await s.applyInPerson(iin: employee, surname: long, givenName: "Aidos", operator: "op7", template: .financialSigner,
+                                          requests: try w.requests(w.keyStore("long"), iin: employee), bin: Self.bin)
+        }
+        let app = try await s.applyInPerson(iin: employee, surname: "Seitkali", givenName: "Aidos", operator: "op7", template: .financialSigner,
+                                            requests: try w.requests(w.keyStore("employee"), iin: employee), bin: Self.bin)
+        // The desk confirms who the person is; the organisation has not said they may sign for it.
+        let confirmed = try await s.confirmInPerson(app.number, operator: "op7")
+        #expect(confirmed.status == .identified && !confirmed.hrApproved && !confirmed.headApproved)
+        await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.issue(app.number, admin: "root") }
+        _ = try await s.approveByHR(app.number, hrIIN: hr, pin: "614927", caller: desk)
+        await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.issue(app.number, admin: "root") }
+        let issued = try await s.approveByHead(app.number, headIIN: head, pin: "402719", caller: desk)
+        #expect(issued.status == .issued && issued.hrApproved && issued.headApproved)
         await w.close()
     }
 }

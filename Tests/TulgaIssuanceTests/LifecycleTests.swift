@@ -23,8 +23,8 @@ struct ApplicationLifecycleTests {
         case (.identified, .approveByHR) where f.template.needsHeadApproval && !f.hrApproved: .identified
         case (.identified, .approveByHead) where f.template.needsHeadApproval && f.hrApproved: .signing
         case (.new, .reject), (.identified, .reject), (.signing, .reject): .rejected
-        case (.new, .confirmInPerson) where f.channel == .inPerson && now <= created + 30 * 86400: .signing
-        case (.signing, .issue): .issued
+        case (.new, .confirmInPerson) where f.channel == .inPerson && now <= created + 30 * 86400: f.template.needsHeadApproval ? .identified : .signing
+        case (.signing, .issue) where !f.template.needsHeadApproval || (f.hrApproved && f.headApproved): .issued
         case (.issued, .install), (.installed, .install): .installed
         case (.new, .expire) where f.channel == .inPerson && now > created + 30 * 86400: .expired
         case (.issued, .revoke), (.installed, .revoke): .revoked
@@ -36,8 +36,9 @@ struct ApplicationLifecycleTests {
     func transitions(status: ApplicationStatus) {
         for channel in [Channel.remote, .inPerson] {
             for template in [Template.individual, .firstHead, .signer] {
-                for (now, hr) in [(Self.inTime, false), (Self.late, false), (Self.inTime, true)] {
-                    let facts = ApplicationFacts(status: status, channel: channel, template: template, createdAt: Self.created, hrApproved: hr)
+                for (now, hr, head) in [(Self.inTime, false, false), (Self.late, false, false), (Self.inTime, true, false), (Self.inTime, true, true)] {
+                    let facts = ApplicationFacts(status: status, channel: channel, template: template, createdAt: Self.created, hrApproved: hr,
+                                                 headApproved: head)
                     for event in ApplicationEvent.allCases {
                         let got = try? Self.lifecycle.transition(from: facts, event: event, now: now)
                         #expect(got == Self.expected(facts, event, now: now), "\(status) \(channel) \(template) +\(event) at \(now == Self.late ? "day 31" : "day 29")")
@@ -62,6 +63,9 @@ struct ApplicationLifecycleTests {
         approved.hrApproved = true
         #expect(throws: IssuanceError(.hrApproval, "")) { try Self.lifecycle.transition(from: approved, event: .approveByHR, now: Self.inTime) }
         #expect(throws: IssuanceError(.hrApproval, "")) { try Self.lifecycle.transition(from: head, event: .approveByHR, now: Self.inTime) }
+        // An employee's application reaching «на подписи» without both approvals (a desk, a renewal) is not issued.
+        let unapproved = ApplicationFacts(status: .signing, channel: .inPerson, template: .financialSigner, createdAt: Self.created)
+        #expect(throws: IssuanceError(.headApproval, "")) { try Self.lifecycle.transition(from: unapproved, event: .issue, now: Self.inTime) }
     }
 
     @Test("where a new application starts")

@@ -74,6 +74,10 @@ struct TokenTests {
         #expect(stored.count == 2)
         // Storing again makes no second copy.
         _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+        // The holder's proof for a renewal is signed on the token, by the SIGN key only.
+        let message = HolderProof.message(application: app.number, auth: String(repeating: "a", count: 40), sign: String(repeating: "b", count: 40))
+        #expect(HolderProof.verify(try token.store.sign(message, certificatePEM: certs.sign), message: message, certificatePEM: certs.sign))
+        #expect(!HolderProof.verify(try token.store.sign(message, certificatePEM: certs.auth), message: message, certificatePEM: certs.sign))
 
         let objects = try token.tool(["--list-objects"]).out
         for request in made {

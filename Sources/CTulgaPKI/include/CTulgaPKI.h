@@ -63,8 +63,11 @@ int tp_cert_serial(const char *cert_pem, char **serial_hex, tp_error *error);
 
 // MARK: The applicant's side (the key store): a plain private key never leaves these functions.
 
-/// A new key pair for a folder key store: the private key encrypted (PKCS#8, PBES2, AES-256-CBC)
-/// under `password`, a PKCS#10 request signed by it (SHA-256), and its key identifier (SHA-1 of the
+/// PBKDF2-HMAC-SHA256 rounds for a pending key under a person's password.
+#define TP_PERSON_KEY_ITERATIONS 600000
+
+/// A new key pair for a folder key store: the private key encrypted (PKCS#8, PBES2, AES-256-CBC,
+/// TP_PERSON_KEY_ITERATIONS rounds of PBKDF2-HMAC-SHA256) under `password`, a PKCS#10 request signed by it (SHA-256), and its key identifier (SHA-1 of the
 /// subjectPublicKey bits). The plain key is cleansed before returning.
 int tp_folder_generate(int32_t algorithm, const char *password, const tp_name_entry *subject, int32_t count,
                        char **encrypted_pem, char **csr_pem, uint8_t key_id[20], tp_error *error);
@@ -72,6 +75,11 @@ int tp_folder_generate(int32_t algorithm, const char *password, const tp_name_en
 /// A PKCS#12 container (as tp_pkcs12) from an encrypted pending key opened with `key_password`.
 int tp_pkcs12_sealed(const char *encrypted_key_pem, const char *key_password, const char *cert_pem, const char *chain_pem,
                      const char *password, const char *name, int32_t iterations, uint8_t **der, size_t *length, tp_error *error);
+
+/// Signs `message` (SHA-256; PKCS#1 v1.5 or DER ECDSA) with the key of a PKCS#12 container, after
+/// checking that the container's certificate is `cert_pem`: how a holder proves they hold the key.
+int tp_pkcs12_sign(const uint8_t *der, size_t length, const char *password, const char *cert_pem, const uint8_t *message,
+                   size_t message_length, uint8_t **signature, size_t *signature_length, tp_error *error);
 
 /// A request's key: *type is TP_RSA_2048 for any RSA key, TP_EC_P256 for P-256, 2 for anything else; *bits its size.
 int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *error);
@@ -99,7 +107,7 @@ int tp_ocsp_error_response(int32_t status, uint8_t **response, size_t *response_
 typedef struct tp_token tp_token;
 /// Loads the module, finds the token by label (the labels found are listed when it is missing), logs in with the PIN.
 int tp_token_open(const char *module_path, const char *label, const char *pin, tp_token **token, tp_error *error);
-/// Logs out, closes the session, finalizes and unloads the module. NULL is fine.
+/// Closes the session; the last token closed on a module finalizes and unloads it. NULL is fine.
 void tp_token_close(tp_token *token);
 /// Generates a key pair on the token (private: sensitive, never extractable), sets CKA_ID to its key
 /// identifier, and makes a PKCS#10 request signed on the token (SHA-256). Nothing stays on failure.
@@ -109,6 +117,11 @@ int tp_token_generate(tp_token *token, int32_t algorithm, const char *label, con
 int tp_token_store_certificate(tp_token *token, const char *cert_pem, const char *label, tp_error *error);
 /// The key identifier (SHA-1 of subjectPublicKey) of a PEM certificate's or request's key.
 int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error);
+/// Signs `message` (SHA-256; PKCS#1 v1.5 or DER ECDSA) on the token with the private key `key_id`.
+int tp_token_sign(tp_token *token, const uint8_t key_id[20], const uint8_t *message, size_t message_length, uint8_t **signature,
+                  size_t *signature_length, tp_error *error);
+/// Destroys the key pair (and any certificate) with `key_id`; a key never certified is removed this way.
+int tp_token_delete(tp_token *token, const uint8_t key_id[20], tp_error *error);
 /// For audits: tries to read the secret value of the private key with `key_id`. Returns 1 when the
 /// token handed it out (it must not), 0 otherwise; *answer is the token's CK_RV
 /// (CKR_ATTRIBUTE_SENSITIVE, 0x11, for a sensitive key).

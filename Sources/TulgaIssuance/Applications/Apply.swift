@@ -61,8 +61,10 @@ extension IssuanceService {
         guard try await digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) != nil else {
             throw IssuanceError(.consent, "grant the CA service consent to your identity data first")
         }
+        let holder = Holder(iin: iin, surname: id.surname, givenName: id.givenName, organization: organization?.name, bin: organization?.bin)
+        try holder.checkSubject()
         try await checkPIN(iin: iin, pin: pin, whose: "your")
-        return Holder(iin: iin, surname: id.surname, givenName: id.givenName, organization: organization?.name, bin: organization?.bin)
+        return holder
     }
 
     func checkPIN(iin: String, pin: String, whose: String) async throws {
@@ -116,6 +118,7 @@ extension IssuanceService {
         }
         let organization = try await db.transaction { db in try Self.legalEntity(db, iin: iin, template: template, bin: bin) }
         let holder = Holder(iin: iin, surname: surname.uppercased(), givenName: givenName.uppercased(), organization: organization?.name, bin: organization?.bin)
+        try holder.checkSubject()
         return try await create(holder: holder, template: template, channel: .inPerson, requests: requests, caller: .staff("operator:" + operatorID),
                                 gateInPerson: true)
     }
@@ -124,6 +127,7 @@ extension IssuanceService {
     /// (but the one it replaces), the row, the audit. Issues at once when it starts `signing`.
     func create(holder: Holder, template: Template, channel: Channel, requests: KeyRequests, caller: Caller, reissueOf: String? = nil,
                 renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false) async throws -> ApplicationView {
+        try holder.checkSubject()
         let number = try Self.newNumber(), at = now, lifecycle = lifecycle, attempts = attempts
         let next = initial ?? ApplicationLifecycle.initialStatus(channel: channel, template: template)
         let replaced = reissueOf ?? renewalOf
@@ -133,6 +137,14 @@ extension IssuanceService {
                 do { try AttemptRecords.checkInPerson(db, iin: holder.iin, policy: attempts) } catch let error as AttemptError {
                     throw IssuanceError(.inPersonLocked, error.reason, message: error.message)
                 }
+            }
+            // A key goes in one application only, ever (checked first: it is about the request).
+            for (purpose, request) in [(KeyPurpose.auth, requests.auth), (.sign, requests.sign)] {
+                if try db.one("SELECT number FROM application_keys WHERE key_id = ?", [.text(request.keyID)]) != nil {
+                    throw IssuanceError(.keyReused, "the \(purpose.rawValue) key was offered in an application before: make new keys with tulga keys generate")
+                }
+                try db.execute("INSERT INTO application_keys (key_id, number, purpose, created_at) VALUES (?, ?, ?, ?)",
+                               [.text(request.keyID), .text(number), .text(purpose.rawValue), .double(at)])
             }
             var active: [String] = []
             for row in try db.query("SELECT * FROM applications WHERE iin = ?", [.text(holder.iin)]) {

@@ -17,15 +17,43 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.notFound` (also for another system's application), `.pin`, `.hrApproval` for
     ///   someone the register does not list or the applicant themself, `.state`; ``StorageError``; ``DatabaseFailure``.
     public func approveByHR(_ number: String, hrIIN: String, pin: String, caller: Caller) async throws -> ApplicationView {
-        _ = try await status(number, caller: caller)   // ownership before anyone's PIN is tried
+        // Ownership, the status and the register before anyone's PIN is tried: a PIN is never
+        // guessed (or locked) through an application its owner cannot approve.
+        try await precheck(number, .approveByHR, caller: caller, check: Self.hrMayApprove(hrIIN))
         try await checkPIN(iin: hrIIN, pin: pin, whose: "the HR approver's")
         return try await transition(number, .approveByHR, caller: caller, actor: "hr:\(hrIIN)",
-                                    set: [("hr_iin", .text(hrIIN)), ("hr_approved_at", .double(now))]) { db, row in
+                                    set: [("hr_iin", .text(hrIIN)), ("hr_approved_at", .double(now))], check: Self.hrMayApprove(hrIIN))
+    }
+
+    static func hrMayApprove(_ hrIIN: String) -> @Sendable (any SQLSession, SQLRow) throws -> Void {
+        { db, row in
             let bin = try row.optionalText(Columns.bin) ?? ""
             guard try row.text(Columns.iin) != hrIIN else { throw IssuanceError(.hrApproval, "an applicant does not approve their own application") }
             guard try LegalEntityRecords.hasRole(db, bin: bin, iin: hrIIN, role: .hr) else {
                 throw IssuanceError(.hrApproval, "the register does not list \(hrIIN) as HR of \(bin)")
             }
+        }
+    }
+
+    static func headMayApprove(_ headIIN: String) -> @Sendable (any SQLSession, SQLRow) throws -> Void {
+        { db, row in
+            let bin = try row.optionalText(Columns.bin) ?? ""
+            guard try row.text(Columns.iin) != headIIN else { throw IssuanceError(.headApproval, "an applicant does not approve their own application") }
+            guard let organization = try LegalEntityRecords.organization(db, bin: bin), organization.status == .active,
+                  organization.headIIN == headIIN else {
+                throw IssuanceError(.headApproval, "only the registered first head of an active \(bin) approves it")
+            }
+        }
+    }
+
+    /// The lifecycle's and the register's answer to `event`, without changing anything.
+    func precheck(_ number: String, _ event: ApplicationEvent, caller: Caller,
+                  check: @escaping @Sendable (any SQLSession, SQLRow) throws -> Void) async throws {
+        let at = now, lifecycle = lifecycle
+        try await db.transaction { db in
+            let row = try Self.owned(db, number, by: caller)
+            _ = try lifecycle.transition(from: try Self.facts(row), event: event, now: at)
+            try check(db, row)
         }
     }
 
@@ -41,16 +69,10 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.notFound`, `.pin`, `.hrApproval` before HR, `.headApproval` for anyone but the
     ///   registered head, `.state`; ``StorageError``; ``DatabaseFailure``.
     public func approveByHead(_ number: String, headIIN: String, pin: String, caller: Caller) async throws -> ApplicationView {
-        _ = try await status(number, caller: caller)
+        try await precheck(number, .approveByHead, caller: caller, check: Self.headMayApprove(headIIN))
         try await checkPIN(iin: headIIN, pin: pin, whose: "the first head's")
         _ = try await transition(number, .approveByHead, caller: caller, actor: "head:\(headIIN)",
-                                 set: [("head_iin", .text(headIIN)), ("head_approved_at", .double(now))]) { db, row in
-            let bin = try row.optionalText(Columns.bin) ?? ""
-            guard let organization = try LegalEntityRecords.organization(db, bin: bin), organization.status == .active,
-                  organization.headIIN == headIIN else {
-                throw IssuanceError(.headApproval, "only the registered first head of an active \(bin) approves it")
-            }
-        }
+                                 set: [("head_iin", .text(headIIN)), ("head_approved_at", .double(now))], check: Self.headMayApprove(headIIN))
         return try await issueIfReady(number, caller: caller)
     }
 

@@ -55,13 +55,16 @@ extension IssuanceService {
             issued[purpose] = try IssuedCertificate(pem: pem)
         }
         guard let auth = issued[.auth], let sign = issued[.sign] else { throw IssuanceError(.state, "the application has no request") }
+        // A renewal's or reissue's old certificates are revoked in the same transaction that
+        // records the new ones: a crash leaves either the old pair valid or the new one, never both.
+        let replaced = try row.optionalText(Columns.renewalOf) ?? row.optionalText(Columns.reissueOf), at = now, lifecycle = lifecycle
         let view = try await transition(number, .issue, caller: caller, actor: "ca",
                                         set: [("cert_auth", .text(auth.pem)), ("cert_sign", .text(sign.pem)), ("serial_auth", .text(auth.serialHex)),
                                               ("serial_sign", .text(sign.serialHex)),
-                                              ("valid_until", .double(min(auth.notValidAfter, sign.notValidAfter).timeIntervalSince1970))])
-        if let old = try row.optionalText(Columns.renewalOf) ?? row.optionalText(Columns.reissueOf) {
-            try await revokeApplication(old, reason: .superseded, actor: "ca")
+                                              ("valid_until", .double(min(auth.notValidAfter, sign.notValidAfter).timeIntervalSince1970))]) { db, _ in
+            if let replaced { try Self.revokeApplication(db, replaced, reason: .superseded, at: at, actor: "ca", lifecycle: lifecycle) }
         }
+        if replaced != nil { try? await refreshCRL() }
         return view
     }
 

@@ -87,7 +87,7 @@ public struct KeyRequests: Sendable, Hashable {
 /// The portal-plus-CA side: phone codes (`Phone/`), applications filed with the applicant's
 /// requests, certificates issued from them, revocation (CRL and OCSP). It never holds a private
 /// key of an applicant. Owns `mobile_citizens`, `sms_codes`, `sms_failures`,
-/// `phone_verifications`, `applications`, `revocations` and `crls`; reads the Digital ID, the
+/// `phone_verifications`, `applications`, `application_keys`, `revocations` and `crls`; reads the Digital ID, the
 /// legal-entity register and the attempt counter only through their modules.
 ///
 /// ```swift
@@ -149,7 +149,8 @@ public final class IssuanceService: Sendable {
     static func facts(_ row: SQLRow) throws -> ApplicationFacts {
         ApplicationFacts(status: try row.value(Columns.status, as: ApplicationStatus.self), channel: try row.value(Columns.channel, as: Channel.self),
                          template: try row.value(Columns.template, as: Template.self), createdAt: try row.double(Columns.createdAt),
-                         hrApproved: try row.optionalDouble(Columns.hrApprovedAt) != nil)
+                         hrApproved: try row.optionalDouble(Columns.hrApprovedAt) != nil,
+                         headApproved: try row.optionalDouble(Columns.headApprovedAt) != nil)
     }
 
     /// The application's row when `caller` may see it; another system's reads as absent.

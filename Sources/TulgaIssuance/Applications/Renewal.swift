@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import TulgaCore
 public import TulgaPKI
 import TulgaStorage
@@ -7,17 +7,23 @@ import TulgaStorage
 extension IssuanceService {
     /// Renews keys confirmed in person while their certificate is still valid (seed 002: «в этом
     /// случае вы с любой момент можете перевыпустить ваши ключи»): a new application from new
-    /// requests, issued at once; the old certificates are then revoked as superseded. Keys issued
-    /// remotely are refused with the portal's words: reissue them.
+    /// requests, issued at once (an employee's waits for HR and the first head again); the old
+    /// certificates are then revoked as superseded. Keys issued remotely are refused with the
+    /// portal's words: reissue them.
+    ///
+    /// Nobody but the holder renews: `proof` is the ``HolderProof`` signed with the SIGN key of the
+    /// certificate being renewed, so owning the application (an operator, an admin key) is not enough.
     ///
     /// - Parameters:
     ///   - number: the application whose keys are renewed.
     ///   - requests: the new requests from the applicant's key store.
+    ///   - proof: the holder's signature over ``HolderProof/message(application:auth:sign:)``.
     ///   - caller: who asks; must own the application.
     /// - Returns: The new application.
     /// - Throws: ``IssuanceError`` `.renewal` for remote keys (the portal's words) or an expired or revoked
-    ///   certificate, `.notFound`, `.tokenRequired`, `.activeApplication`; ``StorageError``; ``DatabaseFailure``.
-    public func renew(_ number: String, requests: KeyRequests, caller: Caller) async throws -> ApplicationView {
+    ///   certificate, `.holderProof`, `.notFound`, `.tokenRequired`, `.activeApplication`, `.keyReused`;
+    ///   ``StorageError``; ``DatabaseFailure``.
+    public func renew(_ number: String, requests: KeyRequests, proof: Data, caller: Caller) async throws -> ApplicationView {
         let old = try await status(number, caller: caller)
         if old.channel == .remote {
             throw IssuanceError(.renewal, "«\(renewalRefusal)». Вы можете подать заявку на перевыпуск: tulga issuance reissue \(number)",
@@ -28,6 +34,10 @@ extension IssuanceService {
         guard let until = try row.optionalDouble(Columns.validUntil), until > now else {
             throw IssuanceError(.renewal, "the certificates have expired: apply again")
         }
+        let message = HolderProof.message(application: number, auth: requests.auth.keyID, sign: requests.sign.keyID)
+        guard let current = try row.optionalText(Columns.certSign), HolderProof.verify(proof, message: message, certificatePEM: current) else {
+            throw IssuanceError(.holderProof, "the renewal must be signed with the SIGN key of application \(number): tulga keys renew \(number)")
+        }
         if old.template == .treasuryClient, requests.storage != .token {
             throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
         }
@@ -37,8 +47,9 @@ extension IssuanceService {
             // The register must still back the template.
             _ = try await db.transaction { db in try Self.legalEntity(db, iin: old.iin, template: old.template, bin: bin) }
         }
+        // The organisation approves an employee's new keys again: the person may have left it.
         return try await create(holder: holder, template: old.template, channel: .inPerson, requests: requests, caller: caller,
-                                renewalOf: number, initial: .signing)
+                                renewalOf: number, initial: old.template.needsHeadApproval ? .identified : .signing)
     }
 
     /// Reissues remote keys: every check of a new remote application (phone, Digital ID, consent,

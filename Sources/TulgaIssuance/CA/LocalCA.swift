@@ -1,6 +1,7 @@
 public import TulgaPKI
 import TulgaCore
 public import Foundation
+import Synchronization
 
 /// Where the local CA keeps its files, and the URL its CRL is published at.
 public struct CAConfig: Sendable, Codable {
@@ -74,9 +75,7 @@ public struct LocalCA: Sendable {
         try fm.createDirectory(atPath: config.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if ProcessInfo.processInfo.environment["TULGA_CA_PASSWORD"] == nil, !fm.fileExists(atPath: config.passwordFile) {
             let generated = PKI.randomSerial().map { String(format: "%02x", $0) }.joined()
-            guard fm.createFile(atPath: config.passwordFile, contents: Data(generated.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw IssuanceError(.ca, "cannot write \(config.passwordFile)")
-            }
+            try writePrivate(Data(generated.utf8), to: config.passwordFile, mode: 0o600)
         }
         let password = try Self.password(config)
         let rootKey = try PKI.generateKey(.rsa2048)
@@ -95,9 +94,8 @@ public struct LocalCA: Sendable {
         for (name, content, mode) in [("root.crt", root, 0o644), ("issuing.crt", issuing, 0o644),
                                       ("root.key", try PKI.encryptKey(rootKey, password: password), 0o600),
                                       ("issuing.key", try PKI.encryptKey(issuingKey, password: password), 0o600)] {
-            guard fm.createFile(atPath: path(config, name), contents: Data(content.utf8), attributes: [.posixPermissions: mode]) else {
-                throw IssuanceError(.ca, "cannot write \(path(config, name))")
-            }
+            // Created with their final mode (O_EXCL, then renamed): the keys are never readable by others, not even for a moment.
+            try writePrivate(Data(content.utf8), to: path(config, name), mode: mode_t(mode))
         }
         let ca = try LocalCA(config)
         _ = try ca.ocspSigner(now: now)
@@ -167,7 +165,7 @@ public struct LocalCA: Sendable {
         return path
     }
 
-    /// The delegated OCSP signer (`ocsp.crt`, `ocsp.key`), issued by the issuing CA with
+    /// The delegated OCSP signer (`ocsp.pem`: its certificate, then its encrypted key), issued by the issuing CA with
     /// extendedKeyUsage OCSPSigning and id-pkix-ocsp-nocheck; made when missing or within 30 days
     /// of its end.
     ///
@@ -175,24 +173,30 @@ public struct LocalCA: Sendable {
     /// - Returns: The signer.
     /// - Throws: ``IssuanceError`` `.ca` if a file cannot be written or the issuing key read; ``PKIError``.
     public func ocspSigner(now: Date) throws -> OCSP.Signer {
-        let certPath = Self.path(config, "ocsp.crt"), keyPath = Self.path(config, "ocsp.key")
-        if let cert = try? String(contentsOfFile: certPath, encoding: .utf8), let key = try? String(contentsOfFile: keyPath, encoding: .utf8),
-           let parsed = try? IssuedCertificate(pem: cert), parsed.notValidAfter.timeIntervalSince(now) > 30 * 86400 {
-            return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: key, password: password)
+        // One rotation at a time in this process; certificate and key share one file, replaced by
+        // one rename, so a reader never sees a key that does not match its certificate.
+        try Self.rotation.withLock { _ in
+            let path = Self.path(config, "ocsp.pem"), marker = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), let split = text.range(of: marker) {
+                let cert = String(text[..<split.lowerBound]), key = String(text[split.lowerBound...])
+                if let parsed = try? IssuedCertificate(pem: cert), parsed.notValidAfter.timeIntervalSince(now) > 30 * 86400 {
+                    return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: key, password: password)
+                }
+            }
+            let key = try PKI.generateKey(.rsa2048)
+            let csr = try PKI.csr(keyPEM: key, subject: [("CN", "TULGA OCSP RESPONDER (TEST)"), ("O", "tulga"), ("C", "KZ")])
+            let cert = try PKI.issue(csrPEM: csr, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(),
+                                     extensions: [("basicConstraints", "critical,CA:FALSE"), ("keyUsage", "critical,digitalSignature"),
+                                                  ("extendedKeyUsage", "critical,OCSPSigning"), ("noCheck", "ignored"),
+                                                  ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")],
+                                     notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.ocspSignerValidityDays * 86400))
+            let encrypted = try PKI.encryptKey(key, password: password)
+            try Self.writePrivate(Data((cert + encrypted).utf8), to: path, mode: 0o600)
+            return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: encrypted, password: password)
         }
-        let key = try PKI.generateKey(.rsa2048)
-        let csr = try PKI.csr(keyPEM: key, subject: [("CN", "TULGA OCSP RESPONDER (TEST)"), ("O", "tulga"), ("C", "KZ")])
-        let cert = try PKI.issue(csrPEM: csr, caCertPEM: issuingCertPEM, caKeyPEM: try issuingKey(),
-                                 extensions: [("basicConstraints", "critical,CA:FALSE"), ("keyUsage", "critical,digitalSignature"),
-                                              ("extendedKeyUsage", "critical,OCSPSigning"), ("noCheck", "ignored"),
-                                              ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")],
-                                 notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.ocspSignerValidityDays * 86400))
-        let encrypted = try PKI.encryptKey(key, password: password)
-        // Key first, then the certificate that names it; both private from the first byte.
-        try Self.writePrivate(Data(encrypted.utf8), to: keyPath, mode: 0o600)
-        try Self.writePrivate(Data(cert.utf8), to: certPath, mode: 0o644)
-        return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: encrypted, password: password)
     }
+
+    private static let rotation = Mutex<Void>(())
 
     /// Writes through a temporary file created with `mode` and `O_EXCL`, then renames it over `path`.
     static func writePrivate(_ data: Data, to path: String, mode: mode_t) throws {

@@ -29,15 +29,19 @@ extension IssuanceService {
     /// Revokes every certificate of an application not revoked yet.
     func revokeApplication(_ number: String, reason: RevocationReason, actor: String) async throws {
         let at = now, lifecycle = lifecycle
-        try await db.transaction { db in
-            try db.lock("revocation")
-            guard let app = try db.one("SELECT serial_auth, serial_sign FROM applications WHERE number = ?", [.text(number)]) else { return }
-            for serial in [try app.optionalText(Columns.serialAuth), try app.optionalText(Columns.serialSign)].compactMap({ $0 })
-            where try db.one("SELECT serial FROM revocations WHERE serial = ?", [.text(serial)]) == nil {
-                try Self.revoke(db, serial: serial, reason: reason, at: at, actor: actor, lifecycle: lifecycle)
-            }
-        }
+        try await db.transaction { db in try Self.revokeApplication(db, number, reason: reason, at: at, actor: actor, lifecycle: lifecycle) }
         try? await refreshCRL()
+    }
+
+    /// Revokes every certificate of an application not revoked yet, inside the caller's transaction.
+    static func revokeApplication(_ db: any SQLSession, _ number: String, reason: RevocationReason, at: Double, actor: String,
+                                  lifecycle: ApplicationLifecycle) throws {
+        try db.lock("revocation")
+        guard let app = try db.one("SELECT serial_auth, serial_sign FROM applications WHERE number = ?", [.text(number)]) else { return }
+        for serial in [try app.optionalText(Columns.serialAuth), try app.optionalText(Columns.serialSign)].compactMap({ $0 })
+        where try db.one("SELECT serial FROM revocations WHERE serial = ?", [.text(serial)]) == nil {
+            try revoke(db, serial: serial, reason: reason, at: at, actor: actor, lifecycle: lifecycle)
+        }
     }
 
     static func revoke(_ db: any SQLSession, serial: String, reason: RevocationReason, at: Double, actor: String, lifecycle: ApplicationLifecycle) throws {

@@ -11,6 +11,8 @@ public struct ApplicationFacts: Sendable, Hashable {
     public var createdAt: Double
     /// Whether HR has approved it (employees only).
     public var hrApproved: Bool
+    /// Whether the first head has approved it (employees only).
+    public var headApproved: Bool
     /// Creates the facts.
     ///
     /// - Parameters:
@@ -19,8 +21,11 @@ public struct ApplicationFacts: Sendable, Hashable {
     ///   - template: the template it was filed under.
     ///   - createdAt: when it was filed.
     ///   - hrApproved: whether HR has approved it.
-    public init(status: ApplicationStatus, channel: Channel, template: Template, createdAt: Double, hrApproved: Bool = false) {
-        (self.status, self.channel, self.template, self.createdAt, self.hrApproved) = (status, channel, template, createdAt, hrApproved)
+    ///   - headApproved: whether the first head has approved it.
+    public init(status: ApplicationStatus, channel: Channel, template: Template, createdAt: Double, hrApproved: Bool = false,
+                headApproved: Bool = false) {
+        (self.status, self.channel, self.template, self.createdAt) = (status, channel, template, createdAt)
+        (self.hrApproved, self.headApproved) = (hrApproved, headApproved)
     }
 }
 
@@ -52,9 +57,10 @@ public enum ApplicationEvent: String, Sendable, Hashable, CaseIterable {
 /// let next = try lifecycle.transition(from: facts, event: .confirmInPerson, now: clock.now())
 /// ```
 ///
-/// new (in person) → signing (confirmed) or expired (30 days);
-/// identified (remote, employee) → identified (HR's approval) → signing (first head's approval);
+/// new (in person) → signing (confirmed; an employee's: identified) or expired (30 days);
+/// identified (employee, either channel) → identified (HR's approval) → signing (first head's approval);
 /// signing → issued → installed; issued, installed → revoked; new, identified, signing → rejected.
+/// An employee's application is issued only with both approvals recorded, whatever the channel.
 public struct ApplicationLifecycle: Sendable, Hashable {
     /// In-person applications not confirmed within this many seconds expire.
     public var inPersonExpirySeconds: Double
@@ -114,10 +120,12 @@ public struct ApplicationLifecycle: Sendable, Hashable {
             guard facts.channel == .inPerson else { throw IssuanceError(.state, "only in-person applications are confirmed at a desk") }
             guard facts.status == .new else { throw refused }
             guard !isOverdue(facts, now: now) else { throw IssuanceError(.state, "the application is «\(ApplicationStatus.expired.title)»") }
-            return .signing
+            // The desk confirms who the person is, not that their organisation lets them sign for it.
+            return facts.template.needsHeadApproval ? .identified : .signing
         case .issue:
-            if facts.status == .identified, facts.template.needsHeadApproval {
-                throw IssuanceError(.headApproval, "the first head has not approved the application yet")
+            if facts.template.needsHeadApproval, !(facts.hrApproved && facts.headApproved) {
+                throw IssuanceError(.headApproval, facts.hrApproved ? "the first head has not approved the application yet"
+                                                                    : "HR and then the first head approve an employee's application before it is issued")
             }
             guard facts.status == .signing else { throw refused }
             return .issued

@@ -1,3 +1,4 @@
+import Foundation
 public import TulgaCore
 public import TulgaLegalEntities
 public import TulgaPKI
@@ -181,14 +182,18 @@ public enum IssuanceErrorCode: String, ErrorCode {
     case inPersonLocked = "in_person_locked"
     /// No CA, or it cannot be used (503).
     case ca
+    /// A renewal not signed with the SIGN key of the certificate it renews (403).
+    case holderProof = "holder_proof"
+    /// A key certified before (or already in another application) is offered again: make new keys (409).
+    case keyReused = "key_reused"
 
     /// The HTTP problem kind, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
         case .invalidIdentity, .tokenRequired: .invalid
-        case .phoneNotRegistered, .digitalID, .consent, .renewal, .pin, .code, .register, .inPersonLocked: .forbidden
-        case .activeApplication, .state, .headApproval, .hrApproval: .conflict
+        case .phoneNotRegistered, .digitalID, .consent, .renewal, .pin, .code, .register, .inPersonLocked, .holderProof: .forbidden
+        case .activeApplication, .state, .headApproval, .hrApproval, .keyReused: .conflict
         case .ca: .unavailable
         }
     }
@@ -224,6 +229,25 @@ public struct Holder: Sendable, Hashable {
         self.givenName = givenName
         self.organization = organization
         self.bin = bin
+    }
+
+    /// Longest CN, O, SURNAME or GIVENNAME a certificate carries (RFC 5280's ub-common-name and
+    /// ub-organization-name; OpenSSL refuses longer CN and O values when signing).
+    public static let maximumNameLength = 64
+
+    /// Refuses, before anything is filed or any PIN is tried, a subject the CA could not sign.
+    ///
+    /// - Throws: ``IssuanceError`` `.invalidIdentity` for an empty or over-long name or a control character.
+    public func checkSubject() throws(IssuanceError) {
+        for (field, value) in [("surname", surname), ("given name", givenName), ("CN", "\(surname) \(givenName)"), ("organization", organization ?? "-")] {
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, value.count <= Self.maximumNameLength else {
+                throw IssuanceError(.invalidIdentity, "the \(field) must have 1 to \(Self.maximumNameLength) characters for a certificate")
+            }
+            guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw IssuanceError(.invalidIdentity, "the \(field) has a control character")
+            }
+        }
     }
 
     /// CN="SURNAME GIVENNAME", SURNAME, GIVENNAME, SERIALNUMBER=IIN…, C=KZ; a legal entity adds O and OU=BIN….

@@ -45,5 +45,10 @@ extension IssuanceService {
             "ALTER TABLE applications ADD COLUMN refusal TEXT",
             "CREATE TABLE crls (number INTEGER PRIMARY KEY, this_update {REAL} NOT NULL, next_update {REAL} NOT NULL, revoked_count INTEGER NOT NULL, der {BLOB} NOT NULL)",
         ])
+        // Every key offered, once: a key is certified at most once, so keys revoked as compromised
+        // (or any earlier ones) cannot come back in a reissue or a renewal.
+        migrator.registerMigration("issuance.v3", [
+            "CREATE TABLE application_keys (key_id TEXT PRIMARY KEY, number TEXT NOT NULL, purpose TEXT NOT NULL, created_at {REAL} NOT NULL)",
+        ])
     }
 }

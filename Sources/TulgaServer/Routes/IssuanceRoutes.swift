@@ -24,7 +24,7 @@ struct IssuanceRoutes {
         let signRequest: String
         let bin: String?
     }
-    struct RequestsBody: Decodable { let pin: String?; let storage: String?; let authRequest: String; let signRequest: String }
+    struct RequestsBody: Decodable { let pin: String?; let storage: String?; let authRequest: String; let signRequest: String; let proof: String? }
     struct ApprovalBody: Decodable { let iin: String; let pin: String }
     struct RevokeBody: Decodable { let pin: String; let reason: String? }
     struct RefuseBody: Decodable { let reason: String }
@@ -100,7 +100,10 @@ struct IssuanceRoutes {
             try context.require(.issuance)
             let input = try await body(request, RequestsBody.self)
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
-            return try json(try await issuance.renew(try context.parameters.require("number"), requests: requests, caller: context.caller),
+            guard let text = input.proof, text.count <= 2 * HolderProof.maximumLength, let proof = Data(base64Encoded: text) else {
+                throw Problem(.unprocessableContent, "invalid_proof", "a renewal needs proof: the holder's signature (base64) made by tulga keys renew")
+            }
+            return try json(try await issuance.renew(try context.parameters.require("number"), requests: requests, proof: proof, caller: context.caller),
                             status: .created)
         }
         routes.post("/applications/{number}/revoke") { request, context in
