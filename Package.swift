@@ -243,7 +243,7 @@ let package = Package(
             name: "TulgaCLITests",
             dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
                            "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID", "TulgaPKI",
-                           "TulgaKeyStore"],
+                           "TulgaKeyStore", "TulgaAPIKeys"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -35,6 +35,10 @@ typedef struct module {
     CK_FUNCTION_LIST_PTR f;
     int finalize;
     int users;
+    /// Tokens logged in through this module, with the SHA-256 of the PIN that opened them: a
+    /// second open of a logged-in token must bring the same PIN (the token cannot check it again).
+    struct { char label[33]; unsigned char pin[32]; } logins[8];
+    int login_count;
 } module;
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,6 +66,7 @@ static void module_release(module *m) {
         if (m->f && m->finalize) p11(m->f->C_Finalize(NULL));
         if (m->handle) dlclose(m->handle);
         free(m->path);
+        OPENSSL_cleanse(m->logins, sizeof(m->logins));
         free(m);
     }
     pthread_mutex_unlock(&modules_lock);
@@ -179,6 +184,25 @@ int tp_token_open(const char *module_path, const char *label, const char *pin, t
     rv = p11(t->f->C_Login(t->session, CKU_USER, copy, (CK_ULONG)pin_length));
     OPENSSL_cleanse(copy, pin_length);
     free(copy);
+    unsigned char pin_hash[32];
+    SHA256((const unsigned char *)pin, pin_length, pin_hash);
+    pthread_mutex_lock(&modules_lock);
+    module *m = t->module;
+    int known = -1;
+    for (int i = 0; i < m->login_count; i++)
+        if (strcmp(m->logins[i].label, label) == 0) known = i;
+    if (rv == CKR_OK) {
+        if (known < 0 && m->login_count < 8) known = m->login_count++;
+        if (known >= 0) {
+            snprintf(m->logins[known].label, sizeof(m->logins[known].label), "%s", label);
+            memcpy(m->logins[known].pin, pin_hash, 32);
+        }
+    } else if (rv == CKR_USER_ALREADY_LOGGED_IN) {
+        // Logged in already by this process: the PIN must be the one that did it.
+        if (known < 0 || CRYPTO_memcmp(m->logins[known].pin, pin_hash, 32) != 0) rv = CKR_PIN_INCORRECT;
+    }
+    pthread_mutex_unlock(&modules_lock);
+    OPENSSL_cleanse(pin_hash, sizeof(pin_hash));
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
         tp_token_close(t);
         return tp_fail(error, "the token refuses the PIN: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
@@ -322,10 +346,14 @@ int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const t
         {CKA_ENCRYPT, &no, sizeof(no)}, {CKA_WRAP, &no, sizeof(no)}, {CKA_LABEL, (void *)label, label_length},
         {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
     };
+    // Only the one signing mechanism we use: CKA_DECRYPT=FALSE alone leaves raw RSA (CKM_RSA_X_509
+    // "signing") as a way to decrypt.
+    CK_MECHANISM_TYPE allowed = algorithm == TP_EC_P256 ? CKM_ECDSA : CKM_SHA256_RSA_PKCS;
     CK_ATTRIBUTE priv[] = {
         {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_PRIVATE, &yes, sizeof(yes)}, {CKA_SENSITIVE, &yes, sizeof(yes)},
         {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_SIGN, &yes, sizeof(yes)}, {CKA_DECRYPT, &no, sizeof(no)},
         {CKA_UNWRAP, &no, sizeof(no)}, {CKA_DERIVE, &no, sizeof(no)}, {CKA_LABEL, (void *)label, label_length},
+        {CKA_ALLOWED_MECHANISMS, &allowed, sizeof(allowed)},
     };
     CK_ULONG pub_count = algorithm == TP_EC_P256 ? sizeof(pub_ec) / sizeof(pub_ec[0]) : sizeof(pub_rsa) / sizeof(pub_rsa[0]);
     CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};

@@ -1,24 +1,36 @@
 public import TulgaCore
-import TulgaCrypto
+public import TulgaCrypto
 public import TulgaStorage
 
-/// A calling system's key: the scopes it may use. Keys are stored scrypt-hashed; the id is a
-/// prefix of the key's SHA-256, so a key can be found without storing it.
+/// A calling system's key: the scopes it may use, and when it stops working.
 public struct APIKeyRecord: Sendable, Hashable, Codable {
-    /// 16 hex digits of the key's SHA-256 (see ``APIKeyRecords/id(of:)``).
+    /// 16 hex digits of the key's SHA-256 (see ``APIKeyRecords/id(of:)``); safe to show and log.
     public var id: String
     /// A name for people, e.g. the calling system.
     public var name: String
     /// What the key may call, e.g. `kiosk`, `issuance`, `moderation`, `admin`.
     public var scopes: Set<String>
+    /// When it was added, in seconds since 1970.
+    public var createdAt: Double
+    /// When it stops working, if it expires.
+    public var expiresAt: Double?
+    /// When it was revoked, if it was.
+    public var revokedAt: Double?
+
+    /// Whether the key works at `now`: not revoked, not expired.
+    ///
+    /// - Parameter now: seconds since 1970.
+    public func isUsable(at now: Double) -> Bool { revokedAt == nil && (expiresAt.map { now < $0 } ?? true) }
 }
 
 /// Codes of refused API-key steps.
 public enum APIKeyErrorCode: String, ErrorCode {
     /// The key is shorter than 32 characters (422).
     case weakKey = "weak_key"
-    /// Always ``ProblemKind/invalid``.
-    public var kind: ProblemKind { .invalid }
+    /// No key with that id (404).
+    case notFound = "not_found"
+    /// 422 or 404, as listed on the cases.
+    public var kind: ProblemKind { self == .notFound ? .notFound : .invalid }
 }
 
 /// A refused API-key step.
@@ -26,30 +38,44 @@ public typealias APIKeyError = CodedError<APIKeyErrorCode>
 
 /// The API keys of calling systems. Owns `api_keys`.
 ///
+/// Keys are high-entropy (32 characters or more), so no slow KDF is needed: each is stored as an
+/// HMAC-SHA-256 under a subkey of the service's evidence key, found by its id and compared in
+/// constant time. An unknown key costs one indexed read. Keys added by older builds (scrypt
+/// hashes) still work, and gain their HMAC on first use.
+///
 /// ```swift
-/// let keys = APIKeyRecords(context)
-/// _ = try await keys.add(name: "kiosk-12", scopes: ["kiosk"], key: key)
+/// let keys = APIKeyRecords(context, cipher: cipher)
+/// _ = try await keys.add(name: "kiosk-12", scopes: ["kiosk"], key: key, expiresAt: nil)
 /// if let caller = try await keys.authenticate(key), caller.scopes.contains("kiosk") { /* allowed */ }
+/// try await keys.revoke(id)
 /// ```
 public struct APIKeyRecords: Sendable {
     /// The shared database.
     public let database: any SQLDatabase
     /// The clock keys are stamped with.
     public let clock: any WallClock
+    let cipher: EvidenceCipher
 
     /// Creates the records.
     ///
-    /// - Parameter context: the database and the clock.
-    public init(_ context: RecordContext) { (database, clock) = (context.database, context.clock) }
+    /// - Parameters:
+    ///   - context: the database and the clock.
+    ///   - cipher: the key the lookup HMAC is derived from.
+    public init(_ context: RecordContext, cipher: EvidenceCipher) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
-    enum Columns: String { case id, name, scopes, secretHash = "secret_hash" }
+    enum Columns: String { case id, name, scopes, secretHash = "secret_hash", lookup, createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at" }
 
-    /// The key table, as released in v3.
+    /// The key table: as released in v3, then keyed lookups, expiry and revocation.
     ///
-    /// - Parameter migrator: the migrator to add `api_keys.v1` to.
+    /// - Parameter migrator: the migrator to add `api_keys.v1` and `api_keys.v2` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("api_keys.v1", replaces: ["v3-api-keys"], [
             "CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at {REAL} NOT NULL)",
+        ])
+        migrator.registerMigration("api_keys.v2", [
+            "ALTER TABLE api_keys ADD COLUMN lookup TEXT",
+            "ALTER TABLE api_keys ADD COLUMN expires_at {REAL}",
+            "ALTER TABLE api_keys ADD COLUMN revoked_at {REAL}",
         ])
     }
 
@@ -59,42 +85,101 @@ public struct APIKeyRecords: Sendable {
     /// - Returns: 16 lower-case hex digits.
     public static func id(of key: String) -> String { String(sha256Hex(key).prefix(16)) }
 
-    /// Registers a key of at least 32 characters with `scopes`.
-    ///
-    /// A key with the same id is replaced.
+    func lookup(_ key: String) -> String { cipher.mac(purpose: "tulga api-key lookup v1", key) }
+
+    /// Registers a key of at least 32 characters with `scopes`. A key with the same id is replaced.
     ///
     /// - Parameters:
     ///   - name: a name for people.
     ///   - scopes: what the key may call.
-    ///   - key: the secret key, at least 32 characters; only its scrypt hash is stored.
+    ///   - key: the secret key, at least 32 characters; only its keyed HMAC is stored.
+    ///   - expiresAt: when it stops working, if it should.
+    ///   - actor: who adds it, for the audit.
     /// - Returns: The stored record.
-    /// - Throws: ``APIKeyError`` `.weakKey` for a key shorter than 32 characters; `CryptoFailure` if hashing fails;
-    ///   ``DatabaseFailure`` from the database.
-    public func add(name: String, scopes: Set<String>, key: String) async throws -> APIKeyRecord {
+    /// - Throws: ``APIKeyError`` `.weakKey` for a key shorter than 32 characters; ``DatabaseFailure`` from the database.
+    public func add(name: String, scopes: Set<String>, key: String, expiresAt: Double? = nil, actor: String = "admin") async throws -> APIKeyRecord {
         guard key.count >= 32 else { throw APIKeyError(.weakKey, "an API key must have at least 32 characters") }
-        let id = Self.id(of: key), hash = try SecretHash.make(key), now = clock.now()
+        let id = Self.id(of: key), lookup = lookup(key), now = clock.now()
         try await database.transaction { db in
             try db.execute("DELETE FROM api_keys WHERE id = ?", [.text(id)])
-            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                           [.text(id), .text(name), .text(scopes.sorted().joined(separator: ",")), .text(hash), .double(now)])
-            try AuditLog.append(db, at: now, actor: "admin", action: "api_key.add", subject: id, detail: name)
+            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, lookup, created_at, expires_at) VALUES (?, ?, ?, '', ?, ?, ?)",
+                           [.text(id), .text(name), .text(scopes.sorted().joined(separator: ",")), .text(lookup), .double(now), SQLValue(expiresAt)])
+            try AuditLog.append(db, at: now, actor: actor, action: "api_key.add", subject: id, detail: name)
         }
-        return APIKeyRecord(id: id, name: name, scopes: scopes)
+        return APIKeyRecord(id: id, name: name, scopes: scopes, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
     }
 
-    /// The key's record if the key is known and matches; nil otherwise (same cost either way).
+    static func record(_ row: SQLRow) throws -> APIKeyRecord {
+        APIKeyRecord(id: try row.text(Columns.id), name: try row.text(Columns.name),
+                     scopes: Set(try row.text(Columns.scopes).split(separator: ",").map(String.init)), createdAt: try row.double(Columns.createdAt),
+                     expiresAt: try row.optionalDouble(Columns.expiresAt), revokedAt: try row.optionalDouble(Columns.revokedAt))
+    }
+
+    /// The key's record if the key is known, matches, and is neither revoked nor expired; nil otherwise.
     ///
     /// - Parameter key: the key as the caller sends it.
-    /// - Returns: The record, or `nil` for an unknown or wrong key.
+    /// - Returns: The record, or `nil` for an unknown, wrong, revoked or expired key.
     /// - Throws: ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func authenticate(_ key: String) async throws -> APIKeyRecord? {
-        let id = Self.id(of: key)
-        let row = try await database.transaction { db in try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(id)]) }
-        guard let row else {
-            _ = SecretHash.verify(key, against: "scrypt$32768$8$1$00$00")
-            return nil
+        let id = Self.id(of: key), expected = lookup(key), now = clock.now()
+        guard let row = try await database.transaction({ db in try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(id)]) }) else { return nil }
+        let record = try Self.record(row)
+        if let stored = try row.optionalText(Columns.lookup), !stored.isEmpty {
+            guard constantTimeEquals(stored, expected) else { return nil }
+        } else {
+            // A key from an older build: its scrypt hash once, then the keyed lookup from now on.
+            guard SecretHash.verify(key, against: try row.text(Columns.secretHash)) else { return nil }
+            try await database.transaction { db in
+                try db.execute("UPDATE api_keys SET lookup = ?, secret_hash = '' WHERE id = ?", [.text(expected), .text(id)])
+            }
         }
-        guard SecretHash.verify(key, against: try row.text(Columns.secretHash)) else { return nil }
-        return APIKeyRecord(id: id, name: try row.text(Columns.name), scopes: Set(try row.text(Columns.scopes).split(separator: ",").map(String.init)))
+        return record.isUsable(at: now) ? record : nil
+    }
+
+    /// Every key, usable or not, oldest first; no secret in them.
+    ///
+    /// - Returns: The records.
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public func list() async throws -> [APIKeyRecord] {
+        try await database.transaction { db in try db.query("SELECT * FROM api_keys ORDER BY created_at, id", []).map(Self.record) }
+    }
+
+    /// Revokes a key: every node refuses it once its short cache entry lapses.
+    ///
+    /// - Parameters:
+    ///   - id: the key's id.
+    ///   - actor: who revokes it, for the audit.
+    /// - Throws: ``APIKeyError`` `.notFound`; ``DatabaseFailure``.
+    public func revoke(_ id: String, actor: String = "admin") async throws {
+        let now = clock.now()
+        try await database.transaction { db in
+            guard try db.one("SELECT id FROM api_keys WHERE id = ?", [.text(id)]) != nil else { throw APIKeyError(.notFound, "no API key \(id)") }
+            try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [.double(now), .text(id)])
+            try AuditLog.append(db, at: now, actor: actor, action: "api_key.revoke", subject: id, detail: "")
+        }
+    }
+
+    /// Replaces a key with `newKey` (same name and scopes) and revokes the old one, in one transaction.
+    ///
+    /// - Parameters:
+    ///   - id: the old key's id.
+    ///   - newKey: the new secret key, at least 32 characters.
+    ///   - expiresAt: when the new key stops working, if it should.
+    ///   - actor: who rotates it, for the audit.
+    /// - Returns: The new key's record.
+    /// - Throws: ``APIKeyError`` `.notFound`, `.weakKey`; ``DatabaseFailure``.
+    public func rotate(_ id: String, to newKey: String, expiresAt: Double? = nil, actor: String = "admin") async throws -> APIKeyRecord {
+        guard newKey.count >= 32 else { throw APIKeyError(.weakKey, "an API key must have at least 32 characters") }
+        let newID = Self.id(of: newKey), lookup = lookup(newKey), now = clock.now()
+        return try await database.transaction { db in
+            guard let row = try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(id)]) else { throw APIKeyError(.notFound, "no API key \(id)") }
+            let old = try Self.record(row)
+            try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [.double(now), .text(id)])
+            try db.execute("DELETE FROM api_keys WHERE id = ?", [.text(newID)])
+            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, lookup, created_at, expires_at) VALUES (?, ?, ?, '', ?, ?, ?)",
+                           [.text(newID), .text(old.name), .text(old.scopes.sorted().joined(separator: ",")), .text(lookup), .double(now), SQLValue(expiresAt)])
+            try AuditLog.append(db, at: now, actor: actor, action: "api_key.rotate", subject: id, detail: newID)
+            return APIKeyRecord(id: newID, name: old.name, scopes: old.scopes, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
+        }
     }
 }

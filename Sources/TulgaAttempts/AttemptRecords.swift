@@ -28,7 +28,9 @@ public struct ApplicantStatus: Sendable, Hashable, Codable {
 
 /// Attempts and their per-IIN counter, the in-person acceptances and the replay ledger. Owns
 /// `applicants`, `attempts`, `in_person` and `replay_hashes`. The limit is enforced in ``begin(iin:language:)``:
-/// a per-IIN lock, then the pure ``AttemptCounter`` rule, in one transaction.
+/// a per-IIN lock, then the pure ``AttemptCounter`` rule, in one transaction. Each running attempt
+/// holds a lease (``AttemptPolicy/leaseSeconds``); one left by a crash is released, not counted, the
+/// next time anyone touches that IIN, at start-up and by the background service.
 ///
 /// ```swift
 /// let attempts = AttemptRecords(context, policy: AttemptPolicy(maxAttempts: 5))
@@ -49,7 +51,7 @@ public struct AttemptRecords: Sendable {
     ///   - policy: the attempt limit.
     public init(_ context: RecordContext, policy: AttemptPolicy) { (database, clock, self.policy) = (context.database, context.clock, policy) }
 
-    enum Columns: String { case failures, running, language, state }
+    enum Columns: String { case id, iin, failures, running, language, state, leaseUntil = "lease_until" }
 
     /// The attempt tables, as released in v1.
     ///
@@ -70,6 +72,11 @@ public struct AttemptRecords: Sendable {
             "CREATE TABLE in_person (iin TEXT PRIMARY KEY, accepted_by TEXT NOT NULL, accepted_at {REAL} NOT NULL)",
             "CREATE TABLE replay_hashes (hash TEXT PRIMARY KEY, seen_at {REAL} NOT NULL)",
         ])
+        // A running attempt holds a lease: a crash can no longer leave it running for ever.
+        migrator.registerMigration("attempts.v2", [
+            "ALTER TABLE attempts ADD COLUMN lease_until {REAL}",
+            "CREATE INDEX attempts_running ON attempts(state, lease_until)",
+        ])
     }
 
     static func counter(_ db: any SQLSession, iin: String) throws -> AttemptCounter {
@@ -80,6 +87,53 @@ public struct AttemptRecords: Sendable {
     static func save(_ db: any SQLSession, iin: String, _ counter: AttemptCounter) throws {
         try db.execute("UPDATE applicants SET failures = ?, running = ? WHERE iin = ?",
                        [.int(Int64(counter.failures)), .int(Int64(counter.running)), .text(iin)])
+    }
+
+    /// Releases, inside the caller's transaction (holding the applicant's lock), every running
+    /// attempt of `iin` whose lease has expired: abandoned, not counted, audited. A session left
+    /// behind by a crash or `kill -9` ends this way, so it never locks the citizen out.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - iin: the applicant's IIN.
+    ///   - policy: the attempt policy (its lease rule).
+    ///   - now: the injected clock's time.
+    /// - Returns: How many attempts were released.
+    /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`.
+    @discardableResult
+    public static func releaseExpired(_ db: any SQLSession, iin: String, policy: AttemptPolicy, at now: Double) throws -> Int {
+        var released = 0
+        for row in try db.query("SELECT id, lease_until FROM attempts WHERE iin = ? AND state = 'running'", [.text(iin)])
+        where policy.leaseExpired(leaseUntil: try row.optionalDouble(Columns.leaseUntil), now: now) {
+            let id = try row.text(Columns.id)
+            _ = try end(db, AttemptTicket(id: id, iin: iin), event: .abandon, score: nil, livenessPassed: nil,
+                        reason: "lease expired: the session ended without a result (the service stopped); not counted", at: now)
+            try AuditLog.append(db, at: now, actor: "policy", action: "attempt.lease_expired", subject: id, detail: "")
+            released += 1
+        }
+        return released
+    }
+
+    /// Releases every expired lease, one applicant per transaction (at start-up and by the
+    /// background service).
+    ///
+    /// - Returns: How many attempts were released.
+    /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`.
+    @discardableResult
+    public func releaseExpiredLeases() async throws -> Int {
+        let now = clock.now(), policy = policy
+        let iins = try await database.transaction { db in
+            try db.query("SELECT DISTINCT iin FROM attempts WHERE state = 'running' AND (lease_until IS NULL OR lease_until <= ?)", [.double(now)])
+                .map { try $0.text(Columns.iin) }
+        }
+        var released = 0
+        for iin in iins {
+            released += try await database.transaction { db in
+                try db.lock("applicant:" + iin)
+                return try Self.releaseExpired(db, iin: iin, policy: policy, at: now)
+            }
+        }
+        return released
     }
 
     /// Starts an attempt if the policy leaves one free; counting is atomic per IIN.
@@ -95,9 +149,11 @@ public struct AttemptRecords: Sendable {
         return try await database.transaction { db in
             try db.lock("applicant:" + iin)
             try db.execute("INSERT INTO applicants (iin, language) VALUES (?, ?) ON CONFLICT (iin) DO NOTHING", [.text(iin), .text(language.rawValue)])
+            try Self.releaseExpired(db, iin: iin, policy: policy, at: now)
             try Self.save(db, iin: iin, try Self.counter(db, iin: iin).begin(policy))
             try db.execute("UPDATE applicants SET language = ? WHERE iin = ?", [.text(language.rawValue), .text(iin)])
-            try db.execute("INSERT INTO attempts (id, iin, state, started_at) VALUES (?, ?, 'running', ?)", [.text(id), .text(iin), .double(now)])
+            try db.execute("INSERT INTO attempts (id, iin, state, started_at, lease_until) VALUES (?, ?, 'running', ?, ?)",
+                           [.text(id), .text(iin), .double(now), .double(now + policy.leaseSeconds)])
             try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "attempt.begin", subject: id, detail: "")
             return AttemptTicket(id: id, iin: iin)
         }
@@ -164,11 +220,15 @@ public struct AttemptRecords: Sendable {
     /// Failures, running attempts, what is left, and the in-person path.
     ///
     /// - Parameter iin: the applicant's IIN.
+    /// Expired leases are released first, so a crashed session never shows as running.
+    ///
     /// - Returns: The status; an applicant never seen has no failures and every attempt left.
     /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if the counter row cannot be read.
     public func status(_ iin: String) async throws -> ApplicantStatus {
-        let policy = policy
+        let policy = policy, now = clock.now()
         return try await database.transaction { db in
+            try db.lock("applicant:" + iin)
+            try Self.releaseExpired(db, iin: iin, policy: policy, at: now)
             let c = try Self.counter(db, iin: iin)
             let accepted = try db.one("SELECT iin FROM in_person WHERE iin = ?", [.text(iin)]) != nil
             return ApplicantStatus(iin: iin, failures: c.failures, running: c.running, attemptsLeft: policy.attemptsLeft(failures: c.failures, running: c.running),

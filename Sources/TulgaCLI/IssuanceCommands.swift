@@ -302,14 +302,14 @@ struct Renew: AsyncParsableCommand {
         discussion: "The holder makes both with tulga keys renew, which signs the new keys with the current SIGN key; nobody else can renew.")
     @Argument var number: String
     @OptionGroup var requests: RequestOptions
-    @Option(help: "The holder's proof (base64) from tulga keys renew --proof-only.") var proof: String
+    @Option(help: "The holder's proof from tulga keys renew --proof-only: the challenge, then the signature (base64).") var proof: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
         let keyRequests = try requests.load()
-        guard let text = try? String(contentsOfFile: proof, encoding: .utf8),
-              let signature = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw fail("cannot read a base64 proof from \(proof)") }
+        let lines = ((try? String(contentsOfFile: proof, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard lines.count == 2, let signature = Data(base64Encoded: lines[1]) else { throw fail("\(proof) must hold the challenge and the base64 proof, a line each") }
         try await withIssuance(store) { s, _ in
-            try printApplication(try await s.renew(number, requests: keyRequests, proof: signature, caller: cliCaller), json: store.common.json)
+            try printApplication(try await s.renew(number, requests: keyRequests, challenge: lines[0], proof: signature, caller: cliCaller), json: store.common.json)
         }
     }
 }

@@ -162,11 +162,12 @@ func callService<T: Decodable>(_ server: String, _ method: String, _ path: Strin
 struct KeysRenew: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "renew",
-        abstract: "Renew keys confirmed in person: make two new key pairs, sign their key IDs with the current SIGN key (the holder's proof), and file the renewal.",
+        abstract: "Renew keys confirmed in person: make two new key pairs, sign the CA's challenge and their key IDs with the current AUTH key (the holder's proof), and file the renewal.",
         discussion: """
-            Only the holder can: the proof needs the current SIGN key, in the same folder (its password) or on the same token.
+            Only the holder can: the proof needs the current AUTH key, in the same folder (its password) or on the same token.
+            The challenge is used once and expires in five minutes.
             With --server the renewal goes to a running tulga service ($TULGA_API_KEY); else to the local store.
-            With --proof-only FILE nothing is filed: the two requests and the proof (base64) are written for tulga issuance renew.
+            With --proof-only FILE nothing is filed: the two requests, and the challenge and proof (base64) are written for tulga issuance renew.
             Then install the new certificates with tulga keys install NEW-NUMBER.
             """)
     @Argument var number: String
@@ -177,14 +178,17 @@ struct KeysRenew: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let (application, current) = try await fetchCurrent()
+        let (application, current, challenge) = try await fetchCurrent()
         let keyStore = try storage.open(newPassword: false)
-        let algorithm = try IssuedCertificate(pem: current.sign).algorithm
+        let algorithm = try IssuedCertificate(pem: current.auth).algorithm
         let made: [GeneratedRequest], proof: Data
         do {
+            // The current key must answer before any new key is made: a wrong password leaves nothing behind.
+            _ = try keyStore.sign(Data("tulga-renewal-probe".utf8), certificatePEM: current.auth)
             made = try keyStore.generate(iin: application.iin, algorithm: algorithm)
             guard made.count == 2 else { throw fail("the key store made \(made.count) requests") }
-            proof = try keyStore.sign(HolderProof.message(application: number, auth: made[0].keyID, sign: made[1].keyID), certificatePEM: current.sign)
+            proof = try keyStore.sign(HolderProof.message(application: number, challenge: challenge.challenge, auth: made[0].keyID, sign: made[1].keyID),
+                                      certificatePEM: current.auth)
         } catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
         let folder = requests ?? storage.folder ?? "."
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -192,7 +196,7 @@ struct KeysRenew: AsyncParsableCommand {
             try Data(request.pem.utf8).write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent("\(request.purpose.rawValue).csr")), options: .atomic)
         }
         if let proofOnly {
-            try Data((proof.base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: proofOnly), options: .atomic)
+            try Data((challenge.challenge + "\n" + proof.base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: proofOnly), options: .atomic)
             print("requests in \(folder), proof in \(proofOnly): tulga issuance renew \(number) --auth-request \(folder)/AUTH.csr --sign-request \(folder)/SIGN.csr --proof \(proofOnly)")
             return
         }
@@ -200,25 +204,31 @@ struct KeysRenew: AsyncParsableCommand {
         if let server {
             renewed = try await callService(server, "POST", "/v1/applications/\(number)/renew",
                                             body: ["authRequest": made[0].pem, "signRequest": made[1].pem, "storage": keyStore.kind.rawValue,
-                                                   "proof": proof.base64EncodedString()], as: ApplicationView.self, expect: 201)
+                                                   "challenge": challenge.challenge, "proof": proof.base64EncodedString()], as: ApplicationView.self, expect: 201)
         } else {
             var result: ApplicationView?
             let keyRequests: KeyRequests
             do { keyRequests = try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: keyStore.kind) } catch { throw fail(error.reason) }
-            try await withIssuance(store) { s, _ in result = try await s.renew(number, requests: keyRequests, proof: proof, caller: .staff("cli")) }
+            try await withIssuance(store) { s, _ in
+                result = try await s.renew(number, requests: keyRequests, challenge: challenge.challenge, proof: proof, caller: .staff("cli"))
+            }
             guard let result else { throw fail("no renewal for \(number)") }
             renewed = result
         }
         try printApplication(renewed, json: store.common.json)
     }
 
-    func fetchCurrent() async throws -> (ApplicationView, IssuedCertificates) {
+    func fetchCurrent() async throws -> (ApplicationView, IssuedCertificates, RenewalChallenge) {
         if let server {
             let app = try await callService(server, "GET", "/v1/applications/\(number)", as: ApplicationView.self)
-            return (app, try await callService(server, "GET", "/v1/applications/\(number)/certificates", as: IssuedCertificates.self))
+            let certificates = try await callService(server, "GET", "/v1/applications/\(number)/certificates", as: IssuedCertificates.self)
+            return (app, certificates, try await callService(server, "POST", "/v1/applications/\(number)/renewal-challenge", as: RenewalChallenge.self, expect: 201))
         }
-        var result: (ApplicationView, IssuedCertificates)?
-        try await withIssuance(store) { s, _ in result = (try await s.status(number, caller: .staff("cli")), try await s.certificates(number, caller: .staff("cli"))) }
+        var result: (ApplicationView, IssuedCertificates, RenewalChallenge)?
+        try await withIssuance(store) { s, _ in
+            let caller = Caller.staff("cli")
+            result = (try await s.status(number, caller: caller), try await s.certificates(number, caller: caller), try await s.renewalChallenge(number, caller: caller))
+        }
         guard let result else { throw fail("no application \(number)") }
         return result
     }

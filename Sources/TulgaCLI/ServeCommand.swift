@@ -58,8 +58,9 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct APIKeyCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "apikey", abstract: "API keys of calling systems.",
-                                                    subcommands: [APIKeyAdd.self])
+    static let configuration = CommandConfiguration(commandName: "apikey", abstract: "API keys of calling systems: add, list, revoke, rotate.",
+                                                    discussion: "A revocation, expiry or rotation reaches every running node within 5 seconds (the key cache's lifetime).",
+                                                    subcommands: [APIKeyAdd.self, APIKeyList.self, APIKeyRevoke.self, APIKeyRotate.self])
 }
 
 struct APIKeyAdd: AsyncParsableCommand {
@@ -68,6 +69,7 @@ struct APIKeyAdd: AsyncParsableCommand {
         abstract: "Register a key (at least 32 characters, from standard input or $TULGA_NEW_API_KEY) with scopes.")
     @Argument(help: "Name of the calling system.") var name: String
     @Option(help: "Comma-separated: kiosk, issuance, moderation, admin.") var scopes: String
+    @Option(help: "Days until the key stops working (default: no expiry).") var expiresDays: Double?
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -79,8 +81,65 @@ struct APIKeyAdd: AsyncParsableCommand {
     func run() async throws {
         let key = try readSecret(env: "TULGA_NEW_API_KEY", what: "API key")
         try await withStore(store) { s, _ in
-            let record = try await s.apiKeys.add(name: name, scopes: Set(scopes.split(separator: ",").map(String.init)), key: key)
-            print("API key \(record.id) for \(record.name): \(record.scopes.sorted().joined(separator: ", "))")
+            let expires = expiresDays.map { s.clock.now() + $0 * 86400 }
+            let record: APIKeyRecord
+            do { record = try await s.apiKeys.add(name: name, scopes: Set(scopes.split(separator: ",").map(String.init)), key: key, expiresAt: expires, actor: "cli") }
+            catch let e as APIKeyError { throw fail(e.reason) }
+            print("API key \(record.id) for \(record.name): \(record.scopes.sorted().joined(separator: ", "))\(expires.map { " until " + isoDate($0) } ?? "")")
+        }
+    }
+}
+
+func isoDate(_ seconds: Double) -> String { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds)) }
+
+struct APIKeyList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Every key: id, name, scopes, state (no secret is stored or shown).")
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        try await withStore(store) { s, _ in
+            let now = s.clock.now(), keys = try await s.apiKeys.list()
+            if store.common.json { try printJSON(keys); return }
+            print("id                name                 scopes                          state")
+            for k in keys {
+                let state = k.revokedAt.map { "revoked " + isoDate($0) } ?? (k.isUsable(at: now) ? k.expiresAt.map { "until " + isoDate($0) } ?? "active" : "expired")
+                print("\(k.id)  \(k.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(k.scopes.sorted().joined(separator: ",").padding(toLength: 31, withPad: " ", startingAt: 0)) \(state)")
+            }
+        }
+    }
+}
+
+struct APIKeyRevoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a key by its id (from tulga apikey list).")
+    @Argument var id: String
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        try await withStore(store) { s, _ in
+            do { try await s.apiKeys.revoke(id, actor: "cli") } catch let e as APIKeyError { throw fail(e.reason) }
+            print("API key \(id) revoked")
+        }
+    }
+}
+
+struct APIKeyRotate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Replace a key: a new one (from $TULGA_NEW_API_KEY, or 43 random characters printed once) with the same name and scopes; the old one is revoked.")
+    @Argument var id: String
+    @Option(help: "Days until the new key stops working (default: no expiry).") var expiresDays: Double?
+    @OptionGroup var store: StoreOptions
+    func run() async throws {
+        let given = ProcessInfo.processInfo.environment["TULGA_NEW_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = generator.next() }
+        let key = given ?? Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        try await withStore(store) { s, _ in
+            let record: APIKeyRecord
+            do { record = try await s.apiKeys.rotate(id, to: key, expiresAt: expiresDays.map { s.clock.now() + $0 * 86400 }, actor: "cli") }
+            catch let e as APIKeyError { throw fail(e.reason) }
+            print("API key \(id) revoked; new key \(record.id) for \(record.name)")
+            if given == nil { print(key) }   // shown once; only its HMAC is stored
         }
     }
 }

@@ -43,7 +43,7 @@ public struct Configuration: Sendable, Codable {
     /// What the records enforce, from the policy and SMS sections.
     public var recordSettings: RecordSettings {
         var s = RecordSettings()
-        s.attempts = AttemptPolicy(maxAttempts: policy.maxAttempts)
+        s.attempts = AttemptPolicy(maxAttempts: policy.maxAttempts, leaseSeconds: policy.attemptLeaseMinutes * 60)
         s.moderation.leaseSeconds = policy.leaseMinutes * 60
         s.moderation.slaSeconds = policy.slaHours * 3600
         s.sms = sms
@@ -154,6 +154,9 @@ public struct PolicyConfig: Sendable, Codable {
     public var reviewThreshold = 0.31
     /// How long a moderator's claim lasts, in minutes.
     public var leaseMinutes = 15.0
+    /// How long a running attempt holds its place, in minutes; a verification session lives at
+    /// most this long less a minute, and a lease left by a crash is released after it.
+    public var attemptLeaseMinutes = 15.0
     /// How long an open case may wait before it is over the SLA, in hours.
     public var slaHours = 24.0
 
@@ -179,6 +182,10 @@ public struct ServerConfig: Sendable, Codable {
     public var rateLimitPerKeyPerMinute = 6000.0
     /// Requests allowed per IIN per minute.
     public var rateLimitPerIINPerMinute = 20.0
+    /// Failed authentications allowed per client address per minute (then 429).
+    public var authFailuresPerAddressPerMinute = 20.0
+    /// Verification sessions an API key may create per minute.
+    public var sessionsPerKeyPerMinute = 120.0
     /// Face pipelines (one per core is the throughput sweet spot).
     public var pipelines = 2
     /// The HTTP connection idle timeout, in seconds.

@@ -30,6 +30,19 @@ public struct EvidenceCipher: Sendable {
         keyID = String(hex(SHA256.hash(data: data)).prefix(16))
     }
 
+    /// HMAC-SHA-256 of `message` under a subkey derived (HKDF-SHA-256) from this key for `purpose`,
+    /// hex: a keyed lookup for high-entropy secrets (API keys), so none needs a KDF per request and
+    /// the database alone does not tell which key a row belongs to.
+    ///
+    /// - Parameters:
+    ///   - purpose: names the subkey, e.g. `"api-key lookup v1"`.
+    ///   - message: what to authenticate.
+    /// - Returns: 64 lower-case hex digits.
+    public func mac(purpose: String, _ message: String) -> String {
+        let subkey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(purpose.utf8), outputByteCount: 32)
+        return hex(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: subkey))
+    }
+
     /// nonce ‖ ciphertext ‖ tag.
     public func seal(_ plaintext: Data) throws -> Data {
         guard let combined = try AES.GCM.seal(plaintext, using: key).combined else { throw CryptoFailure("AES-GCM seal failed") }
@@ -44,6 +57,15 @@ public struct EvidenceCipher: Sendable {
             throw CryptoFailure("evidence failed authentication (tampered or wrong key)")
         }
     }
+}
+
+/// Compares two strings in time that depends only on their lengths.
+public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for i in 0..<x.count { difference |= x[i] ^ y[i] }
+    return difference == 0
 }
 
 /// SHA-256 in hex.

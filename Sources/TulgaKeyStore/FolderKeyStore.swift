@@ -53,6 +53,10 @@ public struct FolderKeyStore: KeyStore {
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw KeyError(.keyStore, "\(path) is not a folder") }
             guard info.st_uid == getuid() else { throw KeyError(.keyStore, "\(path) belongs to another user") }
+            // Others could not read the files, but could delete or swap them.
+            guard tighten || info.st_mode & 0o022 == 0 else {
+                throw KeyError(.keyStore, "\(path) is writable by other users: choose a folder only you can write to")
+            }
             guard !tighten || chmod(path, 0o700) == 0 else { throw KeyError(.keyStore, "cannot make \(path) private") }
         }
     }

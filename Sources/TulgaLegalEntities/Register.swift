@@ -124,7 +124,9 @@ public enum RegisterCSV {
             guard f.count == 4 else { problem("expected 4 fields, got \(f.count)"); continue }
             do { _ = try BIN(f[0]) } catch { problem("BIN \(f[0]): \(error)"); continue }
             // A certificate's O holds at most 64 characters (RFC 5280's ub-organization-name).
-            guard !f[1].isEmpty, f[1].count <= 64 else { problem("the name must have 1 to 64 characters (a certificate's O holds no more)"); continue }
+            guard !f[1].isEmpty, f[1].precomposedStringWithCanonicalMapping.unicodeScalars.count <= 64 else {
+                problem("the name must have 1 to 64 characters (a certificate's O holds no more)"); continue
+            }
             do { _ = try IIN(f[2]) } catch { problem("head IIN \(f[2]): \(error)"); continue }
             guard let status = OrganizationStatus(rawValue: f[3].lowercased()) else {
                 problem("status must be one of \(OrganizationStatus.allCases.map(\.rawValue).joined(separator: ", "))"); continue

@@ -100,6 +100,17 @@ public enum PKI {
     /// 16 bytes from the CSPRNG, made a positive INTEGER by the shim.
     ///
     /// - Returns: The 16 serial bytes.
+    /// The key identifier (SHA-1 of the subjectPublicKey bits, lower-case hex) of a PEM
+    /// certificate's or request's key, whatever its strength; nil for text that is neither.
+    ///
+    /// - Parameter pem: a certificate or a request, PEM.
+    public static func keyID(pem: String) -> String? {
+        var id = [UInt8](repeating: 0, count: 20)
+        var error = tp_error()
+        guard tp_public_key_id(pem, &id, &error) == 1 else { return nil }
+        return id.map { String(format: "%02x", $0) }.joined()
+    }
+
     public static func randomSerial() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }

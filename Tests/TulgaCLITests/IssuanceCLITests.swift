@@ -7,6 +7,8 @@ import TulgaModeration
 import TulgaAttempts
 import TulgaDigitalID
 import TulgaTestSupport
+import TulgaPolicy
+import TulgaStorage
 
 @Suite("tulga ca, phone, sms and issuance", .serialized)
 struct IssuanceCommandTests {
@@ -73,16 +75,14 @@ struct IssuanceCommandTests {
                                   environment: ["TULGA_KEY_PASSWORD": "Str0ng#Pass", "TULGA_API_KEY": adminKey])
         #expect(install.status == 0 && install.stdout.contains("«Сертификаты установлены»"), "\(install.stderr)")
         #expect(!install.stdout.contains("Str0ng#Pass"))
-        // Renewal: the holder's key store signs the new keys with the current SIGN key; keys issued
-        // remotely are refused with the portal's words either way.
+        // Keys issued remotely are not renewed: the portal's words, whichever way it is asked.
         let portal = "Подача заявки по данному шаблону недоступна через личный кабинет пользователя"
         let renew = try run(["keys", "renew", number, "--folder", keys, "--requests", w.dir + "/renewal"], env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"])
         #expect(renew.status == 3 && renew.stderr.contains(portal), "\(renew.stderr)")
-        let proofOnly = try run(["keys", "renew", number, "--folder", keys, "--requests", w.dir + "/renewal", "--proof-only", w.dir + "/proof.b64"],
-                                env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"])
-        #expect(proofOnly.status == 0 && proofOnly.stdout.contains("tulga issuance renew"), "\(proofOnly.stderr)")
+        #expect(try CLI.run(["keys", "generate", "--iin", iin, "--folder", w.dir + "/renewal"], environment: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"]).status == 0)
+        try "\(String(repeating: "ab", count: 32))\nAAAA\n".write(toFile: w.dir + "/proof.txt", atomically: true, encoding: .utf8)
         let desk = try run(["issuance", "renew", number, "--auth-request", w.dir + "/renewal/AUTH.csr", "--sign-request", w.dir + "/renewal/SIGN.csr",
-                            "--proof", w.dir + "/proof.b64"])
+                            "--proof", w.dir + "/proof.txt"])
         #expect(desk.status == 3 && desk.stderr.contains(portal), "\(desk.stderr)")
         #expect(try run(["keys", "renew", number, "--folder", keys, "--server", "http://example.org"],
                         env: ["TULGA_KEY_PASSWORD": "Str0ng#Pass", "TULGA_API_KEY": adminKey]).stderr.contains("must be https"))
@@ -111,5 +111,41 @@ struct IssuanceCommandTests {
         p.waitUntilExit()
         #expect(text.contains("Serial Number: \(serial.uppercased())"))
         #expect(try run(["audit", "verify"]).status == 0)
+    }
+
+    @Test("in person: five failures, the desk, the install; then the holder renews with tulga keys renew, and a folder without the keys cannot")
+    func inPersonRenewal() async throws {
+        let w = try Workspace()
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/ca/password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
+        func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result { try w.run(args + ["--config", w.dir + "/ca.json"], env: env) }
+        #expect(try CLI.run(["ca", "init", "--config", w.dir + "/ca.json"]).status == 0)
+        let iin = Workspace.obama
+        let store = try await w.store()
+        for _ in 0..<5 {
+            let t = try await store.attempts.begin(iin: iin)
+            _ = try await store.runner.record(t, outcome: .fail, score: 0.1, livenessPassed: false, reason: "test", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        }
+        await store.database.close()
+        let keys = w.dir + "/keys", password = ["TULGA_KEY_PASSWORD": "Str0ng#Pass"]
+        #expect(try CLI.run(["keys", "generate", "--iin", iin, "--folder", keys], environment: password).status == 0)
+        let apply = try run(["issuance", "apply", iin, "--in-person", "--operator", "op1", "--surname", "Obama", "--given-name", "Barack", "--json",
+                             "--auth-request", keys + "/AUTH.csr", "--sign-request", keys + "/SIGN.csr"])
+        let number = try #require((try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])?["number"] as? String, "\(apply.stderr)")
+        #expect(try run(["issuance", "confirm", number, "--operator", "op1"]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))
+        #expect(try run(["keys", "install", number, "--folder", keys], env: password).status == 0)
+        // Someone with the application but not the keys: nothing to sign with, nothing filed.
+        let thief = try run(["keys", "renew", number, "--folder", w.dir + "/thief"], env: password)
+        #expect(thief.status == 3 && thief.stderr.contains("no container"), "\(thief.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.dir + "/thief/pending").isEmpty)
+        // The holder: a wrong password leaves nothing behind; the right one renews.
+        #expect(try run(["keys", "renew", number, "--folder", keys], env: ["TULGA_KEY_PASSWORD": "Wr0ng#Pass"]).stderr.contains("does not open"))
+        let renewed = try run(["keys", "renew", number, "--folder", keys, "--json"], env: password)
+        #expect(renewed.status == 0, "\(renewed.stderr)")
+        let next = try #require((try JSONSerialization.jsonObject(with: Data(renewed.stdout.utf8)) as? [String: Any])?["number"] as? String)
+        #expect(try run(["issuance", "status", next]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))
+        let old = try run(["issuance", "status", number, "--json"]).stdout
+        #expect((try JSONSerialization.jsonObject(with: Data(old.utf8)) as? [String: Any])?["status"] as? String == "revoked", "\(old)")
+        #expect(try run(["keys", "install", next, "--folder", keys], env: password).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: keys).filter { $0.hasSuffix(".p12") }.count == 4)
     }
 }

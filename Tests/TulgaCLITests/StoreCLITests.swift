@@ -10,14 +10,18 @@ import TulgaModeration
 import TulgaAttempts
 import TulgaDigitalID
 import TulgaTestSupport
+import TulgaAPIKeys
 
 /// A scratch folder with its own SQLite database, key and config for CLI runs.
 struct Workspace {
     let dir: String
     let video = CLI.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
     static let lin = "850314300013", obama = "850314300023"
+    /// The database the commands use: this folder's SQLite file unless a test names another (PostgreSQL).
+    var location: String?
 
-    init() throws {
+    init(database location: String? = nil) throws {
+        self.location = location
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-cli-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/photos", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: CLI.photos + "obama.jpg", toPath: dir + "/photos/obama.jpg")
@@ -32,7 +36,7 @@ struct Workspace {
     }
 
     var database: String { dir + "/tulga.sqlite" }
-    var storeArgs: [String] { ["--database", database, "--key-file", dir + "/evidence.key", "--models", CLI.root + "/Models"] }
+    var storeArgs: [String] { ["--database", location ?? database, "--key-file", dir + "/evidence.key", "--models", CLI.root + "/Models"] }
 
     func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result {
         try CLI.run(args + storeArgs, environment: env)
@@ -43,8 +47,26 @@ struct Workspace {
         #expect(r.status == 0, "\(r.stderr)")
     }
 
-    func store() async throws -> Records {
-        try await Records.open(database: try SQLiteDatabase(path: database), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"))
+    /// The registry imported, a kiosk key, and `tulga serve` on a random port, listening (its own
+    /// word, not an amount of time).
+    func kioskServer(env: [String: String] = [:]) throws -> (server: Process, log: Pipe, key: String, port: Int) {
+        #expect(try run(["registry", "import", "--csv", dir + "/registry.csv", "--photos", dir + "/photos"]).status == 0)
+        let key = String(repeating: "s", count: 40)
+        #expect(try run(["apikey", "add", "kiosk", "--scopes", "kiosk"], env: ["TULGA_NEW_API_KEY": key]).status == 0)
+        let port = Int.random(in: 20000...40000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLI.binary)
+        server.arguments = ["serve", "--port", "\(port)"] + storeArgs
+        server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let log = Pipe()
+        server.standardError = log
+        try server.run()
+        #expect(waitFor("listening", in: log.fileHandleForReading))
+        return (server, log, key, port)
+    }
+
+    func store(clock: any WallClock = SystemClock()) async throws -> Records {
+        try await Records.open(database: try await Backend.open(location ?? database), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"), clock: clock)
     }
 }
 
@@ -134,6 +156,33 @@ struct StoreCommandTests {
         #expect(try w.run(["purge", "--older-than", "soon"]).status == 3)
     }
 
+    @Test("apikey add, list, revoke and rotate; no secret is shown again or stored")
+    func apiKeys() async throws {
+        let w = try Workspace()
+        let key = String(repeating: "w", count: 40)
+        let add = try w.run(["apikey", "add", "desk-1", "--scopes", "kiosk,issuance", "--expires-days", "30"], env: ["TULGA_NEW_API_KEY": key])
+        #expect(add.status == 0 && add.stdout.contains("until "), "\(add.stderr)")
+        #expect(try w.run(["apikey", "add", "short", "--scopes", "kiosk"], env: ["TULGA_NEW_API_KEY": "short"]).status == 3)
+        let id = APIKeyRecords.id(of: key)
+        let list = try w.run(["apikey", "list"])
+        #expect(list.stdout.contains(id) && list.stdout.contains("desk-1") && list.stdout.contains("issuance,kiosk") && !list.stdout.contains(key))
+        let rotate = try w.run(["apikey", "rotate", id])
+        #expect(rotate.status == 0 && rotate.stdout.contains("\(id) revoked; new key"), "\(rotate.stderr)")
+        let printed = try #require(rotate.stdout.split(separator: "\n").last.map(String.init))
+        #expect(printed.count == 43 && printed != key)
+        let store = try await w.store()
+        #expect(try await store.apiKeys.authenticate(printed)?.name == "desk-1")
+        #expect(try await store.apiKeys.authenticate(key) == nil)
+        await store.database.close()
+        #expect(try w.run(["apikey", "revoke", APIKeyRecords.id(of: printed)]).status == 0)
+        #expect(try w.run(["apikey", "revoke", "0000000000000000"]).stderr.contains("no API key"))
+        let json = try w.run(["apikey", "list", "--json"])
+        #expect(json.stdout.components(separatedBy: "revokedAt").count - 1 == 2, "\(json.stdout)")
+        // Nothing in the database file is the key or its SHA-256.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: w.database))
+        #expect(bytes.range(of: Data(printed.utf8)) == nil && bytes.range(of: Data(sha256Hex(printed).utf8)) == nil)
+    }
+
     @Test("audit verify finds a tampered row")
     func tamper() async throws {
         let w = try Workspace()
@@ -206,20 +255,49 @@ struct StoreCommandTests {
 
 @Suite("tulga serve", .serialized)
 struct ServeTests {
+    @Test("kill -9 with five sessions open: the attempts are released once their leases expire, never counted", arguments: Backend.allCases)
+    func killedWithSessionsOpen(backend: Backend) async throws {
+        let w = try Workspace(database: try await backend.freshLocation())
+        let (server, _, key, port) = try w.kioskServer()
+        for _ in 0..<5 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-API-Key: \(key)", "-X", "POST", "http://127.0.0.1:\(port)/v1/verifications",
+                           "-d", #"{"iin":"\#(Workspace.lin)"}"#]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(code == "201")
+        }
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        #expect(server.terminationReason == .uncaughtSignal)
+
+        // The store as the next process finds it, on a clock the test moves: five attempts still
+        // hold their leases, so none is free yet, and none is a failure.
+        let clock = ManualClock(Date().timeIntervalSince1970)
+        let store = try await w.store(clock: clock)
+        let held = try await store.attempts.status(Workspace.lin)
+        #expect(held.running == 5 && held.failures == 0 && held.attemptsLeft == 0)
+        await #expect(throws: AttemptError(.attemptsExhausted, "")) { _ = try await store.attempts.begin(iin: Workspace.lin) }
+        // Past the lease (15 minutes): the start-up pass releases them, and the citizen starts again.
+        clock.advance(store.settings.attempts.leaseSeconds + 1)
+        #expect(try await store.attempts.releaseExpiredLeases() == 5)
+        let freed = try await store.attempts.status(Workspace.lin)
+        #expect(freed.running == 0 && freed.failures == 0 && freed.attemptsLeft == 5 && !freed.inPersonUnlocked)
+        _ = try await store.attempts.begin(iin: Workspace.lin)
+        let audit = try await store.auditEntries()
+        #expect(audit.filter { $0.action == "attempt.lease_expired" }.count == 5)
+        #expect(try await store.verifyAudit().intact)
+        await store.database.close()
+    }
+
     @Test("SIGTERM lets an in-flight request finish and leaves no attempt running")
     func gracefulShutdown() async throws {
         let w = try Workspace()
-        _ = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
-        let key = String(repeating: "s", count: 40)
-        #expect(try w.run(["apikey", "add", "kiosk", "--scopes", "kiosk"], env: ["TULGA_NEW_API_KEY": key]).status == 0)
-        let port = Int.random(in: 20000...40000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CLI.binary)
-        server.arguments = ["serve", "--port", "\(port)"] + w.storeArgs
-        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "debug"]) { $1 }   // "request started" lines
-        let serverLog = Pipe()
-        server.standardError = serverLog
-        try server.run()
+        let (server, serverLog, key, port) = try w.kioskServer(env: ["LOG_LEVEL": "debug"])   // "request started" lines
         func curl(_ args: [String]) throws -> String {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
@@ -231,8 +309,6 @@ struct ServeTests {
             p.waitUntilExit()
             return String(decoding: data, as: UTF8.self)
         }
-        // Wait for the server's own word that it listens, not for an amount of time.
-        #expect(waitFor("listening", in: serverLog.fileHandleForReading))
         #expect(try curl(["http://127.0.0.1:\(port)/health"]).contains("ok"))
         let created = try curl(["-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.lin)"}"#])
         let sid = try #require((try JSONSerialization.jsonObject(with: Data(created.utf8)) as? [String: Any])?["sessionId"] as? String)

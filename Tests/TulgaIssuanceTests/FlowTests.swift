@@ -88,6 +88,12 @@ struct FlowTests {
             #expect((try FileManager.default.attributesOfItem(atPath: w.dir + "/ca/" + file)[.posixPermissions] as? Int) == 0o600, "\(file)")
         }
         #expect((try FileManager.default.attributesOfItem(atPath: keys.directory)[.posixPermissions] as? Int) == 0o700)
+        // A folder others may write to is refused (they could swap or delete the files), and left as it was.
+        let shared = w.dir + "/shared-folder"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        chmod(shared, 0o777)
+        #expect(throws: KeyError(.keyStore, "")) { _ = try FolderKeyStore(directory: shared, password: "Secret12@") }
+        #expect((try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int) == 0o777)
         let requests = try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder)
         let app = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA)
         // Issued without any admin call.
@@ -151,7 +157,7 @@ struct FlowTests {
         #expect(try await s.install(app.number, caller: systemA).auth == certificates.auth)
 
         // Renewal of remotely issued keys is refused with the portal's words; reissue is offered.
-        do { _ = try await s.renew(app.number, requests: try w.requests(w.keyStore("renew"), iin: iin), proof: Data(), caller: systemA); Issue.record("renewed") }
+        do { _ = try await s.renew(app.number, requests: try w.requests(w.keyStore("renew"), iin: iin), challenge: "", proof: Data(), caller: systemA); Issue.record("renewed") }
         catch let e as IssuanceError {
             #expect(e.code == .renewal && e.reason.contains("«Подача заявки по данному шаблону недоступна через личный кабинет пользователя»"))
         }

@@ -12,14 +12,22 @@ import TulgaKeyStore
 import TulgaPKI
 import TulgaTestSupport
 
+extension IssuanceService {
+    /// A renewal whose proof `store` signs with the key of `auth`.
+    func renew(_ number: String, requests: KeyRequests, challenge: String, caller: Caller, signedBy store: any KeyStore, auth: String) async throws -> ApplicationView {
+        let message = HolderProof.message(application: number, challenge: challenge, auth: requests.auth.keyID, sign: requests.sign.keyID)
+        return try await renew(number, requests: requests, challenge: challenge, proof: try store.sign(message, certificatePEM: auth), caller: caller)
+    }
+}
+
 @Suite("The service centre: in person only after five failures, 30-day expiry, renewal while valid")
 struct InPersonTests {
     @Test("an in-person application needs five recorded failures, like tulga inperson accept")
     func gate() async throws {
         let w = try await World.make()
         let iin = World.iin(20), s = w.service
-        let desk = try w.keyStore("desk")
-        let requests = try w.requests(desk, iin: iin)
+        let deskKeys = try w.keyStore("desk")
+        let requests = try w.requests(deskKeys, iin: iin)
         func apply() async throws -> ApplicationView {
             try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7", requests: requests)
         }
@@ -36,50 +44,76 @@ struct InPersonTests {
         let text = try openssl(["x509", "-noout", "-text"], stdin: certs.auth).out
         #expect(text.contains("1.2.398.3.3.4.1.1") && !text.contains("1.2.398.3.3.4.3.2.1"))
 
-        _ = try desk.install(certs.byPurpose, chainPEM: certs.chain)
+        _ = try deskKeys.install(certs.byPurpose, chainPEM: certs.chain)
 
-        // Renewal while valid: new requests signed for by the holder's current SIGN key, issued at
-        // once, the old ones superseded. Owning the application (the desk, an admin) is not enough.
-        let fresh = try w.requests(desk, iin: iin)
-        let message = HolderProof.message(application: app.number, auth: fresh.auth.keyID, sign: fresh.sign.keyID)
+        // Renewal while valid: the CA's one-time challenge and the new keys, signed with the
+        // holder's current AUTH key; issued at once, the old ones superseded. Owning the
+        // application (the desk, an admin) is not enough.
+        let desk = Caller.staff("operator:op7")
+        let fresh = try w.requests(deskKeys, iin: iin)
+        let challenge = try await s.renewalChallenge(app.number, caller: desk).challenge
+        let message = HolderProof.message(application: app.number, challenge: challenge, auth: fresh.auth.keyID, sign: fresh.sign.keyID)
         let forged: [(String, Data)] = [
             ("no proof", Data()), ("garbage", Data(repeating: 7, count: 256)),
-            ("the AUTH key's signature", try desk.sign(message, certificatePEM: certs.auth)),
-            ("a proof for other keys", try desk.sign(HolderProof.message(application: app.number, auth: fresh.sign.keyID, sign: fresh.auth.keyID),
-                                                   certificatePEM: certs.sign)),
-            ("a proof for another application", try desk.sign(HolderProof.message(application: "0000-0000-0000-0000-0000-0000-0000", auth: fresh.auth.keyID,
-                                                                                  sign: fresh.sign.keyID), certificatePEM: certs.sign)),
+            ("the SIGN key's signature", try deskKeys.sign(message, certificatePEM: certs.sign)),
+            ("a proof for other keys", try deskKeys.sign(HolderProof.message(application: app.number, challenge: challenge, auth: fresh.sign.keyID,
+                                                                             sign: fresh.auth.keyID), certificatePEM: certs.auth)),
+            ("a proof for another application", try deskKeys.sign(HolderProof.message(application: "0000-0000-0000-0000-0000-0000-0000", challenge: challenge,
+                                                                                      auth: fresh.auth.keyID, sign: fresh.sign.keyID), certificatePEM: certs.auth)),
         ]
         for (what, proof) in forged {
             await #expect(throws: IssuanceError(.holderProof, ""), "\(what)") {
-                _ = try await s.renew(app.number, requests: fresh, proof: proof, caller: .staff("admin:root"))
+                _ = try await s.renew(app.number, requests: fresh, challenge: challenge, proof: proof, caller: .staff("admin:root"))
             }
         }
-        // The signature checks with openssl too: SHA-256 under the SIGN certificate's key.
-        let proof = try desk.sign(message, certificatePEM: certs.sign)
-        let signCert = try writeFile(w.dir, "sign.pem", certs.sign), signature = w.dir + "/proof.bin", signed = w.dir + "/message.txt"
+        // A proof for a challenge the CA never gave, or one past its five minutes, is refused too.
+        let invented = String(repeating: "ab", count: 32)
+        await #expect(throws: IssuanceError(.holderProof, "")) {
+            _ = try await s.renew(app.number, requests: fresh, challenge: invented, caller: desk, signedBy: deskKeys, auth: certs.auth)
+        }
+        w.clock.advance(301)
+        await #expect(throws: IssuanceError(.holderProof, "")) {
+            _ = try await s.renew(app.number, requests: fresh, challenge: challenge, proof: try deskKeys.sign(message, certificatePEM: certs.auth), caller: desk)
+        }
+        // The signature checks with openssl too: SHA-256 under the AUTH certificate's key.
+        let again = try await s.renewalChallenge(app.number, caller: desk).challenge
+        let signedMessage = HolderProof.message(application: app.number, challenge: again, auth: fresh.auth.keyID, sign: fresh.sign.keyID)
+        let proof = try deskKeys.sign(signedMessage, certificatePEM: certs.auth)
+        let authCert = try writeFile(w.dir, "auth.pem", certs.auth), signature = w.dir + "/proof.bin", signed = w.dir + "/message.txt"
         try proof.write(to: URL(fileURLWithPath: signature))
-        try message.write(to: URL(fileURLWithPath: signed))
-        let key = try openssl(["x509", "-in", signCert, "-noout", "-pubkey", "-out", w.dir + "/sign.pub"])
-        #expect(key.status == 0)
-        #expect(try openssl(["dgst", "-sha256", "-verify", w.dir + "/sign.pub", "-signature", signature, signed]).out.contains("Verified OK"))
-        let renewed = try await s.renew(app.number, requests: fresh, proof: proof, caller: .staff("operator:op7"))
+        try signedMessage.write(to: URL(fileURLWithPath: signed))
+        #expect(try openssl(["x509", "-in", authCert, "-noout", "-pubkey", "-out", w.dir + "/auth.pub"]).status == 0)
+        #expect(try openssl(["dgst", "-sha256", "-verify", w.dir + "/auth.pub", "-signature", signature, signed]).out.contains("Verified OK"))
+        let renewed = try await s.renew(app.number, requests: fresh, challenge: again, proof: proof, caller: desk)
         #expect(renewed.status == .issued && renewed.replaces == app.number && renewed.channel == .inPerson)
         #expect(try await s.status(app.number, caller: .staff("x")).status == .revoked)
+        // The challenge was used up with it.
+        await #expect(throws: IssuanceError(.renewal, "")) { _ = try await s.renewalChallenge(app.number, caller: desk) }
         // The old keys never come back, not even with a valid proof.
         await #expect(throws: IssuanceError(.keyReused, "")) {
             _ = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7", requests: requests)
         }
-        // Past the certificate's end, no renewal.
-        let renewedCerts = try await s.install(renewed.number, caller: .staff("operator:op7"))
-        _ = try desk.install(renewedCerts.byPurpose, chainPEM: renewedCerts.chain)
+        let renewedCerts = try await s.install(renewed.number, caller: desk)
+        _ = try deskKeys.install(renewedCerts.byPurpose, chainPEM: renewedCerts.chain)
+        // A SIGN certificate revoked as compromised: whoever holds the keys renews nothing.
+        let serial = try IssuedCertificate(pem: renewedCerts.sign).serialHex
+        try await s.revoke(serial: serial, reason: .keyCompromise, actor: "admin:root")
+        await #expect(throws: IssuanceError(.renewal, "")) { _ = try await s.renewalChallenge(renewed.number, caller: desk) }
+        await w.close()
+    }
+
+    @Test("past the certificate's end there is no renewal")
+    func lateRenewal() async throws {
+        let w = try await World.make()
+        let iin = World.iin(23), s = w.service, desk = Caller.staff("operator:op7")
+        try await w.fail(iin, times: 5)
+        let keys = try w.keyStore("late")
+        let app = try await s.applyInPerson(iin: iin, surname: "Late", givenName: "Renewal", operator: "op7", requests: try w.requests(keys, iin: iin))
+        _ = try await s.confirmInPerson(app.number, operator: "op7")
+        let certs = try await s.install(app.number, caller: desk)
+        _ = try keys.install(certs.byPurpose, chainPEM: certs.chain)
         w.clock.advance(400 * 86400)
-        let late = try w.requests(desk, iin: iin)
-        let lateProof = try desk.sign(HolderProof.message(application: renewed.number, auth: late.auth.keyID, sign: late.sign.keyID),
-                                      certificatePEM: renewedCerts.sign)
-        await #expect(throws: IssuanceError(.renewal, "")) {
-            _ = try await s.renew(renewed.number, requests: late, proof: lateProof, caller: .staff("operator:op7"))
-        }
+        await #expect(throws: IssuanceError(.renewal, "")) { _ = try await s.renewalChallenge(app.number, caller: desk) }
         await w.close()
     }
 

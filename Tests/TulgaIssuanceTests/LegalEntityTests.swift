@@ -119,7 +119,8 @@ struct LegalEntityTests {
         let orgs = try await w.store.legalEntities.importOrganizations(try RegisterCSV.organizations(
             "bin,name,head_iin,status\n\(Self.bin),Tulga,\(head),active\n040540000024,\(long),\(head),active\n"))
         #expect(orgs.imported == 1 && orgs.problems.first?.reason.contains("64") == true)
-        _ = try await w.store.legalEntities.importRoles(try RegisterCSV.roles("bin,iin,role\n\(Self.bin),\(employee),financial_signer\n\(Self.bin),\(hr),hr\n"))
+        _ = try await w.store.legalEntities.importRoles(try RegisterCSV.roles(
+            "bin,iin,role\n\(Self.bin),\(employee),financial_signer\n\(Self.bin),\(hr),hr\n\(Self.bin),\(head),hr\n"))
         try await w.fail(employee, times: 5)
         let desk = Caller.staff("operator:op7")
         // A surname too long for a certificate is refused when filed, not left «на подписи».
@@ -127,6 +128,18 @@ struct LegalEntityTests {
             _ = try await s.applyInPerson(iin: employee, surname: long, givenName: "Aidos", operator: "op7", template: .financialSigner,
                                           requests: try w.requests(w.keyStore("long"), iin: employee), bin: Self.bin)
         }
+        // A bidi override is refused; a name in decomposed form counts as the certificate will carry it (NFC).
+        await #expect(throws: IssuanceError(.invalidIdentity, "")) {
+            _ = try await s.applyInPerson(iin: employee, surname: "Seitkali\u{202E}", givenName: "Aidos", operator: "op7", template: .financialSigner,
+                                          requests: try w.requests(w.keyStore("bidi"), iin: employee), bin: Self.bin)
+        }
+        // The first head is also listed as HR: they may give one approval, not both.
+        let both = try await s.applyInPerson(iin: employee, surname: String(repeating: "e\u{0301}", count: 30), givenName: "Aidos", operator: "op7",
+                                             template: .financialSigner, requests: try w.requests(w.keyStore("both"), iin: employee), bin: Self.bin)
+        _ = try await s.confirmInPerson(both.number, operator: "op7")
+        _ = try await s.approveByHR(both.number, hrIIN: head, pin: "402719", caller: desk)
+        await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.approveByHead(both.number, headIIN: head, pin: "402719", caller: desk) }
+        _ = try await s.refuse(both.number, admin: "root", reason: "one person gave both approvals")
         let app = try await s.applyInPerson(iin: employee, surname: "Seitkali", givenName: "Aidos", operator: "op7", template: .financialSigner,
                                             requests: try w.requests(w.keyStore("employee"), iin: employee), bin: Self.bin)
         // The desk confirms who the person is; the organisation has not said they may sign for it.

@@ -74,10 +74,16 @@ struct TokenTests {
         #expect(stored.count == 2)
         // Storing again makes no second copy.
         _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
-        // The holder's proof for a renewal is signed on the token, by the SIGN key only.
-        let message = HolderProof.message(application: app.number, auth: String(repeating: "a", count: 40), sign: String(repeating: "b", count: 40))
-        #expect(HolderProof.verify(try token.store.sign(message, certificatePEM: certs.sign), message: message, certificatePEM: certs.sign))
-        #expect(!HolderProof.verify(try token.store.sign(message, certificatePEM: certs.auth), message: message, certificatePEM: certs.sign))
+        // The holder's proof for a renewal is signed on the token, by the AUTH key.
+        let message = HolderProof.message(application: app.number, challenge: String(repeating: "c", count: 64), auth: String(repeating: "a", count: 40),
+                                          sign: String(repeating: "b", count: 40))
+        #expect(HolderProof.verify(try token.store.sign(message, certificatePEM: certs.auth), message: message, certificatePEM: certs.auth))
+        #expect(!HolderProof.verify(try token.store.sign(message, certificatePEM: certs.sign), message: message, certificatePEM: certs.auth))
+        // Only the one signing mechanism: raw RSA or ECDSA over caller-chosen bytes (a way to decrypt, for RSA) is refused.
+        try Data(repeating: 1, count: algorithm == .p256 ? 32 : 256).write(to: URL(fileURLWithPath: w.dir + "/raw.bin"))
+        let raw = try token.tool(["--sign", "-m", algorithm == .p256 ? "ECDSA-SHA1" : "RSA-X-509", "--id", made[0].keyID, "--input-file", w.dir + "/raw.bin",
+                                  "--output-file", w.dir + "/raw.sig"])
+        #expect(raw.status != 0, "\(raw.out)")
 
         let objects = try token.tool(["--list-objects"]).out
         for request in made {
@@ -114,6 +120,10 @@ struct TokenTests {
         var error = tp_error()
         #expect(tp_public_key_id(made[0].pem, &id, &error) == 1)
         try token.store.session { outer in
+            // A second open while the token is logged in must still bring the right PIN.
+            #expect(throws: KeyError(.token, "")) {
+                _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "999999").sign(Data([1]), certificatePEM: certs.auth)
+            }
             // A second open and close of the same module while the first session is in use.
             _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
             var answer: UInt64 = 0

@@ -20,6 +20,7 @@ import TulgaIssuance
 import TulgaKeyStore
 import TulgaPKI
 import TulgaLiveness
+import TulgaCrypto
 
 @Suite("HTTP API in process")
 struct APITests {
@@ -43,6 +44,97 @@ struct APITests {
             try await client.execute(uri: "/v1/applications/1/issue", method: .post, headers: Fixture.headers("issuance")) { #expect($0.status == .forbidden) }
             try await client.execute(uri: "/v1/cases", method: .get, headers: Fixture.headers("moderation")) { (r: TestResponse) async throws in
                 #expect(r.status == .unauthorized)   // no moderator identity
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("API keys: a keyed lookup, no KDF; revocation, rotation and expiry reach a node within the cache's 5 s; failed keys limited per address")
+    func apiKeys() async throws {
+        var server = ServerConfig()
+        server.authFailuresPerAddressPerMinute = 5
+        let f = try await Fixture.make(server: server)
+        @Sendable func with(_ key: String) -> HTTPFields {
+            var h = Fixture.headers(nil)
+            h[HTTPField.Name("X-API-Key")!] = key
+            return h
+        }
+        let temporary = String(repeating: "t", count: 40), expiring = String(repeating: "e", count: 40), legacy = String(repeating: "l", count: 40)
+        let added = try await f.store.apiKeys.add(name: "temporary", scopes: ["kiosk"], key: temporary)
+        _ = try await f.store.apiKeys.add(name: "expiring", scopes: ["kiosk"], key: expiring, expiresAt: f.clock.now() + 10)
+        // Stored: an HMAC under a subkey of the service's key, nothing that is the key or a hash anyone could recompute.
+        let row = try #require(try await f.store.database.transaction { db in try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(added.id)]) })
+        let lookup = try #require(row["lookup"].text)
+        #expect(lookup.count == 64 && lookup != sha256Hex(temporary) && row["secret_hash"].text == "")
+        // A key written by an older build (scrypt) still opens, and gains its lookup.
+        try await f.store.database.transaction { db in
+            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES (?, 'legacy', 'kiosk', ?, 0)",
+                           [.text(APIKeyRecords.id(of: legacy)), .text(try SecretHash.make(legacy))])
+        }
+        try await f.app.test(.router) { client in
+            for key in [temporary, expiring, legacy] {
+                try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(key)) { #expect($0.status == .notFound) }
+            }
+            let upgraded = try await f.store.database.transaction { db in try db.one("SELECT lookup FROM api_keys WHERE name = 'legacy'") }
+            #expect(upgraded?["lookup"].text?.count == 64)
+            // Revoked: refused once the cached entry lapses (5 s on the injected clock).
+            try await f.store.apiKeys.revoke(added.id)
+            f.clock.advance(6)
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(temporary)) { #expect($0.status == .unauthorized) }
+            // Not expired yet (10 s), though cached: still good.
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(expiring)) { #expect($0.status == .notFound) }
+            // Rotated: the new key works, the old one stops.
+            let fresh = String(repeating: "n", count: 43)
+            let rotated = try await f.store.apiKeys.rotate(APIKeyRecords.id(of: legacy), to: fresh)
+            #expect(rotated.name == "legacy" && rotated.scopes == ["kiosk"])
+            f.clock.advance(6)
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(legacy)) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(fresh)) { #expect($0.status == .notFound) }
+            // Expired (12 s after it was added, with 10 to live): refused.
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(expiring)) { #expect($0.status == .unauthorized) }
+            let listed = try await f.store.apiKeys.list()
+            #expect(listed.filter { $0.revokedAt != nil }.map(\.name).sorted() == ["legacy", "temporary"])
+            // Failed keys from one address: after five, even a good key waits (429, Retry-After), before any lookup.
+            f.clock.advance(60)
+            for _ in 0..<4 {
+                try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(String(repeating: "x", count: 40))) { #expect($0.status == .unauthorized) }
+            }
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: Fixture.headers(nil)) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(fresh)) { (r: TestResponse) async throws in
+                #expect(r.status == .tooManyRequests && r.headers[.retryAfter] != nil)
+            }
+            f.clock.advance(13)
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(fresh)) { #expect($0.status == .notFound) }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("verification sessions belong to the key that made them; session creation is limited per key")
+    func sessionOwnership() async throws {
+        var server = ServerConfig()
+        server.sessionsPerKeyPerMinute = 2
+        let f = try await Fixture.make(server: server)
+        try await f.app.test(.router) { client in
+            var sid = ""
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .created)
+                sid = try decode(r.body)["sessionId"] as? String ?? ""
+            }
+            let other = Fixture.headers("issuance")
+            try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: other) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/verifications/\(sid)/frames", method: .post, headers: other, body: ByteBuffer(bytes: [0xFF, 0xD8])) {
+                #expect($0.status == .notFound)   // before the body is decoded
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: other, body: ByteBuffer(bytes: [0])) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: other) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: Fixture.headers("kiosk")) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300023"}"#)) { #expect($0.status == .created) }
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300023"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .tooManyRequests && r.headers[.retryAfter] != nil)
+            }
+            // Another key has its own allowance.
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: other, body: body(#"{"iin":"850314300023"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .created)
             }
         }
         await f.store.database.close()
@@ -188,11 +280,32 @@ struct APITests {
         let f = try await Fixture.make(server: server)
         try await f.app.test(.router) { client in
             let h = Fixture.headers("kiosk")
-            for i in 1...5 {
+            func create() async throws -> String {
                 var sid = ""
                 try await client.execute(uri: "/v1/verifications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.obamaIIN)"}"#)) { (r: TestResponse) async throws in
+                    #expect(r.status == .created)
                     sid = try decode(r.body)["sessionId"] as? String ?? ""
                 }
+                return sid
+            }
+            // Sessions that show no face judge nobody: abandoned, not counted, so nobody can burn a
+            // citizen's attempts with create-and-finish pairs.
+            for _ in 1...6 {
+                let sid = try await create()
+                try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                    #expect(try r.status == .unprocessableContent && (decode(r.body)["code"] as? String) == "no_face_seen")
+                }
+                try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: h) { #expect($0.status == .notFound) }
+                f.clock.advance(10)   // the per-IIN limit is 6 a minute
+            }
+            let untouched = try await f.store.attempts.status(Fixture.obamaIIN)
+            #expect(untouched.failures == 0 && untouched.running == 0 && untouched.attemptsLeft == 5)
+            f.clock.advance(60)
+            // Someone else's face (Lin's clip for Obama's record) is judged, and fails.
+            let clip = try Data(contentsOf: URL(fileURLWithPath: Paths.video))
+            for i in 1...5 {
+                let sid = try await create()
+                try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: h, body: ByteBuffer(bytes: clip)) { _ in }
                 try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
                     let j = try decode(r.body)
                     #expect(j["outcome"] as? String == "fail" && j["attemptsLeft"] as? Int == 5 - i)

@@ -16,28 +16,33 @@ struct MigrationTests {
         let clock = ManualClock()
         // The tables as released (without the migrations added since), then the record of
         // migrations as an older build left it, with a server-made private key in an application.
-        let added = ["legal_entities.v1", "issuance.v2", "issuance.v3"]
+        let added = ["legal_entities.v1", "issuance.v2", "issuance.v3", "attempts.v2", "api_keys.v2"]
         var released = Migrator()
         for m in Records.migrator.migrations where !added.contains(m.name) { released.registerMigration(m.name, replaces: m.replaces, m.statements) }
         try await released.migrate(database)
+        let dir = Temp.dir()
+        let csr = try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir + "/k.pem", "-subj", "/CN=old"]).out
         try await database.transaction { db in
             try db.execute("DELETE FROM schema_migrations")
             for name in ["v1-core", "v2-issuance", "v3-api-keys"] { try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(name)]) }
             try db.execute("""
-                INSERT INTO applications (number, iin, template, channel, status, algorithm, created_at, updated_at, key_auth, key_sign, key_id)
-                VALUES ('0001', '850314300013', 'individual', 'remote', 'signing', 'rsa2048', 1, 1, ?, ?, 'k1')
-                """, [.blob(Data("sealed private key".utf8)), .blob(Data("sealed private key".utf8))])
+                INSERT INTO applications (number, iin, template, channel, status, algorithm, created_at, updated_at, key_auth, key_sign, key_id, csr_auth)
+                VALUES ('0001', '850314300013', 'individual', 'remote', 'signing', 'rsa2048', 1, 1, ?, ?, 'k1', ?)
+                """, [.blob(Data("sealed private key".utf8)), .blob(Data("sealed private key".utf8)), .text(csr)])
         }
         let first = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: key), clock: clock)
         try await first.registry.upsert(RegistryEntry(iin: "850314300013", surname: "A", givenName: "B", documentNumber: "N", photo: Data([7])))
         // issuance.v2 dropped the private-key columns with what was in them; the application stays.
         let columns = try await database.transaction { db in try db.one("SELECT * FROM applications WHERE number = '0001'") }
         #expect(columns?["status"].text == "signing" && columns?["key_auth"].isNull == true && columns?["key_id"].isNull == true)
+        // The old application's key joins the once-only list when the records open.
+        let listed = try await database.transaction { db in try db.query("SELECT key_id, purpose FROM application_keys WHERE number = '0001'", []) }
+        #expect(listed.count == 1 && listed.first?["purpose"].text == "AUTH" && listed.first?["key_id"].text?.count == 40)
         // Reopening must not try to create any table again (CREATE TABLE would fail) and keeps the rows.
         let again = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: key), clock: clock)
         #expect(try await again.registry.entry("850314300013")?.photo == Data([7]))
         let names = try await database.transaction { db in try db.query("SELECT name FROM schema_migrations ORDER BY name", []).compactMap { $0["name"].text } }
-        #expect(names == ["issuance.v2", "issuance.v3", "legal_entities.v1", "v1-core", "v2-issuance", "v3-api-keys"])
+        #expect(names == ["api_keys.v2", "attempts.v2", "issuance.v2", "issuance.v3", "legal_entities.v1", "v1-core", "v2-issuance", "v3-api-keys"])
         #expect(try await again.verifyAudit().intact)
         await database.close()
     }

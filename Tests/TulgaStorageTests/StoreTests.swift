@@ -29,6 +29,41 @@ struct StoreTests {
         }
     }
 
+    @Test("attempt leases: an expired one is released (not counted) when the IIN is next touched; one from an older build has none", arguments: Backend.allCases)
+    func leases(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let iin = People.iin(4)
+        let lease = h.store.settings.attempts.leaseSeconds
+        var tickets: [AttemptTicket] = []
+        for _ in 0..<5 { tickets.append(try await h.store.attempts.begin(iin: iin)) }
+        await #expect(throws: AttemptError(.attemptsExhausted, "")) { _ = try await h.store.attempts.begin(iin: iin) }
+        h.clock.advance(lease - 1)
+        await #expect(throws: AttemptError(.attemptsExhausted, "")) { _ = try await h.store.attempts.begin(iin: iin) }
+        // One finishes in time and fails: that failure counts; the four left behind do not.
+        _ = try await h.store.runner.record(tickets[0], outcome: .fail, score: 0.1, livenessPassed: true, reason: "test",
+                                            evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        h.clock.advance(2)
+        _ = try await h.store.attempts.begin(iin: iin)   // releases the four, then starts
+        let status = try await h.store.attempts.status(iin)
+        #expect(status.failures == 1 && status.running == 1 && status.attemptsLeft == 3)
+        // A late result for a released attempt is refused, not recorded over the release.
+        await #expect(throws: AttemptError(.invalidState, "")) {
+            _ = try await h.store.runner.record(tickets[1], outcome: .pass, score: 0.9, livenessPassed: true, reason: "late",
+                                                evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        }
+        // A running attempt written by a build without leases is released at once.
+        let old = People.iin(5)
+        try await h.database.transaction { db in
+            try db.execute("INSERT INTO applicants (iin, failures, running) VALUES (?, 0, 5)", [.text(old)])
+            for i in 0..<5 { try db.execute("INSERT INTO attempts (id, iin, state, started_at) VALUES (?, ?, 'running', 1)", [.text("att-old\(i)"), .text(old)]) }
+        }
+        #expect(try await h.store.attempts.releaseExpiredLeases() == 5)
+        let freed = try await h.store.attempts.status(old)
+        #expect(freed.running == 0 && freed.failures == 0 && freed.attemptsLeft == 5)
+        #expect(try await h.store.auditEntries().filter { $0.action == "attempt.lease_expired" }.count == 9)
+        }
+    }
+
     @Test("20 concurrent attempts never record more than 5 failures nor run a 6th", arguments: Backend.allCases)
     func concurrentAttempts(backend: Backend) async throws {
         try await withHarness(backend) { h in

@@ -10,10 +10,14 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     public static let postgresURL = ProcessInfo.processInfo.environment["TULGA_TEST_POSTGRES"]
 
     /// A fresh, empty database of this kind.
-    public func open() async throws -> any SQLDatabase {
+    public func open() async throws -> any SQLDatabase { try await Self.open(try await freshLocation()) }
+
+    /// Where a fresh, empty database of this kind is: a SQLite path, or the URL of a new PostgreSQL
+    /// database (for a `tulga` process to open with `--database`).
+    public func freshLocation() async throws -> String {
         switch self {
         case .sqlite:
-            return try SQLiteDatabase(path: Temp.dir() + "/tulga.sqlite")
+            return Temp.dir() + "/tulga.sqlite"
         case .postgres:
             guard let url = Backend.postgresURL else {
                 throw DatabaseFailure("TULGA_TEST_POSTGRES is not set: run the tests through scripts/test, which starts PostgreSQL")
@@ -25,8 +29,13 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
             guard var components = URLComponents(string: url) else { throw DatabaseFailure("bad TULGA_TEST_POSTGRES \(url)") }
             components.path = "/" + name
             guard let scoped = components.string else { throw DatabaseFailure("bad TULGA_TEST_POSTGRES \(url)") }
-            return try await PostgresDatabase(url: scoped, poolSize: 6)
+            return scoped
         }
+    }
+
+    /// Opens what ``freshLocation()`` gave.
+    public static func open(_ location: String) async throws -> any SQLDatabase {
+        location.hasPrefix("postgres://") ? try await PostgresDatabase(url: location, poolSize: 6) : try SQLiteDatabase(path: location)
     }
 }
 

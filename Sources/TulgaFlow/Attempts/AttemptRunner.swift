@@ -193,10 +193,16 @@ public struct AttemptRunner: Sendable {
     ///   - selfie: the embedding compared with the reference (the session's own, or a still's).
     ///   - selfieJPEG: the selfie photo kept as evidence for a review.
     /// - Returns: The report the shell shows.
-    /// - Throws: ``AttemptError`` `.invalidState` if the attempt is not running; ``DatabaseFailure``; ``StorageError``;
-    ///   `CryptoFailure`.
+    /// - Throws: ``AttemptError`` `.invalidState` if the attempt is not running, `.noFaceSeen` (the attempt is then
+    ///   abandoned, not counted) when no frame gave a usable face; ``DatabaseFailure``; ``StorageError``; `CryptoFailure`.
     public func finish(_ started: StartedAttempt, session: inout LivenessSession, selfie: Embedding?, selfieJPEG: Data?) async throws -> AttemptReport {
         if session.phase == .baseline || session.phase == .prompting { session.endOfStream() }
+        // Nobody was judged: no frame gave a usable face. Not the applicant's failure, and no way to
+        // burn their attempts with sessions that show nothing.
+        guard session.usableFaceSeen else {
+            try await records.attempts.abandon(started.ticket, reason: "no usable face was seen")
+            throw AttemptError(.noFaceSeen, "no usable face was seen, so this attempt was not counted: face the camera alone, in good light, and try again")
+        }
         try await replayGuard.check(&session)
         let report = session.report
         let score = selfie.map { $0.cosine(started.reference) }

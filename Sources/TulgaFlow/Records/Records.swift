@@ -67,7 +67,7 @@ public final class Records: Sendable {
         attempts = AttemptRecords(context, policy: settings.attempts)
         moderation = ModerationRecords(context, cipher: cipher, settings: settings.moderation)
         digitalIDs = DigitalIDRecords(context)
-        apiKeys = APIKeyRecords(context)
+        apiKeys = APIKeyRecords(context, cipher: cipher)
         legalEntities = LegalEntityRecords(context)
         issuance = IssuanceService(database: database, clock: clock, digitalIDs: digitalIDs, ca: ca, sms: settings.sms,
                                    lifecycle: settings.applications, attempts: settings.attempts)
@@ -101,7 +101,10 @@ public final class Records: Sendable {
     public static func open(database: any SQLDatabase, cipher: EvidenceCipher, settings: RecordSettings = RecordSettings(),
                             clock: any WallClock = SystemClock(), ca: LocalCA? = nil) async throws -> Records {
         try await migrator.migrate(database)
-        return Records(database: database, cipher: cipher, settings: settings, clock: clock, ca: ca)
+        let records = Records(database: database, cipher: cipher, settings: settings, clock: clock, ca: ca)
+        // Keys offered before `issuance.v3` join the once-only list (a no-op once done).
+        try await records.issuance.recordEarlierKeys()
+        return records
     }
 
     /// Recomputes the audit chain.

@@ -3,6 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import TulgaCore
 import TulgaStorage
+import TulgaAttempts
 import TulgaIssuance
 import TulgaModeration
 
@@ -72,7 +73,7 @@ public struct BackgroundSettings: Sendable, Hashable, Codable {
 
 /// The background services next to the HTTP server.
 public enum BackgroundWork {
-    /// Application expiry, moderation lease expiry, CRL refresh (with a CA), and (when configured)
+    /// Application expiry, moderation lease expiry, attempt lease release, CRL refresh (with a CA), and (when configured)
     /// evidence purge and the SMS hand-off.
     ///
     /// - Parameters:
@@ -85,6 +86,8 @@ public enum BackgroundWork {
         var services = [
             applicationExpiry(records, every: every, logger: logger),
             PeriodicService("lease-expiry", every: every, logger: logger) { try await records.moderation.expireLeases() },
+            // Its first pass runs at start-up: attempts a crash left running are released, not counted.
+            PeriodicService("attempt-leases", every: every, logger: logger) { try await records.attempts.releaseExpiredLeases() },
         ]
         if records.issuance.ca != nil {
             // A fresh CRL before the served one reaches its nextUpdate (it is re-signed at half time).

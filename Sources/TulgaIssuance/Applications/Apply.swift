@@ -138,13 +138,19 @@ extension IssuanceService {
                     throw IssuanceError(.inPersonLocked, error.reason, message: error.message)
                 }
             }
+            // Renewing keys a certificate of which was revoked meanwhile (as compromised, say) is refused.
+            if let renewalOf, try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(renewalOf)]) != nil {
+                throw IssuanceError(.renewal, "a certificate of application \(renewalOf) was revoked: its keys renew nothing; apply again")
+            }
             // A key goes in one application only, ever (checked first: it is about the request).
             for (purpose, request) in [(KeyPurpose.auth, requests.auth), (.sign, requests.sign)] {
-                if try db.one("SELECT number FROM application_keys WHERE key_id = ?", [.text(request.keyID)]) != nil {
+                // Insert-if-absent, then read back: a concurrent filing with the same key waits on this
+                // row and finds it taken, rather than failing on the primary key.
+                try db.execute("INSERT INTO application_keys (key_id, number, purpose, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
+                               [.text(request.keyID), .text(number), .text(purpose.rawValue), .double(at)])
+                guard try db.one("SELECT number FROM application_keys WHERE key_id = ?", [.text(request.keyID)])?.text(Columns.number) == number else {
                     throw IssuanceError(.keyReused, "the \(purpose.rawValue) key was offered in an application before: make new keys with tulga keys generate")
                 }
-                try db.execute("INSERT INTO application_keys (key_id, number, purpose, created_at) VALUES (?, ?, ?, ?)",
-                               [.text(request.keyID), .text(number), .text(purpose.rawValue), .double(at)])
             }
             var active: [String] = []
             for row in try db.query("SELECT * FROM applications WHERE iin = ?", [.text(holder.iin)]) {

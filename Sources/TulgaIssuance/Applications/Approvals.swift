@@ -39,6 +39,9 @@ extension IssuanceService {
         { db, row in
             let bin = try row.optionalText(Columns.bin) ?? ""
             guard try row.text(Columns.iin) != headIIN else { throw IssuanceError(.headApproval, "an applicant does not approve their own application") }
+            guard try row.optionalText(Columns.hrIIN) != headIIN else {
+                throw IssuanceError(.headApproval, "HR's approval and the first head's come from two people")
+            }
             guard let organization = try LegalEntityRecords.organization(db, bin: bin), organization.status == .active,
                   organization.headIIN == headIIN else {
                 throw IssuanceError(.headApproval, "only the registered first head of an active \(bin) approves it")

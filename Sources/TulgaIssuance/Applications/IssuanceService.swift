@@ -84,10 +84,20 @@ public struct KeyRequests: Sendable, Hashable {
     public var algorithm: KeyAlgorithm { auth.algorithm }
 }
 
+/// A one-time challenge the holder signs to renew their keys.
+public struct RenewalChallenge: Sendable, Codable, Hashable {
+    /// The application whose keys are to be renewed.
+    public var number: String
+    /// 64 hex digits, used once.
+    public var challenge: String
+    /// When it expires, in seconds since 1970.
+    public var expiresAt: Double
+}
+
 /// The portal-plus-CA side: phone codes (`Phone/`), applications filed with the applicant's
 /// requests, certificates issued from them, revocation (CRL and OCSP). It never holds a private
 /// key of an applicant. Owns `mobile_citizens`, `sms_codes`, `sms_failures`,
-/// `phone_verifications`, `applications`, `application_keys`, `revocations` and `crls`; reads the Digital ID, the
+/// `phone_verifications`, `applications`, `application_keys`, `renewal_challenges`, `revocations` and `crls`; reads the Digital ID, the
 /// legal-entity register and the attempt counter only through their modules.
 ///
 /// ```swift
@@ -134,12 +144,12 @@ public final class IssuanceService: Sendable {
     var now: Double { clock.now() }
 
     enum Columns: String {
-        case number, iin, template, channel, status, algorithm, createdAt = "created_at", headIIN = "head_iin", storage, bin, organization
+        case number, iin, template, channel, status, algorithm, createdAt = "created_at", headIIN = "head_iin", hrIIN = "hr_iin", storage, bin, organization
         case headApprovedAt = "head_approved_at", hrApprovedAt = "hr_approved_at", serialAuth = "serial_auth", serialSign = "serial_sign"
         case certAuth = "cert_auth", certSign = "cert_sign", csrAuth = "csr_auth", csrSign = "csr_sign", ownerKey = "owner_key"
         case reissueOf = "reissue_of", renewalOf = "renewal_of", validUntil = "valid_until", surname, givenName = "given_name"
         case serial, revokedAt = "revoked_at", reason, verifiedAt = "verified_at", phone, id, codeHash = "code_hash", expiresAt = "expires_at"
-        case usedAt = "used_at", n
+        case usedAt = "used_at", n, challenge
     }
 
     static func checkIIN(_ iin: String) throws -> String {

@@ -1,42 +1,86 @@
 public import Foundation
 public import TulgaCore
 public import TulgaPKI
+import TulgaCrypto
 import TulgaStorage
 
 /// Renewal (in-person keys), reissue (remote keys), and revocation by the applicant.
 extension IssuanceService {
+    /// How long a renewal challenge may be answered, in seconds.
+    static let challengeSeconds = 300.0
+
+    /// The checks every renewal step makes: the caller's own in-person application, issued or
+    /// installed, still valid, and none of its certificates revoked (keys revoked as compromised,
+    /// or superseded, renew nothing).
+    func renewable(_ number: String, caller: Caller) async throws -> (ApplicationView, SQLRow) {
+        let old = try await status(number, caller: caller)
+        if old.channel == .remote {
+            throw IssuanceError(.renewal, "«\(renewalRefusal)». Вы можете подать заявку на перевыпуск: tulga issuance reissue \(number)",
+                                message: Message(.refusalRenewal))
+        }
+        let (row, revoked) = try await db.transaction { db in
+            (try Self.owned(db, number, by: caller), try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(number)]) != nil)
+        }
+        guard [.issued, .installed].contains(old.status) else { throw IssuanceError(.renewal, "only keys with valid certificates are renewed; these are «\(old.statusTitle)»") }
+        guard !revoked else { throw IssuanceError(.renewal, "a certificate of application \(number) was revoked: its keys renew nothing; apply again") }
+        guard let until = try row.optionalDouble(Columns.validUntil), until > now else {
+            throw IssuanceError(.renewal, "the certificates have expired: apply again")
+        }
+        return (old, row)
+    }
+
+    /// A one-time challenge for renewing `number`, valid for five minutes; a new one replaces the last.
+    ///
+    /// - Parameters:
+    ///   - number: the application whose keys are to be renewed.
+    ///   - caller: who asks; must own the application.
+    /// - Returns: The challenge (64 hex digits) and when it expires.
+    /// - Throws: ``IssuanceError`` `.renewal`, `.notFound`; ``StorageError``; ``DatabaseFailure``; `CryptoFailure`.
+    public func renewalChallenge(_ number: String, caller: Caller) async throws -> RenewalChallenge {
+        _ = try await renewable(number, caller: caller)
+        let challenge = try randomBytes(32).map { String(format: "%02x", $0) }.joined(), expires = now + Self.challengeSeconds
+        try await db.transaction { db in
+            try db.execute("DELETE FROM renewal_challenges WHERE number = ?", [.text(number)])
+            try db.execute("INSERT INTO renewal_challenges (number, challenge, expires_at) VALUES (?, ?, ?)", [.text(number), .text(challenge), .double(expires)])
+        }
+        return RenewalChallenge(number: number, challenge: challenge, expiresAt: expires)
+    }
+
     /// Renews keys confirmed in person while their certificate is still valid (seed 002: «в этом
     /// случае вы с любой момент можете перевыпустить ваши ключи»): a new application from new
     /// requests, issued at once (an employee's waits for HR and the first head again); the old
     /// certificates are then revoked as superseded. Keys issued remotely are refused with the
     /// portal's words: reissue them.
     ///
-    /// Nobody but the holder renews: `proof` is the ``HolderProof`` signed with the SIGN key of the
-    /// certificate being renewed, so owning the application (an operator, an admin key) is not enough.
+    /// Nobody but the holder renews: `proof` is the ``HolderProof`` over the challenge from
+    /// ``renewalChallenge(_:caller:)``, signed with the AUTH key of the certificates being renewed, so
+    /// owning the application (an operator, an admin key) is not enough. The challenge is used once.
     ///
     /// - Parameters:
     ///   - number: the application whose keys are renewed.
     ///   - requests: the new requests from the applicant's key store.
-    ///   - proof: the holder's signature over ``HolderProof/message(application:auth:sign:)``.
+    ///   - challenge: the challenge the proof answers.
+    ///   - proof: the holder's signature over ``HolderProof/message(application:challenge:auth:sign:)``.
     ///   - caller: who asks; must own the application.
     /// - Returns: The new application.
     /// - Throws: ``IssuanceError`` `.renewal` for remote keys (the portal's words) or an expired or revoked
-    ///   certificate, `.holderProof`, `.notFound`, `.tokenRequired`, `.activeApplication`, `.keyReused`;
-    ///   ``StorageError``; ``DatabaseFailure``.
-    public func renew(_ number: String, requests: KeyRequests, proof: Data, caller: Caller) async throws -> ApplicationView {
-        let old = try await status(number, caller: caller)
-        if old.channel == .remote {
-            throw IssuanceError(.renewal, "«\(renewalRefusal)». Вы можете подать заявку на перевыпуск: tulga issuance reissue \(number)",
-                                message: Message(.refusalRenewal))
+    ///   certificate, `.holderProof` (no such challenge, expired, used, or a signature by another key),
+    ///   `.notFound`, `.tokenRequired`, `.activeApplication`, `.keyReused`; ``StorageError``; ``DatabaseFailure``.
+    public func renew(_ number: String, requests: KeyRequests, challenge: String, proof: Data, caller: Caller) async throws -> ApplicationView {
+        let (old, row) = try await renewable(number, caller: caller)
+        let message = HolderProof.message(application: number, challenge: challenge, auth: requests.auth.keyID, sign: requests.sign.keyID)
+        guard let current = try row.optionalText(Columns.certAuth), HolderProof.verify(proof, message: message, certificatePEM: current) else {
+            throw IssuanceError(.holderProof, "the renewal must be signed with the AUTH key of application \(number): tulga keys renew \(number)")
         }
-        let row = try await db.transaction { db in try Self.owned(db, number, by: caller) }
-        guard [.issued, .installed].contains(old.status) else { throw IssuanceError(.renewal, "only keys with valid certificates are renewed; these are «\(old.statusTitle)»") }
-        guard let until = try row.optionalDouble(Columns.validUntil), until > now else {
-            throw IssuanceError(.renewal, "the certificates have expired: apply again")
-        }
-        let message = HolderProof.message(application: number, auth: requests.auth.keyID, sign: requests.sign.keyID)
-        guard let current = try row.optionalText(Columns.certSign), HolderProof.verify(proof, message: message, certificatePEM: current) else {
-            throw IssuanceError(.holderProof, "the renewal must be signed with the SIGN key of application \(number): tulga keys renew \(number)")
+        // The challenge: this one, unexpired, and used up now.
+        let at = now
+        try await db.transaction { db in
+            try db.lock("number:" + number)
+            guard let stored = try db.one("SELECT challenge, expires_at FROM renewal_challenges WHERE number = ?", [.text(number)]),
+                  try stored.text(Columns.challenge) == challenge, try stored.double(Columns.expiresAt) > at else {
+                throw IssuanceError(.holderProof, "the renewal challenge is unknown, used or expired: ask for a new one")
+            }
+            try db.execute("DELETE FROM renewal_challenges WHERE number = ?", [.text(number)])
         }
         if old.template == .treasuryClient, requests.storage != .token {
             throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")

@@ -192,6 +192,8 @@ public struct LocalCA: Sendable {
                                      notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(config.ocspSignerValidityDays * 86400))
             let encrypted = try PKI.encryptKey(key, password: password)
             try Self.writePrivate(Data((cert + encrypted).utf8), to: path, mode: 0o600)
+            // The two files of older builds go: one signer, one file.
+            for old in ["ocsp.key", "ocsp.crt"] { unlink(Self.path(config, old)) }
             return OCSP.Signer(certificatePEM: cert, encryptedKeyPEM: encrypted, password: password)
         }
     }

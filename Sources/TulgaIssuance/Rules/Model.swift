@@ -240,23 +240,28 @@ public struct Holder: Sendable, Hashable {
     /// - Throws: ``IssuanceError`` `.invalidIdentity` for an empty or over-long name or a control character.
     public func checkSubject() throws(IssuanceError) {
         for (field, value) in [("surname", surname), ("given name", givenName), ("CN", "\(surname) \(givenName)"), ("organization", organization ?? "-")] {
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty, value.count <= Self.maximumNameLength else {
+            // As OpenSSL counts: code points of the NFC form the certificate carries.
+            let scalars = Self.normalized(value).unicodeScalars
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty, scalars.count <= Self.maximumNameLength else {
                 throw IssuanceError(.invalidIdentity, "the \(field) must have 1 to \(Self.maximumNameLength) characters for a certificate")
             }
-            guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw IssuanceError(.invalidIdentity, "the \(field) has a control character")
+            guard !scalars.contains(where: { [.control, .format, .surrogate, .privateUse, .unassigned].contains($0.properties.generalCategory) }) else {
+                throw IssuanceError(.invalidIdentity, "the \(field) has a control or format character")
             }
         }
     }
+
+    /// The form names take in certificates: Unicode NFC.
+    static func normalized(_ text: String) -> String { text.precomposedStringWithCanonicalMapping }
 
     /// CN="SURNAME GIVENNAME", SURNAME, GIVENNAME, SERIALNUMBER=IIN…, C=KZ; a legal entity adds O and OU=BIN….
     ///
     /// Pairs of attribute name (or OID) and value, in order, as the CA writes them; the request's own subject is ignored.
     public var subject: [(String, String)] {
+        let surname = Self.normalized(surname), givenName = Self.normalized(givenName)
         var s = [("CN", "\(surname) \(givenName)"), ("2.5.4.4", surname), ("2.5.4.42", givenName), ("2.5.4.5", "IIN" + iin), ("C", "KZ")]
         if let organization, let bin {
-            s += [("O", organization), ("OU", "BIN" + bin)]
+            s += [("O", Self.normalized(organization)), ("OU", "BIN" + bin)]
         }
         return s
     }

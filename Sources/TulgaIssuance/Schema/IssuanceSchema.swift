@@ -1,4 +1,5 @@
 public import TulgaStorage
+import TulgaPKI
 
 extension IssuanceService {
     /// The issuance tables: as released in v2 (`issuance.v1`), then without private keys (`issuance.v2`).
@@ -49,6 +50,35 @@ extension IssuanceService {
         // (or any earlier ones) cannot come back in a reissue or a renewal.
         migrator.registerMigration("issuance.v3", [
             "CREATE TABLE application_keys (key_id TEXT PRIMARY KEY, number TEXT NOT NULL, purpose TEXT NOT NULL, created_at {REAL} NOT NULL)",
+            "CREATE TABLE renewal_challenges (number TEXT PRIMARY KEY, challenge TEXT NOT NULL, expires_at {REAL} NOT NULL)",
         ])
+    }
+}
+
+extension IssuanceService {
+    /// Puts the keys of applications filed before `issuance.v3` (their requests, or their
+    /// certificates when a request is gone) in `application_keys`, so none is certified again.
+    /// Runs when the records open; finds nothing to do once done.
+    ///
+    /// - Returns: How many keys were recorded.
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    @discardableResult
+    public func recordEarlierKeys() async throws -> Int {
+        let at = now
+        return try await db.transaction { db in
+            var recorded = 0
+            for row in try db.query("SELECT * FROM applications WHERE number NOT IN (SELECT number FROM application_keys)", []) {
+                let number = try row.text(Columns.number)
+                for (purpose, csr, cert) in [("AUTH", Columns.csrAuth, Columns.certAuth), ("SIGN", Columns.csrSign, Columns.certSign)] {
+                    let ids = Set([try row.optionalText(csr), try row.optionalText(cert)].compactMap { $0.flatMap(PKI.keyID) })
+                    for id in ids where try db.one("SELECT key_id FROM application_keys WHERE key_id = ?", [.text(id)]) == nil {
+                        try db.execute("INSERT INTO application_keys (key_id, number, purpose, created_at) VALUES (?, ?, ?, ?)",
+                                       [.text(id), .text(number), .text(purpose), .double(at)])
+                        recorded += 1
+                    }
+                }
+            }
+            return recorded
+        }
     }
 }

@@ -92,6 +92,9 @@ public struct LivenessSession: Sendable {
     public private(set) var selfieFrame: Int?
     /// Why the session failed, once it has.
     public private(set) var failure: FailureReason?
+    /// Whether any frame gave a usable face (one frontal face, sampled and compared). A session
+    /// without one judged nobody: the shells abandon it rather than count it.
+    public var usableFaceSeen: Bool { !sampled.isEmpty }
     private var detail: String?
 
     private var last: (centre: Point, size: Double, index: Int)?

@@ -4,10 +4,22 @@ public import TulgaCore
 public struct AttemptPolicy: Sendable, Hashable, Codable {
     /// Failed plus running attempts allowed before the in-person path opens (5 by default).
     public var maxAttempts = 5
+    /// How long a running attempt holds its place, in seconds: at least as long as its session
+    /// may live. A lease left behind by a crash is released (not counted) once it expires.
+    public var leaseSeconds = 900.0
     /// Creates a policy.
     ///
-    /// - Parameter maxAttempts: failed plus running attempts allowed.
-    public init(maxAttempts: Int = 5) { self.maxAttempts = maxAttempts }
+    /// - Parameters:
+    ///   - maxAttempts: failed plus running attempts allowed.
+    ///   - leaseSeconds: how long a running attempt holds its place.
+    public init(maxAttempts: Int = 5, leaseSeconds: Double = 900) { (self.maxAttempts, self.leaseSeconds) = (maxAttempts, leaseSeconds) }
+
+    /// Whether a running attempt's lease has run out at `now` (a lease never recorded, from an older build, has).
+    ///
+    /// - Parameters:
+    ///   - leaseUntil: the end of the attempt's lease, if recorded.
+    ///   - now: seconds since 1970.
+    public func leaseExpired(leaseUntil: Double?, now: Double) -> Bool { (leaseUntil ?? -.infinity) <= now }
 
     /// A new attempt may start while recorded failures plus attempts still running stay below the limit.
     ///
@@ -73,6 +85,8 @@ public enum AttemptErrorCode: String, ErrorCode {
     case attemptsExhausted = "attempts_exhausted", inPersonLocked = "in_person_locked", invalidState = "invalid_state"
     /// `notFound`: no such attempt (404). A damaged row is a `StorageError`.
     case notFound = "not_found"
+    /// `noFaceSeen`: the session ended before any usable face was seen; it is abandoned, not counted (422).
+    case noFaceSeen = "no_face_seen"
 
     /// 403, 409 or 404, as listed on the cases.
     public var kind: ProblemKind {
@@ -80,6 +94,7 @@ public enum AttemptErrorCode: String, ErrorCode {
         case .attemptsExhausted, .inPersonLocked: .forbidden
         case .invalidState: .conflict
         case .notFound: .notFound
+        case .noFaceSeen: .invalid
         }
     }
 }

@@ -25,6 +25,10 @@ public struct ServerEnvironment: Sendable {
     let decodeLimits: DecodeLimits
     let iinLimiter: RateLimiter
     let keyLimiter: RateLimiter
+    /// Failed authentications per client address.
+    let authFailureLimiter: RateLimiter
+    /// Verification sessions created per API key.
+    let sessionLimiter: RateLimiter
     let registry: PrometheusCollectorRegistry
     let queueGauge: Metrics.Gauge
     let sessionsGauge: Metrics.Gauge
@@ -40,10 +44,14 @@ public struct ServerEnvironment: Sendable {
         runner = AttemptRunner(records: records, bands: bands, liveness: liveness)
         desk = ModerationDesk(records: records)
         let pool = try FacePipelinePool(config: face, size: config.pipelines)
-        sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds)
+        // A session ends (through the reaper) a minute before its attempt's lease could expire.
+        sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds,
+                                        lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60))
         decodeLimits = face.decode
         iinLimiter = RateLimiter(perMinute: config.rateLimitPerIINPerMinute, clock: records.clock)
         keyLimiter = RateLimiter(perMinute: config.rateLimitPerKeyPerMinute, clock: records.clock)
+        authFailureLimiter = RateLimiter(perMinute: config.authFailuresPerAddressPerMinute, clock: records.clock)
+        sessionLimiter = RateLimiter(perMinute: config.sessionsPerKeyPerMinute, clock: records.clock)
         registry = MetricsBootstrap.registry
         queueGauge = Metrics.Gauge(label: "tulga_moderation_queue_depth")
         sessionsGauge = Metrics.Gauge(label: "tulga_verification_sessions")
@@ -80,7 +88,7 @@ public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some A
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: AuthMiddleware(keys: env.records.apiKeys, cache: KeyCache()))
+    router.add(middleware: AuthMiddleware(keys: env.records.apiKeys, cache: KeyCache(), failures: env.authFailureLimiter, clock: env.records.clock))
     router.add(middleware: KeyRateLimitMiddleware(limiter: env.keyLimiter))
     router.addRoutes(OperationsRoutes(env: env).collection)
     router.addRoutes(VerificationRoutes(env: env).collection, atPath: "/v1/verifications")

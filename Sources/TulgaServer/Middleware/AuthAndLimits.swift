@@ -17,10 +17,13 @@ import TulgaModeration
 public struct TulgaContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var apiKey: APIKeyRecord?
+    /// The peer's IP address (failed authentication is limited per address); "unknown" in-process.
+    public let clientAddress: String
 
     public init(source: Source) {
         coreContext = .init(source: source)
         apiKey = nil
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// JSON bodies; frame and clip routes collect their own, larger limits.
@@ -42,6 +45,9 @@ extension TulgaContext {
 }
 
 extension TulgaContext {
+    /// The key that owns what this request creates (verification sessions): another key sees none of it.
+    var owner: String { apiKey?.id ?? "" }
+
     /// Who the key speaks for: an admin key is staff and sees every application; any other key is
     /// a calling system that sees only its own.
     var caller: Caller {
@@ -50,33 +56,60 @@ extension TulgaContext {
     }
 }
 
-/// Verified keys, by the SHA-256 of the presented key, so scrypt runs once per key and process.
+/// Verified keys, by the SHA-256 of the presented key, for a few seconds: a revocation, expiry or
+/// scope change reaches every node within ``ttlSeconds``.
 final class KeyCache: Sendable {
-    private let verified = Mutex<[String: APIKeyRecord]>([:])
-    func get(_ digest: String) -> APIKeyRecord? { verified.withLock { $0[digest] } }
-    func put(_ digest: String, _ record: APIKeyRecord) { verified.withLock { $0[digest] = record } }
+    private let verified = Mutex<[String: (record: APIKeyRecord, at: Double)]>([:])
+    let ttlSeconds: Double
+    init(ttlSeconds: Double = 5) { self.ttlSeconds = ttlSeconds }
+    func get(_ digest: String, now: Double) -> APIKeyRecord? {
+        verified.withLock { all in
+            guard let entry = all[digest] else { return nil }
+            guard now - entry.at < ttlSeconds, now >= entry.at, entry.record.isUsable(at: now) else {
+                all[digest] = nil
+                return nil
+            }
+            return entry.record
+        }
+    }
+    func put(_ digest: String, _ record: APIKeyRecord, now: Double) {
+        verified.withLock { all in
+            if all.count > 10_000 { all.removeAll() }   // bounded: many keys in a few seconds is not normal use
+            all[digest] = (record, now)
+        }
+    }
 }
 
 /// Authenticates `X-API-Key` for every route except the public ones; 401 for a missing or bad key.
+/// Failed authentications are limited per client address (429 with `Retry-After` once spent);
+/// a key costs one HMAC and one indexed read, never a KDF.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = TulgaContext
     let keys: APIKeyRecords
     let cache: KeyCache
+    let failures: RateLimiter
+    let clock: any WallClock
     static let publicPaths: Set<String> = ["/health", "/metrics", "/openapi.yaml"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Relying parties fetch the CRL and ask OCSP without a key.
         if Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/pki/") { return try await next(request, context) }
+        let address = "auth-fail:" + context.clientAddress
+        try failures.check(address)   // an address that keeps failing waits, before any lookup
         guard let key = request.headers[HTTPField.Name("X-API-Key")!], !key.isEmpty, key.count <= 256 else {
+            try failures.take(address)
             throw Problem(.unauthorized, "unauthorized", "missing or invalid X-API-Key")
         }
-        let digest = sha256Hex(key)
-        var record = cache.get(digest)
+        let digest = sha256Hex(key), now = clock.now()
+        var record = cache.get(digest, now: now)
         if record == nil, let found = try await keys.authenticate(key) {
-            cache.put(digest, found)
+            cache.put(digest, found, now: now)
             record = found
         }
-        guard let record else { throw Problem(.unauthorized, "unauthorized", "missing or invalid X-API-Key") }
+        guard let record else {
+            try failures.take(address)
+            throw Problem(.unauthorized, "unauthorized", "missing or invalid X-API-Key")
+        }
         var context = context
         context.apiKey = record
         return try await next(request, context)
@@ -95,11 +128,29 @@ final class RateLimiter: Sendable {
         self.clock = clock
     }
 
+    /// Throws 429 when `key` has no token left, without taking one.
+    func check(_ key: String) throws {
+        let now = clock.now(), rate = perMinute / 60
+        let wait: Double? = buckets.withLock { all in
+            guard let b = all[key] else { return nil }
+            let tokens = min(perMinute, b.tokens + (now - b.at) * rate)
+            return tokens >= 1 ? nil : (1 - tokens) / rate
+        }
+        if let wait { throw Self.limited(wait) }
+    }
+
+    static func limited(_ wait: Double) -> Problem {
+        var problem = Problem(.tooManyRequests, "rate_limited", "too many requests; retry in \(Int(wait.rounded(.up))) s")
+        problem.headers[.retryAfter] = "\(Int(wait.rounded(.up)))"
+        return problem
+    }
+
     /// Takes a token for `key`, or throws 429 with the seconds to wait.
     func take(_ key: String) throws {
         let now = clock.now()
         let rate = perMinute / 60
         let wait: Double? = buckets.withLock { all in
+            if all.count > 100_000 { all.removeAll() }   // bounded memory under a flood of new keys or addresses
             var b = all[key] ?? Bucket(tokens: perMinute, at: now)
             b.tokens = min(perMinute, b.tokens + (now - b.at) * rate)
             b.at = now
@@ -110,11 +161,7 @@ final class RateLimiter: Sendable {
             }
             return (1 - b.tokens) / rate
         }
-        if let wait {
-            var problem = Problem(.tooManyRequests, "rate_limited", "too many requests; retry in \(Int(wait.rounded(.up))) s")
-            problem.headers[.retryAfter] = "\(Int(wait.rounded(.up)))"
-            throw problem
-        }
+        if let wait { throw Self.limited(wait) }
     }
 }
 

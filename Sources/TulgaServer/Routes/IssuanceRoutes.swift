@@ -24,7 +24,9 @@ struct IssuanceRoutes {
         let signRequest: String
         let bin: String?
     }
-    struct RequestsBody: Decodable { let pin: String?; let storage: String?; let authRequest: String; let signRequest: String; let proof: String? }
+    struct RequestsBody: Decodable {
+        let pin: String?; let storage: String?; let authRequest: String; let signRequest: String; let challenge: String?; let proof: String?
+    }
     struct ApprovalBody: Decodable { let iin: String; let pin: String }
     struct RevokeBody: Decodable { let pin: String; let reason: String? }
     struct RefuseBody: Decodable { let reason: String }
@@ -96,15 +98,20 @@ struct IssuanceRoutes {
             return try json(try await issuance.reissue(try context.parameters.require("number"), pin: pin, requests: requests, caller: context.caller),
                             status: .created)
         }
+        routes.post("/applications/{number}/renewal-challenge") { _, context in
+            try context.require(.issuance)
+            return try json(try await issuance.renewalChallenge(try context.parameters.require("number"), caller: context.caller), status: .created)
+        }
         routes.post("/applications/{number}/renew") { request, context in
             try context.require(.issuance)
             let input = try await body(request, RequestsBody.self)
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
-            guard let text = input.proof, text.count <= 2 * HolderProof.maximumLength, let proof = Data(base64Encoded: text) else {
-                throw Problem(.unprocessableContent, "invalid_proof", "a renewal needs proof: the holder's signature (base64) made by tulga keys renew")
+            guard let challenge = input.challenge, challenge.count <= 128, let text = input.proof, text.count <= 2 * HolderProof.maximumLength,
+                  let proof = Data(base64Encoded: text) else {
+                throw Problem(.unprocessableContent, "invalid_proof", "a renewal needs the challenge and the holder's proof (base64), made by tulga keys renew")
             }
-            return try json(try await issuance.renew(try context.parameters.require("number"), requests: requests, proof: proof, caller: context.caller),
-                            status: .created)
+            return try json(try await issuance.renew(try context.parameters.require("number"), requests: requests, challenge: challenge, proof: proof,
+                                                     caller: context.caller), status: .created)
         }
         routes.post("/applications/{number}/revoke") { request, context in
             try context.require(.issuance)

@@ -30,11 +30,14 @@ struct SessionState: Codable, Sendable {
 /// work runs on the pipeline pool; frames are stamped on the injected clock.
 actor VerificationSessions {
     struct Entry {
+        /// The API key that created the session; every other key gets 404.
+        let owner: String
         var started: StartedAttempt
         var session: LivenessSession
         var selfieJPEG: Data?
         var busy = false
         var lastActivity: Double
+        var createdAt: Double
         var nextIndex = 0
     }
 
@@ -43,19 +46,27 @@ actor VerificationSessions {
     let runner: AttemptRunner
     let clock: any WallClock
     let idleSeconds: Double
+    /// The longest a session lives, however active: less than its attempt's lease.
+    let lifetimeSeconds: Double
 
-    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double) {
+    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double, lifetimeSeconds: Double) {
         self.pool = pool
         self.runner = runner
         self.clock = clock
         self.idleSeconds = idleSeconds
+        self.lifetimeSeconds = lifetimeSeconds
     }
 
     var count: Int { entries.count }
 
-    func state(_ id: String) throws -> SessionState {
-        guard let e = entries[id] else { throw Problem(.notFound, "not_found", "no verification session \(id)") }
-        return Self.state(id, e)
+    func state(_ id: String, owner: String) throws -> SessionState {
+        Self.state(id, try entry(id, owner: owner))
+    }
+
+    /// The session when `owner` created it; absent otherwise, as if it did not exist.
+    private func entry(_ id: String, owner: String?) throws -> Entry {
+        guard let e = entries[id], owner == nil || e.owner == owner else { throw Problem(.notFound, "not_found", "no verification session \(id)") }
+        return e
     }
 
     static func state(_ id: String, _ e: Entry) -> SessionState {
@@ -65,20 +76,20 @@ actor VerificationSessions {
     }
 
     /// Starts an attempt (counted atomically in the records) and its liveness session.
-    func create(iin: String, language: Language) async throws -> SessionState {
+    func create(iin: String, language: Language, owner: String) async throws -> SessionState {
         let runner = runner
         let photo = try await runner.registryPhoto(iin: iin)
         let reference = try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
         let started = try await runner.begin(iin: iin, language: language, reference: reference, photo: photo)
         let now = clock.nowMs()
         let id = "ver-" + makeNonce()
-        let entry = Entry(started: started, session: runner.session(for: started, issuedAtMs: now), lastActivity: now)
+        let entry = Entry(owner: owner, started: started, session: runner.session(for: started, issuedAtMs: now), lastActivity: now, createdAt: now)
         entries[id] = entry
         return Self.state(id, entry)
     }
 
-    private func claim(_ id: String, whileRunning: Bool) throws -> Entry {
-        guard var e = entries[id] else { throw Problem(.notFound, "not_found", "no verification session \(id)") }
+    private func claim(_ id: String, owner: String?, whileRunning: Bool) throws -> Entry {
+        var e = try entry(id, owner: owner)
         guard !e.busy else { throw Problem(.conflict, "session_busy", "a frame of this session is being processed; send frames one at a time") }
         if whileRunning, e.session.phase != .baseline, e.session.phase != .prompting {
             throw Problem(.conflict, "session_finished", "the liveness check has ended (\(e.session.phase.rawValue)); finish the session")
@@ -99,8 +110,8 @@ actor VerificationSessions {
     /// Feeds frames in order, holding the session for the whole source (a clip's chunks cannot
     /// interleave with other frames) until it ends or the check does. `stamp` gives each frame's
     /// time on the server's clock.
-    func feed(_ id: String, frames source: sending any FrameBatches) async throws -> SessionState {
-        var e = try claim(id, whileRunning: true)
+    func feed(_ id: String, owner: String, frames source: sending any FrameBatches) async throws -> SessionState {
+        var e = try claim(id, owner: owner, whileRunning: true)
         let pipeline = pool.pipeline()
         do {
             batches: while e.session.phase == .baseline || e.session.phase == .prompting {
@@ -127,13 +138,17 @@ actor VerificationSessions {
     }
 
     /// Ends the session through the attempt runner (replay rule, bands, records).
-    func finish(_ id: String) async throws -> AttemptReport {
-        var e = try claim(id, whileRunning: false)
+    /// `owner` nil: the reaper, acting for the service.
+    func finish(_ id: String, owner: String?) async throws -> AttemptReport {
+        var e = try claim(id, owner: owner, whileRunning: false)
         do {
             let report = try await runner.finish(e.started, session: &e.session, selfie: e.session.selfie, selfieJPEG: e.selfieJPEG)
             entries[id] = nil
             Counter(label: "tulga_decisions_total", dimensions: [("outcome", report.outcome.rawValue)]).increment()
             return report
+        } catch let error as AttemptError where error.code == .noFaceSeen {
+            entries[id] = nil   // abandoned, not counted: the session is over
+            throw error
         } catch {
             release(id, nil)
             throw error
@@ -148,11 +163,13 @@ actor VerificationSessions {
         }
     }
 
-    /// Sessions idle longer than `idleSeconds` are finished (their liveness check fails).
+    /// Sessions idle longer than `idleSeconds`, or older than `lifetimeSeconds`, are finished: their
+    /// liveness check fails, or, when no usable face was seen, the attempt is abandoned.
     func reap() async {
-        let limit = clock.nowMs() - idleSeconds * 1000
-        for (id, e) in entries where !e.busy && e.lastActivity < limit {
-            _ = try? await finish(id)
+        let now = clock.nowMs()
+        for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000) {
+            _ = try? await finish(id, owner: nil)
+            entries[id] = nil   // abandoned (no face) or refused: either way it is over
         }
     }
 }
