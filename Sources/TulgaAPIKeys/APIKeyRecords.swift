@@ -16,6 +16,9 @@ public struct APIKeyRecord: Sendable, Hashable, Codable {
     public var expiresAt: Double?
     /// When it was revoked, if it was.
     public var revokedAt: Double?
+    /// The key family: the first key's id, kept through rotations. What a calling system files
+    /// and starts belongs to its family, so a rotated key still sees it.
+    public var owner: String
 
     /// Whether the key works at `now`: not revoked, not expired.
     ///
@@ -29,8 +32,16 @@ public enum APIKeyErrorCode: String, ErrorCode {
     case weakKey = "weak_key"
     /// No key with that id (404).
     case notFound = "not_found"
-    /// 422 or 404, as listed on the cases.
-    public var kind: ProblemKind { self == .notFound ? .notFound : .invalid }
+    /// The key was revoked, or is in use already: a revoked key never comes back (409).
+    case revoked
+    /// 422, 404 or 409, as listed on the cases.
+    public var kind: ProblemKind {
+        switch self {
+        case .notFound: .notFound
+        case .revoked: .conflict
+        case .weakKey: .invalid
+        }
+    }
 }
 
 /// A refused API-key step.
@@ -63,7 +74,9 @@ public struct APIKeyRecords: Sendable {
     ///   - cipher: the key the lookup HMAC is derived from.
     public init(_ context: RecordContext, cipher: EvidenceCipher) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
-    enum Columns: String { case id, name, scopes, secretHash = "secret_hash", lookup, createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at" }
+    enum Columns: String {
+        case id, name, scopes, secretHash = "secret_hash", lookup, createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at", family
+    }
 
     /// The key table: as released in v3, then keyed lookups, expiry and revocation.
     ///
@@ -76,6 +89,7 @@ public struct APIKeyRecords: Sendable {
             "ALTER TABLE api_keys ADD COLUMN lookup TEXT",
             "ALTER TABLE api_keys ADD COLUMN expires_at {REAL}",
             "ALTER TABLE api_keys ADD COLUMN revoked_at {REAL}",
+            "ALTER TABLE api_keys ADD COLUMN family TEXT",
         ])
     }
 
@@ -87,7 +101,8 @@ public struct APIKeyRecords: Sendable {
 
     func lookup(_ key: String) -> String { cipher.mac(purpose: "tulga api-key lookup v1", key) }
 
-    /// Registers a key of at least 32 characters with `scopes`. A key with the same id is replaced.
+    /// Registers a key of at least 32 characters with `scopes`. A key with the same id is replaced
+    /// (a new name or scopes), unless it was revoked: a revoked key never comes back.
     ///
     /// - Parameters:
     ///   - name: a name for people.
@@ -96,23 +111,31 @@ public struct APIKeyRecords: Sendable {
     ///   - expiresAt: when it stops working, if it should.
     ///   - actor: who adds it, for the audit.
     /// - Returns: The stored record.
-    /// - Throws: ``APIKeyError`` `.weakKey` for a key shorter than 32 characters; ``DatabaseFailure`` from the database.
+    /// - Throws: ``APIKeyError`` `.weakKey` for a key shorter than 32 characters, `.revoked` for a revoked key;
+    ///   ``DatabaseFailure`` from the database.
     public func add(name: String, scopes: Set<String>, key: String, expiresAt: Double? = nil, actor: String = "admin") async throws -> APIKeyRecord {
         guard key.count >= 32 else { throw APIKeyError(.weakKey, "an API key must have at least 32 characters") }
         let id = Self.id(of: key), lookup = lookup(key), now = clock.now()
-        try await database.transaction { db in
+        return try await database.transaction { db in
+            var family = id
+            if let existing = try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(id)]) {
+                let old = try Self.record(existing)
+                guard old.revokedAt == nil else { throw APIKeyError(.revoked, "API key \(id) was revoked; a revoked key is never added again") }
+                family = old.owner
+            }
             try db.execute("DELETE FROM api_keys WHERE id = ?", [.text(id)])
-            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, lookup, created_at, expires_at) VALUES (?, ?, ?, '', ?, ?, ?)",
-                           [.text(id), .text(name), .text(scopes.sorted().joined(separator: ",")), .text(lookup), .double(now), SQLValue(expiresAt)])
+            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, lookup, created_at, expires_at, family) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+                           [.text(id), .text(name), .text(scopes.sorted().joined(separator: ",")), .text(lookup), .double(now), SQLValue(expiresAt), .text(family)])
             try AuditLog.append(db, at: now, actor: actor, action: "api_key.add", subject: id, detail: name)
+            return APIKeyRecord(id: id, name: name, scopes: scopes, createdAt: now, expiresAt: expiresAt, revokedAt: nil, owner: family)
         }
-        return APIKeyRecord(id: id, name: name, scopes: scopes, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
     }
 
     static func record(_ row: SQLRow) throws -> APIKeyRecord {
         APIKeyRecord(id: try row.text(Columns.id), name: try row.text(Columns.name),
                      scopes: Set(try row.text(Columns.scopes).split(separator: ",").map(String.init)), createdAt: try row.double(Columns.createdAt),
-                     expiresAt: try row.optionalDouble(Columns.expiresAt), revokedAt: try row.optionalDouble(Columns.revokedAt))
+                     expiresAt: try row.optionalDouble(Columns.expiresAt), revokedAt: try row.optionalDouble(Columns.revokedAt),
+                     owner: try row.optionalText(Columns.family) ?? row.text(Columns.id))
     }
 
     /// The key's record if the key is known, matches, and is neither revoked nor expired; nil otherwise.
@@ -159,7 +182,8 @@ public struct APIKeyRecords: Sendable {
         }
     }
 
-    /// Replaces a key with `newKey` (same name and scopes) and revokes the old one, in one transaction.
+    /// Replaces a key with `newKey` (same name, scopes and family, so everything the old key filed
+    /// stays its own) and revokes the old one, in one transaction.
     ///
     /// - Parameters:
     ///   - id: the old key's id.
@@ -167,19 +191,24 @@ public struct APIKeyRecords: Sendable {
     ///   - expiresAt: when the new key stops working, if it should.
     ///   - actor: who rotates it, for the audit.
     /// - Returns: The new key's record.
-    /// - Throws: ``APIKeyError`` `.notFound`, `.weakKey`; ``DatabaseFailure``.
+    /// - Throws: ``APIKeyError`` `.notFound`, `.weakKey`, `.revoked` for a revoked old key or a new key already known;
+    ///   ``DatabaseFailure``.
     public func rotate(_ id: String, to newKey: String, expiresAt: Double? = nil, actor: String = "admin") async throws -> APIKeyRecord {
         guard newKey.count >= 32 else { throw APIKeyError(.weakKey, "an API key must have at least 32 characters") }
         let newID = Self.id(of: newKey), lookup = lookup(newKey), now = clock.now()
         return try await database.transaction { db in
             guard let row = try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(id)]) else { throw APIKeyError(.notFound, "no API key \(id)") }
             let old = try Self.record(row)
-            try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [.double(now), .text(id)])
-            try db.execute("DELETE FROM api_keys WHERE id = ?", [.text(newID)])
-            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, lookup, created_at, expires_at) VALUES (?, ?, ?, '', ?, ?, ?)",
-                           [.text(newID), .text(old.name), .text(old.scopes.sorted().joined(separator: ",")), .text(lookup), .double(now), SQLValue(expiresAt)])
+            guard old.revokedAt == nil else { throw APIKeyError(.revoked, "API key \(id) is revoked: add a new key instead") }
+            guard try db.one("SELECT id FROM api_keys WHERE id = ?", [.text(newID)]) == nil else {
+                throw APIKeyError(.revoked, "the new key is known already: use a new one")
+            }
+            try db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", [.double(now), .text(id)])
+            try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, lookup, created_at, expires_at, family) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+                           [.text(newID), .text(old.name), .text(old.scopes.sorted().joined(separator: ",")), .text(lookup), .double(now), SQLValue(expiresAt),
+                            .text(old.owner)])
             try AuditLog.append(db, at: now, actor: actor, action: "api_key.rotate", subject: id, detail: newID)
-            return APIKeyRecord(id: newID, name: old.name, scopes: old.scopes, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
+            return APIKeyRecord(id: newID, name: old.name, scopes: old.scopes, createdAt: now, expiresAt: expiresAt, revokedAt: nil, owner: old.owner)
         }
     }
 }

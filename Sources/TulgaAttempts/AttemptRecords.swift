@@ -188,6 +188,29 @@ public struct AttemptRecords: Sendable {
         return counter
     }
 
+    /// A moderator rejected the attempt sent to review, inside the desk's transaction: it becomes a
+    /// recorded failure, so the in-person path opens after the fifth as after any other failure.
+    ///
+    /// - Parameters:
+    ///   - db: the desk's transaction.
+    ///   - attemptID: the attempt the case was opened for.
+    ///   - iin: the applicant's IIN.
+    ///   - reason: the moderator's reason; stored with the attempt.
+    ///   - now: the injected clock's time.
+    /// - Returns: The applicant's counter afterwards.
+    /// - Throws: ``AttemptError`` `.notFound`, `.invalidState` if the attempt is not in review; ``StorageError``; ``DatabaseFailure``.
+    public static func rejectReviewed(_ db: any SQLSession, attemptID: String, iin: String, reason: String, at now: Double) throws -> AttemptCounter {
+        try db.lock("applicant:" + iin)
+        guard let row = try db.one("SELECT state FROM attempts WHERE id = ? AND iin = ?", [.text(attemptID), .text(iin)]) else {
+            throw AttemptError(.notFound, "no attempt \(attemptID)")
+        }
+        let state = try AttemptLifecycle.transition(from: try row.value(Columns.state, as: AttemptState.self), event: .reject)
+        try db.execute("UPDATE attempts SET state = ?, reason = ? WHERE id = ?", [.text(state.rawValue), .text("rejected by a moderator: " + reason), .text(attemptID)])
+        let counter = try counter(db, iin: iin).rejected()
+        try save(db, iin: iin, counter)
+        return counter
+    }
+
     /// Releases a running attempt we could not process (our failure, not the applicant's): not counted.
     ///
     /// An attempt that has already ended is left as it is.

@@ -299,7 +299,7 @@ struct Refuse: AsyncParsableCommand {
 struct Renew: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Renew keys confirmed in person while their certificate is valid, with new requests and the holder's proof (refused for keys issued remotely).",
-        discussion: "The holder makes both with tulga keys renew, which signs the new keys with the current SIGN key; nobody else can renew.")
+        discussion: "The holder makes both with tulga keys renew --proof-only, which signs the CA's challenge and the new keys with the current AUTH key; nobody else can renew.")
     @Argument var number: String
     @OptionGroup var requests: RequestOptions
     @Option(help: "The holder's proof from tulga keys renew --proof-only: the challenge, then the signature (base64).") var proof: String

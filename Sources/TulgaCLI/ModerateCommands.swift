@@ -223,12 +223,12 @@ struct ModeratorAdd: AsyncParsableCommand {
                                                     abstract: "Add or replace a moderator; the secret comes from standard input or $TULGA_NEW_MODERATOR_SECRET.")
     @Argument var id: String
     @Option(help: "moderator or supervisor.") var role: String = "moderator"
-    @Option(help: "The moderator's own IIN (they can never decide their own case).") var iin: String?
+    @Option(help: "The moderator's own IIN, required (they never see or decide a case about themselves).") var iin: String
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         guard Role(rawValue: role) != nil else { throw ValidationError("--role must be moderator or supervisor") }
-        if let iin { _ = try validIIN(iin) }
+        _ = try validIIN(iin)
     }
 
     func run() async throws {

@@ -97,13 +97,19 @@ public struct Configuration: Sendable, Codable {
         do { merged = try merge(defaults, overrideDict, path: "") } catch let error as ConfigurationError {
             throw ConfigurationError(path: path, reason: error.reason)
         }
+        let configuration: Configuration
         do {
-            return try JSONDecoder().decode(Configuration.self, from: JSONSerialization.data(withJSONObject: merged))
+            configuration = try JSONDecoder().decode(Configuration.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
             throw ConfigurationError(path: path, reason: "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
             throw ConfigurationError(path: path, reason: "\(error)")
         }
+        // A running attempt's lease must outlive its session, or a live session's attempt could be released.
+        guard configuration.policy.attemptLeaseMinutes * 60 >= configuration.server.sessionIdleSeconds + 120 else {
+            throw ConfigurationError(path: path, reason: "policy.attemptLeaseMinutes must cover server.sessionIdleSeconds plus two minutes")
+        }
+        return configuration
     }
 
     private static func merge(_ base: [String: Any], _ over: [String: Any], path: String) throws -> [String: Any] {
@@ -182,8 +188,10 @@ public struct ServerConfig: Sendable, Codable {
     public var rateLimitPerKeyPerMinute = 6000.0
     /// Requests allowed per IIN per minute.
     public var rateLimitPerIINPerMinute = 20.0
-    /// Failed authentications allowed per client address per minute (then 429).
+    /// Failed authentications allowed per client address per minute (then 429 for unknown keys).
     public var authFailuresPerAddressPerMinute = 20.0
+    /// Behind a reverse proxy that sets `X-Forwarded-For`: take the client address from its last hop.
+    public var trustForwardedFor = false
     /// Verification sessions an API key may create per minute.
     public var sessionsPerKeyPerMinute = 120.0
     /// Face pipelines (one per core is the throughput sweet spot).

@@ -10,15 +10,15 @@ public struct Moderator: Sendable, Hashable, Codable {
     public var id: String
     /// Moderator or supervisor.
     public var role: Role
-    /// The moderator's own IIN, so they never decide a case about themselves.
-    public var iin: String?
+    /// The moderator's own IIN (every account has one), so they never see or decide a case about themselves.
+    public var iin: String
     /// Creates a moderator value.
     ///
     /// - Parameters:
     ///   - id: the login id.
     ///   - role: moderator or supervisor.
-    ///   - iin: the moderator's own IIN, if known.
-    public init(id: String, role: Role, iin: String?) {
+    ///   - iin: the moderator's own IIN.
+    public init(id: String, role: Role, iin: String) {
         self.id = id
         self.role = role
         self.iin = iin
@@ -101,7 +101,7 @@ public struct ModerationSettings: Sendable, Hashable, Codable {
 ///
 /// ```swift
 /// let moderation = ModerationRecords(context, cipher: cipher, settings: ModerationSettings())
-/// try await moderation.addModerator(id: "mod-1", role: .moderator, secret: secret, iin: nil)
+/// try await moderation.addModerator(id: "mod-1", role: .moderator, secret: secret, iin: "900101300017")
 /// let me = try await moderation.authenticate(id: "mod-1", secret: secret)
 /// let open = try await moderation.list(state: .open, as: me)
 /// let claimed = try await moderation.claim(open[0].id, as: me)
@@ -127,7 +127,7 @@ public struct ModerationRecords: Sendable {
     }
 
     enum Columns: String {
-        case id, iin, state, score, flagReason = "flag_reason", createdAt = "created_at", claimedBy = "claimed_by"
+        case id, iin, state, score, flagReason = "flag_reason", createdAt = "created_at", claimedBy = "claimed_by", attemptID = "attempt_id"
         case leaseUntil = "lease_until", decidedBy = "decided_by", decidedAt = "decided_at", reason, evidencePurged = "evidence_purged"
         case selfie, reference, livenessReport = "liveness_report", keyID = "key_id", role, secretHash = "secret_hash"
     }
@@ -157,11 +157,12 @@ public struct ModerationRecords: Sendable {
     ///   - id: the login id.
     ///   - role: moderator or supervisor.
     ///   - secret: the login secret, at least 12 characters.
-    ///   - iin: the moderator's own IIN, so they never decide a case about themselves.
-    /// - Throws: ``ModerationError`` `.unauthorized` for a secret shorter than 12 characters; `CryptoFailure` if
-    ///   hashing fails; ``DatabaseFailure`` from the database.
-    public func addModerator(id: String, role: Role, secret: String, iin: String?) async throws {
+    ///   - iin: the moderator's own IIN (required), so they never see or decide a case about themselves.
+    /// - Throws: ``ModerationError`` `.unauthorized` for a secret shorter than 12 characters, `.invalidModerator` without a
+    ///   12-digit IIN; `CryptoFailure` if hashing fails; ``DatabaseFailure`` from the database.
+    public func addModerator(id: String, role: Role, secret: String, iin: String) async throws {
         guard secret.count >= 12 else { throw ModerationError(.unauthorized, "a moderator secret must have at least 12 characters") }
+        guard iin.count == 12, iin.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw ModerationError(.invalidModerator, "a moderator account needs the moderator's own IIN") }
         let hash = try SecretHash.make(secret), now = clock.now()
         try await database.transaction { db in
             try db.execute("DELETE FROM moderators WHERE id = ?", [.text(id)])
@@ -187,7 +188,11 @@ public struct ModerationRecords: Sendable {
             throw refusal
         }
         guard SecretHash.verify(secret, against: try row.text(Columns.secretHash)) else { throw refusal }
-        return Moderator(id: id, role: try row.value(Columns.role, as: Role.self), iin: try row.optionalText(Columns.iin))
+        // An account from before IINs were required cannot be kept from its own cases: it does not log in.
+        guard let iin = try row.optionalText(Columns.iin), !iin.isEmpty else {
+            throw ModerationError(.unauthorized, "moderator \(id) has no IIN on record: add the account again with tulga moderator add --iin")
+        }
+        return Moderator(id: id, role: try row.value(Columns.role, as: Role.self), iin: iin)
     }
 
     // MARK: Cases
@@ -252,23 +257,29 @@ public struct ModerationRecords: Sendable {
         return try rows.map { try summary($0, now: now) }.filter { state == nil || $0.state == state }
     }
 
-    /// One case with its evidence opened; the view is audited.
+    /// One case with its evidence opened: only for the moderator who holds the claim, or a
+    /// supervisor (whose view is audited as such); never for the person the case is about.
     ///
     /// - Parameters:
     ///   - id: the case id.
     ///   - moderator: the caller; the view is audited under their id.
     /// - Returns: The summary with the selfie, reference and report opened.
-    /// - Throws: ``ModerationError`` `.notAllowed` or `.unknownCase`; `CryptoFailure` if evidence does not open;
-    ///   ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
+    /// - Throws: ``ModerationError`` `.notAllowed`, `.unknownCase`, `.ownCase`, `.notClaimedByYou`; `CryptoFailure` if
+    ///   evidence does not open; ``StorageError`` `.damagedRow` for a damaged row; ``DatabaseFailure`` from the database.
     public func detail(_ id: String, as moderator: Moderator) async throws -> CaseDetail {
         try authorize(moderator, .show)
         let now = clock.now()
-        let row = try await database.transaction { db in
-            let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)])
-            if row != nil { try AuditLog.append(db, at: now, actor: "moderator:\(moderator.id)", action: "case.view", subject: id, detail: "") }
+        let row = try await database.transaction { db -> SQLRow in
+            guard let row = try db.one("SELECT * FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError(.unknownCase, "no case \(id)") }
+            guard try row.text(Columns.iin) != moderator.iin else { throw ModerationError(.ownCase, "nobody may see a case about themselves") }
+            let holds = try Self.lease(row).effective(now: now).claimedBy == moderator.id
+            guard holds || moderator.role == .supervisor else {
+                throw ModerationError(.notClaimedByYou, "claim the case to see its evidence")
+            }
+            try AuditLog.append(db, at: now, actor: "moderator:\(moderator.id)", action: "case.view", subject: id,
+                                detail: holds ? "" : "supervisor, not holding the claim")
             return row
         }
-        guard let row else { throw ModerationError(.unknownCase, "no case \(id)") }
         let keyID = try row.optionalText(Columns.keyID) ?? ""
         return CaseDetail(summary: try summary(row, now: now),
                           selfie: try row.optionalBlob(Columns.selfie).map { try cipher.open($0, keyID: keyID) },
@@ -314,6 +325,18 @@ public struct ModerationRecords: Sendable {
                                  detail: target, at: now, forbiddenIIN: targetIIN).row
         }
         return try summary(row, now: now)
+    }
+
+    /// The attempt a case was opened for, inside the caller's transaction.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - id: the case id.
+    /// - Returns: The attempt's id.
+    /// - Throws: ``ModerationError`` `.unknownCase`; ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public static func attemptID(_ db: any SQLSession, case id: String) throws -> String {
+        guard let row = try db.one("SELECT attempt_id FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError(.unknownCase, "no case \(id)") }
+        return try row.text(Columns.attemptID)
     }
 
     /// Approves or rejects a claimed case inside the caller's transaction; returns the case's IIN

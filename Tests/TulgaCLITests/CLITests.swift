@@ -9,6 +9,7 @@ import TulgaModeration
 import TulgaAttempts
 import TulgaDigitalID
 import TulgaFace
+import TulgaPolicy
 
 enum CLI {
     static let root = RepositoryPaths.root
@@ -131,6 +132,12 @@ struct ConfigurationTests {
             _ = try Configuration.decode(Data(#"{"face": {"treshold": 1}}"#.utf8))
             Issue.record("expected an error")
         } catch { #expect("\(error)".contains("unknown setting face.treshold")) }
+    }
+
+    @Test("an attempt's lease must outlive its session")
+    func leaseCoversSession() throws {
+        #expect(throws: ConfigurationError.self) { try Configuration.decode(Data(#"{"policy": {"attemptLeaseMinutes": 2}}"#.utf8)) }
+        #expect(try Configuration.decode(Data(#"{"policy": {"attemptLeaseMinutes": 4}}"#.utf8)).recordSettings.attempts.leaseSeconds == 240)
     }
 }
 

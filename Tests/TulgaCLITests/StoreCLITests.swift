@@ -42,8 +42,8 @@ struct Workspace {
         try CLI.run(args + storeArgs, environment: env)
     }
 
-    func moderator(_ id: String, role: String = "moderator", secret: String, iin: String? = nil) throws {
-        let r = try run(["moderator", "add", id, "--role", role] + (iin.map { ["--iin", $0] } ?? []), env: ["TULGA_NEW_MODERATOR_SECRET": secret])
+    func moderator(_ id: String, role: String = "moderator", secret: String, iin: String) throws {
+        let r = try run(["moderator", "add", id, "--role", role, "--iin", iin], env: ["TULGA_NEW_MODERATOR_SECRET": secret])
         #expect(r.status == 0, "\(r.stderr)")
     }
 
@@ -120,9 +120,9 @@ struct StoreCommandTests {
         #expect(review.status == 2, "\(review.stdout)\(review.stderr)")
         let caseID = try #require((try JSONSerialization.jsonObject(with: Data(review.stdout.utf8)) as? [String: Any])?["caseID"] as? String)
 
-        try w.moderator("alice", secret: "alice-secret-0001")
+        try w.moderator("alice", secret: "alice-secret-0001", iin: "900101300017")
         try w.moderator("lin", secret: "lin-secret-000001", iin: Workspace.lin)
-        try w.moderator("boss", role: "supervisor", secret: "boss-secret-00001")
+        try w.moderator("boss", role: "supervisor", secret: "boss-secret-00001", iin: "900101300027")
         let alice = ["TULGA_MODERATOR_ID": "alice", "TULGA_MODERATOR_SECRET": "alice-secret-0001"]
         try #"{"id": "lin", "secret": "lin-secret-000001"}"#.write(toFile: w.dir + "/lin.json", atomically: true, encoding: .utf8)
 
@@ -133,17 +133,18 @@ struct StoreCommandTests {
         let list = try w.run(["moderate", "list", "--state", "open"], env: alice)
         #expect(list.status == 0 && list.stdout.contains(caseID) && list.stdout.contains("1 case(s)"))
 
+        // The evidence is for the moderator who holds the claim.
+        #expect(try w.run(["moderate", "show", caseID, "--output", w.dir + "/review"], env: alice).stderr.contains("claim the case to see its evidence"))
+        let own = try w.run(["moderate", "claim", caseID, "--credentials", w.dir + "/lin.json"])
+        #expect(own.status == 3 && own.stderr.contains("nobody may decide a case about themselves"))
+        #expect(try w.run(["moderate", "approve", caseID, "--reason", "ok"], env: alice).stderr.contains("claim the case before deciding it"))
+        #expect(try w.run(["moderate", "claim", caseID], env: alice).status == 0)
         let show = try w.run(["moderate", "show", caseID, "--output", w.dir + "/review"], env: alice)
         #expect(show.status == 0, "\(show.stderr)")
         let png = w.dir + "/review/\(caseID).png"
         #expect(show.stdout.contains("comparison \(png)"))
         let bytes = try #require(FileManager.default.contents(atPath: png))
         #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) && bytes.count > 10_000)
-
-        let own = try w.run(["moderate", "claim", caseID, "--credentials", w.dir + "/lin.json"])
-        #expect(own.status == 3 && own.stderr.contains("nobody may decide a case about themselves"))
-        #expect(try w.run(["moderate", "approve", caseID, "--reason", "ok"], env: alice).stderr.contains("claim the case before deciding it"))
-        #expect(try w.run(["moderate", "claim", caseID], env: alice).status == 0)
         #expect(try w.run(["moderate", "reassign", caseID, "--to", "boss"], env: alice).stderr.contains("may not reassign"))
         #expect(try w.run(["moderate", "approve", caseID, "--reason", " "], env: alice).status == 3)
         let approve = try w.run(["moderate", "approve", caseID, "--reason", "same person"], env: alice)
@@ -200,8 +201,8 @@ struct StoreCommandTests {
         let w = try Workspace()
         let store = try await w.store()
         let count = 300
-        let m = Moderator(id: "alice", role: .moderator, iin: nil)
-        try await store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
+        let m = Moderator(id: "alice", role: .moderator, iin: "900101300017")
+        try await store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: "900101300017")
         var ids: [String] = []
         for i in 0..<count {
             let iin = "85031430\(String(format: "%04d", i))"
@@ -258,8 +259,15 @@ struct ServeTests {
     @Test("kill -9 with five sessions open: the attempts are released once their leases expire, never counted", arguments: Backend.allCases)
     func killedWithSessionsOpen(backend: Backend) async throws {
         let w = try Workspace(database: try await backend.freshLocation())
-        let (server, _, key, port) = try w.kioskServer()
-        for _ in 0..<5 {
+        let (server, _, first, port) = try w.kioskServer()
+        // Five kiosks (a key has one live session per IIN), each starting a session for Lin.
+        var keys = [first]
+        for letter in ["a", "b", "c", "d"] {
+            let key = String(repeating: letter, count: 40)
+            #expect(try w.run(["apikey", "add", "kiosk-" + letter, "--scopes", "kiosk"], env: ["TULGA_NEW_API_KEY": key]).status == 0)
+            keys.append(key)
+        }
+        for key in keys {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
             p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-API-Key: \(key)", "-X", "POST", "http://127.0.0.1:\(port)/v1/verifications",

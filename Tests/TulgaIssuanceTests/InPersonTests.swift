@@ -75,6 +75,11 @@ struct InPersonTests {
         await #expect(throws: IssuanceError(.holderProof, "")) {
             _ = try await s.renew(app.number, requests: fresh, challenge: challenge, proof: try deskKeys.sign(message, certificatePEM: certs.auth), caller: desk)
         }
+        // A challenge given to the desk is the desk's: another staff caller with a valid proof is refused.
+        let forDesk = try await s.renewalChallenge(app.number, caller: desk).challenge
+        await #expect(throws: IssuanceError(.holderProof, "")) {
+            _ = try await s.renew(app.number, requests: fresh, challenge: forDesk, caller: .staff("admin:root"), signedBy: deskKeys, auth: certs.auth)
+        }
         // The signature checks with openssl too: SHA-256 under the AUTH certificate's key.
         let again = try await s.renewalChallenge(app.number, caller: desk).challenge
         let signedMessage = HolderProof.message(application: app.number, challenge: again, auth: fresh.auth.keyID, sign: fresh.sign.keyID)

@@ -150,6 +150,18 @@ struct LegalEntityTests {
         await #expect(throws: IssuanceError(.headApproval, "")) { _ = try await s.issue(app.number, admin: "root") }
         let issued = try await s.approveByHead(app.number, headIIN: head, pin: "402719", caller: desk)
         #expect(issued.status == .issued && issued.hrApproved && issued.headApproved)
+        // The holder renews; the renewal waits for approvals again. The old SIGN key is then
+        // revoked as compromised: the pending renewal is refused, not issued later.
+        let keys = try w.keyStore("employee")
+        let certs = try await s.install(app.number, caller: desk)
+        _ = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+        let fresh = try w.requests(keys, iin: employee)
+        let challenge = try await s.renewalChallenge(app.number, caller: desk).challenge
+        let renewal = try await s.renew(app.number, requests: fresh, challenge: challenge, caller: desk, signedBy: keys, auth: certs.auth)
+        #expect(renewal.status == .identified && !renewal.hrApproved)
+        try await s.revoke(serial: try IssuedCertificate(pem: certs.sign).serialHex, reason: .keyCompromise, actor: "admin:root")
+        #expect(try await s.status(renewal.number, caller: desk).status == .rejected)
+        await #expect(throws: IssuanceError(.state, "")) { _ = try await s.approveByHR(renewal.number, hrIIN: hr, pin: "614927", caller: desk) }
         await w.close()
     }
 }

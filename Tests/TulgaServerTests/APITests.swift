@@ -94,17 +94,25 @@ struct APITests {
             try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(expiring)) { #expect($0.status == .unauthorized) }
             let listed = try await f.store.apiKeys.list()
             #expect(listed.filter { $0.revokedAt != nil }.map(\.name).sorted() == ["legacy", "temporary"])
-            // Failed keys from one address: after five, even a good key waits (429, Retry-After), before any lookup.
+            // Failed keys from one address: after five, unknown keys wait (429, Retry-After) before any
+            // lookup; a key already verified keeps working, so bad keys cannot lock out a kiosk.
             f.clock.advance(60)
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(fresh)) { #expect($0.status == .notFound) }
             for _ in 0..<4 {
                 try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(String(repeating: "x", count: 40))) { #expect($0.status == .unauthorized) }
             }
             try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: Fixture.headers(nil)) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(fresh)) { (r: TestResponse) async throws in
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(String(repeating: "y", count: 40))) { (r: TestResponse) async throws in
                 #expect(r.status == .tooManyRequests && r.headers[.retryAfter] != nil)
             }
-            f.clock.advance(13)
             try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(fresh)) { #expect($0.status == .notFound) }
+            // A key not verified lately waits like any unknown key until the address's bucket refills.
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: Fixture.headers("kiosk")) { #expect($0.status == .tooManyRequests) }
+            f.clock.advance(13)
+            try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: Fixture.headers("kiosk")) { #expect($0.status == .notFound) }
+            // A revoked key is never added back, and a revoked key is not rotated.
+            await #expect(throws: APIKeyError(.revoked, "")) { _ = try await f.store.apiKeys.add(name: "again", scopes: ["kiosk"], key: temporary) }
+            await #expect(throws: APIKeyError(.revoked, "")) { _ = try await f.store.apiKeys.rotate(added.id, to: String(repeating: "r", count: 40)) }
         }
         await f.store.database.close()
     }
@@ -112,7 +120,7 @@ struct APITests {
     @Test("verification sessions belong to the key that made them; session creation is limited per key")
     func sessionOwnership() async throws {
         var server = ServerConfig()
-        server.sessionsPerKeyPerMinute = 2
+        server.sessionsPerKeyPerMinute = 3
         let f = try await Fixture.make(server: server)
         try await f.app.test(.router) { client in
             var sid = ""
@@ -128,6 +136,10 @@ struct APITests {
             try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: other, body: ByteBuffer(bytes: [0])) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: other) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: Fixture.headers("kiosk")) { #expect($0.status == .ok) }
+            // One live session per person per key.
+            try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
+                #expect(try r.status == .conflict && (decode(r.body)["code"] as? String) == "session_exists")
+            }
             try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300023"}"#)) { #expect($0.status == .created) }
             try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300023"}"#)) { (r: TestResponse) async throws in
                 #expect(r.status == .tooManyRequests && r.headers[.retryAfter] != nil)
@@ -136,6 +148,14 @@ struct APITests {
             try await client.execute(uri: "/v1/verifications", method: .post, headers: other, body: body(#"{"iin":"850314300023"}"#)) { (r: TestResponse) async throws in
                 #expect(r.status == .created)
             }
+            // A rotated key keeps its family's sessions; the old key stops.
+            let rotated = String(repeating: "z", count: 40)
+            _ = try await f.store.apiKeys.rotate(APIKeyRecords.id(of: Fixture.keys["kiosk"] ?? ""), to: rotated)
+            f.clock.advance(6)
+            var h = Fixture.headers(nil)
+            h[HTTPField.Name("X-API-Key")!] = rotated
+            try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: h) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: Fixture.headers("kiosk")) { #expect($0.status == .unauthorized) }
         }
         await f.store.database.close()
     }
@@ -427,7 +447,7 @@ struct APITests {
     @Test("moderation over HTTP, and metrics show decisions and queue depth")
     func moderationAndMetrics() async throws {
         let f = try await Fixture.make(bands: .init(accept: 0.99, review: 0.30))
-        try await f.store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: nil)
+        try await f.store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: "900101300017")
         try await f.app.test(.router) { client in
             let h = Fixture.headers("kiosk")
             var sid = ""

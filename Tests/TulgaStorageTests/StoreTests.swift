@@ -146,7 +146,7 @@ struct StoreTests {
         let s = h.store
         let applicant = People.iin(7), moderatorIIN = People.iin(8)
         try await People.register(s, applicant)
-        try await s.moderation.addModerator(id: "m1", role: .moderator, secret: "first-secret-123", iin: nil)
+        try await s.moderation.addModerator(id: "m1", role: .moderator, secret: "first-secret-123", iin: People.iin(9))
         try await s.moderation.addModerator(id: "m2", role: .moderator, secret: "second-secret-123", iin: applicant)
         try await s.moderation.addModerator(id: "sup", role: .supervisor, secret: "super-secret-123", iin: moderatorIIN)
         await #expect(throws: ModerationError(.unauthorized, "")) { _ = try await s.moderation.authenticate(id: "m1", secret: "wrong-secret-000") }
@@ -183,7 +183,7 @@ struct StoreTests {
         #expect(id.verifiedBy == "moderator:m1" && !id.automaticallyVerified)
         let sms = try await s.outbox(iin: applicant)
         #expect(sms.count == 1)
-        #expect(sms.first?.language == "kk" && sms.first?.body == moderationResultMessage(approved: true).text(.kk))
+        #expect(sms.first?.language == "kk" && sms.first?.body == moderationResultMessage(approved: true, attemptsLeft: 0).text(.kk))
         #expect(sms.first?.phone?.hasPrefix("+7701") == true)
 
         let audit = try await s.auditEntries(subject: caseID).map(\.action)
@@ -196,6 +196,64 @@ struct StoreTests {
         }
     }
 
+    @Test("moderation separation: an IIN on every account; evidence only for the claim holder or an audited supervisor; a rejection is a failed attempt", arguments: Backend.allCases)
+    func separation(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let s = h.store, desk = ModerationDesk(records: s)
+        let applicant = People.iin(17)
+        try await People.register(s, applicant)
+        await #expect(throws: ModerationError(.invalidModerator, "")) { try await s.moderation.addModerator(id: "x", role: .moderator, secret: "x-secret-000001", iin: "") }
+        try await s.moderation.addModerator(id: "m1", role: .moderator, secret: "first-secret-123", iin: People.iin(18))
+        try await s.moderation.addModerator(id: "m2", role: .moderator, secret: "second-secret-123", iin: People.iin(19))
+        try await s.moderation.addModerator(id: "sup", role: .supervisor, secret: "super-secret-123", iin: applicant)   // the applicant is a supervisor
+        // An account from an older build, without an IIN, does not log in.
+        try await h.database.transaction { db in
+            try db.execute("INSERT INTO moderators (id, role, secret_hash, iin) VALUES ('old', 'supervisor', ?, NULL)", [.text(try SecretHash.make("old-secret-00001"))])
+        }
+        await #expect(throws: ModerationError(.unauthorized, "")) { _ = try await s.moderation.authenticate(id: "old", secret: "old-secret-00001") }
+        let m1 = try await s.moderation.authenticate(id: "m1", secret: "first-secret-123")
+        let m2 = try await s.moderation.authenticate(id: "m2", secret: "second-secret-123")
+        let sup = try await s.moderation.authenticate(id: "sup", secret: "super-secret-123")
+
+        var left = 5
+        for round in 1...5 {
+            let ticket = try await s.attempts.begin(iin: applicant)
+            let caseID = try #require(try await s.runner.record(ticket, outcome: .review, score: 0.33, livenessPassed: true, reason: "review band",
+                                                                evidence: Evidence(selfie: Data([1]), reference: Data([2]), livenessReport: "{}")).caseID)
+            if round == 1 {
+                // Evidence: not before a claim, not for another moderator, never for the person the case is about.
+                await #expect(throws: ModerationError(.notClaimedByYou, "")) { _ = try await s.moderation.detail(caseID, as: m1) }
+                await #expect(throws: ModerationError(.ownCase, "")) { _ = try await s.moderation.detail(caseID, as: sup) }
+                await #expect(throws: ModerationError(.ownCase, "")) { _ = try await s.moderation.reassign(caseID, to: "m1", as: sup) }
+                _ = try await s.moderation.claim(caseID, as: m1)
+                #expect(try await s.moderation.detail(caseID, as: m1).selfie == Data([1]))
+                await #expect(throws: ModerationError(.notClaimedByYou, "")) { _ = try await s.moderation.detail(caseID, as: m2) }
+            } else {
+                _ = try await s.moderation.claim(caseID, as: m1)
+            }
+            h.clock.advance(1)   // one SMS a second, so the newest is last
+            _ = try await desk.decide(caseID, approve: false, reason: "another person", as: m1)
+            left -= 1
+            // A rejection is a recorded failure, and the SMS says what is really possible next.
+            let status = try await s.attempts.status(applicant)
+            #expect(status.failures == round && status.attemptsLeft == left && status.inPersonUnlocked == (round == 5))
+            let sms = try #require(try await s.outbox(iin: applicant).last)
+            #expect(sms.body == moderationResultMessage(approved: false, attemptsLeft: left).text(.ru))
+            #expect(round == 5 ? sms.body.contains("ЦОН") : sms.body.contains("осталось попыток: \(left)"))
+        }
+        await #expect(throws: AttemptError(.attemptsExhausted, "")) { _ = try await s.attempts.begin(iin: applicant) }
+        // A supervisor may look at a case held by someone else; the view is audited as such.
+        let other = People.iin(20)
+        try await People.register(s, other)
+        let t = try await s.attempts.begin(iin: other)
+        let held = try #require(try await s.runner.record(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "review band",
+                                                          evidence: Evidence(selfie: Data([3]), reference: Data([4]), livenessReport: "{}")).caseID)
+        _ = try await s.moderation.claim(held, as: m2)
+        #expect(try await s.moderation.detail(held, as: sup).selfie == Data([3]))
+        #expect(try await s.auditEntries(subject: held).contains { $0.action == "case.view" && $0.actor == "moderator:sup" && $0.detail.contains("supervisor") })
+        }
+    }
+
     @Test("only one of many concurrent claims wins", arguments: Backend.allCases)
     func concurrentClaims(backend: Backend) async throws {
         try await withHarness(backend) { h in
@@ -205,7 +263,7 @@ struct StoreTests {
         let ticket = try await s.attempts.begin(iin: applicant)
         let caseID = try #require(try await s.runner.record(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
                                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)).caseID)
-        let moderators = (0..<8).map { Moderator(id: "m\($0)", role: .moderator, iin: nil) }
+        let moderators = (0..<8).map { Moderator(id: "m\($0)", role: .moderator, iin: People.iin(100 + $0)) }
         let wins = await withTaskGroup(of: Bool.self) { group in
             for m in moderators { group.addTask { (try? await s.moderation.claim(caseID, as: m)) != nil } }
             var n = 0
@@ -228,7 +286,7 @@ struct StoreTests {
             ids.append(try #require(try await s.runner.record(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "band",
                                                               evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil)).caseID))
         }
-        let named = Moderator(id: "policy", role: .moderator, iin: nil), other = Moderator(id: "m", role: .moderator, iin: nil)
+        let named = Moderator(id: "policy", role: .moderator, iin: People.iin(110)), other = Moderator(id: "m", role: .moderator, iin: People.iin(111))
         _ = try await s.moderation.claim(ids[0], as: named)
         h.clock.advance(s.settings.moderation.leaseSeconds / 2)
         _ = try await s.moderation.claim(ids[1], as: other)
@@ -254,7 +312,7 @@ struct StoreTests {
         let ticket = try await h.store.attempts.begin(iin: applicant)
         _ = try await h.store.runner.record(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "band",
                                             evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
-        let m = Moderator(id: "m", role: .moderator, iin: nil)
+        let m = Moderator(id: "m", role: .moderator, iin: People.iin(112))
         #expect(try await h.store.moderation.list(as: m).first?.overSLA == false)
         h.clock.advance(3601)
         #expect(try await h.store.moderation.list(as: m).first?.overSLA == true)
@@ -347,7 +405,7 @@ struct StoreTests {
     func purge(backend: Backend) async throws {
         try await withHarness(backend) { h in
         let s = h.store
-        let m = Moderator(id: "m", role: .moderator, iin: nil)
+        let m = Moderator(id: "m", role: .moderator, iin: People.iin(112))
         var ids: [String] = []
         for i in 40..<43 {
             let iin = People.iin(i)
@@ -362,8 +420,10 @@ struct StoreTests {
         }
         h.clock.advance(31 * 86400)
         #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 2)
-        let purged = try await s.moderation.detail(ids[0], as: m)
+        // A decided case has no claim holder: a supervisor looks (audited).
+        let purged = try await s.moderation.detail(ids[0], as: Moderator(id: "sup", role: .supervisor, iin: People.iin(113)))
         #expect(purged.selfie == nil && purged.summary.evidencePurged)
+        _ = try await s.moderation.claim(ids[2], as: m)
         let open = try await s.moderation.detail(ids[2], as: m)
         #expect(open.selfie == Data([9]) && open.reference == Data([8]))
         #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 0)

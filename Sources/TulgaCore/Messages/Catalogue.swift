@@ -11,6 +11,7 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     case kioskMatch = "kiosk.match", kioskNoMatch = "kiosk.no_match"
     // SMS texts.
     case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
+    case smsModerationRejectedRetry = "sms.moderation_rejected_retry"
     // Portal status titles.
     case statusNew = "status.new", statusIdentified = "status.identified", statusSigning = "status.signing"
     case statusIssued = "status.issued", statusInstalled = "status.installed", statusRejected = "status.rejected"
@@ -70,9 +71,12 @@ public enum Catalogue {
         .smsModerationApproved: ("Проверка вашей фотографии завершена: личность подтверждена. Вы можете продолжить выпуск ЭЦП.",
                                  "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталды. ЭЦҚ шығаруды жалғастыра аласыз.",
                                  "The check of your photo is complete: your identity is confirmed. You can continue issuing your EDS."),
-        .smsModerationRejected: ("Проверка вашей фотографии завершена: личность не подтверждена. Обратитесь в ЦОН для выпуска ЭЦП.",
-                                 "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталмады. ЭЦҚ алу үшін ХҚКО-ға жүгініңіз.",
-                                 "The check of your photo is complete: your identity is not confirmed. Visit a service centre to obtain an EDS."),
+        .smsModerationRejected: ("Проверка вашей фотографии завершена: личность не подтверждена. Попытки исчерпаны: обратитесь в ЦОН для выпуска ЭЦП.",
+                                 "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталмады. Әрекеттер таусылды: ЭЦҚ алу үшін ХҚКО-ға жүгініңіз.",
+                                 "The check of your photo is complete: your identity is not confirmed. No attempts are left: visit a service centre to obtain an EDS."),
+        .smsModerationRejectedRetry: ("Проверка вашей фотографии завершена: личность не подтверждена. Вы можете пройти проверку ещё раз (осталось попыток: {left}).",
+                                      "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталмады. Тексеруден қайта өте аласыз (қалған әрекеттер: {left}).",
+                                      "The check of your photo is complete: your identity is not confirmed. You can take the check again ({left} attempts left)."),
         .statusNew: ("Новая заявка", "Жаңа өтінім", "New application"),
         .statusIdentified: ("Пользователь идентифицирован центром регистрации", "Пайдаланушы тіркеу орталығында сәйкестендірілді",
                             "The registration centre has identified the user"),

@@ -8,7 +8,8 @@ import TulgaStorage
 
 /// A moderator's decision and everything it causes, in one transaction: the case is approved
 /// or rejected (``CaseLease/transition(from:event:now:)``); an approval creates the Digital ID
-/// (verified by `moderator:<id>`); either way the applicant gets the result SMS in their language.
+/// (verified by `moderator:<id>`); a rejection is a recorded failed attempt; either way the
+/// applicant gets the result SMS in their language, saying what they can do next.
 ///
 /// ```swift
 /// let desk = ModerationDesk(records: records)
@@ -34,17 +35,22 @@ public struct ModerationDesk: Sendable {
     ///   `.invalidRow` if an approved case's IIN is not in the registry; ``StorageError``; ``DatabaseFailure``;
     ///   `CryptoFailure`.
     public func decide(_ id: String, approve: Bool, reason: String, as moderator: Moderator) async throws -> CaseSummary {
-        let now = records.clock.now()
+        let now = records.clock.now(), policy = records.settings.attempts
         let row = try await records.database.transaction { db in
             let (iin, row) = try ModerationRecords.decide(db, id, approve: approve, reason: reason, as: moderator, at: now)
             let person = try RegistryRecords.person(db, iin: iin)
+            var left = 0
             if approve {
                 guard let person else { throw ModerationError(.invalidRow, "IIN \(iin) of case \(id) is not in the registry") }
                 try DigitalIDRecords.create(db, iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
                                             verifiedBy: "moderator:\(moderator.id)", at: now)
+            } else {
+                let counter = try AttemptRecords.rejectReviewed(db, attemptID: try ModerationRecords.attemptID(db, case: id), iin: iin, reason: reason, at: now)
+                left = policy.attemptsLeft(failures: counter.failures, running: counter.running)
+                try AuditLog.append(db, at: now, actor: "moderator:\(moderator.id)", action: "attempt.fail", subject: iin, detail: "case \(id) rejected")
             }
             try Outbox.enqueue(db, iin: iin, phone: person?.phone, language: try AttemptRecords.language(db, iin: iin),
-                               message: moderationResultMessage(approved: approve), at: now)
+                               message: moderationResultMessage(approved: approve, attemptsLeft: left), at: now)
             return row
         }
         return try records.moderation.summary(of: row)

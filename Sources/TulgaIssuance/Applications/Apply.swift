@@ -126,7 +126,8 @@ extension IssuanceService {
     /// Files the application in one transaction: the in-person gate, no other active application
     /// (but the one it replaces), the row, the audit. Issues at once when it starts `signing`.
     func create(holder: Holder, template: Template, channel: Channel, requests: KeyRequests, caller: Caller, reissueOf: String? = nil,
-                renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false) async throws -> ApplicationView {
+                renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false,
+                consumeChallenge: (@Sendable (any SQLSession) throws -> Void)? = nil) async throws -> ApplicationView {
         try holder.checkSubject()
         let number = try Self.newNumber(), at = now, lifecycle = lifecycle, attempts = attempts
         let next = initial ?? ApplicationLifecycle.initialStatus(channel: channel, template: template)
@@ -139,8 +140,12 @@ extension IssuanceService {
                 }
             }
             // Renewing keys a certificate of which was revoked meanwhile (as compromised, say) is refused.
-            if let renewalOf, try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(renewalOf)]) != nil {
-                throw IssuanceError(.renewal, "a certificate of application \(renewalOf) was revoked: its keys renew nothing; apply again")
+            if let renewalOf {
+                try db.lock("revocation")   // against a revocation committing meanwhile
+                if try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(renewalOf)]) != nil {
+                    throw IssuanceError(.renewal, "a certificate of application \(renewalOf) was revoked: its keys renew nothing; apply again")
+                }
+                if let consume = consumeChallenge { try consume(db) }
             }
             // A key goes in one application only, ever (checked first: it is about the request).
             for (purpose, request) in [(KeyPurpose.auth, requests.auth), (.sign, requests.sign)] {

@@ -58,11 +58,19 @@ extension IssuanceService {
         // A renewal's or reissue's old certificates are revoked in the same transaction that
         // records the new ones: a crash leaves either the old pair valid or the new one, never both.
         let replaced = try row.optionalText(Columns.renewalOf) ?? row.optionalText(Columns.reissueOf), at = now, lifecycle = lifecycle
+        let isRenewal = try row.optionalText(Columns.renewalOf) != nil
         let view = try await transition(number, .issue, caller: caller, actor: "ca",
                                         set: [("cert_auth", .text(auth.pem)), ("cert_sign", .text(sign.pem)), ("serial_auth", .text(auth.serialHex)),
                                               ("serial_sign", .text(sign.serialHex)),
                                               ("valid_until", .double(min(auth.notValidAfter, sign.notValidAfter).timeIntervalSince1970))]) { db, _ in
-            if let replaced { try Self.revokeApplication(db, replaced, reason: .superseded, at: at, actor: "ca", lifecycle: lifecycle) }
+            guard let replaced else { return }
+            // A renewal waits days for approvals: the keys it renews may have been revoked (as
+            // compromised, say) meanwhile. Then it is never issued.
+            try db.lock("revocation")
+            if isRenewal, try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(replaced)]) != nil {
+                throw IssuanceError(.renewal, "a certificate of application \(replaced) was revoked since this renewal was filed: it is not issued")
+            }
+            try Self.revokeApplication(db, replaced, reason: .superseded, at: at, actor: "ca", lifecycle: lifecycle)
         }
         if replaced != nil { try? await refreshCRL() }
         return view

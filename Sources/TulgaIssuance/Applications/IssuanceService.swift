@@ -149,7 +149,7 @@ public final class IssuanceService: Sendable {
         case certAuth = "cert_auth", certSign = "cert_sign", csrAuth = "csr_auth", csrSign = "csr_sign", ownerKey = "owner_key"
         case reissueOf = "reissue_of", renewalOf = "renewal_of", validUntil = "valid_until", surname, givenName = "given_name"
         case serial, revokedAt = "revoked_at", reason, verifiedAt = "verified_at", phone, id, codeHash = "code_hash", expiresAt = "expires_at"
-        case usedAt = "used_at", n, challenge
+        case usedAt = "used_at", n, challenge, owner
     }
 
     static func checkIIN(_ iin: String) throws -> String {

@@ -40,8 +40,10 @@ extension IssuanceService {
         _ = try await renewable(number, caller: caller)
         let challenge = try randomBytes(32).map { String(format: "%02x", $0) }.joined(), expires = now + Self.challengeSeconds
         try await db.transaction { db in
+            try db.lock("number:" + number)
             try db.execute("DELETE FROM renewal_challenges WHERE number = ?", [.text(number)])
-            try db.execute("INSERT INTO renewal_challenges (number, challenge, expires_at) VALUES (?, ?, ?)", [.text(number), .text(challenge), .double(expires)])
+            try db.execute("INSERT INTO renewal_challenges (number, challenge, expires_at, owner) VALUES (?, ?, ?, ?)",
+                           [.text(number), .text(challenge), .double(expires), .text(caller.ownerTag)])
         }
         return RenewalChallenge(number: number, challenge: challenge, expiresAt: expires)
     }
@@ -72,16 +74,6 @@ extension IssuanceService {
         guard let current = try row.optionalText(Columns.certAuth), HolderProof.verify(proof, message: message, certificatePEM: current) else {
             throw IssuanceError(.holderProof, "the renewal must be signed with the AUTH key of application \(number): tulga keys renew \(number)")
         }
-        // The challenge: this one, unexpired, and used up now.
-        let at = now
-        try await db.transaction { db in
-            try db.lock("number:" + number)
-            guard let stored = try db.one("SELECT challenge, expires_at FROM renewal_challenges WHERE number = ?", [.text(number)]),
-                  try stored.text(Columns.challenge) == challenge, try stored.double(Columns.expiresAt) > at else {
-                throw IssuanceError(.holderProof, "the renewal challenge is unknown, used or expired: ask for a new one")
-            }
-            try db.execute("DELETE FROM renewal_challenges WHERE number = ?", [.text(number)])
-        }
         if old.template == .treasuryClient, requests.storage != .token {
             throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
         }
@@ -92,8 +84,18 @@ extension IssuanceService {
             _ = try await db.transaction { db in try Self.legalEntity(db, iin: old.iin, template: old.template, bin: bin) }
         }
         // The organisation approves an employee's new keys again: the person may have left it.
+        // The challenge is used up in the transaction that files the renewal: this one, unexpired,
+        // given to this caller; a filing refused for another reason leaves it for a second try.
+        let at = now, owner = caller.ownerTag
         return try await create(holder: holder, template: old.template, channel: .inPerson, requests: requests, caller: caller,
-                                renewalOf: number, initial: old.template.needsHeadApproval ? .identified : .signing)
+                                renewalOf: number, initial: old.template.needsHeadApproval ? .identified : .signing) { db in
+            guard let stored = try db.one("SELECT challenge, expires_at, owner FROM renewal_challenges WHERE number = ?", [.text(number)]),
+                  try stored.text(Columns.challenge) == challenge, try stored.double(Columns.expiresAt) > at,
+                  try stored.text(Columns.owner) == owner else {
+                throw IssuanceError(.holderProof, "the renewal challenge is unknown, used, expired or someone else's: ask for a new one")
+            }
+            try db.execute("DELETE FROM renewal_challenges WHERE number = ?", [.text(number)])
+        }
     }
 
     /// Reissues remote keys: every check of a new remote application (phone, Digital ID, consent,

@@ -44,6 +44,18 @@ extension IssuanceService {
         }
     }
 
+    /// Refuses, inside a revocation's transaction, every renewal of `number` not issued yet: keys
+    /// that were revoked renew nothing, however far the renewal got.
+    static func refusePendingRenewals(_ db: any SQLSession, of number: String, at: Double, actor: String, lifecycle: ApplicationLifecycle) throws {
+        for row in try db.query("SELECT * FROM applications WHERE renewal_of = ?", [.text(number)]) {
+            let facts = try facts(row)
+            guard [.new, .identified, .signing].contains(facts.status) else { continue }
+            let next = try lifecycle.transition(from: facts, event: .reject, now: at)
+            try save(db, number: try row.text(Columns.number), status: next, at: at,
+                     extra: [("refusal", .text("the renewed keys were revoked"))], actor: actor)
+        }
+    }
+
     static func revoke(_ db: any SQLSession, serial: String, reason: RevocationReason, at: Double, actor: String, lifecycle: ApplicationLifecycle) throws {
         guard let app = try db.one("SELECT * FROM applications WHERE serial_auth = ? OR serial_sign = ?", [.text(serial), .text(serial)]) else {
             throw IssuanceError(.notFound, "no certificate with serial \(serial)")
@@ -51,6 +63,7 @@ extension IssuanceService {
         let number = try app.text(Columns.number)
         try db.execute("INSERT INTO revocations (serial, number, revoked_at, reason) VALUES (?, ?, ?, ?)",
                        [.text(serial), .text(number), .double(at), .text(reason.rawValue)])
+        if reason != .superseded { try refusePendingRenewals(db, of: number, at: at, actor: actor, lifecycle: lifecycle) }
         let revoked = Set(try db.query("SELECT serial FROM revocations WHERE number = ?", [.text(number)]).map { try $0.text(Columns.serial) })
         let serials = [try app.optionalText(Columns.serialAuth), try app.optionalText(Columns.serialSign)].compactMap { $0 }
         if serials.allSatisfy(revoked.contains) {

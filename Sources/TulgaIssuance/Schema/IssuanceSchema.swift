@@ -50,7 +50,7 @@ extension IssuanceService {
         // (or any earlier ones) cannot come back in a reissue or a renewal.
         migrator.registerMigration("issuance.v3", [
             "CREATE TABLE application_keys (key_id TEXT PRIMARY KEY, number TEXT NOT NULL, purpose TEXT NOT NULL, created_at {REAL} NOT NULL)",
-            "CREATE TABLE renewal_challenges (number TEXT PRIMARY KEY, challenge TEXT NOT NULL, expires_at {REAL} NOT NULL)",
+            "CREATE TABLE renewal_challenges (number TEXT PRIMARY KEY, challenge TEXT NOT NULL, expires_at {REAL} NOT NULL, owner TEXT NOT NULL)",
         ])
     }
 }
@@ -72,7 +72,8 @@ extension IssuanceService {
                 for (purpose, csr, cert) in [("AUTH", Columns.csrAuth, Columns.certAuth), ("SIGN", Columns.csrSign, Columns.certSign)] {
                     let ids = Set([try row.optionalText(csr), try row.optionalText(cert)].compactMap { $0.flatMap(PKI.keyID) })
                     for id in ids where try db.one("SELECT key_id FROM application_keys WHERE key_id = ?", [.text(id)]) == nil {
-                        try db.execute("INSERT INTO application_keys (key_id, number, purpose, created_at) VALUES (?, ?, ?, ?)",
+                        // Nodes starting together may both get here: the second insert does nothing.
+                        try db.execute("INSERT INTO application_keys (key_id, number, purpose, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
                                        [.text(id), .text(number), .text(purpose), .double(at)])
                         recorded += 1
                     }

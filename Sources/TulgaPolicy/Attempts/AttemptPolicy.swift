@@ -122,6 +122,8 @@ public enum AttemptEvent: Sendable, Hashable {
     case finish(AttemptOutcome)
     /// The attempt ended through our fault; it is not counted.
     case abandon
+    /// A moderator rejected the attempt sent to review: it becomes a failure and counts.
+    case reject
 }
 
 /// The attempt lifecycle and the per-IIN counter, pure.
@@ -132,7 +134,8 @@ public enum AttemptEvent: Sendable, Hashable {
 /// counter = counter.ended(state)                                           // failures 3
 /// ```
 public enum AttemptLifecycle {
-    /// running → pass, review, fail (finish) or abandoned; nothing leaves a finished state.
+    /// running → pass, review, fail (finish) or abandoned; review → fail when a moderator rejects it;
+    /// nothing else leaves a finished state.
     /// - Throws: ``AttemptError`` `.invalidState` for any other move.
     ///
     /// - Parameters:
@@ -140,12 +143,17 @@ public enum AttemptLifecycle {
     ///   - event: what happened.
     /// - Returns: The new state.
     public static func transition(from state: AttemptState, event: AttemptEvent) throws(AttemptError) -> AttemptState {
+        if event == .reject {
+            guard state == .review else { throw AttemptError(.invalidState, "only an attempt in review is rejected (it is \(state.rawValue))") }
+            return .failed
+        }
         guard state == .running else { throw AttemptError(.invalidState, "the attempt is not running (it is \(state.rawValue))") }
         switch event {
         case .finish(.pass): return .passed
         case .finish(.review): return .review
         case .finish(.fail): return .failed
         case .abandon: return .abandoned
+        case .reject: return .failed   // handled above
         }
     }
 }
@@ -185,6 +193,11 @@ public struct AttemptCounter: Sendable, Hashable, Codable {
         AttemptCounter(failures: failures + (state == .failed ? 1 : 0), running: max(0, running - 1))
     }
 
+    /// The counter after a moderator rejects an attempt in review: one more failure (it was no longer running).
+    ///
+    /// - Returns: The counter with one more failure.
+    public func rejected() -> AttemptCounter { AttemptCounter(failures: failures + 1, running: running) }
+
     /// The in-person path: open only after the last allowed failure.
     ///
     /// - Parameter policy: the attempt limit.
@@ -197,10 +210,15 @@ public struct AttemptCounter: Sendable, Hashable, Codable {
     }
 }
 
-/// The SMS an applicant gets when moderation ends.
+/// The SMS an applicant gets when moderation ends, with what they can really do next: a
+/// rejection is a recorded failure, so they try again while attempts are left, else go to a
+/// service centre.
 ///
-/// - Parameter approved: whether the moderator confirmed the identity.
-/// - Returns: The approved or rejected SMS text, not yet rendered.
-public func moderationResultMessage(approved: Bool) -> Message {
-    Message(approved ? .smsModerationApproved : .smsModerationRejected)
+/// - Parameters:
+///   - approved: whether the moderator confirmed the identity.
+///   - attemptsLeft: attempts the applicant may still start after the decision.
+/// - Returns: The SMS text, not yet rendered.
+public func moderationResultMessage(approved: Bool, attemptsLeft: Int) -> Message {
+    if approved { return Message(.smsModerationApproved) }
+    return attemptsLeft > 0 ? Message(.smsModerationRejectedRetry, ["left": "\(attemptsLeft)"]) : Message(.smsModerationRejected)
 }

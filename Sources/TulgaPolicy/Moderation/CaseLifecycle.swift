@@ -45,13 +45,16 @@ public enum ModerationErrorCode: String, ErrorCode {
     /// `unknownCase`: no such case (404); `unknownModerator`: no such moderator (409); `invalidRow`: a stored row
     /// cannot be read (500).
     case unknownCase = "unknown_case", unknownModerator = "unknown_moderator", invalidRow = "invalid_row"
+    /// `invalidModerator`: a moderator account without the moderator's own IIN (422).
+    case invalidModerator = "invalid_moderator"
 
-    /// 401, 404, 500 or 409, as listed on the cases.
+    /// 401, 404, 422, 500 or 409, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .notAllowed, .unauthorized: .unauthorized
         case .unknownCase: .notFound
         case .invalidRow: .internalError
+        case .invalidModerator: .invalid
         default: .conflict
         }
     }

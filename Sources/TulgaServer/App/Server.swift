@@ -88,7 +88,8 @@ public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some A
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: AuthMiddleware(keys: env.records.apiKeys, cache: KeyCache(), failures: env.authFailureLimiter, clock: env.records.clock))
+    router.add(middleware: AuthMiddleware(keys: env.records.apiKeys, cache: KeyCache(), failures: env.authFailureLimiter, clock: env.records.clock,
+                                         trustForwardedFor: env.config.trustForwardedFor))
     router.add(middleware: KeyRateLimitMiddleware(limiter: env.keyLimiter))
     router.addRoutes(OperationsRoutes(env: env).collection)
     router.addRoutes(VerificationRoutes(env: env).collection, atPath: "/v1/verifications")

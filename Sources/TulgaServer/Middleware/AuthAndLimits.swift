@@ -45,14 +45,27 @@ extension TulgaContext {
 }
 
 extension TulgaContext {
-    /// The key that owns what this request creates (verification sessions): another key sees none of it.
-    var owner: String { apiKey?.id ?? "" }
+    /// The key family that owns what this request creates (verification sessions): another key sees
+    /// none of it; a rotated key keeps its family's.
+    var owner: String { apiKey?.owner ?? "" }
+
+    /// Who the request comes from, for limits: the TCP peer, or behind a trusted proxy the last
+    /// `X-Forwarded-For` hop; an IPv6 address stands for its /64.
+    func clientAddress(trustingForwardedFor trusted: Bool, _ headers: HTTPFields) -> String {
+        var address = clientAddress
+        if trusted, let forwarded = headers[HTTPField.Name("X-Forwarded-For")!],
+           let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            address = last
+        }
+        guard address.contains(":") else { return address }
+        return address.split(separator: ":", omittingEmptySubsequences: false).prefix(4).joined(separator: ":") + "::/64"
+    }
 
     /// Who the key speaks for: an admin key is staff and sees every application; any other key is
     /// a calling system that sees only its own.
     var caller: Caller {
         guard let key = apiKey else { return .system("") }
-        return key.scopes.contains(Scope.admin.rawValue) ? .staff("admin:" + key.id) : .system(key.id)
+        return key.scopes.contains(Scope.admin.rawValue) ? .staff("admin:" + key.id) : .system(key.owner)
     }
 }
 
@@ -89,22 +102,28 @@ struct AuthMiddleware: RouterMiddleware {
     let cache: KeyCache
     let failures: RateLimiter
     let clock: any WallClock
+    /// Take the client from the last `X-Forwarded-For` hop (only behind a proxy that sets it).
+    let trustForwardedFor: Bool
     static let publicPaths: Set<String> = ["/health", "/metrics", "/openapi.yaml"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Relying parties fetch the CRL and ask OCSP without a key.
         if Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/pki/") { return try await next(request, context) }
-        let address = "auth-fail:" + context.clientAddress
-        try failures.check(address)   // an address that keeps failing waits, before any lookup
+        // Failed keys are limited per client address; a valid key never waits for them, so nobody
+        // can lock out the kiosks behind one proxy by sending bad keys.
+        let address = "auth-fail:" + context.clientAddress(trustingForwardedFor: trustForwardedFor, request.headers)
         guard let key = request.headers[HTTPField.Name("X-API-Key")!], !key.isEmpty, key.count <= 256 else {
             try failures.take(address)
             throw Problem(.unauthorized, "unauthorized", "missing or invalid X-API-Key")
         }
         let digest = sha256Hex(key), now = clock.now()
         var record = cache.get(digest, now: now)
-        if record == nil, let found = try await keys.authenticate(key) {
-            cache.put(digest, found, now: now)
-            record = found
+        if record == nil {
+            try failures.check(address)   // an address that keeps failing gets no more lookups for a while
+            if let found = try await keys.authenticate(key) {
+                cache.put(digest, found, now: now)
+                record = found
+            }
         }
         guard let record else {
             try failures.take(address)
@@ -150,7 +169,12 @@ final class RateLimiter: Sendable {
         let now = clock.now()
         let rate = perMinute / 60
         let wait: Double? = buckets.withLock { all in
-            if all.count > 100_000 { all.removeAll() }   // bounded memory under a flood of new keys or addresses
+            if all.count > 100_000 {
+                // Bounded memory: buckets that have refilled hold nothing worth keeping; a flood of
+                // new addresses cannot empty the buckets of those being limited.
+                all = all.filter { min(perMinute, $0.value.tokens + (now - $0.value.at) * rate) < perMinute }
+                if all.count > 100_000 { return (1 - 0) / rate }   // still full: refuse until buckets refill
+            }
             var b = all[key] ?? Bucket(tokens: perMinute, at: now)
             b.tokens = min(perMinute, b.tokens + (now - b.at) * rate)
             b.at = now

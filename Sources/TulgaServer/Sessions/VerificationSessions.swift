@@ -77,6 +77,10 @@ actor VerificationSessions {
 
     /// Starts an attempt (counted atomically in the records) and its liveness session.
     func create(iin: String, language: Language, owner: String) async throws -> SessionState {
+        // One live session per person per calling system: a key cannot hold all of someone's attempts at once.
+        if entries.values.contains(where: { $0.owner == owner && $0.started.ticket.iin == iin }) {
+            throw Problem(.conflict, "session_exists", "this key has a verification session for this IIN already: finish it first")
+        }
         let runner = runner
         let photo = try await runner.registryPhoto(iin: iin)
         let reference = try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
@@ -155,19 +159,26 @@ actor VerificationSessions {
         }
     }
 
-    /// Releases every idle session's attempt without counting it (shutdown).
+    /// At shutdown: a session already judged (its check failed) is finished and counts; any other
+    /// is released without counting (the service, not the applicant, stopped).
     func abandonAll() async {
         for (id, e) in entries where !e.busy {
-            try? await runner.records.attempts.abandon(e.started.ticket, reason: "service shut down")
+            if e.session.phase == .failed, e.session.usableFaceSeen {
+                _ = try? await finish(id, owner: nil)
+            } else {
+                try? await runner.records.attempts.abandon(e.started.ticket, reason: "service shut down")
+            }
             entries[id] = nil
         }
     }
 
-    /// Sessions idle longer than `idleSeconds`, or older than `lifetimeSeconds`, are finished: their
-    /// liveness check fails, or, when no usable face was seen, the attempt is abandoned.
+    /// Sessions idle longer than `idleSeconds`, older than `lifetimeSeconds`, or a minute old without
+    /// a usable face, are finished: their liveness check fails, or, with no usable face seen, the
+    /// attempt is abandoned (so no key holds someone's attempts with empty sessions).
     func reap() async {
         let now = clock.nowMs()
-        for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000) {
+        for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000
+                                                 || (!e.session.usableFaceSeen && e.createdAt < now - 60_000)) {
             _ = try? await finish(id, owner: nil)
             entries[id] = nil   // abandoned (no face) or refused: either way it is over
         }
