@@ -194,6 +194,8 @@ public struct ServerConfig: Sendable, Codable {
     public var trustForwardedFor = false
     /// Verification sessions an API key may create per minute.
     public var sessionsPerKeyPerMinute = 120.0
+    /// Wrong PINs (anyone's) a calling system may send per minute before it waits (429).
+    public var wrongPINsPerKeyPerMinute = 5.0
     /// Face pipelines (one per core is the throughput sweet spot).
     public var pipelines = 2
     /// The HTTP connection idle timeout, in seconds.

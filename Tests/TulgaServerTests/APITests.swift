@@ -431,6 +431,24 @@ struct APITests {
                 try Data(r.body.readableBytesView).write(to: URL(fileURLWithPath: f.dir + "/resp-get.der"))
                 #expect(try openssl(["ocsp", "-respin", f.dir + "/resp-get.der", "-resp_text", "-noverify"]).out.contains("Cert Status: good"))
             }
+            // Wrong PINs are limited per calling system too (5 a minute by default): after five, the
+            // system waits before trying anyone's PIN again. (Lin's PIN itself locks at five: a new
+            // passed verification clears it, so the test then starts one.)
+            for i in 1...5 {
+                try await client.execute(uri: "/v1/applications/\(number)/revoke", method: .post, headers: h, body: body(#"{"pin":"000001","reason":"keyCompromise"}"#)) {
+                    #expect($0.status == .forbidden, "wrong PIN \(i)")
+                }
+            }
+            try await client.execute(uri: "/v1/applications/\(number)/revoke", method: .post, headers: h, body: body(#"{"pin":"402719","reason":"keyCompromise"}"#)) { (r: TestResponse) async throws in
+                #expect(r.status == .tooManyRequests && r.headers[.retryAfter] != nil)
+            }
+            f.clock.advance(60)
+            try await client.execute(uri: "/v1/applications/\(number)/revoke", method: .post, headers: h, body: body(#"{"pin":"402719","reason":"keyCompromise"}"#)) { (r: TestResponse) async throws in
+                #expect(try r.status == .forbidden && (decode(r.body)["detail"] as? String ?? "").contains("locked"))
+            }
+            let again = try await f.store.attempts.begin(iin: Fixture.linIIN)
+            _ = try await f.store.runner.record(again, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+            try await f.store.digitalIDs.setPIN(iin: Fixture.linIIN, pin: "402719")
             // The applicant revokes with their PIN; OCSP says so.
             try await client.execute(uri: "/v1/applications/\(number)/revoke", method: .post, headers: h, body: body(#"{"pin":"402719","reason":"keyCompromise"}"#)) {
                 #expect($0.status == .ok)

@@ -254,6 +254,34 @@ struct StoreTests {
         }
     }
 
+    @Test("PIN recovery: a locked PIN is cleared only by a new passed verification, then a new PIN is set; every step audited", arguments: Backend.allCases)
+    func pinRecovery(backend: Backend) async throws {
+        try await withHarness(backend) { h in
+        let s = h.store, iin = People.iin(30)
+        try await People.register(s, iin)
+        func pass() async throws {
+            let t = try await s.attempts.begin(iin: iin)
+            _ = try await s.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
+        }
+        try await pass()
+        try await s.digitalIDs.setPIN(iin: iin, pin: "402719")
+        // A passed verification while the PIN works leaves it as it is.
+        try await pass()
+        #expect(try await s.digitalIDs.checkPIN(iin: iin, pin: "402719") == .accepted)
+        for _ in 0..<5 { _ = try await s.digitalIDs.checkPIN(iin: iin, pin: "000001") }
+        #expect(try await s.digitalIDs.checkPIN(iin: iin, pin: "402719") == .locked)
+        await #expect(throws: DigitalIDError(.conflict, "")) { try await s.digitalIDs.setPIN(iin: iin, pin: "513820") }
+        // Nothing but a new passed verification of the same person clears it.
+        try await pass()
+        let record = try #require(try await s.digitalIDs.record(iin))
+        #expect(!record.hasPIN && !record.pinLocked && record.pinFailures == 0 && record.status == .active)
+        try await s.digitalIDs.setPIN(iin: iin, pin: "513820")
+        #expect(try await s.digitalIDs.checkPIN(iin: iin, pin: "513820") == .accepted)
+        let actions = try await s.auditEntries(subject: iin).map(\.action)
+        #expect(actions.contains("digital_id.pin_locked") && actions.contains("digital_id.pin_reset") && actions.filter { $0 == "digital_id.set_pin" }.count == 2)
+        }
+    }
+
     @Test("only one of many concurrent claims wins", arguments: Backend.allCases)
     func concurrentClaims(backend: Backend) async throws {
         try await withHarness(backend) { h in

@@ -62,9 +62,18 @@ public struct DigitalIDRecords: Sendable {
     /// - Throws: ``StorageError`` `.damagedRow` if a stored status cannot be read; ``DatabaseFailure`` from the database.
     public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, documentNumber: String,
                               verifiedBy: String, at now: Double) throws {
-        let existing = try db.one("SELECT status FROM digital_ids WHERE iin = ?", [.text(iin)])
+        let existing = try db.one("SELECT status, pin_locked FROM digital_ids WHERE iin = ?", [.text(iin)])
         switch DigitalIDLifecycle.creation(existing: try existing?.value(Columns.status, as: DigitalIDRecord.Status.self)) {
-        case .keep: return
+        case .keep:
+            // PIN recovery: a locked PIN is cleared only by a new passed verification of the same
+            // person; they then set a new one. Nothing else unlocks it.
+            if let existing, try existing.bool(Columns.pinLocked) {
+                try db.execute("UPDATE digital_ids SET pin_hash = NULL, pin_failures = 0, pin_locked = 0, verified_at = ?, verified_by = ? WHERE iin = ?",
+                               [.double(now), .text(verifiedBy), .text(iin)])
+                try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.pin_reset", subject: iin,
+                                    detail: "a new verification passed; a new PIN is to be set")
+            }
+            return
         case .replaceRevoked: try db.execute("DELETE FROM digital_ids WHERE iin = ?", [.text(iin)])
         case .create: break
         }
@@ -93,7 +102,8 @@ public struct DigitalIDRecords: Sendable {
         try await database.transaction { db in try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]).map(Self.record) }
     }
 
-    /// Sets the PIN once (scrypt); changing it needs the old one through ``checkPIN(iin:pin:)`` first.
+    /// Sets the PIN once (scrypt), or again after a locked PIN was cleared by a new passed
+    /// verification (see ``create(_:iin:surname:givenName:documentNumber:verifiedBy:at:)``).
     ///
     /// - Parameters:
     ///   - iin: the person's IIN.

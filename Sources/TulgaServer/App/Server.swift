@@ -29,6 +29,8 @@ public struct ServerEnvironment: Sendable {
     let authFailureLimiter: RateLimiter
     /// Verification sessions created per API key.
     let sessionLimiter: RateLimiter
+    /// Wrong PINs per calling system.
+    let pinFailureLimiter: RateLimiter
     let registry: PrometheusCollectorRegistry
     let queueGauge: Metrics.Gauge
     let sessionsGauge: Metrics.Gauge
@@ -52,6 +54,7 @@ public struct ServerEnvironment: Sendable {
         keyLimiter = RateLimiter(perMinute: config.rateLimitPerKeyPerMinute, clock: records.clock)
         authFailureLimiter = RateLimiter(perMinute: config.authFailuresPerAddressPerMinute, clock: records.clock)
         sessionLimiter = RateLimiter(perMinute: config.sessionsPerKeyPerMinute, clock: records.clock)
+        pinFailureLimiter = RateLimiter(perMinute: config.wrongPINsPerKeyPerMinute, clock: records.clock)
         registry = MetricsBootstrap.registry
         queueGauge = Metrics.Gauge(label: "tulga_moderation_queue_depth")
         sessionsGauge = Metrics.Gauge(label: "tulga_verification_sessions")

@@ -38,6 +38,18 @@ struct IssuanceRoutes {
         return try KeyRequests(auth: auth, sign: sign, storage: kind)
     }
 
+    /// Runs a step that checks somebody's PIN, limited per calling system as well as per IIN: a
+    /// system whose wrong PINs have used up its allowance waits (429) before trying another, so no
+    /// key can go round locking people's PINs.
+    static func guardingPIN<T>(_ env: ServerEnvironment, _ context: TulgaContext, _ step: () async throws -> T) async throws -> T {
+        let bucket = "pin:" + context.owner
+        try env.pinFailureLimiter.check(bucket)
+        do { return try await step() } catch let error as IssuanceError where error.code == .pin {
+            try? env.pinFailureLimiter.take(bucket)
+            throw error
+        }
+    }
+
     var collection: RouteCollection<TulgaContext> {
         let routes = RouteCollection(context: TulgaContext.self)
         let issuance = env.records.issuance
@@ -62,8 +74,10 @@ struct IssuanceRoutes {
                 throw Problem(.unprocessableContent, "invalid_template", "unknown template \(input.template ?? "")")
             }
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
-            let app = try await issuance.applyRemote(iin: try validIIN(input.iin), pin: input.pin, template: template, requests: requests,
-                                                     bin: input.bin, caller: context.caller)
+            let iin = try validIIN(input.iin)
+            let app = try await Self.guardingPIN(env, context) {
+                try await issuance.applyRemote(iin: iin, pin: input.pin, template: template, requests: requests, bin: input.bin, caller: context.caller)
+            }
             return try json(app, status: .created)
         }
         routes.get("/applications/{number}") { _, context in
@@ -81,21 +95,26 @@ struct IssuanceRoutes {
         routes.post("/applications/{number}/approvals/hr") { request, context in
             try context.require(.issuance)
             let input = try await body(request, ApprovalBody.self)
-            return try json(try await issuance.approveByHR(try context.parameters.require("number"), hrIIN: try validIIN(input.iin), pin: input.pin,
-                                                          caller: context.caller))
+            let number = try context.parameters.require("number"), iin = try validIIN(input.iin)
+            return try json(try await Self.guardingPIN(env, context) {
+                try await issuance.approveByHR(number, hrIIN: iin, pin: input.pin, caller: context.caller)
+            })
         }
         routes.post("/applications/{number}/approvals/head") { request, context in
             try context.require(.issuance)
             let input = try await body(request, ApprovalBody.self)
-            return try json(try await issuance.approveByHead(try context.parameters.require("number"), headIIN: try validIIN(input.iin),
-                                                            pin: input.pin, caller: context.caller))
+            let number = try context.parameters.require("number"), iin = try validIIN(input.iin)
+            return try json(try await Self.guardingPIN(env, context) {
+                try await issuance.approveByHead(number, headIIN: iin, pin: input.pin, caller: context.caller)
+            })
         }
         routes.post("/applications/{number}/reissue") { request, context in
             try context.require(.issuance)
             let input = try await body(request, RequestsBody.self)
             guard let pin = input.pin else { throw Problem(.unprocessableContent, "invalid_pin", "a reissue needs the applicant's PIN") }
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
-            return try json(try await issuance.reissue(try context.parameters.require("number"), pin: pin, requests: requests, caller: context.caller),
+            let number = try context.parameters.require("number")
+            return try json(try await Self.guardingPIN(env, context) { try await issuance.reissue(number, pin: pin, requests: requests, caller: context.caller) },
                             status: .created)
         }
         routes.post("/applications/{number}/renewal-challenge") { _, context in
@@ -119,8 +138,10 @@ struct IssuanceRoutes {
             guard let reason = RevocationReason(rawValue: input.reason ?? "unspecified"), reason != .cACompromise else {
                 throw Problem(.unprocessableContent, "invalid_reason", "reason must be unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation")
             }
-            return try json(try await issuance.revokeByApplicant(try context.parameters.require("number"), pin: input.pin, reason: reason,
-                                                                caller: context.caller))
+            let number = try context.parameters.require("number")
+            return try json(try await Self.guardingPIN(env, context) {
+                try await issuance.revokeByApplicant(number, pin: input.pin, reason: reason, caller: context.caller)
+            })
         }
         // Admin: retry issuance left «на подписи» by a CA outage; refuse an application.
         routes.post("/applications/{number}/issue") { _, context in
