@@ -160,6 +160,24 @@ struct APITests {
         await f.store.database.close()
     }
 
+    @Test("two concurrent session starts for one IIN by one key: one session, one 409")
+    func concurrentStarts() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            @Sendable func start() async throws -> HTTPResponse.Status {
+                try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300013"}"#)) { $0.status }
+            }
+            async let a = start(), b = start(), c = start()
+            let statuses = try await [a, b, c]
+            #expect(statuses.filter { $0 == .created }.count == 1 && statuses.filter { $0 == .conflict }.count == 2, "\(statuses)")
+            #expect(try await f.store.attempts.status(Fixture.linIIN).running == 1)
+        }
+        // The server's shutdown released the one open session's attempt, uncounted.
+        let after = try await f.store.attempts.status(Fixture.linIIN)
+        #expect(after.running == 0 && after.failures == 0)
+        await f.store.database.close()
+    }
+
     @Test("bad input: malformed JSON, wrong types, a bad IIN, an oversized frame, a non-image frame, an unknown session")
     func badInput() async throws {
         var server = ServerConfig()

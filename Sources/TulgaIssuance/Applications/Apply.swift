@@ -118,7 +118,6 @@ extension IssuanceService {
         }
         let organization = try await db.transaction { db in try Self.legalEntity(db, iin: iin, template: template, bin: bin) }
         let holder = Holder(iin: iin, surname: surname.uppercased(), givenName: givenName.uppercased(), organization: organization?.name, bin: organization?.bin)
-        try holder.checkSubject()
         return try await create(holder: holder, template: template, channel: .inPerson, requests: requests, caller: .staff("operator:" + operatorID),
                                 gateInPerson: true)
     }

@@ -42,6 +42,8 @@ actor VerificationSessions {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Owner and IIN of sessions being created (the actor is re-entered across their awaits).
+    private var creating: Set<String> = []
     let pool: FacePipelinePool
     let runner: AttemptRunner
     let clock: any WallClock
@@ -78,9 +80,12 @@ actor VerificationSessions {
     /// Starts an attempt (counted atomically in the records) and its liveness session.
     func create(iin: String, language: Language, owner: String) async throws -> SessionState {
         // One live session per person per calling system: a key cannot hold all of someone's attempts at once.
-        if entries.values.contains(where: { $0.owner == owner && $0.started.ticket.iin == iin }) {
+        let slot = owner + " " + iin
+        if creating.contains(slot) || entries.values.contains(where: { $0.owner == owner && $0.started.ticket.iin == iin }) {
             throw Problem(.conflict, "session_exists", "this key has a verification session for this IIN already: finish it first")
         }
+        creating.insert(slot)
+        defer { creating.remove(slot) }
         let runner = runner
         let photo = try await runner.registryPhoto(iin: iin)
         let reference = try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
