@@ -13,13 +13,13 @@ extension IssuanceService {
     /// installed, still valid, and none of its certificates revoked (keys revoked as compromised,
     /// or superseded, renew nothing).
     func renewable(_ number: String, caller: Caller) async throws -> (ApplicationView, SQLRow) {
-        let old = try await status(number, caller: caller)
+        let (row, revoked) = try await db.transaction { db in
+            (try Self.owned(db, number, by: caller), try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(number)]) != nil)
+        }
+        let old = try view(row)
         if old.channel == .remote {
             throw IssuanceError(.renewal, "«\(renewalRefusal)». Вы можете подать заявку на перевыпуск: tulga issuance reissue \(number)",
                                 message: Message(.refusalRenewal))
-        }
-        let (row, revoked) = try await db.transaction { db in
-            (try Self.owned(db, number, by: caller), try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(number)]) != nil)
         }
         guard [.issued, .installed].contains(old.status) else { throw IssuanceError(.renewal, "only keys with valid certificates are renewed; these are «\(old.statusTitle)»") }
         guard !revoked else { throw IssuanceError(.renewal, "a certificate of application \(number) was revoked: its keys renew nothing; apply again") }

@@ -182,7 +182,8 @@ public enum IssuanceErrorCode: String, ErrorCode {
     case inPersonLocked = "in_person_locked"
     /// No CA, or it cannot be used (503).
     case ca
-    /// A renewal not signed with the SIGN key of the certificate it renews (403).
+    /// A renewal not answered with the AUTH key of the certificates it renews, or its challenge unknown,
+    /// used, expired or another caller's (403).
     case holderProof = "holder_proof"
     /// A key certified before (or already in another application) is offered again: make new keys (409).
     case keyReused = "key_reused"

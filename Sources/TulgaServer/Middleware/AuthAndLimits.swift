@@ -147,13 +147,18 @@ final class RateLimiter: Sendable {
         self.clock = clock
     }
 
+    /// The tokens a bucket holds at `now`, refilled at `perMinute` up to `perMinute`.
+    private func tokens(_ b: Bucket, now: Double) -> Double { min(perMinute, b.tokens + (now - b.at) * perMinute / 60) }
+    /// Seconds until a bucket holding `tokens` has one.
+    private func wait(_ tokens: Double) -> Double { (1 - tokens) / (perMinute / 60) }
+
     /// Throws 429 when `key` has no token left, without taking one.
     func check(_ key: String) throws {
-        let now = clock.now(), rate = perMinute / 60
+        let now = clock.now()
         let wait: Double? = buckets.withLock { all in
             guard let b = all[key] else { return nil }
-            let tokens = min(perMinute, b.tokens + (now - b.at) * rate)
-            return tokens >= 1 ? nil : (1 - tokens) / rate
+            let left = tokens(b, now: now)
+            return left >= 1 ? nil : self.wait(left)
         }
         if let wait { throw Self.limited(wait) }
     }
@@ -167,23 +172,22 @@ final class RateLimiter: Sendable {
     /// Takes a token for `key`, or throws 429 with the seconds to wait.
     func take(_ key: String) throws {
         let now = clock.now()
-        let rate = perMinute / 60
         let wait: Double? = buckets.withLock { all in
             if all.count > 100_000 {
                 // Bounded memory: buckets that have refilled hold nothing worth keeping; a flood of
                 // new addresses cannot empty the buckets of those being limited.
-                all = all.filter { min(perMinute, $0.value.tokens + (now - $0.value.at) * rate) < perMinute }
-                if all.count > 100_000 { return (1 - 0) / rate }   // still full: refuse until buckets refill
+                all = all.filter { tokens($0.value, now: now) < perMinute }
+                if all.count > 100_000 { return self.wait(0) }   // still full: refuse until buckets refill
             }
             var b = all[key] ?? Bucket(tokens: perMinute, at: now)
-            b.tokens = min(perMinute, b.tokens + (now - b.at) * rate)
+            b.tokens = tokens(b, now: now)
             b.at = now
             defer { all[key] = b }
             if b.tokens >= 1 {
                 b.tokens -= 1
                 return nil
             }
-            return (1 - b.tokens) / rate
+            return self.wait(b.tokens)
         }
         if let wait { throw Self.limited(wait) }
     }
