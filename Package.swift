@@ -55,14 +55,16 @@ let package = Package(
         .target(
             name: "CTulgaVision",
             dependencies: ["COpenCV"],
-            linkerSettings: [.linkedLibrary("stdc++")]
+            // Video files go through FFmpeg's own libraries (bounded; see tv_video_open).
+            linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"),
+                             .linkedLibrary("swscale"), .linkedLibrary("avutil")]
         ),
         // Typed Swift face pipeline: images, frame sources, detector, embedder, quality, comparison.
         .target(name: "TulgaFace", dependencies: ["CTulgaVision", "TulgaCore", "TulgaFaceModel"], swiftSettings: swiftSettings),
         // The liveness runner: frames → observations for the pure machine, and the guidance loop.
         .target(
             name: "TulgaLivenessRunner",
-            dependencies: ["TulgaFace", "TulgaFaceModel", "TulgaLiveness", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TulgaFace", "TulgaFaceModel", "TulgaLiveness"],
             swiftSettings: swiftSettings
         ),
         // OpenSSL (pkg-config openssl): scrypt, CSPRNG; swift-crypto: AES-GCM for evidence.

@@ -44,7 +44,7 @@ struct Options {
 
 /// The fixture video letterboxed to 640x480, decoded once.
 func videoFrames(_ path: String) throws -> [Frame] {
-    let source = try CaptureSource(videoFile: path)
+    let source = try VideoFileSource(videoFile: path)
     var frames: [Frame] = []
     while let f = try source.next() {
         let boxed = try f.image.warped(angle: 0, scale: 1, shiftX: 0, shiftY: 0, width: 640, height: 480)
@@ -54,7 +54,7 @@ func videoFrames(_ path: String) throws -> [Frame] {
 }
 
 /// Per-frame liveness path: detection, landmarks, pose and quality on every frame, an embedding
-/// and a frame hash on the frames the session samples, and the state machine.
+/// and a perceptual hash on the frames the session samples, and the state machine.
 func livenessBenchmark(_ options: Options) throws {
     let frames = try videoFrames(options.video)
     let runner = LivenessRunner(engine: try FaceEngine(config: FaceConfig(modelsDirectory: options.models)))
@@ -65,7 +65,7 @@ func livenessBenchmark(_ options: Options) throws {
         config.sessionTimeoutMs = .infinity
         config.promptTimeoutMs = .infinity
         // turn_left never completes on this clip, so every frame goes through the whole path.
-        var session = LivenessSession(config: config, nonce: makeNonce(), prompts: [.turnLeft], issuedAtMs: 0)
+        var session = LivenessSession(config: config, prompts: [.turnLeft], issuedAtMs: 0)
         let start = now()
         var times: [Double] = []
         for frame in frames {

@@ -1,3 +1,4 @@
+public import Foundation
 public import TulgaCore
 public import TulgaPolicy
 public import TulgaStorage
@@ -27,7 +28,7 @@ public struct ApplicantStatus: Sendable, Hashable, Codable {
 }
 
 /// Attempts and their per-IIN counter, the in-person acceptances and the replay ledger. Owns
-/// `applicants`, `attempts`, `in_person` and `replay_hashes`. The limit is enforced in ``begin(iin:language:)``:
+/// `applicants`, `attempts`, `in_person` and `frame_signatures`. The limit is enforced in ``begin(iin:language:)``:
 /// a per-IIN lock, then the pure ``AttemptCounter`` rule, in one transaction. Each running attempt
 /// holds a lease (``AttemptPolicy/leaseSeconds``); one left by a crash is released, not counted, the
 /// next time anyone touches that IIN, at start-up and by the background service.
@@ -76,6 +77,16 @@ public struct AttemptRecords: Sendable {
         migrator.registerMigration("attempts.v2", [
             "ALTER TABLE attempts ADD COLUMN lease_until {REAL}",
             "CREATE INDEX attempts_running ON attempts(state, lease_until)",
+        ])
+        // The replay guard keeps each attempt's sampled frames (sealed: they are biometric) with
+        // the attempt's result; hashes of exact pixels did not survive re-encoding.
+        migrator.registerMigration("attempts.v3", [
+            """
+            CREATE TABLE frame_signatures (
+              attempt_id TEXT PRIMARY KEY, iin TEXT NOT NULL, sealed {BLOB} NOT NULL, key_id TEXT NOT NULL, created_at {REAL} NOT NULL)
+            """,
+            "CREATE INDEX frame_signatures_iin ON frame_signatures(iin, created_at)",
+            "DROP TABLE replay_hashes",
         ])
     }
 
@@ -289,24 +300,33 @@ public struct AttemptRecords: Sendable {
         }
     }
 
-    /// The replay ledger: records frame hashes; true if any was seen before, on any node.
+    /// The replay ledger, inside the attempt runner's transaction (holding the applicant's lock):
+    /// the sealed frame signatures of the IIN's latest attempts, newest first.
     ///
-    /// - Parameter hashes: a session's sampled frame hashes.
-    /// - Returns: `true` when any hash was recorded before.
-    /// - Throws: DatabaseFailure from the database.
-    public func checkAndRecordFrames(_ hashes: [String]) async throws -> Bool {
-        let now = clock.now()
-        return try await database.transaction { db in
-            try db.lock("replay")
-            var replayed = false
-            for hash in hashes {
-                if try db.one("SELECT hash FROM replay_hashes WHERE hash = ?", [.text(hash)]) != nil {
-                    replayed = true
-                } else {
-                    try db.execute("INSERT INTO replay_hashes (hash, seen_at) VALUES (?, ?)", [.text(hash), .double(now)])
-                }
-            }
-            return replayed
-        }
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - iin: the applicant's IIN.
+    ///   - limit: how many attempts to read.
+    /// - Returns: Each attempt's sealed signatures and the key id they were sealed with.
+    /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`.
+    public static func frameSignatures(_ db: any SQLSession, iin: String, limit: Int = 50) throws -> [(sealed: Data, keyID: String)] {
+        try db.query("SELECT sealed, key_id FROM frame_signatures WHERE iin = ? ORDER BY created_at DESC LIMIT ?", [.text(iin), .int(Int64(limit))])
+            .map { (try $0.blob(SignatureColumns.sealed), try $0.text(SignatureColumns.keyID)) }
     }
+
+    /// Records an attempt's sealed frame signatures, in the transaction that records its result.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - ticket: the attempt.
+    ///   - sealed: the signatures, sealed by the caller.
+    ///   - keyID: the key they were sealed with.
+    ///   - now: the injected clock's time.
+    /// - Throws: ``DatabaseFailure``.
+    public static func recordFrameSignatures(_ db: any SQLSession, _ ticket: AttemptTicket, sealed: Data, keyID: String, at now: Double) throws {
+        try db.execute("INSERT INTO frame_signatures (attempt_id, iin, sealed, key_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                       [.text(ticket.id), .text(ticket.iin), .blob(sealed), .text(keyID), .double(now)])
+    }
+
+    enum SignatureColumns: String { case sealed, keyID = "key_id" }
 }

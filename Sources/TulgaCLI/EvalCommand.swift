@@ -122,7 +122,7 @@ struct Eval: AsyncParsableCommand {
         }
         for video in manifest.videos {
             do {
-                let source = try CaptureSource(videoFile: shared + "/" + video.file)
+                let source = try VideoFileSource(videoFile: shared + "/" + video.file)
                 while let frame = try source.next() {
                     guard frame.index % videoStep == 0 else { continue }
                     items.append(Item(name: "\((video.file as NSString).lastPathComponent)#\(frame.index)", identity: video.identity, image: frame.image, video: true))

@@ -18,11 +18,22 @@ import TulgaAPIKeys
 
 struct Kiosk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Guide a person at a kiosk camera, run the liveness prompts, and compare with the reference photo.",
+        abstract: "A service-centre kiosk: guide the person at the camera, take the selfie, run the liveness prompts, and decide against the registry.",
         discussion: """
-        Exit codes: 0 passed, 1 liveness failed or the face does not match, 2 unusable reference photo,
-        3 usage or internal error, 4 no camera.
+        With --iin, one attempt through the same attempt runner as the server: the registry photo, the
+        attempt counted, a Digital ID created on a pass, a moderation case in the review band, the
+        outcome shown in the chosen language. --reference FILE instead is an offline demonstration:
+        no records, nothing counted.
+
+        Exit codes: 0 pass, 1 fail, 2 sent to a moderator (with --iin) or unusable reference photo,
+        3 usage, refusal (e.g. no attempts left) or internal error, 4 no camera.
         """)
+
+    @Option(help: "The applicant's IIN: the attempt is counted and decided against the registry photo.")
+    var iin: String?
+
+    @Option(help: "Offline demonstration: compare with this photo instead of the registry; nothing is recorded.")
+    var reference: String?
 
     @Option(help: "V4L2 camera device.")
     var camera: String?
@@ -30,21 +41,20 @@ struct Kiosk: AsyncParsableCommand {
     @Option(help: "A recorded video (or a folder of images) instead of a camera.")
     var source: String?
 
-    @Option(help: "The reference photo from the registry.")
-    var reference: String
-
-    @Option(help: "Language of prompts and hints: ru, kk or en.")
+    @Option(help: "Language of prompts, hints and the outcome: ru, kk or en.")
     var lang = "ru"
 
     @Option(help: "Comma-separated prompts instead of a random draw (turn_left, turn_right, look_up, look_down, move_closer, blink).")
     var prompts: String?
 
-    @OptionGroup var common: CommonOptions
+    @OptionGroup var store: StoreOptions
 
     static let noCameraExit: Int32 = 4
 
     func validate() throws {
         guard (camera == nil) != (source == nil) else { throw ValidationError("give exactly one of --camera or --source") }
+        guard (iin == nil) != (reference == nil) else { throw ValidationError("give exactly one of --iin (the service) or --reference (a demonstration)") }
+        if let iin { _ = try validIIN(iin) }
         guard Language(rawValue: lang) != nil else { throw ValidationError("--lang must be ru, kk or en, got '\(lang)'") }
         if let prompts {
             for name in prompts.split(separator: ",") where Prompt(rawValue: String(name)) == nil {
@@ -53,31 +63,58 @@ struct Kiosk: AsyncParsableCommand {
         }
     }
 
-    func openSource() throws(FaceError) -> any FrameSource {
-        if let camera { return try CaptureSource(camera: camera) }
+    func openSource(_ limits: FrameLimits) throws(FaceError) -> any FrameSource {
+        if let camera { return try CaptureSource(camera: camera, limits: limits) }
         return try openFrameSource(source ?? "")
     }
 
     func run() async throws {
         let language = Language(rawValue: lang) ?? .ru
-        var configuration = try common.loadConfiguration()
-        if let prompts { configuration.liveness.fixedPrompts = prompts.split(separator: ",").compactMap { Prompt(rawValue: String($0)) } }
+        var configuration = try store.common.loadConfiguration()
+        let fixed = prompts?.split(separator: ",").compactMap { Prompt(rawValue: String($0)) }
+        if let fixed { configuration.liveness.fixedPrompts = fixed }
         let engine: FaceEngine
         do { engine = try FaceEngine(config: configuration.face) } catch { throw fail(error.reason) }
-
+        let limits = FrameLimits(maxLongSide: configuration.server.frameMaxLongSide, maxShortSide: configuration.server.frameMaxShortSide)
         let frames: any FrameSource
         do {
-            frames = try openSource()
+            frames = try openSource(limits)
         } catch where error.code == .noCamera {
             FileHandle.standardError.write(Data("tulga: \(error.reason)\n".utf8))
             throw ExitCode(Self.noCameraExit)
         } catch {
             throw fail(error.reason)
         }
+        let display = KioskDisplay(language: language, interactive: isatty(STDOUT_FILENO) == 1 && !store.common.json, toStandardError: store.common.json)
+        if let iin {
+            try await attempt(iin: iin, frames: frames, engine: engine, prompts: fixed, language: language, display: display)
+        } else {
+            try await demonstrate(frames: frames, engine: engine, configuration: configuration, display: display)
+        }
+    }
 
+    /// The service: one counted attempt through the attempt runner, as `POST /v1/verifications` does.
+    func attempt(iin: String, frames: any FrameSource, engine: FaceEngine, prompts: [Prompt]?, language: Language, display: KioskDisplay) async throws {
+        var code = Exit.usageOrInternal
+        try await withStore(store) { records, configuration in
+            let runner = AttemptRunner(records: records, bands: configuration.policy.bands, liveness: configuration.liveness)
+            // Guided: the selfie is the frame at which guidance is satisfied; a camera's and a file's
+            // frames are both on their own clock (guidance's ready time is on it too).
+            let report = try await runner.run(iin: iin, source: frames, engine: engine, streamTimeIsRelative: false, prompts: prompts,
+                                              language: language == .kk ? .kk : .ru, guided: true, issuedAtMs: 0,
+                                              onHints: { display.guidance($0) }, onStatus: { status, _ in display.show(status) })
+            display.finish(report)
+            if store.common.json { try printJSON(report) }
+            code = switch report.outcome { case .pass: Exit.match; case .fail: Exit.noMatch; case .review: Exit.unusable }
+        }
+        throw ExitCode(code)
+    }
+
+    /// The offline demonstration: liveness and a comparison with a photo file; nothing recorded.
+    func demonstrate(frames: any FrameSource, engine: FaceEngine, configuration: Configuration, display: KioskDisplay) async throws {
         let referenceEmbedding: Embedding
         do {
-            let photo = try Image(contentsOf: reference, limits: configuration.face.decode)
+            let photo = try Image(contentsOf: reference ?? "", limits: configuration.face.decode)
             switch selectFace(try engine.analyze(photo), thresholds: configuration.face.quality, allowSeveral: false) {
             case .success(let face): referenceEmbedding = try engine.embed(face.face, in: photo)
             case .failure(let list):
@@ -88,21 +125,17 @@ struct Kiosk: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tulga: \(error.reason)\n".utf8))
             throw ExitCode(Exit.unusable)
         }
-
-        let display = KioskDisplay(language: language, interactive: isatty(STDOUT_FILENO) == 1 && !common.json, toStandardError: common.json)
-        // Guidance, then the prompts: the attempt runner's liveness stage (no records at a bare kiosk).
-        let (session, _) = try await AttemptRunner.runLiveness(
-            config: configuration.liveness, source: frames, engine: engine, reference: referenceEmbedding, guided: true, issuedAtMs: 0,
+        let (session, _, selfiePhoto) = try await AttemptRunner.runLiveness(
+            config: configuration.liveness, source: frames, engine: engine, guided: true, issuedAtMs: 0,
             streamTimeIsRelative: false, replay: InMemoryReplayGuard(), onHints: { display.guidance($0) }, onStatus: { status, _ in display.show(status) })
         let report = session.report
-
         var comparison: Comparison?
-        if report.passed, let selfie = session.selfie {
+        if report.passed, let selfie = selfiePhoto ?? session.selfie {
             comparison = Comparison(score: selfie.cosine(referenceEmbedding), threshold: configuration.face.matchThreshold)
         }
         let passed = report.passed && comparison?.decision == .match
         display.finish(report: report, comparison: comparison, passed: passed)
-        if common.json { try printJSON(KioskResult(passed: passed, liveness: report, score: comparison?.score, threshold: comparison?.threshold)) }
+        if store.common.json { try printJSON(KioskResult(passed: passed, liveness: report, score: comparison?.score, threshold: comparison?.threshold)) }
         throw ExitCode(passed ? Exit.match : Exit.noMatch)
     }
 }
@@ -148,6 +181,20 @@ final class KioskDisplay {
         let step = status.prompt == nil ? "" : " (\(status.completed + 1)/\(status.total))"
         let hints = status.hints.isEmpty ? "" : " | " + status.hints.map { $0.text(language) }.joined(separator: "; ")
         emit("\(Self.bar(status.progress)) \(prompt)\(step)\(hints)")
+    }
+
+    /// The outcome of a counted attempt: what happened and what the person can do next.
+    func finish(_ report: AttemptReport) {
+        if interactive { print("") }
+        let next: Message = switch report.outcome {
+        case .pass: Message(.kioskOutcomePass)
+        case .review: Message(.kioskOutcomeReview)
+        case .fail: report.attemptsLeft > 0 ? Message(.kioskOutcomeRetry, ["left": "\(report.attemptsLeft)"]) : Message(.kioskOutcomeInPerson)
+        }
+        var lines = [next.text(language)]
+        lines += report.reasons
+        if let score = report.score { lines.append("score \(format(score)) (accept ≥ \(format(report.acceptThreshold)), review ≥ \(format(report.reviewThreshold)))") }
+        for line in lines { write(line) }
     }
 
     func finish(report: LivenessReport, comparison: Comparison?, passed: Bool) {

@@ -182,6 +182,13 @@ public struct ServerConfig: Sendable, Codable {
     public var clipMaxBytes = 20 << 20
     /// The most frames a clip may hold.
     public var clipMaxFrames = 600
+    /// The longest a clip may last, in seconds.
+    public var clipMaxSeconds = 30.0
+    /// Liveness frames and selfies (posted, in clips, from a camera) may be at most this many
+    /// pixels on their longer side…
+    public var frameMaxLongSide = 1920
+    /// …and on their shorter side; checked from the headers before anything is decoded.
+    public var frameMaxShortSide = 1080
     /// Seconds a verification session may sit idle before it is dropped.
     public var sessionIdleSeconds = 120.0
     /// Requests allowed per API key per minute.

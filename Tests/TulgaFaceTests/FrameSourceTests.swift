@@ -8,7 +8,7 @@ import TulgaCore
 struct FrameSourceTests {
     @Test("the fixture video yields 129 frames, one face in at least 90%")
     func video() async throws {
-        let source = try CaptureSource(videoFile: Paths.video)
+        let source = try VideoFileSource(videoFile: Paths.video)
         let engine = try await Shared.instance.engine()
         var frames = 0, single = 0
         var lastTimestamp = -1.0
@@ -38,11 +38,11 @@ struct FrameSourceTests {
     }
 
     @Test func missingOrBadVideo() throws {
-        #expect(faceError { _ = try CaptureSource(videoFile: "/nonexistent.mp4") }?.code == .captureFailed)
+        #expect(faceError { _ = try VideoFileSource(videoFile: "/nonexistent.mp4") }?.code == .captureFailed)
         let junk = FileManager.default.temporaryDirectory.appendingPathComponent("junk-\(UUID()).mp4")
         try Data(repeating: 7, count: 1000).write(to: junk)
         defer { try? FileManager.default.removeItem(at: junk) }
-        #expect(faceError { _ = try CaptureSource(videoFile: junk.path) }?.code == .captureFailed)
+        #expect(faceError { _ = try VideoFileSource(videoFile: junk.path) }?.code == .captureFailed)
     }
 
     @Test("a folder of images is a frame source")

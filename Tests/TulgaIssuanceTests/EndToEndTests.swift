@@ -35,7 +35,7 @@ struct EndToEndTests {
         liveness.fixedPrompts = [.turnRight]
         let engine = try FaceEngine(config: FaceConfig(modelsDirectory: Self.root + "/Models"))
         let runner = AttemptRunner(records: w.store, bands: .init(accept: 0.363, review: 0.30), liveness: liveness)
-        let video = try CaptureSource(videoFile: Self.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4")
+        let video = try VideoFileSource(videoFile: Self.root + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4")
         let report = try await runner.run(iin: iin, source: video, engine: engine, streamTimeIsRelative: true)
         #expect(report.outcome == .pass, "\(report.reasons)")
         #expect(report.liveness.prompts.map(\.prompt) == [.turnRight])

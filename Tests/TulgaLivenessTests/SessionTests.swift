@@ -24,14 +24,14 @@ struct Script {
     mutating func next(_ faces: [ObservedFace], embedding: Embedding? = nil, eyes: Int? = nil) -> FrameObservation {
         defer { index += 1; time += step }
         return FrameObservation(index: index, timestampMs: time, frameWidth: 640, frameHeight: 480, faces: faces,
-                                embedding: embedding, frameHash: embedding.map { _ in "h\(index)" }, openEyes: eyes)
+                                embedding: embedding, perceptualHash: embedding.map { _ in UInt64(index) }, openEyes: eyes)
     }
 
     /// Feeds frames through `session`, embedding whenever it asks.
     mutating func feed(_ session: inout LivenessSession, _ faces: [ObservedFace], embedding: Embedding = Embedding([1, 0, 0]),
                        eyes: Int? = nil) -> LivenessStatus {
         var o = next(faces, eyes: eyes)
-        if session.wantsSample(o) { o.embedding = embedding; o.frameHash = "h\(o.index)" }
+        if session.wantsSample(o) { o.embedding = embedding; o.perceptualHash = UInt64(o.index) }
         return session.observe(o)
     }
 
@@ -43,8 +43,8 @@ struct Script {
 @Suite("Liveness state machine")
 struct SessionTests {
     func session(_ prompts: [Prompt], config: LivenessConfig = LivenessConfig(), issuedAt: Double = 0,
-                 reference: Embedding? = nil) -> LivenessSession {
-        LivenessSession(config: config, nonce: "n", prompts: prompts, issuedAtMs: issuedAt, reference: reference)
+                 selfiePhoto: Embedding? = nil) -> LivenessSession {
+        LivenessSession(config: config, prompts: prompts, issuedAtMs: issuedAt, selfiePhoto: selfiePhoto)
     }
 
     @Test func baselineThenTurnRightAndBack() {
@@ -149,7 +149,7 @@ struct SessionTests {
         #expect(s2.failure == .faceJumped)
     }
 
-    @Test("sampled frames must match the selfie and the reference")
+    @Test("sampled frames must match the first frontal frame and the selfie photo")
     func identity() {
         var script = Script()
         var s = session([.turnRight])
@@ -158,9 +158,9 @@ struct SessionTests {
         #expect(s.failure == .identityMismatch)
 
         var t = Script()
-        var r = session([.turnRight], reference: Embedding([0, 0, 1]))
+        var r = session([.turnRight], selfiePhoto: Embedding([0, 0, 1]))
         _ = t.feed(&r, [Script.face()])
-        #expect(r.failure == .referenceMismatch)
+        #expect(r.failure == .selfieMismatch)
     }
 
     @Test("the face may leave the frame briefly, not for long")

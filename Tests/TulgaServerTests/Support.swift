@@ -40,17 +40,22 @@ struct Fixture {
     let store: Records
     let clock: ManualClock
     let env: ServerEnvironment
+    let location: String
+    let liveness: LivenessConfig
+    let bands: DecisionBands
 
     /// Every fixture runs on a manual clock: frame stamps, prompt timeouts and rate buckets move
     /// only when a test advances it, so a slow machine changes nothing.
-    static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30)) async throws -> Fixture {
+    static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30),
+                     database: String? = nil) async throws -> Fixture {
         let dir = Temp.dir("tulga-http")
         let clock = ManualClock()
         var ca = CAConfig()
         ca.directory = dir + "/ca"
         ca.passwordFile = dir + "/ca/password"
         ca.publicBaseURL = "http://127.0.0.1:18080/pki"
-        let store = try await Records.open(database: try SQLiteDatabase(path: dir + "/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"),
+        let location = database ?? dir + "/tulga.sqlite"
+        let store = try await Records.open(database: try await Backend.open(location), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"),
                                            clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
         for (name, key) in keys { _ = try await store.apiKeys.add(name: name, scopes: [name == "issuance2" ? "issuance" : name], key: key) }
         try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
@@ -61,7 +66,15 @@ struct Fixture {
         liveness.fixedPrompts = prompts
         let env = try ServerEnvironment(config: server, records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"), liveness: liveness,
                                         bands: bands)
-        return Fixture(dir: dir, store: store, clock: clock, env: env)
+        return Fixture(dir: dir, store: store, clock: clock, env: env, location: location, liveness: liveness, bands: bands)
+    }
+
+    /// Another node on the same database, evidence key and clock: its own records, sessions and face pipelines.
+    func secondNode() async throws -> Fixture {
+        let store = try await Records.open(database: try await Backend.open(location), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"), clock: clock)
+        let env = try ServerEnvironment(config: ServerConfig(), records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"),
+                                        liveness: liveness, bands: bands)
+        return Fixture(dir: dir, store: store, clock: clock, env: env, location: location, liveness: liveness, bands: bands)
     }
 
     var app: some ApplicationProtocol { buildApplication(env, logger: Logger(label: "test")) }

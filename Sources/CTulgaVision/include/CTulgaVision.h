@@ -50,6 +50,7 @@ typedef struct tv_image tv_image;
 typedef struct tv_detector tv_detector;
 typedef struct tv_recognizer tv_recognizer;
 typedef struct tv_capture tv_capture;
+typedef struct tv_video tv_video;
 typedef struct tv_eye_detector tv_eye_detector;
 
 // One detected face: box, 5 landmarks (right eye, left eye, nose tip, right and left
@@ -156,13 +157,39 @@ tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image
 /// A path that does not exist gives TV_ERR_NO_CAMERA.
 tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps,
                                  tv_capture **out, tv_error *error);
-tv_status tv_capture_open_file(const char *path, tv_capture **out, tv_error *error);
 void tv_capture_free(tv_capture *capture);
-/// Frames per second and frame count as the container states them (0 when unknown).
+/// Frames per second and frame count as the device states them (0 when unknown).
 void tv_capture_properties(const tv_capture *capture, double *fps, int32_t *frame_count);
-/// Reads the next frame; TV_ERR_END_OF_STREAM after the last. *timestamp_ms is the
-/// stream position (files) or the wall-clock time of capture (devices).
-tv_status tv_capture_read(tv_capture *capture, tv_image **out, double *timestamp_ms, tv_error *error);
+/// Reads the next camera frame, stamped with the wall-clock time of capture. A frame over
+/// max_pixels is refused (TV_ERR_TOO_LARGE) before any conversion.
+tv_status tv_capture_read(tv_capture *capture, int64_t max_pixels, tv_image **out, double *timestamp_ms, tv_error *error);
+
+// Video files (FFmpeg's libavformat and libavcodec directly, bounded) ---------
+/// What a video file may hold. Checked from the container and codec headers before any frame is
+/// decoded, passed to the decoder as its own pixel limit, and checked again on every frame.
+typedef struct {
+    int64_t max_pixels;     // per frame (width x height)
+    int32_t max_long_side;  // per frame, the longer side
+    int32_t max_short_side; // per frame, the shorter side
+    int32_t max_frames;     // decoded frames; one more is TV_ERR_TOO_LARGE
+    double max_duration_ms; // a frame stamped later than this is TV_ERR_TOO_LARGE
+} tv_video_limits;
+
+/// Opens a video file: containers MP4/MOV, Matroska/WebM, AVI, APNG and GIF only, read from
+/// the local file only (no playlists, no other protocols); codecs H.264, HEVC, VP8, VP9, AV1,
+/// MPEG-4 Part 2, MJPEG, APNG and GIF; one decoder thread. The packets are read once, undecoded,
+/// for their count and timestamps. TV_ERR_CAPTURE if it cannot be read, TV_ERR_TOO_LARGE if it
+/// is over the limits.
+tv_status tv_video_open(const char *path, const tv_video_limits *limits, tv_video **out, tv_error *error);
+void tv_video_free(tv_video *video);
+/// The video stream's stated frame rate, frame count and duration (0 when unknown).
+void tv_video_properties(const tv_video *video, double *fps, int32_t *frame_count, double *duration_ms);
+/// The span of the video stream's packet timestamps, read from every packet before decoding:
+/// the first presentation time and the last one plus its duration, in milliseconds.
+void tv_video_span(const tv_video *video, double *first_ms, double *end_ms);
+/// Decodes the next frame to BGR; TV_ERR_END_OF_STREAM after the last. *timestamp_ms is the
+/// frame's presentation time in the stream (NAN when the file gives none).
+tv_status tv_video_read(tv_video *video, tv_image **out, double *timestamp_ms, tv_error *error);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     // Kiosk phrases.
     case kioskGuidance = "kiosk.guidance", kioskPassed = "kiosk.passed", kioskFailed = "kiosk.failed"
     case kioskMatch = "kiosk.match", kioskNoMatch = "kiosk.no_match"
+    case kioskOutcomePass = "kiosk.outcome_pass", kioskOutcomeReview = "kiosk.outcome_review"
+    case kioskOutcomeRetry = "kiosk.outcome_retry", kioskOutcomeInPerson = "kiosk.outcome_in_person"
     // SMS texts.
     case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
     case smsModerationRejectedRetry = "sms.moderation_rejected_retry"
@@ -65,6 +67,18 @@ public enum Catalogue {
         .kioskFailed: ("Проверка не пройдена", "Тексеруден өтпеді", "Check failed"),
         .kioskMatch: ("Лицо совпадает с фото в реестре", "Бет тізілімдегі суретке сәйкес келеді", "The face matches the registry photo"),
         .kioskNoMatch: ("Лицо не совпадает с фото в реестре", "Бет тізілімдегі суретке сәйкес келмейді", "The face does not match the registry photo"),
+        .kioskOutcomePass: ("Личность подтверждена: Digital ID создан. Можно продолжить выпуск ЭЦП.",
+                            "Жеке басыңыз расталды: Digital ID жасалды. ЭЦҚ шығаруды жалғастыруға болады.",
+                            "Identity confirmed: your Digital ID is created. You can go on to issue your EDS."),
+        .kioskOutcomeReview: ("Ваше фото отправлено на проверку модератору. Результат придёт по SMS.",
+                              "Сіздің фотоңыз модераторға тексеруге жіберілді. Нәтижесі SMS арқылы келеді.",
+                              "Your photo has been sent to a moderator. The result will come by SMS."),
+        .kioskOutcomeRetry: ("Личность не подтверждена. Можно попробовать ещё раз (осталось попыток: {left}).",
+                             "Жеке басыңыз расталмады. Қайталап көруге болады (қалған әрекеттер: {left}).",
+                             "Identity not confirmed. You can try again ({left} attempts left)."),
+        .kioskOutcomeInPerson: ("Личность не подтверждена, попыток не осталось. Обратитесь к оператору ЦОН с удостоверением личности.",
+                                "Жеке басыңыз расталмады, әрекеттер қалмады. Жеке куәлігіңізбен ХҚКО операторына жүгініңіз.",
+                                "Identity not confirmed and no attempts are left. Please see a service-centre operator with your ID document."),
         .smsCode: ("Код подтверждения для выпуска ЭЦП: {code}. Никому не сообщайте.",
                    "ЭЦҚ шығаруға арналған растау коды: {code}. Ешкімге айтпаңыз.",
                    "Confirmation code for issuing your EDS: {code}. Do not share it."),

@@ -76,21 +76,6 @@ public struct StartedAttempt: Sendable {
     public let referencePhoto: Data
 }
 
-/// The replay ledger of the attempt records, as the liveness shells' ``ReplayGuard``.
-public struct LedgerReplayGuard: ReplayGuard {
-    let attempts: AttemptRecords
-    /// Wraps the attempt records' ledger.
-    ///
-    /// - Parameter attempts: the attempt records.
-    public init(_ attempts: AttemptRecords) { self.attempts = attempts }
-    /// Records `hashes` in the ledger, shared by every node.
-    ///
-    /// - Parameter hashes: a session's sampled frame hashes.
-    /// - Returns: `true` when any hash was recorded before.
-    /// - Throws: ``DatabaseFailure`` from the database.
-    public func checkAndRecord(_ hashes: [String]) async throws -> Bool { try await attempts.checkAndRecordFrames(hashes) }
-}
-
 /// One attempt from end to end, for every shell (the CLI's `attempt` and `kiosk`, the HTTP
 /// sessions): guidance → liveness → comparison with the registry photo → the policy's decision →
 /// the records, the decision's effects in one transaction.
@@ -117,8 +102,8 @@ public struct AttemptRunner: Sendable {
         (self.records, self.bands, self.liveness) = (records, bands, liveness)
     }
 
-    /// The replay guard every shell uses.
-    public var replayGuard: LedgerReplayGuard { LedgerReplayGuard(records.attempts) }
+    /// The replay rule, applied in the transaction that records an attempt.
+    public var replayRule: ReplayRule { ReplayRule() }
 
     // MARK: Steps
 
@@ -174,23 +159,59 @@ public struct AttemptRunner: Sendable {
     /// A new liveness session, prompts drawn from the CSPRNG unless given.
     ///
     /// - Parameters:
-    ///   - started: the attempt; its reference is checked on sampled frames.
     ///   - prompts: fixed prompts, for tests and demos.
     ///   - issuedAtMs: the challenge's issue time, in milliseconds.
+    ///   - selfiePhoto: the selfie photo's embedding, when one was taken; sampled frames must match it.
     /// - Returns: The session, in its baseline phase.
-    public func session(for started: StartedAttempt, prompts: [Prompt]? = nil, issuedAtMs: Double) -> LivenessSession {
+    public func session(prompts: [Prompt]? = nil, issuedAtMs: Double, selfiePhoto: Embedding? = nil) -> LivenessSession {
         var generator = SystemRandomNumberGenerator()
         let drawn = prompts ?? LivenessSession.drawPrompts(liveness, using: &generator)
-        return LivenessSession(config: liveness, nonce: makeNonce(), prompts: drawn, issuedAtMs: issuedAtMs, reference: started.reference)
+        return LivenessSession(config: liveness, prompts: drawn, issuedAtMs: issuedAtMs, selfiePhoto: selfiePhoto)
     }
 
-    /// Ends the session (an unfinished check fails), applies the replay rule and the bands, and
-    /// records the attempt with its evidence.
+    /// What an attempt's result is, judged from the liveness report, the replay rule and the
+    /// selfie's score against the registry photo. Pure.
+    ///
+    /// - A replayed session fails.
+    /// - A session whose video did not match its selfie (`selfie_mismatch`, `identity_mismatch`) goes
+    ///   to a moderator when the selfie itself scores in the review band or above (seed 004: a
+    ///   selfie that does not match the video is checked by a moderator); otherwise it fails.
+    /// - Any other liveness failure fails; a passed one is judged by the bands.
+    ///
+    /// - Parameters:
+    ///   - report: the liveness report.
+    ///   - replayed: whether the replay rule matched earlier frames.
+    ///   - score: the selfie's cosine with the registry photo, when there is a usable selfie.
+    ///   - bands: the decision bands.
+    /// - Returns: The outcome and the reasons in words.
+    public static func decide(_ report: LivenessReport, replayed: Bool, score: Double?, bands: DecisionBands) -> (outcome: AttemptOutcome, reasons: [String]) {
+        var reasons = report.reasons
+        guard let score else { return (.fail, reasons + ["no usable selfie to compare"]) }
+        if replayed { return (.fail, [FailureReason.replayed.words]) }
+        let continuityBroken = report.failure == .selfieMismatch || report.failure == .identityMismatch
+        let outcome: AttemptOutcome
+        if continuityBroken {
+            outcome = score >= bands.review ? .review : .fail
+            if outcome == .review { reasons.append(String(format: "the video does not match the selfie (selfie score %.3f): a moderator decides", score)) }
+        } else {
+            outcome = bands.decide(score: score, livenessPassed: report.passed)
+        }
+        switch outcome {
+        case .review where !continuityBroken: reasons.append(String(format: "score %.3f is in the review band [%.3f, %.3f)", score, bands.review, bands.accept))
+        case .fail where report.passed || continuityBroken: reasons.append(String(format: "score %.3f is below the review threshold %.3f", score, bands.review))
+        default: break
+        }
+        return (outcome, reasons)
+    }
+
+    /// Ends the session (an unfinished check fails), then records the attempt: in one transaction
+    /// holding the applicant's lock, the replay rule against the IIN's earlier frames, the
+    /// decision, the frames' sealed signatures, and the decision's effects.
     ///
     /// - Parameters:
     ///   - started: the attempt.
     ///   - session: the session; ended if unfinished, failed if replayed.
-    ///   - selfie: the embedding compared with the reference (the session's own, or a still's).
+    ///   - selfie: the embedding compared with the reference (the selfie photo's, or the session's first frontal frame's).
     ///   - selfieJPEG: the selfie photo kept as evidence for a review.
     /// - Returns: The report the shell shows.
     /// - Throws: ``AttemptError`` `.invalidState` if the attempt is not running, `.noFaceSeen` (the attempt is then
@@ -203,23 +224,31 @@ public struct AttemptRunner: Sendable {
             try await records.attempts.abandon(started.ticket, reason: "no usable face was seen")
             throw AttemptError(.noFaceSeen, "no usable face was seen, so this attempt was not counted: face the camera alone, in good light, and try again")
         }
-        try await replayGuard.check(&session)
-        let report = session.report
         let score = selfie.map { $0.cosine(started.reference) }
-        let outcome = score.map { bands.decide(score: $0, livenessPassed: report.passed) } ?? .fail
-        var reasons = report.reasons
-        if score == nil { reasons.append("no usable selfie to compare") }
-        switch outcome {
-        case .review: reasons.append(String(format: "score %.3f is in the review band [%.3f, %.3f)", score ?? 0, bands.review, bands.accept))
-        case .fail where report.passed: reasons.append(String(format: "score %.3f is below the review threshold %.3f", score ?? 0, bands.review))
-        default: break
+        let (report, bands, rule, cipher) = (session.report, bands, replayRule, records.cipher)
+        let signatures = session.signatures
+        let sealedSignatures = try cipher.seal(try JSONEncoder().encode(signatures))
+        let evidence = (selfie: try selfieJPEG.map { try cipher.seal($0) }, reference: try cipher.seal(started.referencePhoto), keyID: cipher.keyID)
+        let ticket = started.ticket
+        let (result, decision, replayed) = try await records.database.transaction { db in
+            try db.lock("applicant:" + ticket.iin)
+            let earlier = try AttemptRecords.frameSignatures(db, iin: ticket.iin).flatMap { row in
+                try JSONDecoder().decode([FrameSignature].self, from: try cipher.open(row.sealed, keyID: row.keyID))
+            }
+            let replayed = rule.isReplay(signatures, earlier: earlier)
+            var judged = report
+            if replayed { (judged.passed, judged.failure, judged.reasons) = (false, .replayed, [FailureReason.replayed.words]) }
+            let decision = Self.decide(judged, replayed: replayed, score: score, bands: bands)
+            try AttemptRecords.recordFrameSignatures(db, ticket, sealed: sealedSignatures, keyID: cipher.keyID, at: records.clock.now())
+            let result = try record(db, ticket, outcome: decision.outcome, score: score, livenessPassed: judged.passed,
+                                    reason: decision.reasons.joined(separator: "; "), sealed: evidence,
+                                    livenessReport: String(decoding: try JSONEncoder().encode(judged), as: UTF8.self))
+            return (result, decision, replayed)
         }
-        let reportJSON = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
-        let result = try await record(started.ticket, outcome: outcome, score: score, livenessPassed: report.passed, reason: reasons.joined(separator: "; "),
-                                      evidence: Evidence(selfie: selfieJPEG, reference: started.referencePhoto, livenessReport: reportJSON))
-        return AttemptReport(iin: started.ticket.iin, outcome: outcome, score: score, acceptThreshold: bands.accept, reviewThreshold: bands.review,
-                             livenessPassed: report.passed, reasons: reasons, attemptsLeft: result.attemptsLeft,
-                             inPersonUnlocked: result.inPersonUnlocked, caseID: result.caseID, liveness: report)
+        if replayed { session.rejectAsReplay() }
+        return AttemptReport(iin: ticket.iin, outcome: decision.outcome, score: score, acceptThreshold: bands.accept, reviewThreshold: bands.review,
+                             livenessPassed: session.report.passed, reasons: decision.reasons, attemptsLeft: result.attemptsLeft,
+                             inPersonUnlocked: result.inPersonUnlocked, caseID: result.caseID, liveness: session.report)
     }
 
     /// Records a decided attempt in one transaction: the attempt and the counter; a pass creates
@@ -237,110 +266,140 @@ public struct AttemptRunner: Sendable {
     ///   without a registry entry; `CryptoFailure`; ``StorageError``; ``DatabaseFailure``.
     public func record(_ ticket: AttemptTicket, outcome: AttemptOutcome, score: Double?, livenessPassed: Bool, reason: String,
                        evidence: Evidence) async throws -> AttemptResult {
-        let now = records.clock.now(), policy = records.settings.attempts, cipher = records.cipher, caseID = try newRecordID("case")
+        let cipher = records.cipher
         let sealed = (selfie: try evidence.selfie.map { try cipher.seal($0) }, reference: try evidence.reference.map { try cipher.seal($0) },
                       keyID: cipher.keyID)
         return try await records.database.transaction { db in
-            let counter = try AttemptRecords.end(db, ticket, event: .finish(outcome), score: score, livenessPassed: livenessPassed, reason: reason, at: now)
-            var opened: String?
-            switch outcome {
-            case .pass:
-                guard let person = try RegistryRecords.person(db, iin: ticket.iin) else {
-                    throw AttemptStartError(.notInRegistry, "IIN \(ticket.iin) is not in the registry")
-                }
-                try DigitalIDRecords.create(db, iin: ticket.iin, surname: person.surname, givenName: person.givenName,
-                                            documentNumber: person.documentNumber, verifiedBy: "automatic", at: now)
-            case .review:
-                try ModerationRecords.openCase(db, id: caseID, iin: ticket.iin, attemptID: ticket.id, score: score ?? 0, reason: reason,
-                                               sealed: sealed, livenessReport: evidence.livenessReport, at: now)
-                opened = caseID
-            case .fail: break
-            }
-            try AuditLog.append(db, at: now, actor: "policy", action: "attempt.\(outcome.rawValue)", subject: ticket.id,
-                                detail: String(format: "score=%.4f liveness=%@", score ?? -1, livenessPassed ? "passed" : "failed"))
-            return AttemptResult(attemptID: ticket.id, outcome: outcome, attemptsLeft: policy.attemptsLeft(failures: counter.failures, running: counter.running),
-                                 inPersonUnlocked: policy.inPersonUnlocked(failures: counter.failures), caseID: opened)
+            try record(db, ticket, outcome: outcome, score: score, livenessPassed: livenessPassed, reason: reason, sealed: sealed,
+                       livenessReport: evidence.livenessReport)
         }
+    }
+
+    private func record(_ db: any SQLSession, _ ticket: AttemptTicket, outcome: AttemptOutcome, score: Double?, livenessPassed: Bool, reason: String,
+                        sealed: (selfie: Data?, reference: Data?, keyID: String), livenessReport: String?) throws -> AttemptResult {
+        let now = records.clock.now(), policy = records.settings.attempts
+        let counter = try AttemptRecords.end(db, ticket, event: .finish(outcome), score: score, livenessPassed: livenessPassed, reason: reason, at: now)
+        var opened: String?
+        switch outcome {
+        case .pass:
+            guard let person = try RegistryRecords.person(db, iin: ticket.iin) else {
+                throw AttemptStartError(.notInRegistry, "IIN \(ticket.iin) is not in the registry")
+            }
+            try DigitalIDRecords.create(db, iin: ticket.iin, surname: person.surname, givenName: person.givenName,
+                                        documentNumber: person.documentNumber, verifiedBy: "automatic", at: now)
+        case .review:
+            let caseID = try newRecordID("case")
+            try ModerationRecords.openCase(db, id: caseID, iin: ticket.iin, attemptID: ticket.id, score: score ?? 0, reason: reason,
+                                           sealed: sealed, livenessReport: livenessReport, at: now)
+            opened = caseID
+        case .fail: break
+        }
+        try AuditLog.append(db, at: now, actor: "policy", action: "attempt.\(outcome.rawValue)", subject: ticket.id,
+                            detail: String(format: "score=%.4f liveness=%@", score ?? -1, livenessPassed ? "passed" : "failed"))
+        return AttemptResult(attemptID: ticket.id, outcome: outcome, attemptsLeft: policy.attemptsLeft(failures: counter.failures, running: counter.running),
+                             inPersonUnlocked: policy.inPersonUnlocked(failures: counter.failures), caseID: opened)
     }
 
     // MARK: Whole runs
 
+    /// The selfie photo's embedding: one usable face (size, light, sharpness, frontal pose), or a
+    /// refusal the applicant can act on by taking it again («Попробовать еще раз»).
+    ///
+    /// - Parameters:
+    ///   - engine: the face engine.
+    ///   - image: the still photo.
+    /// - Returns: The embedding.
+    /// - Throws: ``SelfieError`` `.unusableSelfie` with what to fix; ``FaceError`` from the engine.
+    public static func selfieEmbedding(_ engine: FaceEngine, image: Image) throws -> Embedding {
+        switch selectFace(try engine.analyze(image), thresholds: engine.config.quality, allowSeveral: false) {
+        case .success(let face): return try engine.embed(face.face, in: image)
+        case .failure(let list):
+            throw SelfieError(.unusableSelfie, "the selfie cannot be used: " + list.issues.map(\.explanation).joined(separator: "; ") + "; take it again")
+        }
+    }
+
     /// Guidance (when `guided`), then the liveness prompts over `source`, for a shell that reads
-    /// frames itself. Returns the finished session and the frame that became its selfie.
+    /// frames itself. Guided, the frame at which guidance is satisfied becomes the selfie photo
+    /// (one usable face, frontal, centred, steady) unless one is given.
     ///
     /// - Parameters:
     ///   - liveness: the liveness settings.
     ///   - source: the frames.
     ///   - engine: the face engine.
-    ///   - reference: the registry photo's embedding, checked on sampled frames.
+    ///   - selfiePhoto: the selfie photo's embedding, when one was taken; sampled frames must match it.
     ///   - prompts: fixed prompts, for tests and demos.
     ///   - guided: run the guidance phase first, as a kiosk does.
     ///   - issuedAtMs: the challenge's issue time when not guided (a video file: 0, its stream time is relative).
     ///   - streamTimeIsRelative: `true` for a file (timestamps from 0), `false` for a camera.
-    ///   - replay: the guard the sampled frame hashes are checked against.
+    ///   - replay: the guard the sampled frames are checked against.
     ///   - onHints: guidance hints per frame.
     ///   - onStatus: the session's status per frame.
-    /// - Returns: The finished session and the selfie frame; a source that ends during guidance gives a failed
-    ///   session and no frame.
+    /// - Returns: The finished session, the selfie frame and the selfie photo's embedding; a source that ends
+    ///   during guidance gives a failed session and no frame.
     /// - Throws: ``FaceError`` from the frame source or the face engine; whatever `replay` throws.
-    public static func runLiveness(config liveness: LivenessConfig, source: any FrameSource, engine: FaceEngine, reference: Embedding?, prompts: [Prompt]? = nil, guided: Bool,
-                         issuedAtMs: Double, streamTimeIsRelative: Bool, replay: any ReplayGuard,
-                         onHints: ([Hint]) -> Void = { _ in },
-                         onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }) async throws -> (session: LivenessSession, selfie: Image?) {
+    public static func runLiveness(config liveness: LivenessConfig, source: any FrameSource, engine: FaceEngine, selfiePhoto: Embedding? = nil,
+                                   prompts: [Prompt]? = nil, guided: Bool, issuedAtMs: Double, streamTimeIsRelative: Bool, replay: any ReplayGuard,
+                                   onHints: ([Hint]) -> Void = { _ in },
+                                   onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }) async throws
+        -> (session: LivenessSession, selfie: Image?, selfiePhoto: Embedding?) {
         let runner = LivenessRunner(engine: engine, eyes: liveness.promptPool.contains(.blink) ? try? EyeDetector() : nil)
         var issued: Double? = issuedAtMs
+        var photo = selfiePhoto
+        var still: Image?
         if guided {
             var guidance = Guidance(config: liveness)
-            issued = try runner.guide(&guidance, source: source, onHints: onHints)
+            let ready = try runner.guide(&guidance, source: source, onHints: onHints)
+            issued = guidance.readyAtMs
+            if photo == nil, let ready, let embedding = try? selfieEmbedding(engine, image: ready.image) { (photo, still) = (embedding, ready.image) }
         }
         var generator = SystemRandomNumberGenerator()
-        var session = LivenessSession(config: liveness, nonce: makeNonce(), prompts: prompts ?? LivenessSession.drawPrompts(liveness, using: &generator),
-                                      issuedAtMs: issued ?? 0, reference: reference)
+        var session = LivenessSession(config: liveness, prompts: prompts ?? LivenessSession.drawPrompts(liveness, using: &generator),
+                                      issuedAtMs: issued ?? 0, selfiePhoto: photo)
         guard issued != nil else {
             session.endOfStream()
-            return (session, nil)
+            return (session, nil, photo)
         }
         let run = try await runner.run(&session, source: source, streamTimeIsRelative: streamTimeIsRelative, replay: replay, onStatus: onStatus)
-        return (session, run.selfie)
+        return (session, still ?? run.selfie, photo)
     }
 
-    /// A whole attempt for `iin` over `source` (the CLI's `attempt`). `selfie`, when given, is a
-    /// still photo compared with the reference instead of the session's own selfie frame. An
-    /// attempt we fail to process is abandoned, not counted.
+    /// A whole attempt for `iin` over `source` (the CLI's `attempt`, the kiosk). `selfie`, when
+    /// given, is a still photo taken before the video: checked before the attempt starts (an
+    /// unusable one counts nothing), matched by every sampled frame, and compared with the registry
+    /// photo. Guided without one, the kiosk takes it when guidance is satisfied. An attempt we fail
+    /// to process is abandoned, not counted.
     ///
     /// - Parameters:
     ///   - iin: the applicant's IIN.
     ///   - source: the frames.
     ///   - engine: the face engine.
     ///   - streamTimeIsRelative: `true` for a file (timestamps from 0), `false` for a camera.
-    ///   - selfie: a still photo to compare instead of the session's selfie frame.
+    ///   - selfie: a still photo taken before the video.
     ///   - prompts: fixed prompts, for tests and demos.
     ///   - language: the applicant's language for SMS.
     ///   - guided: run the guidance phase first, as a kiosk does.
     ///   - issuedAtMs: the challenge's issue time; the clock's now by default.
+    ///   - onHints: guidance hints per frame.
+    ///   - onStatus: the session's status per frame.
     /// - Returns: The attempt's report.
-    /// - Throws: ``AttemptStartError`` before the attempt starts; ``AttemptError`` `.attemptsExhausted`; a
-    ///   ``FaceError``, ``DatabaseFailure``, ``StorageError`` or `CryptoFailure` while processing (the attempt is then
+    /// - Throws: ``AttemptStartError`` or ``SelfieError`` before the attempt starts; ``AttemptError`` `.attemptsExhausted`;
+    ///   a ``FaceError``, ``DatabaseFailure``, ``StorageError`` or `CryptoFailure` while processing (the attempt is then
     ///   abandoned).
     public func run(iin: String, source: any FrameSource, engine: FaceEngine, streamTimeIsRelative: Bool, selfie: Image? = nil,
-                    prompts: [Prompt]? = nil, language: Language = .ru, guided: Bool = false, issuedAtMs: Double? = nil) async throws -> AttemptReport {
+                    prompts: [Prompt]? = nil, language: Language = .ru, guided: Bool = false, issuedAtMs: Double? = nil,
+                    onHints: ([Hint]) -> Void = { _ in },
+                    onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }) async throws -> AttemptReport {
         let photo = try await registryPhoto(iin: iin)
         let reference = try Self.referenceEmbedding(engine, photo: photo)
+        let still = try selfie.map { try Self.selfieEmbedding(engine, image: $0) }
         let started = try await begin(iin: iin, language: language, reference: reference, photo: photo)
         do {
-            var (session, frame) = try await Self.runLiveness(config: liveness, source: source, engine: engine, reference: reference, prompts: prompts, guided: guided,
-                                                      issuedAtMs: issuedAtMs ?? records.clock.nowMs(), streamTimeIsRelative: streamTimeIsRelative,
-                                                      replay: NoReplayGuard())
-            var embedding = session.selfie
-            var jpeg = try frame?.jpegData(quality: 92)
-            if let selfie {
-                jpeg = try selfie.jpegData(quality: 92)
-                embedding = nil
-                if case .success(let face) = selectFace(try engine.analyze(selfie), thresholds: engine.config.quality, allowSeveral: false) {
-                    embedding = try engine.embed(face.face, in: selfie)
-                }
-            }
-            return try await finish(started, session: &session, selfie: embedding, selfieJPEG: jpeg)
+            var (session, frame, selfiePhoto) = try await Self.runLiveness(
+                config: liveness, source: source, engine: engine, selfiePhoto: still, prompts: prompts, guided: guided,
+                issuedAtMs: issuedAtMs ?? records.clock.nowMs(), streamTimeIsRelative: streamTimeIsRelative, replay: NoReplayGuard(),
+                onHints: onHints, onStatus: onStatus)
+            let jpeg = try (selfie ?? frame)?.jpegData(quality: 92)
+            return try await finish(started, session: &session, selfie: selfiePhoto ?? session.selfie, selfieJPEG: jpeg)
         } catch {
             try? await records.attempts.abandon(started.ticket, reason: "processing error: \(type(of: error))")
             throw error
@@ -350,5 +409,16 @@ public struct AttemptRunner: Sendable {
 
 /// For a run whose replay check happens later, in ``AttemptRunner/finish(_:session:selfie:selfieJPEG:)``.
 struct NoReplayGuard: ReplayGuard {
-    func checkAndRecord(_ hashes: [String]) async throws -> Bool { false }
+    func checkAndRecord(_ signatures: [FrameSignature]) async throws -> Bool { false }
 }
+
+/// Why a selfie photo was refused; nothing is counted, and it may be taken again.
+public enum SelfieErrorCode: String, ErrorCode {
+    /// No single usable face in the selfie (422).
+    case unusableSelfie = "unusable_selfie"
+    /// Always `.invalid` (422).
+    public var kind: ProblemKind { .invalid }
+}
+
+/// A refused selfie photo.
+public typealias SelfieError = CodedError<SelfieErrorCode>

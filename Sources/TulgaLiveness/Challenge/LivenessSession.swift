@@ -31,8 +31,6 @@ public struct PromptRecord: Sendable, Hashable, Codable {
 
 /// The liveness report kept with the case.
 public struct LivenessReport: Sendable, Hashable, Codable {
-    /// The challenge's nonce, tying the report to the issued challenge.
-    public var nonce: String
     /// When the challenge was issued, in milliseconds.
     public var issuedAtMs: Double
     /// Whether every prompt was completed.
@@ -55,8 +53,6 @@ public struct LivenessReport: Sendable, Hashable, Codable {
     public var framesStale: Int
     /// Indices of the frames that were embedded and checked for identity.
     public var sampledFrames: [Int]
-    /// SHA-256 hashes of the sampled frames, for the replay guard.
-    public var sampledFrameHashes: [String]
     /// Why the session failed; `nil` if it passed.
     public var failure: FailureReason?
     /// The failure in words, with detail such as the frame and its score.
@@ -67,20 +63,19 @@ public struct LivenessReport: Sendable, Hashable, Codable {
 /// the status after each, and the report at the end. No camera, clock or randomness inside.
 ///
 /// ```swift
-/// var session = LivenessSession(config: config, nonce: nonce, prompts: [.turnRight], issuedAtMs: 0)
+/// var session = LivenessSession(config: config, prompts: [.turnRight], issuedAtMs: 0)
 /// let status = session.observe(observation)
 /// ```
 public struct LivenessSession: Sendable {
     /// The thresholds this session applies.
     public let config: LivenessConfig
-    /// The challenge's nonce.
-    public let nonce: String
     /// When the challenge was issued, in milliseconds; earlier frames are stale.
     public let issuedAtMs: Double
     /// The prompts to ask, in order.
     public let prompts: [Prompt]
-    /// The registry photo's embedding; sampled frames must match it when it is set.
-    public let reference: Embedding?
+    /// The selfie photo's embedding, when the applicant took one before the video: every sampled
+    /// frame must match it (identity continuity from the selfie to the video).
+    public let selfiePhoto: Embedding?
 
     /// Where the session is.
     public private(set) var phase: LivenessPhase = .baseline
@@ -112,23 +107,22 @@ public struct LivenessSession: Sendable {
     private var framesStale = 0
     private var framesSinceSample = Int.max / 2
     private var sampled: [Int] = []
-    private var hashes: [String] = []
+    /// The sampled frames' signatures, for the replay guard (kept out of the report: they are biometric).
+    public private(set) var signatures: [FrameSignature] = []
     private var lastHints: [Hint] = []
 
     /// Starts a session in the baseline phase.
     ///
     /// - Parameters:
     ///   - config: the thresholds to apply.
-    ///   - nonce: the issued challenge's nonce.
     ///   - prompts: the prompts to ask, in order (see ``drawPrompts(_:using:)``).
     ///   - issuedAtMs: when the challenge was issued, in milliseconds; earlier frames are not counted.
-    ///   - reference: the registry photo's embedding, to check sampled frames against.
-    public init(config: LivenessConfig, nonce: String, prompts: [Prompt], issuedAtMs: Double, reference: Embedding? = nil) {
+    ///   - selfiePhoto: the selfie photo's embedding, when one was taken; sampled frames must match it.
+    public init(config: LivenessConfig, prompts: [Prompt], issuedAtMs: Double, selfiePhoto: Embedding? = nil) {
         self.config = config
-        self.nonce = nonce
         self.prompts = prompts
         self.issuedAtMs = issuedAtMs
-        self.reference = reference
+        self.selfiePhoto = selfiePhoto
     }
 
     /// Draws `config.promptCount` distinct prompts from the pool (or takes `fixedPrompts`).
@@ -164,7 +158,7 @@ public struct LivenessSession: Sendable {
     /// ``LivenessConfig/embedEveryFrames`` frames while the face is within ``LivenessConfig/embedMaxYaw``.
     ///
     /// - Parameter observation: the frame about to be observed, without an embedding yet.
-    /// - Returns: `true` when the shell should fill `embedding` and `frameHash`.
+    /// - Returns: `true` when the shell should fill `embedding` and `perceptualHash`.
     public func wantsSample(_ observation: FrameObservation) -> Bool {
         guard phase == .baseline || phase == .prompting, observation.timestampMs >= issuedAtMs,
               observation.faces.count == 1, let face = observation.faces.first else { return false }
@@ -242,9 +236,9 @@ public struct LivenessSession: Sendable {
             reasons.append(failure.words + (detail.map { ": \($0)" } ?? ""))
         }
         return LivenessReport(
-            nonce: nonce, issuedAtMs: issuedAtMs, passed: phase == .passed, prompts: records, baseline: baseline,
+            issuedAtMs: issuedAtMs, passed: phase == .passed, prompts: records, baseline: baseline,
             yawMin: yawRange?.0, yawMax: yawRange?.1, pitchMin: pitchRange?.0, pitchMax: pitchRange?.1,
-            framesSeen: framesSeen, framesStale: framesStale, sampledFrames: sampled, sampledFrameHashes: hashes,
+            framesSeen: framesSeen, framesStale: framesStale, sampledFrames: sampled,
             failure: failure, reasons: reasons)
     }
 
@@ -299,12 +293,12 @@ public struct LivenessSession: Sendable {
 
     private mutating func checkIdentity(_ embedding: Embedding, _ o: FrameObservation) -> Bool {
         sampled.append(o.index)
-        if let hash = o.frameHash { hashes.append(hash) }
+        if let hash = o.perceptualHash { signatures.append(FrameSignature(embedding: embedding, hash: hash)) }
         framesSinceSample = 0
-        if let reference {
-            let score = embedding.cosine(reference)
-            if score < config.identityThreshold {
-                fail(.referenceMismatch, at: o, detail: "frame \(o.index) scored \(String(format: "%.3f", score))")
+        if let selfiePhoto {
+            let score = embedding.cosine(selfiePhoto)
+            if score < config.continuityThreshold {
+                fail(.selfieMismatch, at: o, detail: "frame \(o.index) scored \(String(format: "%.3f", score)) against the selfie photo")
                 return false
             }
         }
@@ -314,7 +308,7 @@ public struct LivenessSession: Sendable {
             return true
         }
         let score = embedding.cosine(selfie)
-        if score < config.identityThreshold {
+        if score < config.continuityThreshold {
             fail(.identityMismatch, at: o, detail: "frame \(o.index) scored \(String(format: "%.3f", score))")
             return false
         }

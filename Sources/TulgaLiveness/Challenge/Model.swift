@@ -57,8 +57,10 @@ public struct LivenessConfig: Sendable, Hashable, Codable {
     public var embedEveryFrames = 10
     /// Frames turned further than this from the baseline are not embedded (degrees).
     public var embedMaxYaw: Double = 25
-    /// Sampled frames must score at least this against the selfie and the reference.
-    public var identityThreshold: Double = 0.363
+    /// Identity continuity: sampled frames must score at least this against the session's selfie
+    /// (the still photo when one was taken, and the first frontal frame). Calibrated on the fixture
+    /// video by `ContinuityCalibrationTests`; see Thresholds.md.
+    public var continuityThreshold: Double = 0.30
 
     /// What makes a frame usable: size, light, sharpness, pose, the oval.
     public var quality = QualityThresholds()
@@ -98,8 +100,8 @@ public struct FrameObservation: Sendable, Hashable {
     public var faces: [ObservedFace]
     /// The main face's embedding, on sampled frames only.
     public var embedding: Embedding?
-    /// SHA-256 of the frame's pixels, on sampled frames only.
-    public var frameHash: String?
+    /// The frame's perceptual hash, on sampled frames only (for the replay guard).
+    public var perceptualHash: UInt64?
     /// Open eyes in the main face (blink prompts only).
     public var openEyes: Int?
 
@@ -112,17 +114,17 @@ public struct FrameObservation: Sendable, Hashable {
     ///   - frameHeight: height in pixels.
     ///   - faces: every face found.
     ///   - embedding: the main face's embedding, on sampled frames.
-    ///   - frameHash: SHA-256 of the pixels, on sampled frames.
+    ///   - perceptualHash: the frame's perceptual hash, on sampled frames.
     ///   - openEyes: open eyes in the main face, for blink prompts.
     public init(index: Int, timestampMs: Double, frameWidth: Int, frameHeight: Int, faces: [ObservedFace],
-                embedding: Embedding? = nil, frameHash: String? = nil, openEyes: Int? = nil) {
+                embedding: Embedding? = nil, perceptualHash: UInt64? = nil, openEyes: Int? = nil) {
         self.index = index
         self.timestampMs = timestampMs
         self.frameWidth = frameWidth
         self.frameHeight = frameHeight
         self.faces = faces
         self.embedding = embedding
-        self.frameHash = frameHash
+        self.perceptualHash = perceptualHash
         self.openEyes = openEyes
     }
 }
@@ -154,11 +156,11 @@ public enum FailureReason: String, Sendable, Hashable, Codable {
     case faceLost = "face_lost"
     /// The face moved or resized more between two frames than continuity allows.
     case faceJumped = "face_jumped"
-    /// A sampled frame does not match the session's own selfie.
+    /// A sampled frame does not match the session's first frontal frame.
     case identityMismatch = "identity_mismatch"
-    /// A sampled frame does not match the reference (registry) photo.
-    case referenceMismatch = "reference_mismatch"
-    /// A frame hash was already seen in another session.
+    /// A sampled frame does not match the selfie photo taken before the video.
+    case selfieMismatch = "selfie_mismatch"
+    /// The sampled frames match those of an earlier session.
     case replayed = "replayed"
     /// The face never held still, frontal and centred for the baseline.
     case baselineNotReached = "baseline_not_reached"
@@ -172,8 +174,8 @@ public enum FailureReason: String, Sendable, Hashable, Codable {
         case .streamEnded: "the video ended before every prompt was completed"
         case .faceLost: "the face left the frame"
         case .faceJumped: "the face jumped between frames"
-        case .identityMismatch: "a sampled frame does not match the session's selfie"
-        case .referenceMismatch: "a sampled frame does not match the reference photo"
+        case .identityMismatch: "a sampled frame does not match the session's first frontal frame"
+        case .selfieMismatch: "a sampled frame does not match the selfie photo"
         case .replayed: "these frames were already used in another session"
         case .baselineNotReached: "the face never held still, frontal and centred"
         }

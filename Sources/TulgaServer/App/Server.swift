@@ -23,6 +23,8 @@ public struct ServerEnvironment: Sendable {
     let sessions: VerificationSessions
     let background: BackgroundSettings
     let decodeLimits: DecodeLimits
+    /// Liveness frames, clips and selfies.
+    let frameLimits: FrameLimits
     let iinLimiter: RateLimiter
     let keyLimiter: RateLimiter
     /// Failed authentications per client address.
@@ -50,6 +52,8 @@ public struct ServerEnvironment: Sendable {
         sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds,
                                         lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60))
         decodeLimits = face.decode
+        frameLimits = FrameLimits(maxLongSide: config.frameMaxLongSide, maxShortSide: config.frameMaxShortSide,
+                                  maxFrames: config.clipMaxFrames, maxSeconds: config.clipMaxSeconds)
         iinLimiter = RateLimiter(perMinute: config.rateLimitPerIINPerMinute, clock: records.clock)
         keyLimiter = RateLimiter(perMinute: config.rateLimitPerKeyPerMinute, clock: records.clock)
         authFailureLimiter = RateLimiter(perMinute: config.authFailuresPerAddressPerMinute, clock: records.clock)

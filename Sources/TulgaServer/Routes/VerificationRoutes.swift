@@ -9,7 +9,8 @@ import TulgaAttempts
 import TulgaPolicy
 import TulgaModeration
 
-/// `/v1/verifications`: a session per attempt, fed frames or a clip, then finished.
+/// `/v1/verifications`: a session per attempt: a selfie photo (optional, retaken at will), then
+/// frames or a clip, then finished.
 struct VerificationRoutes {
     let env: ServerEnvironment
 
@@ -30,23 +31,38 @@ struct VerificationRoutes {
             try context.require(.kiosk, .issuance)
             return try json(try await env.sessions.state(try context.parameters.require("id"), owner: context.owner))
         }
+        routes.post("/{id}/selfie") { request, context in
+            try context.require(.kiosk, .issuance)
+            let (limits, maxBytes) = (env.frameLimits, env.config.frameMaxBytes)
+            return try json(try await env.sessions.takeSelfie(try context.parameters.require("id"), owner: context.owner) {
+                var request = request
+                let bytes = try await request.collectBody(upTo: maxBytes)
+                let image = try Image(decoding: Data(bytes.readableBytesView), limits: limits.decodeLimits(maxBytes: maxBytes))
+                try limits.check(image)
+                return image
+            })
+        }
         routes.post("/{id}/frames") { request, context in
             try context.require(.kiosk, .issuance)
-            let id = try context.parameters.require("id")
-            _ = try await env.sessions.state(id, owner: context.owner)   // 404 before reading or decoding anything
-            var request = request
-            let bytes = try await request.collectBody(upTo: env.config.frameMaxBytes)
-            let image = try Image(decoding: Data(bytes.readableBytesView), limits: env.decodeLimits)   // FaceError → invalid_image (ProblemMiddleware)
-            return try json(try await env.sessions.feed(id, owner: context.owner, frames: SingleFrame(image, stampMs: env.records.clock.nowMs())))
+            let (limits, maxBytes, clock) = (env.frameLimits, env.config.frameMaxBytes, env.records.clock)
+            // Claimed (404 for another key) before a byte is read; decoded outside the sessions actor.
+            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner) { _ in
+                var request = request
+                let bytes = try await request.collectBody(upTo: maxBytes)
+                // Header checked against the frame limit before decoding; FaceError → 413 / 422 (ProblemMiddleware).
+                let image = try Image(decoding: Data(bytes.readableBytesView), limits: limits.decodeLimits(maxBytes: maxBytes))
+                try limits.check(image)
+                return SingleFrame(image, stampMs: clock.nowMs())
+            })
         }
         routes.post("/{id}/clip") { request, context in
             try context.require(.kiosk, .issuance)
-            let id = try context.parameters.require("id")
-            _ = try await env.sessions.state(id, owner: context.owner)   // 404 before buffering the clip
-            var request = request
-            let bytes = try await request.collectBody(upTo: env.config.clipMaxBytes)
-            let clip = try Clip(Data(bytes.readableBytesView), maxFrames: env.config.clipMaxFrames, startMs: env.records.clock.nowMs())
-            return try json(try await env.sessions.feed(id, owner: context.owner, frames: clip))
+            let (limits, maxBytes, clock) = (env.frameLimits, env.config.clipMaxBytes, env.records.clock)
+            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner) { notBefore in
+                var request = request
+                let bytes = try await request.collectBody(upTo: maxBytes)
+                return try Clip(Data(bytes.readableBytesView), limits: limits, receivedMs: clock.nowMs(), notBeforeMs: notBefore)
+            })
         }
         routes.post("/{id}/finish") { _, context in
             try context.require(.kiosk, .issuance)

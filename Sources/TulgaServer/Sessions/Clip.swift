@@ -24,47 +24,72 @@ final class SingleFrame: FrameBatches {
     }
 }
 
-/// A short recorded clip posted in one body, read through FFmpeg a few frames at a time (so a
-/// clip never sits decoded in memory whole), stamped on the server's clock from `startMs` plus
-/// each frame's stream position.
+/// A short recorded clip posted in one body, read through FFmpeg a few frames at a time within
+/// ``FrameLimits`` (so a clip never sits decoded in memory whole). The server stamps it: the clip
+/// is laid on the server's clock so that its last frame ends at receipt, and a clip longer than
+/// the time since the session started (or since its previous frame) is refused, as are
+/// timestamps that do not increase or fall outside the packets' span.
 final class Clip: FrameBatches {
     private let path: String
-    private let source: CaptureSource
-    private let startMs: Double
-    private let maxFrames: Int
+    private let source: VideoFileSource
+    private let offsetMs: Double
+    private var lastPts = -Double.infinity
     private(set) var frames = 0
 
-    init(_ data: Data, maxFrames: Int, startMs: Double) throws {
+    /// - Parameters:
+    ///   - data: the clip's bytes.
+    ///   - limits: frame size, count and duration limits.
+    ///   - receivedMs: when the server received it (the injected clock).
+    ///   - notBeforeMs: the earliest time a frame of the session may carry.
+    init(_ data: Data, limits: FrameLimits, receivedMs: Double, notBeforeMs: Double) throws {
         guard !data.isEmpty else { throw Problem(.badRequest, "empty_body", "the clip is empty") }
         path = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-clip-\(makeID())").path
-        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+        // Private from the first byte: created 0600, exclusively.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Problem(.internalServerError, "internal", "cannot buffer the clip") }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == data.count else {
+            unlink(path)
             throw Problem(.internalServerError, "internal", "cannot buffer the clip")
         }
-        do { source = try CaptureSource(videoFile: path) } catch {
-            try? FileManager.default.removeItem(atPath: path)
-            throw Problem(.unprocessableContent, "invalid_video", "the clip cannot be read as a video: \(error.reason)")
+        do { source = try VideoFileSource(videoFile: path, limits: limits) } catch {
+            unlink(path)
+            throw Self.problem(error)
         }
-        self.startMs = startMs
-        self.maxFrames = maxFrames
+        let length = source.span.endMs - source.span.firstMs
+        offsetMs = receivedMs - source.span.endMs
+        guard receivedMs - length >= notBeforeMs else {
+            unlink(path)
+            throw Problem(.unprocessableContent, "clip_timing", String(format: "the clip lasts %.1f s, longer than the %.1f s since the session started or its previous frame: record it after the prompt and send it at once", length / 1000, max(0, receivedMs - notBeforeMs) / 1000))
+        }
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { unlink(path) }
 
     static let batch = 16
 
+    static func problem(_ error: FaceError) -> Problem {
+        error.code == .tooLarge ? Problem(.contentTooLarge, "clip_too_large", "the clip is over the limits: \(error.reason)")
+            : Problem(.unprocessableContent, "invalid_video", "the clip cannot be read as a video: \(error.reason)")
+    }
+
     /// Up to 16 more frames; empty at the end. A clip without any frame is refused.
     func next() throws -> (images: [Image], stamps: [Double]) {
-        let count = Self.batch
         var images: [Image] = [], stamps: [Double] = []
         do {
-            while images.count < count, let frame = try source.next() {
+            while images.count < Self.batch, let frame = try source.next() {
                 frames += 1
-                guard frames <= maxFrames else { throw Problem(.contentTooLarge, "clip_too_long", "a clip may hold at most \(maxFrames) frames") }
+                let pts = frame.timestampMs
+                guard pts.isFinite, pts > lastPts, pts >= source.span.firstMs - 1, pts <= source.span.endMs + 1 else {
+                    throw Problem(.unprocessableContent, "clip_timing", "frame \(frames) of the clip has a timestamp (\(pts) ms) that does not increase or lies outside the clip")
+                }
+                lastPts = pts
                 images.append(frame.image)
-                stamps.append(startMs + frame.timestampMs)
+                stamps.append(offsetMs + pts)
             }
         } catch let error as FaceError {
-            throw Problem(.unprocessableContent, "invalid_video", "the clip cannot be read as a video: \(error.reason)")
+            throw Self.problem(error)
         }
         if frames == 0 { throw Problem(.unprocessableContent, "invalid_video", "the clip holds no frames") }
         return (images, stamps)

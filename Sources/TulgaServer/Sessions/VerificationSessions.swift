@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import TulgaCore
 import TulgaFace
+import TulgaFaceModel
 import TulgaFlow
 import TulgaLiveness
 import TulgaLivenessRunner
@@ -15,7 +16,6 @@ import TulgaModeration
 /// What a client sees of a session.
 struct SessionState: Codable, Sendable {
     var sessionId: String
-    var nonce: String
     var phase: String
     var prompt: String?
     var completed: Int
@@ -23,22 +23,28 @@ struct SessionState: Codable, Sendable {
     var progress: Double
     var hints: [String]
     var framesSeen: Int
+    /// Whether a selfie photo was taken before the video (`POST …/selfie`).
+    var selfieTaken: Bool
 }
 
 /// The HTTP side of attempts: live sessions on this node by id, one request at a time each,
 /// idle ones reaped. Starting, deciding and recording are the ``AttemptRunner``'s; the face
 /// work runs on the pipeline pool; frames are stamped on the injected clock.
 actor VerificationSessions {
-    struct Entry {
+    struct Entry: Sendable {
         /// The API key that created the session; every other key gets 404.
         let owner: String
         var started: StartedAttempt
         var session: LivenessSession
+        /// The selfie photo's embedding, from `POST …/selfie`; without one, the first frontal frame's.
+        var selfiePhoto: Embedding?
         var selfieJPEG: Data?
         var busy = false
         var lastActivity: Double
         var createdAt: Double
         var nextIndex = 0
+        /// The server's stamp of the last frame fed; the next frames must come later.
+        var lastStampMs: Double?
     }
 
     private var entries: [String: Entry] = [:]
@@ -73,8 +79,9 @@ actor VerificationSessions {
 
     static func state(_ id: String, _ e: Entry) -> SessionState {
         let s = e.session.status
-        return SessionState(sessionId: id, nonce: e.session.nonce, phase: s.phase.rawValue, prompt: s.prompt?.rawValue, completed: s.completed,
-                            total: s.total, progress: s.progress, hints: s.hints.map(\.rawValue), framesSeen: e.nextIndex)
+        return SessionState(sessionId: id, phase: s.phase.rawValue, prompt: s.prompt?.rawValue, completed: s.completed,
+                            total: s.total, progress: s.progress, hints: s.hints.map(\.rawValue), framesSeen: e.nextIndex,
+                            selfieTaken: e.selfiePhoto != nil)
     }
 
     /// Starts an attempt (counted atomically in the records) and its liveness session.
@@ -92,11 +99,12 @@ actor VerificationSessions {
         let started = try await runner.begin(iin: iin, language: language, reference: reference, photo: photo)
         let now = clock.nowMs()
         let id = "ver-" + makeNonce()
-        let entry = Entry(owner: owner, started: started, session: runner.session(for: started, issuedAtMs: now), lastActivity: now, createdAt: now)
+        let entry = Entry(owner: owner, started: started, session: runner.session(issuedAtMs: now), lastActivity: now, createdAt: now)
         entries[id] = entry
         return Self.state(id, entry)
     }
 
+    /// Marks the session busy (one request at a time) and hands it out; ``release(_:_:)`` puts it back.
     private func claim(_ id: String, owner: String?, whileRunning: Bool) throws -> Entry {
         var e = try entry(id, owner: owner)
         guard !e.busy else { throw Problem(.conflict, "session_busy", "a frame of this session is being processed; send frames one at a time") }
@@ -108,6 +116,8 @@ actor VerificationSessions {
         return e
     }
 
+    private func claimRunning(_ id: String, owner: String) throws -> Entry { try claim(id, owner: owner, whileRunning: true) }
+
     private func release(_ id: String, _ e: Entry?) {
         guard var current = entries[id] else { return }
         if let e { current = e }
@@ -116,33 +126,65 @@ actor VerificationSessions {
         entries[id] = current
     }
 
-    /// Feeds frames in order, holding the session for the whole source (a clip's chunks cannot
-    /// interleave with other frames) until it ends or the check does. `stamp` gives each frame's
-    /// time on the server's clock.
-    func feed(_ id: String, owner: String, frames source: sending any FrameBatches) async throws -> SessionState {
-        var e = try claim(id, owner: owner, whileRunning: true)
-        let pipeline = pool.pipeline()
+    /// The selfie step: a still photo with one usable face, taken before the video and as often as
+    /// the applicant likes until the first frame (nothing is counted). The challenge is issued
+    /// anew at the selfie, and every sampled frame of the video must then match it. Decoded and
+    /// embedded outside the actor, after the session is claimed.
+    nonisolated func takeSelfie(_ id: String, owner: String, photo: () async throws -> Image) async throws -> SessionState {
+        var e = try await claimRunning(id, owner: owner)
         do {
+            guard e.nextIndex == 0 else {
+                throw Problem(.conflict, "selfie_after_video", "the selfie comes before the video; this session has frames already")
+            }
+            let image = try await photo()
+            let embedding = try await pool.pipeline().withEngine { try AttemptRunner.selfieEmbedding($0, image: image) }
+            e.selfieJPEG = try image.jpegData(quality: 92)
+            e.selfiePhoto = embedding
+            let old = e.session, now = clock.nowMs()
+            e.session = LivenessSession(config: old.config, prompts: old.prompts, issuedAtMs: now, selfiePhoto: embedding)
+            e.lastStampMs = nil
+        } catch {
+            await release(id, nil)
+            throw error
+        }
+        await release(id, e)
+        return Self.state(id, e)
+    }
+
+    /// Feeds frames in order. The session is looked up and claimed first (404 for another key,
+    /// 409 while busy), then `frames` reads and decodes the upload, given the earliest stamp a
+    /// frame may carry; decoding and the face work run outside the actor, so a large upload never
+    /// holds up other sessions. The claim lasts for the whole source (a clip's chunks cannot
+    /// interleave with other frames) until it ends or the check does.
+    nonisolated func feed(_ id: String, owner: String, frames: (_ notBeforeMs: Double) async throws -> any FrameBatches) async throws -> SessionState {
+        var e = try await claimRunning(id, owner: owner)
+        do {
+            let source = try await frames(e.lastStampMs ?? e.session.issuedAtMs)
+            let pipeline = pool.pipeline()
             batches: while e.session.phase == .baseline || e.session.phase == .prompting {
                 let (images, stamps) = try source.next()
                 if images.isEmpty { break }
                 for (image, stamp) in zip(images, stamps) {
                     guard e.session.phase == .baseline || e.session.phase == .prompting else { break batches }
+                    guard stamp > (e.lastStampMs ?? -.infinity) else {
+                        throw Problem(.unprocessableContent, "clip_timing", "a frame is stamped before the previous one")
+                    }
                     let frame = Frame(image: image, index: e.nextIndex, timestampMs: stamp)
                     let snapshot = e.session
                     let observation = try await pipeline.withEngine { engine in
                         try LivenessRunner(engine: engine).observe(frame, timestampMs: stamp, for: snapshot)
                     }
                     e.session.observe(observation)
-                    if e.selfieJPEG == nil, e.session.selfieFrame == frame.index { e.selfieJPEG = try image.jpegData(quality: 92) }
+                    if e.selfiePhoto == nil, e.selfieJPEG == nil, e.session.selfieFrame == frame.index { e.selfieJPEG = try image.jpegData(quality: 92) }
                     e.nextIndex += 1
+                    e.lastStampMs = stamp
                 }
             }
         } catch {
-            release(id, e)
+            await release(id, e)
             throw error
         }
-        release(id, e)
+        await release(id, e)
         return Self.state(id, e)
     }
 
@@ -151,7 +193,7 @@ actor VerificationSessions {
     func finish(_ id: String, owner: String?) async throws -> AttemptReport {
         var e = try claim(id, owner: owner, whileRunning: false)
         do {
-            let report = try await runner.finish(e.started, session: &e.session, selfie: e.session.selfie, selfieJPEG: e.selfieJPEG)
+            let report = try await runner.finish(e.started, session: &e.session, selfie: e.selfiePhoto ?? e.session.selfie, selfieJPEG: e.selfieJPEG)
             entries[id] = nil
             Counter(label: "tulga_decisions_total", dimensions: [("outcome", report.outcome.rawValue)]).increment()
             return report
@@ -178,12 +220,12 @@ actor VerificationSessions {
     }
 
     /// Sessions idle longer than `idleSeconds`, older than `lifetimeSeconds`, or a minute old without
-    /// a usable face, are finished: their liveness check fails, or, with no usable face seen, the
+    /// a usable face or a selfie, are finished: their liveness check fails, or, with no usable face seen, the
     /// attempt is abandoned (so no key holds someone's attempts with empty sessions).
     func reap() async {
         let now = clock.nowMs()
         for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000
-                                                 || (!e.session.usableFaceSeen && e.createdAt < now - 60_000)) {
+                                                 || (!e.session.usableFaceSeen && e.selfiePhoto == nil && e.createdAt < now - 60_000)) {
             _ = try? await finish(id, owner: nil)
             entries[id] = nil   // abandoned (no face) or refused: either way it is over
         }

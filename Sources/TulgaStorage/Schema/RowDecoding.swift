@@ -112,6 +112,21 @@ extension SQLRow {
         try optional(c, "is not a blob", \.blob, fileID, line)
     }
 
+    /// A non-null blob column.
+    ///
+    /// - Parameters:
+    ///   - c: the column, from the record's `Columns` enum.
+    ///   - fileID: the caller's file, for the error; leave the default.
+    ///   - line: the caller's line, for the error; leave the default.
+    /// - Returns: The bytes.
+    /// - Throws: ``StorageError`` `.damagedRow` if the column is null or holds something other than a blob.
+    public func blob<C: RawRepresentable>(_ c: C, fileID: String = #fileID, line: Int = #line) throws -> Data where C.RawValue == String {
+        guard let data = try optionalBlob(c, fileID: fileID, line: line) else {
+            throw StorageError(.damagedRow, "column \(c.rawValue) is null", fileID: fileID, line: line)
+        }
+        return data
+    }
+
     /// A text column holding one of an enum's raw values.
     ///
     /// - Parameters:

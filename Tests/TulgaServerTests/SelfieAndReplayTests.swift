@@ -1,0 +1,194 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import TulgaTestSupport
+import TulgaFace
+import TulgaServer
+import TulgaAttempts
+import TulgaStorage
+import TulgaFlow
+import TulgaPolicy
+
+/// A client for one node: sessions, the selfie, frames and the finish, on the fixture's manual clock.
+struct VerificationClient {
+    let client: any TestClientProtocol
+    let fixture: Fixture
+    let headers = Fixture.headers("kiosk")
+
+    func start(_ iin: String) async throws -> String {
+        var sid = ""
+        try await client.execute(uri: "/v1/verifications", method: .post, headers: headers, body: body(#"{"iin":"\#(iin)"}"#)) { (r: TestResponse) async throws in
+            #expect(r.status == .created)
+            sid = try decode(r.body)["sessionId"] as? String ?? ""
+        }
+        return sid
+    }
+
+    func selfie(_ sid: String, _ bytes: Data) async throws -> (status: HTTPResponse.Status, json: [String: Any]) {
+        var out: (HTTPResponse.Status, [String: Any]) = (.internalServerError, [:])
+        try await client.execute(uri: "/v1/verifications/\(sid)/selfie", method: .post, headers: headers, body: ByteBuffer(bytes: bytes)) { (r: TestResponse) async throws in
+            out = (r.status, try decode(r.body))
+        }
+        return out
+    }
+
+    /// Posts each image as a JPEG frame at 30 fps on the manual clock, until the check ends.
+    func frames(_ sid: String, _ images: [Image]) async throws -> String {
+        var phase = ""
+        for image in images where phase != "passed" && phase != "failed" {
+            try await client.execute(uri: "/v1/verifications/\(sid)/frames", method: .post, headers: headers, body: ByteBuffer(bytes: try image.jpegData())) { (r: TestResponse) async throws in
+                #expect(r.status == .ok)
+                phase = try decode(r.body)["phase"] as? String ?? ""
+            }
+            fixture.clock.advance(1.0 / 30)
+        }
+        return phase
+    }
+
+    func finish(_ sid: String) async throws -> [String: Any] {
+        var json: [String: Any] = [:]
+        try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: headers) { (r: TestResponse) async throws in
+            json = try decode(r.body)
+        }
+        return json
+    }
+}
+
+/// The fixture video's frames, optionally changed (re-encoded, resized).
+func videoFrames(_ transform: (Image) throws -> Image = { $0 }) throws -> [Image] {
+    let source = try VideoFileSource(videoFile: Paths.video)
+    var images: [Image] = []
+    while let frame = try source.next() { images.append(try transform(frame.image)) }
+    return images
+}
+
+let faces = RepositoryPaths.root + "/../shared/fixtures/faces/"
+
+@Suite("The selfie step, the review band and replay", .serialized)
+struct SelfieAndReplayTests {
+    @Test("the selfie: refused without one usable face (nothing counted), retaken, then the video must match it; not after the video")
+    func selfieStep() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: f)
+            let sid = try await c.start(Fixture.linIIN)
+            // No face: «Попробовать еще раз». Then a genuine still of the same person, another moment of the video.
+            let blank = try Image(bgr: [UInt8](repeating: 128, count: 640 * 480 * 3), width: 640, height: 480).jpegData()
+            let none = try await c.selfie(sid, blank)
+            #expect(none.status == .unprocessableContent && none.json["code"] as? String == "unusable_selfie", "\(none.json)")
+            let garbage = try await c.selfie(sid, Data("not an image".utf8))
+            #expect(garbage.status == .unprocessableContent && garbage.json["code"] as? String == "invalid_image")
+            let good = try await c.selfie(sid, try Data(contentsOf: URL(fileURLWithPath: faces + "lin_manuel_miranda_f120.png")))
+            #expect(good.status == .ok && good.json["selfieTaken"] as? Bool == true, "\(good.json)")
+            #expect(try await f.store.attempts.status(Fixture.linIIN).failures == 0)
+            #expect(try await c.frames(sid, try videoFrames()) == "passed")
+            let late = try await c.selfie(sid, try Data(contentsOf: URL(fileURLWithPath: faces + "lin_manuel_miranda_f120.png")))
+            #expect(late.status == .conflict)
+            let j = try await c.finish(sid)
+            #expect(j["outcome"] as? String == "pass", "\(j)")
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a selfie that matches the registry but not the video goes to a moderator; one that matches neither fails")
+    func selfieVideoMismatch() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: f)
+            // Obama's record, Obama's selfie, Lin's video.
+            let sid = try await c.start(Fixture.obamaIIN)
+            #expect(try await c.selfie(sid, try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Fixtures/photos/obama2.jpg"))).status == .ok)
+            #expect(try await c.frames(sid, try videoFrames()) == "failed")
+            let j = try await c.finish(sid)
+            #expect(j["outcome"] as? String == "review", "\(j)")
+            #expect((j["liveness"] as? [String: Any])?["failure"] as? String == "selfie_mismatch")
+            #expect((j["caseID"] as? String)?.hasPrefix("case-") == true)
+
+            // Lin's record, Obama's selfie: the selfie itself does not match the registry, so it fails.
+            f.clock.advance(60)
+            let other = try await c.start(Fixture.linIIN)
+            #expect(try await c.selfie(other, try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Fixtures/photos/obama2.jpg"))).status == .ok)
+            _ = try await c.frames(other, try videoFrames())
+            let k = try await c.finish(other)
+            #expect(k["outcome"] as? String == "fail" && k["attemptsLeft"] as? Int == 4, "\(k)")
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a genuine selfie scoring in the review band reaches a moderator (the video is not compared with the registry)")
+    func reviewBand() async throws {
+        // The band set around this pair's score: the f120 still against the f095 registry photo.
+        let f = try await Fixture.make(bands: .init(accept: 0.95, review: 0.31))
+        try await f.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: f)
+            let sid = try await c.start(Fixture.linIIN)
+            #expect(try await c.selfie(sid, try Data(contentsOf: URL(fileURLWithPath: faces + "lin_manuel_miranda_f120.png"))).status == .ok)
+            #expect(try await c.frames(sid, try videoFrames()) == "passed")
+            let j = try await c.finish(sid)
+            let score = try #require(j["score"] as? Double)
+            #expect(score >= 0.31 && score < 0.95)
+            #expect(j["outcome"] as? String == "review" && j["livenessPassed"] as? Bool == true, "\(j)")
+        }
+        await f.store.database.close()
+    }
+
+    @Test("the clip passes once; its re-encodes (JPEG frames; resized by 5%) are refused as replays on this node and on a second node sharing the database",
+          arguments: Backend.allCases)
+    func replayAcrossNodes(backend: Backend) async throws {
+        let first = try await Fixture.make(database: try await backend.freshLocation())
+        let second = try await first.secondNode()
+        let clip = try Data(contentsOf: URL(fileURLWithPath: Paths.video))
+        try await first.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: first)
+            let sid = try await c.start(Fixture.linIIN)
+            first.clock.advance(10)   // the clip is recorded after the prompt
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: c.headers, body: ByteBuffer(bytes: clip)) { (r: TestResponse) async throws in
+                #expect(r.status == .ok)
+            }
+            let j = try await c.finish(sid)
+            #expect(j["outcome"] as? String == "pass", "\(j)")
+
+            let again = try await c.start(Fixture.linIIN)
+            #expect(try await c.frames(again, try videoFrames { try Image(decoding: try $0.jpegData(quality: 75)) }) == "passed")
+            let k = try await c.finish(again)
+            #expect(k["outcome"] as? String == "fail" && (k["liveness"] as? [String: Any])?["failure"] as? String == "replayed", "\(k)")
+        }
+        try await second.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: second)
+            let sid = try await c.start(Fixture.linIIN)
+            let resized = try videoFrames { try $0.resized(width: $0.width * 95 / 100, height: $0.height * 95 / 100) }
+            #expect(try await c.frames(sid, resized) == "passed")
+            let j = try await c.finish(sid)
+            #expect(j["outcome"] as? String == "fail" && (j["liveness"] as? [String: Any])?["failure"] as? String == "replayed", "\(j)")
+        }
+        let status = try await first.store.attempts.status(Fixture.linIIN)
+        #expect(status.failures == 2 && status.running == 0)
+        await second.store.database.close()
+        await first.store.database.close()
+    }
+
+    @Test("clip timestamps: a clip longer than the session has existed is refused; frames are stamped by the server")
+    func clipTiming() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: f)
+            let sid = try await c.start(Fixture.linIIN)
+            let clip = try Data(contentsOf: URL(fileURLWithPath: Paths.video))
+            f.clock.advance(2)   // the fixture lasts 4.3 s
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: c.headers, body: ByteBuffer(bytes: clip)) { (r: TestResponse) async throws in
+                #expect(r.status == .unprocessableContent)
+                #expect(try decode(r.body)["code"] as? String == "clip_timing")
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: c.headers) { (r: TestResponse) async throws in
+                #expect(try decode(r.body)["framesSeen"] as? Int == 0)
+            }
+            f.clock.advance(3)
+            try await client.execute(uri: "/v1/verifications/\(sid)/clip", method: .post, headers: c.headers, body: ByteBuffer(bytes: clip)) { (r: TestResponse) async throws in
+                #expect(r.status == .ok)
+            }
+        }
+        await f.store.database.close()
+    }
+}
