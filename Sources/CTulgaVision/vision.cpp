@@ -356,6 +356,20 @@ tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv
     });
 }
 
+tv_status tv_image_grey_thumbnail(const tv_image *image, float x, float y, float width, float height, uint8_t out[1024],
+                                  tv_error *error) {
+    return guarded(error, [&]() -> tv_status {
+        if (!valid_image(image) || !out) return fail(error, TV_ERR_INVALID_ARGUMENT, "a thumbnail needs an image");
+        cv::Rect region = cv::Rect(cv::Rect2f(x, y, width, height)) & cv::Rect(0, 0, image->mat.cols, image->mat.rows);
+        if (region.width < 8 || region.height < 8) return fail(error, TV_ERR_INVALID_ARGUMENT, "the region is outside the image or too small");
+        cv::Mat grey, small;
+        cv::cvtColor(image->mat(region), grey, cv::COLOR_BGR2GRAY);
+        cv::resize(grey, small, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
+        for (int r = 0; r < 32; r++) std::memcpy(out + r * 32, small.ptr<uint8_t>(r), 32);
+        return TV_OK;
+    });
+}
+
 tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, float height, uint8_t r, uint8_t g,
                              uint8_t b, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
@@ -832,8 +846,9 @@ tv_status tv_video_read(tv_video *v, tv_image **out, double *timestamp_ms, tv_er
         int64_t pts = f->best_effort_timestamp;
         if (pts != AV_NOPTS_VALUE) {
             *timestamp_ms = double(pts) * av_q2d(v->format->streams[v->stream]->time_base) * 1000;
-            if (v->limits.max_duration_ms > 0 && *timestamp_ms > v->limits.max_duration_ms)
-                return fail(error, TV_ERR_TOO_LARGE, "a frame is stamped at %.0f ms, past the limit of %.0f ms", *timestamp_ms, v->limits.max_duration_ms);
+            if (v->limits.max_duration_ms > 0 && *timestamp_ms - v->first_ms > v->limits.max_duration_ms)
+                return fail(error, TV_ERR_TOO_LARGE, "a frame is stamped %.0f ms after the first, past the limit of %.0f ms",
+                            *timestamp_ms - v->first_ms, v->limits.max_duration_ms);
         }
         v->sws = sws_getCachedContext(v->sws, f->width, f->height, AVPixelFormat(f->format), f->width, f->height, AV_PIX_FMT_BGR24,
                                       SWS_BILINEAR, nullptr, nullptr, nullptr);

@@ -153,7 +153,8 @@ public struct AttemptRecords: Sendable {
     ///   - iin: the applicant's IIN.
     ///   - language: the applicant's language for SMS; stored with the applicant.
     /// - Returns: The running attempt's ticket.
-    /// - Throws: ``AttemptError`` `.attemptsExhausted` when no attempt is free; ``DatabaseFailure`` from the database;
+    /// - Throws: ``AttemptError`` `.attemptsExhausted` when no attempt is free, `.reviewPending` while an earlier attempt
+    ///   is with a moderator; ``DatabaseFailure`` from the database;
     ///   ``StorageError`` `.damagedRow` if the counter row cannot be read; `CryptoFailure` if no id can be made.
     public func begin(iin: String, language: Language = .ru) async throws -> AttemptTicket {
         let id = try newRecordID("att"), now = clock.now(), policy = policy
@@ -161,6 +162,10 @@ public struct AttemptRecords: Sendable {
             try db.lock("applicant:" + iin)
             try db.execute("INSERT INTO applicants (iin, language) VALUES (?, ?) ON CONFLICT (iin) DO NOTHING", [.text(iin), .text(language.rawValue)])
             try Self.releaseExpired(db, iin: iin, policy: policy, at: now)
+            // One case at a time: nobody can queue up moderator reviews for someone.
+            if try db.one("SELECT id FROM attempts WHERE iin = ? AND state = ?", [.text(iin), .text(AttemptState.review.rawValue)]) != nil {
+                throw AttemptError(.reviewPending, "an earlier attempt is with a moderator: the result comes by SMS, and the next attempt can start after it")
+            }
             try Self.save(db, iin: iin, try Self.counter(db, iin: iin).begin(policy))
             try db.execute("UPDATE applicants SET language = ? WHERE iin = ?", [.text(language.rawValue), .text(iin)])
             try db.execute("INSERT INTO attempts (id, iin, state, started_at, lease_until) VALUES (?, ?, 'running', ?, ?)",

@@ -125,7 +125,7 @@ struct Kiosk: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tulga: \(error.reason)\n".utf8))
             throw ExitCode(Exit.unusable)
         }
-        let (session, _, selfiePhoto) = try await AttemptRunner.runLiveness(
+        let (session, _, selfiePhoto, _) = try await AttemptRunner.runLiveness(
             config: configuration.liveness, source: frames, engine: engine, guided: true, issuedAtMs: 0,
             streamTimeIsRelative: false, replay: InMemoryReplayGuard(), onHints: { display.guidance($0) }, onStatus: { status, _ in display.show(status) })
         let report = session.report
@@ -133,7 +133,7 @@ struct Kiosk: AsyncParsableCommand {
         if report.passed, let selfie = selfiePhoto ?? session.selfie {
             comparison = Comparison(score: selfie.cosine(referenceEmbedding), threshold: configuration.face.matchThreshold)
         }
-        let passed = report.passed && comparison?.decision == .match
+        let passed = report.passed && report.selfieMismatch == nil && comparison?.decision == .match
         display.finish(report: report, comparison: comparison, passed: passed)
         if store.common.json { try printJSON(KioskResult(passed: passed, liveness: report, score: comparison?.score, threshold: comparison?.threshold)) }
         throw ExitCode(passed ? Exit.match : Exit.noMatch)

@@ -1,31 +1,31 @@
 public import TulgaFace
-import TulgaFaceModel
+public import TulgaFaceModel
 public import TulgaLiveness
 import Foundation
 
-/// A 64-bit perceptual hash of a frame (DCT hash): the grey picture averaged down to 32×32, the
-/// 8×8 lowest frequencies of its DCT, one bit per coefficient above their median. Re-encoding and
-/// resizing change few bits; a different picture changes about half.
+/// A 64-bit perceptual hash (DCT hash) of the region around a face: a square 1.5 times the face
+/// box's longer side, centred on it and clipped to the frame, in grey averaged down to 32×32; the
+/// 8×8 lowest frequencies of its DCT, one bit per coefficient above their median. Re-encoding,
+/// rescaling, cropping or padding the frame change few bits; another moment changes many.
 ///
-/// - Parameter image: the decoded frame.
+/// - Parameters:
+///   - image: the decoded frame.
+///   - face: the face, in the frame's original pixels.
 /// - Returns: The hash.
-/// - Throws: ``FaceError`` if the image's pixels cannot be read.
-public func perceptualHash(_ image: Image) throws(FaceError) -> UInt64 {
-    let bgr = try image.bgrBytes(), w = image.width, h = image.height, n = 32
-    var grey = [Double](repeating: 0, count: n * n), counts = [Double](repeating: 0, count: n * n)
-    bgr.withUnsafeBufferPointer { p in
-        for y in 0..<h {
-            let row = y * n / h
-            for x in 0..<w {
-                let i = (y * w + x) * 3, cell = row * n + x * n / w
-                grey[cell] += 0.114 * Double(p[i]) + 0.587 * Double(p[i + 1]) + 0.299 * Double(p[i + 2])
-                counts[cell] += 1
-            }
-        }
-    }
-    for i in grey.indices where counts[i] > 0 { grey[i] /= counts[i] }
-    // The 8 lowest DCT-II frequencies along each axis: rows, then columns.
-    let k = 8
+/// - Throws: ``FaceError`` if the region cannot be read.
+public func perceptualHash(_ image: Image, around face: DetectedFace) throws(FaceError) -> UInt64 {
+    let box = face.scaled(by: 1 / Double(image.decodeScale)).box
+    let side = 1.5 * max(box.width, box.height), centre = box.centre
+    let grey = try image.greyThumbnail(Rect(x: centre.x - side / 2, y: centre.y - side / 2, width: side, height: side)).map(Double.init)
+    return dctHash(grey)
+}
+
+/// The DCT hash of a 32×32 grey picture (row by row).
+///
+/// - Parameter grey: 1,024 values.
+/// - Returns: 64 bits: the 8×8 lowest frequencies, each above their median or not.
+public func dctHash(_ grey: [Double]) -> UInt64 {
+    let n = 32, k = 8
     let basis = (0..<k).map { u in (0..<n).map { x in cos(Double.pi * Double(u) * (2 * Double(x) + 1) / Double(2 * n)) } }
     var rows = [Double](repeating: 0, count: n * k)   // rows[y * k + u]
     for y in 0..<n { for u in 0..<k { rows[y * k + u] = (0..<n).reduce(0) { $0 + grey[y * n + $1] * basis[u][$1] } } }
@@ -41,6 +41,8 @@ public struct LivenessRun: Sendable {
     public let report: LivenessReport
     /// The frame the session's selfie embedding came from; `nil` if no selfie was taken.
     public let selfie: Image?
+    /// The first sampled frame that did not match the selfie photo, when one did not.
+    public let mismatch: Image?
 }
 
 /// The imperative shell around `LivenessSession`: reads frames, runs the face engine, embeds
@@ -68,7 +70,8 @@ public final class LivenessRunner {
         self.eyes = eyes
     }
 
-    /// Turns one frame into an observation, embedding it and taking its perceptual hash when the session asks.
+    /// Turns one frame into an observation: the perceptual hash around a single face, and the
+    /// embedding when the session asks.
     ///
     /// - Parameters:
     ///   - frame: the frame to analyse.
@@ -80,9 +83,9 @@ public final class LivenessRunner {
         let analysis = try engine.analyze(frame.image)
         var o = FrameObservation(index: frame.index, timestampMs: timestampMs, frameWidth: analysis.width, frameHeight: analysis.height,
                                  faces: analysis.faces.map { ObservedFace(face: $0.face, quality: $0.quality) })
-        if session.wantsSample(o), let face = analysis.faces.first {
-            o.embedding = try engine.embed(face.face, in: frame.image)
-            o.perceptualHash = try perceptualHash(frame.image)
+        if analysis.faces.count == 1, let face = analysis.faces.first {
+            o.perceptualHash = try? perceptualHash(frame.image, around: face.face)
+            if session.wantsSample(o) { o.embedding = try engine.embed(face.face, in: frame.image) }
         }
         if session.wantsEyes, let eyes, analysis.faces.count == 1, let face = analysis.faces.first {
             o.openEyes = try? eyes.openEyes(face.face.scaled(by: 1 / Double(frame.image.decodeScale)), in: frame.image)
@@ -127,7 +130,7 @@ public final class LivenessRunner {
         _ session: inout LivenessSession, source: any FrameSource, streamTimeIsRelative: Bool, replay: any ReplayGuard,
         onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }
     ) async throws -> LivenessRun {
-        var selfieImage: Image?
+        var selfieImage: Image?, mismatchImage: Image?
         while session.phase == .baseline || session.phase == .prompting {
             guard let frame = try source.next() else {
                 session.endOfStream()
@@ -137,9 +140,10 @@ public final class LivenessRunner {
             let observation = try observe(frame, timestampMs: time, for: session)
             let status = session.observe(observation)
             if selfieImage == nil, session.selfieFrame == frame.index { selfieImage = frame.image }
+            if mismatchImage == nil, session.selfieMismatch?.frame == frame.index { mismatchImage = frame.image }
             onStatus(status, observation)
         }
         try await replay.check(&session)
-        return LivenessRun(report: session.report, selfie: selfieImage)
+        return LivenessRun(report: session.report, selfie: selfieImage, mismatch: mismatchImage)
     }
 }

@@ -86,6 +86,7 @@ struct BombTests {
         #expect(try Self.post(port, key: key, path: "/v1/verifications/\(sid)/frames", file: files[0].path).body.contains("too_large"))
 
         let growth = try Self.peakRSS(server.processIdentifier) - baseline
+        print("bombs: the server's peak RSS was \(baseline >> 20) MB after one genuine frame and grew by \(growth >> 20) MB over \(files.count) bombs x 2 routes")
         #expect(growth < 150 << 20, "peak RSS grew by \(growth >> 20) MB")
         // The session is still there and usable.
         #expect(try Self.post(port, key: key, path: "/v1/verifications/\(sid)/frames", file: w.dir + "/photos/lin.png").code == 200)

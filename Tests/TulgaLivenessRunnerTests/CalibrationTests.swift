@@ -11,17 +11,27 @@ struct VideoFaces {
     struct Sample { let index: Int; let yaw: Double; let signature: FrameSignature }
     let samples: [Sample]
     /// The same frames after `transform` (re-encoding, resizing), by index.
-    static func read(_ engine: FaceEngine, transform: (Image) throws -> Image = { $0 }) throws -> VideoFaces {
+    /// `skip` drops the first frames (a trimmed copy); indices stay those of the original.
+    static func read(_ engine: FaceEngine, skip: Int = 0, transform: (Image) throws -> Image = { $0 }) throws -> VideoFaces {
         let source = try VideoFileSource(videoFile: Fixture.video)
         var samples: [Sample] = []
         while let frame = try source.next() {
+            guard frame.index >= skip else { continue }
             let image = try transform(frame.image)
             let analysis = try engine.analyze(image)
             guard analysis.faces.count == 1, let face = analysis.faces.first else { continue }
             samples.append(Sample(index: frame.index, yaw: face.quality.pose.yaw,
-                                  signature: FrameSignature(embedding: try engine.embed(face.face, in: image), hash: try perceptualHash(image))))
+                                  signature: FrameSignature(index: frame.index, hash: try perceptualHash(image, around: face.face),
+                                                            embedding: try engine.embed(face.face, in: image))))
         }
         return VideoFaces(samples: samples)
+    }
+
+    /// As a session stores them: every frame's hash, the embedding on every 10th (from `phase`).
+    func session(phase: Int = 0) -> [FrameSignature] {
+        samples.enumerated().map { n, s in
+            FrameSignature(index: n, hash: s.signature.hash, embedding: (n + phase) % 10 == 0 ? s.signature.embedding : nil)
+        }
     }
     func at(_ index: Int) -> Sample? { samples.first { $0.index == index } }
 }
@@ -33,10 +43,10 @@ struct CalibrationTests {
     static let others = ["obama.jpg", "obama2.jpg", "biden.jpg"].map { Fixture.photos + $0 }
         + ["paul_rudd_1.jpeg", "chris_pratt_1.jpeg", "luciano_1.png"].map { Fixture.root + "/../shared/fixtures/faces/" + $0 }
 
-    static func embed(_ engine: FaceEngine, _ path: String) throws -> FrameSignature {
+    static func embed(_ engine: FaceEngine, _ path: String, index: Int = 0) throws -> FrameSignature {
         let image = try Image(contentsOf: path)
         let face = try #require(try engine.analyze(image).faces.max { $0.face.box.width < $1.face.box.width })
-        return FrameSignature(embedding: try engine.embed(face.face, in: image), hash: try perceptualHash(image))
+        return FrameSignature(index: index, hash: try perceptualHash(image, around: face.face), embedding: try engine.embed(face.face, in: image))
     }
 
     @Test("continuity: every frame the session samples scores above the threshold against the first frontal frame; other people score below")
@@ -47,8 +57,9 @@ struct CalibrationTests {
         let selfie = try #require(video.samples.first { abs($0.yaw) <= config.baselineMaxYaw })
         // The frames a session may sample: within embedMaxYaw of the (near-zero) baseline.
         let sampled = video.samples.filter { abs($0.yaw - selfie.yaw) <= config.embedMaxYaw }
-        let genuine = sampled.map { $0.signature.embedding.cosine(selfie.signature.embedding) }
-        let impostors = try Self.others.map { try Self.embed(engine, $0).embedding.cosine(selfie.signature.embedding) }
+        let selfieFace = try #require(selfie.signature.embedding)
+        let genuine = sampled.compactMap { $0.signature.embedding?.cosine(selfieFace) }
+        let impostors = try Self.others.compactMap { try Self.embed(engine, $0).embedding?.cosine(selfieFace) }
         let lowestGenuine = try #require(genuine.min()), highestImpostor = try #require(impostors.max())
         print(String(format: "continuity: %d sampled frames, lowest genuine %.3f; %d other people, highest %.3f; threshold %.3f",
                      sampled.count, lowestGenuine, impostors.count, highestImpostor, config.continuityThreshold))
@@ -57,43 +68,52 @@ struct CalibrationTests {
         #expect(highestImpostor < config.continuityThreshold, "another person scored \(highestImpostor)")
     }
 
-    @Test("replay: the video's own re-encodes (JPEG, resized by 5%) match frame by frame; frames half a second apart and other people do not")
+    @Test("replay: re-encoded, resized, cropped, padded and trimmed copies of the video are replays; frames half a second apart do not match; other people never")
     func replay() throws {
         let engine = try FaceEngine(config: Fixture.config)
         let rule = ReplayRule()
         let original = try VideoFaces.read(engine)
-        let jpeg = try VideoFaces.read(engine) { try Image(decoding: try $0.jpegData(quality: 75)) }
-        let resized = try VideoFaces.read(engine) { image in
-            try Image(decoding: try image.resized(width: image.width * 95 / 100, height: image.height * 95 / 100).jpegData(quality: 85))
-        }
-        var copies: [(distance: Int, cosine: Double)] = []
-        for copy in [jpeg, resized] {
-            for s in copy.samples {
-                guard let o = original.at(s.index) else { continue }
-                copies.append(((s.signature.hash ^ o.signature.hash).nonzeroBitCount, s.signature.embedding.cosine(o.signature.embedding)))
-            }
+        let copies: [(name: String, faces: VideoFaces)] = [
+            ("JPEG q75", try VideoFaces.read(engine) { try Image(decoding: try $0.jpegData(quality: 75)) }),
+            ("resized 95%", try VideoFaces.read(engine) { try Image(decoding: try $0.resized(width: $0.width * 95 / 100, height: $0.height * 95 / 100).jpegData(quality: 85)) }),
+            ("cropped 90%", try VideoFaces.read(engine) { i in
+                try i.warped(angle: 0, scale: 1 / 0.9, shiftX: 0, shiftY: 0, width: i.width, height: i.height)
+            }),
+            ("padded", try VideoFaces.read(engine) { i in
+                try i.warped(angle: 0, scale: 0.85, shiftX: 0, shiftY: 0, width: i.width, height: i.height)
+            }),
+            ("trimmed by 6 frames", try VideoFaces.read(engine, skip: 6)),
+        ]
+        var lines: [String] = []
+        for (name, copy) in copies {
+            // Frame by frame against the same original frame.
+            let distances = copy.samples.compactMap { s in original.at(s.index).map { ($0.signature.hash ^ s.signature.hash).nonzeroBitCount } }
+            let matched = rule.matched(copy.session(), earlier: original.session())
+            let sampled = copy.session().filter { $0.embedding != nil }.count
+            lines.append("\(name): largest distance \(distances.max() ?? -1), \(matched) of \(sampled) sampled frames matched in order")
+            let caught = rule.isReplay(copy.session(), earlier: [original.session()])
+            let caughtShifted = rule.isReplay(copy.session(phase: 5), earlier: [original.session()])
+            #expect(caught, "\(name) must be a replay")
+            #expect(caughtShifted, "\(name), sampled at other frames, must be a replay")
         }
         // Another moment of the same recording: the nearest a new genuine recording of the same person comes.
-        var apart: [(distance: Int, cosine: Double)] = []
+        var apart: [Int] = []
         for s in original.samples {
             guard let later = original.at(s.index + 15) else { continue }
-            apart.append(((s.signature.hash ^ later.signature.hash).nonzeroBitCount, s.signature.embedding.cosine(later.signature.embedding)))
+            apart.append((s.signature.hash ^ later.signature.hash).nonzeroBitCount)
         }
-        let people = try Self.others.map { try Self.embed(engine, $0) }
-        let matchedCopies = copies.filter { $0.distance <= rule.maxHashDistance && $0.cosine >= rule.minCosine }.count
-        let matchedApart = apart.filter { $0.distance <= rule.maxHashDistance && $0.cosine >= rule.minCosine }.count
-        print(String(format: "replay: copies %d frames, largest distance %d, lowest cosine %.3f, matched %d; half a second apart %d pairs, smallest distance %d, highest cosine %.3f, matched %d",
-                     copies.count, copies.map(\.distance).max() ?? -1, copies.map(\.cosine).min() ?? -1, matchedCopies,
-                     apart.count, apart.map(\.distance).min() ?? -1, apart.map(\.cosine).max() ?? -1, matchedApart))
-        #expect(copies.count > 150)
-        #expect(Double(matchedCopies) >= 0.9 * Double(copies.count), "re-encoded frames must match their originals")
-        #expect(Double(matchedApart) <= 0.25 * Double(apart.count), "frames half a second apart must mostly not match")
-        #expect(!people.contains { p in original.samples.contains { rule.matches(p, $0.signature) } })
-        // As sessions: the re-encodes are replays of the original, other people are not.
-        let sessionFrames = original.samples.filter { $0.index % 10 == 0 }.map(\.signature)
-        for copy in [jpeg, resized] {
-            #expect(rule.isReplay(copy.samples.filter { $0.index % 10 == 0 }.map(\.signature), earlier: sessionFrames))
-        }
-        #expect(!rule.isReplay(people, earlier: sessionFrames))
+        let close = apart.filter { $0 <= rule.maxHashDistance }.count
+        lines.append("15 frames apart: \(apart.count) pairs, smallest distance \(apart.min() ?? -1), \(close) within \(rule.maxHashDistance)")
+        print("replay calibration: " + lines.joined(separator: "; "))
+        #expect(close * 10 <= apart.count, "frames half a second apart must mostly not match")
+        // The first and second halves of the video are different recordings of the same person.
+        let firstHalf = original.session().filter { $0.index < 60 }, secondHalf = original.session().filter { $0.index >= 65 }
+        let halves = rule.matched(secondHalf, earlier: firstHalf)
+        print("replay calibration: second half against first: \(halves) of \(secondHalf.filter { $0.embedding != nil }.count) sampled frames matched")
+        let halvesReplay = rule.isReplay(secondHalf, earlier: [firstHalf]), backwards = rule.isReplay(firstHalf, earlier: [secondHalf])
+        #expect(!halvesReplay && !backwards, "one half of the video is not a replay of the other")
+        let people = try Self.others.enumerated().map { try Self.embed(engine, $1, index: $0) }
+        let peopleReplay = rule.isReplay(people, earlier: [original.session()])
+        #expect(!peopleReplay)
     }
 }

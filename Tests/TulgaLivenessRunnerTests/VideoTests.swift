@@ -79,10 +79,10 @@ struct VideoTests {
         }
         let lin = try embedding(Fixture.root + "/../shared/fixtures/faces/lin_manuel_miranda_f095.png")
         let ok = try await Fixture.run([.turnRight], source: VideoFileSource(videoFile: Fixture.video), selfiePhoto: lin)
-        #expect(ok.passed, "\(ok.reasons)")
+        #expect(ok.passed && ok.selfieMismatch == nil, "\(ok.reasons)")
         let other = try embedding(Fixture.photos + "obama.jpg")
         let bad = try await Fixture.run([.turnRight], source: VideoFileSource(videoFile: Fixture.video), selfiePhoto: other)
-        #expect(bad.failure == .selfieMismatch)
+        #expect(bad.passed && bad.selfieMismatch != nil, "the prompts pass; the mismatch is recorded for a moderator")
     }
 
     @Test("a flat photo moved in 2D fails every turn and look prompt",

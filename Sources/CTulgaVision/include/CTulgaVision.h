@@ -112,6 +112,9 @@ tv_status tv_image_side_by_side(const tv_image *a, const tv_image *b, int32_t he
 tv_status tv_image_adjust(const tv_image *src, double gain, double bias, double blur_sigma, tv_image **out,
                           tv_error *error);
 /// Resizes to exactly width x height.
+/// The region (clipped to the image) in grey, averaged down to 32x32, row by row.
+tv_status tv_image_grey_thumbnail(const tv_image *image, float x, float y, float width, float height, uint8_t out[1024],
+                                  tv_error *error);
 tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv_image **out,
                           tv_error *error);
 tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, float height, uint8_t r,

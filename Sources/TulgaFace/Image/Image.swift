@@ -224,6 +224,19 @@ public final class Image: @unchecked Sendable {
         try derived { tv_image_resize(handle, Int32(width), Int32(height), &$0, $1) }
     }
 
+    /// A region of this picture in grey, averaged down to 32×32 (row by row), for perceptual hashes.
+    ///
+    /// - Parameter region: the region in decoded pixels; clipped to the picture.
+    /// - Returns: 1,024 grey values.
+    /// - Throws: ``FaceError`` `.invalidArgument` when the clipped region is smaller than 8×8.
+    public func greyThumbnail(_ region: Rect) throws(FaceError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 1024)
+        try out.withUnsafeMutableBufferPointer { (buffer) throws(FaceError) in
+            try check { tv_image_grey_thumbnail(handle, Float(region.x), Float(region.y), Float(region.width), Float(region.height), buffer.baseAddress, $0) }
+        }
+        return out
+    }
+
     /// This picture and `other` side by side at a common height.
     ///
     /// - Parameters:

@@ -170,49 +170,86 @@ public struct AttemptRunner: Sendable {
     }
 
     /// What an attempt's result is, judged from the liveness report, the replay rule and the
-    /// selfie's score against the registry photo. Pure.
+    /// scores against the registry photo. Pure.
     ///
-    /// - A replayed session fails.
-    /// - A session whose video did not match its selfie (`selfie_mismatch`, `identity_mismatch`) goes
-    ///   to a moderator when the selfie itself scores in the review band or above (seed 004: a
-    ///   selfie that does not match the video is checked by a moderator); otherwise it fails.
-    /// - Any other liveness failure fails; a passed one is judged by the bands.
+    /// - A replayed session, or one whose prompts failed, fails.
+    /// - A passed session whose video did not match its selfie photo goes to a moderator when the
+    ///   selfie reaches the review band (seed 004: a selfie that does not match the video is checked
+    ///   by a moderator, who sees the selfie, the video frame and the registry photo), else fails.
+    /// - Any other passed session is judged by the bands on the lower of the selfie's and the best
+    ///   video frame's score, so a still photo alone (the registry photo itself, say) never
+    ///   carries a decision the live face would not.
     ///
     /// - Parameters:
     ///   - report: the liveness report.
-    ///   - replayed: whether the replay rule matched earlier frames.
-    ///   - score: the selfie's cosine with the registry photo, when there is a usable selfie.
+    ///   - replayed: whether the replay rule matched an earlier attempt.
+    ///   - selfie: the selfie's cosine with the registry photo, when there is a usable selfie.
+    ///   - live: the best sampled video frame's cosine with it.
     ///   - bands: the decision bands.
-    /// - Returns: The outcome and the reasons in words.
-    public static func decide(_ report: LivenessReport, replayed: Bool, score: Double?, bands: DecisionBands) -> (outcome: AttemptOutcome, reasons: [String]) {
+    /// - Returns: The outcome, the reasons in words, and the score judged.
+    public static func decide(_ report: LivenessReport, replayed: Bool, selfie: Double?, live: Double?,
+                              bands: DecisionBands) -> (outcome: AttemptOutcome, reasons: [String], score: Double?) {
         var reasons = report.reasons
-        guard let score else { return (.fail, reasons + ["no usable selfie to compare"]) }
-        if replayed { return (.fail, [FailureReason.replayed.words]) }
-        let continuityBroken = report.failure == .selfieMismatch || report.failure == .identityMismatch
-        let outcome: AttemptOutcome
-        if continuityBroken {
-            outcome = score >= bands.review ? .review : .fail
-            if outcome == .review { reasons.append(String(format: "the video does not match the selfie (selfie score %.3f): a moderator decides", score)) }
-        } else {
-            outcome = bands.decide(score: score, livenessPassed: report.passed)
+        guard let selfie else { return (.fail, reasons + ["no usable selfie to compare"], nil) }
+        let score = min(selfie, live ?? -1)
+        if replayed { return (.fail, [FailureReason.replayed.words], score) }
+        guard report.passed else { return (.fail, reasons, score) }
+        if let mismatch = report.selfieMismatch {
+            reasons.append(String(format: "video frame %d does not match the selfie photo (%.3f)", mismatch.frame, mismatch.score))
+            guard selfie >= bands.review else {
+                return (.fail, reasons + [String(format: "the selfie's score %.3f is below the review threshold %.3f", selfie, bands.review)], selfie)
+            }
+            return (.review, reasons + ["a moderator compares the selfie, the video frame and the registry photo"], selfie)
         }
+        if live ?? -1 < selfie { reasons.append(String(format: "the best video frame scores %.3f against the registry photo, the selfie %.3f", live ?? -1, selfie)) }
+        let outcome = bands.decide(score: score, livenessPassed: true)
         switch outcome {
-        case .review where !continuityBroken: reasons.append(String(format: "score %.3f is in the review band [%.3f, %.3f)", score, bands.review, bands.accept))
-        case .fail where report.passed || continuityBroken: reasons.append(String(format: "score %.3f is below the review threshold %.3f", score, bands.review))
-        default: break
+        case .review: reasons.append(String(format: "score %.3f is in the review band [%.3f, %.3f)", score, bands.review, bands.accept))
+        case .fail: reasons.append(String(format: "score %.3f is below the review threshold %.3f", score, bands.review))
+        case .pass: break
         }
-        return (outcome, reasons)
+        return (outcome, reasons, score)
+    }
+
+    /// A selfie that is the registry photo itself (or nearly) scores at least this against it; no
+    /// camera takes such a picture again, so it is refused.
+    public static let duplicateOfReference = 0.95
+
+    /// Refuses a selfie that is the registry photo over again.
+    ///
+    /// - Parameters:
+    ///   - selfie: the selfie's embedding.
+    ///   - reference: the registry photo's embedding.
+    /// - Throws: ``SelfieError`` `.registryPhoto`.
+    public static func checkNotReference(_ selfie: Embedding, reference: Embedding) throws {
+        if selfie.cosine(reference) >= duplicateOfReference {
+            throw SelfieError(.registryPhoto, "the selfie is the registry photo: take it now with the camera")
+        }
+    }
+
+    /// The selfie kept as evidence: the selfie photo, and beside it the video frame that did not
+    /// match it, when there is one (the moderator compares both with the registry photo).
+    ///
+    /// - Parameters:
+    ///   - selfie: the selfie photo or frame.
+    ///   - mismatch: the video frame that did not match it.
+    /// - Returns: A JPEG, or `nil` without a selfie.
+    /// - Throws: ``FaceError`` if the pictures cannot be joined or encoded.
+    public static func evidencePhoto(selfie: Image?, mismatch: Image?) throws -> Data? {
+        guard let selfie else { return try mismatch?.jpegData(quality: 92) }
+        guard let mismatch else { return try selfie.jpegData(quality: 92) }
+        return try selfie.sideBySide(with: mismatch, height: 480).jpegData(quality: 92)
     }
 
     /// Ends the session (an unfinished check fails), then records the attempt: in one transaction
-    /// holding the applicant's lock, the replay rule against the IIN's earlier frames, the
+    /// holding the applicant's lock, the replay rule against the IIN's earlier attempts, the
     /// decision, the frames' sealed signatures, and the decision's effects.
     ///
     /// - Parameters:
     ///   - started: the attempt.
     ///   - session: the session; ended if unfinished, failed if replayed.
-    ///   - selfie: the embedding compared with the reference (the selfie photo's, or the session's first frontal frame's).
-    ///   - selfieJPEG: the selfie photo kept as evidence for a review.
+    ///   - selfie: the selfie's embedding (the selfie photo's, or the session's first frontal frame's).
+    ///   - selfieJPEG: the selfie kept as evidence for a review (see ``evidencePhoto(selfie:mismatch:)``).
     /// - Returns: The report the shell shows.
     /// - Throws: ``AttemptError`` `.invalidState` if the attempt is not running, `.noFaceSeen` (the attempt is then
     ///   abandoned, not counted) when no frame gave a usable face; ``DatabaseFailure``; ``StorageError``; `CryptoFailure`.
@@ -224,29 +261,30 @@ public struct AttemptRunner: Sendable {
             try await records.attempts.abandon(started.ticket, reason: "no usable face was seen")
             throw AttemptError(.noFaceSeen, "no usable face was seen, so this attempt was not counted: face the camera alone, in good light, and try again")
         }
-        let score = selfie.map { $0.cosine(started.reference) }
-        let (report, bands, rule, cipher) = (session.report, bands, replayRule, records.cipher)
         let signatures = session.signatures
+        let selfieScore = selfie.map { $0.cosine(started.reference) }
+        let liveScore = signatures.compactMap { $0.embedding?.cosine(started.reference) }.max()
+        let (report, bands, rule, cipher) = (session.report, bands, replayRule, records.cipher)
         let sealedSignatures = try cipher.seal(try JSONEncoder().encode(signatures))
         let evidence = (selfie: try selfieJPEG.map { try cipher.seal($0) }, reference: try cipher.seal(started.referencePhoto), keyID: cipher.keyID)
         let ticket = started.ticket
         let (result, decision, replayed) = try await records.database.transaction { db in
             try db.lock("applicant:" + ticket.iin)
-            let earlier = try AttemptRecords.frameSignatures(db, iin: ticket.iin).flatMap { row in
+            let earlier = try AttemptRecords.frameSignatures(db, iin: ticket.iin).map { row in
                 try JSONDecoder().decode([FrameSignature].self, from: try cipher.open(row.sealed, keyID: row.keyID))
             }
             let replayed = rule.isReplay(signatures, earlier: earlier)
             var judged = report
             if replayed { (judged.passed, judged.failure, judged.reasons) = (false, .replayed, [FailureReason.replayed.words]) }
-            let decision = Self.decide(judged, replayed: replayed, score: score, bands: bands)
+            let decision = Self.decide(judged, replayed: replayed, selfie: selfieScore, live: liveScore, bands: bands)
             try AttemptRecords.recordFrameSignatures(db, ticket, sealed: sealedSignatures, keyID: cipher.keyID, at: records.clock.now())
-            let result = try record(db, ticket, outcome: decision.outcome, score: score, livenessPassed: judged.passed,
+            let result = try record(db, ticket, outcome: decision.outcome, score: decision.score, livenessPassed: judged.passed,
                                     reason: decision.reasons.joined(separator: "; "), sealed: evidence,
                                     livenessReport: String(decoding: try JSONEncoder().encode(judged), as: UTF8.self))
             return (result, decision, replayed)
         }
         if replayed { session.rejectAsReplay() }
-        return AttemptReport(iin: ticket.iin, outcome: decision.outcome, score: score, acceptThreshold: bands.accept, reviewThreshold: bands.review,
+        return AttemptReport(iin: ticket.iin, outcome: decision.outcome, score: decision.score, acceptThreshold: bands.accept, reviewThreshold: bands.review,
                              livenessPassed: session.report.passed, reasons: decision.reasons, attemptsLeft: result.attemptsLeft,
                              inPersonUnlocked: result.inPersonUnlocked, caseID: result.caseID, liveness: session.report)
     }
@@ -334,14 +372,14 @@ public struct AttemptRunner: Sendable {
     ///   - replay: the guard the sampled frames are checked against.
     ///   - onHints: guidance hints per frame.
     ///   - onStatus: the session's status per frame.
-    /// - Returns: The finished session, the selfie frame and the selfie photo's embedding; a source that ends
-    ///   during guidance gives a failed session and no frame.
+    /// - Returns: The finished session, the selfie frame, the selfie photo's embedding and the first frame that did
+    ///   not match it; a source that ends during guidance gives a failed session and no frame.
     /// - Throws: ``FaceError`` from the frame source or the face engine; whatever `replay` throws.
     public static func runLiveness(config liveness: LivenessConfig, source: any FrameSource, engine: FaceEngine, selfiePhoto: Embedding? = nil,
                                    prompts: [Prompt]? = nil, guided: Bool, issuedAtMs: Double, streamTimeIsRelative: Bool, replay: any ReplayGuard,
                                    onHints: ([Hint]) -> Void = { _ in },
                                    onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }) async throws
-        -> (session: LivenessSession, selfie: Image?, selfiePhoto: Embedding?) {
+        -> (session: LivenessSession, selfie: Image?, selfiePhoto: Embedding?, mismatch: Image?) {
         let runner = LivenessRunner(engine: engine, eyes: liveness.promptPool.contains(.blink) ? try? EyeDetector() : nil)
         var issued: Double? = issuedAtMs
         var photo = selfiePhoto
@@ -357,10 +395,10 @@ public struct AttemptRunner: Sendable {
                                       issuedAtMs: issued ?? 0, selfiePhoto: photo)
         guard issued != nil else {
             session.endOfStream()
-            return (session, nil, photo)
+            return (session, nil, photo, nil)
         }
         let run = try await runner.run(&session, source: source, streamTimeIsRelative: streamTimeIsRelative, replay: replay, onStatus: onStatus)
-        return (session, still ?? run.selfie, photo)
+        return (session, still ?? run.selfie, photo, run.mismatch)
     }
 
     /// A whole attempt for `iin` over `source` (the CLI's `attempt`, the kiosk). `selfie`, when
@@ -392,13 +430,14 @@ public struct AttemptRunner: Sendable {
         let photo = try await registryPhoto(iin: iin)
         let reference = try Self.referenceEmbedding(engine, photo: photo)
         let still = try selfie.map { try Self.selfieEmbedding(engine, image: $0) }
+        if let still { try Self.checkNotReference(still, reference: reference) }
         let started = try await begin(iin: iin, language: language, reference: reference, photo: photo)
         do {
-            var (session, frame, selfiePhoto) = try await Self.runLiveness(
+            var (session, frame, selfiePhoto, mismatch) = try await Self.runLiveness(
                 config: liveness, source: source, engine: engine, selfiePhoto: still, prompts: prompts, guided: guided,
                 issuedAtMs: issuedAtMs ?? records.clock.nowMs(), streamTimeIsRelative: streamTimeIsRelative, replay: NoReplayGuard(),
                 onHints: onHints, onStatus: onStatus)
-            let jpeg = try (selfie ?? frame)?.jpegData(quality: 92)
+            let jpeg = try Self.evidencePhoto(selfie: selfie ?? frame, mismatch: mismatch)
             return try await finish(started, session: &session, selfie: selfiePhoto ?? session.selfie, selfieJPEG: jpeg)
         } catch {
             try? await records.attempts.abandon(started.ticket, reason: "processing error: \(type(of: error))")
@@ -416,6 +455,8 @@ struct NoReplayGuard: ReplayGuard {
 public enum SelfieErrorCode: String, ErrorCode {
     /// No single usable face in the selfie (422).
     case unusableSelfie = "unusable_selfie"
+    /// The selfie is the registry photo over again (422).
+    case registryPhoto = "selfie_is_registry_photo"
     /// Always `.invalid` (422).
     public var kind: ProblemKind { .invalid }
 }

@@ -29,6 +29,14 @@ public struct PromptRecord: Sendable, Hashable, Codable {
     public var passed: Bool
 }
 
+/// The first sampled frame that did not match the selfie photo.
+public struct SelfieMismatch: Sendable, Hashable, Codable {
+    /// The frame's index.
+    public var frame: Int
+    /// Its cosine with the selfie photo.
+    public var score: Double
+}
+
 /// The liveness report kept with the case.
 public struct LivenessReport: Sendable, Hashable, Codable {
     /// When the challenge was issued, in milliseconds.
@@ -55,6 +63,9 @@ public struct LivenessReport: Sendable, Hashable, Codable {
     public var sampledFrames: [Int]
     /// Why the session failed; `nil` if it passed.
     public var failure: FailureReason?
+    /// The first sampled frame that did not match the selfie photo: the prompts still run, and a
+    /// passed session with a mismatch goes to a moderator.
+    public var selfieMismatch: SelfieMismatch?
     /// The failure in words, with detail such as the frame and its score.
     public var reasons: [String]
 }
@@ -107,8 +118,11 @@ public struct LivenessSession: Sendable {
     private var framesStale = 0
     private var framesSinceSample = Int.max / 2
     private var sampled: [Int] = []
-    /// The sampled frames' signatures, for the replay guard (kept out of the report: they are biometric).
+    /// The frames' signatures (every frame with one face; embeddings on sampled ones), for the replay
+    /// guard. Kept out of the report: they are biometric.
     public private(set) var signatures: [FrameSignature] = []
+    /// The first sampled frame that did not match the selfie photo.
+    public private(set) var selfieMismatch: SelfieMismatch?
     private var lastHints: [Hint] = []
 
     /// Starts a session in the baseline phase.
@@ -204,6 +218,7 @@ public struct LivenessSession: Sendable {
         missing = 0
         guard continuous(face, o) else { return status }
         track(face)
+        if let hash = o.perceptualHash { signatures.append(FrameSignature(index: o.index, hash: hash, embedding: o.embedding)) }
         if let embedding = o.embedding, !checkIdentity(embedding, o) { return status }
 
         switch phase {
@@ -239,7 +254,7 @@ public struct LivenessSession: Sendable {
             issuedAtMs: issuedAtMs, passed: phase == .passed, prompts: records, baseline: baseline,
             yawMin: yawRange?.0, yawMax: yawRange?.1, pitchMin: pitchRange?.0, pitchMax: pitchRange?.1,
             framesSeen: framesSeen, framesStale: framesStale, sampledFrames: sampled,
-            failure: failure, reasons: reasons)
+            failure: failure, selfieMismatch: selfieMismatch, reasons: reasons)
     }
 
     /// Guidance for a frame, as a kiosk shows before and during the baseline.
@@ -293,14 +308,11 @@ public struct LivenessSession: Sendable {
 
     private mutating func checkIdentity(_ embedding: Embedding, _ o: FrameObservation) -> Bool {
         sampled.append(o.index)
-        if let hash = o.perceptualHash { signatures.append(FrameSignature(embedding: embedding, hash: hash)) }
         framesSinceSample = 0
-        if let selfiePhoto {
+        // Not a failure: the prompts still have to be done, and a moderator compares the frame with the selfie.
+        if let selfiePhoto, selfieMismatch == nil {
             let score = embedding.cosine(selfiePhoto)
-            if score < config.continuityThreshold {
-                fail(.selfieMismatch, at: o, detail: "frame \(o.index) scored \(String(format: "%.3f", score)) against the selfie photo")
-                return false
-            }
+            if score < config.continuityThreshold { selfieMismatch = SelfieMismatch(frame: o.index, score: score) }
         }
         guard let selfie else {
             selfie = embedding

@@ -100,7 +100,7 @@ public struct FrameObservation: Sendable, Hashable {
     public var faces: [ObservedFace]
     /// The main face's embedding, on sampled frames only.
     public var embedding: Embedding?
-    /// The frame's perceptual hash, on sampled frames only (for the replay guard).
+    /// The perceptual hash of the region around the face, on frames with one face (for the replay guard).
     public var perceptualHash: UInt64?
     /// Open eyes in the main face (blink prompts only).
     public var openEyes: Int?
@@ -114,7 +114,7 @@ public struct FrameObservation: Sendable, Hashable {
     ///   - frameHeight: height in pixels.
     ///   - faces: every face found.
     ///   - embedding: the main face's embedding, on sampled frames.
-    ///   - perceptualHash: the frame's perceptual hash, on sampled frames.
+    ///   - perceptualHash: the perceptual hash around the face, on frames with one face.
     ///   - openEyes: open eyes in the main face, for blink prompts.
     public init(index: Int, timestampMs: Double, frameWidth: Int, frameHeight: Int, faces: [ObservedFace],
                 embedding: Embedding? = nil, perceptualHash: UInt64? = nil, openEyes: Int? = nil) {
@@ -158,8 +158,6 @@ public enum FailureReason: String, Sendable, Hashable, Codable {
     case faceJumped = "face_jumped"
     /// A sampled frame does not match the session's first frontal frame.
     case identityMismatch = "identity_mismatch"
-    /// A sampled frame does not match the selfie photo taken before the video.
-    case selfieMismatch = "selfie_mismatch"
     /// The sampled frames match those of an earlier session.
     case replayed = "replayed"
     /// The face never held still, frontal and centred for the baseline.
@@ -175,7 +173,6 @@ public enum FailureReason: String, Sendable, Hashable, Codable {
         case .faceLost: "the face left the frame"
         case .faceJumped: "the face jumped between frames"
         case .identityMismatch: "a sampled frame does not match the session's first frontal frame"
-        case .selfieMismatch: "a sampled frame does not match the selfie photo"
         case .replayed: "these frames were already used in another session"
         case .baselineNotReached: "the face never held still, frontal and centred"
         }

@@ -2,67 +2,80 @@ import Foundation
 public import TulgaFaceModel
 import Synchronization
 
-/// What the replay guard keeps of a sampled frame: the face's embedding and a 64-bit perceptual
-/// hash of the whole frame. Both survive re-encoding and small resizing, unlike a hash of the
-/// exact pixels; a new recording of the same person differs in pose, light and position.
+/// What the replay guard keeps of a frame: its position, a 64-bit perceptual hash of the region
+/// around the face (so cropping, padding and rescaling the frame change little), and on sampled
+/// frames the face's embedding.
 public struct FrameSignature: Sendable, Hashable, Codable {
-    /// The sampled face's embedding.
-    public var embedding: Embedding
-    /// The frame's DCT hash (see `perceptualHash` in the liveness runner).
+    /// The frame's position in its session.
+    public var index: Int
+    /// The DCT hash of the region around the face (see `perceptualHash` in the liveness runner).
     public var hash: UInt64
+    /// The face's embedding, on sampled frames.
+    public var embedding: Embedding?
 
     /// Creates a signature.
     ///
     /// - Parameters:
-    ///   - embedding: the sampled face's embedding.
-    ///   - hash: the frame's perceptual hash.
-    public init(embedding: Embedding, hash: UInt64) { (self.embedding, self.hash) = (embedding, hash) }
+    ///   - index: the frame's position.
+    ///   - hash: the perceptual hash around the face.
+    ///   - embedding: the face's embedding, on sampled frames.
+    public init(index: Int, hash: UInt64, embedding: Embedding? = nil) { (self.index, self.hash, self.embedding) = (index, hash, embedding) }
 }
 
-/// The replay rule, pure: a session whose sampled frames mostly match frames of an earlier
-/// session (the same face, nearly the same picture) is a replay. The thresholds are calibrated
-/// by `ReplayCalibrationTests` on the fixture video: its re-encodes (JPEG, resized by 5%) match,
-/// frames half a second apart in the same video and other people's faces do not.
+/// The replay rule, pure. A sampled frame of this session matches a frame of an earlier attempt
+/// when their hashes are within ``maxHashDistance`` bits and the faces are the same person; a
+/// session replays an earlier attempt when at least ``minMatchedShare`` of its sampled frames
+/// match that attempt's frames in the same order and at a similar pace (a recording keeps both
+/// through trimming, dropped frames and speed changes; a new recording matches, if at all, here
+/// and there). The thresholds are calibrated by `CalibrationTests.replay` on the fixture video.
 public struct ReplayRule: Sendable, Hashable, Codable {
-    /// Two frames match when their hashes differ in at most this many of 64 bits…
-    public var maxHashDistance = 5
-    /// …and their faces' embeddings score at least this.
-    public var minCosine = 0.9
-    /// A session is a replay when at least this share of its sampled frames (and at least one) match earlier frames.
+    /// Two frames are the same picture when their hashes differ in at most this many of 64 bits…
+    public var maxHashDistance = 10
+    /// …and the sampled face scores at least this against one of the earlier attempt's (the same person).
+    public var minCosine = 0.5
+    /// A session is a replay when at least this share of its sampled frames (and at least one) match, in order.
     public var minMatchedShare = 0.5
+    /// How much faster than the session the matched frames of the earlier attempt may advance.
+    public var maxPace = 3
 
     /// The defaults above.
     public init() {}
 
-    /// Whether two sampled frames are the same picture.
+    /// How many of `session`'s sampled frames match frames of `earlier` in the same order and at a
+    /// similar pace: after a match, the next match lies at most ``maxPace`` times as many frames
+    /// further on in `earlier` as the session moved on (a copy may be trimmed, thinned or sped up;
+    /// chance matches of a new recording do not line up like that).
     ///
     /// - Parameters:
-    ///   - a: one frame's signature.
-    ///   - b: the other's.
-    /// - Returns: `true` when both the hash and the embedding are within the thresholds.
-    public func matches(_ a: FrameSignature, _ b: FrameSignature) -> Bool {
-        (a.hash ^ b.hash).nonzeroBitCount <= maxHashDistance && a.embedding.cosine(b.embedding) >= minCosine
-    }
-
-    /// How many of `session`'s frames match any of `earlier`.
-    ///
-    /// - Parameters:
-    ///   - session: this session's sampled frames.
-    ///   - earlier: earlier sessions' sampled frames.
-    /// - Returns: The number of matching frames of `session`.
+    ///   - session: this session's frames (the sampled ones carry embeddings).
+    ///   - earlier: one earlier attempt's frames.
+    /// - Returns: The length of the match.
     public func matched(_ session: [FrameSignature], earlier: [FrameSignature]) -> Int {
-        session.filter { s in earlier.contains { matches(s, $0) } }.count
+        let faces = earlier.compactMap(\.embedding), frames = earlier.sorted { $0.index < $1.index }
+        var last: (session: Int, earlier: Int)?, count = 0
+        for s in session.sorted(by: { $0.index < $1.index }) {
+            guard let embedding = s.embedding, faces.contains(where: { embedding.cosine($0) >= minCosine }) else { continue }
+            let window = last.map { ($0.earlier + 1)...($0.earlier + max(1, maxPace * (s.index - $0.session))) }
+            // The earliest match in the window keeps the most room for the rest.
+            if let e = frames.first(where: { (window?.contains($0.index) ?? true) && ($0.hash ^ s.hash).nonzeroBitCount <= maxHashDistance }) {
+                last = (s.index, e.index)
+                count += 1
+            }
+        }
+        return count
     }
 
-    /// Whether `session` replays frames of `earlier`.
+    /// Whether `session` replays one of `earlier`.
     ///
     /// - Parameters:
-    ///   - session: this session's sampled frames.
-    ///   - earlier: earlier sessions' sampled frames.
+    ///   - session: this session's frames.
+    ///   - earlier: earlier attempts' frames, one array per attempt.
     /// - Returns: `true` for a replay.
-    public func isReplay(_ session: [FrameSignature], earlier: [FrameSignature]) -> Bool {
-        guard !session.isEmpty, !earlier.isEmpty else { return false }
-        return matched(session, earlier: earlier) >= max(1, Int((Double(session.count) * minMatchedShare).rounded(.up)))
+    public func isReplay(_ session: [FrameSignature], earlier: [[FrameSignature]]) -> Bool {
+        let sampled = session.filter { $0.embedding != nil }.count
+        guard sampled > 0 else { return false }
+        let needed = max(1, Int((Double(sampled) * minMatchedShare).rounded(.up)))
+        return earlier.contains { matched(session, earlier: $0) >= needed }
     }
 }
 
@@ -70,7 +83,7 @@ public struct ReplayRule: Sendable, Hashable, Codable {
 public protocol ReplayGuard: Sendable {
     /// Records `signatures`; returns true when they replay an earlier session.
     ///
-    /// - Parameter signatures: the session's sampled frames.
+    /// - Parameter signatures: the session's frames.
     /// - Returns: `true` for a replay.
     /// - Throws: Whatever the guard's store throws.
     func checkAndRecord(_ signatures: [FrameSignature]) async throws -> Bool
@@ -79,7 +92,7 @@ public protocol ReplayGuard: Sendable {
 /// A replay guard for one process (the CLI's offline demonstrations and tests). The service
 /// checks in the attempt's own transaction instead (`AttemptRunner`).
 public final class InMemoryReplayGuard: ReplayGuard {
-    private let seen = Mutex<[FrameSignature]>([])
+    private let seen = Mutex<[[FrameSignature]]>([])
     private let rule: ReplayRule
     /// Creates an empty guard.
     ///
@@ -87,11 +100,11 @@ public final class InMemoryReplayGuard: ReplayGuard {
     public init(rule: ReplayRule = ReplayRule()) { self.rule = rule }
     /// Records `signatures` in memory; never throws.
     ///
-    /// - Parameter signatures: the session's sampled frames.
+    /// - Parameter signatures: the session's frames.
     /// - Returns: `true` for a replay.
     public func checkAndRecord(_ signatures: [FrameSignature]) async throws -> Bool {
         seen.withLock { earlier in
-            defer { earlier.append(contentsOf: signatures) }
+            defer { earlier.append(signatures) }
             return rule.isReplay(signatures, earlier: earlier)
         }
     }

@@ -87,12 +87,14 @@ public enum AttemptErrorCode: String, ErrorCode {
     case notFound = "not_found"
     /// `noFaceSeen`: the session ended before any usable face was seen; it is abandoned, not counted (422).
     case noFaceSeen = "no_face_seen"
+    /// `reviewPending`: an earlier attempt is with a moderator; the next starts after the decision (409).
+    case reviewPending = "review_pending"
 
     /// 403, 409 or 404, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .attemptsExhausted, .inPersonLocked: .forbidden
-        case .invalidState: .conflict
+        case .invalidState, .reviewPending: .conflict
         case .notFound: .notFound
         case .noFaceSeen: .invalid
         }

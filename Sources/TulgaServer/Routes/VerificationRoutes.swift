@@ -34,34 +34,26 @@ struct VerificationRoutes {
         routes.post("/{id}/selfie") { request, context in
             try context.require(.kiosk, .issuance)
             let (limits, maxBytes) = (env.frameLimits, env.config.frameMaxBytes)
-            return try json(try await env.sessions.takeSelfie(try context.parameters.require("id"), owner: context.owner) {
-                var request = request
-                let bytes = try await request.collectBody(upTo: maxBytes)
-                let image = try Image(decoding: Data(bytes.readableBytesView), limits: limits.decodeLimits(maxBytes: maxBytes))
-                try limits.check(image)
-                return image
+            return try json(try await env.sessions.takeSelfie(try context.parameters.require("id"), owner: context.owner,
+                                                              body: { try await Self.read(request, upTo: maxBytes) }) { data in
+                try Self.still(data, limits: limits, maxBytes: maxBytes)
             })
         }
         routes.post("/{id}/frames") { request, context in
             try context.require(.kiosk, .issuance)
             let (limits, maxBytes, clock) = (env.frameLimits, env.config.frameMaxBytes, env.records.clock)
-            // Claimed (404 for another key) before a byte is read; decoded outside the sessions actor.
-            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner) { _ in
-                var request = request
-                let bytes = try await request.collectBody(upTo: maxBytes)
-                // Header checked against the frame limit before decoding; FaceError → 413 / 422 (ProblemMiddleware).
-                let image = try Image(decoding: Data(bytes.readableBytesView), limits: limits.decodeLimits(maxBytes: maxBytes))
-                try limits.check(image)
-                return SingleFrame(image, stampMs: clock.nowMs())
+            // Looked up (404 for another key) before a byte is read, claimed before decoding, decoded outside the sessions actor.
+            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner,
+                                                        body: { try await Self.read(request, upTo: maxBytes) }) { data, _ in
+                SingleFrame(try Self.still(data, limits: limits, maxBytes: maxBytes), stampMs: clock.nowMs())
             })
         }
         routes.post("/{id}/clip") { request, context in
             try context.require(.kiosk, .issuance)
             let (limits, maxBytes, clock) = (env.frameLimits, env.config.clipMaxBytes, env.records.clock)
-            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner) { notBefore in
-                var request = request
-                let bytes = try await request.collectBody(upTo: maxBytes)
-                return try Clip(Data(bytes.readableBytesView), limits: limits, receivedMs: clock.nowMs(), notBeforeMs: notBefore)
+            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner,
+                                                        body: { try await Self.read(request, upTo: maxBytes) }) { data, notBefore in
+                try Clip(data, limits: limits, receivedMs: clock.nowMs(), notBeforeMs: notBefore)
             })
         }
         routes.post("/{id}/finish") { _, context in
@@ -69,5 +61,18 @@ struct VerificationRoutes {
             return try json(try await env.sessions.finish(try context.parameters.require("id"), owner: context.owner))
         }
         return routes
+    }
+
+    static func read(_ request: Request, upTo maxBytes: Int) async throws -> Data {
+        var request = request
+        return Data(try await request.collectBody(upTo: maxBytes).readableBytesView)
+    }
+
+    /// A posted still (frame or selfie): the header checked against the frame limit before decoding.
+    /// `FaceError` becomes 413 / 422 in the problem middleware.
+    static func still(_ data: Data, limits: FrameLimits, maxBytes: Int) throws -> Image {
+        let image = try Image(decoding: data, limits: limits.decodeLimits(maxBytes: maxBytes))
+        try limits.check(image)
+        return image
     }
 }

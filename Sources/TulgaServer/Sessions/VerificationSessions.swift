@@ -38,7 +38,10 @@ actor VerificationSessions {
         var session: LivenessSession
         /// The selfie photo's embedding, from `POST …/selfie`; without one, the first frontal frame's.
         var selfiePhoto: Embedding?
-        var selfieJPEG: Data?
+        /// The selfie photo, or the first frontal frame; kept as evidence.
+        var selfieImage: Image?
+        /// The first sampled frame that did not match the selfie photo; kept as evidence beside it.
+        var mismatchImage: Image?
         var busy = false
         var lastActivity: Double
         var createdAt: Double
@@ -128,18 +131,21 @@ actor VerificationSessions {
 
     /// The selfie step: a still photo with one usable face, taken before the video and as often as
     /// the applicant likes until the first frame (nothing is counted). The challenge is issued
-    /// anew at the selfie, and every sampled frame of the video must then match it. Decoded and
-    /// embedded outside the actor, after the session is claimed.
-    nonisolated func takeSelfie(_ id: String, owner: String, photo: () async throws -> Image) async throws -> SessionState {
+    /// anew at the selfie, and every sampled frame of the video is compared with it. The session
+    /// is looked up (404) before the body is read, and claimed before it is decoded; decoding and
+    /// embedding run outside the actor.
+    nonisolated func takeSelfie(_ id: String, owner: String, body: () async throws -> Data, decode: (Data) throws -> Image) async throws -> SessionState {
+        _ = try await state(id, owner: owner)
+        let data = try await body()
         var e = try await claimRunning(id, owner: owner)
         do {
             guard e.nextIndex == 0 else {
                 throw Problem(.conflict, "selfie_after_video", "the selfie comes before the video; this session has frames already")
             }
-            let image = try await photo()
+            let image = try decode(data)
             let embedding = try await pool.pipeline().withEngine { try AttemptRunner.selfieEmbedding($0, image: image) }
-            e.selfieJPEG = try image.jpegData(quality: 92)
-            e.selfiePhoto = embedding
+            try AttemptRunner.checkNotReference(embedding, reference: e.started.reference)
+            (e.selfieImage, e.selfiePhoto) = (image, embedding)
             let old = e.session, now = clock.nowMs()
             e.session = LivenessSession(config: old.config, prompts: old.prompts, issuedAtMs: now, selfiePhoto: embedding)
             e.lastStampMs = nil
@@ -151,15 +157,20 @@ actor VerificationSessions {
         return Self.state(id, e)
     }
 
-    /// Feeds frames in order. The session is looked up and claimed first (404 for another key,
-    /// 409 while busy), then `frames` reads and decodes the upload, given the earliest stamp a
-    /// frame may carry; decoding and the face work run outside the actor, so a large upload never
+    /// Feeds frames in order. The session is looked up (404 for another key) before the body is
+    /// read, so nothing is buffered for someone else's session; then claimed (409 while busy), so
+    /// a stalled upload never holds it; then `frames` decodes the body, given the earliest stamp a
+    /// frame may carry. Decoding and the face work run outside the actor, so a large upload never
     /// holds up other sessions. The claim lasts for the whole source (a clip's chunks cannot
-    /// interleave with other frames) until it ends or the check does.
-    nonisolated func feed(_ id: String, owner: String, frames: (_ notBeforeMs: Double) async throws -> any FrameBatches) async throws -> SessionState {
+    /// interleave with other frames). A source that fails part-way changes nothing: the session
+    /// goes back as it was claimed.
+    nonisolated func feed(_ id: String, owner: String, body: () async throws -> Data,
+                          frames: (_ data: Data, _ notBeforeMs: Double) throws -> any FrameBatches) async throws -> SessionState {
+        _ = try await state(id, owner: owner)
+        let data = try await body()
         var e = try await claimRunning(id, owner: owner)
         do {
-            let source = try await frames(e.lastStampMs ?? e.session.issuedAtMs)
+            let source = try frames(data, e.lastStampMs ?? e.session.issuedAtMs)
             let pipeline = pool.pipeline()
             batches: while e.session.phase == .baseline || e.session.phase == .prompting {
                 let (images, stamps) = try source.next()
@@ -175,13 +186,14 @@ actor VerificationSessions {
                         try LivenessRunner(engine: engine).observe(frame, timestampMs: stamp, for: snapshot)
                     }
                     e.session.observe(observation)
-                    if e.selfiePhoto == nil, e.selfieJPEG == nil, e.session.selfieFrame == frame.index { e.selfieJPEG = try image.jpegData(quality: 92) }
+                    if e.selfieImage == nil, e.session.selfieFrame == frame.index { e.selfieImage = image }
+                    if e.mismatchImage == nil, e.session.selfieMismatch?.frame == frame.index { e.mismatchImage = image }
                     e.nextIndex += 1
                     e.lastStampMs = stamp
                 }
             }
         } catch {
-            await release(id, e)
+            await release(id, nil)
             throw error
         }
         await release(id, e)
@@ -193,7 +205,8 @@ actor VerificationSessions {
     func finish(_ id: String, owner: String?) async throws -> AttemptReport {
         var e = try claim(id, owner: owner, whileRunning: false)
         do {
-            let report = try await runner.finish(e.started, session: &e.session, selfie: e.selfiePhoto ?? e.session.selfie, selfieJPEG: e.selfieJPEG)
+            let evidence = try AttemptRunner.evidencePhoto(selfie: e.selfieImage, mismatch: e.mismatchImage)
+            let report = try await runner.finish(e.started, session: &e.session, selfie: e.selfiePhoto ?? e.session.selfie, selfieJPEG: evidence)
             entries[id] = nil
             Counter(label: "tulga_decisions_total", dimensions: [("outcome", report.outcome.rawValue)]).increment()
             return report
