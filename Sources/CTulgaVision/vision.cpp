@@ -356,16 +356,33 @@ tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv
     });
 }
 
-tv_status tv_image_grey_thumbnail(const tv_image *image, float x, float y, float width, float height, uint8_t out[1024],
-                                  tv_error *error) {
+tv_status tv_image_face_thumbnails(const tv_image *image, const tv_face *face, float scale, const float *angles, int32_t count,
+                                   uint8_t *out, uint8_t mirrored[1024], tv_error *error) {
     return guarded(error, [&]() -> tv_status {
-        if (!valid_image(image) || !out) return fail(error, TV_ERR_INVALID_ARGUMENT, "a thumbnail needs an image");
-        cv::Rect region = cv::Rect(cv::Rect2f(x, y, width, height)) & cv::Rect(0, 0, image->mat.cols, image->mat.rows);
-        if (region.width < 8 || region.height < 8) return fail(error, TV_ERR_INVALID_ARGUMENT, "the region is outside the image or too small");
-        cv::Mat grey, small;
+        if (!valid_image(image) || !face || !out || !mirrored || !(scale > 0) || count < 1 || !angles)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "thumbnails need an image, a face, a positive scale and angles");
+        float side = scale * std::max(face->width, face->height);
+        if (!(side >= 8)) return fail(error, TV_ERR_INVALID_ARGUMENT, "the face is too small");
+        cv::Point2f centre(face->x + face->width / 2, face->y + face->height / 2);
+        // The square around the face box, mapped to 128x128 (turned by each angle), then averaged to 32x32.
+        cv::Rect region = cv::Rect(cv::Rect2f(centre.x - side, centre.y - side, 2 * side, 2 * side)) & cv::Rect(0, 0, image->mat.cols, image->mat.rows);
+        if (region.width < 1 || region.height < 1) return fail(error, TV_ERR_INVALID_ARGUMENT, "the face is outside the image");
+        cv::Mat grey;
         cv::cvtColor(image->mat(region), grey, cv::COLOR_BGR2GRAY);
-        cv::resize(grey, small, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
-        for (int r = 0; r < 32; r++) std::memcpy(out + r * 32, small.ptr<uint8_t>(r), 32);
+        cv::Point2f local(centre.x - region.x, centre.y - region.y);
+        for (int32_t i = 0; i < count; i++) {
+            cv::Mat m = cv::getRotationMatrix2D(local, angles[i], 128.0 / side), patch, small;
+            m.at<double>(0, 2) += 64.0 - local.x;
+            m.at<double>(1, 2) += 64.0 - local.y;
+            cv::warpAffine(grey, patch, m, cv::Size(128, 128), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+            cv::resize(patch, small, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
+            for (int r = 0; r < 32; r++) std::memcpy(out + i * 1024 + r * 32, small.ptr<uint8_t>(r), 32);
+            if (i == 0) {
+                cv::Mat flipped;
+                cv::flip(small, flipped, 1);
+                for (int r = 0; r < 32; r++) std::memcpy(mirrored + r * 32, flipped.ptr<uint8_t>(r), 32);
+            }
+        }
         return TV_OK;
     });
 }
@@ -853,11 +870,18 @@ tv_status tv_video_read(tv_video *v, tv_image **out, double *timestamp_ms, tv_er
         v->sws = sws_getCachedContext(v->sws, f->width, f->height, AVPixelFormat(f->format), f->width, f->height, AV_PIX_FMT_BGR24,
                                       SWS_BILINEAR, nullptr, nullptr, nullptr);
         if (!v->sws) return fail(error, TV_ERR_DECODE, "the video's pixel format cannot be converted");
-        cv::Mat bgr(f->height, f->width, CV_8UC3);
-        uint8_t *planes[4] = {bgr.data, nullptr, nullptr, nullptr};
-        int strides[4] = {int(bgr.step[0]), 0, 0, 0};
-        sws_scale(v->sws, f->data, f->linesize, 0, f->height, planes, strides);
-        *out = wrap(bgr);
+        // swscale's SIMD code writes whole vectors: its destination needs aligned, padded rows
+        // (av_frame_get_buffer), never a packed cv::Mat. The rows are copied out afterwards.
+        AVFrame *dst = av_frame_alloc();
+        if (!dst) return fail(error, TV_ERR_INTERNAL, "out of memory");
+        struct FreeFrame { AVFrame **f; ~FreeFrame() { av_frame_free(f); } } free_dst{&dst};
+        dst->format = AV_PIX_FMT_BGR24;
+        dst->width = f->width;
+        dst->height = f->height;
+        if (av_frame_get_buffer(dst, 64) < 0) return fail(error, TV_ERR_INTERNAL, "out of memory");
+        sws_scale(v->sws, f->data, f->linesize, 0, f->height, dst->data, dst->linesize);
+        cv::Mat view(f->height, f->width, CV_8UC3, dst->data[0], size_t(dst->linesize[0]));
+        *out = wrap(view.clone());
         return TV_OK;
     });
 }

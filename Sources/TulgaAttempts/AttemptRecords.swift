@@ -52,7 +52,7 @@ public struct AttemptRecords: Sendable {
     ///   - policy: the attempt limit.
     public init(_ context: RecordContext, policy: AttemptPolicy) { (database, clock, self.policy) = (context.database, context.clock, policy) }
 
-    enum Columns: String { case id, iin, failures, running, language, state, leaseUntil = "lease_until" }
+    enum Columns: String { case id, iin, failures, running, language, state, leaseUntil = "lease_until", judgedFailed = "judged_failed" }
 
     /// The attempt tables, as released in v1.
     ///
@@ -87,6 +87,8 @@ public struct AttemptRecords: Sendable {
             """,
             "CREATE INDEX frame_signatures_iin ON frame_signatures(iin, created_at)",
             "DROP TABLE replay_hashes",
+            // A session whose liveness check had already failed when the service stopped still counts.
+            "ALTER TABLE attempts ADD COLUMN judged_failed {INT}",
         ])
     }
 
@@ -102,7 +104,9 @@ public struct AttemptRecords: Sendable {
 
     /// Releases, inside the caller's transaction (holding the applicant's lock), every running
     /// attempt of `iin` whose lease has expired: abandoned, not counted, audited. A session left
-    /// behind by a crash or `kill -9` ends this way, so it never locks the citizen out.
+    /// behind by a crash or `kill -9` ends this way, so it never locks the citizen out. One whose
+    /// liveness check had already failed (``markFailed(_:)``) ends as the failure it was: a crash
+    /// gives nobody a free try.
     ///
     /// - Parameters:
     ///   - db: the caller's transaction.
@@ -114,12 +118,18 @@ public struct AttemptRecords: Sendable {
     @discardableResult
     public static func releaseExpired(_ db: any SQLSession, iin: String, policy: AttemptPolicy, at now: Double) throws -> Int {
         var released = 0
-        for row in try db.query("SELECT id, lease_until FROM attempts WHERE iin = ? AND state = 'running'", [.text(iin)])
+        for row in try db.query("SELECT id, lease_until, COALESCE(judged_failed, 0) AS judged_failed FROM attempts WHERE iin = ? AND state = 'running'", [.text(iin)])
         where policy.leaseExpired(leaseUntil: try row.optionalDouble(Columns.leaseUntil), now: now) {
             let id = try row.text(Columns.id)
-            _ = try end(db, AttemptTicket(id: id, iin: iin), event: .abandon, score: nil, livenessPassed: nil,
-                        reason: "lease expired: the session ended without a result (the service stopped); not counted", at: now)
-            try AuditLog.append(db, at: now, actor: "policy", action: "attempt.lease_expired", subject: id, detail: "")
+            if try row.int(Columns.judgedFailed) == 1 {
+                _ = try end(db, AttemptTicket(id: id, iin: iin), event: .finish(.fail), score: nil, livenessPassed: false,
+                            reason: "lease expired: the liveness check had failed before the service stopped; counted", at: now)
+                try AuditLog.append(db, at: now, actor: "policy", action: "attempt.lease_expired_failed", subject: id, detail: "")
+            } else {
+                _ = try end(db, AttemptTicket(id: id, iin: iin), event: .abandon, score: nil, livenessPassed: nil,
+                            reason: "lease expired: the session ended without a result (the service stopped); not counted", at: now)
+                try AuditLog.append(db, at: now, actor: "policy", action: "attempt.lease_expired", subject: id, detail: "")
+            }
             released += 1
         }
         return released
@@ -162,9 +172,10 @@ public struct AttemptRecords: Sendable {
             try db.lock("applicant:" + iin)
             try db.execute("INSERT INTO applicants (iin, language) VALUES (?, ?) ON CONFLICT (iin) DO NOTHING", [.text(iin), .text(language.rawValue)])
             try Self.releaseExpired(db, iin: iin, policy: policy, at: now)
-            // One case at a time: nobody can queue up moderator reviews for someone.
-            if try db.one("SELECT id FROM attempts WHERE iin = ? AND state = ?", [.text(iin), .text(AttemptState.review.rawValue)]) != nil {
-                throw AttemptError(.reviewPending, "an earlier attempt is with a moderator: the result comes by SMS, and the next attempt can start after it")
+            // One case at a time, for a day at most: nobody queues up moderator reviews for someone.
+            if try db.one("SELECT id FROM attempts WHERE iin = ? AND state = ? AND finished_at > ?",
+                          [.text(iin), .text(AttemptState.review.rawValue), .double(now - policy.reviewHoldSeconds)]) != nil {
+                throw AttemptError(.reviewPending, "an earlier attempt is with a moderator: the result comes by SMS, and the next attempt can start after it (or a day after the attempt)")
             }
             try Self.save(db, iin: iin, try Self.counter(db, iin: iin).begin(policy))
             try db.execute("UPDATE applicants SET language = ? WHERE iin = ?", [.text(language.rawValue), .text(iin)])
@@ -172,6 +183,17 @@ public struct AttemptRecords: Sendable {
                            [.text(id), .text(iin), .double(now), .double(now + policy.leaseSeconds)])
             try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "attempt.begin", subject: id, detail: "")
             return AttemptTicket(id: id, iin: iin)
+        }
+    }
+
+    /// Notes that a running attempt's liveness check has failed, before its result is recorded:
+    /// if the service stops now, the lease's expiry counts it as the failure it was.
+    ///
+    /// - Parameter ticket: the running attempt.
+    /// - Throws: ``DatabaseFailure``.
+    public func markFailed(_ ticket: AttemptTicket) async throws {
+        try await database.transaction { db in
+            try db.execute("UPDATE attempts SET judged_failed = 1 WHERE id = ? AND state = 'running'", [.text(ticket.id)])
         }
     }
 

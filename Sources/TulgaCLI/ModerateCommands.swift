@@ -120,8 +120,12 @@ struct ModerateShow: AsyncParsableCommand {
                 let image = try Image(decoding: data, limits: DecodeLimits(minLongSide: 0))
                 return try image.annotated(try engine.analyze(image).faces.map { .rect($0.face.box) })
             }
-            let joined = try boxed(selfie).sideBySide(with: try boxed(reference), height: 480)
-            let labelled = try joined.annotated([.text("selfie | reference   score \(format(score, 3))", at: Point(x: 10, y: 30), size: 0.8)])
+            let left = try boxed(selfie)
+            // A selfie-video mismatch keeps the video frame beside the selfie (twice as wide as high).
+            let panels = left.width > left.height * 3 / 2 ? "selfie | video frame | reference" : "selfie | reference"
+            let joined = try left.sideBySide(with: try boxed(reference), height: 480)
+            let labelled = try joined.annotated([.text("\(panels)   score \(format(score, 3)) (the lower of the selfie's and the best video frame's)",
+                                                       at: Point(x: 10, y: 30), size: 0.6)])
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let path = (output as NSString).appendingPathComponent("\(caseID).png")
             guard FileManager.default.createFile(atPath: path, contents: try labelled.pngData(), attributes: [.posixPermissions: 0o600]) else {

@@ -3,21 +3,22 @@ public import TulgaFaceModel
 public import TulgaLiveness
 import Foundation
 
-/// A 64-bit perceptual hash (DCT hash) of the region around a face: a square 1.5 times the face
-/// box's longer side, centred on it and clipped to the frame, in grey averaged down to 32×32; the
-/// 8×8 lowest frequencies of its DCT, one bit per coefficient above their median. Re-encoding,
-/// rescaling, cropping or padding the frame change few bits; another moment changes many.
+/// 64-bit perceptual hashes (DCT hashes) of the region around a face: a square 1.5 times the face
+/// box's longer side, in grey averaged down to 32×32; the 8×8 lowest frequencies of its DCT, one
+/// bit per coefficient above their median. Re-encoding, rescaling, cropping or padding the frame
+/// change few bits; another moment changes many. The others are of the same region mirrored, and
+/// turned by ±10° and ±20° (the landmarks do not follow an in-plane turn well enough to level it),
+/// so mirrored and turned copies match too.
 ///
 /// - Parameters:
 ///   - image: the decoded frame.
 ///   - face: the face, in the frame's original pixels.
-/// - Returns: The hash.
+/// - Returns: The hash, and the mirrored and turned regions' hashes.
 /// - Throws: ``FaceError`` if the region cannot be read.
-public func perceptualHash(_ image: Image, around face: DetectedFace) throws(FaceError) -> UInt64 {
-    let box = face.scaled(by: 1 / Double(image.decodeScale)).box
-    let side = 1.5 * max(box.width, box.height), centre = box.centre
-    let grey = try image.greyThumbnail(Rect(x: centre.x - side / 2, y: centre.y - side / 2, width: side, height: side)).map(Double.init)
-    return dctHash(grey)
+public func perceptualHashes(_ image: Image, around face: DetectedFace) throws(FaceError) -> (plain: UInt64, variants: [UInt64]) {
+    let thumbnails = try image.faceThumbnails(face.scaled(by: 1 / Double(image.decodeScale)), scale: 1.5, angles: [0, -10, 10, -20, 20])
+    let hashes = thumbnails.turned.map { dctHash($0.map(Double.init)) }
+    return (hashes[0], [dctHash(thumbnails.mirrored.map(Double.init))] + hashes.dropFirst())
 }
 
 /// The DCT hash of a 32×32 grey picture (row by row).
@@ -84,7 +85,7 @@ public final class LivenessRunner {
         var o = FrameObservation(index: frame.index, timestampMs: timestampMs, frameWidth: analysis.width, frameHeight: analysis.height,
                                  faces: analysis.faces.map { ObservedFace(face: $0.face, quality: $0.quality) })
         if analysis.faces.count == 1, let face = analysis.faces.first {
-            o.perceptualHash = try? perceptualHash(frame.image, around: face.face)
+            if let hashes = try? perceptualHashes(frame.image, around: face.face) { (o.perceptualHash, o.hashVariants) = hashes }
             if session.wantsSample(o) { o.embedding = try engine.embed(face.face, in: frame.image) }
         }
         if session.wantsEyes, let eyes, analysis.faces.count == 1, let face = analysis.faces.first {

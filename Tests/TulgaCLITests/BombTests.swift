@@ -55,9 +55,18 @@ struct BombTests {
     @Test("huge PNG, APNG and MP4 (under 1 MB each) and an over-long clip: 413/422, peak memory grows < 150 MB, the session lives on")
     func bombs() throws {
         let w = try Workspace()
-        let files = try Self.bombs(in: w.dir)
         let (server, _, key, port) = try w.kioskServer()
         defer { server.terminate(); server.waitUntilExit() }
+        // A session for Obama, for the odd-width clip below (created first: a clip may not be longer than the session has existed).
+        let early = Process()
+        early.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        early.arguments = ["-s", "-H", "X-API-Key: \(key)", "-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.obama)"}"#]
+        let earlyOut = Pipe()
+        early.standardOutput = earlyOut
+        try early.run()
+        let oddSession = try #require((try JSONSerialization.jsonObject(with: earlyOut.fileHandleForReading.readDataToEndOfFile()) as? [String: Any])?["sessionId"] as? String)
+        early.waitUntilExit()
+        let files = try Self.bombs(in: w.dir)
         // A session, and one genuine frame through the whole pipeline, so the models are resident before the baseline.
         let session = Process()
         session.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
@@ -89,6 +98,17 @@ struct BombTests {
         print("bombs: the server's peak RSS was \(baseline >> 20) MB after one genuine frame and grew by \(growth >> 20) MB over \(files.count) bombs x 2 routes")
         #expect(growth < 150 << 20, "peak RSS grew by \(growth >> 20) MB")
         // The session is still there and usable.
+        #expect(try Self.post(port, key: key, path: "/v1/verifications/\(sid)/frames", file: w.dir + "/photos/lin.png").code == 200)
+        // A 712-pixel-wide clip: swscale once wrote past unpadded rows at such widths and corrupted the heap.
+        let odd = w.dir + "/odd-712x514.mp4"
+        let ffmpeg = Process()
+        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        ffmpeg.arguments = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=712x514:rate=30", "-t", "1", "-pix_fmt", "yuv420p", odd]
+        try ffmpeg.run()
+        ffmpeg.waitUntilExit()
+        let oddClip = try Self.post(port, key: key, path: "/v1/verifications/\(oddSession)/clip", file: odd)
+        #expect(oddClip.code == 200 || oddClip.body.contains("clip_timing"), "\(oddClip.code) \(oddClip.body)")
+        #expect(server.isRunning)
         #expect(try Self.post(port, key: key, path: "/v1/verifications/\(sid)/frames", file: w.dir + "/photos/lin.png").code == 200)
     }
 }

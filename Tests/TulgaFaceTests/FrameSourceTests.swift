@@ -45,6 +45,27 @@ struct FrameSourceTests {
         #expect(faceError { _ = try VideoFileSource(videoFile: junk.path) }?.code == .captureFailed)
     }
 
+    @Test("widths that are not a multiple of 16 decode whole (swscale writes whole vectors: its rows must be padded)",
+          arguments: [(712, 514), (714, 518), (718, 514), (640, 360)])
+    func oddWidths(size: (Int, Int)) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("odd-\(UUID()).mp4").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let ffmpeg = Process()
+        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        ffmpeg.arguments = ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=\(size.0)x\(size.1):rate=30", "-t", "1", "-pix_fmt", "yuv420p", path]
+        try ffmpeg.run()
+        ffmpeg.waitUntilExit()
+        #expect(ffmpeg.terminationStatus == 0)
+        let source = try VideoFileSource(videoFile: path)
+        var frames = 0
+        while let frame = try source.next() {
+            #expect(frame.image.width == size.0 && frame.image.height == size.1)
+            #expect(try frame.image.bgrBytes().count == size.0 * size.1 * 3)
+            frames += 1
+        }
+        #expect(frames == 30)
+    }
+
     @Test("a folder of images is a frame source")
     func folder() throws {
         let source = try openFrameSource(Paths.shared + "/faces")

@@ -20,8 +20,9 @@ struct VideoFaces {
             let image = try transform(frame.image)
             let analysis = try engine.analyze(image)
             guard analysis.faces.count == 1, let face = analysis.faces.first else { continue }
+            let hashes = try perceptualHashes(image, around: face.face)
             samples.append(Sample(index: frame.index, yaw: face.quality.pose.yaw,
-                                  signature: FrameSignature(index: frame.index, hash: try perceptualHash(image, around: face.face),
+                                  signature: FrameSignature(index: frame.index, hash: hashes.plain, variants: hashes.variants,
                                                             embedding: try engine.embed(face.face, in: image))))
         }
         return VideoFaces(samples: samples)
@@ -30,9 +31,14 @@ struct VideoFaces {
     /// As a session stores them: every frame's hash, the embedding on every 10th (from `phase`).
     func session(phase: Int = 0) -> [FrameSignature] {
         samples.enumerated().map { n, s in
-            FrameSignature(index: n, hash: s.signature.hash, embedding: (n + phase) % 10 == 0 ? s.signature.embedding : nil)
+            FrameSignature(index: n, hash: s.signature.hash, variants: s.signature.variants,
+                           embedding: (n + phase) % 10 == 0 ? s.signature.embedding : nil)
         }
     }
+
+    /// The frames played backwards, or every `step`-th frame (a faster copy).
+    func reversed() -> VideoFaces { VideoFaces(samples: samples.reversed()) }
+    func every(_ step: Int) -> VideoFaces { VideoFaces(samples: samples.enumerated().filter { $0.offset % step == 0 }.map(\.element)) }
     func at(_ index: Int) -> Sample? { samples.first { $0.index == index } }
 }
 
@@ -46,7 +52,8 @@ struct CalibrationTests {
     static func embed(_ engine: FaceEngine, _ path: String, index: Int = 0) throws -> FrameSignature {
         let image = try Image(contentsOf: path)
         let face = try #require(try engine.analyze(image).faces.max { $0.face.box.width < $1.face.box.width })
-        return FrameSignature(index: index, hash: try perceptualHash(image, around: face.face), embedding: try engine.embed(face.face, in: image))
+        let hashes = try perceptualHashes(image, around: face.face)
+        return FrameSignature(index: index, hash: hashes.plain, variants: hashes.variants, embedding: try engine.embed(face.face, in: image))
     }
 
     @Test("continuity: every frame the session samples scores above the threshold against the first frontal frame; other people score below")
@@ -83,11 +90,16 @@ struct CalibrationTests {
                 try i.warped(angle: 0, scale: 0.85, shiftX: 0, shiftY: 0, width: i.width, height: i.height)
             }),
             ("trimmed by 6 frames", try VideoFaces.read(engine, skip: 6)),
+            ("turned 15°", try VideoFaces.read(engine) { i in try i.warped(angle: 15, scale: 1, shiftX: 0, shiftY: 0, width: i.width, height: i.height) }),
+            ("turned -15°", try VideoFaces.read(engine) { i in try i.warped(angle: -15, scale: 1, shiftX: 0, shiftY: 0, width: i.width, height: i.height) }),
+            ("mirrored", try VideoFaces.read(engine) { try mirror($0) }),
+            ("played backwards", original.reversed()),
+            ("twice as fast", original.every(2)),
         ]
         var lines: [String] = []
         for (name, copy) in copies {
             // Frame by frame against the same original frame.
-            let distances = copy.samples.compactMap { s in original.at(s.index).map { ($0.signature.hash ^ s.signature.hash).nonzeroBitCount } }
+            let distances = copy.samples.compactMap { s in original.at(s.index).map { s.signature.distance(to: $0.signature) } }
             let matched = rule.matched(copy.session(), earlier: original.session())
             let sampled = copy.session().filter { $0.embedding != nil }.count
             lines.append("\(name): largest distance \(distances.max() ?? -1), \(matched) of \(sampled) sampled frames matched in order")
@@ -100,7 +112,7 @@ struct CalibrationTests {
         var apart: [Int] = []
         for s in original.samples {
             guard let later = original.at(s.index + 15) else { continue }
-            apart.append((s.signature.hash ^ later.signature.hash).nonzeroBitCount)
+            apart.append(s.signature.distance(to: later.signature))
         }
         let close = apart.filter { $0 <= rule.maxHashDistance }.count
         lines.append("15 frames apart: \(apart.count) pairs, smallest distance \(apart.min() ?? -1), \(close) within \(rule.maxHashDistance)")
@@ -116,4 +128,17 @@ struct CalibrationTests {
         let peopleReplay = rule.isReplay(people, earlier: [original.session()])
         #expect(!peopleReplay)
     }
+}
+
+/// The picture mirrored left to right.
+func mirror(_ image: Image) throws -> Image {
+    let bgr = try image.bgrBytes(), w = image.width
+    var out = [UInt8](repeating: 0, count: bgr.count)
+    for y in 0..<image.height {
+        for x in 0..<w {
+            let from = (y * w + x) * 3, to = (y * w + (w - 1 - x)) * 3
+            out[to] = bgr[from]; out[to + 1] = bgr[from + 1]; out[to + 2] = bgr[from + 2]
+        }
+    }
+    return try Image(bgr: out, width: w, height: image.height)
 }

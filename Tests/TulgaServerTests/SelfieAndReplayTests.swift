@@ -98,13 +98,14 @@ struct SelfieAndReplayTests {
         await f.store.database.close()
     }
 
-    @Test("a selfie that matches the registry but not the video: the prompts still run, then a moderator sees the selfie beside the frame; one case at a time; a selfie matching neither fails")
+    @Test("a selfie the video does not match: the prompts still run, then a moderator sees the selfie beside the frame; one case at a time, for a day")
     func selfieVideoMismatch() async throws {
-        let f = try await Fixture.make()
+        // The review threshold lowered to 0.01 so that Obama's record, another photo of Obama as the selfie and
+        // Lin's video reach a case (with the real 0.31 the live face is too far from the registry: see photoOfSomeoneElse).
+        let f = try await Fixture.make(bands: .init(accept: 0.99, review: 0.01))
         try await f.store.moderation.addModerator(id: "alice", role: .moderator, secret: "alice-secret-0001", iin: "900101300017")
         try await f.app.test(.router) { client in
             let c = VerificationClient(client: client, fixture: f)
-            // Obama's record, Obama's selfie, Lin's video.
             let sid = try await c.start(Fixture.obamaIIN)
             #expect(try await c.selfie(sid, try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Fixtures/photos/obama2.jpg"))).status == .ok)
             #expect(try await c.frames(sid, try videoFrames()) == "passed", "the mismatch does not stop the prompts")
@@ -117,18 +118,47 @@ struct SelfieAndReplayTests {
             _ = try await f.store.moderation.claim(caseID, as: alice)
             let evidence = try Image(decoding: try #require(try await f.store.moderation.detail(caseID, as: alice).selfie))
             #expect(evidence.width > evidence.height * 3 / 2, "\(evidence.width)x\(evidence.height)")
-            // While the case is open, no new attempt starts for Obama: nobody can queue up reviews.
+            // While the case is open, no new attempt starts for Obama; a day later one does.
             try await client.execute(uri: "/v1/verifications", method: .post, headers: c.headers, body: body(#"{"iin":"\#(Fixture.obamaIIN)"}"#)) { (r: TestResponse) async throws in
                 #expect(try r.status == .conflict && (decode(r.body)["code"] as? String) == "review_pending")
             }
+            f.clock.advance(86_400 + 1)
+            _ = try await c.start(Fixture.obamaIIN)
+        }
+        await f.store.database.close()
+    }
 
-            // Lin's record, Obama's selfie: the selfie itself does not match the registry, so it fails.
+    @Test("the decision, pure: replay and failed prompts fail; a mismatch needs both scores in the band; the lower score is judged")
+    func decision() {
+        let bands = DecisionBands(accept: 0.363, review: 0.31)
+        var report = LivenessSession(config: LivenessConfig(), prompts: [.turnRight], issuedAtMs: 0).report
+        report.passed = true
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 0.9, live: 0.5, bands: bands).outcome == .pass)
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 0.9, live: 0.33, bands: bands).outcome == .review, "the lower score is judged")
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 1.0, live: 0.1, bands: bands).outcome == .fail, "a still alone never decides")
+        #expect(AttemptRunner.decide(report, replayed: true, selfie: 0.9, live: 0.9, bands: bands).outcome == .fail)
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: nil, live: 0.9, bands: bands).outcome == .fail)
+        report.selfieMismatch = SelfieMismatch(frame: 3, score: 0.1)
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 0.6, live: 0.4, bands: bands).outcome == .review)
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 0.6, live: 0.2, bands: bands).outcome == .fail, "someone else's live face")
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 0.2, live: 0.6, bands: bands).outcome == .fail)
+        report.passed = false
+        #expect(AttemptRunner.decide(report, replayed: false, selfie: 0.6, live: 0.4, bands: bands).outcome == .fail, "no case without the prompts")
+    }
+
+    @Test("someone else's live face with the citizen's photo as the selfie opens no case and holds nothing back")
+    func photoOfSomeoneElse() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: f)
+            // Obama's record, another photo of Obama as the selfie, Lin doing the prompts.
+            let sid = try await c.start(Fixture.obamaIIN)
+            #expect(try await c.selfie(sid, try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Fixtures/photos/obama2.jpg"))).status == .ok)
+            #expect(try await c.frames(sid, try videoFrames()) == "passed")
+            let j = try await c.finish(sid)
+            #expect(j["outcome"] as? String == "fail" && j["caseID"] == nil, "\(j)")
             f.clock.advance(60)
-            let other = try await c.start(Fixture.linIIN)
-            #expect(try await c.selfie(other, try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Fixtures/photos/obama2.jpg"))).status == .ok)
-            _ = try await c.frames(other, try videoFrames())
-            let k = try await c.finish(other)
-            #expect(k["outcome"] as? String == "fail" && k["attemptsLeft"] as? Int == 4, "\(k)")
+            _ = try await c.start(Fixture.obamaIIN)
         }
         await f.store.database.close()
     }
@@ -242,6 +272,22 @@ struct SelfieAndReplayTests {
                 let j = try decode(r.body)
                 #expect(j["framesSeen"] as? Int == 0 && j["phase"] as? String == "baseline", "\(j)")
             }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a session whose check has failed is marked at once, so a crash before the finish still counts it")
+    func judgedBeforeFinish() async throws {
+        let f = try await Fixture.make(continuity: 0.99)   // no two frames of the video score 0.99: identity_mismatch at the second sample
+        try await f.app.test(.router) { client in
+            let c = VerificationClient(client: client, fixture: f)
+            let sid = try await c.start(Fixture.linIIN)
+            #expect(try await c.frames(sid, try videoFrames()) == "failed")
+            // The service stops here, before the finish: the lease's expiry counts the failure.
+            f.clock.advance(f.store.settings.attempts.leaseSeconds + 1)
+            #expect(try await f.store.attempts.releaseExpiredLeases() == 1)
+            let status = try await f.store.attempts.status(Fixture.linIIN)
+            #expect(status.failures == 1 && status.running == 0)
         }
         await f.store.database.close()
     }

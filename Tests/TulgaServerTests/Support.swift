@@ -47,7 +47,7 @@ struct Fixture {
     /// Every fixture runs on a manual clock: frame stamps, prompt timeouts and rate buckets move
     /// only when a test advances it, so a slow machine changes nothing.
     static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30),
-                     database: String? = nil) async throws -> Fixture {
+                     database: String? = nil, continuity: Double? = nil) async throws -> Fixture {
         let dir = Temp.dir("tulga-http")
         let clock = ManualClock()
         var ca = CAConfig()
@@ -64,6 +64,7 @@ struct Fixture {
                                                       photo: try Data(contentsOf: URL(fileURLWithPath: Paths.obama))))
         var liveness = LivenessConfig()
         liveness.fixedPrompts = prompts
+        if let continuity { liveness.continuityThreshold = continuity }
         let env = try ServerEnvironment(config: server, records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"), liveness: liveness,
                                         bands: bands)
         return Fixture(dir: dir, store: store, clock: clock, env: env, location: location, liveness: liveness, bands: bands)

@@ -61,6 +61,17 @@ struct StoreTests {
         let freed = try await h.store.attempts.status(old)
         #expect(freed.running == 0 && freed.failures == 0 && freed.attemptsLeft == 5)
         #expect(try await h.store.auditEntries().filter { $0.action == "attempt.lease_expired" }.count == 9)
+        // An attempt whose liveness had already failed when the service stopped counts when its lease ends;
+        // the other one started with it (and iin(4)'s last) are released uncounted.
+        let judged = People.iin(6)
+        let failing = try await h.store.attempts.begin(iin: judged)
+        _ = try await h.store.attempts.begin(iin: judged)
+        try await h.store.attempts.markFailed(failing)
+        h.clock.advance(lease + 1)
+        #expect(try await h.store.attempts.releaseExpiredLeases() == 3)
+        let counted = try await h.store.attempts.status(judged)
+        #expect(counted.running == 0 && counted.failures == 1 && counted.attemptsLeft == 4)
+        #expect(try await h.store.auditEntries().filter { $0.action == "attempt.lease_expired_failed" }.count == 1)
         }
     }
 

@@ -173,9 +173,10 @@ public struct AttemptRunner: Sendable {
     /// scores against the registry photo. Pure.
     ///
     /// - A replayed session, or one whose prompts failed, fails.
-    /// - A passed session whose video did not match its selfie photo goes to a moderator when the
-    ///   selfie reaches the review band (seed 004: a selfie that does not match the video is checked
-    ///   by a moderator, who sees the selfie, the video frame and the registry photo), else fails.
+    /// - A passed session whose video did not match its selfie photo goes to a moderator when both
+    ///   the selfie and the best video frame reach the review band against the registry photo
+    ///   (seed 004: a selfie that does not match the video is checked by a moderator, who sees the
+    ///   selfie, the video frame and the registry photo), else fails.
     /// - Any other passed session is judged by the bands on the lower of the selfie's and the best
     ///   video frame's score, so a still photo alone (the registry photo itself, say) never
     ///   carries a decision the live face would not.
@@ -196,10 +197,12 @@ public struct AttemptRunner: Sendable {
         guard report.passed else { return (.fail, reasons, score) }
         if let mismatch = report.selfieMismatch {
             reasons.append(String(format: "video frame %d does not match the selfie photo (%.3f)", mismatch.frame, mismatch.score))
-            guard selfie >= bands.review else {
-                return (.fail, reasons + [String(format: "the selfie's score %.3f is below the review threshold %.3f", selfie, bands.review)], selfie)
+            // Both must resemble the registry photo: someone else's live face with the citizen's photo opens no case.
+            guard selfie >= bands.review, (live ?? -1) >= bands.review else {
+                return (.fail, reasons + [String(format: "the selfie scores %.3f and the best video frame %.3f against the registry photo; a case needs both at the review threshold %.3f",
+                                                 selfie, live ?? -1, bands.review)], score)
             }
-            return (.review, reasons + ["a moderator compares the selfie, the video frame and the registry photo"], selfie)
+            return (.review, reasons + ["a moderator compares the selfie, the video frame and the registry photo"], score)
         }
         if live ?? -1 < selfie { reasons.append(String(format: "the best video frame scores %.3f against the registry photo, the selfie %.3f", live ?? -1, selfie)) }
         let outcome = bands.decide(score: score, livenessPassed: true)

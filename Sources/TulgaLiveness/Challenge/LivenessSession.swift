@@ -35,6 +35,12 @@ public struct SelfieMismatch: Sendable, Hashable, Codable {
     public var frame: Int
     /// Its cosine with the selfie photo.
     public var score: Double
+    /// Creates a record of the mismatch.
+    ///
+    /// - Parameters:
+    ///   - frame: the frame's index.
+    ///   - score: its cosine with the selfie photo.
+    public init(frame: Int, score: Double) { (self.frame, self.score) = (frame, score) }
 }
 
 /// The liveness report kept with the case.
@@ -218,7 +224,9 @@ public struct LivenessSession: Sendable {
         missing = 0
         guard continuous(face, o) else { return status }
         track(face)
-        if let hash = o.perceptualHash { signatures.append(FrameSignature(index: o.index, hash: hash, embedding: o.embedding)) }
+        if let hash = o.perceptualHash {
+            signatures.append(FrameSignature(index: o.index, hash: hash, variants: o.hashVariants, embedding: o.embedding))
+        }
         if let embedding = o.embedding, !checkIdentity(embedding, o) { return status }
 
         switch phase {

@@ -102,6 +102,8 @@ public struct FrameObservation: Sendable, Hashable {
     public var embedding: Embedding?
     /// The perceptual hash of the region around the face, on frames with one face (for the replay guard).
     public var perceptualHash: UInt64?
+    /// The same region's hashes mirrored and turned (see ``FrameSignature/variants``).
+    public var hashVariants: [UInt64] = []
     /// Open eyes in the main face (blink prompts only).
     public var openEyes: Int?
 

@@ -8,8 +8,11 @@ import Synchronization
 public struct FrameSignature: Sendable, Hashable, Codable {
     /// The frame's position in its session.
     public var index: Int
-    /// The DCT hash of the region around the face (see `perceptualHash` in the liveness runner).
+    /// The DCT hash of the region around the face (see `perceptualHashes` in the liveness runner).
     public var hash: UInt64
+    /// The same region's hashes mirrored left to right and turned by a few angles: a copy of the
+    /// video that was mirrored or turned matches an earlier frame through one of them.
+    public var variants: [UInt64]
     /// The face's embedding, on sampled frames.
     public var embedding: Embedding?
 
@@ -18,8 +21,19 @@ public struct FrameSignature: Sendable, Hashable, Codable {
     /// - Parameters:
     ///   - index: the frame's position.
     ///   - hash: the perceptual hash around the face.
+    ///   - variants: the mirrored and turned regions' hashes.
     ///   - embedding: the face's embedding, on sampled frames.
-    public init(index: Int, hash: UInt64, embedding: Embedding? = nil) { (self.index, self.hash, self.embedding) = (index, hash, embedding) }
+    public init(index: Int, hash: UInt64, variants: [UInt64] = [], embedding: Embedding? = nil) {
+        (self.index, self.hash, self.variants, self.embedding) = (index, hash, variants, embedding)
+    }
+
+    /// Bits that differ from `other`'s hash, the smallest over this frame's hash and its variants.
+    ///
+    /// - Parameter other: an earlier frame's signature.
+    /// - Returns: 0...64.
+    public func distance(to other: FrameSignature) -> Int {
+        ([hash] + variants).map { ($0 ^ other.hash).nonzeroBitCount }.min() ?? 64
+    }
 }
 
 /// The replay rule, pure. A sampled frame of this session matches a frame of an earlier attempt
@@ -41,23 +55,29 @@ public struct ReplayRule: Sendable, Hashable, Codable {
     /// The defaults above.
     public init() {}
 
-    /// How many of `session`'s sampled frames match frames of `earlier` in the same order and at a
-    /// similar pace: after a match, the next match lies at most ``maxPace`` times as many frames
-    /// further on in `earlier` as the session moved on (a copy may be trimmed, thinned or sped up;
-    /// chance matches of a new recording do not line up like that).
+    /// How many of `session`'s sampled frames match frames of `earlier` in the same order (forwards
+    /// or backwards) and at a similar pace: after a match, the next match lies at most ``maxPace``
+    /// times as many frames further on in `earlier` as the session moved on (a copy may be trimmed,
+    /// thinned, sped up or reversed; chance matches of a new recording do not line up like that).
     ///
     /// - Parameters:
     ///   - session: this session's frames (the sampled ones carry embeddings).
     ///   - earlier: one earlier attempt's frames.
     /// - Returns: The length of the match.
     public func matched(_ session: [FrameSignature], earlier: [FrameSignature]) -> Int {
+        // Played forwards, or backwards (a reversed copy can pass symmetric prompts).
+        let reversed = earlier.map { FrameSignature(index: -$0.index, hash: $0.hash, variants: $0.variants, embedding: $0.embedding) }
+        return max(inOrder(session, earlier: earlier), inOrder(session, earlier: reversed))
+    }
+
+    private func inOrder(_ session: [FrameSignature], earlier: [FrameSignature]) -> Int {
         let faces = earlier.compactMap(\.embedding), frames = earlier.sorted { $0.index < $1.index }
         var last: (session: Int, earlier: Int)?, count = 0
         for s in session.sorted(by: { $0.index < $1.index }) {
             guard let embedding = s.embedding, faces.contains(where: { embedding.cosine($0) >= minCosine }) else { continue }
             let window = last.map { ($0.earlier + 1)...($0.earlier + max(1, maxPace * (s.index - $0.session))) }
             // The earliest match in the window keeps the most room for the rest.
-            if let e = frames.first(where: { (window?.contains($0.index) ?? true) && ($0.hash ^ s.hash).nonzeroBitCount <= maxHashDistance }) {
+            if let e = frames.first(where: { (window?.contains($0.index) ?? true) && s.distance(to: $0) <= maxHashDistance }) {
                 last = (s.index, e.index)
                 count += 1
             }

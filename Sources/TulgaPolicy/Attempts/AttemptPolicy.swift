@@ -7,6 +7,9 @@ public struct AttemptPolicy: Sendable, Hashable, Codable {
     /// How long a running attempt holds its place, in seconds: at least as long as its session
     /// may live. A lease left behind by a crash is released (not counted) once it expires.
     public var leaseSeconds = 900.0
+    /// How long an attempt sent to a moderator holds back the next one for that IIN, in seconds
+    /// (a day, the moderation SLA): nobody queues up cases, and nobody is held back for ever.
+    public var reviewHoldSeconds = 86_400.0
     /// Creates a policy.
     ///
     /// - Parameters:

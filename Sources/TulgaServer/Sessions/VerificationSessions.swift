@@ -192,6 +192,8 @@ actor VerificationSessions {
                     e.lastStampMs = stamp
                 }
             }
+            // Judged: if the service stops before the finish, the lease's expiry still counts this failure.
+            if e.session.phase == .failed, e.session.usableFaceSeen { try await runner.records.attempts.markFailed(e.started.ticket) }
         } catch {
             await release(id, nil)
             throw error
