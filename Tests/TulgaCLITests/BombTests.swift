@@ -39,6 +39,19 @@ struct BombTests {
         return (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) * 1024
     }
 
+    /// Starts a verification session; returns its id.
+    static func startSession(_ port: Int, key: String, path: String, json: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-H", "X-API-Key: \(key)", "-X", "POST", "http://127.0.0.1:\(port)" + path, "-d", json]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let body = try JSONSerialization.jsonObject(with: out.fileHandleForReading.readDataToEndOfFile()) as? [String: Any]
+        p.waitUntilExit()
+        return try #require(body?["sessionId"] as? String)
+    }
+
     static func post(_ port: Int, key: String, path: String, file: String) throws -> (code: Int, body: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
@@ -57,26 +70,14 @@ struct BombTests {
         let w = try Workspace()
         let (server, _, key, port) = try w.kioskServer()
         defer { server.terminate(); server.waitUntilExit() }
+        func start(_ iin: String) throws -> String {
+            try Self.startSession(port, key: key, path: "/v1/verifications", json: #"{"iin":"\#(iin)"}"#)
+        }
         // A session for Obama, for the odd-width clip below (created first: a clip may not be longer than the session has existed).
-        let early = Process()
-        early.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        early.arguments = ["-s", "-H", "X-API-Key: \(key)", "-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.obama)"}"#]
-        let earlyOut = Pipe()
-        early.standardOutput = earlyOut
-        try early.run()
-        let oddSession = try #require((try JSONSerialization.jsonObject(with: earlyOut.fileHandleForReading.readDataToEndOfFile()) as? [String: Any])?["sessionId"] as? String)
-        early.waitUntilExit()
+        let oddSession = try start(Workspace.obama)
         let files = try Self.bombs(in: w.dir)
         // A session, and one genuine frame through the whole pipeline, so the models are resident before the baseline.
-        let session = Process()
-        session.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        session.arguments = ["-s", "-H", "X-API-Key: \(key)", "-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.lin)"}"#]
-        let out = Pipe()
-        session.standardOutput = out
-        try session.run()
-        let json = try JSONSerialization.jsonObject(with: out.fileHandleForReading.readDataToEndOfFile()) as? [String: Any]
-        session.waitUntilExit()
-        let sid = try #require(json?["sessionId"] as? String)
+        let sid = try start(Workspace.lin)
         #expect(try Self.post(port, key: key, path: "/v1/verifications/\(sid)/frames", file: w.dir + "/photos/lin.png").code == 200)
         let baseline = try Self.peakRSS(server.processIdentifier)
 
