@@ -356,32 +356,51 @@ tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv
     });
 }
 
-tv_status tv_image_face_thumbnails(const tv_image *image, const tv_face *face, float scale, const float *angles, int32_t count,
-                                   uint8_t *out, uint8_t mirrored[1024], tv_error *error) {
+namespace {
+
+// The DCT hash of a 32x32 grey picture: the 8x8 lowest frequencies, one bit per coefficient above
+// their median (the DC term left out of the median), bit i = coefficient (i / 8, i % 8).
+uint64_t dct_hash(const cv::Mat &small) {
+    cv::Mat f, d;
+    small.convertTo(f, CV_64F);
+    cv::dct(f, d);
+    double c[64], sorted[63];
+    for (int v = 0; v < 8; v++)
+        for (int u = 0; u < 8; u++) c[v * 8 + u] = d.at<double>(v, u);
+    std::copy(c + 1, c + 64, sorted);
+    std::nth_element(sorted, sorted + 31, sorted + 63);
+    double median = sorted[31];
+    uint64_t hash = 0;
+    for (int i = 0; i < 64; i++)
+        if (c[i] > median) hash |= uint64_t(1) << i;
+    return hash;
+}
+
+} // namespace
+
+tv_status tv_image_face_hashes(const tv_image *image, const tv_face *face, float scale, const float *angles, int32_t count,
+                               uint64_t *hashes, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
-        if (!valid_image(image) || !face || !out || !mirrored || !(scale > 0) || count < 1 || !angles)
-            return fail(error, TV_ERR_INVALID_ARGUMENT, "thumbnails need an image, a face, a positive scale and angles");
+        if (!valid_image(image) || !face || !hashes || !(scale > 0) || count < 1 || !angles)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "hashes need an image, a face, a positive scale and angles");
         float side = scale * std::max(face->width, face->height);
         if (!(side >= 8)) return fail(error, TV_ERR_INVALID_ARGUMENT, "the face is too small");
         cv::Point2f centre(face->x + face->width / 2, face->y + face->height / 2);
-        // The square around the face box, mapped to 128x128 (turned by each angle), then averaged to 32x32.
+        // The square around the face box, mapped to 128x128 (turned by each angle), averaged to 32x32.
         cv::Rect region = cv::Rect(cv::Rect2f(centre.x - side, centre.y - side, 2 * side, 2 * side)) & cv::Rect(0, 0, image->mat.cols, image->mat.rows);
         if (region.width < 1 || region.height < 1) return fail(error, TV_ERR_INVALID_ARGUMENT, "the face is outside the image");
         cv::Mat grey;
         cv::cvtColor(image->mat(region), grey, cv::COLOR_BGR2GRAY);
         cv::Point2f local(centre.x - region.x, centre.y - region.y);
         for (int32_t i = 0; i < count; i++) {
-            cv::Mat m = cv::getRotationMatrix2D(local, angles[i], 128.0 / side), patch, small;
+            cv::Mat m = cv::getRotationMatrix2D(local, angles[i], 128.0 / side), patch, small, flipped;
             m.at<double>(0, 2) += 64.0 - local.x;
             m.at<double>(1, 2) += 64.0 - local.y;
             cv::warpAffine(grey, patch, m, cv::Size(128, 128), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
             cv::resize(patch, small, cv::Size(32, 32), 0, 0, cv::INTER_AREA);
-            for (int r = 0; r < 32; r++) std::memcpy(out + i * 1024 + r * 32, small.ptr<uint8_t>(r), 32);
-            if (i == 0) {
-                cv::Mat flipped;
-                cv::flip(small, flipped, 1);
-                for (int r = 0; r < 32; r++) std::memcpy(mirrored + r * 32, flipped.ptr<uint8_t>(r), 32);
-            }
+            cv::flip(small, flipped, 1);
+            hashes[i] = dct_hash(small);
+            hashes[count + i] = dct_hash(flipped);
         }
         return TV_OK;
     });
@@ -756,16 +775,16 @@ tv_status tv_video_open(const char *path, const tv_video_limits *limits, tv_vide
         *out = nullptr;
         if (!path || !limits || limits->max_pixels <= 0 || limits->max_long_side <= 0 || limits->max_short_side <= 0 || limits->max_frames <= 0)
             return fail(error, TV_ERR_INVALID_ARGUMENT, "a path and positive limits are required");
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return fail(error, TV_ERR_CAPTURE, "no video file at %s", path);
+        struct stat file;
+        if (stat(path, &file) != 0 || !S_ISREG(file.st_mode)) return fail(error, TV_ERR_CAPTURE, "no video file at %s", path);
         auto v = std::make_unique<tv_video>();
         v->limits = *limits;
         char pixels[32];
         snprintf(pixels, sizeof(pixels), "%lld", (long long)limits->max_pixels);
-        // Only local files and a few containers and codecs: no playlist or concat file can make
-        // FFmpeg open other files or URLs, and no obscure decoder sees hostile bytes.
         // The packets first, undecoded: how many, and the span of their timestamps.
-        if (tv_status st = scan_packets(path, v->limits, &v->first_ms, &v->end_ms, error); st != TV_OK) return st;
+        if (tv_status scanned = scan_packets(path, v->limits, &v->first_ms, &v->end_ms, error); scanned != TV_OK) return scanned;
+        // Only local files and a few containers and codecs (input_options): no playlist or concat
+        // file can make FFmpeg open other files or URLs, and no obscure decoder sees hostile bytes.
         AVDictionary *options = input_options();
         int rc = avformat_open_input(&v->format, path, nullptr, &options);
         av_dict_free(&options);

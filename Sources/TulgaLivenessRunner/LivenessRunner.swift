@@ -6,34 +6,19 @@ import Foundation
 /// 64-bit perceptual hashes (DCT hashes) of the region around a face: a square 1.5 times the face
 /// box's longer side, in grey averaged down to 32×32; the 8×8 lowest frequencies of its DCT, one
 /// bit per coefficient above their median. Re-encoding, rescaling, cropping or padding the frame
-/// change few bits; another moment changes many. The others are of the same region mirrored, and
-/// turned by ±10° and ±20° (the landmarks do not follow an in-plane turn well enough to level it),
-/// so mirrored and turned copies match too.
+/// change few bits; another moment changes many. The variants are the same region turned every 5°
+/// up to ±25° (the landmarks do not follow an in-plane turn well enough to level it), each also
+/// mirrored, so turned and mirrored copies match too; only a session's own frames need them.
 ///
 /// - Parameters:
 ///   - image: the decoded frame.
 ///   - face: the face, in the frame's original pixels.
-/// - Returns: The hash, and the mirrored and turned regions' hashes.
+/// - Returns: The hash, and the turned and mirrored regions' hashes.
 /// - Throws: ``FaceError`` if the region cannot be read.
 public func perceptualHashes(_ image: Image, around face: DetectedFace) throws(FaceError) -> (plain: UInt64, variants: [UInt64]) {
-    let thumbnails = try image.faceThumbnails(face.scaled(by: 1 / Double(image.decodeScale)), scale: 1.5, angles: [0, -10, 10, -20, 20])
-    let hashes = thumbnails.turned.map { dctHash($0.map(Double.init)) }
-    return (hashes[0], [dctHash(thumbnails.mirrored.map(Double.init))] + hashes.dropFirst())
-}
-
-/// The DCT hash of a 32×32 grey picture (row by row).
-///
-/// - Parameter grey: 1,024 values.
-/// - Returns: 64 bits: the 8×8 lowest frequencies, each above their median or not.
-public func dctHash(_ grey: [Double]) -> UInt64 {
-    let n = 32, k = 8
-    let basis = (0..<k).map { u in (0..<n).map { x in cos(Double.pi * Double(u) * (2 * Double(x) + 1) / Double(2 * n)) } }
-    var rows = [Double](repeating: 0, count: n * k)   // rows[y * k + u]
-    for y in 0..<n { for u in 0..<k { rows[y * k + u] = (0..<n).reduce(0) { $0 + grey[y * n + $1] * basis[u][$1] } } }
-    var coefficients = [Double](repeating: 0, count: k * k)
-    for v in 0..<k { for u in 0..<k { coefficients[v * k + u] = (0..<n).reduce(0) { $0 + rows[$1 * k + u] * basis[v][$1] } } }
-    let median = coefficients.dropFirst().sorted()[(k * k - 1) / 2]
-    return coefficients.enumerated().reduce(UInt64(0)) { $1.element > median ? $0 | (1 << UInt64($1.offset)) : $0 }
+    let angles: [Double] = [0, -5, 5, -10, 10, -15, 15, -20, 20, -25, 25]
+    let hashes = try image.faceHashes(face.scaled(by: 1 / Double(image.decodeScale)), scale: 1.5, angles: angles)
+    return (hashes[0], Array(hashes.dropFirst()))
 }
 
 /// A finished session: its report and the frame that became the session's selfie.
@@ -92,6 +77,18 @@ public final class LivenessRunner {
             o.openEyes = try? eyes.openEyes(face.face.scaled(by: 1 / Double(frame.image.decodeScale)), in: frame.image)
         }
         return o
+    }
+
+    /// The perceptual hash around the frame's face, when it has exactly one: for frames read after
+    /// the check ended, which only the replay ledger keeps.
+    ///
+    /// - Parameter image: the frame.
+    /// - Returns: The hash, or `nil` without exactly one face.
+    /// - Throws: ``FaceError`` from detection.
+    public func hash(_ image: Image) throws(FaceError) -> UInt64? {
+        let analysis = try engine.analyze(image)
+        guard analysis.faces.count == 1, let face = analysis.faces.first else { return nil }
+        return try? perceptualHashes(image, around: face.face).plain
     }
 
     /// The guidance phase over `source`: hints for each frame until one needs none. The ready

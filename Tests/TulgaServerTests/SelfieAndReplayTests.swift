@@ -196,7 +196,7 @@ struct SelfieAndReplayTests {
         await f.store.database.close()
     }
 
-    @Test("the clip passes once; its re-encodes (JPEG frames; resized by 5%) are refused as replays on this node and on a second node sharing the database",
+    @Test("the clip passes once; its re-encodes (JPEG frames; reversed; resized by 5%) are refused as replays on this node and on a second node sharing the database",
           arguments: Backend.allCases)
     func replayAcrossNodes(backend: Backend) async throws {
         let first = try await Fixture.make(database: try await backend.freshLocation())
@@ -216,6 +216,11 @@ struct SelfieAndReplayTests {
             #expect(try await c.frames(again, try videoFrames { try Image(decoding: try $0.jpegData(quality: 75)) }) == "passed")
             let k = try await c.finish(again)
             #expect(k["outcome"] as? String == "fail" && (k["liveness"] as? [String: Any])?["failure"] as? String == "replayed", "\(k)")
+            // Played backwards: its first half is the tail the passing clip never needed; the ledger holds it all the same.
+            let backwards = try await c.start(Fixture.linIIN)
+            #expect(try await c.frames(backwards, try videoFrames().reversed()) == "passed")
+            let b = try await c.finish(backwards)
+            #expect(b["outcome"] as? String == "fail" && (b["liveness"] as? [String: Any])?["failure"] as? String == "replayed", "\(b)")
         }
         try await second.app.test(.router) { client in
             let c = VerificationClient(client: client, fixture: second)
@@ -226,7 +231,7 @@ struct SelfieAndReplayTests {
             #expect(j["outcome"] as? String == "fail" && (j["liveness"] as? [String: Any])?["failure"] as? String == "replayed", "\(j)")
         }
         let status = try await first.store.attempts.status(Fixture.linIIN)
-        #expect(status.failures == 2 && status.running == 0)
+        #expect(status.failures == 3 && status.running == 0)
         await second.store.database.close()
         await first.store.database.close()
     }

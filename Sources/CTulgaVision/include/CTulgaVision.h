@@ -112,11 +112,12 @@ tv_status tv_image_side_by_side(const tv_image *a, const tv_image *b, int32_t he
 tv_status tv_image_adjust(const tv_image *src, double gain, double bias, double blur_sigma, tv_image **out,
                           tv_error *error);
 /// Resizes to exactly width x height.
-/// The square of side scale x the face box's longer side around the face, turned by each of the
-/// count angles (degrees, counter-clockwise), in grey averaged down to 32x32 (row by row) into
-/// out (count x 1024 bytes); and the first one mirrored left to right.
-tv_status tv_image_face_thumbnails(const tv_image *image, const tv_face *face, float scale, const float *angles, int32_t count,
-                                   uint8_t *out, uint8_t mirrored[1024], tv_error *error);
+/// 64-bit DCT hashes of the square of side scale x the face box's longer side around the face,
+/// turned by each of the count angles (degrees, counter-clockwise) and averaged down to 32x32 grey:
+/// the 8x8 lowest frequencies, one bit per coefficient above their median. hashes receives 2 x count
+/// values: the turned squares, then the same mirrored left to right.
+tv_status tv_image_face_hashes(const tv_image *image, const tv_face *face, float scale, const float *angles, int32_t count,
+                               uint64_t *hashes, tv_error *error);
 tv_status tv_image_resize(const tv_image *src, int32_t width, int32_t height, tv_image **out,
                           tv_error *error);
 tv_status tv_image_draw_rect(tv_image *image, float x, float y, float width, float height, uint8_t r,

@@ -224,29 +224,26 @@ public final class Image: @unchecked Sendable {
         try derived { tv_image_resize(handle, Int32(width), Int32(height), &$0, $1) }
     }
 
-    /// The region around a face, turned by each angle, in grey averaged down to 32×32 (row by
-    /// row), and the first mirrored: for perceptual hashes that survive rotating, rescaling,
-    /// cropping and mirroring the frame.
+    /// Perceptual hashes of the region around a face (see `tv_image_face_hashes`): the square of
+    /// side `scale` × the face box's longer side, turned by each angle, and the same mirrored.
     ///
     /// - Parameters:
     ///   - face: the face, in this picture's decoded pixels.
     ///   - scale: the square's side as a multiple of the face box's longer side.
     ///   - angles: the turns, in degrees counter-clockwise.
-    /// - Returns: 1,024 grey values per angle, and the first mirrored.
+    /// - Returns: One hash per angle, then one per angle mirrored.
     /// - Throws: ``FaceError`` `.invalidArgument` for a face too small or outside the picture, or no angle.
-    public func faceThumbnails(_ face: DetectedFace, scale: Double, angles: [Double]) throws(FaceError) -> (turned: [[UInt8]], mirrored: [UInt8]) {
+    public func faceHashes(_ face: DetectedFace, scale: Double, angles: [Double]) throws(FaceError) -> [UInt64] {
         guard !angles.isEmpty else { throw FaceError(.invalidArgument, "no angle") }
-        var all = [UInt8](repeating: 0, count: 1024 * angles.count), mirrored = [UInt8](repeating: 0, count: 1024)
+        var hashes = [UInt64](repeating: 0, count: 2 * angles.count)
         var f = face.cValue
         let turns = angles.map(Float.init)
-        try all.withUnsafeMutableBufferPointer { (a) throws(FaceError) in
-            try mirrored.withUnsafeMutableBufferPointer { (b) throws(FaceError) in
-                try turns.withUnsafeBufferPointer { (t) throws(FaceError) in
-                    try check { tv_image_face_thumbnails(handle, &f, Float(scale), t.baseAddress, Int32(turns.count), a.baseAddress, b.baseAddress, $0) }
-                }
+        try hashes.withUnsafeMutableBufferPointer { (h) throws(FaceError) in
+            try turns.withUnsafeBufferPointer { (t) throws(FaceError) in
+                try check { tv_image_face_hashes(handle, &f, Float(scale), t.baseAddress, Int32(turns.count), h.baseAddress, $0) }
             }
         }
-        return ((0..<angles.count).map { Array(all[($0 * 1024)..<($0 * 1024 + 1024)]) }, mirrored)
+        return hashes
     }
 
     /// This picture and `other` side by side at a common height.

@@ -245,6 +245,16 @@ public struct LivenessSession: Sendable {
         fail(phase == .baseline ? .baselineNotReached : .streamEnded, at: nil)
     }
 
+    /// A frame read after the check ended (the rest of a clip): kept only for the replay ledger.
+    ///
+    /// - Parameters:
+    ///   - index: the frame's position.
+    ///   - hash: its perceptual hash around the face.
+    public mutating func recordAfterEnd(index: Int, hash: UInt64) {
+        guard phase == .passed || phase == .failed else { return }
+        signatures.append(FrameSignature(index: index, hash: hash))
+    }
+
     /// The shell found these frames in an earlier session.
     public mutating func rejectAsReplay() {
         phase = .failed

@@ -10,8 +10,9 @@ public struct FrameSignature: Sendable, Hashable, Codable {
     public var index: Int
     /// The DCT hash of the region around the face (see `perceptualHashes` in the liveness runner).
     public var hash: UInt64
-    /// The same region's hashes mirrored left to right and turned by a few angles: a copy of the
-    /// video that was mirrored or turned matches an earlier frame through one of them.
+    /// The same region's hashes turned and mirrored: a copy of the video that was turned or
+    /// mirrored matches an earlier frame through one of them. Only a session's own frames need
+    /// them, so they are not stored (not encoded).
     public var variants: [UInt64]
     /// The face's embedding, on sampled frames.
     public var embedding: Embedding?
@@ -25,6 +26,29 @@ public struct FrameSignature: Sendable, Hashable, Codable {
     ///   - embedding: the face's embedding, on sampled frames.
     public init(index: Int, hash: UInt64, variants: [UInt64] = [], embedding: Embedding? = nil) {
         (self.index, self.hash, self.variants, self.embedding) = (index, hash, variants, embedding)
+    }
+
+    enum CodingKeys: String, CodingKey { case index, hash, embedding }
+
+    /// Decodes a stored signature (without variants).
+    ///
+    /// - Parameter decoder: the decoder.
+    /// - Throws: `DecodingError` for a malformed signature.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (index, hash, variants, embedding) = (try c.decode(Int.self, forKey: .index), try c.decode(UInt64.self, forKey: .hash), [],
+                                              try c.decodeIfPresent(Embedding.self, forKey: .embedding))
+    }
+
+    /// Encodes the signature without its variants.
+    ///
+    /// - Parameter encoder: the encoder.
+    /// - Throws: `EncodingError` if the encoder refuses a value.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        try c.encode(hash, forKey: .hash)
+        try c.encodeIfPresent(embedding, forKey: .embedding)
     }
 
     /// Bits that differ from `other`'s hash, the smallest over this frame's hash and its variants.

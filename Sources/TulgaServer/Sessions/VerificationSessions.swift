@@ -172,11 +172,18 @@ actor VerificationSessions {
         do {
             let source = try frames(data, e.lastStampMs ?? e.session.issuedAtMs)
             let pipeline = pool.pipeline()
-            batches: while e.session.phase == .baseline || e.session.phase == .prompting {
+            // The whole source is read: once the check has ended, the rest of a clip is only hashed, so
+            // the replay ledger holds all of a recording (its unused tail cannot pass another attempt).
+            while true {
                 let (images, stamps) = try source.next()
                 if images.isEmpty { break }
                 for (image, stamp) in zip(images, stamps) {
-                    guard e.session.phase == .baseline || e.session.phase == .prompting else { break batches }
+                    guard e.session.phase == .baseline || e.session.phase == .prompting else {
+                        let hash = try await pipeline.withEngine { try LivenessRunner(engine: $0).hash(image) }
+                        if let hash { e.session.recordAfterEnd(index: e.nextIndex, hash: hash) }
+                        e.nextIndex += 1
+                        continue
+                    }
                     guard stamp > (e.lastStampMs ?? -.infinity) else {
                         throw Problem(.unprocessableContent, "clip_timing", "a frame is stamped before the previous one")
                     }
