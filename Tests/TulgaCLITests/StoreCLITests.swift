@@ -348,13 +348,13 @@ struct ServeTests {
         let created = try curl(["-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.lin)"}"#])
         let sid = try #require((try JSONSerialization.jsonObject(with: Data(created.utf8)) as? [String: Any])?["sessionId"] as? String)
 
-        // A clip is recorded after the prompt, so the server refuses one longer than the session has
-        // existed on its (real) clock: wait out the fixture's 4.3 s. A lower bound, not a speed assumption.
-        try await Task.sleep(for: .seconds(5))
+        // A clip may not be longer than the session has existed on the server's (real) clock: the upload
+        // is sent at 100 kB/s, so the 760 kB clip arrives well after the fixture's 4.3 s. A slower machine only adds time.
         // Upload the clip (about half a second of work) and send SIGTERM while it runs.
         let upload = Process()
         upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        upload.arguments = ["-s", "-v", "-o", w.dir + "/upload.json", "-w", "%{http_code}", "-H", "X-API-Key: \(key)", "--data-binary", "@" + w.video,
+        upload.arguments = ["-s", "-v", "--limit-rate", "100K", "-o", w.dir + "/upload.json", "-w", "%{http_code}", "-H", "X-API-Key: \(key)",
+                            "--data-binary", "@" + w.video,
                             "http://127.0.0.1:\(port)/v1/verifications/\(sid)/clip"]
         let status = Pipe(), trace = Pipe()
         upload.standardOutput = status
