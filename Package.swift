@@ -107,7 +107,7 @@ let package = Package(
         // The registry: people and their sealed photos.
         .target(name: "TulgaRegistry", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
         // Attempts, the per-IIN counter, in-person acceptance, the replay ledger.
-        .target(name: "TulgaAttempts", dependencies: ["TulgaCore", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
+        .target(name: "TulgaAttempts", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
         // Moderation cases and moderators.
         .target(name: "TulgaModeration", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaPolicy", "TulgaStorage"], swiftSettings: swiftSettings),
         // The Digital ID: pure rules (lifecycle, PIN counter, consent limits) and its records.
@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(name: "TulgaCoreTests", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaPolicyTests", dependencies: ["TulgaPolicy", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaIdentityTests", dependencies: ["TulgaIdentity", "TulgaCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TulgaCryptoTests", dependencies: ["TulgaTestSupport", "TulgaCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "TulgaCryptoTests", dependencies: ["TulgaTestSupport", "TulgaCrypto", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TulgaDigitalIDTests",
             dependencies: ["TulgaTestSupport", "TulgaDigitalID", "TulgaCore", "TulgaStorage", "TulgaCrypto"],
@@ -217,7 +217,8 @@ let package = Package(
         .testTarget(
             name: "TulgaStorageTests",
             dependencies: ["TulgaTestSupport", "TulgaStorage", "TulgaFlow", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto",
-                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance"],
+                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance", "TulgaAPIKeys",
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

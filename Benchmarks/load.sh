@@ -13,11 +13,12 @@ BIN="$(swift build -c release --show-bin-path)/tulga"
 WORK=$(mktemp -d /tmp/tulga-load.XXXXXX)
 PORT=${PORT:-18282}
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-ARGS=(--database "$WORK/tulga.sqlite" --key-file "$WORK/evidence.key" --config "$WORK/load.json")
+ARGS=(--database "$WORK/tulga.sqlite" --keys "$WORK/keys" --config "$WORK/load.json")
 cat > "$WORK/load.json" <<JSON
 {"liveness": {"promptTimeoutMs": 1e12, "sessionTimeoutMs": 1e12},
  "server": {"port": $PORT, "rateLimitPerKeyPerMinute": 1e9, "rateLimitPerIINPerMinute": 1e9, "sessionIdleSeconds": 3600}}
 JSON
+"$BIN" init "${ARGS[@]}" >/dev/null
 mkdir -p "$WORK/photos"
 cp ../shared/fixtures/faces/lin_manuel_miranda_f095.png "$WORK/photos/lin.png"
 python3 - "$WORK" <<'PY'

@@ -43,7 +43,8 @@ echo "==> liveness frame rate" >&2
 echo "==> peak RSS of tulga serve with the models loaded, after one verification" >&2
 S=$WORK/serve; mkdir -p "$S/photos"; cp ../shared/fixtures/faces/lin_manuel_miranda_f095.png "$S/photos/lin.png"
 printf 'iin,surname,given_name,document_number,phone,photo\n850314300013,M,L,N1,,lin.png\n' > "$S/reg.csv"
-SARGS=(--database "$S/db.sqlite" --key-file "$S/key")
+SARGS=(--database "$S/db.sqlite" --keys "$S/keys")
+"$BIN/tulga" init "${SARGS[@]}" >/dev/null
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$BIN/tulga" registry import --csv "$S/reg.csv" --photos "$S/photos" "${SARGS[@]}" >/dev/null
 TULGA_NEW_API_KEY=$KEY "$BIN/tulga" apikey add bench --scopes kiosk "${SARGS[@]}" >/dev/null

@@ -65,14 +65,14 @@ public struct APIKeyRecords: Sendable {
     public let database: any SQLDatabase
     /// The clock keys are stamped with.
     public let clock: any WallClock
-    let cipher: EvidenceCipher
+    let cipher: SealingKey
 
     /// Creates the records.
     ///
     /// - Parameters:
     ///   - context: the database and the clock.
     ///   - cipher: the key the lookup HMAC is derived from.
-    public init(_ context: RecordContext, cipher: EvidenceCipher) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
+    public init(_ context: RecordContext, cipher: SealingKey) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
     enum Columns: String {
         case id, name, scopes, secretHash = "secret_hash", lookup, createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at", family
@@ -99,7 +99,31 @@ public struct APIKeyRecords: Sendable {
     /// - Returns: 16 lower-case hex digits.
     public static func id(of key: String) -> String { String(sha256Hex(key).prefix(16)) }
 
-    func lookup(_ key: String) -> String { cipher.mac(purpose: "tulga api-key lookup v1", key) }
+    static let purpose = "tulga api-key lookup v1"
+
+    /// `<key id>:<HMAC>` under the current evidence key.
+    func lookup(_ key: String) -> String { "\(cipher.keyID):\(cipher.mac(purpose: Self.purpose, key) ?? "")" }
+
+    /// Whether `stored` is the lookup of `key`, and whether under the current evidence key. A lookup
+    /// from before key ids were kept (bare HMAC) is tried under every key present.
+    func matches(_ stored: String, _ key: String) -> (match: Bool, current: Bool) {
+        let parts = stored.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2 {
+            guard let mac = cipher.mac(purpose: Self.purpose, key, keyID: parts[0]) else { return (false, false) }
+            return (constantTimeEquals(parts[1], mac), parts[0] == cipher.keyID)
+        }
+        let found = ([cipher.keyID] + cipher.retiredIDs).contains { id in cipher.mac(purpose: Self.purpose, key, keyID: id).map { constantTimeEquals(stored, $0) } ?? false }
+        return (found, false)
+    }
+
+    /// How many usable keys' lookups are not under the evidence key `keyID` (they move on their next use).
+    ///
+    /// - Throws: ``DatabaseFailure``.
+    public func lookupsNotUnder(_ keyID: String) async throws -> Int {
+        try await database.transaction { db in
+            try db.one("SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL AND (lookup IS NULL OR lookup NOT LIKE ?)", [.text(keyID + ":%")])?["n"].int ?? 0
+        }
+    }
 
     /// Registers a key of at least 32 characters with `scopes`. A key with the same id is replaced
     /// (a new name or scopes), unless it was revoked: a revoked key never comes back.
@@ -148,7 +172,14 @@ public struct APIKeyRecords: Sendable {
         guard let row = try await database.transaction({ db in try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(id)]) }) else { return nil }
         let record = try Self.record(row)
         if let stored = try row.optionalText(Columns.lookup), !stored.isEmpty {
-            guard constantTimeEquals(stored, expected) else { return nil }
+            let (match, current) = matches(stored, key)
+            guard match else { return nil }
+            // Made under a key since rotated: moved to the current one now that the key is at hand.
+            if !current {
+                try await database.transaction { db in
+                    try db.execute("UPDATE api_keys SET lookup = ? WHERE id = ? AND lookup = ?", [.text(expected), .text(id), .text(stored)])
+                }
+            }
         } else {
             // A key from an older build: its scrypt hash once, then the keyed lookup from now on.
             guard SecretHash.verify(key, against: try row.text(Columns.secretHash)) else { return nil }

@@ -2,6 +2,7 @@ public import Foundation
 public import TulgaCore
 public import TulgaPolicy
 public import TulgaStorage
+public import TulgaCrypto
 
 /// A started attempt.
 public struct AttemptTicket: Sendable, Hashable {
@@ -90,6 +91,8 @@ public struct AttemptRecords: Sendable {
             // A session whose liveness check had already failed when the service stopped still counts.
             "ALTER TABLE attempts ADD COLUMN judged_failed {INT}",
         ])
+        // Signatures sealed before they were bound to their row are sealed again at start-up.
+        migrator.registerMigration("attempts.v4", [sealed.markUnbound])
     }
 
     static func counter(_ db: any SQLSession, iin: String) throws -> AttemptCounter {
@@ -333,27 +336,35 @@ public struct AttemptRecords: Sendable {
     /// - Parameters:
     ///   - db: the caller's transaction.
     ///   - iin: the applicant's IIN.
+    ///   - key: the evidence key.
     ///   - limit: how many attempts to read.
-    /// - Returns: Each attempt's sealed signatures and the key id they were sealed with.
-    /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`.
-    public static func frameSignatures(_ db: any SQLSession, iin: String, limit: Int = 50) throws -> [(sealed: Data, keyID: String)] {
-        try db.query("SELECT sealed, key_id FROM frame_signatures WHERE iin = ? ORDER BY created_at DESC LIMIT ?", [.text(iin), .int(Int64(limit))])
-            .map { (try $0.blob(SignatureColumns.sealed), try $0.text(SignatureColumns.keyID)) }
+    /// - Returns: Each attempt's encoded signatures, opened.
+    /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`; `CryptoFailure` for a blob that does not open.
+    public static func frameSignatures(_ db: any SQLSession, iin: String, key: SealingKey, limit: Int = 50) throws -> [Data] {
+        try db.query("SELECT attempt_id, sealed, key_id FROM frame_signatures WHERE iin = ? ORDER BY created_at DESC LIMIT ?",
+                     [.text(iin), .int(Int64(limit))]).map { row in
+            try key.open(try row.blob(SignatureColumns.sealed), keyID: try row.text(SignatureColumns.keyID),
+                         for: sealed.place("sealed", try row.text(SignatureColumns.attemptID)))
+        }
     }
 
-    /// Records an attempt's sealed frame signatures, in the transaction that records its result.
+    /// Records an attempt's frame signatures, sealed to its row, in the transaction that records its result.
     ///
     /// - Parameters:
     ///   - db: the caller's transaction.
     ///   - ticket: the attempt.
-    ///   - sealed: the signatures, sealed by the caller.
-    ///   - keyID: the key they were sealed with.
+    ///   - signatures: the encoded signatures, in clear; sealed here.
+    ///   - key: the evidence key.
     ///   - now: the injected clock's time.
-    /// - Throws: ``DatabaseFailure``.
-    public static func recordFrameSignatures(_ db: any SQLSession, _ ticket: AttemptTicket, sealed: Data, keyID: String, at now: Double) throws {
+    /// - Throws: ``DatabaseFailure``; `CryptoFailure`.
+    public static func recordFrameSignatures(_ db: any SQLSession, _ ticket: AttemptTicket, _ signatures: Data, key: SealingKey, at now: Double) throws {
+        let blob = try key.seal(signatures, for: sealed.place("sealed", ticket.id))
         try db.execute("INSERT INTO frame_signatures (attempt_id, iin, sealed, key_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                       [.text(ticket.id), .text(ticket.iin), .blob(sealed), .text(keyID), .double(now)])
+                       [.text(ticket.id), .text(ticket.iin), .blob(blob), .text(key.keyID), .double(now)])
     }
 
-    enum SignatureColumns: String { case sealed, keyID = "key_id" }
+    /// The sealed signature column.
+    public static let sealed = SealedColumns("frame_signatures", id: "attempt_id", ["sealed"])
+
+    enum SignatureColumns: String { case sealed, keyID = "key_id", attemptID = "attempt_id" }
 }

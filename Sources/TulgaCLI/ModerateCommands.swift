@@ -86,7 +86,7 @@ struct ModerateShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show a case and write a side-by-side PNG of the selfie and the reference with face boxes and the score.")
     @Argument var caseID: String
-    @Option(help: "Folder for the PNG (created 0700).") var output = "var/review"
+    @Option(help: "Folder for the PNG (created 0700; default storage.reviewFolder, var/review).") var output: String?
     @OptionGroup var credentials: Credentials
     @OptionGroup var store: StoreOptions
 
@@ -96,7 +96,8 @@ struct ModerateShow: AsyncParsableCommand {
             let c = detail.summary
             var png: String?
             if let selfie = detail.selfie, let reference = detail.reference {
-                png = try writeComparison(selfie: selfie, reference: reference, score: c.score, config: configuration.face)
+                png = try writeComparison(selfie: selfie, reference: reference, score: c.score, config: configuration.face,
+                                          folder: output ?? configuration.storage.reviewFolder)
             }
             if store.common.json {
                 try printJSON(["case": AnyEncodable(c), "png": AnyEncodable(png), "liveness": AnyEncodable(detail.livenessReport)])
@@ -113,7 +114,7 @@ struct ModerateShow: AsyncParsableCommand {
         }
     }
 
-    func writeComparison(selfie: Data, reference: Data, score: Double, config: FaceConfig) throws -> String {
+    func writeComparison(selfie: Data, reference: Data, score: Double, config: FaceConfig, folder: String) throws -> String {
         do {
             let engine = try FaceEngine(config: config)
             func boxed(_ data: Data) throws(FaceError) -> Image {
@@ -126,11 +127,11 @@ struct ModerateShow: AsyncParsableCommand {
             let joined = try left.sideBySide(with: try boxed(reference), height: 480)
             let labelled = try joined.annotated([.text("\(panels)   score \(format(score, 3)) (the lower of the selfie's and the best video frame's)",
                                                        at: Point(x: 10, y: 30), size: 0.6)])
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let path = (output as NSString).appendingPathComponent("\(caseID).png")
-            guard FileManager.default.createFile(atPath: path, contents: try labelled.pngData(), attributes: [.posixPermissions: 0o600]) else {
-                throw fail("cannot write \(path)")
-            }
+            let path = (folder as NSString).appendingPathComponent("\(caseID).png")
+            do {
+                try PrivateFile.makeFolder(folder)
+                try PrivateFile.replace(path, try labelled.pngData())
+            } catch let failure as FileFailure { throw fail("cannot write the comparison: \(failure)") }
             return path
         } catch let error as FaceError {
             throw fail("cannot draw the comparison: \(error.reason)")

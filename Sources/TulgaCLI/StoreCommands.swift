@@ -23,19 +23,29 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Database: var/tulga.sqlite (default), sqlite:PATH or postgres://user@host:port/db ($TULGA_DATABASE).")
     var database: String?
 
-    @Option(help: "Evidence key file (32 bytes, created 0600 if missing).")
-    var keyFile: String?
+    @Option(help: "Folder of the service's keys (default var/keys, $TULGA_KEYS); tulga init creates them.")
+    var keys: String?
 
     @OptionGroup var common: CommonOptions
 
-    func open() async throws -> (Records, Configuration) {
+    /// The configuration with the command line's and the environment's database and keys folder.
+    func configuration() throws -> Configuration {
         var configuration = try common.loadConfiguration()
-        if let database = database ?? ProcessInfo.processInfo.environment["TULGA_DATABASE"] { configuration.storage.database = database }
-        if let keyFile { configuration.storage.keyFile = keyFile }
+        let env = ProcessInfo.processInfo.environment
+        if let database = database ?? env["TULGA_DATABASE"] { configuration.storage.database = database }
+        if let keys = keys ?? env["TULGA_KEYS"] { configuration.storage.keysFolder = keys }
+        return configuration
+    }
+
+    func open() async throws -> (Records, Configuration) {
+        let configuration = try configuration()
+        // Keys first: a command never creates one on its own, and never touches the database without them.
+        let keys: ServiceKeys
+        do { keys = try ServiceKeys(folder: configuration.storage.keysFolder) } catch { throw fail("\(error)") }
         do {
             let db = try await openDatabase(configuration.storage.database)
-            let records = try await Records.open(database: db, cipher: try EvidenceCipher(keyFile: configuration.storage.keyFile),
-                                                 settings: configuration.recordSettings, clock: SystemClock(), ca: try? LocalCA(configuration.ca))
+            let records = try await Records.open(database: db, keys: keys, settings: configuration.recordSettings, clock: SystemClock(),
+                                                 ca: try? LocalCA(configuration.ca))
             return (records, configuration)
         } catch {
             throw fail("\(error)")
@@ -172,7 +182,7 @@ struct Attempt: AsyncParsableCommand {
     }
 }
 
-// MARK: - in-person, purge, audit
+// MARK: - in-person, purge
 
 struct InPerson: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "inperson", abstract: "Service-centre operator actions.",
@@ -197,7 +207,7 @@ struct InPersonAccept: AsyncParsableCommand {
 }
 
 struct Purge: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete the biometric evidence of decided cases older than an age.")
+    static let configuration = CommandConfiguration(abstract: "Delete the biometric evidence of decided cases older than an age, and their review PNGs.")
     @Option(help: "Age such as 30d, 12h or 90m.") var olderThan: String
     @OptionGroup var store: StoreOptions
 
@@ -216,35 +226,10 @@ struct Purge: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await withStore(store) { s, _ in
-            let n = try await s.moderation.purgeEvidence(olderThan: Self.seconds(olderThan) ?? 0, actor: "purge")
+        try await withStore(store) { s, configuration in
+            let n = try await EvidencePurge.run(s, olderThan: Self.seconds(olderThan) ?? 0, reviewFolder: configuration.storage.reviewFolder, actor: "purge")
             print("purged the evidence of \(n) decided case(s)")
         }
-    }
-}
-
-struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "The hash-chained audit log.",
-                                                    subcommands: [AuditVerify.self])
-}
-
-struct AuditVerify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "verify",
-                                                    abstract: "Recompute the chain; exit 1 if a row was edited or deleted.")
-    @OptionGroup var store: StoreOptions
-
-    func run() async throws {
-        var intact = true
-        try await withStore(store) { s, _ in
-            let result = try await s.verifyAudit()
-            intact = result.intact
-            if store.common.json { try printJSON(result) } else if result.intact {
-                print("audit log intact: \(result.rows) rows")
-            } else {
-                print("audit log BROKEN at row \(result.brokenAt ?? 0): \(result.problem ?? "")")
-            }
-        }
-        if !intact { throw ExitCode(1) }
     }
 }
 

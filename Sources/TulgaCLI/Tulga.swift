@@ -34,12 +34,14 @@ struct Tulga: AsyncParsableCommand {
         Settings come from --config, $TULGA_CONFIG or ./config/tulga.json; models from $TULGA_MODELS or ./Models.
         """,
         subcommands: [Detect.self, Verify.self, Kiosk.self, Attempt.self, Registry.self, Moderate.self, ModeratorCommand.self,
-                      InPerson.self, DigitalIDCommand.self, Purge.self, AuditCommand.self, CACommand.self, PhoneCommand.self,
+                      InPerson.self, DigitalIDCommand.self, Purge.self, AuditCommand.self, InitCommand.self, SecretsCommand.self, CACommand.self, PhoneCommand.self,
                       SMSCommand.self, IssuanceCommand.self, KeysCommand.self, RegisterCommand.self, Serve.self, APIKeyCommand.self, Eval.self]
     )
 
     /// Parses and runs; any failure that is not a decision maps to exit code 3.
     static func main() async {
+        // Everything this process creates is private unless it says otherwise (0600 files, 0700 folders).
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {

@@ -16,8 +16,8 @@ public import TulgaPolicy
 ///
 /// ```swift
 /// let config = try Configuration.load(path: "config/tulga.json")
-/// let records = try await Records.open(database: try openDatabase(config.storage.database),
-///                                      cipher: try EvidenceCipher(keyFile: config.storage.keyFile),
+/// let records = try await Records.open(database: try await openDatabase(config.storage.database),
+///                                      keys: try ServiceKeys(folder: config.storage.keysFolder),
 ///                                      settings: config.recordSettings)
 /// ```
 public struct Configuration: Sendable, Codable {
@@ -27,7 +27,7 @@ public struct Configuration: Sendable, Codable {
     public var liveness = LivenessConfig()
     /// Attempts, score bands and moderation timing (the `policy` section).
     public var policy = PolicyConfig()
-    /// The database and the evidence key (the `storage` section).
+    /// The database, the keys folder and the service's other folders (the `storage` section).
     public var storage = StorageConfig()
     /// The local CA's files and validity (the `ca` section).
     public var ca = CAConfig()
@@ -211,12 +211,18 @@ public struct ServerConfig: Sendable, Codable {
     public init() {}
 }
 
-/// Where records and the evidence key live.
+/// Where records, keys and the service's files live.
 public struct StorageConfig: Sendable, Codable {
     /// `var/tulga.sqlite` (embedded default), `sqlite:PATH`, or `postgres://user@host:port/db`.
     public var database = "var/tulga.sqlite"
-    /// 32-byte AES-256-GCM key for evidence at rest, outside the database; created 0600 if missing.
-    public var keyFile = "var/evidence.key"
+    /// The service's keys (evidence, outbox, audit, audit-signing), outside the database; `tulga init` creates them.
+    public var keysFolder = "var/keys"
+    /// Signed audit checkpoints, written once each; mount it from elsewhere to keep it out of reach of the database's writers.
+    public var checkpointFolder = "var/audit-checkpoints"
+    /// The moderators' comparison PNGs; purged with the evidence they show.
+    public var reviewFolder = "var/review"
+    /// Private temporary files (uploaded clips); emptied when `tulga serve` starts.
+    public var temporaryFolder = "var/tmp"
 }
 
 /// The numbers behind the default thresholds, from `tulga eval` (kept with the config they justify).

@@ -65,24 +65,7 @@ public struct FolderKeyStore: KeyStore {
     /// synced, then renamed over. Refuses to replace an existing file unless `replace`.
     static func writePrivate(_ data: Data, to path: String, replace: Bool = false) throws {
         if !replace, FileManager.default.fileExists(atPath: path) { throw KeyError(.keyStore, "\(path) exists already") }
-        let temporary = path + ".tmp-" + hex((0..<6).map { _ in UInt8.random(in: 0...255) })
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KeyError(.keyStore, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        let written = data.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw KeyError(.keyStore, "cannot write \(path)")
-        }
+        do { try PrivateFile.replace(path, data) } catch { throw KeyError(.keyStore, "cannot write \(error)") }
     }
 
     /// Renames a file aside (so a crash never leaves a half-wiped key under its name), overwrites

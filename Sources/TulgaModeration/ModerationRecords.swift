@@ -110,7 +110,7 @@ public struct ModerationRecords: Sendable {
     /// The shared database.
     public let database: any SQLDatabase
     /// Seals and opens case evidence.
-    public let cipher: EvidenceCipher
+    public let cipher: SealingKey
     /// Lease and SLA lengths.
     public let settings: ModerationSettings
     /// The clock leases and the SLA are measured with.
@@ -122,14 +122,14 @@ public struct ModerationRecords: Sendable {
     ///   - context: the database and the clock.
     ///   - cipher: the evidence key.
     ///   - settings: lease and SLA lengths.
-    public init(_ context: RecordContext, cipher: EvidenceCipher, settings: ModerationSettings) {
+    public init(_ context: RecordContext, cipher: SealingKey, settings: ModerationSettings) {
         (database, clock, self.cipher, self.settings) = (context.database, context.clock, cipher, settings)
     }
 
     enum Columns: String {
         case id, iin, state, score, flagReason = "flag_reason", createdAt = "created_at", claimedBy = "claimed_by", attemptID = "attempt_id"
         case leaseUntil = "lease_until", decidedBy = "decided_by", decidedAt = "decided_at", reason, evidencePurged = "evidence_purged"
-        case selfie, reference, livenessReport = "liveness_report", keyID = "key_id", role, secretHash = "secret_hash"
+        case selfie, reference, livenessReport = "liveness_report", livenessSealed = "liveness_sealed", keyID = "key_id", role, secretHash = "secret_hash"
     }
 
     /// The moderation tables, as released in v1.
@@ -147,6 +147,33 @@ public struct ModerationRecords: Sendable {
             "CREATE INDEX cases_state ON cases(state)",
             "CREATE TABLE moderators (id TEXT PRIMARY KEY, role TEXT NOT NULL, secret_hash TEXT NOT NULL, iin TEXT)",
         ])
+        // The liveness report is sealed with the rest of the evidence; blobs sealed before they were
+        // bound to their row, and reports kept in clear, are sealed again at start-up (``sealClearReports()``).
+        migrator.registerMigration("moderation.v2", [
+            "ALTER TABLE cases ADD COLUMN liveness_sealed {BLOB}",
+            sealed.markUnbound,
+        ])
+    }
+
+    /// The sealed evidence columns.
+    public static let sealed = SealedColumns("cases", id: "id", ["selfie", "reference", "liveness_sealed"])
+
+    /// Seals the liveness reports earlier builds kept in clear (rows already under the current key).
+    ///
+    /// - Returns: How many reports were sealed.
+    /// - Throws: ``DatabaseFailure``; `CryptoFailure`.
+    @discardableResult
+    public func sealClearReports() async throws -> Int {
+        let key = cipher
+        return try await database.transaction { db in
+            let rows = try db.query("SELECT id, liveness_report FROM cases WHERE liveness_report IS NOT NULL AND key_id = ?", [.text(key.keyID)])
+            for row in rows {
+                let id = try row.text(Columns.id), report = try row.text(Columns.livenessReport)
+                try db.execute("UPDATE cases SET liveness_sealed = ?, liveness_report = NULL WHERE id = ?",
+                               [.blob(try key.seal(Data(report.utf8), for: Self.sealed.place("liveness_sealed", id))), .text(id)])
+            }
+            return rows.count
+        }
     }
 
     // MARK: Moderators
@@ -197,26 +224,28 @@ public struct ModerationRecords: Sendable {
 
     // MARK: Cases
 
-    /// Opens a case with sealed evidence inside the attempt runner's transaction.
+    /// Opens a case inside the attempt runner's transaction, sealing its evidence to the case's row.
     ///
     /// - Parameters:
     ///   - db: the attempt runner's transaction.
+    ///   - key: the evidence key.
     ///   - id: the new case's id.
     ///   - iin: the applicant's IIN.
     ///   - attemptID: the attempt that was sent to review.
     ///   - score: the face-comparison score.
     ///   - reason: why the policy flagged it; audited.
-    ///   - sealed: the selfie and reference, already sealed, and the key id they were sealed with.
-    ///   - livenessReport: the liveness report as JSON.
+    ///   - evidence: the selfie, the reference and the liveness report as JSON, in clear; sealed here.
     ///   - now: the injected clock's time.
-    /// - Throws: ``DatabaseFailure`` from the database.
-    public static func openCase(_ db: any SQLSession, id: String, iin: String, attemptID: String, score: Double, reason: String,
-                                sealed: (selfie: Data?, reference: Data?, keyID: String), livenessReport: String?, at now: Double) throws {
+    /// - Throws: `CryptoFailure` if sealing fails; ``DatabaseFailure`` from the database.
+    public static func openCase(_ db: any SQLSession, key: SealingKey, id: String, iin: String, attemptID: String, score: Double, reason: String,
+                                evidence: Evidence, at now: Double) throws {
+        let seal = { (data: Data?, column: String) in try data.map { try key.seal($0, for: sealed.place(column, id)) } }
         try db.execute("""
-            INSERT INTO cases (id, iin, attempt_id, state, created_at, score, flag_reason, liveness_report, selfie, reference, key_id)
+            INSERT INTO cases (id, iin, attempt_id, state, created_at, score, flag_reason, liveness_sealed, selfie, reference, key_id)
             VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)
             """, [.text(id), .text(iin), .text(attemptID), .double(now), .double(score), .text(reason),
-                  SQLValue(livenessReport), SQLValue(sealed.selfie), SQLValue(sealed.reference), .text(sealed.keyID)])
+                  SQLValue(try seal(evidence.livenessReport.map { Data($0.utf8) }, "liveness_sealed")),
+                  SQLValue(try seal(evidence.selfie, "selfie")), SQLValue(try seal(evidence.reference, "reference")), .text(key.keyID)])
         try AuditLog.append(db, at: now, actor: "policy", action: "case.open", subject: id, detail: reason)
     }
 
@@ -281,10 +310,12 @@ public struct ModerationRecords: Sendable {
             return row
         }
         let keyID = try row.optionalText(Columns.keyID) ?? ""
-        return CaseDetail(summary: try summary(row, now: now),
-                          selfie: try row.optionalBlob(Columns.selfie).map { try cipher.open($0, keyID: keyID) },
-                          reference: try row.optionalBlob(Columns.reference).map { try cipher.open($0, keyID: keyID) },
-                          livenessReport: try row.optionalText(Columns.livenessReport))
+        let open = { (column: Columns) in
+            try row.optionalBlob(column).map { try cipher.open($0, keyID: keyID, for: Self.sealed.place(column.rawValue, id)) }
+        }
+        return CaseDetail(summary: try summary(row, now: now), selfie: try open(.selfie), reference: try open(.reference),
+                          livenessReport: try open(.livenessSealed).map { String(decoding: $0, as: UTF8.self) }
+                              ?? row.optionalText(Columns.livenessReport))
     }
 
     /// A moderator takes a case for the lease.
@@ -429,19 +460,30 @@ public struct ModerationRecords: Sendable {
     /// - Parameters:
     ///   - seconds: how long after the decision evidence is kept.
     ///   - actor: who purges, for the audit log, e.g. `policy` (the background service) or `purge` (the CLI).
-    /// - Returns: How many cases were purged.
+    /// - Returns: The ids of the cases purged.
     /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` for a damaged row.
-    public func purgeEvidence(olderThan seconds: Double, actor: String) async throws -> Int {
+    public func purgeEvidence(olderThan seconds: Double, actor: String) async throws -> [String] {
         let now = clock.now()
         return try await database.transaction { db in
             let rows = try db.query("""
                 SELECT id FROM cases WHERE state IN ('approved', 'rejected') AND evidence_purged = 0 AND decided_at < ?
                 """, [.double(now - seconds)])
             for row in rows {
-                try db.execute("UPDATE cases SET selfie = NULL, reference = NULL, liveness_report = NULL, evidence_purged = 1 WHERE id = ?", [row["id"]])
+                try db.execute("UPDATE cases SET selfie = NULL, reference = NULL, liveness_report = NULL, liveness_sealed = NULL, evidence_purged = 1 WHERE id = ?", [row["id"]])
                 try AuditLog.append(db, at: now, actor: actor, action: "case.purge", subject: try row.text(Columns.id), detail: "")
             }
-            return rows.count
+            return try rows.map { try $0.text(Columns.id) }
+        }
+    }
+
+    /// Which of `ids` are cases whose evidence is purged, or no case at all (for sweeping files left behind).
+    ///
+    /// - Parameter ids: case ids, e.g. from review PNG names.
+    /// - Returns: Those with no evidence left.
+    /// - Throws: ``DatabaseFailure`` from the database.
+    public func withoutEvidence(_ ids: [String]) async throws -> Set<String> {
+        try await database.transaction { db in
+            Set(try ids.filter { id in (try db.one("SELECT evidence_purged FROM cases WHERE id = ?", [.text(id)])?["evidence_purged"].int ?? 1) != 0 })
         }
     }
 

@@ -53,13 +53,13 @@ public struct RegistryRecords: Sendable {
     /// The shared database and the clock audit rows are stamped with.
     public let database: any SQLDatabase, clock: any WallClock
     /// Seals photos on write and opens them on read.
-    public let cipher: EvidenceCipher
+    public let cipher: SealingKey
     /// Creates the records.
     ///
     /// - Parameters:
     ///   - context: the database and the clock.
     ///   - cipher: the evidence key photos are sealed with.
-    public init(_ context: RecordContext, cipher: EvidenceCipher) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
+    public init(_ context: RecordContext, cipher: SealingKey) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
     enum Columns: String { case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id" }
 
@@ -74,7 +74,12 @@ public struct RegistryRecords: Sendable {
               phone TEXT, photo {BLOB} NOT NULL, key_id TEXT NOT NULL)
             """,
         ])
+        // Photos sealed before they were bound to their row are re-sealed at start-up (``sealed``).
+        migrator.registerMigration("registry.v2", [sealed.markUnbound])
     }
+
+    /// The sealed photo column.
+    public static let sealed = SealedColumns("registry", id: "iin", ["photo"])
 
     /// Adds or replaces a person; the photo is sealed with the evidence key.
     ///
@@ -83,7 +88,7 @@ public struct RegistryRecords: Sendable {
     /// - Parameter entry: the person; an existing row with the same IIN is replaced.
     /// - Throws: `CryptoFailure` if the photo cannot be sealed; ``DatabaseFailure`` from the database.
     public func upsert(_ entry: RegistryEntry) async throws {
-        let sealed = try cipher.seal(entry.photo), keyID = cipher.keyID, now = clock.now()
+        let sealed = try cipher.seal(entry.photo, for: Self.sealed.place("photo", entry.iin)), keyID = cipher.keyID, now = clock.now()
         try await database.transaction { db in
             try db.execute("DELETE FROM registry WHERE iin = ?", [.text(entry.iin)])
             try db.execute("""
@@ -106,7 +111,7 @@ public struct RegistryRecords: Sendable {
         let person = try Self.person(row)
         guard let sealed = try row.optionalBlob(Columns.photo) else { throw StorageError(.damagedRow, "registry row \(iin) has no photo") }
         return RegistryEntry(iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
-                             phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID)))
+                             phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID), for: Self.sealed.place("photo", iin)))
     }
 
     /// The person inside another module's transaction (names for a Digital ID, the phone for an SMS).

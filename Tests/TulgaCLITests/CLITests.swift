@@ -25,11 +25,13 @@ enum CLI {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `tulga` in `directory` (the repository unless given; a workspace's own folder, so its
+    /// `var/` defaults — checkpoints, review PNGs, temporary files — stay its own).
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String = root) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env

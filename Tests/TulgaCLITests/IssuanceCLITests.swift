@@ -63,6 +63,7 @@ struct IssuanceCommandTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLI.binary)
         server.arguments = ["serve", "--port", "\(port)", "--config", w.dir + "/ca.json"] + w.storeArgs
+        server.currentDirectoryURL = URL(fileURLWithPath: w.dir)
         let serverLog = Pipe()
         server.standardError = serverLog
         try server.run()

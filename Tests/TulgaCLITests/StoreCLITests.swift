@@ -31,15 +31,16 @@ struct Workspace {
         \(Self.lin),Miranda,Lin,N01234567,+77010000001,lin.png
         \(Self.obama),Obama,Barack,N07654321,+77010000002,obama.jpg
         """.write(toFile: dir + "/registry.csv", atomically: true, encoding: .utf8)
+        try ServiceKeys.create(folder: dir + "/keys")
         // Accept only near-identical faces, so a genuine attempt goes to moderation.
         try #"{"policy": {"acceptThreshold": 0.95, "reviewThreshold": 0.30}}"#.write(toFile: dir + "/strict.json", atomically: true, encoding: .utf8)
     }
 
     var database: String { dir + "/tulga.sqlite" }
-    var storeArgs: [String] { ["--database", location ?? database, "--key-file", dir + "/evidence.key", "--models", CLI.root + "/Models"] }
+    var storeArgs: [String] { ["--database", location ?? database, "--keys", dir + "/keys", "--models", CLI.root + "/Models"] }
 
     func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result {
-        try CLI.run(args + storeArgs, environment: env)
+        try CLI.run(args + storeArgs, environment: env, directory: dir)
     }
 
     func moderator(_ id: String, role: String = "moderator", secret: String, iin: String) throws {
@@ -58,6 +59,7 @@ struct Workspace {
         server.executableURL = URL(fileURLWithPath: CLI.binary)
         server.arguments = ["serve", "--port", "\(port)"] + storeArgs
         server.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        server.currentDirectoryURL = URL(fileURLWithPath: dir)
         let log = Pipe()
         server.standardError = log
         try server.run()
@@ -66,7 +68,7 @@ struct Workspace {
     }
 
     func store(clock: any WallClock = SystemClock()) async throws -> Records {
-        try await Records.open(database: try await Backend.open(location ?? database), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"), clock: clock)
+        try await Records.open(database: try await Backend.open(location ?? database), keys: try ServiceKeys(folder: dir + "/keys"), clock: clock)
     }
 }
 
@@ -211,13 +213,58 @@ struct StoreCommandTests {
         #expect(bytes.range(of: Data(printed.utf8)) == nil && bytes.range(of: Data(sha256Hex(printed).utf8)) == nil)
     }
 
+    @Test("tulga init makes the keys once (moving an older evidence key in); other commands refuse without them; checkpoints and rotation from the command line")
+    func initAndSecrets() async throws {
+        let w = try Workspace()
+        let home = w.dir + "/home"
+        try FileManager.default.createDirectory(atPath: home + "/var", withIntermediateDirectories: true)
+        func tulga(_ args: [String]) throws -> CLI.Result { try CLI.run(args + ["--models", CLI.root + "/Models"], directory: home) }
+        let refused = try tulga(["apikey", "list"])
+        #expect(refused.status == 3 && refused.stderr.contains("no evidence key at var/keys/evidence.key; run tulga init"))
+        #expect(!FileManager.default.fileExists(atPath: home + "/var/keys/evidence.key") && !FileManager.default.fileExists(atPath: home + "/var/tulga.sqlite"))
+        let legacy = Data((0..<32).map { UInt8($0) })
+        try legacy.write(to: URL(fileURLWithPath: home + "/var/evidence.key"))
+        let first = try tulga(["init"])
+        #expect(first.status == 0 && first.stdout.contains("moved from var/evidence.key") && first.stdout.contains("created var/keys/audit-signing.key"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: home + "/var/keys/evidence.key")) == legacy)
+        let publicKey = try tulga(["audit", "public-key"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(first.stdout.contains(publicKey) && Data(base64Encoded: publicKey)?.count == 32)
+        let again = try tulga(["init"])
+        #expect(again.status == 0 && again.stdout.contains("every key was there already"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: home + "/var/keys/evidence.key")) == legacy)
+
+        #expect(try tulga(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"]).status == 0)
+        #expect(try tulga(["audit", "checkpoint"]).stdout.contains("checkpoint at row 2"))
+        #expect(try tulga(["audit", "verify"]).stdout.contains("audit log intact: 2 rows, 1 checkpoint(s) agree"))
+        // Truncated with the head set back: only the checkpoint can tell.
+        let db = try SQLiteDatabase(path: home + "/var/tulga.sqlite")
+        try await db.transaction { s in
+            try s.execute("DELETE FROM audit_log WHERE seq = 2")
+            try s.execute("UPDATE audit_log_head SET seq = 1, mac = (SELECT mac FROM audit_log WHERE seq = 1)")
+        }
+        await db.close()
+        let truncated = try tulga(["audit", "verify"])
+        #expect(truncated.status == 1 && truncated.stdout.contains("rows were removed"))
+        #expect(try tulga(["audit", "verify", "--checkpoints", home + "/none"]).stderr.contains("no checkpoint folder"))
+
+        // Rotation: the photos move to the new key; the old one goes at reseal.
+        let rotated = try tulga(["secrets", "rotate", "evidence"])
+        #expect(rotated.status == 0 && rotated.stdout.contains("re-sealed 2 row(s)"), "\(rotated.stderr)")
+        let resealed = try tulga(["secrets", "reseal"])
+        #expect(resealed.stdout.contains("evidence: removed retired key"))
+        let status = try tulga(["secrets", "status"]).stdout
+        #expect(status.contains("retired: none  rows under other keys: 0  API-key lookups under other keys: 0"))
+        #expect(try tulga(["attempt", "--iin", Workspace.lin, "--video", w.video, "--prompts", "turn_right"]).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home + "/var/keys").sorted() == ["audit-signing.key", "audit.key", "evidence.key", "outbox.key"])
+    }
+
     @Test("audit verify finds a tampered row")
     func tamper() async throws {
         let w = try Workspace()
         _ = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
         #expect(try w.run(["audit", "verify"]).status == 0)
         let db = try SQLiteDatabase(path: w.database)
-        try await db.transaction { s in try s.execute("UPDATE audit SET actor = 'someone-else' WHERE seq = 1") }
+        try await db.transaction { s in try s.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1") }
         await db.close()
         let r = try w.run(["audit", "verify"])
         #expect(r.status == 1 && r.stdout.contains("BROKEN at row 1"))

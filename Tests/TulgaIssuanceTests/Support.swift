@@ -40,7 +40,7 @@ struct World {
         // SQLite lives in the world's own var/ folder, so a test can read every byte the service wrote.
         try FileManager.default.createDirectory(atPath: dir + "/var", withIntermediateDirectories: true)
         let store = backend == .sqlite
-            ? try await Records.open(database: try SQLiteDatabase(path: dir + "/var/tulga.sqlite"), cipher: try EvidenceCipher(keyFile: dir + "/var/evidence.key"),
+            ? try await Records.open(database: try SQLiteDatabase(path: dir + "/var/tulga.sqlite"), keys: try ServiceKeys.scratch(dir + "/var/keys"),
                                      clock: clock, ca: ca)
             : try await Records.scratch(backend, clock: clock, ca: ca)
         return World(dir: dir, clock: clock, store: store, ca: ca)

@@ -62,10 +62,11 @@ struct APITests {
         let temporary = String(repeating: "t", count: 40), expiring = String(repeating: "e", count: 40), legacy = String(repeating: "l", count: 40)
         let added = try await f.store.apiKeys.add(name: "temporary", scopes: ["kiosk"], key: temporary)
         _ = try await f.store.apiKeys.add(name: "expiring", scopes: ["kiosk"], key: expiring, expiresAt: f.clock.now() + 10)
-        // Stored: an HMAC under a subkey of the service's key, nothing that is the key or a hash anyone could recompute.
+        // Stored: the evidence key's id and an HMAC under a subkey of it, nothing that is the key or a hash anyone could recompute.
         let row = try #require(try await f.store.database.transaction { db in try db.one("SELECT * FROM api_keys WHERE id = ?", [.text(added.id)]) })
         let lookup = try #require(row["lookup"].text)
-        #expect(lookup.count == 64 && lookup != sha256Hex(temporary) && row["secret_hash"].text == "")
+        #expect(lookup.hasPrefix(f.store.keys.evidence.keyID + ":") && lookup.count == 81 && !lookup.contains(sha256Hex(temporary)))
+        #expect(row["secret_hash"].text == "")
         // A key written by an older build (scrypt) still opens, and gains its lookup.
         try await f.store.database.transaction { db in
             try db.execute("INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES (?, 'legacy', 'kiosk', ?, 0)",
@@ -76,7 +77,7 @@ struct APITests {
                 try await client.execute(uri: "/v1/verifications/ver-none", method: .get, headers: with(key)) { #expect($0.status == .notFound) }
             }
             let upgraded = try await f.store.database.transaction { db in try db.one("SELECT lookup FROM api_keys WHERE name = 'legacy'") }
-            #expect(upgraded?["lookup"].text?.count == 64)
+            #expect(upgraded?["lookup"].text?.hasPrefix(f.store.keys.evidence.keyID + ":") == true)
             // Revoked: refused once the cached entry lapses (5 s on the injected clock).
             try await f.store.apiKeys.revoke(added.id)
             f.clock.advance(6)
@@ -239,6 +240,8 @@ struct APITests {
                 #expect(r.status == .ok)
                 #expect(try try decode(r.body)["phase"] as? String == "passed")
             }
+            // The clip was buffered in the server's private folder and is gone.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: f.dir + "/var/tmp").isEmpty)
             try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
                 let j = try decode(r.body)
                 #expect(j["outcome"] as? String == "pass", "\(j["reasons"] ?? "")")

@@ -55,7 +55,7 @@ struct Fixture {
         ca.passwordFile = dir + "/ca/password"
         ca.publicBaseURL = "http://127.0.0.1:18080/pki"
         let location = database ?? dir + "/tulga.sqlite"
-        let store = try await Records.open(database: try await Backend.open(location), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"),
+        let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys.scratch(dir + "/keys"),
                                            clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
         for (name, key) in keys { _ = try await store.apiKeys.add(name: name, scopes: [name == "issuance2" ? "issuance" : name], key: key) }
         try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
@@ -66,13 +66,13 @@ struct Fixture {
         liveness.fixedPrompts = prompts
         if let continuity { liveness.continuityThreshold = continuity }
         let env = try ServerEnvironment(config: server, records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"), liveness: liveness,
-                                        bands: bands)
+                                        bands: bands, temporaryFolder: dir + "/var/tmp")
         return Fixture(dir: dir, store: store, clock: clock, env: env, location: location, liveness: liveness, bands: bands)
     }
 
     /// Another node on the same database, evidence key and clock: its own records, sessions and face pipelines.
     func secondNode() async throws -> Fixture {
-        let store = try await Records.open(database: try await Backend.open(location), cipher: try EvidenceCipher(keyFile: dir + "/evidence.key"), clock: clock)
+        let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys(folder: dir + "/keys"), clock: clock)
         let env = try ServerEnvironment(config: ServerConfig(), records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"),
                                         liveness: liveness, bands: bands)
         return Fixture(dir: dir, store: store, clock: clock, env: env, location: location, liveness: liveness, bands: bands)

@@ -12,11 +12,12 @@ struct MigrationTests {
     @Test("a database migrated under the released names (v1-core, v2-issuance, v3-api-keys) opens, keeps its rows and gains nothing twice", arguments: Backend.allCases)
     func releasedNames(backend: Backend) async throws {
         let database = try await backend.open()
-        let key = Temp.dir() + "/evidence.key"
+        let keys = try ServiceKeys.scratch()
         let clock = ManualClock()
         // The tables as released (without the migrations added since), then the record of
         // migrations as an older build left it, with a server-made private key in an application.
-        let added = ["legal_entities.v1", "issuance.v2", "issuance.v3", "attempts.v2", "attempts.v3", "api_keys.v2"]
+        let added = ["legal_entities.v1", "issuance.v2", "issuance.v3", "attempts.v2", "attempts.v3", "api_keys.v2", "audit.v2", "outbox.v2",
+                     "registry.v2", "moderation.v2", "attempts.v4"]
         var released = Migrator()
         for m in Records.migrator.migrations where !added.contains(m.name) { released.registerMigration(m.name, replaces: m.replaces, m.statements) }
         try await released.migrate(database)
@@ -30,7 +31,7 @@ struct MigrationTests {
                 VALUES ('0001', '850314300013', 'individual', 'remote', 'signing', 'rsa2048', 1, 1, ?, ?, 'k1', ?)
                 """, [.blob(Data("sealed private key".utf8)), .blob(Data("sealed private key".utf8)), .text(csr)])
         }
-        let first = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: key), clock: clock)
+        let first = try await Records.open(database: database, keys: keys, clock: clock)
         try await first.registry.upsert(RegistryEntry(iin: "850314300013", surname: "A", givenName: "B", documentNumber: "N", photo: Data([7])))
         // issuance.v2 dropped the private-key columns with what was in them; the application stays.
         let columns = try await database.transaction { db in try db.one("SELECT * FROM applications WHERE number = '0001'") }
@@ -39,10 +40,11 @@ struct MigrationTests {
         let listed = try await database.transaction { db in try db.query("SELECT key_id, purpose FROM application_keys WHERE number = '0001'", []) }
         #expect(listed.count == 1 && listed.first?["purpose"].text == "AUTH" && listed.first?["key_id"].text?.count == 40)
         // Reopening must not try to create any table again (CREATE TABLE would fail) and keeps the rows.
-        let again = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: key), clock: clock)
+        let again = try await Records.open(database: database, keys: keys, clock: clock)
         #expect(try await again.registry.entry("850314300013")?.photo == Data([7]))
         let names = try await database.transaction { db in try db.query("SELECT name FROM schema_migrations ORDER BY name", []).compactMap { $0["name"].text } }
-        #expect(names == ["api_keys.v2", "attempts.v2", "attempts.v3", "issuance.v2", "issuance.v3", "legal_entities.v1", "v1-core", "v2-issuance", "v3-api-keys"])
+        #expect(names == ["api_keys.v2", "attempts.v2", "attempts.v3", "attempts.v4", "audit.v2", "issuance.v2", "issuance.v3", "legal_entities.v1",
+                          "moderation.v2", "outbox.v2", "registry.v2", "v1-core", "v2-issuance", "v3-api-keys"])
         #expect(try await again.verifyAudit().intact)
         await database.close()
     }
@@ -50,8 +52,8 @@ struct MigrationTests {
     @Test("a fresh database records each module's migration once, in the registered order", arguments: Backend.allCases)
     func fresh(backend: Backend) async throws {
         let database = try await backend.open()
-        _ = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: Temp.dir() + "/evidence.key"), clock: ManualClock())
-        _ = try await Records.open(database: database, cipher: try EvidenceCipher(keyFile: Temp.dir() + "/evidence.key"), clock: ManualClock())
+        _ = try await Records.open(database: database, keys: try ServiceKeys.scratch(), clock: ManualClock())
+        _ = try await Records.open(database: database, keys: try ServiceKeys.scratch(), clock: ManualClock())
         let names = Set(try await database.transaction { db in try db.query("SELECT name FROM schema_migrations", []).compactMap { $0["name"].text } })
         // Each module's migration, and the released names they replace, so an older build does not create the tables again.
         let released = Set(Records.migrator.migrations.flatMap(\.replaces))

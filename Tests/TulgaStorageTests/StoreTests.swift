@@ -250,7 +250,8 @@ struct StoreTests {
             #expect(status.failures == round && status.attemptsLeft == left && status.inPersonUnlocked == (round == 5))
             let sms = try #require(try await s.outbox(iin: applicant).last)
             #expect(sms.body == moderationResultMessage(approved: false, attemptsLeft: left).text(.ru))
-            #expect(round == 5 ? sms.body.contains("ЦОН") : sms.body.contains("осталось попыток: \(left)"))
+            let body = try #require(sms.body)
+            #expect(round == 5 ? body.contains("ЦОН") : body.contains("осталось попыток: \(left)"))
         }
         await #expect(throws: AttemptError(.attemptsExhausted, "")) { _ = try await s.attempts.begin(iin: applicant) }
         // A supervisor may look at a case held by someone else; the view is audited as such.
@@ -413,27 +414,27 @@ struct StoreTests {
         var check = try await h.store.verifyAudit()
         #expect(check.intact && check.rows == 4)
 
-        try await h.database.transaction { db in try db.execute("UPDATE audit SET detail = 'forged' WHERE seq = 2") }
+        try await h.database.transaction { db in try db.execute("UPDATE audit_log SET detail = 'forged' WHERE seq = 2") }
         check = try await h.store.verifyAudit()
         #expect(!check.intact && check.brokenAt == 2 && check.problem?.contains("edited") == true)
-        try await h.database.transaction { db in try db.execute("UPDATE audit SET detail = '' WHERE seq = 2") }
+        try await h.database.transaction { db in try db.execute("UPDATE audit_log SET detail = '' WHERE seq = 2") }
         #expect(try await h.store.verifyAudit().intact)
 
         // A value of the wrong type is reported as an edit, not as a failure of the check.
-        try await h.database.transaction { db in try db.execute("UPDATE audit SET actor = ? WHERE seq = 2", [.blob(Data([0x6f, 0x70]))]) }
+        try await h.database.transaction { db in try db.execute("UPDATE audit_log SET actor = ? WHERE seq = 2", [.blob(Data([0x6f, 0x70]))]) }
         check = try await h.store.verifyAudit()
         // (SQLite stores the blob as it is; PostgreSQL casts it into the text column, a plain edit.)
         #expect(!check.intact && check.brokenAt == 2 && check.problem?.contains(backend == .sqlite ? "wrong type" : "was edited") == true)
-        try await h.database.transaction { db in try db.execute("UPDATE audit SET actor = 'registry' WHERE seq = 2") }
+        try await h.database.transaction { db in try db.execute("UPDATE audit_log SET actor = 'registry' WHERE seq = 2") }
         #expect(try await h.store.verifyAudit().intact)
 
-        try await h.database.transaction { db in try db.execute("DELETE FROM audit WHERE seq = 3") }
+        try await h.database.transaction { db in try db.execute("DELETE FROM audit_log WHERE seq = 3") }
         check = try await h.store.verifyAudit()
         #expect(!check.intact && check.brokenAt == 4)
 
         try await withHarness(backend) { h2 in
         for i in 30..<33 { try await People.register(h2.store, People.iin(i)) }
-        try await h2.database.transaction { db in try db.execute("DELETE FROM audit WHERE seq = 3") }
+        try await h2.database.transaction { db in try db.execute("DELETE FROM audit_log WHERE seq = 3") }
         check = try await h2.store.verifyAudit()
         #expect(!check.intact && check.problem?.contains("deleted") == true)
         }
@@ -458,14 +459,14 @@ struct StoreTests {
             _ = try await ModerationDesk(records: s).decide(id, approve: false, reason: "different person", as: m)
         }
         h.clock.advance(31 * 86400)
-        #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 2)
+        #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops").count == 2)
         // A decided case has no claim holder: a supervisor looks (audited).
         let purged = try await s.moderation.detail(ids[0], as: Moderator(id: "sup", role: .supervisor, iin: People.iin(113)))
         #expect(purged.selfie == nil && purged.summary.evidencePurged)
         _ = try await s.moderation.claim(ids[2], as: m)
         let open = try await s.moderation.detail(ids[2], as: m)
         #expect(open.selfie == Data([9]) && open.reference == Data([8]))
-        #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops") == 0)
+        #expect(try await s.moderation.purgeEvidence(olderThan: 30 * 86400, actor: "ops").isEmpty)
         #expect(try await s.verifyAudit().intact)
         }
     }

@@ -268,22 +268,22 @@ public struct AttemptRunner: Sendable {
         let selfieScore = selfie.map { $0.cosine(started.reference) }
         let liveScore = signatures.compactMap { $0.embedding?.cosine(started.reference) }.max()
         let (report, bands, rule, cipher) = (session.report, bands, replayRule, records.cipher)
-        let sealedSignatures = try cipher.seal(try JSONEncoder().encode(signatures))
-        let evidence = (selfie: try selfieJPEG.map { try cipher.seal($0) }, reference: try cipher.seal(started.referencePhoto), keyID: cipher.keyID)
+        let encodedSignatures = try JSONEncoder().encode(signatures)
         let ticket = started.ticket
         let (result, decision, replayed) = try await records.database.transaction { db in
             try db.lock("applicant:" + ticket.iin)
-            let earlier = try AttemptRecords.frameSignatures(db, iin: ticket.iin).map { row in
-                try JSONDecoder().decode([FrameSignature].self, from: try cipher.open(row.sealed, keyID: row.keyID))
+            let earlier = try AttemptRecords.frameSignatures(db, iin: ticket.iin, key: cipher).map {
+                try JSONDecoder().decode([FrameSignature].self, from: $0)
             }
             let replayed = rule.isReplay(signatures, earlier: earlier)
             var judged = report
             if replayed { (judged.passed, judged.failure, judged.reasons) = (false, .replayed, [FailureReason.replayed.words]) }
             let decision = Self.decide(judged, replayed: replayed, selfie: selfieScore, live: liveScore, bands: bands)
-            try AttemptRecords.recordFrameSignatures(db, ticket, sealed: sealedSignatures, keyID: cipher.keyID, at: records.clock.now())
-            let result = try record(db, ticket, outcome: decision.outcome, score: decision.score, livenessPassed: judged.passed,
-                                    reason: decision.reasons.joined(separator: "; "), sealed: evidence,
+            try AttemptRecords.recordFrameSignatures(db, ticket, encodedSignatures, key: cipher, at: records.clock.now())
+            let evidence = Evidence(selfie: selfieJPEG, reference: started.referencePhoto,
                                     livenessReport: String(decoding: try JSONEncoder().encode(judged), as: UTF8.self))
+            let result = try record(db, ticket, outcome: decision.outcome, score: decision.score, livenessPassed: judged.passed,
+                                    reason: decision.reasons.joined(separator: "; "), evidence: evidence)
             return (result, decision, replayed)
         }
         if replayed { session.rejectAsReplay() }
@@ -301,23 +301,19 @@ public struct AttemptRunner: Sendable {
     ///   - score: the face-comparison score, when there is one.
     ///   - livenessPassed: whether liveness passed.
     ///   - reason: why, in words; stored with the attempt and any case.
-    ///   - evidence: the selfie, reference and liveness report; sealed before storing.
+    ///   - evidence: the selfie, reference and liveness report; sealed to the case's row if one opens.
     /// - Returns: The attempt's outcome, the attempts left, and any case opened.
     /// - Throws: ``AttemptError`` `.invalidState` or `.notFound`; ``AttemptStartError`` `.notInRegistry` for a pass
     ///   without a registry entry; `CryptoFailure`; ``StorageError``; ``DatabaseFailure``.
     public func record(_ ticket: AttemptTicket, outcome: AttemptOutcome, score: Double?, livenessPassed: Bool, reason: String,
                        evidence: Evidence) async throws -> AttemptResult {
-        let cipher = records.cipher
-        let sealed = (selfie: try evidence.selfie.map { try cipher.seal($0) }, reference: try evidence.reference.map { try cipher.seal($0) },
-                      keyID: cipher.keyID)
-        return try await records.database.transaction { db in
-            try record(db, ticket, outcome: outcome, score: score, livenessPassed: livenessPassed, reason: reason, sealed: sealed,
-                       livenessReport: evidence.livenessReport)
+        try await records.database.transaction { db in
+            try record(db, ticket, outcome: outcome, score: score, livenessPassed: livenessPassed, reason: reason, evidence: evidence)
         }
     }
 
     private func record(_ db: any SQLSession, _ ticket: AttemptTicket, outcome: AttemptOutcome, score: Double?, livenessPassed: Bool, reason: String,
-                        sealed: (selfie: Data?, reference: Data?, keyID: String), livenessReport: String?) throws -> AttemptResult {
+                        evidence: Evidence) throws -> AttemptResult {
         let now = records.clock.now(), policy = records.settings.attempts
         let counter = try AttemptRecords.end(db, ticket, event: .finish(outcome), score: score, livenessPassed: livenessPassed, reason: reason, at: now)
         var opened: String?
@@ -330,8 +326,8 @@ public struct AttemptRunner: Sendable {
                                         documentNumber: person.documentNumber, verifiedBy: "automatic", at: now)
         case .review:
             let caseID = try newRecordID("case")
-            try ModerationRecords.openCase(db, id: caseID, iin: ticket.iin, attemptID: ticket.id, score: score ?? 0, reason: reason,
-                                           sealed: sealed, livenessReport: livenessReport, at: now)
+            try ModerationRecords.openCase(db, key: records.cipher, id: caseID, iin: ticket.iin, attemptID: ticket.id, score: score ?? 0,
+                                           reason: reason, evidence: evidence, at: now)
             opened = caseID
         case .fail: break
         }

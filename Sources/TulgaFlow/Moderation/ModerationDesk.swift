@@ -1,3 +1,4 @@
+import TulgaCrypto
 import TulgaAttempts
 import TulgaCore
 import TulgaDigitalID
@@ -35,7 +36,7 @@ public struct ModerationDesk: Sendable {
     ///   `.invalidRow` if an approved case's IIN is not in the registry; ``StorageError``; ``DatabaseFailure``;
     ///   `CryptoFailure`.
     public func decide(_ id: String, approve: Bool, reason: String, as moderator: Moderator) async throws -> CaseSummary {
-        let now = records.clock.now(), policy = records.settings.attempts
+        let now = records.clock.now(), policy = records.settings.attempts, outboxKey = records.keys.outbox
         let row = try await records.database.transaction { db in
             let (iin, row) = try ModerationRecords.decide(db, id, approve: approve, reason: reason, as: moderator, at: now)
             let person = try RegistryRecords.person(db, iin: iin)
@@ -49,7 +50,7 @@ public struct ModerationDesk: Sendable {
                 left = policy.attemptsLeft(failures: counter.failures, running: counter.running)
                 try AuditLog.append(db, at: now, actor: "moderator:\(moderator.id)", action: "attempt.fail", subject: iin, detail: "case \(id) rejected")
             }
-            try Outbox.enqueue(db, iin: iin, phone: person?.phone, language: try AttemptRecords.language(db, iin: iin),
+            try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: person?.phone, language: try AttemptRecords.language(db, iin: iin),
                                message: moderationResultMessage(approved: approve, attemptsLeft: left), at: now)
             return row
         }

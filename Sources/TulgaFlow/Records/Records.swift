@@ -25,19 +25,21 @@ public struct RecordSettings: Sendable, Hashable {
     public init() {}
 }
 
-/// Every module's records on one database, one evidence cipher and one clock. Each module owns
+/// Every module's records on one database, the service's keys and one clock. Each module owns
 /// its tables; this only opens them together and applies their migrations in one order.
 ///
 /// ```swift
-/// let records = try await Records.open(database: try openDatabase("var/tulga.sqlite"),
-///                                      cipher: try EvidenceCipher(keyFile: "var/evidence.key"))
+/// let records = try await Records.open(database: try await openDatabase("var/tulga.sqlite"),
+///                                      keys: try ServiceKeys(folder: "var/keys"))
 /// try await records.registry.upsert(entry)
 /// ```
 public final class Records: Sendable {
-    /// The shared database.
+    /// The shared database; its transactions carry the audit key.
     public let database: any SQLDatabase
+    /// The service's keys.
+    public let keys: ServiceKeys
     /// The evidence key photos and moderation evidence are sealed with.
-    public let cipher: EvidenceCipher
+    public var cipher: SealingKey { keys.evidence }
     /// The clock every record is stamped with.
     public let clock: any WallClock
     /// The rules' settings.
@@ -57,9 +59,10 @@ public final class Records: Sendable {
     /// The legal-entity register: organisations, first heads, employees' roles.
     public let legalEntities: LegalEntityRecords
 
-    init(database: any SQLDatabase, cipher: EvidenceCipher, settings: RecordSettings, clock: any WallClock, ca: LocalCA?) {
+    init(database: any SQLDatabase, keys: ServiceKeys, settings: RecordSettings, clock: any WallClock, ca: LocalCA?) {
         self.database = database
-        self.cipher = cipher
+        self.keys = keys
+        let cipher = keys.evidence
         self.clock = clock
         self.settings = settings
         let context = RecordContext(database: database, clock: clock)
@@ -69,7 +72,7 @@ public final class Records: Sendable {
         digitalIDs = DigitalIDRecords(context)
         apiKeys = APIKeyRecords(context, cipher: cipher)
         legalEntities = LegalEntityRecords(context)
-        issuance = IssuanceService(database: database, clock: clock, digitalIDs: digitalIDs, ca: ca, sms: settings.sms,
+        issuance = IssuanceService(database: database, clock: clock, digitalIDs: digitalIDs, ca: ca, outboxKey: keys.outbox, sms: settings.sms,
                                    lifecycle: settings.applications, attempts: settings.attempts)
     }
 
@@ -88,20 +91,28 @@ public final class Records: Sendable {
         return migrator
     }
 
-    /// Migrates `database` and opens every module's records on it.
+    /// Every module's sealed columns, for re-sealing under a new key.
+    public static let sealedColumns = [RegistryRecords.sealed, ModerationRecords.sealed, AttemptRecords.sealed]
+
+    /// Migrates `database` and opens every module's records on it. Values sealed by earlier builds
+    /// (unbound blobs, clear liveness reports and SMS bodies) are sealed again here, once.
     ///
     /// - Parameters:
     ///   - database: the database to migrate and use.
-    ///   - cipher: the evidence key.
+    ///   - keys: the service's keys (``ServiceKeys``).
     ///   - settings: the rules' settings.
     ///   - clock: the clock; ``SystemClock`` unless testing.
     ///   - ca: the local CA, when issuance should sign.
     /// - Returns: Every module's records on `database`.
     /// - Throws: ``DatabaseFailure`` if a migration fails.
-    public static func open(database: any SQLDatabase, cipher: EvidenceCipher, settings: RecordSettings = RecordSettings(),
+    public static func open(database: any SQLDatabase, keys: ServiceKeys, settings: RecordSettings = RecordSettings(),
                             clock: any WallClock = SystemClock(), ca: LocalCA? = nil) async throws -> Records {
+        let database = KeyedDatabase(database, auditKey: keys.audit)
         try await migrator.migrate(database)
-        let records = Records(database: database, cipher: cipher, settings: settings, clock: clock, ca: ca)
+        let records = Records(database: database, keys: keys, settings: settings, clock: clock, ca: ca)
+        for spec in sealedColumns { try await Reseal.run(database, key: keys.evidence, spec, onlyUnbound: true) }
+        try await records.moderation.sealClearReports()
+        try await Outbox.sealClearBodies(database, key: keys.outbox)
         // Keys offered before `issuance.v3` join the once-only list (a no-op once done).
         try await records.issuance.recordEarlierKeys()
         return records
@@ -109,9 +120,12 @@ public final class Records: Sendable {
 
     /// Recomputes the audit chain.
     ///
+    /// - Parameter checkpoints: also check these checkpoints against the chain.
     /// - Returns: Whether the chain is intact and, if not, where it breaks.
     /// - Throws: ``DatabaseFailure`` from the database.
-    public func verifyAudit() async throws -> AuditVerification { try await AuditLog.verify(database) }
+    public func verifyAudit(checkpoints: CheckpointCheck? = nil) async throws -> AuditVerification {
+        try await AuditLog.verify(database, key: keys.audit, checkpoints: checkpoints)
+    }
     /// Audit rows, for one subject or all.
     ///
     /// - Parameter subject: only rows about this record; `nil` for all.
@@ -123,9 +137,9 @@ public final class Records: Sendable {
     /// - Parameter iin: only this applicant's messages; `nil` for all.
     /// - Returns: The messages, oldest first.
     /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if a row cannot be read.
-    public func outbox(iin: String? = nil) async throws -> [OutboxMessage] { try await Outbox.messages(database, iin: iin) }
+    public func outbox(iin: String? = nil) async throws -> [OutboxMessage] { try await Outbox.messages(database, key: keys.outbox, iin: iin) }
     /// Pending SMS for the gateway, oldest first (not yet marked).
-    public func pendingSMS() async throws -> [OutboxMessage] { try await Outbox.pending(database) }
+    public func pendingSMS() async throws -> [OutboxMessage] { try await Outbox.pending(database, key: keys.outbox) }
     /// Marks SMS handed to the gateway.
     /// - Parameter ids: the messages written out.
     public func markSMSSent(_ ids: [String]) async throws { try await Outbox.markSent(database, ids: ids, at: clock.now()) }

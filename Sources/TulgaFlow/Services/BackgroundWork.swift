@@ -2,7 +2,8 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 public import TulgaCore
-import TulgaStorage
+public import TulgaStorage
+public import TulgaCrypto
 import TulgaAttempts
 import TulgaIssuance
 import TulgaModeration
@@ -67,7 +68,9 @@ public struct BackgroundSettings: Sendable, Hashable, Codable {
     public var purgeAfterDays = 0.0
     /// Hand pending SMS to this gateway spool folder; empty leaves it to `tulga sms spool`.
     public var smsSpoolFolder = ""
-    /// Every minute; no purge; no SMS hand-off.
+    /// Minutes between signed audit checkpoints (when the head moved); 0 leaves it to `tulga audit checkpoint`.
+    public var checkpointMinutes = 60.0
+    /// Every minute; no purge; no SMS hand-off; a checkpoint every hour.
     public init() {}
 }
 
@@ -81,7 +84,8 @@ public enum BackgroundWork {
     ///   - settings: the interval and the optional work.
     ///   - logger: where passes are logged.
     /// - Returns: The services, for one `ServiceGroup`.
-    public static func services(_ records: Records, settings: BackgroundSettings, logger: Logger) -> [PeriodicService] {
+    ///   - files: where purged review PNGs and checkpoints are, and the audit-signing key (none: no checkpoints).
+    public static func services(_ records: Records, settings: BackgroundSettings, files: ServiceFiles = ServiceFiles(), logger: Logger) -> [PeriodicService] {
         let every = Duration.milliseconds(Int64(max(1, settings.intervalSeconds) * 1000))
         var services = [
             applicationExpiry(records, every: every, logger: logger),
@@ -95,7 +99,13 @@ public enum BackgroundWork {
         }
         if settings.purgeAfterDays > 0 {
             services.append(PeriodicService("evidence-purge", every: every, logger: logger) {
-                try await records.moderation.purgeEvidence(olderThan: settings.purgeAfterDays * 86400, actor: "policy")
+                try await EvidencePurge.run(records, olderThan: settings.purgeAfterDays * 86400, reviewFolder: files.reviewFolder, actor: "policy")
+            })
+        }
+        if settings.checkpointMinutes > 0, let signer = files.signer {
+            let checkpointEvery = Duration.milliseconds(Int64(settings.checkpointMinutes * 60_000))
+            services.append(PeriodicService("audit-checkpoint", every: checkpointEvery, logger: logger) {
+                try await AuditLog.checkpoint(records.database, signer: signer, folder: files.checkpointFolder, at: records.clock.now()) == nil ? 0 : 1
             })
         }
         if !settings.smsSpoolFolder.isEmpty {
@@ -120,30 +130,60 @@ public enum BackgroundWork {
     }
 }
 
+/// Where the background work finds its files.
+public struct ServiceFiles: Sendable {
+    /// The moderators' review PNGs.
+    public var reviewFolder = "var/review"
+    /// The write-once checkpoint folder.
+    public var checkpointFolder = "var/audit-checkpoints"
+    /// The audit-signing key; `nil` writes no checkpoints.
+    public var signer: AuditSigner?
+    /// The defaults, without a signer.
+    public init(reviewFolder: String = "var/review", checkpointFolder: String = "var/audit-checkpoints", signer: AuditSigner? = nil) {
+        (self.reviewFolder, self.checkpointFolder, self.signer) = (reviewFolder, checkpointFolder, signer)
+    }
+}
+
+/// Purging decided cases' evidence, with the review PNGs that show it.
+public enum EvidencePurge {
+    /// Purges the evidence of cases decided more than `seconds` ago, then removes every review PNG
+    /// in `reviewFolder` whose case has no evidence left (these and any left by earlier purges).
+    ///
+    /// - Returns: How many cases were purged.
+    /// - Throws: ``DatabaseFailure``.
+    @discardableResult
+    public static func run(_ records: Records, olderThan seconds: Double, reviewFolder: String, actor: String) async throws -> Int {
+        let purged = try await records.moderation.purgeEvidence(olderThan: seconds, actor: actor)
+        let pictures = ((try? FileManager.default.contentsOfDirectory(atPath: reviewFolder)) ?? []).filter { $0.hasSuffix(".png") }
+        let gone = try await records.moderation.withoutEvidence(pictures.map { String($0.dropLast(4)) })
+        for id in gone { unlink((reviewFolder as NSString).appendingPathComponent(id + ".png")) }
+        return purged.count
+    }
+}
+
 /// The SMS gateway adapter: each pending message becomes a 0600 file in a spool folder.
 public enum SMSSpool {
-    /// Writes the pending messages, then marks them sent; returns how many.
+    /// Writes each pending message to a temporary name, syncs it and the folder, renames it to
+    /// `<id>.sms`, and only then marks it sent (which drops its text): a failure leaves it pending.
     ///
     /// - Parameters:
     ///   - records: every module's records.
     ///   - folder: the spool folder; created with mode 0700 if needed.
     /// - Returns: How many messages were written.
-    /// - Throws: ``SpoolError`` `.unwritable` when a message file cannot be written;
-    ///   the file system's error if the folder cannot be created; ``DatabaseFailure``; ``StorageError``.
+    /// - Throws: ``SpoolError`` `.unwritable` when a message file cannot be written (that message and
+    ///   the later ones stay pending); ``DatabaseFailure``; ``StorageError``.
     @discardableResult
     public static func handOff(_ records: Records, to folder: String) async throws -> Int {
         let messages = try await records.pendingSMS()
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do { try PrivateFile.makeFolder(folder) } catch { throw SpoolError(.unwritable, "\(error)") }
         for m in messages {
-            let path = (folder as NSString).appendingPathComponent("\(m.id).sms")
-            let content = "to: \(m.phone ?? "-")\nlang: \(m.language)\n\n\(m.body)\n"
-            guard fm.createFile(atPath: path, contents: Data(content.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw SpoolError(.unwritable, "cannot write \(path)")
+            let content = "to: \(m.phone ?? "-")\nlang: \(m.language)\n\n\(m.body ?? "")\n"
+            do { try PrivateFile.replace((folder as NSString).appendingPathComponent("\(m.id).sms"), Data(content.utf8)) } catch {
+                throw SpoolError(.unwritable, "\(error)")
             }
+            // A crash between the rename and this leaves the file and a pending row: the message may go twice, never not at all.
+            try await records.markSMSSent([m.id])
         }
-        // Marked sent only once written: a crash or a bad folder loses nothing (a message may go twice).
-        try await records.markSMSSent(messages.map(\.id))
         return messages.count
     }
 }

@@ -5,6 +5,7 @@ import TulgaIdentity
 public import TulgaPKI
 public import TulgaPolicy
 public import TulgaStorage
+public import TulgaCrypto
 
 /// An application as the status page shows it.
 public struct ApplicationView: Sendable, Codable, Hashable {
@@ -101,7 +102,7 @@ public struct RenewalChallenge: Sendable, Codable, Hashable {
 /// legal-entity register and the attempt counter only through their modules.
 ///
 /// ```swift
-/// let issuance = IssuanceService(database: db, clock: SystemClock(), digitalIDs: ids, ca: try LocalCA(caConfig))
+/// let issuance = IssuanceService(database: db, clock: SystemClock(), digitalIDs: ids, ca: try LocalCA(caConfig), outboxKey: keys.outbox)
 /// try await issuance.requestCode(iin: iin)
 /// try await issuance.confirmCode(iin: iin, code: code)
 /// let requests = try KeyRequests(auth: authPEM, sign: signPEM, storage: .folder)   // from the key store
@@ -123,6 +124,8 @@ public final class IssuanceService: Sendable {
     public let lifecycle: ApplicationLifecycle
     /// The attempt limit behind the in-person gate.
     public let attempts: AttemptPolicy
+    /// The key SMS bodies are sealed with in the outbox.
+    let outboxKey: SealingKey
 
     /// Creates the service.
     ///
@@ -131,12 +134,13 @@ public final class IssuanceService: Sendable {
     ///   - clock: the clock.
     ///   - digitalIDs: the Digital ID records.
     ///   - ca: the CA, or `nil` when none is set up.
+    ///   - outboxKey: the key SMS bodies are sealed with.
     ///   - sms: the SMS-code rules.
     ///   - lifecycle: the application lifecycle.
     ///   - attempts: the attempt limit behind the in-person gate.
-    public init(database: any SQLDatabase, clock: any WallClock, digitalIDs: DigitalIDRecords, ca: LocalCA?,
+    public init(database: any SQLDatabase, clock: any WallClock, digitalIDs: DigitalIDRecords, ca: LocalCA?, outboxKey: SealingKey,
                 sms: SMSCodePolicy = SMSCodePolicy(), lifecycle: ApplicationLifecycle = ApplicationLifecycle(), attempts: AttemptPolicy = AttemptPolicy()) {
-        (self.database, self.clock, self.digitalIDs, self.ca) = (database, clock, digitalIDs, ca)
+        (self.database, self.clock, self.digitalIDs, self.ca, self.outboxKey) = (database, clock, digitalIDs, ca, outboxKey)
         (self.sms, self.lifecycle, self.attempts) = (sms, lifecycle, attempts)
     }
 

@@ -39,7 +39,7 @@ extension IssuanceService {
         let iin = try Self.checkIIN(iin)
         var generator = SystemRandomNumberGenerator()
         let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
-        let hash = try SecretHash.make(code, n: 1 << 14), at = now, policy = sms, id = try newRecordID("code")
+        let hash = try SecretHash.make(code, n: 1 << 14), at = now, policy = sms, id = try newRecordID("code"), outboxKey = outboxKey
         try await db.transaction { db in
             try db.lock("sms:" + iin)
             guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
@@ -51,7 +51,7 @@ extension IssuanceService {
             try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND used_at IS NULL", [.double(at), .text(iin)])
             try db.execute("INSERT INTO sms_codes (id, iin, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            [.text(id), .text(iin), .text(hash), .double(at), .double(at + policy.validitySeconds)])
-            try Outbox.enqueue(db, iin: iin, phone: phone, language: language, message: Message(.smsCode, ["code": code]), at: at)
+            try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: phone, language: language, message: Message(.smsCode, ["code": code]), at: at)
             try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.code", subject: iin, detail: "")
         }
     }

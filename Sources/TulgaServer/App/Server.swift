@@ -22,6 +22,10 @@ public struct ServerEnvironment: Sendable {
     let desk: ModerationDesk
     let sessions: VerificationSessions
     let background: BackgroundSettings
+    /// Review PNGs, checkpoints and the audit-signing key, for the background work.
+    let files: ServiceFiles
+    /// Private temporary files (uploaded clips), emptied at start-up.
+    let temporaryFolder: String
     let decodeLimits: DecodeLimits
     /// Liveness frames, clips and selfies.
     let frameLimits: FrameLimits
@@ -39,12 +43,17 @@ public struct ServerEnvironment: Sendable {
 
     /// - Parameters:
     ///   - records: every module's records, with the CA for issuance; their clock stamps frames and fills rate buckets too.
-    /// - Throws: ``FaceError`` when the models cannot be loaded.
+    ///   - files: review PNGs, checkpoints and the audit-signing key.
+    ///   - temporaryFolder: a private folder for uploaded clips, emptied here; a fresh one under the system's
+    ///     temporary folder when `nil`.
+    /// - Throws: ``FaceError`` when the models cannot be loaded; ``FileFailure`` when the temporary folder cannot be made.
     public init(config: ServerConfig, records: Records, face: FaceConfig, liveness: LivenessConfig, bands: DecisionBands,
-                background: BackgroundSettings = BackgroundSettings()) throws {
+                background: BackgroundSettings = BackgroundSettings(), files: ServiceFiles = ServiceFiles(), temporaryFolder: String? = nil) throws {
         self.config = config
         self.records = records
         self.background = background
+        self.files = files
+        self.temporaryFolder = try Self.emptyPrivateFolder(temporaryFolder)
         runner = AttemptRunner(records: records, bands: bands, liveness: liveness)
         desk = ModerationDesk(records: records)
         let pool = try FacePipelinePool(config: face, size: config.pipelines)
@@ -63,6 +72,22 @@ public struct ServerEnvironment: Sendable {
         queueGauge = Metrics.Gauge(label: "tulga_moderation_queue_depth")
         sessionsGauge = Metrics.Gauge(label: "tulga_verification_sessions")
     }
+    /// Makes `folder` (0700) and removes what a previous run left in it; `nil` makes a fresh one.
+    static func emptyPrivateFolder(_ folder: String?) throws -> String {
+        guard let folder else {
+            var template = Array((FileManager.default.temporaryDirectory.path + "/tulga-XXXXXX").utf8CString)
+            guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
+                throw FileFailure(FileManager.default.temporaryDirectory.path, "cannot make a private folder", errno: errno)
+            }
+            return String(cString: made)
+        }
+        try PrivateFile.makeFolder(folder)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+        }
+        return folder
+    }
+
 }
 
 /// swift-metrics goes to one Prometheus registry per process.
@@ -103,7 +128,7 @@ public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some A
     router.addRoutes(IssuanceRoutes(env: env).collection, atPath: "/v1")
     router.addRoutes(PKIRoutes(env: env).collection, atPath: "/pki")
     router.addRoutes(ModerationRoutes(env: env).collection, atPath: "/v1")
-    let background: [any Service] = BackgroundWork.services(env.records, settings: env.background, logger: logger)
+    let background: [any Service] = BackgroundWork.services(env.records, settings: env.background, files: env.files, logger: logger)
     return Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: .seconds(Int64(env.config.idleTimeoutSeconds)))),

@@ -50,10 +50,10 @@ struct VerificationRoutes {
         }
         routes.post("/{id}/clip") { request, context in
             try context.require(.kiosk, .issuance)
-            let (limits, maxBytes, clock) = (env.frameLimits, env.config.clipMaxBytes, env.records.clock)
+            let (limits, maxBytes, clock, temporaryFolder) = (env.frameLimits, env.config.clipMaxBytes, env.records.clock, env.temporaryFolder)
             return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner,
                                                         body: { try await Self.read(request, upTo: maxBytes) }) { data, notBefore in
-                try Clip(data, limits: limits, receivedMs: clock.nowMs(), notBeforeMs: notBefore)
+                try Clip(data, limits: limits, receivedMs: clock.nowMs(), notBeforeMs: notBefore, folder: temporaryFolder)
             })
         }
         routes.post("/{id}/finish") { _, context in

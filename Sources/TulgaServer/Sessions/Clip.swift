@@ -41,18 +41,12 @@ final class Clip: FrameBatches {
     ///   - limits: frame size, count and duration limits.
     ///   - receivedMs: when the server received it (the injected clock).
     ///   - notBeforeMs: the earliest time a frame of the session may carry.
-    init(_ data: Data, limits: FrameLimits, receivedMs: Double, notBeforeMs: Double) throws {
+    ///   - folder: the server's private temporary folder (emptied at start-up, so a crash leaves nothing for long).
+    init(_ data: Data, limits: FrameLimits, receivedMs: Double, notBeforeMs: Double, folder: String) throws {
         guard !data.isEmpty else { throw Problem(.badRequest, "empty_body", "the clip is empty") }
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-clip-\(makeID())").path
+        path = (folder as NSString).appendingPathComponent("clip-\(makeID())")
         // Private from the first byte: created 0600, exclusively.
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Problem(.internalServerError, "internal", "cannot buffer the clip") }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard written == data.count else {
-            unlink(path)
-            throw Problem(.internalServerError, "internal", "cannot buffer the clip")
-        }
+        do { try PrivateFile.create(path, data) } catch { throw Problem(.internalServerError, "internal", "cannot buffer the clip") }
         do { source = try VideoFileSource(videoFile: path, limits: limits) } catch {
             unlink(path)
             throw Self.problem(error)

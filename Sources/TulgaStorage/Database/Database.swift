@@ -1,6 +1,6 @@
 public import Foundation
 public import TulgaCore
-import TulgaCrypto
+public import TulgaCrypto
 
 /// A value bound to or read from SQL.
 ///
@@ -99,9 +99,14 @@ public protocol SQLSession {
     /// - Parameter key: any string naming what is locked, e.g. an IIN.
     /// - Throws: ``DatabaseFailure`` if the lock cannot be taken.
     func lock(_ key: String) throws
+    /// The key audit rows appended in this transaction are chained with; `nil` on a database not
+    /// opened through ``KeyedDatabase``, where appending to the audit log fails.
+    var auditKey: AuditKey? { get }
 }
 
 extension SQLSession {
+    /// No audit key: only ``KeyedDatabase``'s sessions carry one.
+    public var auditKey: AuditKey? { nil }
     /// Runs a statement without arguments.
     ///
     /// - Parameter sql: the statement.

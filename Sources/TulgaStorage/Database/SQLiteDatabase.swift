@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TulgaCore
 
 /// SQLite through GRDB: a WAL-mode `DatabasePool`, immediate write transactions, a busy
 /// timeout so several processes can share the file.
@@ -15,9 +16,14 @@ public final class SQLiteDatabase: SQLDatabase {
     public init(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            do { try PrivateFile.makeFolder(directory) } catch { throw DatabaseFailure("\(error)") }
         }
+        // Private from the first byte: an empty file is an empty database, and SQLite gives its WAL and
+        // shared-memory files the database file's mode. Files from older builds are narrowed.
+        if PrivateFile.mode(path) == nil {
+            do { try PrivateFile.create(path, Data()) } catch { throw DatabaseFailure("cannot create the SQLite database \(error)") }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where (PrivateFile.mode(file) ?? 0) & 0o077 != 0 { chmod(file, 0o600) }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
