@@ -218,7 +218,7 @@ let package = Package(
             name: "TulgaStorageTests",
             dependencies: ["TulgaTestSupport", "TulgaStorage", "TulgaFlow", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto",
                            "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance", "TulgaAPIKeys",
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -38,11 +38,10 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let environment: ServerEnvironment
         do {
-            // Without the audit-signing key the service runs, but writes no checkpoints (said in the log below).
-            let signer = try? AuditSigner(folder: configuration.storage.keysFolder)
+            // Scheduled checkpoints need the audit-signing key; a node that should not hold it sets checkpointMinutes to 0.
+            let signer = configuration.background.checkpointMinutes > 0 ? try AuditSigner(folder: configuration.storage.keysFolder) : nil
             let files = ServiceFiles(reviewFolder: configuration.storage.reviewFolder, checkpointFolder: configuration.storage.checkpointFolder,
                                      signer: signer)
-            if signer == nil { logger.warning("no audit-signing key: no audit checkpoints will be written (run tulga init)") }
             environment = try ServerEnvironment(config: configuration.server, records: s, face: configuration.face, liveness: configuration.liveness,
                                                 bands: configuration.policy.bands, background: configuration.background, files: files,
                                                 temporaryFolder: configuration.storage.temporaryFolder)

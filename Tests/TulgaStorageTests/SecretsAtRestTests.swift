@@ -1,11 +1,12 @@
 import Crypto
 import Foundation
+import Logging
 import Testing
 import TulgaAPIKeys
 import TulgaAttempts
 import TulgaCore
 import TulgaCrypto
-import TulgaFlow
+@testable import TulgaFlow
 import TulgaIssuance
 import TulgaModeration
 import TulgaPolicy
@@ -286,6 +287,25 @@ struct SecretsAtRestTests {
             #expect(try await EvidencePurge.run(h.store, olderThan: 86400, reviewFolder: review, actor: "ops") == 1)
             // The decided case's picture and one whose case is gone are removed; the open case's stays.
             #expect(try FileManager.default.contentsOfDirectory(atPath: review) == ["\(ids[1]).png"])
+        }
+    }
+
+    @Test("tulga serve's background work signs a checkpoint when the head has moved, and only then")
+    func scheduledCheckpoint() async throws {
+        try await withKeyed(.sqlite) { h in
+            var settings = BackgroundSettings()
+            settings.checkpointMinutes = 30
+            let services = BackgroundWork.services(h.store, settings: settings, files: ServiceFiles(checkpointFolder: h.checkpoints, signer: try h.signer),
+                                                   logger: Logger(label: "test"))
+            let checkpoint = try #require(services.first { $0.description == "audit-checkpoint" })
+            #expect(checkpoint.interval == .seconds(1800))
+            #expect(try await checkpoint.pass() == 0)   // an empty log: nothing to sign
+            try await People.register(h.store, People.iin(95))
+            #expect(try await checkpoint.pass() == 1)
+            #expect(try await checkpoint.pass() == 0)
+            #expect(try await h.store.verifyAudit(checkpoints: try h.check).checkpoints == 1)
+            // Without the signing key, or with checkpoints off, there is no such service.
+            #expect(!BackgroundWork.services(h.store, settings: settings, logger: Logger(label: "test")).contains { $0.description == "audit-checkpoint" })
         }
     }
 }

@@ -110,12 +110,27 @@ public final class Records: Sendable {
         let database = KeyedDatabase(database, auditKey: keys.audit)
         try await migrator.migrate(database)
         let records = Records(database: database, keys: keys, settings: settings, clock: clock, ca: ca)
-        for spec in sealedColumns { try await Reseal.run(database, key: keys.evidence, spec, onlyUnbound: true) }
-        try await records.moderation.sealClearReports()
-        try await Outbox.sealClearBodies(database, key: keys.outbox)
+        try await records.sealEarlierValues()
         // Keys offered before `issuance.v3` join the once-only list (a no-op once done).
         try await records.issuance.recordEarlierKeys()
         return records
+    }
+
+    /// Seals again, once, what builds before bound places kept: unbound blobs, clear liveness reports and SMS text.
+    /// Done when the marker `sealing.upgraded` is recorded; a crash part-way leaves it for the next start.
+    func sealEarlierValues() async throws {
+        let marker = "sealing.upgraded"
+        let done = try await database.transaction { db in try db.one("SELECT name FROM schema_migrations WHERE name = ?", [.text(marker)]) != nil }
+        guard !done else { return }
+        for spec in Self.sealedColumns { try await Reseal.run(database, key: keys.evidence, spec, onlyUnbound: true) }
+        try await moderation.sealClearReports()
+        try await Outbox.sealClearBodies(database, key: keys.outbox)
+        try await database.transaction { db in
+            try db.lock("schema")
+            if try db.one("SELECT name FROM schema_migrations WHERE name = ?", [.text(marker)]) == nil {
+                try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(marker)])
+            }
+        }
     }
 
     /// Recomputes the audit chain.
