@@ -75,7 +75,7 @@ public struct APIKeyRecords: Sendable {
     public init(_ context: RecordContext, cipher: SealingKey) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
     enum Columns: String {
-        case id, name, scopes, secretHash = "secret_hash", lookup, createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at", family
+        case id, name, scopes, secretHash = "secret_hash", lookup, lookupPrevious = "lookup_previous", createdAt = "created_at", expiresAt = "expires_at", revokedAt = "revoked_at", family
     }
 
     /// The key table: as released in v3, then keyed lookups, expiry and revocation.
@@ -91,6 +91,8 @@ public struct APIKeyRecords: Sendable {
             "ALTER TABLE api_keys ADD COLUMN revoked_at {REAL}",
             "ALTER TABLE api_keys ADD COLUMN family TEXT",
         ])
+        // A lookup moved to a new evidence key keeps the one before, for nodes not yet restarted with the new key.
+        migrator.registerMigration("api_keys.v3", ["ALTER TABLE api_keys ADD COLUMN lookup_previous TEXT"])
     }
 
     /// The id of a key: 16 hex digits of its SHA-256.
@@ -116,12 +118,16 @@ public struct APIKeyRecords: Sendable {
         return (found, false)
     }
 
-    /// How many usable keys' lookups are not under the evidence key `keyID` (they move on their next use).
+    /// How many usable (neither revoked nor expired) keys' lookups are not under the evidence key `keyID`
+    /// (they move on their next use).
     ///
     /// - Throws: ``DatabaseFailure``.
     public func lookupsNotUnder(_ keyID: String) async throws -> Int {
-        try await database.transaction { db in
-            try db.one("SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL AND (lookup IS NULL OR lookup NOT LIKE ?)", [.text(keyID + ":%")])?["n"].int ?? 0
+        let now = clock.now()
+        return try await database.transaction { db in
+            try db.one("""
+                SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (lookup IS NULL OR lookup NOT LIKE ?)
+                """, [.double(now), .text(keyID + ":%")])?["n"].int ?? 0
         }
     }
 
@@ -173,11 +179,14 @@ public struct APIKeyRecords: Sendable {
         let record = try Self.record(row)
         if let stored = try row.optionalText(Columns.lookup), !stored.isEmpty {
             let (match, current) = matches(stored, key)
-            guard match else { return nil }
+            // A node still on the key before a rotation finds the lookup it knows in `lookup_previous`.
+            let previous = try row.optionalText(Columns.lookupPrevious)
+            guard match || previous.map({ matches($0, key).match }) == true else { return nil }
             // Made under a key since rotated: moved to the current one now that the key is at hand.
-            if !current {
+            if match && !current {
                 try await database.transaction { db in
-                    try db.execute("UPDATE api_keys SET lookup = ? WHERE id = ? AND lookup = ?", [.text(expected), .text(id), .text(stored)])
+                    try db.execute("UPDATE api_keys SET lookup = ?, lookup_previous = ? WHERE id = ? AND lookup = ?",
+                                   [.text(expected), .text(stored), .text(id), .text(stored)])
                 }
             }
         } else {

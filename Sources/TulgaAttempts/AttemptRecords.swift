@@ -91,8 +91,8 @@ public struct AttemptRecords: Sendable {
             // A session whose liveness check had already failed when the service stopped still counts.
             "ALTER TABLE attempts ADD COLUMN judged_failed {INT}",
         ])
-        // Signatures sealed before they were bound to their row are sealed again at start-up.
-        migrator.registerMigration("attempts.v4", [sealed.markUnbound])
+        // Signatures sealed by earlier builds are sealed again bound to their row, in the migration's transaction.
+        migrator.registerMigration("attempts.v4", []) { try Reseal.bindEarlier($0.db, key: try $0.requireKeys("attempts.v4").evidence, sealed) }
     }
 
     static func counter(_ db: any SQLSession, iin: String) throws -> AttemptCounter {

@@ -18,7 +18,33 @@ struct InitCommand: AsyncParsableCommand {
         A var/evidence.key from an earlier build is moved into the keys folder. Every other command refuses to start
         without the keys it needs. Prints the audit-signing public key that checkpoints are verified with.
         """)
+    @Flag(help: "Make missing keys even though the database holds data sealed or chained with them (that data becomes unreadable).")
+    var newKeysForExistingData = false
     @OptionGroup var store: StoreOptions
+
+    /// What in the database (or the checkpoint folder) a missing key would orphan, by key file.
+    func orphans(_ missing: [String], _ configuration: Configuration) async throws -> [String] {
+        let url = configuration.storage.database
+        let local = !(url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"))
+        var found: [String] = []
+        if missing.contains("audit-signing.key"),
+           ((try? FileManager.default.contentsOfDirectory(atPath: configuration.storage.checkpointFolder)) ?? []).contains(where: { $0.hasPrefix("checkpoint-") }) {
+            found.append("audit-signing.key: \(configuration.storage.checkpointFolder) holds checkpoints signed with it")
+        }
+        guard !local || FileManager.default.fileExists(atPath: url.hasPrefix("sqlite:") ? String(url.dropFirst(7)) : url) else { return found }
+        let database = try await openDatabase(url)
+        let uses = ["evidence.key": ["registry", "cases WHERE key_id IS NOT NULL", "frame_signatures", "api_keys WHERE lookup IS NOT NULL"],
+                    "outbox.key": ["outbox WHERE sealed IS NOT NULL"], "audit.key": ["audit_log"]]
+        for name in missing {
+            for table in uses[name] ?? [] {
+                // A table an older build never made holds nothing.
+                let rows = (try? await database.transaction { db in try db.one("SELECT COUNT(*) AS n FROM \(table)")?["n"].int ?? 0 }) ?? 0
+                if rows > 0 { found.append("\(name): \(rows) row(s) in \(table.split(separator: " ")[0])") }
+            }
+        }
+        await database.close()
+        return found
+    }
 
     func run() async throws {
         let configuration = try store.configuration()
@@ -30,14 +56,21 @@ struct InitCommand: AsyncParsableCommand {
             let target = (folder as NSString).appendingPathComponent("evidence.key")
             if PrivateFile.mode(target) == nil, PrivateFile.mode(legacy) != nil {
                 try PrivateFile.makeFolder(folder)
-                guard rename(legacy, target) == 0, chmod(target, 0o600) == 0 else { throw FileFailure(legacy, "cannot move it into \(folder)", errno: errno) }
+                guard rename(legacy, target) == 0 else { throw FileFailure(legacy, "cannot move it into \(folder)", errno: errno) }
+                try PrivateFile.narrow(target)
                 created.append("\(target) (moved from \(legacy))")
+            }
+            // A key lost while its data stays is restored from a backup, never replaced by a new one unasked.
+            let orphaned = try await orphans(ServiceKeys.missing(folder: folder), configuration)
+            guard orphaned.isEmpty || newKeysForExistingData else {
+                throw fail("keys are missing for data that exists: \(orphaned.joined(separator: "; ")). Restore them from a backup into \(folder); "
+                           + "--new-keys-for-existing-data makes new ones and leaves that data unreadable")
             }
             created += try ServiceKeys.create(folder: folder)
             for other in [configuration.storage.checkpointFolder, configuration.storage.reviewFolder, configuration.storage.temporaryFolder] {
                 try PrivateFile.makeFolder(other)
             }
-        } catch { throw fail("\(error)") }
+        } catch let exit as ExitCode { throw exit } catch { throw fail("\(error)") }
         let publicKey: String
         do { publicKey = try AuditSigner(folder: folder).publicKey } catch { throw fail("\(error)") }
         // Opening the store migrates it and seals what earlier builds kept in clear.
@@ -94,10 +127,10 @@ struct SecretsStatus: AsyncParsableCommand {
 struct SecretsRotate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
-        abstract: "Make a new evidence or outbox key and re-seal every row under it; the old key stays readable until `secrets reseal` drops it.",
+        abstract: "Make a new evidence or outbox key; the old one stays, able to open what it sealed.",
         discussion: """
-        Running nodes keep sealing with the key they started with: restart every node after a rotation, then run
-        `tulga secrets reseal`, which moves what they sealed meanwhile and removes each old key nothing uses any more.
+        Nothing is re-sealed yet: running nodes know only the key they started with. Restart every node, then run \
+        `tulga secrets reseal`, which moves every row to the new key and removes the old one once nothing uses it.
         """)
     @Argument(help: "evidence or outbox.") var name: SealingKeyName
     @OptionGroup var store: StoreOptions
@@ -106,41 +139,50 @@ struct SecretsRotate: AsyncParsableCommand {
         let key: SealingKey
         do { key = try SealingKey.rotate(folder: configuration.storage.keysFolder, name: name.rawValue) } catch { throw fail("\(error)") }
         print("new \(name.rawValue) key \(key.keyID); the old one (\(key.retiredIDs.joined(separator: ", "))) stays readable")
-        try await withStore(store) { s, _ in
-            var moved = 0
-            for spec in sealedColumns(name) { moved += try await Reseal.run(s.database, key: key, spec) }
-            print("re-sealed \(moved) row(s); restart every node, then run tulga secrets reseal to remove the old key")
-        }
+        print("restart every node, then run tulga secrets reseal")
     }
 }
 
 struct SecretsReseal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reseal",
-        abstract: "Re-seal every row still under a retired key, then remove each retired key nothing uses any more.")
+        abstract: "Move every row under a retired key to the current one, then remove each retired key nothing uses any more.",
+        discussion: "Refused for a key while a running node still works with an older one (exit 1): restart it first.")
     @OptionGroup var store: StoreOptions
     func run() async throws {
+        var complete = true
         try await withStore(store) { s, _ in
             for name in SealingKeyName.allCases {
                 let key = name == .evidence ? s.keys.evidence : s.keys.outbox
-                var moved = 0, behind = 0
+                let behind = try await KeyUse.nodesBehind(s.database, name: name.rawValue, current: key.keyID, at: s.clock.now())
+                guard behind.isEmpty else {
+                    complete = false
+                    for (node, ago) in behind { print("\(name.rawValue): node \(node) (heard from \(Int(ago)) s ago) still runs with an older key; restart it first") }
+                    continue
+                }
+                var moved = 0, failed: [String] = [], remaining = 0
                 for spec in sealedColumns(name) {
-                    moved += try await Reseal.run(s.database, key: key, spec)
-                    behind += try await Reseal.remaining(s.database, keyID: key.keyID, spec)
+                    let outcome = try await Reseal.run(s.database, key: key, spec)
+                    moved += outcome.moved
+                    failed += outcome.failed
+                    remaining += try await Reseal.remaining(s.database, keyID: key.keyID, spec)
                 }
                 // An API key's lookup moves to the new key only when the key is next used.
                 let lookups = name == .evidence ? try await s.apiKeys.lookupsNotUnder(key.keyID) : 0
                 print("\(name.rawValue): re-sealed \(moved) row(s)")
+                for row in failed { print("\(name.rawValue): \(row) does not open (altered, or sealed with a key no longer here); left as it is") }
                 for id in key.retiredIDs {
-                    if behind == 0 && lookups == 0 {
+                    if remaining == 0 && lookups == 0 {
                         do { try key.dropRetired(id) } catch { throw fail("\(error)") }
                         print("\(name.rawValue): removed retired key \(id)")
                     } else {
-                        print("\(name.rawValue): kept retired key \(id): \(behind) row(s) and \(lookups) API key(s) not yet moved (API keys move on their next use, or rotate them)")
+                        complete = false
+                        print("\(name.rawValue): kept retired key \(id): \(remaining) row(s) and \(lookups) API key(s) not yet moved (API keys move on their next use, or rotate them)")
                     }
                 }
             }
         }
+        if !complete { throw ExitCode(1) }
     }
 }
 
@@ -173,10 +215,17 @@ struct AuditVerify: AsyncParsableCommand {
             check = CheckpointCheck(folder: folder, publicKey: trusted)
         }
         try await withStore(store) { s, _ in
-            let result = try await s.verifyAudit(checkpoints: check)
+            let result: AuditVerification
+            do { result = try await s.verifyAudit(checkpoints: check) } catch let failure as FileFailure { throw fail("\(failure)") }
             intact = result.intact
             if store.common.json { try printJSON(result) } else if result.intact {
                 print("audit log intact: \(result.rows) rows, \(result.checkpoints) checkpoint(s) agree")
+                // Only a checkpoint shows that the newest rows were not removed.
+                if let newest = result.newestCheckpoint {
+                    if newest < result.rows { print("\(result.rows - newest) row(s) after the newest checkpoint (row \(newest)) are vouched for by none yet") }
+                } else {
+                    print("no checkpoints: removing the newest rows cannot be detected (tulga audit checkpoint; tulga serve writes them)")
+                }
             } else {
                 print("audit log BROKEN\(result.brokenAt.map { " at row \($0)" } ?? ""): \(result.problem ?? "")")
             }
@@ -199,9 +248,8 @@ struct AuditCheckpointCommand: AsyncParsableCommand {
         let folder = checkpoints ?? configuration.storage.checkpointFolder
         try await withStore(store) { s, _ in
             let made: AuditCheckpoint?
-            do { made = try await AuditLog.checkpoint(s.database, signer: signer, folder: folder, at: s.clock.now()) } catch let failure as FileFailure {
-                throw fail("\(failure)")
-            }
+            do { made = try await AuditLog.checkpoint(s.database, key: s.keys.audit, signer: signer, folder: folder, at: s.clock.now()) }
+            catch let failure as FileFailure { throw fail("\(failure)") }
             if store.common.json { try printJSON(made.map(AnyEncodable.init) ?? AnyEncodable([String: String]())); return }
             if let made { print("checkpoint at row \(made.seq) written to \(folder)") } else { print("nothing new to sign: the head has a checkpoint already (or the log is empty)") }
         }

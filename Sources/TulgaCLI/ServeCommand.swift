@@ -37,11 +37,12 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "tulga")
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let environment: ServerEnvironment
+        let node = "node-\(ProcessInfo.processInfo.hostName)-\(getpid())"
         do {
             // Scheduled checkpoints need the audit-signing key; a node that should not hold it sets checkpointMinutes to 0.
             let signer = configuration.background.checkpointMinutes > 0 ? try AuditSigner(folder: configuration.storage.keysFolder) : nil
             let files = ServiceFiles(reviewFolder: configuration.storage.reviewFolder, checkpointFolder: configuration.storage.checkpointFolder,
-                                     signer: signer)
+                                     signer: signer, node: node)
             environment = try ServerEnvironment(config: configuration.server, records: s, face: configuration.face, liveness: configuration.liveness,
                                                 bands: configuration.policy.bands, background: configuration.background, files: files,
                                                 temporaryFolder: configuration.storage.temporaryFolder)
@@ -57,6 +58,7 @@ struct Serve: AsyncParsableCommand {
             await s.database.close()
             throw fail("server stopped: \(error)")
         }
+        try? await KeyUse.forget(s.database, node: node)
         await s.database.close()
         logger.info("stopped")
     }

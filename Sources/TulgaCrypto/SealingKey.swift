@@ -79,7 +79,7 @@ public struct SealingKey: Sendable {
         let path = path(folder, name)
         guard PrivateFile.mode(path) == nil else { return false }
         try PrivateFile.makeFolder(folder)
-        try PrivateFile.create(path, Data(try randomBytes(32)))
+        try PrivateFile.createWhole(path, Data(try randomBytes(32)))
         return true
     }
 
@@ -164,7 +164,7 @@ public struct SealingKey: Sendable {
 enum KeyFiles {
     static func read(_ path: String, what: String, length: Int) throws -> Data {
         let data: Data?
-        do { data = try PrivateFile.read(path, limit: 4096) } catch let failure as FileFailure {
+        do { data = try PrivateFile.read(path, limit: 4096, secret: true) } catch let failure as FileFailure {
             throw KeyFileError(.invalid, "the \(what) \(failure)")
         }
         guard let data else { throw KeyFileError(.missing, "no \(what) at \(path); run tulga init") }

@@ -102,24 +102,29 @@ public struct ServiceKeys: Sendable {
         audit = try AuditKey(folder: folder)
     }
 
-    /// Creates whichever keys are missing (0600, in a 0700 folder); an existing key is never replaced.
+    /// The keys missing from `folder`, by file name.
+    public static func missing(folder: String) -> [String] {
+        ["evidence.key", "outbox.key", "audit.key", "audit-signing.key"].filter { PrivateFile.mode((folder as NSString).appendingPathComponent($0)) == nil }
+    }
+
+    /// Creates whichever keys are missing (0600, each written whole, in a 0700 folder); an existing key is never replaced.
     ///
     /// - Parameter folder: the keys folder.
     /// - Returns: The files created.
     /// - Throws: `CryptoFailure` if the CSPRNG fails; ``FileFailure`` if a file cannot be written.
     @discardableResult
     public static func create(folder: String) throws -> [String] {
-        try PrivateFile.makeFolder(folder)
+        try PrivateFile.makeOwnFolder(folder)
         var created: [String] = []
         for name in ["evidence", "outbox"] where try SealingKey.create(name: name, folder: folder) {
             created.append(SealingKey.path(folder, name))
         }
         if PrivateFile.mode(AuditKey.path(folder)) == nil {
-            try PrivateFile.create(AuditKey.path(folder), Data(try randomBytes(32)))
+            try PrivateFile.createWhole(AuditKey.path(folder), Data(try randomBytes(32)))
             created.append(AuditKey.path(folder))
         }
         if PrivateFile.mode(AuditSigner.path(folder)) == nil {
-            try PrivateFile.create(AuditSigner.path(folder), Curve25519.Signing.PrivateKey().rawRepresentation)
+            try PrivateFile.createWhole(AuditSigner.path(folder), Curve25519.Signing.PrivateKey().rawRepresentation)
             created.append(AuditSigner.path(folder))
         }
         return created

@@ -147,34 +147,21 @@ public struct ModerationRecords: Sendable {
             "CREATE INDEX cases_state ON cases(state)",
             "CREATE TABLE moderators (id TEXT PRIMARY KEY, role TEXT NOT NULL, secret_hash TEXT NOT NULL, iin TEXT)",
         ])
-        // The liveness report is sealed with the rest of the evidence; blobs sealed before they were
-        // bound to their row, and reports kept in clear, are sealed again at start-up (``sealClearReports()``).
-        migrator.registerMigration("moderation.v2", [
-            "ALTER TABLE cases ADD COLUMN liveness_sealed {BLOB}",
-            sealed.markUnbound,
-        ])
+        // The liveness report is sealed with the rest of the evidence. In the migration's transaction, evidence
+        // sealed by earlier builds is sealed again bound to its row, and reports kept in clear are sealed.
+        migrator.registerMigration("moderation.v2", ["ALTER TABLE cases ADD COLUMN liveness_sealed {BLOB}"]) { context in
+            let key = try context.requireKeys("moderation.v2").evidence
+            try Reseal.bindEarlier(context.db, key: key, sealed)
+            for row in try context.db.query("SELECT id, liveness_report FROM cases WHERE liveness_report IS NOT NULL", []) {
+                let id = try row.text(Columns.id), report = try row.text(Columns.livenessReport)
+                try context.db.execute("UPDATE cases SET liveness_sealed = ?, liveness_report = NULL, key_id = ? WHERE id = ?",
+                                       [.blob(try key.seal(Data(report.utf8), for: sealed.place("liveness_sealed", id))), .text(key.keyID), .text(id)])
+            }
+        }
     }
 
     /// The sealed evidence columns.
     public static let sealed = SealedColumns("cases", id: "id", ["selfie", "reference", "liveness_sealed"])
-
-    /// Seals the liveness reports earlier builds kept in clear (rows already under the current key).
-    ///
-    /// - Returns: How many reports were sealed.
-    /// - Throws: ``DatabaseFailure``; `CryptoFailure`.
-    @discardableResult
-    public func sealClearReports() async throws -> Int {
-        let key = cipher
-        return try await database.transaction { db in
-            let rows = try db.query("SELECT id, liveness_report FROM cases WHERE liveness_report IS NOT NULL AND key_id = ?", [.text(key.keyID)])
-            for row in rows {
-                let id = try row.text(Columns.id), report = try row.text(Columns.livenessReport)
-                try db.execute("UPDATE cases SET liveness_sealed = ?, liveness_report = NULL WHERE id = ?",
-                               [.blob(try key.seal(Data(report.utf8), for: Self.sealed.place("liveness_sealed", id))), .text(id)])
-            }
-            return rows.count
-        }
-    }
 
     // MARK: Moderators
 

@@ -74,8 +74,8 @@ public struct RegistryRecords: Sendable {
               phone TEXT, photo {BLOB} NOT NULL, key_id TEXT NOT NULL)
             """,
         ])
-        // Photos sealed before they were bound to their row are re-sealed at start-up (``sealed``).
-        migrator.registerMigration("registry.v2", [sealed.markUnbound])
+        // Photos sealed by earlier builds are sealed again bound to their row, in the migration's transaction.
+        migrator.registerMigration("registry.v2", []) { try Reseal.bindEarlier($0.db, key: try $0.requireKeys("registry.v2").evidence, sealed) }
     }
 
     /// The sealed photo column.

@@ -3,6 +3,7 @@ import Testing
 import TulgaCore
 import TulgaDigitalID
 import TulgaStorage
+import TulgaCrypto
 import TulgaTestSupport
 
 @Suite("Digital ID rules, pure, and a damaged row")
@@ -66,11 +67,12 @@ struct DigitalIDRulesTests {
 
     @Test("a damaged row is an error, never a plausible default")
     func damagedRow() async throws {
-        let database = try await Backend.sqlite.open()
+        let keys = try ServiceKeys.scratch()
+        let database = KeyedDatabase(try await Backend.sqlite.open(), auditKey: keys.audit)
         var migrator = Migrator()
         DigitalIDRecords.register(&migrator)
         AuditLog.register(&migrator)
-        try await migrator.migrate(database)
+        try await migrator.migrate(database, keys: keys)
         try await database.transaction { db in
             try db.execute("""
                 INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by)

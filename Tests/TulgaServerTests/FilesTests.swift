@@ -67,7 +67,7 @@ struct FilesTests {
 
         // Checkpoints are public statements, readable by whoever checks them.
         let signer = try AuditSigner(folder: dir + "/var/keys")
-        try #require(try await AuditLog.checkpoint(store.database, signer: signer, folder: dir + "/var/checkpoints", at: 1) != nil)
+        try #require(try await AuditLog.checkpoint(store.database, key: store.keys.audit, signer: signer, folder: dir + "/var/checkpoints", at: 1) != nil)
         let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/var/checkpoints").first)
         #expect(mode("var/checkpoints/" + checkpoint) == 0o644)
         await database.close()
@@ -81,7 +81,19 @@ struct FilesTests {
         let store = try await Records.scratch(clock: ManualClock())
         _ = try ServerEnvironment(config: ServerConfig(), records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"),
                                   liveness: LivenessConfig(), bands: DecisionBands(accept: 0.363, review: 0.31), temporaryFolder: dir + "/tmp")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tmp").isEmpty)
+        // Left: only this process's own, empty folder.
+        let left = try FileManager.default.subpathsOfDirectory(atPath: dir + "/tmp")
+        #expect(left.count == 1 && left[0].hasPrefix("\(getpid())-") && PrivateFile.mode(dir + "/tmp/" + left[0]) == 0o700, "\(left)")
+        #expect(PrivateFile.mode(dir + "/tmp") == 0o700)
+        // A folder that is a symbolic link is refused, and what it points at is left alone.
+        try FileManager.default.createDirectory(atPath: dir + "/elsewhere", withIntermediateDirectories: true)
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: dir + "/elsewhere/keep"))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/linked", withDestinationPath: dir + "/elsewhere")
+        #expect(throws: FileFailure.self) {
+            _ = try ServerEnvironment(config: ServerConfig(), records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"),
+                                      liveness: LivenessConfig(), bands: DecisionBands(accept: 0.363, review: 0.31), temporaryFolder: dir + "/linked")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir + "/elsewhere/keep"))
         await store.database.close()
     }
 }

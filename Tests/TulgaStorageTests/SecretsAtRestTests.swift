@@ -34,7 +34,7 @@ struct KeyedHarness {
     }
 
     func checkpoint() async throws -> AuditCheckpoint? {
-        try await AuditLog.checkpoint(database, signer: try signer, folder: checkpoints, at: clock.now())
+        try await AuditLog.checkpoint(database, key: store.keys.audit, signer: try signer, folder: checkpoints, at: clock.now())
     }
 }
 
@@ -53,22 +53,24 @@ struct SecretsAtRestTests {
           arguments: Backend.allCases)
     func keyedAudit(backend: Backend) async throws {
         try await withKeyed(backend) { h in
+            // Row 1 is the keyed log's first row (audit.keyed), written by the migration.
             for i in 40..<44 { try await People.register(h.store, People.iin(i)) }
-            #expect(try await h.checkpoint()?.seq == 4)
+            #expect(try await h.checkpoint()?.seq == 5)
             #expect(try await h.checkpoint() == nil)   // the head has one already
             for i in 44..<46 { try await People.register(h.store, People.iin(i)) }
-            #expect(try await h.checkpoint()?.seq == 6)
+            #expect(try await h.checkpoint()?.seq == 7)
             var check = try await h.store.verifyAudit(checkpoints: try h.check)
-            #expect(check.intact && check.rows == 6 && check.checkpoints == 2)
+            #expect(check.intact && check.rows == 7 && check.checkpoints == 2 && check.newestCheckpoint == 7)
             let rows = try await h.database.transaction { db in try db.query("SELECT * FROM audit_log ORDER BY seq", []) }
 
             // Truncation: the last two rows deleted and the head set back. The chain alone cannot tell…
             try await h.database.transaction { db in
-                try db.execute("DELETE FROM audit_log WHERE seq > 4")
-                try db.execute("UPDATE audit_log_head SET seq = 4, mac = ?", [rows[3]["mac"]])
+                try db.execute("DELETE FROM audit_log WHERE seq > 5")
+                try db.execute("UPDATE audit_log_head SET seq = 5, mac = ?", [rows[4]["mac"]])
             }
             #expect(try await h.store.verifyAudit().intact)
-            // …the checkpoint at row 6 can.
+            // …nor may a checkpoint be signed over it, and the checkpoint at row 7 tells.
+            await #expect(throws: StorageError(.auditBroken, "")) { try await h.checkpoint() }
             check = try await h.store.verifyAudit(checkpoints: try h.check)
             #expect(!check.intact && check.problem?.contains("rows were removed") == true)
             try await h.database.transaction { db in
@@ -76,7 +78,7 @@ struct SecretsAtRestTests {
                     try db.execute("INSERT INTO audit_log (seq, at, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                    ["seq", "at", "actor", "action", "subject", "detail", "mac"].map { row[$0] })
                 }
-                try db.execute("UPDATE audit_log_head SET seq = 6, mac = ?", [rows[5]["mac"]])
+                try db.execute("UPDATE audit_log_head SET seq = 7, mac = ?", [rows[6]["mac"]])
             }
             #expect(try await h.store.verifyAudit(checkpoints: try h.check).intact)
 
@@ -102,13 +104,14 @@ struct SecretsAtRestTests {
             try await rewrite(actor: "someone else") { auditKey.mac($0) }
             #expect(try await h.store.verifyAudit().intact)
             check = try await h.store.verifyAudit(checkpoints: try h.check)
-            #expect(!check.intact && check.brokenAt == 4 && check.problem?.contains("rewritten") == true)
+            #expect(!check.intact && check.brokenAt == 5 && check.problem?.contains("rewritten") == true)
+            await #expect(throws: StorageError(.auditBroken, "")) { try await h.checkpoint() }
             try await rewrite(actor: rows[1]["actor"].text ?? "") { auditKey.mac($0) }
             #expect(try await h.store.verifyAudit(checkpoints: try h.check).intact)
 
             // A checkpoint signed by another key, or an unreadable one, is not trusted.
             try ServiceKeys.create(folder: h.keys + "-other")
-            let forged = try AuditCheckpoint(seq: 6, mac: rows[5]["mac"].text ?? "", at: 1, signer: try AuditSigner(folder: h.keys + "-other"))
+            let forged = try AuditCheckpoint(seq: 7, mac: rows[6]["mac"].text ?? "", at: 1, signer: try AuditSigner(folder: h.keys + "-other"))
             try PrivateFile.create(h.checkpoints + "/checkpoint-000000000099.json", try JSONEncoder().encode(forged))
             check = try await h.store.verifyAudit(checkpoints: try h.check)
             #expect(!check.intact && check.problem?.contains("not signed by the audit-signing key") == true)
@@ -217,7 +220,7 @@ struct SecretsAtRestTests {
         #expect(caseRow?["liveness_report"].isNull == true && caseRow?["liveness_sealed"].blob != nil)
         // The keyed chain continues the old one; rewriting the old rows (hashes recomputed) breaks the first keyed row.
         var check = try await store.verifyAudit()
-        #expect(check.intact && check.rows == 5)
+        #expect(check.intact && check.rows == 6)   // two earlier rows, the keyed log's first row, three since
         try await database.transaction { db in
             var prev = AuditLog.genesis
             for seq in 1...2 {
@@ -244,16 +247,24 @@ struct SecretsAtRestTests {
             let caseID = try #require(try await h.store.runner.record(t, outcome: .review, score: 0.33, livenessPassed: true, reason: "band",
                                                                         evidence: Evidence(selfie: Data([5]), reference: Data([6]), livenessReport: "{}")).caseID)
             let old = h.store.keys.evidence.keyID
+            try await KeyUse.report(h.database, node: "node-a", keys: h.store.keys, at: h.clock.now())
             let rotated = try SealingKey.rotate(folder: h.keys, name: "evidence")
+            // A node still running with the old key holds the re-sealing back until it restarts (or is gone).
+            #expect(try await KeyUse.nodesBehind(h.database, name: "evidence", current: rotated.keyID, at: h.clock.now()).map(\.node) == ["node-a"])
+            #expect(try await KeyUse.nodesBehind(h.database, name: "outbox", current: h.store.keys.outbox.keyID, at: h.clock.now()).isEmpty)
+            h.clock.advance(KeyUse.staleSeconds + 1)
+            #expect(try await KeyUse.nodesBehind(h.database, name: "evidence", current: rotated.keyID, at: h.clock.now()).isEmpty)
             let store = try await Records.open(database: h.database, keys: try ServiceKeys(folder: h.keys), clock: h.clock)
             #expect(store.keys.evidence.keyID == rotated.keyID && store.keys.evidence.retiredIDs == [old])
             var moved = 0
-            for spec in Records.sealedColumns { moved += try await Reseal.run(store.database, key: store.keys.evidence, spec) }
+            for spec in Records.sealedColumns { moved += try await Reseal.run(store.database, key: store.keys.evidence, spec).moved }
             #expect(moved == 2)   // the photo and the case (the attempt's signatures are recorded only by a finished session)
             for spec in Records.sealedColumns { #expect(try await Reseal.remaining(store.database, keyID: rotated.keyID, spec) == 0) }
             #expect(try await store.apiKeys.lookupsNotUnder(rotated.keyID) == 1)
             #expect(try await store.apiKeys.authenticate(apiKey)?.name == "kiosk")
             #expect(try await store.apiKeys.lookupsNotUnder(rotated.keyID) == 0)
+            // A node not yet restarted (the old key only) still knows the key by its previous lookup.
+            #expect(try await h.store.apiKeys.authenticate(apiKey)?.name == "kiosk")
             try store.keys.evidence.dropRetired(old)
             let after = try await Records.open(database: h.database, keys: try ServiceKeys(folder: h.keys), clock: h.clock)
             #expect(try await after.registry.entry(iin)?.photo == Data("face".utf8))
@@ -299,11 +310,12 @@ struct SecretsAtRestTests {
                                                    logger: Logger(label: "test"))
             let checkpoint = try #require(services.first { $0.description == "audit-checkpoint" })
             #expect(checkpoint.interval == .seconds(1800))
-            #expect(try await checkpoint.pass() == 0)   // an empty log: nothing to sign
+            #expect(try await checkpoint.pass() == 1)   // the keyed log's first row
+            #expect(try await checkpoint.pass() == 0)
             try await People.register(h.store, People.iin(95))
             #expect(try await checkpoint.pass() == 1)
             #expect(try await checkpoint.pass() == 0)
-            #expect(try await h.store.verifyAudit(checkpoints: try h.check).checkpoints == 1)
+            #expect(try await h.store.verifyAudit(checkpoints: try h.check).checkpoints == 2)
             // Without the signing key, or with checkpoints off, there is no such service.
             #expect(!BackgroundWork.services(h.store, settings: settings, logger: Logger(label: "test")).contains { $0.description == "audit-checkpoint" })
         }

@@ -412,7 +412,7 @@ struct StoreTests {
         try await withHarness(backend) { h in
         for i in 20..<24 { try await People.register(h.store, People.iin(i)) }
         var check = try await h.store.verifyAudit()
-        #expect(check.intact && check.rows == 4)
+        #expect(check.intact && check.rows == 5)   // the keyed log's first row, then four
 
         try await h.database.transaction { db in try db.execute("UPDATE audit_log SET detail = 'forged' WHERE seq = 2") }
         check = try await h.store.verifyAudit()
@@ -434,7 +434,7 @@ struct StoreTests {
 
         try await withHarness(backend) { h2 in
         for i in 30..<33 { try await People.register(h2.store, People.iin(i)) }
-        try await h2.database.transaction { db in try db.execute("DELETE FROM audit_log WHERE seq = 3") }
+        try await h2.database.transaction { db in try db.execute("DELETE FROM audit_log WHERE seq = 4") }   // the newest
         check = try await h2.store.verifyAudit()
         #expect(!check.intact && check.problem?.contains("deleted") == true)
         }

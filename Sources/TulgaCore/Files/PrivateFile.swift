@@ -30,6 +30,26 @@ public enum PrivateFile {
         syncFolder(of: path)
     }
 
+    /// Creates `path` whole or not at all: the content is written and synced under a temporary name,
+    /// then linked to `path` (which fails if it exists), so a crash never leaves a short file there.
+    ///
+    /// - Throws: ``FileFailure``, also when `path` exists; nothing is left under the temporary name.
+    public static func createWhole(_ path: String, _ data: Data, mode: mode_t = 0o600) throws {
+        let temporary = temporaryName(for: path)
+        try create(temporary, data, mode: mode)
+        defer { unlink(temporary) }
+        guard link(temporary, path) == 0 else { throw FileFailure(path, "cannot create it", errno: errno) }
+        syncFolder(of: path)
+    }
+
+    static func temporaryName(for path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        var suffix = [UInt8](repeating: 0, count: 6)
+        var generator = SystemRandomNumberGenerator()
+        for i in suffix.indices { suffix[i] = generator.next() }
+        return (folder.isEmpty ? "" : folder + "/") + "." + (path as NSString).lastPathComponent + ".tmp-" + suffix.map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Writes `data` to a temporary name beside `path` (private, `O_EXCL`), syncs it, renames it
     /// over `path` and syncs the folder: a reader sees the old file or the whole new one.
     ///
@@ -39,12 +59,7 @@ public enum PrivateFile {
     ///   - mode: its permissions from the first byte; 0600 unless given.
     /// - Throws: ``FileFailure``; nothing is left under the temporary name.
     public static func replace(_ path: String, _ data: Data, mode: mode_t = 0o600) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        var suffix = [UInt8](repeating: 0, count: 6)
-        var generator = SystemRandomNumberGenerator()
-        for i in suffix.indices { suffix[i] = generator.next() }
-        let temporary = (folder.isEmpty ? "" : folder + "/") + "." + name + ".tmp-" + suffix.map { String(format: "%02x", $0) }.joined()
+        let temporary = temporaryName(for: path)
         try create(temporary, data, mode: mode)
         guard rename(temporary, path) == 0 else {
             let error = errno
@@ -69,15 +84,31 @@ public enum PrivateFile {
         guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw FileFailure(path, "cannot create the folder", errno: errno) }
     }
 
-    /// Reads a whole small file, refusing a symbolic link, a non-regular file and anything over `limit` bytes.
+    /// Like ``makeFolder(_:)``, then requires a real folder (never a symbolic link) that this user
+    /// owns, and makes it 0700: a folder the service empties or keeps secrets in.
+    ///
+    /// - Throws: ``FileFailure`` naming what is wrong.
+    public static func makeOwnFolder(_ path: String) throws {
+        try makeFolder(path)
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw FileFailure(path, "is not a folder (a symbolic link is refused)", errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_uid == geteuid() else { throw FileFailure(path, "belongs to another user") }
+        guard info.st_mode & 0o077 == 0 || fchmod(fd, 0o700) == 0 else { throw FileFailure(path, "cannot make it private", errno: errno) }
+    }
+
+    /// Reads a whole small file, refusing a symbolic link, a non-regular file (a FIFO does not block it)
+    /// and anything over `limit` bytes.
     ///
     /// - Parameters:
     ///   - path: the file.
     ///   - limit: the largest size accepted.
+    ///   - secret: also refuse a file another user owns or others may read or write.
     /// - Returns: The content, or `nil` if there is no such file.
-    /// - Throws: ``FileFailure`` if it exists but cannot be read, is not a regular file, or is too large.
-    public static func read(_ path: String, limit: Int = 1 << 20) throws -> Data? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    /// - Throws: ``FileFailure`` if it exists but cannot be read, is not a regular file, is too large, or (for a secret) is not private.
+    public static func read(_ path: String, limit: Int = 1 << 20, secret: Bool = false) throws -> Data? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
             throw FileFailure(path, "cannot open it", errno: errno)
@@ -85,11 +116,30 @@ public enum PrivateFile {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw FileFailure(path, "is not a regular file") }
+        if secret {
+            guard info.st_uid == geteuid() else { throw FileFailure(path, "belongs to another user") }
+            guard info.st_mode & 0o077 == 0 else { throw FileFailure(path, "may be read or written by others: chmod 600 it") }
+        }
         guard Int(info.st_size) <= limit else { throw FileFailure(path, "is larger than \(limit) bytes") }
         var data = Data(count: Int(info.st_size))
         let n = data.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
         guard n == Int(info.st_size) else { throw FileFailure(path, "cannot read it", errno: errno) }
         return data
+    }
+
+    /// Narrows an existing regular file (never one a symbolic link points at) to `mode`.
+    ///
+    /// - Throws: ``FileFailure`` if it cannot be opened or changed; nothing for a missing file.
+    public static func narrow(_ path: String, to mode: mode_t = 0o600) throws {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return }
+            throw FileFailure(path, "cannot open it", errno: errno)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw FileFailure(path, "is not a regular file") }
+        guard info.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 else { throw FileFailure(path, "cannot change its mode", errno: errno) }
     }
 
     /// The permission bits of `path` (without following a link), or `nil` if it does not exist.

@@ -81,6 +81,7 @@ public final class Records: Sendable {
         var migrator = Migrator()
         AuditLog.register(&migrator)
         Outbox.register(&migrator)
+        KeyUse.register(&migrator)
         RegistryRecords.register(&migrator)
         AttemptRecords.register(&migrator)
         ModerationRecords.register(&migrator)
@@ -94,8 +95,8 @@ public final class Records: Sendable {
     /// Every module's sealed columns, for re-sealing under a new key.
     public static let sealedColumns = [RegistryRecords.sealed, ModerationRecords.sealed, AttemptRecords.sealed]
 
-    /// Migrates `database` and opens every module's records on it. Values sealed by earlier builds
-    /// (unbound blobs, clear liveness reports and SMS bodies) are sealed again here, once.
+    /// Migrates `database` and opens every module's records on it. The migrations that bind sealed values
+    /// to their rows seal again, in their own transactions, what earlier builds left unbound or in clear.
     ///
     /// - Parameters:
     ///   - database: the database to migrate and use.
@@ -108,29 +109,11 @@ public final class Records: Sendable {
     public static func open(database: any SQLDatabase, keys: ServiceKeys, settings: RecordSettings = RecordSettings(),
                             clock: any WallClock = SystemClock(), ca: LocalCA? = nil) async throws -> Records {
         let database = KeyedDatabase(database, auditKey: keys.audit)
-        try await migrator.migrate(database)
+        try await migrator.migrate(database, keys: keys, now: clock.now())
         let records = Records(database: database, keys: keys, settings: settings, clock: clock, ca: ca)
-        try await records.sealEarlierValues()
         // Keys offered before `issuance.v3` join the once-only list (a no-op once done).
         try await records.issuance.recordEarlierKeys()
         return records
-    }
-
-    /// Seals again, once, what builds before bound places kept: unbound blobs, clear liveness reports and SMS text.
-    /// Done when the marker `sealing.upgraded` is recorded; a crash part-way leaves it for the next start.
-    func sealEarlierValues() async throws {
-        let marker = "sealing.upgraded"
-        let done = try await database.transaction { db in try db.one("SELECT name FROM schema_migrations WHERE name = ?", [.text(marker)]) != nil }
-        guard !done else { return }
-        for spec in Self.sealedColumns { try await Reseal.run(database, key: keys.evidence, spec, onlyUnbound: true) }
-        try await moderation.sealClearReports()
-        try await Outbox.sealClearBodies(database, key: keys.outbox)
-        try await database.transaction { db in
-            try db.lock("schema")
-            if try db.one("SELECT name FROM schema_migrations WHERE name = ?", [.text(marker)]) == nil {
-                try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(marker)])
-            }
-        }
     }
 
     /// Recomputes the audit chain.

@@ -69,8 +69,8 @@ public struct BackgroundSettings: Sendable, Hashable, Codable {
     /// Hand pending SMS to this gateway spool folder; empty leaves it to `tulga sms spool`.
     public var smsSpoolFolder = ""
     /// Minutes between signed audit checkpoints (when the head moved); 0 leaves it to `tulga audit checkpoint`.
-    public var checkpointMinutes = 60.0
-    /// Every minute; no purge; no SMS hand-off; a checkpoint every hour.
+    public var checkpointMinutes = 5.0
+    /// Every minute; no purge; no SMS hand-off; a checkpoint every 5 minutes.
     public init() {}
 }
 
@@ -93,6 +93,13 @@ public enum BackgroundWork {
             // Its first pass runs at start-up: attempts a crash left running are released, not counted.
             PeriodicService("attempt-leases", every: every, logger: logger) { try await records.attempts.releaseExpiredLeases() },
         ]
+        if let node = files.node {
+            // Which keys this node seals with, so a rotation waits for it (``KeyUse``).
+            services.append(PeriodicService("key-use", every: every, logger: logger) {
+                try await KeyUse.report(records.database, node: node, keys: records.keys, at: records.clock.now())
+                return 0
+            })
+        }
         if records.issuance.ca != nil {
             // A fresh CRL before the served one reaches its nextUpdate (it is re-signed at half time).
             services.append(PeriodicService("crl-refresh", every: every, logger: logger) { try await records.issuance.refreshCRL(); return 0 })
@@ -105,7 +112,7 @@ public enum BackgroundWork {
         if settings.checkpointMinutes > 0, let signer = files.signer {
             let checkpointEvery = Duration.milliseconds(Int64(settings.checkpointMinutes * 60_000))
             services.append(PeriodicService("audit-checkpoint", every: checkpointEvery, logger: logger) {
-                try await AuditLog.checkpoint(records.database, signer: signer, folder: files.checkpointFolder, at: records.clock.now()) == nil ? 0 : 1
+                try await AuditLog.checkpoint(records.database, key: records.keys.audit, signer: signer, folder: files.checkpointFolder, at: records.clock.now()) == nil ? 0 : 1
             })
         }
         if !settings.smsSpoolFolder.isEmpty {
@@ -138,9 +145,12 @@ public struct ServiceFiles: Sendable {
     public var checkpointFolder = "var/audit-checkpoints"
     /// The audit-signing key; `nil` writes no checkpoints.
     public var signer: AuditSigner?
-    /// The defaults, without a signer.
-    public init(reviewFolder: String = "var/review", checkpointFolder: String = "var/audit-checkpoints", signer: AuditSigner? = nil) {
-        (self.reviewFolder, self.checkpointFolder, self.signer) = (reviewFolder, checkpointFolder, signer)
+    /// This node's name in ``KeyUse``; `nil` reports nothing.
+    public var node: String?
+    /// The defaults, without a signer or a node name.
+    public init(reviewFolder: String = "var/review", checkpointFolder: String = "var/audit-checkpoints", signer: AuditSigner? = nil,
+                node: String? = nil) {
+        (self.reviewFolder, self.checkpointFolder, self.signer, self.node) = (reviewFolder, checkpointFolder, signer, node)
     }
 }
 
@@ -154,7 +164,10 @@ public enum EvidencePurge {
     @discardableResult
     public static func run(_ records: Records, olderThan seconds: Double, reviewFolder: String, actor: String) async throws -> Int {
         let purged = try await records.moderation.purgeEvidence(olderThan: seconds, actor: actor)
-        let pictures = ((try? FileManager.default.contentsOfDirectory(atPath: reviewFolder)) ?? []).filter { $0.hasSuffix(".png") }
+        // Only names `moderate show` writes (`case-` and 20 hex digits): nothing else in the folder is touched.
+        let pictures = ((try? FileManager.default.contentsOfDirectory(atPath: reviewFolder)) ?? []).filter { name in
+            name.count == 29 && name.hasPrefix("case-") && name.hasSuffix(".png") && name.dropFirst(5).prefix(20).allSatisfy(\.isHexDigit)
+        }
         let gone = try await records.moderation.withoutEvidence(pictures.map { String($0.dropLast(4)) })
         for id in gone { unlink((reviewFolder as NSString).appendingPathComponent(id + ".png")) }
         return purged.count

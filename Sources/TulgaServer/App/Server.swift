@@ -72,20 +72,25 @@ public struct ServerEnvironment: Sendable {
         queueGauge = Metrics.Gauge(label: "tulga_moderation_queue_depth")
         sessionsGauge = Metrics.Gauge(label: "tulga_verification_sessions")
     }
-    /// Makes `folder` (0700) and removes what a previous run left in it; `nil` makes a fresh one.
+    /// A private folder of this process's own inside `folder` (which must be a real folder this user
+    /// owns, made 0700), after removing what processes that are gone left there; a fresh one under the
+    /// system's temporary folder when `nil`.
     static func emptyPrivateFolder(_ folder: String?) throws -> String {
-        guard let folder else {
-            var template = Array((FileManager.default.temporaryDirectory.path + "/tulga-XXXXXX").utf8CString)
-            guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
-                throw FileFailure(FileManager.default.temporaryDirectory.path, "cannot make a private folder", errno: errno)
+        func fresh(_ template: String) throws -> String {
+            var bytes = Array(template.utf8CString)
+            guard let made = bytes.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
+                throw FileFailure(template, "cannot make a private folder", errno: errno)
             }
             return String(cString: made)
         }
-        try PrivateFile.makeFolder(folder)
+        guard let folder else { return try fresh(FileManager.default.temporaryDirectory.path + "/tulga-XXXXXX") }
+        try PrivateFile.makeOwnFolder(folder)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            // `<pid>-XXXXXX` of a process still running is its own; anything else was left behind.
+            if let pid = name.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM { continue }
             try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
         }
-        return folder
+        return try fresh((folder as NSString).appendingPathComponent("\(getpid())-XXXXXX"))
     }
 
 }

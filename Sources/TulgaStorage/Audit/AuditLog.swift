@@ -15,7 +15,7 @@ import TulgaCore
 ///
 /// ```swift
 /// try AuditLog.append(db, at: now, actor: "policy", action: "attempt.fail", subject: id, detail: "")
-/// let checkpoint = try await AuditLog.checkpoint(database, signer: signer, folder: "var/audit-checkpoints", at: now)
+/// let checkpoint = try await AuditLog.checkpoint(database, key: keys.audit, signer: signer, folder: "var/audit-checkpoints", at: now)
 /// ```
 public enum AuditLog {
     /// The audit tables: the SHA-256 chain released in v1, then the keyed chain.
@@ -38,8 +38,17 @@ public enum AuditLog {
             """,
             "CREATE TABLE audit_log_head (id {INT} PRIMARY KEY, seq {INT} NOT NULL, mac TEXT NOT NULL)",
             "CREATE INDEX audit_log_subject ON audit_log(subject)",
-        ])
+        ]) { context in
+            // The keyed log's first row, written once in this transaction: its MAC covers the earlier
+            // rows' last hash, and a keyed log without it was emptied.
+            let (count, hash) = try legacyHead(context.db)
+            try append(context.db, at: context.now, actor: "tulga", action: anchorAction, subject: "audit",
+                       detail: "continues \(count) earlier row(s) ending \(hash)")
+        }
     }
+
+    /// The action of the keyed log's first row.
+    static let anchorAction = "audit.keyed"
 
     static let genesis = String(repeating: "0", count: 64)
     enum HeadColumns: String { case mac, hash }
@@ -101,6 +110,7 @@ public enum AuditLog {
         return try await database.transaction { db in
             var result = try verifyChain(db, key: key)
             result.checkpoints = found.count
+            result.newestCheckpoint = found.compactMap { $0.1?.seq }.max()
             guard result.intact, let checkpoints else { return result }
             for (file, checkpoint) in found {
                 func broken(_ why: String, at seq: Int?) -> AuditVerification {
@@ -124,15 +134,21 @@ public enum AuditLog {
         }
     }
 
-    static func verifyChain(_ db: any SQLSession, key: AuditKey) throws -> AuditVerification {
+    /// Recomputes the chain, from the start or from a row already vouched for (a checkpoint's).
+    static func verifyChain(_ db: any SQLSession, key: AuditKey, after start: (seq: Int, mac: String)? = nil) throws -> AuditVerification {
         // A row whose values no longer decode was tampered with: report it, never fail the check.
-        var prev = genesis, count = 0
+        var prev = start?.mac ?? genesis, count = start?.seq ?? 0
         func broken(_ seq: Int, _ why: String) -> AuditVerification {
             AuditVerification(rows: count, intact: false, brokenAt: seq, problem: why)
         }
-        for (table, chain, keyed) in [("audit", "hash", false), ("audit_log", "mac", true)] {
+        let tables = start == nil ? [("audit", "hash", false), ("audit_log", "mac", true)] : [("audit_log", "mac", true)]
+        for (table, chain, keyed) in tables {
             let before = count
-            for row in try db.query("SELECT * FROM \(table) ORDER BY seq", []) {
+            let rows = try db.query("SELECT * FROM \(table) WHERE seq > ? ORDER BY seq", [.int(Int64(count))])
+            if keyed, start == nil, rows.first?["action"].text != anchorAction {
+                return broken(count + 1, "the keyed log does not start with its first row (\(anchorAction)): rows were removed")
+            }
+            for row in rows {
                 count += 1
                 let seq = row["seq"].int ?? -1
                 if seq != count { return broken(seq, "row \(count) is missing") }
@@ -162,20 +178,38 @@ public enum AuditLog {
     ///
     /// - Parameters:
     ///   - database: the database holding the log.
+    ///   - key: the audit key, to check the rows before signing over them.
     ///   - signer: the audit-signing key.
     ///   - folder: the write-once folder (created 0700 if missing).
     ///   - now: the injected clock's time.
     /// - Returns: The new checkpoint, or `nil` when the log is empty or its head has one already.
-    /// - Throws: ``DatabaseFailure``; ``FileFailure`` if the file cannot be written; `CryptoFailure`.
+    /// - Throws: ``StorageError`` `.auditBroken` when the rows since the last checkpoint do not verify; ``DatabaseFailure``;
+    ///   ``FileFailure`` if the file cannot be written; `CryptoFailure`.
     @discardableResult
-    public static func checkpoint(_ database: any SQLDatabase, signer: AuditSigner, folder: String, at now: Double) async throws -> AuditCheckpoint? {
+    public static func checkpoint(_ database: any SQLDatabase, key: AuditKey, signer: AuditSigner, folder: String,
+                                  at now: Double) async throws -> AuditCheckpoint? {
+        try PrivateFile.makeFolder(folder)
+        // The rows after the newest checkpoint this key signed are checked before anything is signed over them,
+        // so a head set by hand is never vouched for (the whole chain when there is none).
+        let trusted = try AuditCheckpoint.load(folder: folder).compactMap(\.1).filter { $0.isSigned(by: signer.publicKey) }.max { $0.seq < $1.seq }
         let head = try await database.transaction { db -> (Int, String)? in
-            if let row = try db.one("SELECT seq, mac FROM audit_log_head WHERE id = 1") { return (row["seq"].int ?? 0, try row.text(HeadColumns.mac)) }
-            let legacy = try legacyHead(db)
-            return legacy.0 > 0 ? legacy : nil
+            var start: (seq: Int, mac: String)?
+            let last = try db.one("SELECT seq FROM audit_log_head WHERE id = 1")?["seq"].int ?? 0
+            if let trusted, trusted.seq > last {
+                throw StorageError(.auditBroken, "the log ends at row \(last) but a checkpoint saw row \(trusted.seq): run tulga audit verify")
+            }
+            if let trusted, let row = try db.one("SELECT mac FROM audit_log WHERE seq = ?", [.int(Int64(trusted.seq))]) {
+                guard row["mac"].text == trusted.mac else {
+                    throw StorageError(.auditBroken, "row \(trusted.seq) differs from its checkpoint: run tulga audit verify")
+                }
+                start = (trusted.seq, trusted.mac)
+            }
+            let check = try verifyChain(db, key: key, after: start)
+            guard check.intact else { throw StorageError(.auditBroken, "the audit log does not verify (\(check.problem ?? "")): nothing signed") }
+            guard let row = try db.one("SELECT seq, mac FROM audit_log_head WHERE id = 1") else { return nil }
+            return (row["seq"].int ?? 0, try row.text(HeadColumns.mac))
         }
         guard let (seq, mac) = head else { return nil }
-        try PrivateFile.makeFolder(folder)
         let path = AuditCheckpoint.path(folder, seq)
         guard PrivateFile.mode(path) == nil else { return nil }
         let checkpoint = try AuditCheckpoint(seq: seq, mac: mac, at: now, signer: signer)
@@ -235,6 +269,10 @@ public struct AuditCheckpoint: Sendable, Hashable, Codable {
 
     /// Every `checkpoint-*.json` in `folder`, by name; `nil` for one that cannot be read.
     static func load(folder: String) throws -> [(String, AuditCheckpoint?)] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw FileFailure(folder, "is not a checkpoint folder")
+        }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".json") }.sorted()
         return names.map { name in
@@ -292,4 +330,6 @@ public struct AuditVerification: Sendable, Hashable, Codable {
     public var problem: String?
     /// How many checkpoints were checked.
     public var checkpoints = 0
+    /// The newest checkpoint's row: rows after it could be removed unseen until the next one.
+    public var newestCheckpoint: Int?
 }

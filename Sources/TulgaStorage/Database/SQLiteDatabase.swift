@@ -23,7 +23,9 @@ public final class SQLiteDatabase: SQLDatabase {
         if PrivateFile.mode(path) == nil {
             do { try PrivateFile.create(path, Data()) } catch { throw DatabaseFailure("cannot create the SQLite database \(error)") }
         }
-        for file in [path, path + "-wal", path + "-shm"] where (PrivateFile.mode(file) ?? 0) & 0o077 != 0 { chmod(file, 0o600) }
+        for file in [path, path + "-wal", path + "-shm"] where (PrivateFile.mode(file) ?? 0) & 0o077 != 0 {
+            do { try PrivateFile.narrow(file) } catch { throw DatabaseFailure("cannot make the SQLite database private: \(error)") }
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in

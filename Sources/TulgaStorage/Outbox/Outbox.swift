@@ -26,12 +26,13 @@ public enum Outbox {
               created_at {REAL} NOT NULL, sent_at {REAL})
             """,
         ])
-        // `body` stays empty from now on: the text is in `sealed` until the hand-off, then gone.
+        // `body` stays empty from now on: the text is in `sealed` until the hand-off, then gone. Earlier
+        // builds' messages are sealed (pending) or reduced to their receipt (sent) in the same transaction.
         migrator.registerMigration("outbox.v2", [
             "ALTER TABLE outbox ADD COLUMN sealed {BLOB}",
             "ALTER TABLE outbox ADD COLUMN key_id TEXT",
             "ALTER TABLE outbox ADD COLUMN template TEXT",
-        ])
+        ]) { try sealClearBodies($0.db, key: try $0.requireKeys("outbox.v2").outbox) }
     }
 
     /// The sealed body column.
@@ -101,24 +102,15 @@ public enum Outbox {
     }
 
     /// Rows from before sealing: a sent one keeps only its receipt, a pending one is sealed.
-    ///
-    /// - Returns: How many rows changed.
-    /// - Throws: ``DatabaseFailure``; `CryptoFailure`.
-    @discardableResult
-    public static func sealClearBodies(_ database: any SQLDatabase, key: SealingKey) async throws -> Int {
-        try await database.transaction { db in
-            try db.lock("outbox")
-            let rows = try db.query("SELECT id, body, sent_at FROM outbox WHERE body <> ''", [])
-            for row in rows {
-                let id = try row.text(OutboxMessage.Columns.id)
-                if row["sent_at"].isNull {
-                    let sealed = try key.seal(Data(try row.text(OutboxMessage.Columns.body).utf8), for: place(id))
-                    try db.execute("UPDATE outbox SET body = '', sealed = ?, key_id = ? WHERE id = ?", [.blob(sealed), .text(key.keyID), .text(id)])
-                } else {
-                    try db.execute("UPDATE outbox SET body = '' WHERE id = ?", [.text(id)])
-                }
+    static func sealClearBodies(_ db: any SQLSession, key: SealingKey) throws {
+        for row in try db.query("SELECT id, body, sent_at FROM outbox WHERE body <> ''", []) {
+            let id = try row.text(OutboxMessage.Columns.id)
+            if row["sent_at"].isNull {
+                let sealed = try key.seal(Data(try row.text(OutboxMessage.Columns.body).utf8), for: place(id))
+                try db.execute("UPDATE outbox SET body = '', sealed = ?, key_id = ? WHERE id = ?", [.blob(sealed), .text(key.keyID), .text(id)])
+            } else {
+                try db.execute("UPDATE outbox SET body = '' WHERE id = ?", [.text(id)])
             }
-            return rows.count
         }
     }
 }

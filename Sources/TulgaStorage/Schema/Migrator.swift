@@ -1,7 +1,8 @@
 import Foundation
+public import TulgaCrypto
 
-/// One named migration: DDL statements, applied once, in one transaction.
-/// `{REAL}`, `{BLOB}` and `{INT}` become each dialect's type.
+/// One named migration: DDL statements, then an optional step in Swift, applied once, in one
+/// transaction. `{REAL}`, `{BLOB}` and `{INT}` become each dialect's type.
 public struct Migration: Sendable {
     /// Unique, e.g. `"attempts.v1"`; never changed once released.
     public let name: String
@@ -10,6 +11,25 @@ public struct Migration: Sendable {
     public let replaces: [String]
     /// The DDL statements, with `{REAL}`, `{BLOB}` and `{INT}` placeholders.
     public let statements: [String]
+    /// Work on the rows after the statements, in the same transaction (re-sealing with the keys,
+    /// the audit log's first keyed row); `nil` for DDL only.
+    public let step: (@Sendable (MigrationContext) throws -> Void)?
+}
+
+/// What a migration's step works with.
+public struct MigrationContext {
+    /// The migration's transaction; its audit key is the one the records were opened with.
+    public let db: any SQLSession
+    /// The service's keys, when the migrator was given them.
+    public let keys: ServiceKeys?
+    /// The injected clock's time.
+    public let now: Double
+
+    /// The keys, or a failure naming the migration that needs them.
+    public func requireKeys(_ migration: String) throws -> ServiceKeys {
+        guard let keys else { throw DatabaseFailure("migration \(migration) needs the service's keys: open the records with them") }
+        return keys
+    }
 }
 
 /// The one ordered migrator, in GRDB's `DatabaseMigrator` style: each module registers its own
@@ -37,18 +57,23 @@ public struct Migrator: Sendable {
     ///   - name: unique and never changed once released.
     ///   - replaces: older names the same statements were released under.
     ///   - statements: DDL, with `{REAL}`, `{BLOB}`, `{INT}` placeholders.
+    ///   - step: work on the rows after the statements, in the same transaction.
     ///
     /// - Precondition: `name` is not registered yet.
-    public mutating func registerMigration(_ name: String, replaces: [String] = [], _ statements: [String]) {
+    public mutating func registerMigration(_ name: String, replaces: [String] = [], _ statements: [String],
+                                           step: (@Sendable (MigrationContext) throws -> Void)? = nil) {
         precondition(!migrations.contains { $0.name == name }, "migration \(name) is registered twice")
-        migrations.append(Migration(name: name, replaces: replaces, statements: statements))
+        migrations.append(Migration(name: name, replaces: replaces, statements: statements, step: step))
     }
 
     /// Applies, in order, each migration for which neither its name nor one it replaces is recorded.
     ///
-    /// - Parameter database: the database to bring up to date; it records applied names in `schema_migrations`.
-    /// - Throws: ``DatabaseFailure`` naming the statement that failed; that migration is rolled back.
-    public func migrate(_ database: any SQLDatabase) async throws {
+    /// - Parameters:
+    ///   - database: the database to bring up to date; it records applied names in `schema_migrations`.
+    ///   - keys: the service's keys, for migrations whose step re-seals rows.
+    ///   - now: the injected clock's time, for rows a step writes.
+    /// - Throws: ``DatabaseFailure`` naming the statement that failed; whatever a step throws; that migration is rolled back.
+    public func migrate(_ database: any SQLDatabase, keys: ServiceKeys? = nil, now: Double = 0) async throws {
         let dialect = database.dialect
         try await database.transaction { db in
             try db.lock("schema")
@@ -59,6 +84,7 @@ public struct Migrator: Sendable {
                 try db.lock("schema")
                 for name in [migration.name] + migration.replaces where try Self.isRecorded(db, name) { return }
                 for statement in migration.statements { try db.execute(Self.dialectSQL(statement, dialect)) }
+                try migration.step?(MigrationContext(db: db, keys: keys, now: now))
                 try db.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(migration.name)])
                 // Once every migration that replaces a released name is in, record that name too,
                 // so an older build opening this database does not create the tables again.

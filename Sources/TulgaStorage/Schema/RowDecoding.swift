@@ -5,6 +5,8 @@ public import TulgaCore
 public enum StorageErrorCode: String, ErrorCode {
     /// A stored row has a missing or impossible value.
     case damagedRow = "damaged_row"
+    /// The audit log does not verify, so no checkpoint is signed over it.
+    case auditBroken = "audit_broken"
     /// Always ``ProblemKind/internalError``.
     public var kind: ProblemKind { .internalError }
 }

@@ -10,7 +10,7 @@ public struct SealedColumns: Sendable, Hashable {
     public let id: String
     /// The sealed columns; any may be `NULL`.
     public let columns: [String]
-    /// The column holding the sealing key's id; `unbound:<id>` marks a blob sealed before places were bound.
+    /// The column holding the sealing key's id.
     public let keyColumn: String
 
     /// - Parameters:
@@ -24,52 +24,74 @@ public struct SealedColumns: Sendable, Hashable {
 
     /// The place a value of `column` in row `row` is bound to.
     public func place(_ column: String, _ row: String) -> SealedPlace { SealedPlace(table, column, row) }
-
-    /// The statement a migration runs to mark every existing blob as sealed before places were bound.
-    public var markUnbound: String { "UPDATE \(table) SET \(keyColumn) = 'unbound:' || \(keyColumn) WHERE \(keyColumn) NOT LIKE 'unbound:%'" }
 }
 
-/// Re-sealing under the current key: blobs from before places were bound (once, at start-up) and
-/// blobs under a retired key (`tulga secrets rotate`). Each row moves in its own short transaction,
-/// only if no one changed it meanwhile, so a crash or a concurrent writer loses nothing.
+/// Re-sealing: once, inside the migration that binds values to their rows (blobs sealed by earlier
+/// builds, without associated data), and under a new key after `tulga secrets rotate`, each row in
+/// its own short transaction and only if no one changed it meanwhile.
 public enum Reseal {
-    /// Re-seals the rows of `spec` not sealed with `key`'s current key.
+    /// Inside a migration's transaction: every blob of `spec`, sealed by an earlier build without
+    /// associated data, sealed again bound to its row. Nothing unbound is ever opened after it.
+    ///
+    /// - Throws: `CryptoFailure` for a blob that does not open (the migration then rolls back); ``DatabaseFailure``.
+    public static func bindEarlier(_ db: any SQLSession, key: SealingKey, _ spec: SealedColumns) throws {
+        for row in try db.query("SELECT * FROM \(spec.table) WHERE \(spec.keyColumn) IS NOT NULL", []) {
+            guard let id = row[spec.id].text, let stored = row[spec.keyColumn].text else { continue }
+            var sets: [String] = [], values: [SQLValue] = []
+            for column in spec.columns {
+                guard let sealed = row[column].blob else { continue }
+                sets.append("\(column) = ?")
+                values.append(.blob(try key.seal(try key.openUnbound(sealed, keyID: stored), for: spec.place(column, id))))
+            }
+            sets.append("\(spec.keyColumn) = ?")
+            try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ?", values + [.text(key.keyID), .text(id)])
+        }
+    }
+
+    /// What a re-sealing pass did.
+    public struct Outcome: Sendable, Hashable {
+        /// Rows now under the current key.
+        public var moved = 0
+        /// Rows left as they were because a value did not open (altered, or under a key no longer present).
+        public var failed: [String] = []
+    }
+
+    /// Re-seals the rows of `spec` sealed with a retired key under `key`'s current key; a row that does
+    /// not open is left as it is and reported, the others still move.
     ///
     /// - Parameters:
     ///   - database: the database.
     ///   - key: the sealing key, with its retired keys.
     ///   - spec: the table and columns.
-    ///   - onlyUnbound: only the rows sealed before places were bound.
-    /// - Returns: How many rows moved.
-    /// - Throws: ``DatabaseFailure``; `CryptoFailure` for a blob no key opens (the row is left as it is).
+    /// - Returns: The rows moved and those that could not be.
+    /// - Throws: ``DatabaseFailure``.
     @discardableResult
-    public static func run(_ database: any SQLDatabase, key: SealingKey, _ spec: SealedColumns, onlyUnbound: Bool = false) async throws -> Int {
-        let filter = onlyUnbound ? "\(spec.keyColumn) LIKE 'unbound:%'" : "\(spec.keyColumn) <> ?"
+    public static func run(_ database: any SQLDatabase, key: SealingKey, _ spec: SealedColumns) async throws -> Outcome {
         let ids = try await database.transaction { db in
-            try db.query("SELECT \(spec.id) AS row_id FROM \(spec.table) WHERE \(filter)", onlyUnbound ? [] : [.text(key.keyID)])
-                .compactMap { $0["row_id"].text }
+            try db.query("SELECT \(spec.id) AS row_id FROM \(spec.table) WHERE \(spec.keyColumn) <> ?", [.text(key.keyID)]).compactMap { $0["row_id"].text }
         }
-        var moved = 0
+        var outcome = Outcome()
         for id in ids {
-            moved += try await database.transaction { db in
-                guard let row = try db.one("SELECT * FROM \(spec.table) WHERE \(spec.id) = ?", [.text(id)]),
-                      let stored = row[spec.keyColumn].text, stored != key.keyID else { return 0 }
-                var sets: [String] = [], values: [SQLValue] = []
-                for column in spec.columns {
-                    guard let sealed = row[column].blob else { continue }
-                    let plain = stored.hasPrefix("unbound:")
-                        ? try key.openUnbound(sealed, keyID: String(stored.dropFirst("unbound:".count)))
-                        : try key.open(sealed, keyID: stored, for: spec.place(column, id))
-                    sets.append("\(column) = ?")
-                    values.append(.blob(try key.seal(plain, for: spec.place(column, id))))
+            do {
+                outcome.moved += try await database.transaction { db in
+                    guard let row = try db.one("SELECT * FROM \(spec.table) WHERE \(spec.id) = ?", [.text(id)]),
+                          let stored = row[spec.keyColumn].text, stored != key.keyID else { return 0 }
+                    var sets: [String] = [], values: [SQLValue] = []
+                    for column in spec.columns {
+                        guard let sealed = row[column].blob else { continue }
+                        sets.append("\(column) = ?")
+                        values.append(.blob(try key.seal(try key.open(sealed, keyID: stored, for: spec.place(column, id)), for: spec.place(column, id))))
+                    }
+                    sets.append("\(spec.keyColumn) = ?")
+                    try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ? AND \(spec.keyColumn) = ?",
+                                   values + [.text(key.keyID), .text(id), .text(stored)])
+                    return 1
                 }
-                sets.append("\(spec.keyColumn) = ?")
-                try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ? AND \(spec.keyColumn) = ?",
-                               values + [.text(key.keyID), .text(id), .text(stored)])
-                return 1
+            } catch is CryptoFailure {
+                outcome.failed.append("\(spec.table) \(id)")
             }
         }
-        return moved
+        return outcome
     }
 
     /// How many rows of `spec` are still sealed with a key other than `keyID`.
