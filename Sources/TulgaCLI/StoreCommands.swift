@@ -20,7 +20,11 @@ import TulgaAPIKeys
 
 /// Options of every command that opens the store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "Database: var/tulga.sqlite (default), sqlite:PATH or postgres://user@host:port/db ($TULGA_DATABASE).")
+    @Option(help: """
+        Database: var/tulga.sqlite (default), sqlite:PATH or postgres://user@host:port/db ($TULGA_DATABASE). \
+        PostgreSQL takes ?sslmode=disable|prefer|require|verify-ca|verify-full (default: prefer on a loopback host, \
+        verify-full elsewhere) and &sslrootcert=CA.pem (default: the system's trust roots).
+        """)
     var database: String?
 
     @Option(help: "Evidence key file (32 bytes, created 0600 if missing).")

@@ -213,7 +213,9 @@ public struct ServerConfig: Sendable, Codable {
 
 /// Where records and the evidence key live.
 public struct StorageConfig: Sendable, Codable {
-    /// `var/tulga.sqlite` (embedded default), `sqlite:PATH`, or `postgres://user@host:port/db`.
+    /// `var/tulga.sqlite` (embedded default), `sqlite:PATH`, or `postgres://user@host:port/db`, with libpq's
+    /// `?sslmode=…&sslrootcert=CA.pem`: without `sslmode`, `verify-full` against the system's trust roots unless
+    /// the host is loopback (then `prefer`).
     public var database = "var/tulga.sqlite"
     /// 32-byte AES-256-GCM key for evidence at rest, outside the database; created 0600 if missing.
     public var keyFile = "var/evidence.key"
