@@ -39,7 +39,7 @@ struct StoreOptions: ParsableArguments {
         do {
             let db = try await openDatabase(configuration.storage.database)
             let records = try await Records.open(database: db, cipher: try EvidenceCipher(keyFile: configuration.storage.keyFile),
-                                                 settings: configuration.recordSettings, clock: SystemClock(), ca: try? LocalCA(configuration.ca))
+                                                 settings: configuration.recordSettings, clock: SystemClock(), ca: try LocalCA.load(configuration.ca))
             return (records, configuration)
         } catch {
             throw fail("\(error)")
