@@ -58,17 +58,26 @@ struct CACommand: AsyncParsableCommand {
 struct CAInit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create a root and an issuing CA; keys are encrypted on disk (password from $TULGA_CA_PASSWORD or a generated 0600 file).")
+        abstract: "Create a root and an issuing CA; keys are encrypted on disk (password from $TULGA_CA_PASSWORD or a generated 0600 file outside the CA folder).")
+    @Option(help: ArgumentHelp("Write the root CA's encrypted key to this new file, outside the CA folder, instead of root.key; then move it off this host.",
+                               valueName: "file"))
+    var rootOffline: String?
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         let configuration = try common.loadConfiguration()
+        let ca: LocalCA
         do {
-            try LocalCA.initialize(configuration.ca, now: SystemClock().date)
+            ca = try LocalCA.initialize(configuration.ca, now: SystemClock().date, offlineRootKey: rootOffline)
         } catch let error as IssuanceError { throw fail(error.reason) }
-        print("root CA     \(configuration.ca.directory)/root.crt")
-        print("issuing CA  \(configuration.ca.directory)/issuing.crt")
-        print("keys        encrypted (AES-256-CBC, PBKDF2) in \(configuration.ca.directory)/*.key")
+        let folder = configuration.ca.directory
+        print("root CA     \(folder)/root.crt")
+        print("issuing CA  \(folder)/issuing.crt")
+        print("keys        encrypted (AES-256-CBC, PBKDF2) in \(folder)/issuing.key" + (rootOffline == nil ? " and \(folder)/root.key" : ""))
+        print("password    \(ca.passwordSource)")
+        if let rootOffline {
+            print("root key    \(rootOffline): move it off this host now; the service needs only issuing.key")
+        }
     }
 }
 

@@ -20,7 +20,11 @@ import TulgaAPIKeys
 
 /// Options of every command that opens the store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "Database: var/tulga.sqlite (default), sqlite:PATH or postgres://user@host:port/db ($TULGA_DATABASE).")
+    @Option(help: """
+        Database: var/tulga.sqlite (default), sqlite:PATH or postgres://user@host:port/db ($TULGA_DATABASE). \
+        PostgreSQL takes ?sslmode=disable|prefer|require|verify-ca|verify-full (default: prefer on a loopback host, \
+        verify-full elsewhere) and &sslrootcert=CA.pem (default: the system's trust roots).
+        """)
     var database: String?
 
     @Option(help: "Folder of the service's keys (default var/keys, $TULGA_KEYS); tulga init creates them.")
@@ -45,7 +49,7 @@ struct StoreOptions: ParsableArguments {
         do {
             let db = try await openDatabase(configuration.storage.database)
             let records = try await Records.open(database: db, keys: keys, settings: configuration.recordSettings, clock: SystemClock(),
-                                                 ca: try? LocalCA(configuration.ca))
+                                                 ca: try LocalCA.load(configuration.ca))
             return (records, configuration)
         } catch {
             throw fail("\(error)")

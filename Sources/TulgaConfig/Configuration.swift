@@ -213,7 +213,9 @@ public struct ServerConfig: Sendable, Codable {
 
 /// Where records, keys and the service's files live.
 public struct StorageConfig: Sendable, Codable {
-    /// `var/tulga.sqlite` (embedded default), `sqlite:PATH`, or `postgres://user@host:port/db`.
+    /// `var/tulga.sqlite` (embedded default), `sqlite:PATH`, or `postgres://user@host:port/db`, with libpq's
+    /// `?sslmode=…&sslrootcert=CA.pem`: without `sslmode`, `verify-full` against the system's trust roots unless
+    /// the host is loopback (then `prefer`).
     public var database = "var/tulga.sqlite"
     /// The service's keys (evidence, outbox, audit, audit-signing), outside the database; `tulga init` creates them.
     public var keysFolder = "var/keys"

@@ -15,7 +15,7 @@ struct IssuanceCommandTests {
     @Test("the whole flow from the command line, checked with openssl")
     func flow() throws {
         let w = try Workspace()
-        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/ca/password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
         func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result { try w.run(args + ["--config", w.dir + "/ca.json"], env: env) }
         let iin = Workspace.lin
 
@@ -117,7 +117,7 @@ struct IssuanceCommandTests {
     @Test("in person: five failures, the desk, the install; then the holder renews with tulga keys renew, and a folder without the keys cannot")
     func inPersonRenewal() async throws {
         let w = try Workspace()
-        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/ca/password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
         func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result { try w.run(args + ["--config", w.dir + "/ca.json"], env: env) }
         #expect(try CLI.run(["ca", "init", "--config", w.dir + "/ca.json"]).status == 0)
         let iin = Workspace.obama
@@ -148,5 +148,29 @@ struct IssuanceCommandTests {
         #expect((try JSONSerialization.jsonObject(with: Data(old.utf8)) as? [String: Any])?["status"] as? String == "revoked", "\(old)")
         #expect(try run(["keys", "install", next, "--folder", keys], env: password).status == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: keys).filter { $0.hasSuffix(".p12") }.count == 4)
+    }
+
+    @Test("ca init says where the password went, outside the CA folder; --root-offline leaves no root.key and says to move it; a legacy password is refused")
+    func caInitPlaces() throws {
+        let dir = Temp.dir("tulga-cli-ca"), config = dir + "/ca.json", password = dir + "/keys/ca-password"
+        try #"{"ca": {"directory": "\#(dir)/ca", "passwordFile": "\#(password)"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir + "/usb", withIntermediateDirectories: true)
+        let offline = dir + "/usb/root.key"
+        let made = try CLI.run(["ca", "init", "--config", config, "--root-offline", offline])
+        #expect(made.status == 0 && made.stdout.contains("password    \(password)\n"), "\(made.stdout)\(made.stderr)")
+        #expect(made.stdout.contains("root key    \(offline): move it off this host"), "\(made.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ca/root.key") && FileManager.default.fileExists(atPath: offline))
+
+        // From the environment: said so, and no file written.
+        let other = Temp.dir("tulga-cli-ca")
+        try #"{"ca": {"directory": "\#(other)/ca", "passwordFile": "\#(other)/keys/ca-password"}}"#.write(toFile: other + "/ca.json", atomically: true, encoding: .utf8)
+        let env = try CLI.run(["ca", "init", "--config", other + "/ca.json"], environment: ["TULGA_CA_PASSWORD": "env-secret-1"])
+        #expect(env.status == 0 && env.stdout.contains("password    $TULGA_CA_PASSWORD") && env.stdout.contains("and \(other)/ca/root.key"), "\(env.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: other + "/keys/ca-password"))
+
+        // A password where older builds kept it: the operator is told where to move it.
+        #expect(rename(password, dir + "/ca/password") == 0)
+        let legacy = try CLI.run(["ca", "revoke", "0A", "--config", config, "--database", dir + "/tulga.sqlite", "--key-file", dir + "/evidence.key"])
+        #expect(legacy.status != 0 && legacy.stderr.contains("move it to \(password)"), "\(legacy.stderr)")
     }
 }

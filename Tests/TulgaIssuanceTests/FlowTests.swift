@@ -83,10 +83,11 @@ struct FlowTests {
             let asn1 = try openssl(["asn1parse", "-in", key]).out
             #expect(asn1.contains(":0927C0") && asn1.contains("hmacWithSHA256") && asn1.contains("aes-256-cbc"), "\(asn1)")
         }
-        // The CA's own secrets were created 0600, never wider.
-        for file in ["password", "root.key", "issuing.key", "ocsp.pem"] {
-            #expect((try FileManager.default.attributesOfItem(atPath: w.dir + "/ca/" + file)[.posixPermissions] as? Int) == 0o600, "\(file)")
+        // The CA's own secrets were created 0600, never wider; its password apart, in a 0700 folder.
+        for file in ["ca/root.key", "ca/issuing.key", "ca/ocsp.pem", "keys/ca-password"] {
+            #expect((try FileManager.default.attributesOfItem(atPath: w.dir + "/" + file)[.posixPermissions] as? Int) == 0o600, "\(file)")
         }
+        #expect((try FileManager.default.attributesOfItem(atPath: w.dir + "/keys")[.posixPermissions] as? Int) == 0o700)
         #expect((try FileManager.default.attributesOfItem(atPath: keys.directory)[.posixPermissions] as? Int) == 0o700)
         // A folder others may write to is refused (they could swap or delete the files), and left as it was.
         let shared = w.dir + "/shared-folder"

@@ -15,8 +15,8 @@ import TulgaTestSupport
 struct RevocationTests {
     /// An issued application with its certificates written out, on a clock that starts today
     /// (openssl judges OCSP answers by today's date).
-    static func issued() async throws -> (World, ApplicationView, auth: String, sign: String) {
-        let w = try await World.make(clockStart: SystemClock().now())
+    static func issued(offlineRoot: Bool = false) async throws -> (World, ApplicationView, auth: String, sign: String) {
+        let w = try await World.make(clockStart: SystemClock().now(), offlineRoot: offlineRoot)
         let iin = World.iin(50)
         try await w.person(iin)
         let app = try await w.service.applyRemote(iin: iin, pin: "402719", requests: try w.requests(w.keyStore("ocsp"), iin: iin), caller: systemA)

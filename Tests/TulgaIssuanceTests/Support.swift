@@ -28,15 +28,16 @@ struct World {
     var service: IssuanceService { store.issuance }
 
     /// A world whose clock starts at `start` (the fixed test date by default; tests whose
-    /// `openssl` checks validity against today pass the real time as the start).
-    static func make(_ backend: Backend = .sqlite, clockStart: Double? = nil) async throws -> World {
+    /// `openssl` checks validity against today pass the real time as the start). With `offlineRoot`
+    /// the root's key goes to `offline-root.key` in the world's folder, not into the CA folder.
+    static func make(_ backend: Backend = .sqlite, clockStart: Double? = nil, offlineRoot: Bool = false) async throws -> World {
         let dir = Temp.dir("tulga-iss")
         let clock = clockStart.map { ManualClock($0) } ?? ManualClock()
         var config = CAConfig()
         config.directory = dir + "/ca"
-        config.passwordFile = dir + "/ca/password"
+        config.passwordFile = dir + "/keys/ca-password"
         config.publicBaseURL = "http://127.0.0.1:18080/pki"
-        let ca = try LocalCA.initialize(config, now: clock.date)
+        let ca = try LocalCA.initialize(config, now: clock.date, offlineRootKey: offlineRoot ? dir + "/offline-root.key" : nil)
         // SQLite lives in the world's own var/ folder, so a test can read every byte the service wrote.
         try FileManager.default.createDirectory(atPath: dir + "/var", withIntermediateDirectories: true)
         let store = backend == .sqlite

@@ -52,7 +52,7 @@ struct Fixture {
         let clock = ManualClock()
         var ca = CAConfig()
         ca.directory = dir + "/ca"
-        ca.passwordFile = dir + "/ca/password"
+        ca.passwordFile = dir + "/keys/ca-password"
         ca.publicBaseURL = "http://127.0.0.1:18080/pki"
         let location = database ?? dir + "/tulga.sqlite"
         let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys.scratch(dir + "/keys"),

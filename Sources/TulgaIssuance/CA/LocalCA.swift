@@ -7,8 +7,9 @@ import Synchronization
 public struct CAConfig: Sendable, Codable {
     /// The folder holding `root.crt`, `issuing.crt`, their encrypted keys and `crl.pem`.
     public var directory = "var/ca"
-    /// File holding the password that encrypts the CA keys on disk (else $TULGA_CA_PASSWORD).
-    public var passwordFile = "var/ca/password"
+    /// File holding the password that encrypts the CA keys on disk (else $TULGA_CA_PASSWORD). It must lie
+    /// outside ``directory``: a password beside the keys it opens protects nothing.
+    public var passwordFile = "var/keys/ca-password"
     /// The public base URL `tulga serve` answers revocation under (`/pki` on its own port by
     /// default): certificates point at `<base>/issuing.crl` and `<base>/ocsp`.
     public var publicBaseURL = "http://127.0.0.1:8080/pki"
@@ -20,15 +21,16 @@ public struct CAConfig: Sendable, Codable {
     public var ocspValidityMinutes = 60.0
     /// How long the delegated OCSP-signing certificate is valid, in days; renewed with 30 days left.
     public var ocspSignerValidityDays = 90.0
-    /// The defaults: `var/ca`, one-year certificates, weekly CRLs.
+    /// The defaults: `var/ca`, the password in `var/keys/ca-password`, one-year certificates, weekly CRLs.
     public init() {}
 }
 
 /// A root and an issuing CA on disk, and the issuing CA's delegated OCSP signer: certificates in
-/// PEM, keys as encrypted PKCS#8 (PBES2, AES-256-CBC). `tulga ca init` creates them.
+/// PEM, keys as encrypted PKCS#8 (PBES2, AES-256-CBC). `tulga ca init` creates them. Once made, only
+/// `issuing.key` is used: the root's key may live off the host.
 ///
 /// ```swift
-/// try LocalCA.initialize(config, now: clock.date)          // once: `tulga ca init`
+/// try LocalCA.initialize(config, now: clock.date, offlineRootKey: "/media/usb/root.key")   // once: `tulga ca init`
 /// let ca = try LocalCA(config)
 /// let cert = try ca.issue(csrPEM: csr, subject: holder.subject, extensions: extensions, now: clock.date)
 /// let crl = try ca.crl(revoked, number: 1, now: clock.date)
@@ -46,8 +48,17 @@ public struct LocalCA: Sendable {
     var issuingCertPath: String { Self.path(config, "issuing.crt") }
     static func path(_ c: CAConfig, _ name: String) -> String { (c.directory as NSString).appendingPathComponent(name) }
 
+    /// Where the password comes from: `$TULGA_CA_PASSWORD` or the password file.
+    public var passwordSource: String { Self.environmentPassword == nil ? config.passwordFile : "$TULGA_CA_PASSWORD" }
+
+    /// `$TULGA_CA_PASSWORD`, unless unset or empty.
+    static var environmentPassword: String? {
+        ProcessInfo.processInfo.environment["TULGA_CA_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     static func password(_ config: CAConfig) throws -> String {
-        if let env = ProcessInfo.processInfo.environment["TULGA_CA_PASSWORD"], !env.isEmpty { return env }
+        try checkPasswordPlace(config)
+        if let env = environmentPassword { return env }
         guard let data = FileManager.default.contents(atPath: config.passwordFile),
               let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
             throw IssuanceError(.ca, "no CA password: set TULGA_CA_PASSWORD or create \(config.passwordFile) (tulga ca init does)")
@@ -55,25 +66,70 @@ public struct LocalCA: Sendable {
         return text
     }
 
+    /// Refuses a password file inside the CA folder, and the one older builds kept there (`<ca>/password`) while the
+    /// configured file is missing: the operator moves it, it is never read from beside the keys.
+    static func checkPasswordPlace(_ config: CAConfig) throws {
+        guard !isInside(config.passwordFile, config.directory) else {
+            throw IssuanceError(.ca, "the CA password file \(config.passwordFile) is inside the CA folder \(config.directory), beside the keys it "
+                                + "opens; move it out (the default is \(CAConfig().passwordFile), in a 0700 folder) and set ca.passwordFile")
+        }
+        let legacy = path(config, "password"), fm = FileManager.default
+        if environmentPassword == nil, !fm.fileExists(atPath: config.passwordFile), fm.fileExists(atPath: legacy) {
+            throw IssuanceError(.ca, "the CA password is in \(legacy), beside the keys it opens; move it to \(config.passwordFile) "
+                                + "(its folder 0700, the file 0600)")
+        }
+    }
+
+    /// Whether `path` is `folder` or lies below it, both made absolute with links resolved as far as they exist.
+    static func isInside(_ path: String, _ folder: String) -> Bool {
+        let p = resolved(path), f = resolved(folder)
+        return p == f || p.hasPrefix(f == "/" ? f : f + "/")
+    }
+
+    private static func resolved(_ path: String) -> String {
+        var head = URL(fileURLWithPath: path).standardizedFileURL.path, tail: [String] = []
+        while head != "/", !FileManager.default.fileExists(atPath: head) {
+            tail.insert((head as NSString).lastPathComponent, at: 0)
+            head = (head as NSString).deletingLastPathComponent
+        }
+        let pointer = realpath(head, nil)
+        defer { free(pointer) }
+        let real = pointer.map { String(cString: $0) } ?? head
+        return tail.reduce(real) { ($0 as NSString).appendingPathComponent($1) }
+    }
+
     /// Creates the root (10 years) and the issuing CA (5 years). Refuses to overwrite.
     ///
     /// Without `$TULGA_CA_PASSWORD` and a password file, a random password is written to
-    /// ``CAConfig/passwordFile`` (mode 0600).
+    /// ``CAConfig/passwordFile`` (mode 0600, a missing folder made 0700), which must lie outside the CA folder.
+    /// With `offlineRootKey`, the root's encrypted key is written there instead of `root.key`, to be moved off
+    /// the host: certificates, CRLs and OCSP need only `issuing.key`.
     ///
     /// - Parameters:
     ///   - config: where to write the files.
     ///   - now: the start of validity (backdated a minute).
+    ///   - offlineRootKey: a new file outside the CA folder for the root's key (0600); `nil` keeps it in `root.key`.
     /// - Returns: The new CA, loaded.
-    /// - Throws: ``IssuanceError`` `.ca` if a CA exists already or a file cannot be written; ``PKIError`` if OpenSSL
-    ///   fails; the file system's error if the folder cannot be created.
+    /// - Throws: ``IssuanceError`` `.ca` if a CA exists already, the password file is in the CA folder or an older
+    ///   build's `<ca>/password` waits to be moved, `offlineRootKey` is in the CA folder or exists, or a file cannot
+    ///   be written; ``PKIError`` if OpenSSL fails.
     @discardableResult
-    public static func initialize(_ config: CAConfig, now: Date) throws -> LocalCA {
+    public static func initialize(_ config: CAConfig, now: Date, offlineRootKey: String? = nil) throws -> LocalCA {
         let fm = FileManager.default
+        try checkPasswordPlace(config)
         guard !fm.fileExists(atPath: path(config, "root.crt")) else {
             throw IssuanceError(.ca, "a CA already exists in \(config.directory); move it away to create a new one")
         }
-        try fm.createDirectory(atPath: config.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if ProcessInfo.processInfo.environment["TULGA_CA_PASSWORD"] == nil, !fm.fileExists(atPath: config.passwordFile) {
+        if let offlineRootKey {
+            guard !isInside(offlineRootKey, config.directory) else {
+                throw IssuanceError(.ca, "the offline root key \(offlineRootKey) would be inside the CA folder \(config.directory); name a file outside it")
+            }
+            var info = stat()
+            guard lstat(offlineRootKey, &info) != 0 else { throw IssuanceError(.ca, "\(offlineRootKey) exists; the root key is never written over a file") }
+        }
+        try makePrivateFolder(config.directory)
+        if environmentPassword == nil, !fm.fileExists(atPath: config.passwordFile) {
+            try makePrivateFolder((config.passwordFile as NSString).deletingLastPathComponent)
             let generated = PKI.randomSerial().map { String(format: "%02x", $0) }.joined()
             try writePrivate(Data(generated.utf8), to: config.passwordFile, mode: 0o600)
         }
@@ -91,15 +147,32 @@ public struct LocalCA: Sendable {
             extensions: [("basicConstraints", "critical,CA:TRUE,pathlen:0"), ("keyUsage", "critical,keyCertSign,cRLSign"),
                          ("subjectKeyIdentifier", "hash"), ("authorityKeyIdentifier", "keyid:always")],
             notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(1825 * 86400))
-        for (name, content, mode) in [("root.crt", root, 0o644), ("issuing.crt", issuing, 0o644),
-                                      ("root.key", try PKI.encryptKey(rootKey, password: password), 0o600),
-                                      ("issuing.key", try PKI.encryptKey(issuingKey, password: password), 0o600)] {
+        let encryptedRoot = try PKI.encryptKey(rootKey, password: password)
+        // The offline key first: if it cannot be written, the CA folder stays empty.
+        if let offlineRootKey { try createPrivate(Data(encryptedRoot.utf8), at: offlineRootKey, mode: 0o600) }
+        var files = [("root.crt", root, 0o644), ("issuing.crt", issuing, 0o644),
+                     ("issuing.key", try PKI.encryptKey(issuingKey, password: password), 0o600)]
+        if offlineRootKey == nil { files.append(("root.key", encryptedRoot, 0o600)) }
+        for (name, content, mode) in files {
             // Created with their final mode (O_EXCL, then renamed): the keys are never readable by others, not even for a moment.
             try writePrivate(Data(content.utf8), to: path(config, name), mode: mode_t(mode))
         }
         let ca = try LocalCA(config)
         _ = try ca.ocspSigner(now: now)
         return ca
+    }
+
+    /// The CA, or `nil` when there is none yet or its password is not at hand (an operation that needs it then
+    /// says so).
+    ///
+    /// - Parameter config: where the files are.
+    /// - Returns: The CA, loaded, or `nil`.
+    /// - Throws: ``IssuanceError`` `.ca` if the password file is in the CA folder or an older build's `<ca>/password`
+    ///   waits to be moved: that is the operator's to fix, not a CA to do without.
+    public static func load(_ config: CAConfig) throws -> LocalCA? {
+        guard FileManager.default.fileExists(atPath: path(config, "root.crt")) else { return nil }
+        try checkPasswordPlace(config)
+        return try? LocalCA(config)
     }
 
     /// Loads the CA's certificates and its password.
@@ -203,11 +276,26 @@ public struct LocalCA: Sendable {
     /// Writes through a temporary file created with `mode` and `O_EXCL`, then renames it over `path`.
     static func writePrivate(_ data: Data, to path: String, mode: mode_t) throws {
         let temporary = path + ".tmp-" + PKI.randomSerial().prefix(6).map { String(format: "%02x", $0) }.joined()
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw IssuanceError(.ca, "cannot create \(temporary)") }
+        try createPrivate(data, at: temporary, mode: mode)
+        guard rename(temporary, path) == 0 else { unlink(temporary); throw IssuanceError(.ca, "cannot write \(path)") }
+    }
+
+    /// Creates `path` with `mode` and `O_EXCL|O_NOFOLLOW` (never over a file or a link), writes `data` and syncs it.
+    static func createPrivate(_ data: Data, at path: String, mode: mode_t) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw IssuanceError(.ca, "cannot create \(path): \(String(cString: strerror(errno)))") }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
         close(fd)
-        guard ok, rename(temporary, path) == 0 else { unlink(temporary); throw IssuanceError(.ca, "cannot write \(path)") }
+        guard ok else { unlink(path); throw IssuanceError(.ca, "cannot write \(path)") }
+    }
+
+    /// Creates `folder` and its missing parents, each 0700 from the start; an existing one is left as it is.
+    static func makePrivateFolder(_ folder: String) throws {
+        guard !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) else { return }
+        try makePrivateFolder((folder as NSString).deletingLastPathComponent)
+        guard mkdir(folder, 0o700) == 0 || errno == EEXIST else {
+            throw IssuanceError(.ca, "cannot create the folder \(folder): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Issuing CA then root, for PKCS#12 chains and `openssl verify`.

@@ -167,7 +167,12 @@ public struct DatabaseFailure: Error, CustomStringConvertible, Sendable {
     public var description: String { sql.map { "\(message) (in: \($0))" } ?? message }
 }
 
-/// Opens `url`: `postgres://user[:password]@host[:port]/database`, `sqlite:PATH`, or a plain path (SQLite).
+/// Opens `url`: `postgres://user[:password]@host[:port]/database[?sslmode=MODE&sslrootcert=PATH]`,
+/// `sqlite:PATH`, or a plain path (SQLite).
+///
+/// PostgreSQL's `sslmode` is libpq's (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`); without it
+/// a loopback host is `prefer` and any other `verify-full`, against `sslrootcert` (a PEM file of CAs) or the
+/// system's trust roots. See ``PostgresDatabase/init(url:poolSize:)``.
 ///
 /// - Parameter url: the database URL or file path.
 /// - Returns: A ``PostgresDatabase`` or a ``SQLiteDatabase``.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import NIOPosix
 import PostgresNIO
 import Synchronization
@@ -18,20 +19,23 @@ public final class PostgresDatabase: SQLDatabase {
     /// Always ``SQLDialect/postgres``.
     public var dialect: SQLDialect { .postgres }
 
-    /// Connects `poolSize` connections, without TLS.
+    /// Connects `poolSize` connections, over TLS as the URL's `sslmode` says.
+    ///
+    /// `sslmode` is one of libpq's: `disable`, `prefer` (TLS if offered, unverified), `require` (TLS,
+    /// unverified unless `sslrootcert` is given), `verify-ca` (the chain is checked) or `verify-full`
+    /// (the chain and the host name). Without it a loopback host (127.0.0.1, ::1, localhost) is
+    /// `prefer` and any other host `verify-full`. `sslrootcert` is a PEM file of the CAs to trust;
+    /// without it the system's trust roots are used.
     ///
     /// - Parameters:
-    ///   - url: `postgres://user[:password]@host[:port]/database`; the port defaults to 5432.
+    ///   - url: `postgres://user[:password]@host[:port]/database[?sslmode=MODE&sslrootcert=PATH]`;
+    ///     the port defaults to 5432.
     ///   - poolSize: how many connections to hold, at least 1.
-    /// - Throws: ``DatabaseFailure`` if the URL cannot be read or a connection fails.
+    /// - Throws: ``DatabaseFailure`` if the URL cannot be read (an unknown parameter or mode, an unreadable
+    ///   `sslrootcert`: checked before connecting), or a connection or its TLS handshake fails.
     public init(url: String, poolSize: Int = 4) async throws {
-        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw DatabaseFailure("cannot read the PostgreSQL URL (expected postgres://user@host:port/database)")
-        }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        let configuration = PostgresConnection.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: database.isEmpty ? nil : database, tls: .disable)
+        let target = try PostgresURL(url)
+        let configuration = try target.configuration()
         var opened: [PostgresConnection] = []
         let logger = Logger(label: "tulga.postgres")
         do {
@@ -41,7 +45,7 @@ public final class PostgresDatabase: SQLDatabase {
             }
         } catch {
             for c in opened { try? await c.close() }
-            throw DatabaseFailure("cannot connect to PostgreSQL at \(host):\(components.port ?? 5432)/\(database): \(Self.describe(error))")
+            throw DatabaseFailure("cannot connect to PostgreSQL at \(target.endpoint) (sslmode=\(target.sslMode.rawValue)): \(Self.describe(error, connecting: target))")
         }
         all = opened
         connections = Mutex(opened)
@@ -101,6 +105,27 @@ public final class PostgresDatabase: SQLDatabase {
             return "\(psql.code)"
         }
         return "\(error)"
+    }
+
+    /// Why a connection failed, with what the TLS layer said when it was TLS.
+    static func describe(_ error: any Error, connecting target: PostgresURL) -> String {
+        guard let psql = error as? PSQLError else { return "\(error)" }
+        if let message = psql.serverInfo?[.message] {
+            // pg_hba.conf with `hostssl` lines only refuses plain TCP this way.
+            return target.sslMode == .disable && message.contains("no encryption")
+                ? message + "; the server takes TLS connections only: remove sslmode=disable" : message
+        }
+        if psql.code == .sslUnsupported { return "the server does not offer TLS" }
+        guard let underlying = psql.underlying else { return "\(psql.code)" }
+        let said = "\(underlying)"
+        if said.contains("CERTIFICATE_VERIFY_FAILED") {
+            let roots = target.rootCertPath.map { "the CAs in \($0)" } ?? "the system's trust roots"
+            return "certificate verify failed: the server's certificate does not chain to \(roots) (\(said))"
+        }
+        if let extra = underlying as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "certificate verify failed: the server's certificate does not name \(target.host) (sslmode=verify-full checks it): \(said)"
+        }
+        return underlying is NIOSSLError || underlying is NIOSSLExtraError ? "TLS handshake failed: \(said)" : said
     }
 }
 
