@@ -169,8 +169,10 @@ struct IssuanceCommandTests {
         #expect(!FileManager.default.fileExists(atPath: other + "/keys/ca-password"))
 
         // A password where older builds kept it: the operator is told where to move it.
+        let store = ["--config", config, "--database", dir + "/tulga.sqlite", "--keys", dir + "/keys"]
+        #expect(try CLI.run(["init"] + store).status == 0)
         #expect(rename(password, dir + "/ca/password") == 0)
-        let legacy = try CLI.run(["ca", "revoke", "0A", "--config", config, "--database", dir + "/tulga.sqlite", "--key-file", dir + "/evidence.key"])
+        let legacy = try CLI.run(["ca", "revoke", "0A"] + store)
         #expect(legacy.status != 0 && legacy.stderr.contains("move it to \(password)"), "\(legacy.stderr)")
     }
 }

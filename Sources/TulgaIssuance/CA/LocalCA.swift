@@ -273,29 +273,19 @@ public struct LocalCA: Sendable {
 
     private static let rotation = Mutex<Void>(())
 
-    /// Writes through a temporary file created with `mode` and `O_EXCL`, then renames it over `path`.
+    /// Writes through a temporary file created with `mode` and `O_EXCL`, then renames it over `path` (``PrivateFile``).
     static func writePrivate(_ data: Data, to path: String, mode: mode_t) throws {
-        let temporary = path + ".tmp-" + PKI.randomSerial().prefix(6).map { String(format: "%02x", $0) }.joined()
-        try createPrivate(data, at: temporary, mode: mode)
-        guard rename(temporary, path) == 0 else { unlink(temporary); throw IssuanceError(.ca, "cannot write \(path)") }
+        do { try PrivateFile.replace(path, data, mode: mode) } catch { throw IssuanceError(.ca, "cannot write \(error)") }
     }
 
-    /// Creates `path` with `mode` and `O_EXCL|O_NOFOLLOW` (never over a file or a link), writes `data` and syncs it.
+    /// Creates `path` with `mode` and `O_EXCL|O_NOFOLLOW` (never over a file or a link), written whole.
     static func createPrivate(_ data: Data, at path: String, mode: mode_t) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw IssuanceError(.ca, "cannot create \(path): \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
-        close(fd)
-        guard ok else { unlink(path); throw IssuanceError(.ca, "cannot write \(path)") }
+        do { try PrivateFile.createWhole(path, data, mode: mode) } catch { throw IssuanceError(.ca, "\(error)") }
     }
 
     /// Creates `folder` and its missing parents, each 0700 from the start; an existing one is left as it is.
     static func makePrivateFolder(_ folder: String) throws {
-        guard !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) else { return }
-        try makePrivateFolder((folder as NSString).deletingLastPathComponent)
-        guard mkdir(folder, 0o700) == 0 || errno == EEXIST else {
-            throw IssuanceError(.ca, "cannot create the folder \(folder): \(String(cString: strerror(errno)))")
-        }
+        do { try PrivateFile.makeFolder(folder) } catch { throw IssuanceError(.ca, "\(error)") }
     }
 
     /// Issuing CA then root, for PKCS#12 chains and `openssl verify`.
