@@ -92,7 +92,7 @@ public struct AttemptRecords: Sendable {
             "ALTER TABLE attempts ADD COLUMN judged_failed {INT}",
         ])
         // Signatures sealed by earlier builds are sealed again bound to their row, in the migration's transaction.
-        migrator.registerMigration("attempts.v4", []) { try Reseal.bindEarlier($0.db, key: try $0.requireKeys("attempts.v4").evidence, sealed) }
+        migrator.registerMigration("attempts.v4", []) { try Reseal.bindEarlier($0, migration: "attempts.v4", key: \.evidence, sealed) }
     }
 
     static func counter(_ db: any SQLSession, iin: String) throws -> AttemptCounter {

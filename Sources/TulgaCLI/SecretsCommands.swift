@@ -73,8 +73,12 @@ struct InitCommand: AsyncParsableCommand {
         } catch let exit as ExitCode { throw exit } catch { throw fail("\(error)") }
         let publicKey: String
         do { publicKey = try AuditSigner(folder: folder).publicKey } catch { throw fail("\(error)") }
-        // Opening the store migrates it and seals what earlier builds kept in clear.
-        try await withStore(store) { _, _ in }
+        // Opening the store migrates it and seals what earlier builds kept in clear; the first checkpoint is
+        // signed at once, so an emptied log or checkpoint folder is caught from the start.
+        try await withStore(store) { s, configuration in
+            try await AuditLog.checkpoint(s.database, key: s.keys.audit, signer: try AuditSigner(folder: folder), folder: configuration.storage.checkpointFolder,
+                                          at: s.clock.now())
+        }
         if store.common.json {
             try printJSON(["created": AnyEncodable(created), "keys": AnyEncodable(folder), "auditPublicKey": AnyEncodable(publicKey)])
             return
@@ -199,7 +203,7 @@ struct AuditVerify: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Recompute the chain with the audit key and check every checkpoint against it; exit 1 if a row was edited, inserted or removed.")
     @Option(help: "Checkpoint folder (default storage.checkpointFolder, var/audit-checkpoints).") var checkpoints: String?
-    @Option(help: "The audit-signing public key, base64 (default: from the keys folder's audit-signing.key).") var publicKey: String?
+    @Option(help: "The audit-signing public key, base64 (default: storage.auditPublicKey, else the keys folder's audit-signing.key).") var publicKey: String?
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
@@ -209,7 +213,8 @@ struct AuditVerify: AsyncParsableCommand {
         var check: CheckpointCheck?
         if checkpoints != nil, !FileManager.default.fileExists(atPath: folder) { throw fail("no checkpoint folder \(folder)") }
         if FileManager.default.fileExists(atPath: folder) {
-            guard let trusted = publicKey ?? (try? AuditSigner(folder: configuration.storage.keysFolder))?.publicKey else {
+            let pinned = configuration.storage.auditPublicKey.isEmpty ? nil : configuration.storage.auditPublicKey
+            guard let trusted = publicKey ?? pinned ?? (try? AuditSigner(folder: configuration.storage.keysFolder))?.publicKey else {
                 throw fail("checking checkpoints needs the audit-signing public key: give --public-key or keep audit-signing.key in the keys folder")
             }
             check = CheckpointCheck(folder: folder, publicKey: trusted)
@@ -223,6 +228,8 @@ struct AuditVerify: AsyncParsableCommand {
                 // Only a checkpoint shows that the newest rows were not removed.
                 if let newest = result.newestCheckpoint {
                     if newest < result.rows { print("\(result.rows - newest) row(s) after the newest checkpoint (row \(newest)) are vouched for by none yet") }
+                    let age = s.clock.now() - (result.newestCheckpointAt ?? 0), due = 2 * configuration.background.checkpointMinutes * 60
+                    if newest < result.rows, due > 0, age > due { print("the newest checkpoint is \(Int(age / 60)) minutes old: is tulga serve writing them?") }
                 } else {
                     print("no checkpoints: removing the newest rows cannot be detected (tulga audit checkpoint; tulga serve writes them)")
                 }

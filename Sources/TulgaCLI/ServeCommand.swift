@@ -40,7 +40,17 @@ struct Serve: AsyncParsableCommand {
         let node = "node-\(ProcessInfo.processInfo.hostName)-\(getpid())"
         do {
             // Scheduled checkpoints need the audit-signing key; a node that should not hold it sets checkpointMinutes to 0.
-            let signer = configuration.background.checkpointMinutes > 0 ? try AuditSigner(folder: configuration.storage.keysFolder) : nil
+            var signer: AuditSigner?
+            if configuration.background.checkpointMinutes > 0 {
+                do { signer = try AuditSigner(folder: configuration.storage.keysFolder) } catch {
+                    throw ConfigurationError(path: "", reason: "\(error). Every node's checkpoints must be signed by one key: copy audit-signing.key from the node "
+                                             + "that made it, or set background.checkpointMinutes to 0 on this node")
+                }
+                let pinned = configuration.storage.auditPublicKey
+                if let signer, !pinned.isEmpty, signer.publicKey != pinned {
+                    throw ConfigurationError(path: "", reason: "the audit-signing key in \(configuration.storage.keysFolder) is not the published one (storage.auditPublicKey)")
+                }
+            }
             let files = ServiceFiles(reviewFolder: configuration.storage.reviewFolder, checkpointFolder: configuration.storage.checkpointFolder,
                                      signer: signer, node: node)
             environment = try ServerEnvironment(config: configuration.server, records: s, face: configuration.face, liveness: configuration.liveness,

@@ -221,6 +221,9 @@ public struct StorageConfig: Sendable, Codable {
     public var keysFolder = "var/keys"
     /// Signed audit checkpoints, written once each; mount it from elsewhere to keep it out of reach of the database's writers.
     public var checkpointFolder = "var/audit-checkpoints"
+    /// The published audit-signing public key (base64), pinned: `audit verify` trusts only it, and `serve`
+    /// refuses a signing key that is not it. Empty: the key in the keys folder.
+    public var auditPublicKey = ""
     /// The moderators' comparison PNGs; purged with the evidence they show.
     public var reviewFolder = "var/review"
     /// Private temporary files (uploaded clips); emptied when `tulga serve` starts.

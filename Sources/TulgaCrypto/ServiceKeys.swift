@@ -90,6 +90,23 @@ public struct ServiceKeys: Sendable {
     public let audit: AuditKey
     /// The folder they were read from.
     public let folder: String
+    /// Whether values an earlier build sealed without associated data may still be opened (to bind
+    /// them, once). False once `<folder>/bound` exists: `the records write it after the binding
+    /// migrations; kept outside the database, so a database writer cannot
+    /// reopen that path.
+    public let acceptsUnbound: Bool
+
+    static func boundMarker(_ folder: String) -> String { (folder as NSString).appendingPathComponent("bound") }
+
+    /// Closes the unbound path for good (see ``acceptsUnbound``).
+    ///
+    /// - Throws: ``FileFailure`` if the marker cannot be written.
+    public func markBound() throws {
+        guard PrivateFile.mode(Self.boundMarker(folder)) == nil else { return }
+        do { try PrivateFile.createWhole(Self.boundMarker(folder), Data("values are bound to their rows\n".utf8)) } catch {
+            if PrivateFile.mode(Self.boundMarker(folder)) == nil { throw error }
+        }
+    }
 
     /// Loads every key the records need (not the signing key: only checkpoints need it).
     ///
@@ -100,6 +117,7 @@ public struct ServiceKeys: Sendable {
         evidence = try SealingKey(name: "evidence", folder: folder)
         outbox = try SealingKey(name: "outbox", folder: folder)
         audit = try AuditKey(folder: folder)
+        acceptsUnbound = PrivateFile.mode(Self.boundMarker(folder)) == nil
     }
 
     /// The keys missing from `folder`, by file name.

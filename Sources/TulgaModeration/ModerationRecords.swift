@@ -151,8 +151,10 @@ public struct ModerationRecords: Sendable {
         // sealed by earlier builds is sealed again bound to its row, and reports kept in clear are sealed.
         migrator.registerMigration("moderation.v2", ["ALTER TABLE cases ADD COLUMN liveness_sealed {BLOB}"]) { context in
             let key = try context.requireKeys("moderation.v2").evidence
-            try Reseal.bindEarlier(context.db, key: key, sealed)
-            for row in try context.db.query("SELECT id, liveness_report FROM cases WHERE liveness_report IS NOT NULL", []) {
+            try Reseal.bindEarlier(context, migration: "moderation.v2", key: \.evidence, sealed)
+            // Reports in clear are sealed under the row's key only where the row is readable.
+            for row in try context.db.query("SELECT id, liveness_report FROM cases WHERE liveness_report IS NOT NULL AND (key_id IS NULL OR key_id = ?)",
+                                            [.text(key.keyID)]) {
                 let id = try row.text(Columns.id), report = try row.text(Columns.livenessReport)
                 try context.db.execute("UPDATE cases SET liveness_sealed = ?, liveness_report = NULL, key_id = ? WHERE id = ?",
                                        [.blob(try key.seal(Data(report.utf8), for: sealed.place("liveness_sealed", id))), .text(key.keyID), .text(id)])

@@ -75,7 +75,7 @@ public struct RegistryRecords: Sendable {
             """,
         ])
         // Photos sealed by earlier builds are sealed again bound to their row, in the migration's transaction.
-        migrator.registerMigration("registry.v2", []) { try Reseal.bindEarlier($0.db, key: try $0.requireKeys("registry.v2").evidence, sealed) }
+        migrator.registerMigration("registry.v2", []) { try Reseal.bindEarlier($0, migration: "registry.v2", key: \.evidence, sealed) }
     }
 
     /// The sealed photo column.

@@ -235,7 +235,7 @@ struct StoreCommandTests {
 
         #expect(try tulga(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"]).status == 0)
         #expect(try tulga(["audit", "checkpoint"]).stdout.contains("checkpoint at row 3"))   // the keyed log's first row, two imports
-        #expect(try tulga(["audit", "verify"]).stdout.contains("audit log intact: 3 rows, 1 checkpoint(s) agree"))
+        #expect(try tulga(["audit", "verify"]).stdout.contains("audit log intact: 3 rows, 2 checkpoint(s) agree"))   // init signed the first
         // Truncated with the head set back: only the checkpoint can tell.
         let db = try SQLiteDatabase(path: home + "/var/tulga.sqlite")
         try await db.transaction { s in
@@ -245,6 +245,9 @@ struct StoreCommandTests {
         await db.close()
         let truncated = try tulga(["audit", "verify"])
         #expect(truncated.status == 1 && truncated.stdout.contains("rows were removed"))
+        // An emptied checkpoint folder is not taken for a log that never had one.
+        try FileManager.default.createDirectory(atPath: home + "/empty", withIntermediateDirectories: true)
+        #expect(try tulga(["audit", "verify", "--checkpoints", home + "/empty"]).stdout.contains("holds no checkpoint"))
         #expect(try tulga(["audit", "verify", "--checkpoints", home + "/none"]).stderr.contains("no checkpoint folder"))
 
         // Rotation: a new key; at reseal the photos move to it and the old one goes.
@@ -255,7 +258,7 @@ struct StoreCommandTests {
         let status = try tulga(["secrets", "status"]).stdout
         #expect(status.contains("retired: none  rows under other keys: 0  API-key lookups under other keys: 0"))
         #expect(try tulga(["attempt", "--iin", Workspace.lin, "--video", w.video, "--prompts", "turn_right"]).status == 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: home + "/var/keys").sorted() == ["audit-signing.key", "audit.key", "evidence.key", "outbox.key"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home + "/var/keys").sorted() == ["audit-signing.key", "audit.key", "bound", "evidence.key", "outbox.key"])
     }
 
     @Test("audit verify finds a tampered row")

@@ -81,6 +81,13 @@ struct SecretsAtRestTests {
                 try db.execute("UPDATE audit_log_head SET seq = 7, mac = ?", [rows[6]["mac"]])
             }
             #expect(try await h.store.verifyAudit(checkpoints: try h.check).intact)
+            // A row outside the sequence (seq 0) belongs to no chain.
+            try await h.database.transaction { db in
+                try db.execute("INSERT INTO audit_log (seq, at, actor, action, subject, detail, mac) VALUES (0, 1, 'moderator:m', 'case.approve', 'x', '', 'ab')")
+            }
+            check = try await h.store.verifyAudit()
+            #expect(!check.intact && check.problem?.contains("outside it") == true)
+            try await h.database.transaction { db in try db.execute("DELETE FROM audit_log WHERE seq = 0") }
 
             // A full rewrite without the audit key (new actor on row 2, every "MAC" recomputed as SHA-256): the MACs catch it.
             func rewrite(actor: String, mac: @escaping @Sendable (Data) -> String) async throws {
@@ -184,8 +191,12 @@ struct SecretsAtRestTests {
         let material = try #require(try PrivateFile.read(dir + "/keys/evidence.key"))
         let keyID = String(sha256Hex(material).prefix(16))
         let unbound: @Sendable (Data) throws -> Data = { data in try #require(try AES.GCM.seal(data, using: SymmetricKey(data: material)).combined) }
-        let (iin, photo) = (People.iin(70), Data("old face".utf8))
+        let (iin, photo) = (People.iin(70), Data("old face".utf8)), damaged = People.iin(72)
+        let otherPhoto = try unbound(Data("another face".utf8))
         try await database.transaction { db in
+            // One photo sealed with a key lost long ago: it is set aside, and the upgrade goes on.
+            try db.execute("INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id) VALUES (?, 'C', 'D', 'N2', NULL, ?, '00aa11bb22cc33dd')",
+                           [.text(damaged), .blob(Data(repeating: 7, count: 40))])
             try db.execute("INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id) VALUES (?, 'A', 'B', 'N1', NULL, ?, ?)",
                            [.text(iin), .blob(try unbound(photo)), .text(keyID)])
             try db.execute("""
@@ -206,6 +217,9 @@ struct SecretsAtRestTests {
         }
         let store = try await Records.open(database: database, keys: try ServiceKeys(folder: dir + "/keys"), clock: ManualClock())
         #expect(try await store.registry.entry(iin)?.photo == photo)
+        await #expect(throws: CryptoFailure.self) { _ = try await store.registry.entry(damaged) }
+        #expect(try await store.auditEntries(subject: "registry \(damaged)").map(\.action) == ["sealing.unreadable"])
+        #expect(PrivateFile.mode(dir + "/keys/bound") == 0o600)
         let registryRow = try await database.transaction { db in try db.one("SELECT key_id FROM registry WHERE iin = ?", [.text(iin)]) }
         #expect(registryRow?["key_id"].text == keyID)
         let outbox = try await database.transaction { db in try db.query("SELECT * FROM outbox ORDER BY id", []) }
@@ -220,7 +234,7 @@ struct SecretsAtRestTests {
         #expect(caseRow?["liveness_report"].isNull == true && caseRow?["liveness_sealed"].blob != nil)
         // The keyed chain continues the old one; rewriting the old rows (hashes recomputed) breaks the first keyed row.
         var check = try await store.verifyAudit()
-        #expect(check.intact && check.rows == 6)   // two earlier rows, the keyed log's first row, three since
+        #expect(check.intact && check.rows == 7)   // two earlier rows, the keyed log's first row, the photo set aside, three since
         try await database.transaction { db in
             var prev = AuditLog.genesis
             for seq in 1...2 {
@@ -232,6 +246,17 @@ struct SecretsAtRestTests {
         }
         check = try await store.verifyAudit()
         #expect(!check.intact && check.brokenAt == 3)
+
+        // Later, a database writer plants an earlier build's blob (from a backup) in someone's row and makes the
+        // binding migration run again: the keys say the binding is done, so it is set aside, never bound to that row.
+        try await database.transaction { db in
+            try db.execute("UPDATE registry SET photo = ? WHERE iin = ?", [.blob(otherPhoto), .text(iin)])
+            try db.execute("DELETE FROM schema_migrations WHERE name = 'registry.v2'")
+        }
+        let reopened = try await Records.open(database: database, keys: try ServiceKeys(folder: dir + "/keys"), clock: ManualClock())
+        await #expect(throws: CryptoFailure.self) { _ = try await reopened.registry.entry(iin) }
+        let planted = try await database.transaction { db in try db.one("SELECT key_id FROM registry WHERE iin = ?", [.text(iin)]) }
+        #expect(planted?["key_id"].text == "unreadable:" + keyID)
         await database.close()
     }
 

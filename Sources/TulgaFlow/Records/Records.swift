@@ -110,6 +110,8 @@ public final class Records: Sendable {
                             clock: any WallClock = SystemClock(), ca: LocalCA? = nil) async throws -> Records {
         let database = KeyedDatabase(database, auditKey: keys.audit)
         try await migrator.migrate(database, keys: keys, now: clock.now())
+        // The binding migrations are done: nothing unbound is opened again, whatever the database says later.
+        if keys.acceptsUnbound { try keys.markBound() }
         let records = Records(database: database, keys: keys, settings: settings, clock: clock, ca: ca)
         // Keys offered before `issuance.v3` join the once-only list (a no-op once done).
         try await records.issuance.recordEarlierKeys()

@@ -52,7 +52,9 @@ public struct PeriodicService: Service, CustomStringConvertible {
                 if changed > 0 { logger.info("background pass", metadata: ["service": "\(description)", "changed": "\(changed)"]) }
                 onPass?(changed)
             } catch {
-                logger.error("background pass failed", metadata: ["service": "\(description)", "error": "\(type(of: error))"])
+                // The reason, not the values: tulga's errors say what failed without the data.
+                logger.error("background pass failed", metadata: ["service": "\(description)",
+                                                                  "error": "\((error as? any TulgaError)?.reason ?? "\(type(of: error))")"])
                 onPass?(-1)
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
@@ -96,7 +98,7 @@ public enum BackgroundWork {
         if let node = files.node {
             // Which keys this node seals with, so a rotation waits for it (``KeyUse``).
             services.append(PeriodicService("key-use", every: every, logger: logger) {
-                try await KeyUse.report(records.database, node: node, keys: records.keys, at: records.clock.now())
+                try await KeyUse.report(records.database, node: node, keys: records.keys, interval: settings.intervalSeconds, at: records.clock.now())
                 return 0
             })
         }

@@ -108,10 +108,17 @@ public enum AuditLog {
     public static func verify(_ database: any SQLDatabase, key: AuditKey, checkpoints: CheckpointCheck? = nil) async throws -> AuditVerification {
         let found = try checkpoints.map { try AuditCheckpoint.load(folder: $0.folder) } ?? []
         return try await database.transaction { db in
+            try db.lock("audit")   // appends wait, so the rows and the head are read as one
             var result = try verifyChain(db, key: key)
             result.checkpoints = found.count
             result.newestCheckpoint = found.compactMap { $0.1?.seq }.max()
+            result.newestCheckpointAt = found.compactMap { $0.1 }.max { $0.seq < $1.seq }?.at
             guard result.intact, let checkpoints else { return result }
+            // `tulga init` signs the first checkpoint, and a database writer cannot remove files: an empty folder was emptied.
+            if found.isEmpty && result.rows > 0 {
+                return AuditVerification(rows: result.rows, intact: false, brokenAt: nil,
+                                         problem: "the checkpoint folder \(checkpoints.folder) holds no checkpoint although the log has rows", checkpoints: 0)
+            }
             for (file, checkpoint) in found {
                 func broken(_ why: String, at seq: Int?) -> AuditVerification {
                     AuditVerification(rows: result.rows, intact: false, brokenAt: seq, problem: why, checkpoints: found.count)
@@ -171,6 +178,12 @@ public enum AuditLog {
                 return AuditVerification(rows: count, intact: false, brokenAt: count + 1, problem: "the log's head is missing")
             }
         }
+        // A row outside the sequence (seq 0, negative, a duplicate the loop never reached) is in no chain.
+        let stored = try ["audit", "audit_log"].reduce(0) { $0 + (try db.one("SELECT COUNT(*) AS n FROM \($1)")?["n"].int ?? 0) }
+        if stored != count {
+            return AuditVerification(rows: count, intact: false, brokenAt: nil,
+                                     problem: "the tables hold \(stored) rows but the chain \(count): rows were inserted outside it")
+        }
         return AuditVerification(rows: count, intact: true, brokenAt: nil, problem: nil)
     }
 
@@ -193,6 +206,7 @@ public enum AuditLog {
         // so a head set by hand is never vouched for (the whole chain when there is none).
         let trusted = try AuditCheckpoint.load(folder: folder).compactMap(\.1).filter { $0.isSigned(by: signer.publicKey) }.max { $0.seq < $1.seq }
         let head = try await database.transaction { db -> (Int, String)? in
+            try db.lock("audit")   // appends wait: the head signed is the head verified
             var start: (seq: Int, mac: String)?
             let last = try db.one("SELECT seq FROM audit_log_head WHERE id = 1")?["seq"].int ?? 0
             if let trusted, trusted.seq > last {
@@ -332,4 +346,6 @@ public struct AuditVerification: Sendable, Hashable, Codable {
     public var checkpoints = 0
     /// The newest checkpoint's row: rows after it could be removed unseen until the next one.
     public var newestCheckpoint: Int?
+    /// When the newest checkpoint was signed, in seconds since 1970.
+    public var newestCheckpointAt: Double?
 }

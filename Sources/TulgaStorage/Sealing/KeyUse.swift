@@ -6,7 +6,7 @@ public import TulgaCrypto
 /// its row at start and on every background pass, and deletes it when it stops; a row not renewed
 /// for ``staleSeconds`` is a node that is gone.
 public enum KeyUse {
-    /// A node not heard from for this long is gone (five background passes at the default minute).
+    /// A node not heard from for five of its own report intervals (at least this long) is gone.
     public static let staleSeconds = 300.0
 
     /// The `key_use` table.
@@ -14,18 +14,22 @@ public enum KeyUse {
     /// - Parameter migrator: the migrator to add `key_use.v1` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("key_use.v1", [
-            "CREATE TABLE key_use (node TEXT PRIMARY KEY, evidence_key TEXT NOT NULL, outbox_key TEXT NOT NULL, seen_at {REAL} NOT NULL)",
+            """
+            CREATE TABLE key_use (
+              node TEXT PRIMARY KEY, evidence_key TEXT NOT NULL, outbox_key TEXT NOT NULL, seen_at {REAL} NOT NULL, stale_at {REAL} NOT NULL)
+            """,
         ])
     }
 
-    /// Records that `node` runs with `keys` now.
+    /// Records that `node` runs with `keys` now, and will report again within `interval` seconds.
     ///
     /// - Throws: ``DatabaseFailure``.
-    public static func report(_ database: any SQLDatabase, node: String, keys: ServiceKeys, at now: Double) async throws {
+    public static func report(_ database: any SQLDatabase, node: String, keys: ServiceKeys, interval: Double = 60, at now: Double) async throws {
         try await database.transaction { db in
             try db.execute("DELETE FROM key_use WHERE node = ?", [.text(node)])
-            try db.execute("INSERT INTO key_use (node, evidence_key, outbox_key, seen_at) VALUES (?, ?, ?, ?)",
-                           [.text(node), .text(keys.evidence.keyID), .text(keys.outbox.keyID), .double(now)])
+            try db.execute("INSERT INTO key_use (node, evidence_key, outbox_key, seen_at, stale_at) VALUES (?, ?, ?, ?, ?)",
+                           [.text(node), .text(keys.evidence.keyID), .text(keys.outbox.keyID), .double(now),
+                            .double(now + max(staleSeconds, 5 * interval))])
         }
     }
 
@@ -46,7 +50,7 @@ public enum KeyUse {
     public static func nodesBehind(_ database: any SQLDatabase, name: String, current: String, at now: Double) async throws -> [(node: String, secondsAgo: Double)] {
         let column = name == "outbox" ? "outbox_key" : "evidence_key"
         return try await database.transaction { db in
-            try db.query("SELECT node, seen_at FROM key_use WHERE \(column) <> ? AND seen_at > ?", [.text(current), .double(now - staleSeconds)])
+            try db.query("SELECT node, seen_at FROM key_use WHERE \(column) <> ? AND stale_at > ?", [.text(current), .double(now)])
                 .map { ($0["node"].text ?? "?", now - ($0["seen_at"].double ?? now)) }
         }
     }

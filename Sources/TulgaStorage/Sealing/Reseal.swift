@@ -31,21 +31,42 @@ public struct SealedColumns: Sendable, Hashable {
 /// its own short transaction and only if no one changed it meanwhile.
 public enum Reseal {
     /// Inside a migration's transaction: every blob of `spec`, sealed by an earlier build without
-    /// associated data, sealed again bound to its row. Nothing unbound is ever opened after it.
+    /// associated data, sealed again bound to its row. A row whose blob does not open (damaged, or sealed
+    /// with a key lost long ago) is set aside as `unreadable:<key id>`, audited, and left for an operator:
+    /// it never blocks the upgrade. Once the keys say the binding is done (``ServiceKeys/acceptsUnbound``),
+    /// nothing unbound is opened again, even if the migration is made to run twice.
     ///
-    /// - Throws: `CryptoFailure` for a blob that does not open (the migration then rolls back); ``DatabaseFailure``.
-    public static func bindEarlier(_ db: any SQLSession, key: SealingKey, _ spec: SealedColumns) throws {
+    /// - Returns: The rows set aside.
+    /// - Throws: ``DatabaseFailure``; `CryptoFailure` if sealing fails.
+    @discardableResult
+    public static func bindEarlier(_ context: MigrationContext, migration: String, key: (ServiceKeys) -> SealingKey, _ spec: SealedColumns) throws -> [String] {
+        let keys = try context.requireKeys(migration), key = key(keys), db = context.db
+        var setAside: [String] = []
         for row in try db.query("SELECT * FROM \(spec.table) WHERE \(spec.keyColumn) IS NOT NULL", []) {
-            guard let id = row[spec.id].text, let stored = row[spec.keyColumn].text else { continue }
-            var sets: [String] = [], values: [SQLValue] = []
-            for column in spec.columns {
-                guard let sealed = row[column].blob else { continue }
-                sets.append("\(column) = ?")
-                values.append(.blob(try key.seal(try key.openUnbound(sealed, keyID: stored), for: spec.place(column, id))))
+            guard let id = row[spec.id].text, let stored = row[spec.keyColumn].text, !stored.hasPrefix("unreadable:") else { continue }
+            // Already bound (the migration made to run again): left as it is.
+            let bound = spec.columns.allSatisfy { column in
+                row[column].blob.map { (try? key.open($0, keyID: stored, for: spec.place(column, id))) != nil } ?? true
             }
-            sets.append("\(spec.keyColumn) = ?")
-            try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ?", values + [.text(key.keyID), .text(id)])
+            if bound { continue }
+            var sets: [String] = [], values: [SQLValue] = []
+            do {
+                guard keys.acceptsUnbound else { throw CryptoFailure("the binding was done already") }
+                for column in spec.columns {
+                    guard let sealed = row[column].blob else { continue }
+                    sets.append("\(column) = ?")
+                    values.append(.blob(try key.seal(try key.openUnbound(sealed, keyID: stored), for: spec.place(column, id))))
+                }
+                sets.append("\(spec.keyColumn) = ?")
+                try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ?", values + [.text(key.keyID), .text(id)])
+            } catch let failure as CryptoFailure {
+                try db.execute("UPDATE \(spec.table) SET \(spec.keyColumn) = ? WHERE \(spec.id) = ?", [.text("unreadable:" + stored), .text(id)])
+                try AuditLog.append(db, at: context.now, actor: "tulga", action: "sealing.unreadable", subject: "\(spec.table) \(id)",
+                                    detail: "\(migration): \(failure.reason)")
+                setAside.append("\(spec.table) \(id)")
+            }
         }
+        return setAside
     }
 
     /// What a re-sealing pass did.
