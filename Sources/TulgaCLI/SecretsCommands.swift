@@ -76,8 +76,13 @@ struct InitCommand: AsyncParsableCommand {
         // Opening the store migrates it and seals what earlier builds kept in clear; the first checkpoint is
         // signed at once, so an emptied log or checkpoint folder is caught from the start.
         try await withStore(store) { s, configuration in
-            try await AuditLog.checkpoint(s.database, key: s.keys.audit, signer: try AuditSigner(folder: folder), folder: configuration.storage.checkpointFolder,
-                                          at: s.clock.now())
+            do {
+                try await AuditLog.checkpoint(s.database, key: s.keys.audit, signer: try AuditSigner(folder: folder),
+                                              folder: configuration.storage.checkpointFolder, at: s.clock.now())
+            } catch let broken as StorageError where broken.code == .auditBroken {
+                // Set-up goes on; the log is for an operator to look at.
+                FileHandle.standardError.write(Data("tulga: warning: no checkpoint signed: \(broken.reason)\n".utf8))
+            }
         }
         if store.common.json {
             try printJSON(["created": AnyEncodable(created), "keys": AnyEncodable(folder), "auditPublicKey": AnyEncodable(publicKey)])

@@ -37,7 +37,8 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "tulga")
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let environment: ServerEnvironment
-        let node = "node-\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        // Unique per start: two containers may share a host name and a PID.
+        let node = "node-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
         do {
             // Scheduled checkpoints need the audit-signing key; a node that should not hold it sets checkpointMinutes to 0.
             var signer: AuditSigner?

@@ -248,15 +248,20 @@ struct SecretsAtRestTests {
         #expect(!check.intact && check.brokenAt == 3)
 
         // Later, a database writer plants an earlier build's blob (from a backup) in someone's row and makes the
-        // binding migration run again: the keys say the binding is done, so it is set aside, never bound to that row.
+        // binding migration run again: the binding was done, so nothing is opened unbound. The start is refused and
+        // says why, with or without the keys folder's marker (the audit log shows the database has run since).
         try await database.transaction { db in
             try db.execute("UPDATE registry SET photo = ? WHERE iin = ?", [.blob(otherPhoto), .text(iin)])
             try db.execute("DELETE FROM schema_migrations WHERE name = 'registry.v2'")
         }
-        let reopened = try await Records.open(database: database, keys: try ServiceKeys(folder: dir + "/keys"), clock: ManualClock())
-        await #expect(throws: CryptoFailure.self) { _ = try await reopened.registry.entry(iin) }
-        let planted = try await database.transaction { db in try db.one("SELECT key_id FROM registry WHERE iin = ?", [.text(iin)]) }
-        #expect(planted?["key_id"].text == "unreadable:" + keyID)
+        for marker in [true, false] {
+            if !marker { #expect(unlink(dir + "/keys/bound") == 0) }
+            await #expect(throws: StorageError(.auditBroken, "")) {
+                _ = try await Records.open(database: database, keys: try ServiceKeys(folder: dir + "/keys"), clock: ManualClock())
+            }
+            let planted = try await database.transaction { db in try db.one("SELECT photo FROM registry WHERE iin = ?", [.text(iin)]) }
+            #expect(planted?["photo"].blob == otherPhoto)   // left as it was: nothing bound
+        }
         await database.close()
     }
 

@@ -21,9 +21,10 @@ public enum PrivateFile {
     ///   - mode: its permissions from the first byte; 0600 unless given.
     /// - Throws: ``FileFailure`` naming the file and the system's reason.
     public static func create(_ path: String, _ data: Data, mode: mode_t = 0o600) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o600)
         guard fd >= 0 else { throw FileFailure(path, "cannot create it", errno: errno) }
-        let ok = writeAll(fd, data) && fsync(fd) == 0
+        // Exactly `mode` whatever the umask, widened (a public file) only after the creating call.
+        let ok = fchmod(fd, mode) == 0 && writeAll(fd, data) && fsync(fd) == 0
         let error = errno
         close(fd)
         guard ok else { unlink(path); throw FileFailure(path, "cannot write it", errno: error) }

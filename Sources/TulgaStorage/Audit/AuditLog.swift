@@ -48,7 +48,7 @@ public enum AuditLog {
     }
 
     /// The action of the keyed log's first row.
-    static let anchorAction = "audit.keyed"
+    public static let anchorAction = "audit.keyed"
 
     static let genesis = String(repeating: "0", count: 64)
     enum HeadColumns: String { case mac, hash }

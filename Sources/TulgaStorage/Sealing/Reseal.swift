@@ -1,5 +1,6 @@
 import Foundation
 public import TulgaCrypto
+import TulgaCore
 
 /// Where a module keeps sealed blobs: the table, its key column, the sealed columns and the column
 /// naming the key that sealed them. Each value is bound to `SealedPlace(table, column, id)`.
@@ -41,6 +42,11 @@ public enum Reseal {
     @discardableResult
     public static func bindEarlier(_ context: MigrationContext, migration: String, key: (ServiceKeys) -> SealingKey, _ spec: SealedColumns) throws -> [String] {
         let keys = try context.requireKeys(migration), key = key(keys), db = context.db
+        // Unbound values are opened only on the first upgrade: the keys folder has no `bound` marker, and the keyed
+        // audit log holds nothing but its first row and rows set aside (a database that has run since says otherwise).
+        let ranSince = try db.one("SELECT COUNT(*) AS n FROM audit_log WHERE action NOT IN (?, ?)",
+                                  [.text(AuditLog.anchorAction), .text("sealing.unreadable")])?["n"].int ?? 0
+        let firstUpgrade = keys.acceptsUnbound && ranSince == 0
         var setAside: [String] = []
         for row in try db.query("SELECT * FROM \(spec.table) WHERE \(spec.keyColumn) IS NOT NULL", []) {
             guard let id = row[spec.id].text, let stored = row[spec.keyColumn].text, !stored.hasPrefix("unreadable:") else { continue }
@@ -49,9 +55,15 @@ public enum Reseal {
                 row[column].blob.map { (try? key.open($0, keyID: stored, for: spec.place(column, id))) != nil } ?? true
             }
             if bound { continue }
+            guard firstUpgrade else {
+                throw StorageError(.auditBroken, """
+                    \(spec.table) \(id) holds a value sealed without its row, but the binding was done already (\(keys.folder)/bound, or the \
+                    audit log since): a database restored from before the upgrade (then remove \(keys.folder)/bound and start again), \
+                    or a value planted by someone who can write the database (restore it from a backup)
+                    """)
+            }
             var sets: [String] = [], values: [SQLValue] = []
             do {
-                guard keys.acceptsUnbound else { throw CryptoFailure("the binding was done already") }
                 for column in spec.columns {
                     guard let sealed = row[column].blob else { continue }
                     sets.append("\(column) = ?")
