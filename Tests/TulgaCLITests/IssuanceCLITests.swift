@@ -156,7 +156,7 @@ struct IssuanceCommandTests {
         try #"{"ca": {"directory": "\#(dir)/ca", "passwordFile": "\#(password)"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/usb", withIntermediateDirectories: true)
         let offline = dir + "/usb/root.key"
-        let made = try CLI.run(["ca", "init", "--config", config, "--root-offline", offline])
+        let made = try CLI.run(["ca", "init", "--config", config, "--root-offline", offline], directory: dir)
         #expect(made.status == 0 && made.stdout.contains("password    \(password)\n"), "\(made.stdout)\(made.stderr)")
         #expect(made.stdout.contains("root key    \(offline): move it off this host"), "\(made.stdout)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/ca/root.key") && FileManager.default.fileExists(atPath: offline))
@@ -164,15 +164,16 @@ struct IssuanceCommandTests {
         // From the environment: said so, and no file written.
         let other = Temp.dir("tulga-cli-ca")
         try #"{"ca": {"directory": "\#(other)/ca", "passwordFile": "\#(other)/keys/ca-password"}}"#.write(toFile: other + "/ca.json", atomically: true, encoding: .utf8)
-        let env = try CLI.run(["ca", "init", "--config", other + "/ca.json"], environment: ["TULGA_CA_PASSWORD": "env-secret-1"])
+        let env = try CLI.run(["ca", "init", "--config", other + "/ca.json"], environment: ["TULGA_CA_PASSWORD": "env-secret-1"], directory: other)
         #expect(env.status == 0 && env.stdout.contains("password    $TULGA_CA_PASSWORD") && env.stdout.contains("and \(other)/ca/root.key"), "\(env.stdout)")
         #expect(!FileManager.default.fileExists(atPath: other + "/keys/ca-password"))
 
         // A password where older builds kept it: the operator is told where to move it.
         let store = ["--config", config, "--database", dir + "/tulga.sqlite", "--keys", dir + "/keys"]
-        #expect(try CLI.run(["init"] + store).status == 0)
+        // In its own folder, so var/ (checkpoints, review PNGs) is this test's own.
+        #expect(try CLI.run(["init"] + store, directory: dir).status == 0)
         #expect(rename(password, dir + "/ca/password") == 0)
-        let legacy = try CLI.run(["ca", "revoke", "0A"] + store)
+        let legacy = try CLI.run(["ca", "revoke", "0A"] + store, directory: dir)
         #expect(legacy.status != 0 && legacy.stderr.contains("move it to \(password)"), "\(legacy.stderr)")
     }
 }
