@@ -208,7 +208,7 @@ struct SecretsAtRestTests {
             // Two audit rows chained with SHA-256, as v1 wrote them.
             var prev = AuditLog.genesis
             for seq in 1...2 {
-                let hash = AuditLog.digest(prev: prev, seq: seq, at: 1, actor: "registry", action: "registry.upsert", subject: iin, detail: "")
+                let hash = sha256Hex(AuditLog.fields(prev: prev, seq: seq, at: 1, actor: "registry", action: "registry.upsert", subject: iin, detail: ""))
                 try db.execute("INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, 1, 'registry', 'registry.upsert', ?, '', ?, ?)",
                                [.int(Int64(seq)), .text(iin), .text(prev), .text(hash)])
                 prev = hash
@@ -238,7 +238,7 @@ struct SecretsAtRestTests {
         try await database.transaction { db in
             var prev = AuditLog.genesis
             for seq in 1...2 {
-                let hash = AuditLog.digest(prev: prev, seq: seq, at: 1, actor: "forger", action: "registry.upsert", subject: iin, detail: "")
+                let hash = sha256Hex(AuditLog.fields(prev: prev, seq: seq, at: 1, actor: "forger", action: "registry.upsert", subject: iin, detail: ""))
                 try db.execute("UPDATE audit SET actor = 'forger', prev_hash = ?, hash = ? WHERE seq = ?", [.text(prev), .text(hash), .int(Int64(seq))])
                 prev = hash
             }

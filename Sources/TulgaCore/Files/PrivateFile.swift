@@ -19,16 +19,17 @@ public enum PrivateFile {
     ///   - path: the new file.
     ///   - data: its whole content.
     ///   - mode: its permissions from the first byte; 0600 unless given.
+    ///   - durable: sync the file and its folder; `false` for a scratch file that need not survive a crash.
     /// - Throws: ``FileFailure`` naming the file and the system's reason.
-    public static func create(_ path: String, _ data: Data, mode: mode_t = 0o600) throws {
+    public static func create(_ path: String, _ data: Data, mode: mode_t = 0o600, durable: Bool = true) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o600)
         guard fd >= 0 else { throw FileFailure(path, "cannot create it", errno: errno) }
         // Exactly `mode` whatever the umask, widened (a public file) only after the creating call.
-        let ok = fchmod(fd, mode) == 0 && writeAll(fd, data) && fsync(fd) == 0
+        let ok = fchmod(fd, mode) == 0 && writeAll(fd, data) && (!durable || fsync(fd) == 0)
         let error = errno
         close(fd)
         guard ok else { unlink(path); throw FileFailure(path, "cannot write it", errno: error) }
-        syncFolder(of: path)
+        if durable { syncFolder(of: path) }
     }
 
     /// Creates `path` whole or not at all: the content is written and synced under a temporary name,

@@ -46,7 +46,8 @@ final class Clip: FrameBatches {
         guard !data.isEmpty else { throw Problem(.badRequest, "empty_body", "the clip is empty") }
         path = (folder as NSString).appendingPathComponent("clip-\(makeID())")
         // Private from the first byte: created 0600, exclusively.
-        do { try PrivateFile.create(path, data) } catch { throw Problem(.internalServerError, "internal", "cannot buffer the clip") }
+        // A scratch buffer, read at once and removed: no fsync on the request path.
+        do { try PrivateFile.create(path, data, durable: false) } catch { throw Problem(.internalServerError, "internal", "cannot buffer the clip") }
         do { source = try VideoFileSource(videoFile: path, limits: limits) } catch {
             unlink(path)
             throw Self.problem(error)

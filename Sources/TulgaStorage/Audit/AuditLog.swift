@@ -58,10 +58,6 @@ public enum AuditLog {
         return Data(fields.map { "\($0.utf8.count):\($0)" }.joined(separator: "|").utf8)
     }
 
-    /// The v1 chain's SHA-256 of a row.
-    static func digest(prev: String, seq: Int, at: Double, actor: String, action: String, subject: String, detail: String) -> String {
-        sha256Hex(fields(prev: prev, seq: seq, at: at, actor: actor, action: action, subject: subject, detail: detail))
-    }
 
     /// Appends a row inside the caller's transaction, chained with the transaction's audit key.
     ///
@@ -204,7 +200,7 @@ public enum AuditLog {
         try PrivateFile.makeFolder(folder)
         // The rows after the newest checkpoint this key signed are checked before anything is signed over them,
         // so a head set by hand is never vouched for (the whole chain when there is none).
-        let trusted = try AuditCheckpoint.load(folder: folder).compactMap(\.1).filter { $0.isSigned(by: signer.publicKey) }.max { $0.seq < $1.seq }
+        let trusted = try AuditCheckpoint.newest(in: folder, signedBy: signer.publicKey)
         let head = try await database.transaction { db -> (Int, String)? in
             try db.lock("audit")   // appends wait: the head signed is the head verified
             var start: (seq: Int, mac: String)?
@@ -283,16 +279,30 @@ public struct AuditCheckpoint: Sendable, Hashable, Codable {
 
     /// Every `checkpoint-*.json` in `folder`, by name; `nil` for one that cannot be read.
     static func load(folder: String) throws -> [(String, AuditCheckpoint?)] {
+        try names(folder).map { ($0, read(folder, $0)) }
+    }
+
+    /// The newest checkpoint `publicKey` signed, reading from the newest name back (names sort by sequence),
+    /// so a scheduled pass reads one file, not the whole folder.
+    static func newest(in folder: String, signedBy publicKey: String) throws -> AuditCheckpoint? {
+        for name in try names(folder).reversed() {
+            if let checkpoint = read(folder, name), checkpoint.isSigned(by: publicKey) { return checkpoint }
+        }
+        return nil
+    }
+
+    static func names(_ folder: String) throws -> [String] {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw FileFailure(folder, "is not a checkpoint folder")
         }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".json") }.sorted()
-        return names.map { name in
-            let data = (try? PrivateFile.read((folder as NSString).appendingPathComponent(name), limit: 64 << 10)) ?? nil
-            return (name, data.flatMap { try? JSONDecoder().decode(AuditCheckpoint.self, from: $0) })
-        }
+    }
+
+    static func read(_ folder: String, _ name: String) -> AuditCheckpoint? {
+        let data = (try? PrivateFile.read((folder as NSString).appendingPathComponent(name), limit: 64 << 10)) ?? nil
+        return data.flatMap { try? JSONDecoder().decode(AuditCheckpoint.self, from: $0) }
     }
 }
 

@@ -62,15 +62,8 @@ public enum Reseal {
                     or a value planted by someone who can write the database (restore it from a backup)
                     """)
             }
-            var sets: [String] = [], values: [SQLValue] = []
             do {
-                for column in spec.columns {
-                    guard let sealed = row[column].blob else { continue }
-                    sets.append("\(column) = ?")
-                    values.append(.blob(try key.seal(try key.openUnbound(sealed, keyID: stored), for: spec.place(column, id))))
-                }
-                sets.append("\(spec.keyColumn) = ?")
-                try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ?", values + [.text(key.keyID), .text(id)])
+                try reseal(db, row, id: id, stored: stored, spec, key: key) { sealed, _ in try key.openUnbound(sealed, keyID: stored) }
             } catch let failure as CryptoFailure {
                 try db.execute("UPDATE \(spec.table) SET \(spec.keyColumn) = ? WHERE \(spec.id) = ?", [.text("unreadable:" + stored), .text(id)])
                 try AuditLog.append(db, at: context.now, actor: "tulga", action: "sealing.unreadable", subject: "\(spec.table) \(id)",
@@ -79,6 +72,21 @@ public enum Reseal {
             }
         }
         return setAside
+    }
+
+    /// Seals every value of `row` again under `key`'s current key, bound to its place, opening each with
+    /// `open`; the row is updated only if its key id is still `stored`.
+    static func reseal(_ db: any SQLSession, _ row: SQLRow, id: String, stored: String, _ spec: SealedColumns, key: SealingKey,
+                       open: (Data, String) throws -> Data) throws {
+        var sets: [String] = [], values: [SQLValue] = []
+        for column in spec.columns {
+            guard let sealed = row[column].blob else { continue }
+            sets.append("\(column) = ?")
+            values.append(.blob(try key.seal(try open(sealed, column), for: spec.place(column, id))))
+        }
+        sets.append("\(spec.keyColumn) = ?")
+        try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ? AND \(spec.keyColumn) = ?",
+                       values + [.text(key.keyID), .text(id), .text(stored)])
     }
 
     /// What a re-sealing pass did.
@@ -109,15 +117,9 @@ public enum Reseal {
                 outcome.moved += try await database.transaction { db in
                     guard let row = try db.one("SELECT * FROM \(spec.table) WHERE \(spec.id) = ?", [.text(id)]),
                           let stored = row[spec.keyColumn].text, stored != key.keyID else { return 0 }
-                    var sets: [String] = [], values: [SQLValue] = []
-                    for column in spec.columns {
-                        guard let sealed = row[column].blob else { continue }
-                        sets.append("\(column) = ?")
-                        values.append(.blob(try key.seal(try key.open(sealed, keyID: stored, for: spec.place(column, id)), for: spec.place(column, id))))
+                    try reseal(db, row, id: id, stored: stored, spec, key: key) { sealed, column in
+                        try key.open(sealed, keyID: stored, for: spec.place(column, id))
                     }
-                    sets.append("\(spec.keyColumn) = ?")
-                    try db.execute("UPDATE \(spec.table) SET \(sets.joined(separator: ", ")) WHERE \(spec.id) = ? AND \(spec.keyColumn) = ?",
-                                   values + [.text(key.keyID), .text(id), .text(stored)])
                     return 1
                 }
             } catch is CryptoFailure {
