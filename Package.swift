@@ -142,10 +142,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The accuracy and attack report: face comparison, the continuity threshold, liveness trials.
+        .target(
+            name: "TulgaEvaluation",
+            dependencies: ["TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner"],
+            exclude: ["report.schema.json"],
+            swiftSettings: swiftSettings
+        ),
         // Settings: defaults, overridden by a JSON file. Depends on no server code.
         .target(
             name: "TulgaConfig",
-            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow"],
+            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow", "TulgaEvaluation"],
             swiftSettings: swiftSettings
         ),
         // The HTTP service: Hummingbird 2, a route collection per area, API keys, rate limits,
@@ -173,6 +180,7 @@ let package = Package(
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaConfig", "TulgaIdentity",
                 "TulgaPolicy", "TulgaDigitalID", "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration",
                 "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer", "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities",
+                "TulgaEvaluation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -214,7 +222,13 @@ let package = Package(
         .testTarget(name: "TulgaLivenessTests", dependencies: ["TulgaLiveness", "TulgaFaceModel", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TulgaLivenessRunnerTests",
-            dependencies: ["TulgaTestSupport", "TulgaLiveness", "TulgaLivenessRunner", "TulgaFace", "TulgaFaceModel", "TulgaCore"],
+            dependencies: ["TulgaTestSupport", "TulgaLiveness", "TulgaLivenessRunner", "TulgaFace", "TulgaFaceModel", "TulgaCore",
+                           "TulgaEvaluation"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TulgaEvaluationTests",
+            dependencies: ["TulgaTestSupport", "TulgaEvaluation", "TulgaConfig", "TulgaFace", "TulgaLiveness", "TulgaCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -15,39 +15,27 @@ import TulgaFaceModel
 import TulgaLivenessRunner
 import TulgaAPIKeys
 import TulgaLiveness
+import TulgaEvaluation
 
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Accuracy on every labelled photo here: genuine and impostor scores, ROC and DET, EER, FMR and FNMR at the thresholds.",
+        abstract: "Accuracy and attack report: face comparison (EER, FMR and FNMR at the thresholds), the continuity threshold, liveness APCER and BPCER.",
         discussion: """
-        Photos: the face_recognition sdist (Fixtures/photos), ../shared/fixtures/manifest.json faces, and every --video-step-th frame \
-        of its videos. Video frames are paired with the photos only, not with each other (neighbouring frames are near copies). \
-        32bit.png is left out: it is obama2.jpg with an alpha channel.
+        Face comparison: the face_recognition sdist (Fixtures/photos), ../shared/fixtures/manifest.json faces, and every \
+        --video-step-th frame of its videos; video frames are paired with the photos only (neighbouring frames are near copies). \
+        32bit.png is left out: it is obama2.jpg with an alpha channel. Identity continuity: the video's sampled frames against its \
+        first frontal frame, and other people's photos against it. Liveness: the fixture video (turn right, whole and each half), \
+        flat photos moved in 2D (turn left, turn right, look up, look down) and re-encoded copies of the passed recording. \
+        --report writes report.md (README's Accuracy section; scripts/accuracy puts it there) and report.json into --out.
         """)
 
     @Option(help: "The sdist photos.") var photos = "Fixtures/photos"
     @Option(help: "The shared fixtures.") var shared = "../shared/fixtures"
     @Option(help: "Take every n-th video frame.") var videoStep = 10
     @Option(help: "Where to write the ROC/DET plot.") var plot = "var/eval.png"
+    @Flag(help: "Write report.md and report.json into --out.") var report = false
+    @Option(help: "The folder --report writes into.") var out = "var/eval"
     @OptionGroup var common: CommonOptions
-
-    struct Item { let name: String; let identity: String; let image: Image; let video: Bool }
-    struct Pair: Encodable { let a: String; let b: String; let genuine: Bool; let score: Double }
-    struct Report: Encodable {
-        struct AtThreshold: Encodable { let name: String; let threshold: Double; let fmr: Double; let fnmr: Double }
-        let images: Int
-        let identities: Int
-        let notEnrolled: [String]
-        let genuinePairs: Int
-        let impostorPairs: Int
-        let genuineMin: Double
-        let impostorMax: Double
-        let eer: Double
-        let eerThreshold: Double
-        let thresholds: [AtThreshold]
-        let pairs: [Pair]
-        let plot: String
-    }
 
     func validate() throws { guard videoStep > 0 else { throw ValidationError("--video-step must be positive") } }
 
@@ -55,81 +43,30 @@ struct Eval: AsyncParsableCommand {
         let configuration = try common.loadConfiguration()
         let engine: FaceEngine
         do { engine = try FaceEngine(config: configuration.face) } catch { throw fail(error.reason) }
-        let items = try collect(configuration.face.decode)
-        var embedded: [(Item, Embedding)] = []
-        var notEnrolled: [String] = []
-        for (i, item) in items.enumerated() {
-            FileHandle.standardError.write(Data("\r[\(i + 1)/\(items.count)] \(item.name)\u{1B}[K".utf8))
-            do {
-                let analysis = try engine.analyze(item.image)
-                guard let face = analysis.faces.max(by: { $0.face.box.area < $1.face.box.area }) else { notEnrolled.append(item.name); continue }
-                embedded.append((item, try engine.embed(face.face, in: item.image)))
-            } catch { notEnrolled.append(item.name) }
-        }
+        let evaluator = Evaluator(engine: engine, inputs: EvaluationInputs(photos: photos, shared: shared, videoStep: videoStep),
+                                  accept: configuration.policy.acceptThreshold, review: configuration.policy.reviewThreshold,
+                                  liveness: configuration.liveness)
+        let result: AccuracyReport
+        do {
+            result = try await evaluator.run { FileHandle.standardError.write(Data("\r\($0)\u{1B}[K".utf8)) }
+        } catch { throw fail(error.reason) }
         FileHandle.standardError.write(Data("\n".utf8))
-        var pairs: [Pair] = []
-        for i in embedded.indices {
-            for j in embedded.indices where j > i && !(embedded[i].0.video && embedded[j].0.video) {
-                let (a, ea) = embedded[i], (b, eb) = embedded[j]
-                pairs.append(Pair(a: a.name, b: b.name, genuine: a.identity == b.identity, score: ea.cosine(eb)))
-            }
-        }
-        let evaluation = ScoreEvaluation(genuine: pairs.filter(\.genuine).map(\.score), impostor: pairs.filter { !$0.genuine }.map(\.score))
-        let eer = evaluation.eer
-        let policy = configuration.policy
-        let points = [("accept", policy.acceptThreshold), ("review", policy.reviewThreshold), ("SFace LFW", 0.363), ("EER", eer.threshold)]
-        let path = try drawPlot(evaluation, marks: points)
-        let report = Report(
-            images: items.count, identities: Set(items.map(\.identity)).count, notEnrolled: notEnrolled,
-            genuinePairs: evaluation.genuine.count, impostorPairs: evaluation.impostor.count,
-            genuineMin: evaluation.genuine.first ?? 0, impostorMax: evaluation.impostor.last ?? 0, eer: eer.rate, eerThreshold: eer.threshold,
-            thresholds: points.map { Report.AtThreshold(name: $0.0, threshold: $0.1, fmr: evaluation.fmr(at: $0.1), fnmr: evaluation.fnmr(at: $0.1)) },
-            pairs: pairs, plot: path)
-        if common.json { try printJSON(report); return }
-        print("images \(report.images) (\(report.identities) identities), not enrolled: \(notEnrolled.isEmpty ? "none" : notEnrolled.joined(separator: ", "))")
-        print("genuine pairs \(report.genuinePairs), lowest score \(format(report.genuineMin))")
-        print("impostor pairs \(report.impostorPairs), highest score \(format(report.impostorMax))")
-        print("EER \(format(eer.rate * 100, 2))% at \(format(eer.threshold))")
-        print("")
-        print("threshold            value    FMR       FNMR")
-        for t in report.thresholds {
-            print(t.name.padding(toLength: 20, withPad: " ", startingAt: 0) + " " + format(t.threshold) + "    "
-                  + format(t.fmr * 100, 2) + "%    " + format(t.fnmr * 100, 2) + "%")
-        }
-        print("")
-        print("plot \(path)")
-    }
-
-    func collect(_ limits: DecodeLimits) throws -> [Item] {
-        var items: [Item] = []
-        let sdist: [(String, String)] = [("obama.jpg", "obama"), ("obama2.jpg", "obama"), ("obama3.jpg", "obama"),
-                                         ("obama_partial_face.jpg", "obama"), ("obama_partial_face2.jpg", "obama"), ("biden.jpg", "biden")]
-        for (name, identity) in sdist {
-            do { items.append(Item(name: name, identity: identity, image: try Image(contentsOf: photos + "/" + name, limits: limits), video: false)) } catch {
-                throw fail("\(error.reason) (run scripts/setup)")
-            }
-        }
-        struct Manifest: Decodable {
-            struct Entry: Decodable { let file: String; let identity: String }
-            let faces: [Entry]
-            let videos: [Entry]
-        }
-        guard let data = FileManager.default.contents(atPath: shared + "/manifest.json"),
-              let manifest = try? JSONDecoder().decode(Manifest.self, from: data) else { throw fail("cannot read \(shared)/manifest.json") }
-        for face in manifest.faces {
-            do { items.append(Item(name: (face.file as NSString).lastPathComponent, identity: face.identity,
-                                   image: try Image(contentsOf: shared + "/" + face.file, limits: limits), video: false)) } catch { throw fail(error.reason) }
-        }
-        for video in manifest.videos {
+        let face = result.face
+        let path = try drawPlot(ScoreEvaluation(genuine: face.pairs.filter(\.genuine).map(\.score),
+                                                impostor: face.pairs.filter { !$0.genuine }.map(\.score)),
+                                marks: face.thresholds.map { ($0.name, $0.threshold) })
+        if report {
             do {
-                let source = try VideoFileSource(videoFile: shared + "/" + video.file)
-                while let frame = try source.next() {
-                    guard frame.index % videoStep == 0 else { continue }
-                    items.append(Item(name: "\((video.file as NSString).lastPathComponent)#\(frame.index)", identity: video.identity, image: frame.image, video: true))
-                }
-            } catch { throw fail(error.reason) }
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(result).write(to: URL(fileURLWithPath: out + "/report.json"))
+                try Data(result.markdown.utf8).write(to: URL(fileURLWithPath: out + "/report.md"))
+            } catch { throw fail("cannot write the report into \(out): \(error.localizedDescription)") }
         }
-        return items
+        if common.json { try printJSON(result); return }
+        print(result.markdown)
+        print("plot \(path)" + (report ? "; report \(out)/report.md and \(out)/report.json" : ""))
     }
 
     /// ROC (FMR vs verification rate) and DET (FMR vs FNMR, log axes) side by side.

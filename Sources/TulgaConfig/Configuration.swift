@@ -2,6 +2,7 @@ public import Foundation
 public import TulgaCore
 public import TulgaFace
 public import TulgaFlow
+public import TulgaEvaluation
 public import TulgaIssuance
 public import TulgaLiveness
 import TulgaModeration
@@ -230,32 +231,3 @@ public struct StorageConfig: Sendable, Codable {
     public var temporaryFolder = "var/tmp"
 }
 
-/// The numbers behind the default thresholds, from `tulga eval` (kept with the config they justify).
-public struct Calibration: Sendable, Codable {
-    /// The command that produced these numbers.
-    public var command = "tulga eval"
-    /// Images evaluated.
-    public var images = 28
-    /// Distinct people in them.
-    public var identities = 7
-    /// Pairs of the same person.
-    public var genuinePairs = 69
-    /// Pairs of different people.
-    public var impostorPairs = 231
-    /// The lowest genuine score.
-    public var genuineMin = 0.341
-    /// The highest impostor score.
-    public var impostorMax = 0.305
-    /// The equal error rate.
-    public var eer = 0.0
-    /// The false match rate at the accept threshold.
-    public var fmrAtAccept = 0.0
-    /// The false non-match rate at the accept threshold.
-    public var fnmrAtAccept = 0.0145
-    /// The false match rate at the review threshold.
-    public var fmrAtReview = 0.0
-    /// The false non-match rate at the review threshold.
-    public var fnmrAtReview = 0.0
-    /// What these numbers cannot show.
-    public var caveat = "7 identities and 300 pairs: an FMR below about 1/231 cannot be measured here; the SFace LFW figure (99.40%) is accuracy at one threshold on another population"
-}

@@ -31,6 +31,20 @@ struct RulesTests {
         for ok in ["abc123", "Qwerty12@#%&*~_-.", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"] { try ContainerPassword.check(ok) }
     }
 
+    /// Seed 004 (the national CA's own page) allows «@ # % & * ~ _ - .»; seed 002 (an older article)
+    /// lists «#$^ =!*()@%&_?-.». The product enforces seed 004's set: each of its symbols is accepted,
+    /// and each symbol only seed 002 names is refused.
+    @Test("the password symbols are seed 004's (the national CA's page), not seed 002's")
+    func passwordSymbolsFollowSeed004() throws {
+        let seed004 = Array("@#%&*~_-."), seed002 = Array("#$^ =!*()@%&_?-.")
+        for symbol in seed004 { try ContainerPassword.check("abc123" + String(symbol)) }
+        let onlySeed002 = seed002.filter { !seed004.contains($0) }
+        #expect(String(onlySeed002) == "$^ =!()?")
+        for symbol in onlySeed002 {
+            #expect(throws: (any Error).self, "«\(symbol)» is seed 002's only") { try ContainerPassword.check("abc123" + String(symbol)) }
+        }
+    }
+
     @Test("status names are the portal's exact words")
     func statusNames() {
         #expect(ApplicationStatus.new.title == "Новая заявка")

@@ -6,6 +6,7 @@ import TulgaLiveness
 import TulgaFaceModel
 import TulgaLivenessRunner
 import TulgaCore
+import TulgaEvaluation
 
 enum Fixture {
     static let root = RepositoryPaths.root
@@ -22,18 +23,8 @@ enum Fixture {
         return try await runner().run(&session, source: source, streamTimeIsRelative: true, replay: replay).report
     }
 
-    /// A flat-photo attack: the photo moved, scaled and rotated in 2D, 15 fps, still for the first 10 frames.
-    static func flatPhotoClip(_ name: String, frames: Int = 100) throws -> MemoryFrameSource {
-        let photo = try Image(contentsOf: photos + name)
-        var images: [Image] = []
-        for i in 0..<frames {
-            let t = Double(max(0, i - 10)) / 15
-            let phase = sin(2 * .pi * t / 2)
-            images.append(try photo.warped(angle: 15 * phase, scale: 0.5 * (1 + 0.15 * sin(2 * .pi * t / 3)),
-                                           shiftX: 50 * phase, shiftY: 110 + 20 * cos(2 * .pi * t / 2.5), width: 640, height: 480))
-        }
-        return MemoryFrameSource(images: images, framesPerSecond: 15)
-    }
+    /// A flat-photo attack, as the accuracy report makes it.
+    static func flatPhotoClip(_ name: String) throws -> MemoryFrameSource { try Presentations.flatPhoto(try Image(contentsOf: photos + name)) }
 }
 
 @Suite("Liveness on the real video and on flat-photo attacks")
