@@ -262,7 +262,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TulgaCLITests",
-            dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
+            dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaEvaluation", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
                            "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID", "TulgaPKI",
                            "TulgaKeyStore", "TulgaAPIKeys"],
             swiftSettings: swiftSettings

@@ -10,6 +10,7 @@ import TulgaAttempts
 import TulgaDigitalID
 import TulgaFace
 import TulgaPolicy
+import TulgaEvaluation
 
 enum CLI {
     static let root = RepositoryPaths.root
@@ -108,6 +109,35 @@ struct VerifyCommandTests {
         let r = try CLI.run(["verify", "--help"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("2 unusable input"))
+    }
+}
+
+@Suite("tulga eval --report", .serialized)
+struct EvalCommandTests {
+    @Test("writes report.md, the README's Accuracy section within rounding, and report.json; shows progress")
+    func report() throws {
+        let out = NSTemporaryDirectory() + "tulga-eval-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try CLI.run(["eval", "--report", "--out", out, "--plot", out + "/eval.png"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("liveness: the fixture video, as recorded, turn_right: accepted"))
+        let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        let readme = try String(contentsOfFile: CLI.root + "/README.md", encoding: .utf8)
+        let begin = try #require(readme.range(of: "<!-- accuracy:begin")), end = try #require(readme.range(of: "<!-- accuracy:end -->"))
+        let committed = readme[begin.upperBound..<end.lowerBound].drop { $0 != "\n" }.dropFirst()
+        #expect(FigureComparison.difference(String(committed), markdown) == nil)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
+        #expect(json?["schema"] as? Int == AccuracyReport.currentSchema)
+        #expect(run.stdout.contains("| presentations | metric | trials | errors | rate |"))
+    }
+
+    @Test("a missing fixtures folder and a zero step are refused with the reason")
+    func badInputs() throws {
+        let missing = try CLI.run(["eval", "--shared", "/nonexistent/fixtures"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot read /nonexistent/fixtures/manifest.json"), "\(missing.stderr)")
+        let zero = try CLI.run(["eval", "--video-step", "0"])
+        #expect(zero.status != 0 && zero.stderr.contains("--video-step must be positive"))
     }
 }
 
