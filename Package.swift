@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "TulgaStorageTests",
             dependencies: ["TulgaTestSupport", "TulgaStorage", "TulgaFlow", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto",
-                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance", "TulgaAPIKeys",
+                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance", "TulgaAPIKeys", "TulgaFaceModel",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: swiftSettings

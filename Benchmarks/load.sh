@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test on loopback with wrk (Debian): frames posted to verification sessions (the hot
 # path: JPEG decode, detection, pose, quality, the liveness machine) at 8 and 32 connections,
-# then 32 connections creating sessions for one IIN, which must yield exactly 5 attempts.
+# then attempt start with and without the cached registry embedding, then 32 connections creating
+# sessions for one IIN, which must yield exactly 5 attempts.
 # Prints requests/s, p50 and p99 latency, non-2xx counts. Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,13 +79,37 @@ for c in 8 32; do
   printf '| %s | %s | %s | %s | %s |\n' "$c" "$rps" "$p50" "$p99" "$bad"
 done
 
+# Attempt start (session creation) with the registry photo's embedding cached, as imported, against
+# without it, as before the cache (the column cleared, so the photo is decoded, detected, aligned and
+# embedded again): alternating, one fresh IIN each, medians.
+sed -n '33,58p' "$WORK/iins" > "$WORK/start-iins"
+python3 - "$WORK" <<'PY'
+import sqlite3, sys
+work = sys.argv[1]
+iins = open(work + "/start-iins").read().split()
+db = sqlite3.connect(work + "/tulga.sqlite", timeout=30)
+db.executemany("UPDATE registry SET reference = NULL, reference_key_id = NULL WHERE iin = ?", [(i,) for i in iins[1::2]])
+db.commit()
+PY
+n=0; : > "$WORK/start-cached"; : > "$WORK/start-uncached"
+while read -r iin; do
+  t=$(curl -sf -o /dev/null -w '%{time_total}' -X POST "http://127.0.0.1:$PORT/v1/verifications" -H "X-API-Key: $KEY" \
+        -H 'Content-Type: application/json' -d "{\"iin\":\"$iin\"}")
+  if [ $((n % 2)) = 0 ]; then echo "$t" >> "$WORK/start-cached"; else echo "$t" >> "$WORK/start-uncached"; fi
+  n=$((n + 1))
+done < "$WORK/start-iins"
+median() { sort -g "$1" | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m * 1000}'; }
+printf '\n| attempt start (POST /v1/verifications) | median ms | n |\n|---|---|---|\n'
+printf '| registry embedding cached | %s | %s |\n' "$(median "$WORK/start-cached")" "$(wc -l < "$WORK/start-cached")"
+printf '| embedded again (no cache) | %s | %s |\n' "$(median "$WORK/start-uncached")" "$(wc -l < "$WORK/start-uncached")"
+
 # The attempt limit under load: 32 connections create sessions for one fresh IIN.
 iin=$(tail -n 1 "$WORK/iins")
 wrk -t2 -c32 -d3s -s Benchmarks/wrk/create.lua "http://127.0.0.1:$PORT" -- "$iin" "$KEY" >/dev/null
 created=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk -F' ' '/^hb_requests\{http_route="\/v1\/verifications",http_request_method="POST",http_response_status_code="201"\}/{print $2}')
-expected=$(( $(wc -l < "$WORK/sessions") + 5 ))
+expected=$(( $(wc -l < "$WORK/sessions") + $(wc -l < "$WORK/start-iins") + 5 ))
 echo
-echo "sessions created in all: $created (expected $expected: 128 for the load + exactly 5 for the contended IIN)"
+echo "sessions created in all: $created (expected $expected: 128 for the load, 26 for attempt start, exactly 5 for the contended IIN)"
 errors=$(curl -sf "http://127.0.0.1:$PORT/metrics" | grep -c 'http_response_status_code="5' || true)
 echo "routes that answered 5xx: $errors"
 [ "$created" = "$expected" ] && [ "$errors" = "0" ]

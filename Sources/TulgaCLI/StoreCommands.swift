@@ -87,7 +87,11 @@ struct RegistryImport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Load the registry from a CSV file and a folder of photos.",
-        discussion: "CSV header: iin,surname,given_name,document_number,phone,photo. Rows with an invalid IIN, a missing or unreadable photo are reported and skipped; exit code 2 if any was.")
+        discussion: """
+        CSV header: iin,surname,given_name,document_number,phone,photo. Rows with an invalid IIN, a missing or unreadable photo are \
+        reported and skipped; exit code 2 if any was. Each photo's face embedding is computed here and kept sealed with the photo, \
+        so attempts do not embed it again (a photo without a usable face is imported and named).
+        """)
 
     @Option(help: "CSV file.") var csv: String
     @Option(help: "Folder with the photos named in the CSV.") var photos: String
@@ -102,7 +106,15 @@ struct RegistryImport: AsyncParsableCommand {
         }
         lines.removeFirst()
         var imported = 0
-        var rejected: [String] = []
+        var rejected: [String] = [], withoutReference: [String] = []
+        // The face engine embeds each photo once, here; every attempt reuses the sealed embedding.
+        var loaded: FaceEngine?
+        func engine() throws -> FaceEngine {
+            if let loaded { return loaded }
+            let configuration = try store.common.loadConfiguration()
+            do { loaded = try FaceEngine(config: configuration.face) } catch { throw fail(error.reason) }
+            return try engine()
+        }
         try await withStore(store) { s, _ in
             for (n, line) in lines.enumerated() {
                 let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -113,16 +125,20 @@ struct RegistryImport: AsyncParsableCommand {
                 let path = (photos as NSString).appendingPathComponent(f[5])
                 guard let photo = FileManager.default.contents(atPath: path) else { rejected.append("\(where_): no photo at \(path)"); continue }
                 do { _ = try ImageInfo(probing: photo) } catch { rejected.append("\(where_): \(f[5]): \(error)"); continue }
-                try await s.registry.upsert(RegistryEntry(iin: f[0], surname: f[1].uppercased(), givenName: f[2].uppercased(),
-                                                         documentNumber: f[3], phone: f[4].isEmpty ? nil : f[4], photo: photo))
+                let (entry, unusable) = try AttemptRunner.enrol(RegistryEntry(iin: f[0], surname: f[1].uppercased(), givenName: f[2].uppercased(),
+                                                                              documentNumber: f[3], phone: f[4].isEmpty ? nil : f[4], photo: photo),
+                                                                engine: try engine())
+                try await s.registry.upsert(entry)
+                if let unusable { withoutReference.append("\(where_): \(unusable)") }
                 imported += 1
             }
         }
         if store.common.json {
-            try printJSON(["imported": AnyEncodable(imported), "rejected": AnyEncodable(rejected)])
+            try printJSON(["imported": AnyEncodable(imported), "rejected": AnyEncodable(rejected), "withoutReference": AnyEncodable(withoutReference)])
         } else {
             print("imported \(imported) of \(lines.count) rows")
             for r in rejected { print("  skipped \(r)") }
+            for r in withoutReference { print("  imported without a face embedding (its attempts will say why): \(r)") }
         }
         if !rejected.isEmpty { throw ExitCode(Exit.unusable) }
     }

@@ -198,3 +198,14 @@ public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
 /// SHA-256 in hex.
 public func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 public func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
+
+/// SHA-256 of a file's contents in hex, read in 1 MiB pieces (model files are tens of megabytes).
+///
+/// - Throws: whatever opening or reading the file throws.
+public func sha256Hex(contentsOf path: String) throws -> String {
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    while let piece = try handle.read(upToCount: 1 << 20), !piece.isEmpty { hasher.update(data: piece) }
+    return hex(hasher.finalize())
+}

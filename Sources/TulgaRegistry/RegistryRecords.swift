@@ -17,6 +17,8 @@ public struct RegistryEntry: Sendable, Hashable {
     public var phone: String?
     /// The document photo, plain (sealed only in the table).
     public var photo: Data
+    /// The photo's face embedding, cached (sealed in the table); `nil` until computed.
+    public var reference: ReferenceEmbedding?
     /// Creates an entry.
     ///
     /// - Parameters:
@@ -26,8 +28,53 @@ public struct RegistryEntry: Sendable, Hashable {
     ///   - documentNumber: the identity document's number.
     ///   - phone: the registered phone, if any.
     ///   - photo: the document photo, plain.
-    public init(iin: String, surname: String, givenName: String, documentNumber: String, phone: String? = nil, photo: Data) {
+    ///   - reference: the photo's face embedding, when computed.
+    public init(iin: String, surname: String, givenName: String, documentNumber: String, phone: String? = nil, photo: Data,
+                reference: ReferenceEmbedding? = nil) {
         (self.iin, self.surname, self.givenName, self.documentNumber, self.phone, self.photo) = (iin, surname, givenName, documentNumber, phone, photo)
+        self.reference = reference
+    }
+}
+
+/// The registry photo's face embedding, computed once (at import, or when the models change) and
+/// reused by every attempt. It names the models that made it and the photo it was made from, so a
+/// new model or a new photo makes it stale by itself.
+public struct ReferenceEmbedding: Sendable, Hashable {
+    /// The face models' fingerprint (SHA-256 of the model files).
+    public var models: String
+    /// SHA-256 of the plain photo.
+    public var photoDigest: String
+    /// The 128 values.
+    public var values: [Float]
+
+    public init(models: String, photoDigest: String, values: [Float]) { (self.models, self.photoDigest, self.values) = (models, photoDigest, values) }
+
+    /// Whether it was made from `photo` by the models `models`.
+    public func fits(photo: Data, models: String) -> Bool { self.models == models && photoDigest == sha256Hex(photo) }
+
+    static let magic = "tulga-reference-1"
+
+    /// `magic`, the models, the digest, each on its own line, then the values as little-endian floats.
+    var encoded: Data {
+        var data = Data((Self.magic + "\n" + models + "\n" + photoDigest + "\n").utf8)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    /// Reads ``encoded``; `nil` for anything else.
+    init?(encoded data: Data) {
+        let bytes = [UInt8](data)
+        var lines: [String] = [], start = 0
+        for (i, b) in bytes.enumerated() where b == 0x0A && lines.count < 3 {
+            lines.append(String(decoding: bytes[start..<i], as: UTF8.self))
+            start = i + 1
+        }
+        let rest = bytes.count - start
+        guard lines.count == 3, lines[0] == Self.magic, rest > 0, rest % 4 == 0, rest <= 4 * 4096 else { return nil }
+        values = stride(from: start, to: bytes.count, by: 4).map { i in
+            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+        (models, photoDigest) = (lines[1], lines[2])
     }
 }
 
@@ -61,7 +108,10 @@ public struct RegistryRecords: Sendable {
     ///   - cipher: the evidence key photos are sealed with.
     public init(_ context: RecordContext, cipher: SealingKey) { (database, clock, self.cipher) = (context.database, context.clock, cipher) }
 
-    enum Columns: String { case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id" }
+    enum Columns: String {
+        case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id"
+        case reference, referenceKeyID = "reference_key_id"
+    }
 
     /// The registry table, as released in v1.
     ///
@@ -76,10 +126,17 @@ public struct RegistryRecords: Sendable {
         ])
         // Photos sealed by earlier builds are sealed again bound to their row, in the migration's transaction.
         migrator.registerMigration("registry.v2", []) { try Reseal.bindEarlier($0, migration: "registry.v2", key: \.evidence, sealed) }
+        // The photo's embedding, cached and sealed under its own key id (it is written after the photo).
+        migrator.registerMigration("registry.v3", [
+            "ALTER TABLE registry ADD COLUMN reference {BLOB}",
+            "ALTER TABLE registry ADD COLUMN reference_key_id TEXT",
+        ])
     }
 
     /// The sealed photo column.
     public static let sealed = SealedColumns("registry", id: "iin", ["photo"])
+    /// The sealed reference embedding, with its own key id (`NULL` until computed).
+    public static let sealedReference = SealedColumns("registry", id: "iin", ["reference"], keyColumn: "reference_key_id")
 
     /// Adds or replaces a person; the photo is sealed with the evidence key.
     ///
@@ -89,13 +146,35 @@ public struct RegistryRecords: Sendable {
     /// - Throws: `CryptoFailure` if the photo cannot be sealed; ``DatabaseFailure`` from the database.
     public func upsert(_ entry: RegistryEntry) async throws {
         let sealed = try cipher.seal(entry.photo, for: Self.sealed.place("photo", entry.iin)), keyID = cipher.keyID, now = clock.now()
+        let reference = try entry.reference.map { try cipher.seal($0.encoded, for: Self.sealedReference.place("reference", entry.iin)) }
         try await database.transaction { db in
             try db.execute("DELETE FROM registry WHERE iin = ?", [.text(entry.iin)])
             try db.execute("""
-                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id, reference, reference_key_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(entry.iin), .text(entry.surname), .text(entry.givenName), .text(entry.documentNumber),
-                      SQLValue(entry.phone), .blob(sealed), .text(keyID)])
-            try AuditLog.append(db, at: now, actor: "registry", action: "registry.upsert", subject: entry.iin, detail: "")
+                      SQLValue(entry.phone), .blob(sealed), .text(keyID), reference.map { .blob($0) } ?? .null,
+                      reference == nil ? .null : .text(keyID)])
+            try AuditLog.append(db, at: now, actor: "registry", action: "registry.upsert", subject: entry.iin,
+                                detail: entry.reference == nil ? "" : "with reference embedding")
+        }
+    }
+
+    /// Caches a newly computed embedding of the person's photo, sealed with the evidence key.
+    ///
+    /// Writes an audit row (`registry.reference`) in the same transaction. An embedding of a photo
+    /// that has since been replaced is harmless: it names its photo's digest and is never used for another.
+    ///
+    /// - Parameters:
+    ///   - reference: the embedding, naming its models and photo.
+    ///   - iin: the person's IIN.
+    ///   - replacing: why an earlier one was not used (for the audit row).
+    /// - Throws: `CryptoFailure` if it cannot be sealed; ``DatabaseFailure`` from the database.
+    public func storeReference(_ reference: ReferenceEmbedding, iin: String, replacing: String) async throws {
+        let sealed = try cipher.seal(reference.encoded, for: Self.sealedReference.place("reference", iin)), keyID = cipher.keyID, now = clock.now()
+        try await database.transaction { db in
+            try db.execute("UPDATE registry SET reference = ?, reference_key_id = ? WHERE iin = ?", [.blob(sealed), .text(keyID), .text(iin)])
+            try AuditLog.append(db, at: now, actor: "registry", action: "registry.reference", subject: iin, detail: replacing)
         }
     }
 
@@ -111,7 +190,17 @@ public struct RegistryRecords: Sendable {
         let person = try Self.person(row)
         guard let sealed = try row.optionalBlob(Columns.photo) else { throw StorageError(.damagedRow, "registry row \(iin) has no photo") }
         return RegistryEntry(iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
-                             phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID), for: Self.sealed.place("photo", iin)))
+                             phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID), for: Self.sealed.place("photo", iin)),
+                             reference: referenceIfReadable(row, iin: iin))
+    }
+
+    /// The cached embedding, or `nil` when there is none or it does not open (damaged, or set aside by a
+    /// rotation): it is derived from the photo, so the caller computes it again and ``storeReference(_:iin:replacing:)``
+    /// audits why.
+    func referenceIfReadable(_ row: SQLRow, iin: String) -> ReferenceEmbedding? {
+        guard let sealed = try? row.optionalBlob(Columns.reference), let keyID = try? row.optionalText(Columns.referenceKeyID),
+              let plain = try? cipher.open(sealed, keyID: keyID, for: Self.sealedReference.place("reference", iin)) else { return nil }
+        return ReferenceEmbedding(encoded: plain)
     }
 
     /// The person inside another module's transaction (names for a Digital ID, the phone for an SMS).

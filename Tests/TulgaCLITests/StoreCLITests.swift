@@ -11,6 +11,8 @@ import TulgaAttempts
 import TulgaDigitalID
 import TulgaTestSupport
 import TulgaAPIKeys
+import TulgaFace
+import TulgaFaceModel
 
 /// A scratch folder with its own SQLite database, key and config for CLI runs.
 struct Workspace {
@@ -74,6 +76,28 @@ struct Workspace {
 
 @Suite("tulga registry, attempt, moderate, digitalid, purge and audit", .serialized)
 struct StoreCommandTests {
+    @Test("registry import embeds each photo once and keeps the embedding sealed; a photo without a face is imported and named")
+    func registryImportEmbeds() async throws {
+        let w = try Workspace()
+        let blank = try Image(bgr: [UInt8](repeating: 128, count: 200 * 200 * 3), width: 200, height: 200).pngData()
+        try blank.write(to: URL(fileURLWithPath: w.dir + "/photos/blank.png"))
+        try (try String(contentsOfFile: w.dir + "/registry.csv", encoding: .utf8) + "\n850314300033,Blank,Face,N0000001,,blank.png\n")
+            .write(toFile: w.dir + "/registry.csv", atomically: true, encoding: .utf8)
+        let run = try w.run(["registry", "import", "--csv", w.dir + "/registry.csv", "--photos", w.dir + "/photos"])
+        #expect(run.status == 0 && run.stdout.contains("imported 3 of 3 rows"), "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("imported without a face embedding") && run.stdout.contains("line 4"))
+        let store = try await w.store(clock: ManualClock())
+        let engine = try FaceEngine(config: FaceConfig(modelsDirectory: CLI.root + "/Models"))
+        let models = try FaceModels.fingerprint(engine.config)
+        let entry = try #require(try await store.registry.entry(Workspace.lin))
+        let reference = try #require(entry.reference)
+        #expect(reference.fits(photo: entry.photo, models: models))
+        let fresh = try AttemptRunner.referenceEmbedding(engine, photo: entry.photo)
+        #expect(Embedding(reference.values).cosine(fresh) > 0.9999)
+        #expect(try await store.registry.entry("850314300033")?.reference == nil)
+        await store.database.close()
+    }
+
     @Test("registry import skips bad rows with the reason and exits 2")
     func registryImport() throws {
         let w = try Workspace()
@@ -250,11 +274,11 @@ struct StoreCommandTests {
         #expect(try tulga(["audit", "verify", "--checkpoints", home + "/empty"]).stdout.contains("holds no checkpoint"))
         #expect(try tulga(["audit", "verify", "--checkpoints", home + "/none"]).stderr.contains("no checkpoint folder"))
 
-        // Rotation: a new key; at reseal the photos move to it and the old one goes.
+        // Rotation: a new key; at reseal the photos and their embeddings move to it and the old one goes.
         let rotated = try tulga(["secrets", "rotate", "evidence"])
         #expect(rotated.status == 0 && rotated.stdout.contains("restart every node, then run tulga secrets reseal"), "\(rotated.stderr)")
         let resealed = try tulga(["secrets", "reseal"])
-        #expect(resealed.status == 0 && resealed.stdout.contains("evidence: re-sealed 2 row(s)") && resealed.stdout.contains("evidence: removed retired key"))
+        #expect(resealed.status == 0 && resealed.stdout.contains("evidence: re-sealed 4 row(s)") && resealed.stdout.contains("evidence: removed retired key"))
         let status = try tulga(["secrets", "status"]).stdout
         #expect(status.contains("retired: none  rows under other keys: 0  API-key lookups under other keys: 0"))
         #expect(try tulga(["attempt", "--iin", Workspace.lin, "--video", w.video, "--prompts", "turn_right"]).status == 0)

@@ -271,6 +271,8 @@ struct SecretsAtRestTests {
         try await withKeyed(backend) { h in
             let iin = People.iin(80)
             try await People.register(h.store, iin, photo: Data("face".utf8))
+            let reference = ReferenceEmbedding(models: "m", photoDigest: sha256Hex(Data("face".utf8)), values: [1, 2, 3])
+            try await h.store.registry.storeReference(reference, iin: iin, replacing: "computed")
             let apiKey = String(repeating: "k", count: 40)
             _ = try await h.store.apiKeys.add(name: "kiosk", scopes: ["kiosk"], key: apiKey)
             let t = try await h.store.attempts.begin(iin: iin)
@@ -288,7 +290,7 @@ struct SecretsAtRestTests {
             #expect(store.keys.evidence.keyID == rotated.keyID && store.keys.evidence.retiredIDs == [old])
             var moved = 0
             for spec in Records.sealedColumns { moved += try await Reseal.run(store.database, key: store.keys.evidence, spec).moved }
-            #expect(moved == 2)   // the photo and the case (the attempt's signatures are recorded only by a finished session)
+            #expect(moved == 3)   // the photo, its embedding and the case (the attempt's signatures are recorded only by a finished session)
             for spec in Records.sealedColumns { #expect(try await Reseal.remaining(store.database, keyID: rotated.keyID, spec) == 0) }
             #expect(try await store.apiKeys.lookupsNotUnder(rotated.keyID) == 1)
             #expect(try await store.apiKeys.authenticate(apiKey)?.name == "kiosk")
@@ -298,6 +300,7 @@ struct SecretsAtRestTests {
             try store.keys.evidence.dropRetired(old)
             let after = try await Records.open(database: h.database, keys: try ServiceKeys(folder: h.keys), clock: h.clock)
             #expect(try await after.registry.entry(iin)?.photo == Data("face".utf8))
+            #expect(try await after.registry.entry(iin)?.reference == reference)
             #expect(try await after.apiKeys.authenticate(apiKey) != nil)
             let m = try await moderator(after)
             _ = try await after.moderation.claim(caseID, as: m)

@@ -113,10 +113,13 @@ public struct AttemptRunner: Sendable {
     /// - Returns: The registry photo, plain.
     /// - Throws: ``AttemptStartError`` `.invalidIIN` or `.notInRegistry`;
     ///   `CryptoFailure` if the photo does not open; ``StorageError``; ``DatabaseFailure``.
-    public func registryPhoto(iin: String) async throws -> Data {
+    public func registryPhoto(iin: String) async throws -> Data { try await registryEntry(iin: iin).photo }
+
+    /// The registry entry for `iin`, photo opened, after checking the IIN; throws as ``registryPhoto(iin:)``.
+    func registryEntry(iin: String) async throws -> RegistryEntry {
         do { _ = try IIN(iin) } catch { throw AttemptStartError(.invalidIIN, "invalid IIN \(iin): \(error)") }
         guard let entry = try await records.registry.entry(iin) else { throw AttemptStartError(.notInRegistry, "IIN \(iin) is not in the registry") }
-        return entry.photo
+        return entry
     }
 
     /// The registry photo's face embedding.
@@ -426,8 +429,9 @@ public struct AttemptRunner: Sendable {
                     prompts: [Prompt]? = nil, language: Language = .ru, guided: Bool = false, issuedAtMs: Double? = nil,
                     onHints: ([Hint]) -> Void = { _ in },
                     onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }) async throws -> AttemptReport {
-        let photo = try await registryPhoto(iin: iin)
-        let reference = try Self.referenceEmbedding(engine, photo: photo)
+        let (photo, reference) = try await self.reference(iin: iin, models: try FaceModels.fingerprint(engine.config)) {
+            try Self.referenceEmbedding(engine, photo: $0)
+        }
         let still = try selfie.map { try Self.selfieEmbedding(engine, image: $0) }
         if let still { try Self.checkNotReference(still, reference: reference) }
         let started = try await begin(iin: iin, language: language, reference: reference, photo: photo)

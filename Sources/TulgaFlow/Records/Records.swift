@@ -93,7 +93,7 @@ public final class Records: Sendable {
     }
 
     /// Every module's sealed columns, for re-sealing under a new key.
-    public static let sealedColumns = [RegistryRecords.sealed, ModerationRecords.sealed, AttemptRecords.sealed]
+    public static let sealedColumns = [RegistryRecords.sealed, RegistryRecords.sealedReference, ModerationRecords.sealed, AttemptRecords.sealed]
 
     /// Migrates `database` and opens every module's records on it. The migrations that bind sealed values
     /// to their rows seal again, in their own transactions, what earlier builds left unbound or in clear.

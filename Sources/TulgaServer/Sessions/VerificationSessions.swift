@@ -97,8 +97,12 @@ actor VerificationSessions {
         creating.insert(slot)
         defer { creating.remove(slot) }
         let runner = runner
-        let photo = try await runner.registryPhoto(iin: iin)
-        let reference = try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
+        // The registry photo's embedding is cached in the registry (keyed by photo and models), not computed per attempt.
+        let pool = pool
+        let models = try await pool.pipeline().withEngine { try FaceModels.fingerprint($0.config) }
+        let (photo, reference) = try await runner.reference(iin: iin, models: models) { photo in
+            try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
+        }
         let started = try await runner.begin(iin: iin, language: language, reference: reference, photo: photo)
         let now = clock.nowMs()
         let id = "ver-" + makeNonce()
