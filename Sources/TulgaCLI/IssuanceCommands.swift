@@ -157,7 +157,7 @@ struct SMSConfirm: AsyncParsableCommand {
     func run() async throws {
         let code = try readSecret(env: "TULGA_SMS_CODE", what: "code")
         try await withIssuance(store) { s, _ in
-            try await s.confirmCode(iin: iin, code: code)
+            try await s.confirmCode(iin: iin, code: code, caller: cliCaller)
             print("phone confirmed for \(iin)")
         }
     }
@@ -182,7 +182,7 @@ struct IssuanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "issuance",
         abstract: "EDS key applications: apply with the key store's requests, status, approvals, confirm, issue, refuse, renew, reissue, revoke.",
-        subcommands: [Apply.self, Status.self, HRApprove.self, HeadApprove.self, DeskConfirm.self, Issue.self, Refuse.self, Renew.self,
+        subcommands: [Apply.self, AgreementCommand.self, Status.self, HRApprove.self, HeadApprove.self, DeskConfirm.self, Issue.self, Refuse.self, Renew.self,
                       Reissue.self, RevokeApplication.self])
 }
 
@@ -217,6 +217,8 @@ struct Apply: AsyncParsableCommand {
     @Option var `operator`: String?
     @Option var surname: String?
     @Option var givenName: String?
+    @Option(help: "The patronymic, in person (the certificate's G, as the national CA writes it).") var patronymic: String?
+    @Option(help: "The user agreement's version the applicant accepted (remote; tulga issuance agreement prints it).") var acceptAgreement: String?
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -232,8 +234,8 @@ struct Apply: AsyncParsableCommand {
         try await withIssuance(store) { s, _ in
             let app = inPerson
                 ? try await s.applyInPerson(iin: iin, surname: surname ?? "", givenName: givenName ?? "", operator: self.operator ?? "", template: t,
-                                            requests: keyRequests, bin: bin)
-                : try await s.applyRemote(iin: iin, pin: pin, template: t, requests: keyRequests, bin: bin, caller: cliCaller)
+                                            requests: keyRequests, bin: bin, patronymic: patronymic)
+                : try await s.applyRemote(iin: iin, pin: pin, agreement: acceptAgreement, template: t, requests: keyRequests, bin: bin, caller: cliCaller)
             try printApplication(app, json: store.common.json)
         }
     }
@@ -327,12 +329,14 @@ struct Reissue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply again with new requests; the old certificates are revoked once the new ones are issued (PIN on stdin or $TULGA_PIN).")
     @Argument var number: String
+    @Option(help: "The user agreement's version the applicant accepted (tulga issuance agreement prints it).") var acceptAgreement: String?
     @OptionGroup var requests: RequestOptions
     @OptionGroup var store: StoreOptions
     func run() async throws {
         let keyRequests = try requests.load(), pin = try readSecret(env: "TULGA_PIN", what: "PIN")
         try await withIssuance(store) { s, _ in
-            try printApplication(try await s.reissue(number, pin: pin, requests: keyRequests, caller: cliCaller), json: store.common.json)
+            try printApplication(try await s.reissue(number, pin: pin, agreement: acceptAgreement, requests: keyRequests, caller: cliCaller),
+                                 json: store.common.json)
         }
     }
 }
@@ -404,5 +408,16 @@ struct RegisterRoles: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     func run() async throws {
         try await importRegister(csv, store, parse: RegisterCSV.roles) { try await $0.legalEntities.importRoles($1) }
+    }
+}
+
+struct AgreementCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "agreement",
+                                                    abstract: "Print the user agreement and its version (apply and reissue take --accept-agreement VERSION).")
+    @Option(help: "ru, kk or en.") var lang = "ru"
+    func run() throws {
+        guard let language = Language(rawValue: lang) else { throw ValidationError("--lang must be ru, kk or en") }
+        print("version \(UserAgreement.version)")
+        print(UserAgreement.text(language))
     }
 }

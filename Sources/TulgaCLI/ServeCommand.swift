@@ -86,14 +86,14 @@ struct APIKeyAdd: AsyncParsableCommand {
         commandName: "add",
         abstract: "Register a key (at least 32 characters, from standard input or $TULGA_NEW_API_KEY) with scopes.")
     @Argument(help: "Name of the calling system.") var name: String
-    @Option(help: "Comma-separated: kiosk, issuance, moderation, admin.") var scopes: String
+    @Option(help: "Comma-separated: kiosk, issuance, moderation, operator, admin.") var scopes: String
     @Option(help: "Days until the key stops working (default: no expiry).") var expiresDays: Double?
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
-        let allowed: Set = ["kiosk", "issuance", "moderation", "admin"]
+        let allowed: Set = ["kiosk", "issuance", "moderation", "operator", "admin"]
         let given = scopes.split(separator: ",").map(String.init)
-        guard !given.isEmpty, given.allSatisfy(allowed.contains) else { throw ValidationError("--scopes takes kiosk, issuance, moderation, admin") }
+        guard !given.isEmpty, given.allSatisfy(allowed.contains) else { throw ValidationError("--scopes takes kiosk, issuance, moderation, operator, admin") }
     }
 
     func run() async throws {

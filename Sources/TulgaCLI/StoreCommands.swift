@@ -88,7 +88,7 @@ struct RegistryImport: AsyncParsableCommand {
         commandName: "import",
         abstract: "Load the registry from a CSV file and a folder of photos.",
         discussion: """
-        CSV header: iin,surname,given_name,document_number,phone,photo. Rows with an invalid IIN, a missing or unreadable photo are \
+        CSV header: iin,surname,given_name,document_number,phone,photo[,patronymic]. Rows with an invalid IIN, a missing or unreadable photo are \
         reported and skipped; exit code 2 if any was. Each photo's face embedding is computed here and kept sealed with the photo, \
         so attempts do not embed it again (a photo without a usable face is imported and named).
         """)
@@ -100,9 +100,10 @@ struct RegistryImport: AsyncParsableCommand {
     func run() async throws {
         guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else { throw fail("cannot read \(csv) as UTF-8 text") }
         var lines = text.split(whereSeparator: \.isNewline).map(String.init)
+        let columns = ["iin", "surname", "given_name", "document_number", "phone", "photo"]
         guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
-              header == ["iin", "surname", "given_name", "document_number", "phone", "photo"] else {
-            throw fail("\(csv): the header must be iin,surname,given_name,document_number,phone,photo")
+              header == columns || header == columns + ["patronymic"] else {
+            throw fail("\(csv): the header must be iin,surname,given_name,document_number,phone,photo[,patronymic]")
         }
         lines.removeFirst()
         var imported = 0
@@ -119,14 +120,16 @@ struct RegistryImport: AsyncParsableCommand {
             for (n, line) in lines.enumerated() {
                 let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 let where_ = "line \(n + 2)"
-                guard f.count == 6 else { rejected.append("\(where_): expected 6 fields, got \(f.count)"); continue }
+                guard f.count == header.count else { rejected.append("\(where_): expected \(header.count) fields, got \(f.count)"); continue }
                 do { _ = try IIN(f[0]) } catch { rejected.append("\(where_): IIN \(f[0]) \(error)"); continue }
                 guard !f[1].isEmpty, !f[2].isEmpty, !f[3].isEmpty else { rejected.append("\(where_): surname, given name and document are required"); continue }
                 let path = (photos as NSString).appendingPathComponent(f[5])
                 guard let photo = FileManager.default.contents(atPath: path) else { rejected.append("\(where_): no photo at \(path)"); continue }
                 do { _ = try ImageInfo(probing: photo) } catch { rejected.append("\(where_): \(f[5]): \(error)"); continue }
+                let patronymic = f.count > 6 && !f[6].isEmpty ? f[6].uppercased() : nil
                 let (entry, unusable) = try AttemptRunner.enrol(RegistryEntry(iin: f[0], surname: f[1].uppercased(), givenName: f[2].uppercased(),
-                                                                              documentNumber: f[3], phone: f[4].isEmpty ? nil : f[4], photo: photo),
+                                                                              documentNumber: f[3], phone: f[4].isEmpty ? nil : f[4], photo: photo,
+                                                                              patronymic: patronymic),
                                                                 engine: try engine())
                 try await s.registry.upsert(entry)
                 if let unusable { withoutReference.append("\(where_): \(unusable)") }

@@ -256,7 +256,8 @@ public struct ModerationRecords: Sendable {
                            overSLA: undecided && now - created > settings.slaSeconds, evidencePurged: try row.bool(Columns.evidencePurged))
     }
 
-    func authorize(_ moderator: Moderator, _ action: ModerationAction) throws {
+    /// Refuses a role that may not take `action`.
+    public func authorize(_ moderator: Moderator, _ action: ModerationAction) throws {
         guard isAllowed(moderator.role, action) else { throw ModerationError.notAllowed(moderator.role, action) }
     }
 
@@ -339,7 +340,10 @@ public struct ModerationRecords: Sendable {
         try authorize(supervisor, .reassign)
         let lease = settings.leaseSeconds, now = clock.now()
         let row = try await database.transaction { db in
-            guard let targetRow = try db.one("SELECT iin FROM moderators WHERE id = ?", [.text(target)]) else { throw ModerationError(.unknownModerator, "no moderator \(target)") }
+            guard let targetRow = try db.one("SELECT iin, role FROM moderators WHERE id = ?", [.text(target)]) else { throw ModerationError(.unknownModerator, "no moderator \(target)") }
+            guard isAllowed(try targetRow.value(Columns.role, as: Role.self), .decide) else {
+                throw ModerationError(.notAllowed, "\(target) is not a moderator: a case goes to someone who decides cases")
+            }
             let targetIIN = try targetRow.optionalText(Columns.iin)
             return try Self.move(db, id, event: .reassign(to: target, leaseSeconds: lease), actor: supervisor, action: "case.reassign",
                                  detail: target, at: now, forbiddenIIN: targetIIN).row

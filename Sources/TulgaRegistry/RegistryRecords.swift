@@ -13,6 +13,8 @@ public struct RegistryEntry: Sendable, Hashable {
     public var givenName: String
     /// The identity document's number.
     public var documentNumber: String
+    /// The patronymic («Отчество»), when the person has one.
+    public var patronymic: String?
     /// The phone registered with the mobile citizens database, when there is one.
     public var phone: String?
     /// The document photo, plain (sealed only in the table).
@@ -29,10 +31,11 @@ public struct RegistryEntry: Sendable, Hashable {
     ///   - phone: the registered phone, if any.
     ///   - photo: the document photo, plain.
     ///   - reference: the photo's face embedding, when computed.
+    ///   - patronymic: the patronymic, if any.
     public init(iin: String, surname: String, givenName: String, documentNumber: String, phone: String? = nil, photo: Data,
-                reference: ReferenceEmbedding? = nil) {
+                reference: ReferenceEmbedding? = nil, patronymic: String? = nil) {
         (self.iin, self.surname, self.givenName, self.documentNumber, self.phone, self.photo) = (iin, surname, givenName, documentNumber, phone, photo)
-        self.reference = reference
+        (self.reference, self.patronymic) = (reference, patronymic)
     }
 }
 
@@ -88,6 +91,8 @@ public struct RegistryPerson: Sendable, Hashable {
     public var documentNumber: String
     /// The registered phone, when there is one.
     public var phone: String?
+    /// The patronymic, when there is one.
+    public var patronymic: String?
 }
 
 /// The registry table: people and their sealed photos. Owns `registry`.
@@ -110,7 +115,7 @@ public struct RegistryRecords: Sendable {
 
     enum Columns: String {
         case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id"
-        case reference, referenceKeyID = "reference_key_id"
+        case reference, referenceKeyID = "reference_key_id", patronymic
     }
 
     /// The registry table, as released in v1.
@@ -130,6 +135,7 @@ public struct RegistryRecords: Sendable {
         migrator.registerMigration("registry.v3", [
             "ALTER TABLE registry ADD COLUMN reference {BLOB}",
             "ALTER TABLE registry ADD COLUMN reference_key_id TEXT",
+            "ALTER TABLE registry ADD COLUMN patronymic TEXT",
         ])
     }
 
@@ -150,11 +156,11 @@ public struct RegistryRecords: Sendable {
         try await database.transaction { db in
             try db.execute("DELETE FROM registry WHERE iin = ?", [.text(entry.iin)])
             try db.execute("""
-                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id, reference, reference_key_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id, reference, reference_key_id, patronymic)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(entry.iin), .text(entry.surname), .text(entry.givenName), .text(entry.documentNumber),
                       SQLValue(entry.phone), .blob(sealed), .text(keyID), reference.map { .blob($0) } ?? .null,
-                      reference == nil ? .null : .text(keyID)])
+                      reference == nil ? .null : .text(keyID), SQLValue(entry.patronymic)])
             try AuditLog.append(db, at: now, actor: "registry", action: "registry.upsert", subject: entry.iin,
                                 detail: entry.reference == nil ? "" : "with reference embedding")
         }
@@ -191,7 +197,7 @@ public struct RegistryRecords: Sendable {
         guard let sealed = try row.optionalBlob(Columns.photo) else { throw StorageError(.damagedRow, "registry row \(iin) has no photo") }
         return RegistryEntry(iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
                              phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID), for: Self.sealed.place("photo", iin)),
-                             reference: referenceIfReadable(row, iin: iin))
+                             reference: referenceIfReadable(row, iin: iin), patronymic: person.patronymic)
     }
 
     /// The cached embedding, or `nil` when there is none or it does not open (damaged, or set aside by a
@@ -211,11 +217,12 @@ public struct RegistryRecords: Sendable {
     /// - Returns: The names, document and phone, or `nil` if the registry has no such person.
     /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if the row cannot be read.
     public static func person(_ db: any SQLSession, iin: String) throws -> RegistryPerson? {
-        try db.one("SELECT surname, given_name, document_number, phone FROM registry WHERE iin = ?", [.text(iin)]).map(person)
+        try db.one("SELECT surname, given_name, document_number, phone, patronymic FROM registry WHERE iin = ?", [.text(iin)]).map(person)
     }
 
     static func person(_ row: SQLRow) throws -> RegistryPerson {
         RegistryPerson(surname: try row.text(Columns.surname), givenName: try row.text(Columns.givenName),
-                       documentNumber: try row.text(Columns.documentNumber), phone: try row.optionalText(Columns.phone))
+                       documentNumber: try row.text(Columns.documentNumber), phone: try row.optionalText(Columns.phone),
+                       patronymic: try row.optionalText(Columns.patronymic))
     }
 }

@@ -50,10 +50,16 @@ struct IssuanceCommandTests {
         #expect(generate.status == 0 && generate.stdout.contains("send only the requests"), "\(generate.stderr)")
         #expect(!generate.stdout.contains("Str0ng#Pass"))
         let requests = ["--auth-request", keys + "/AUTH.csr", "--sign-request", keys + "/SIGN.csr"]
-        let apply = try run(["issuance", "apply", iin, "--json"] + requests, env: ["TULGA_PIN": "402719"])
+        let refused = try run(["issuance", "apply", iin] + requests, env: ["TULGA_PIN": "402719"])
+        #expect(refused.status != 0 && refused.stderr.contains("accept the user agreement"), "\(refused.stderr)")
+        let agreement = try CLI.run(["issuance", "agreement", "--lang", "en"]).stdout
+        let version = try #require(agreement.split(separator: "\n").first?.split(separator: " ").last.map(String.init))
+        #expect(agreement.contains("User agreement"))
+        let apply = try run(["issuance", "apply", iin, "--json", "--accept-agreement", version] + requests, env: ["TULGA_PIN": "402719"])
         #expect(apply.status == 0, "\(apply.stderr)")
         let number = try #require((try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])?["number"] as? String)
-        #expect(try run(["issuance", "apply", iin] + requests, env: ["TULGA_PIN": "402719"]).stderr.contains("offered in an application before"))
+        #expect(try run(["issuance", "apply", iin, "--accept-agreement", version] + requests, env: ["TULGA_PIN": "402719"]).stderr
+            .contains("offered in an application before"))
         #expect(try run(["issuance", "status", number]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))
         #expect(try run(["keys", "install", number, "--folder", keys], env: ["TULGA_KEY_PASSWORD": "Wr0ng#Pass"]).stderr.contains("does not open"))
         // The applicant's computer takes the certificates from the running service, as NCALayer from the portal.

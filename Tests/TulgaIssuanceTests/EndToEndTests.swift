@@ -45,7 +45,7 @@ struct EndToEndTests {
         _ = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
         // The applicant's computer makes the keys; only the requests travel; issued at once.
         let keys = try w.keyStore("my-keys", password: "Lin2009@WH")
-        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try w.requests(keys, iin: iin), caller: systemA)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
         #expect(app.status == .issued)
         let certificates = try await s.install(app.number, caller: systemA)
         let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)

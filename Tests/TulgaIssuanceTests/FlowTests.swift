@@ -34,25 +34,25 @@ struct FlowTests {
         #expect(code.count == 6)
         await #expect(throws: IssuanceError(.code, "")) { try await s.requestCode(iin: iin) }   // resend too early
         let wrong = code == "000000" ? "000001" : "000000"
-        await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: wrong) }
-        try await s.confirmCode(iin: iin, code: code)
-        await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: code) }  // reused
+        await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: wrong, caller: systemA) }
+        try await s.confirmCode(iin: iin, code: code, caller: systemA)
+        await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: code, caller: systemA) }  // reused
 
         w.clock.advance(61)
         try await s.requestCode(iin: iin)
         let second = try await w.lastCode(iin)
         w.clock.advance(121)
-        do { try await s.confirmCode(iin: iin, code: second); Issue.record("expired code accepted") } catch let e as IssuanceError {
+        do { try await s.confirmCode(iin: iin, code: second, caller: systemA); Issue.record("expired code accepted") } catch let e as IssuanceError {
             #expect(e.reason.contains("expired"))
         }
         // Two more wrong entries make three with the first: a new code does not reset the count.
         try await s.requestCode(iin: iin)
         let third = try await w.lastCode(iin)
         let bad = third == "111111" ? "222222" : "111111"
-        for _ in 0..<2 { await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: bad) } }
+        for _ in 0..<2 { await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: bad, caller: systemA) } }
         w.clock.advance(61)
         try await s.requestCode(iin: iin)
-        do { try await s.confirmCode(iin: iin, code: try await w.lastCode(iin)); Issue.record("accepted after 3 wrong") } catch let e as IssuanceError {
+        do { try await s.confirmCode(iin: iin, code: try await w.lastCode(iin), caller: systemA); Issue.record("accepted after 3 wrong") } catch let e as IssuanceError {
             #expect(e.reason.contains("3 wrong codes"))
         }
         // Five codes an hour.
@@ -96,22 +96,40 @@ struct FlowTests {
         #expect(throws: KeyError(.keyStore, "")) { _ = try FolderKeyStore(directory: shared, password: "Secret12@") }
         #expect((try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int) == 0o777)
         let requests = try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder)
-        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: requests, caller: systemA)
         // Issued without any admin call.
         #expect(app.status == .issued && app.statusTitle == "Выпущены регистрационные свидетельства по заявке" && app.serials.count == 2)
+        #expect(app.agreementVersion == UserAgreement.version && app.agreementAcceptedAt == w.clock.now())
+        // The status history, each change with its time, from the audit log.
+        let history = try await s.history(app.number, caller: systemA)
+        #expect(history.map(\.status) == [.signing, .issued])
+        #expect(history.last?.status == .issued && history.allSatisfy { $0.at == w.clock.now() && !$0.title.isEmpty })
+        await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.history(app.number, caller: systemB) }
         #expect(app.number.count == 34 && app.number.split(separator: "-").count == 7 && app.number.allSatisfy { $0.isNumber || $0 == "-" })
         await #expect(throws: IssuanceError(.activeApplication, "")) {
-            _ = try await s.applyRemote(iin: iin, pin: "402719", requests: try w.requests(w.keyStore("second"), iin: iin), caller: systemA)
+            _ = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(w.keyStore("second"), iin: iin), caller: systemA)
+        }
+        // A phone confirmation belongs to the calling system it was typed into: another one must get its own.
+        await #expect(throws: IssuanceError(.code, "")) {
+            _ = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: requests, caller: systemB)
+        }
+        w.clock.advance(61)   // a new code is sent a minute after the last
+        try await w.confirmPhone(iin, caller: systemB)
+        // No agreement, or an older one, is refused before anything else.
+        for agreement in [nil, "2020-01"] {
+            await #expect(throws: IssuanceError(.agreement, "")) {
+                _ = try await s.applyRemote(iin: iin, pin: "402719", agreement: agreement, requests: requests, caller: systemB)
+            }
         }
         // The same keys again (here in another person's name) are refused whoever offers them.
-        await #expect(throws: IssuanceError(.keyReused, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemB) }
+        await #expect(throws: IssuanceError(.keyReused, "")) { _ = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: requests, caller: systemB) }
 
         // Another calling system: the number does not exist for it.
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.status(app.number, caller: systemB) }
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.certificates(app.number, caller: systemB) }
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.install(app.number, caller: systemB) }
         await #expect(throws: IssuanceError(.notFound, "")) {
-            _ = try await s.reissue(app.number, pin: "402719", requests: try w.requests(w.keyStore("thief"), iin: iin), caller: systemB)
+            _ = try await s.reissue(app.number, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(w.keyStore("thief"), iin: iin), caller: systemB)
         }
         await #expect(throws: IssuanceError(.notFound, "")) { _ = try await s.revokeByApplicant(app.number, pin: "402719", reason: .keyCompromise, caller: systemB) }
         #expect(try await s.status(app.number, caller: systemA).status == .issued)
@@ -167,9 +185,9 @@ struct FlowTests {
         w.clock.advance(61)
         try await w.confirmPhone(iin)
         let next = try w.requests(w.keyStore("next"), iin: iin)
-        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.reissue(app.number, pin: "000001", requests: next, caller: systemA) }
+        await #expect(throws: IssuanceError(.pin, "")) { _ = try await s.reissue(app.number, pin: "000001", agreement: UserAgreement.version, requests: next, caller: systemA) }
         #expect(try await w.store.database.transaction { db in try db.one("SELECT COUNT(*) AS n FROM revocations", [])?["n"].int } == 0)
-        let again = try await s.reissue(app.number, pin: "402719", requests: next, caller: systemA)
+        let again = try await s.reissue(app.number, pin: "402719", agreement: UserAgreement.version, requests: next, caller: systemA)
         #expect(again.status == .issued && again.replaces == app.number)
         #expect(try await s.status(app.number, caller: systemA).status == .revoked)
         let reasons = try await w.store.database.transaction { db in try db.query("SELECT reason FROM revocations", []).map { $0["reason"].text } }
@@ -183,7 +201,7 @@ struct FlowTests {
         let iin = World.iin(31), s = w.service
         try await w.person(iin)
         let keys = try w.keyStore("search")
-        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try w.requests(keys, iin: iin), caller: systemA)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
         let certificates = try await s.install(app.number, caller: systemA)
         let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
         await w.close()
@@ -213,7 +231,7 @@ struct FlowTests {
         let iin = World.iin(32)
         try await w.person(iin)
         let keys = try w.keyStore("killed")
-        let app = try await w.service.applyRemote(iin: iin, pin: "402719", requests: try w.requests(keys, iin: iin), caller: systemA)
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
         let certs = try await w.service.install(app.number, caller: systemA)
         let pending = keys.directory + "/pending", saved = w.dir + "/saved-pending"
         try FileManager.default.copyItem(atPath: pending, toPath: saved)
@@ -241,7 +259,7 @@ struct FlowTests {
         let made = try other.generate(iin: World.iin(33), algorithm: .p256)
         try Data(count: 300).write(to: URL(fileURLWithPath: other.directory + "/pending/\(made[0].keyID).key"))
         try await w.person(World.iin(33))
-        let damagedApp = try await w.service.applyRemote(iin: World.iin(33), pin: "402719", requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder),
+        let damagedApp = try await w.service.applyRemote(iin: World.iin(33), pin: "402719", agreement: UserAgreement.version, requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder),
                                                          caller: systemA)
         let damagedCerts = try await w.service.install(damagedApp.number, caller: systemA)
         do { _ = try other.install(damagedCerts.byPurpose, chainPEM: damagedCerts.chain); Issue.record("a damaged key was installed") }
@@ -285,7 +303,7 @@ struct FlowTests {
         let iin = World.iin(41)
         let v = try await World.make()
         try await v.person(iin)
-        let app = try await v.service.applyRemote(iin: iin, pin: "402719", requests: try v.requests(v.keyStore("mine"), iin: iin), caller: systemA)
+        let app = try await v.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try v.requests(v.keyStore("mine"), iin: iin), caller: systemA)
         let certs = try await v.service.install(app.number, caller: systemA)
         #expect(throws: KeyError(.keyStore, "")) { _ = try other.install(certs.byPurpose, chainPEM: certs.chain) }
         // A wrong key password opens nothing and writes nothing.
@@ -300,7 +318,7 @@ struct FlowTests {
         let w = try await World.make()
         let iin = World.iin(3), s = w.service
         let requests = try w.requests(w.keyStore("pre"), iin: iin, algorithm: .p256)
-        func apply(_ pin: String = "402719", iin: String = World.iin(3)) async throws { _ = try await s.applyRemote(iin: iin, pin: pin, requests: requests, caller: systemA) }
+        func apply(_ pin: String = "402719", iin: String = World.iin(3)) async throws { _ = try await s.applyRemote(iin: iin, pin: pin, agreement: UserAgreement.version, requests: requests, caller: systemA) }
         try await w.store.registry.upsert(RegistryEntry(iin: iin, surname: "A", givenName: "B", documentNumber: "N", photo: Data([1])))
         try await s.registerPhone(iin: iin, phone: "+77010000003")
         await #expect(throws: IssuanceError(.code, "")) { try await apply() }
@@ -316,7 +334,7 @@ struct FlowTests {
         await #expect(throws: IssuanceError(.consent, "")) { try await apply() }
         _ = try await w.store.digitalIDs.grantConsent(iin: iin, scope: "ca.identity", seconds: 3600)
         await #expect(throws: IssuanceError(.invalidIdentity, "")) { try await apply(iin: "900702300010") }
-        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: requests, caller: systemA)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: requests, caller: systemA)
         #expect(app.algorithm == .p256 && app.status == .issued)
         // A P-256 container is named after its real algorithm.
         let certs = try await s.install(app.number, caller: systemA)

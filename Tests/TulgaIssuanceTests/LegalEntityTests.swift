@@ -57,26 +57,26 @@ struct LegalEntityTests {
         let requests = try w.requests(w.keyStore("employee"), iin: employee)
         // The register decides: not a role it lists, not the head, not an active organisation, not a BIN it knows.
         await #expect(throws: IssuanceError(.register, "")) {
-            _ = try await s.applyRemote(iin: employee, pin: "503816", template: .financialSigner, requests: requests, bin: Self.bin, caller: systemA)
+            _ = try await s.applyRemote(iin: employee, pin: "503816", agreement: UserAgreement.version, template: .financialSigner, requests: requests, bin: Self.bin, caller: systemA)
         }
         await #expect(throws: IssuanceError(.register, "")) {
-            _ = try await s.applyRemote(iin: employee, pin: "503816", template: .firstHead, requests: requests, bin: Self.bin, caller: systemA)
+            _ = try await s.applyRemote(iin: employee, pin: "503816", agreement: UserAgreement.version, template: .firstHead, requests: requests, bin: Self.bin, caller: systemA)
         }
         await #expect(throws: IssuanceError(.register, "")) {
-            _ = try await s.applyRemote(iin: stranger, pin: "725038", template: .firstHead, requests: requests, bin: "040540000024", caller: systemA)
+            _ = try await s.applyRemote(iin: stranger, pin: "725038", agreement: UserAgreement.version, template: .firstHead, requests: requests, bin: "040540000024", caller: systemA)
         }
         await #expect(throws: IssuanceError(.register, "")) {
-            _ = try await s.applyRemote(iin: employee, pin: "503816", template: .signer, requests: requests, bin: "050540000016", caller: systemA)
+            _ = try await s.applyRemote(iin: employee, pin: "503816", agreement: UserAgreement.version, template: .signer, requests: requests, bin: "050540000016", caller: systemA)
         }
         await #expect(throws: IssuanceError(.invalidIdentity, "")) {
-            _ = try await s.applyRemote(iin: employee, pin: "503816", template: .signer, requests: requests, bin: "040540000011", caller: systemA)
+            _ = try await s.applyRemote(iin: employee, pin: "503816", agreement: UserAgreement.version, template: .signer, requests: requests, bin: "040540000011", caller: systemA)
         }
         // Treasury-Client keys only on a token.
         await #expect(throws: IssuanceError(.tokenRequired, "")) {
-            _ = try await s.applyRemote(iin: stranger, pin: "725038", template: .treasuryClient, requests: requests, bin: Self.bin, caller: systemA)
+            _ = try await s.applyRemote(iin: stranger, pin: "725038", agreement: UserAgreement.version, template: .treasuryClient, requests: requests, bin: Self.bin, caller: systemA)
         }
 
-        let app = try await s.applyRemote(iin: employee, pin: "503816", template: .signer, requests: requests, bin: Self.bin, caller: systemA)
+        let app = try await s.applyRemote(iin: employee, pin: "503816", agreement: UserAgreement.version, template: .signer, requests: requests, bin: Self.bin, caller: systemA)
         #expect(app.status == .identified && app.needsHeadApproval && app.organization == "ТОО \"Тулга\"")
         await #expect(throws: IssuanceError(.hrApproval, "")) { _ = try await s.approveByHead(app.number, headIIN: head, pin: "402719", caller: systemA) }
         await #expect(throws: IssuanceError(.hrApproval, "")) { _ = try await s.approveByHR(app.number, hrIIN: stranger, pin: "725038", caller: systemA) }
@@ -103,7 +103,7 @@ struct LegalEntityTests {
         #expect(text.contains("OU=BIN\(Self.bin)") && text.contains("1.2.398.3.3.4.1.2.2"))
 
         // The first head: only the registered one, for an active organisation.
-        let headApp = try await s.applyRemote(iin: head, pin: "402719", template: .firstHead, requests: try w.requests(w.keyStore("head"), iin: head),
+        let headApp = try await s.applyRemote(iin: head, pin: "402719", agreement: UserAgreement.version, template: .firstHead, requests: try w.requests(w.keyStore("head"), iin: head),
                                               bin: Self.bin, caller: systemA)
         #expect(headApp.status == .issued)
         await w.close()

@@ -19,7 +19,7 @@ struct RevocationTests {
         let w = try await World.make(clockStart: SystemClock().now(), offlineRoot: offlineRoot)
         let iin = World.iin(50)
         try await w.person(iin)
-        let app = try await w.service.applyRemote(iin: iin, pin: "402719", requests: try w.requests(w.keyStore("ocsp"), iin: iin), caller: systemA)
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(w.keyStore("ocsp"), iin: iin), caller: systemA)
         let certs = try await w.service.install(app.number, caller: systemA)
         return (w, app, try writeFile(w.dir, "auth.pem", certs.auth), try writeFile(w.dir, "sign.pem", certs.sign))
     }

@@ -95,9 +95,9 @@ struct World {
         return String(try #require(body.split(separator: " ").first { $0.count >= 6 && $0.prefix(6).allSatisfy(\.isNumber) }).prefix(6))
     }
 
-    func confirmPhone(_ iin: String) async throws {
+    func confirmPhone(_ iin: String, caller: Caller = systemA) async throws {
         try await service.requestCode(iin: iin)
-        try await service.confirmCode(iin: iin, code: try await lastCode(iin))
+        try await service.confirmCode(iin: iin, code: try await lastCode(iin), caller: caller)
     }
 }
 

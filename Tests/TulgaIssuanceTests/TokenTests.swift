@@ -66,7 +66,7 @@ struct TokenTests {
         for request in made {
             #expect(try openssl(["req", "-verify", "-noout"], stdin: request.pem).out.contains("verify OK"))
         }
-        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
                                           caller: systemA)
         #expect(app.status == .issued && app.storage == .token && app.algorithm == algorithm)
         let certs = try await s.install(app.number, caller: systemA)
@@ -113,7 +113,7 @@ struct TokenTests {
         let iin = World.iin(64), s = w.service
         try await w.person(iin)
         let made = try token.store.generate(iin: iin, algorithm: .p256)
-        let app = try await s.applyRemote(iin: iin, pin: "402719", requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
                                           caller: systemA)
         let certs = try await s.install(app.number, caller: systemA)
         var id = [UInt8](repeating: 0, count: 20)
@@ -158,7 +158,7 @@ struct TokenTests {
         let w = try await World.make()
         let iin = World.iin(63)
         try await w.person(iin)
-        let app = try await w.service.applyRemote(iin: iin, pin: "402719", requests: try w.requests(w.keyStore("folder"), iin: iin), caller: systemA)
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(w.keyStore("folder"), iin: iin), caller: systemA)
         let certs = try await w.service.install(app.number, caller: systemA)
         #expect(throws: KeyError(.keyStore, "")) { _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain) }
         await w.close()

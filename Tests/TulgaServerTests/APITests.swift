@@ -390,7 +390,7 @@ struct APITests {
         let made = try keys.generate(iin: Fixture.linIIN, algorithm: .rsa2048)
         let apply: @Sendable (String, String) throws -> ByteBuffer = { auth, sign in
             ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["iin": Fixture.linIIN, "pin": "402719", "storage": "folder",
-                                                                          "authRequest": auth, "signRequest": sign]))
+                                                                          "authRequest": auth, "signRequest": sign, "agreement": UserAgreement.version]))
         }
         try await f.app.test(.router) { client in
             let h = Fixture.headers("issuance"), other = Fixture.headers("issuance2")

@@ -34,7 +34,7 @@ struct Fixture {
     static let keys: [String: String] = [
         "kiosk": String(repeating: "k", count: 40), "issuance": String(repeating: "i", count: 40),
         "moderation": String(repeating: "m", count: 40), "admin": String(repeating: "a", count: 40),
-        "issuance2": String(repeating: "j", count: 40),
+        "issuance2": String(repeating: "j", count: 40), "operator": String(repeating: "o", count: 40),
     ]
     let dir: String
     let store: Records

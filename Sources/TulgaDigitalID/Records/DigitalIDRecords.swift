@@ -26,7 +26,7 @@ public struct DigitalIDRecords: Sendable {
     enum Columns: String {
         case iin, surname, givenName = "given_name", documentNumber = "document_number", status, createdAt = "created_at"
         case verifiedAt = "verified_at", verifiedBy = "verified_by", pinHash = "pin_hash", pinFailures = "pin_failures", pinLocked = "pin_locked"
-        case id, scope, grantedAt = "granted_at", expiresAt = "expires_at", revokedAt = "revoked_at"
+        case id, scope, grantedAt = "granted_at", expiresAt = "expires_at", revokedAt = "revoked_at", patronymic
     }
 
     /// The Digital ID tables, as released in v1.
@@ -46,6 +46,7 @@ public struct DigitalIDRecords: Sendable {
               expires_at {REAL} NOT NULL, revoked_at {REAL})
             """,
         ])
+        migrator.registerMigration("digital_id.v2", ["ALTER TABLE digital_ids ADD COLUMN patronymic TEXT"])
     }
 
     /// Creates the record after a passed verification or an approval, inside the caller's
@@ -60,8 +61,8 @@ public struct DigitalIDRecords: Sendable {
     ///   - verifiedBy: `automatic` or `moderator:<id>`.
     ///   - now: the injected clock's time.
     /// - Throws: ``StorageError`` `.damagedRow` if a stored status cannot be read; ``DatabaseFailure`` from the database.
-    public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, documentNumber: String,
-                              verifiedBy: String, at now: Double) throws {
+    public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, patronymic: String? = nil,
+                              documentNumber: String, verifiedBy: String, at now: Double) throws {
         let existing = try db.one("SELECT status, pin_locked FROM digital_ids WHERE iin = ?", [.text(iin)])
         switch DigitalIDLifecycle.creation(existing: try existing?.value(Columns.status, as: DigitalIDRecord.Status.self)) {
         case .keep:
@@ -78,9 +79,10 @@ public struct DigitalIDRecords: Sendable {
         case .create: break
         }
         try db.execute("""
-            INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by)
-            VALUES (?, ?, ?, ?, 'active', ?, ?, ?)
-            """, [.text(iin), .text(surname), .text(givenName), .text(documentNumber), .double(now), .double(now), .text(verifiedBy)])
+            INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by, patronymic)
+            VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)
+            """, [.text(iin), .text(surname), .text(givenName), .text(documentNumber), .double(now), .double(now), .text(verifiedBy),
+                  SQLValue(patronymic)])
         try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.create", subject: iin,
                             detail: verifiedBy)
     }
@@ -90,7 +92,8 @@ public struct DigitalIDRecords: Sendable {
                         documentNumber: try r.text(Columns.documentNumber), status: try r.value(Columns.status, as: DigitalIDRecord.Status.self),
                         createdAt: try r.double(Columns.createdAt), verifiedAt: try r.double(Columns.verifiedAt),
                         verifiedBy: try r.text(Columns.verifiedBy), hasPIN: try r.optionalText(Columns.pinHash) != nil,
-                        pinFailures: try r.int(Columns.pinFailures), pinLocked: try r.bool(Columns.pinLocked))
+                        pinFailures: try r.int(Columns.pinFailures), pinLocked: try r.bool(Columns.pinLocked),
+                        patronymic: try r.optionalText(Columns.patronymic))
     }
 
     /// The record, or nil.
@@ -112,15 +115,22 @@ public struct DigitalIDRecords: Sendable {
     ///   `.invalidState` unless it is active, `.conflict` if a PIN is already set; `CryptoFailure` if hashing
     ///   fails; ``DatabaseFailure`` from the database.
     public func setPIN(iin: String, pin: String) async throws {
+        try await writePIN(iin: iin, pin: pin, action: "digital_id.set_pin") { record in
+            guard !record.hasPIN else { throw DigitalIDError(.conflict, "a PIN is already set") }
+        }
+    }
+
+    /// Hashes `pin` (after the rules) and stores it for an active record that passes `check`, with an audit row.
+    private func writePIN(iin: String, pin: String, action: String, check: @escaping @Sendable (DigitalIDRecord) throws -> Void) async throws {
         try PINPolicy.check(pin)
         let hash = try SecretHash.make(pin), now = clock.now()
         try await database.transaction { db in
             guard let row = try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]) else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
             let record = try Self.record(row)
             guard record.status == .active else { throw DigitalIDError(.invalidState, "the Digital ID is \(record.status.rawValue)") }
-            guard !record.hasPIN else { throw DigitalIDError(.conflict, "a PIN is already set") }
+            try check(record)
             try db.execute("UPDATE digital_ids SET pin_hash = ?, pin_failures = 0, pin_locked = 0 WHERE iin = ?", [.text(hash), .text(iin)])
-            try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "digital_id.set_pin", subject: iin, detail: "")
+            try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: action, subject: iin, detail: "")
         }
     }
 
@@ -179,7 +189,27 @@ public struct DigitalIDRecords: Sendable {
         }
     }
 
+    /// Replaces the PIN; the caller has checked the current one (``checkPIN(iin:pin:)``) first.
+    ///
+    /// Writes an audit row (`digital_id.change_pin`) in the same transaction.
+    ///
+    /// - Throws: ``DigitalIDError`` for a PIN that breaks the rules, no record, one not active, or no PIN to change.
+    public func changePIN(iin: String, to pin: String) async throws {
+        try await writePIN(iin: iin, pin: pin, action: "digital_id.change_pin") { record in
+            guard record.hasPIN, !record.pinLocked else { throw DigitalIDError(.conflict, "no PIN to change: set one, or verify again to clear a locked one") }
+        }
+    }
+
     // MARK: Consents
+
+    /// Every consent the person granted, newest first (revoked and expired ones included).
+    public func consents(iin: String) async throws -> [Consent] {
+        let rows = try await database.transaction { db in try db.query("SELECT * FROM consents WHERE iin = ? ORDER BY granted_at DESC", [.text(iin)]) }
+        return try rows.map {
+            Consent(id: try $0.text(Columns.id), iin: iin, scope: try $0.text(Columns.scope), grantedAt: try $0.double(Columns.grantedAt),
+                    expiresAt: try $0.double(Columns.expiresAt), revokedAt: try $0.optionalDouble(Columns.revokedAt))
+        }
+    }
 
     /// Grants a scoped, time-limited consent (``ConsentRules``).
     ///

@@ -26,6 +26,8 @@ public struct DigitalIDRecord: Sendable, Hashable, Codable {
     public var pinFailures: Int
     /// Whether wrong PINs have locked the record.
     public var pinLocked: Bool
+    /// The patronymic, from the registry, when the person has one.
+    public var patronymic: String? = nil
 
     /// Creates a record value.
     ///
@@ -42,7 +44,8 @@ public struct DigitalIDRecord: Sendable, Hashable, Codable {
     ///   - pinFailures: wrong PINs in a row.
     ///   - pinLocked: whether the PIN is locked.
     public init(iin: String, surname: String, givenName: String, documentNumber: String, status: Status, createdAt: Double,
-                verifiedAt: Double, verifiedBy: String, hasPIN: Bool, pinFailures: Int, pinLocked: Bool) {
+                verifiedAt: Double, verifiedBy: String, hasPIN: Bool, pinFailures: Int, pinLocked: Bool, patronymic: String? = nil) {
+        self.patronymic = patronymic
         self.iin = iin
         self.surname = surname
         self.givenName = givenName

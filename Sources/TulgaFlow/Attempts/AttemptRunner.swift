@@ -325,7 +325,7 @@ public struct AttemptRunner: Sendable {
             guard let person = try RegistryRecords.person(db, iin: ticket.iin) else {
                 throw AttemptStartError(.notInRegistry, "IIN \(ticket.iin) is not in the registry")
             }
-            try DigitalIDRecords.create(db, iin: ticket.iin, surname: person.surname, givenName: person.givenName,
+            try DigitalIDRecords.create(db, iin: ticket.iin, surname: person.surname, givenName: person.givenName, patronymic: person.patronymic,
                                         documentNumber: person.documentNumber, verifiedBy: "automatic", at: now)
         case .review:
             let caseID = try newRecordID("case")

@@ -43,7 +43,8 @@ public struct ModerationDesk: Sendable {
             var left = 0
             if approve {
                 guard let person else { throw ModerationError(.invalidRow, "IIN \(iin) of case \(id) is not in the registry") }
-                try DigitalIDRecords.create(db, iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
+                try DigitalIDRecords.create(db, iin: iin, surname: person.surname, givenName: person.givenName, patronymic: person.patronymic,
+                                            documentNumber: person.documentNumber,
                                             verifiedBy: "moderator:\(moderator.id)", at: now)
             } else {
                 let counter = try AttemptRecords.rejectReviewed(db, attemptID: try ModerationRecords.attemptID(db, case: id), iin: iin, reason: reason, at: now)

@@ -29,39 +29,42 @@ extension IssuanceService {
     /// - Parameters:
     ///   - iin: the applicant's IIN.
     ///   - pin: the applicant's Digital ID PIN.
+    ///   - agreement: the version of the user agreement the applicant accepted (``UserAgreement/version``).
     ///   - template: the template to file under.
     ///   - requests: the checked AUTH and SIGN requests.
     ///   - bin: the organisation's BIN, for legal-entity templates.
     ///   - caller: the calling system; it alone sees the application afterwards.
     /// - Returns: The application: `issued`, `signing` (CA down), or `identified` awaiting approvals.
     /// - Throws: ``IssuanceError`` naming the missing step: `.invalidIdentity` for a bad IIN or BIN,
-    ///   `.tokenRequired`, `.code`, `.digitalID`, `.consent`, `.register`, `.pin`, `.activeApplication`;
+    ///   `.agreement`, `.tokenRequired`, `.code` (no fresh confirmation through this caller), `.digitalID`, `.consent`, `.register`, `.pin`,
+    ///   `.activeApplication`;
     ///   ``StorageError`` and ``DatabaseFailure`` for failures on our side.
-    public func applyRemote(iin: String, pin: String, template: Template = .individual, requests: KeyRequests, bin: String? = nil,
-                            caller: Caller) async throws -> ApplicationView {
-        let holder = try await remoteHolder(iin: iin, pin: pin, template: template, storage: requests.storage, bin: bin)
-        return try await create(holder: holder, template: template, channel: .remote, requests: requests, caller: caller)
+    public func applyRemote(iin: String, pin: String, agreement: String?, template: Template = .individual, requests: KeyRequests,
+                            bin: String? = nil, caller: Caller) async throws -> ApplicationView {
+        try UserAgreement.check(agreement)
+        let holder = try await remoteHolder(iin: iin, pin: pin, template: template, storage: requests.storage, bin: bin, caller: caller)
+        return try await create(holder: holder, template: template, channel: .remote, requests: requests, caller: caller, agreement: UserAgreement.version)
     }
 
     /// Every check of a remote application, the PIN last: who the certificates are for.
-    func remoteHolder(iin: String, pin: String, template: Template, storage: KeyStorageKind, bin: String?) async throws -> Holder {
+    func remoteHolder(iin: String, pin: String, template: Template, storage: KeyStorageKind, bin: String?, caller: Caller) async throws -> Holder {
         let iin = try Self.checkIIN(iin)
         if template == .treasuryClient, storage != .token {
             throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
         }
         let at = now
-        let (verified, organization) = try await db.transaction { db in
-            (try db.one("SELECT verified_at FROM phone_verifications WHERE iin = ?", [.text(iin)])?.double(Columns.verifiedAt),
-             try Self.legalEntity(db, iin: iin, template: template, bin: bin))
+        let (confirmed, organization) = try await db.transaction { db in
+            (try self.phoneConfirmed(db, iin: iin, caller: caller, at: at), try Self.legalEntity(db, iin: iin, template: template, bin: bin))
         }
-        guard sms.confirmationIsFresh(verifiedAt: verified, now: at) else { throw IssuanceError(.code, "confirm the phone with an SMS code first") }
+        guard confirmed else { throw IssuanceError(.code, "confirm the phone with an SMS code first") }
         guard let id = try await digitalIDs.record(iin), id.status == .active else {
             throw IssuanceError(.digitalID, "a remote application needs an active Digital ID")
         }
         guard try await digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) != nil else {
             throw IssuanceError(.consent, "grant the CA service consent to your identity data first")
         }
-        let holder = Holder(iin: iin, surname: id.surname, givenName: id.givenName, organization: organization?.name, bin: organization?.bin)
+        let holder = Holder(iin: iin, surname: id.surname, givenName: id.givenName, organization: organization?.name, bin: organization?.bin,
+                            patronymic: id.patronymic)
         try holder.checkSubject()
         try await checkPIN(iin: iin, pin: pin, whose: "your")
         return holder
@@ -111,13 +114,14 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.invalidIdentity`, `.inPersonLocked` before five failures, `.tokenRequired`,
     ///   `.register`, `.activeApplication`; ``StorageError``; ``DatabaseFailure``.
     public func applyInPerson(iin: String, surname: String, givenName: String, operator operatorID: String, template: Template = .individual,
-                              requests: KeyRequests, bin: String? = nil) async throws -> ApplicationView {
+                              requests: KeyRequests, bin: String? = nil, patronymic: String? = nil) async throws -> ApplicationView {
         let iin = try Self.checkIIN(iin)
         if template == .treasuryClient, requests.storage != .token {
             throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
         }
         let organization = try await db.transaction { db in try Self.legalEntity(db, iin: iin, template: template, bin: bin) }
-        let holder = Holder(iin: iin, surname: surname.uppercased(), givenName: givenName.uppercased(), organization: organization?.name, bin: organization?.bin)
+        let holder = Holder(iin: iin, surname: surname.uppercased(), givenName: givenName.uppercased(), organization: organization?.name, bin: organization?.bin,
+                            patronymic: patronymic?.uppercased())
         return try await create(holder: holder, template: template, channel: .inPerson, requests: requests, caller: .staff("operator:" + operatorID),
                                 gateInPerson: true)
     }
@@ -125,7 +129,7 @@ extension IssuanceService {
     /// Files the application in one transaction: the in-person gate, no other active application
     /// (but the one it replaces), the row, the audit. Issues at once when it starts `signing`.
     func create(holder: Holder, template: Template, channel: Channel, requests: KeyRequests, caller: Caller, reissueOf: String? = nil,
-                renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false,
+                renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false, agreement: String? = nil,
                 consumeChallenge: (@Sendable (any SQLSession) throws -> Void)? = nil) async throws -> ApplicationView {
         try holder.checkSubject()
         let number = try Self.newNumber(), at = now, lifecycle = lifecycle, attempts = attempts
@@ -170,12 +174,13 @@ extension IssuanceService {
             }
             try db.execute("""
                 INSERT INTO applications (number, iin, template, channel, status, bin, organization, algorithm, created_at, updated_at,
-                  reissue_of, renewal_of, csr_auth, csr_sign, storage, owner_key, surname, given_name)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  reissue_of, renewal_of, csr_auth, csr_sign, storage, owner_key, surname, given_name, agreement_version, agreement_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(number), .text(holder.iin), .text(template.rawValue), .text(channel.rawValue), .text(next.rawValue),
                       SQLValue(holder.bin), SQLValue(holder.organization), .text(requests.algorithm.rawValue), .double(at), .double(at),
                       SQLValue(reissueOf), SQLValue(renewalOf), .text(requests.auth.pem), .text(requests.sign.pem),
-                      .text(requests.storage.rawValue), .text(caller.ownerTag), .text(holder.surname), .text(holder.givenName)])
+                      .text(requests.storage.rawValue), .text(caller.ownerTag), .text(holder.surname), .text(holder.givenName),
+                      SQLValue(agreement), agreement == nil ? .null : .double(at)])
             try AuditLog.append(db, at: at, actor: caller.actor, action: "application.create", subject: number,
                                 detail: "\(template.rawValue) \(channel.rawValue) \(next.rawValue) \(requests.storage.rawValue)")
         }

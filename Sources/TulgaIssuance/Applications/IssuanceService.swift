@@ -41,6 +41,17 @@ public struct ApplicationView: Sendable, Codable, Hashable {
     public var replaces: String?
     /// The certificates' serials in hex, once issued (authentication first).
     public var serials: [String]
+    /// The user agreement's version the applicant accepted, and when (remote applications).
+    public var agreementVersion: String? = nil
+    public var agreementAcceptedAt: Double? = nil
+}
+
+/// One change of an application's status («Время изменения статуса»), from the audit log.
+public struct StatusChange: Sendable, Codable, Hashable {
+    public var status: ApplicationStatus
+    /// The portal's words for it.
+    public var title: String
+    public var at: Double
 }
 
 /// The two certificates of an application, for the applicant's key store.
@@ -153,7 +164,8 @@ public final class IssuanceService: Sendable {
         case certAuth = "cert_auth", certSign = "cert_sign", csrAuth = "csr_auth", csrSign = "csr_sign", ownerKey = "owner_key"
         case reissueOf = "reissue_of", renewalOf = "renewal_of", validUntil = "valid_until", surname, givenName = "given_name"
         case serial, revokedAt = "revoked_at", reason, verifiedAt = "verified_at", phone, id, codeHash = "code_hash", expiresAt = "expires_at"
-        case usedAt = "used_at", n, challenge, owner
+        case usedAt = "used_at", n, challenge, owner, agreementVersion = "agreement_version", agreementAt = "agreement_at"
+        case action, detail, at
     }
 
     static func checkIIN(_ iin: String) throws -> String {
@@ -187,6 +199,27 @@ public final class IssuanceService: Sendable {
         try view(try await db.transaction { db in try Self.owned(db, number, by: caller) })
     }
 
+    /// The application's status changes, oldest first, each with its time: read from the audit log,
+    /// whose rows every change writes in its own transaction.
+    ///
+    /// - Parameters:
+    ///   - number: the application's number.
+    ///   - caller: who asks; must own the application.
+    /// - Throws: ``IssuanceError`` `.notFound`; ``StorageError``; ``DatabaseFailure``.
+    public func history(_ number: String, caller: Caller) async throws -> [StatusChange] {
+        let rows = try await db.transaction { db in
+            _ = try Self.owned(db, number, by: caller)
+            return try db.query("SELECT action, detail, at FROM audit_log WHERE subject = ? AND action LIKE 'application.%' ORDER BY seq", [.text(number)])
+        }
+        return try rows.compactMap { row in
+            let action = String(try row.text(Columns.action).dropFirst("application.".count))
+            // The creation row names the first status in its detail: "template channel status storage".
+            let name = action == "create" ? try row.text(Columns.detail).split(separator: " ").dropFirst(2).first.map(String.init) ?? "" : action
+            guard let status = ApplicationStatus(rawValue: name) else { return nil }
+            return StatusChange(status: status, title: status.title, at: try row.double(Columns.at))
+        }
+    }
+
     func view(_ row: SQLRow) throws -> ApplicationView {
         var facts = try Self.facts(row)
         if lifecycle.isOverdue(facts, now: now) { facts.status = .expired }
@@ -198,7 +231,8 @@ public final class IssuanceService: Sendable {
             needsHeadApproval: facts.template.needsHeadApproval, hrApproved: facts.hrApproved,
             headApproved: try row.optionalDouble(Columns.headApprovedAt) != nil,
             replaces: try row.optionalText(Columns.reissueOf) ?? row.optionalText(Columns.renewalOf),
-            serials: [try row.optionalText(Columns.serialAuth), try row.optionalText(Columns.serialSign)].compactMap { $0 })
+            serials: [try row.optionalText(Columns.serialAuth), try row.optionalText(Columns.serialSign)].compactMap { $0 },
+            agreementVersion: try row.optionalText(Columns.agreementVersion), agreementAcceptedAt: try row.optionalDouble(Columns.agreementAt))
     }
 
     /// Loads the application (owned by `caller`), asks the pure lifecycle for `event`, saves the

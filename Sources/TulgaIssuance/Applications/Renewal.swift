@@ -105,18 +105,20 @@ extension IssuanceService {
     /// - Parameters:
     ///   - number: the application to reissue; must be issued, installed or revoked.
     ///   - pin: the applicant's Digital ID PIN.
+    ///   - agreement: the user agreement's version the applicant accepted.
     ///   - requests: the new requests.
     ///   - caller: who asks; must own the application.
     /// - Returns: The new application.
     /// - Throws: ``IssuanceError`` `.state` for an application never issued, `.notFound`, and whatever
-    ///   ``applyRemote(iin:pin:template:requests:bin:caller:)`` throws.
-    public func reissue(_ number: String, pin: String, requests: KeyRequests, caller: Caller) async throws -> ApplicationView {
+    ///   ``applyRemote(iin:pin:agreement:template:requests:bin:caller:)`` throws.
+    public func reissue(_ number: String, pin: String, agreement: String?, requests: KeyRequests, caller: Caller) async throws -> ApplicationView {
         let old = try await status(number, caller: caller)
+        try UserAgreement.check(agreement)
         guard [.installed, .issued, .revoked].contains(old.status) else { throw IssuanceError(.state, "only issued or installed keys are reissued") }
         try await checkNoOtherActive(iin: old.iin, except: number)
-        let holder = try await remoteHolder(iin: old.iin, pin: pin, template: old.template, storage: requests.storage, bin: old.bin)
+        let holder = try await remoteHolder(iin: old.iin, pin: pin, template: old.template, storage: requests.storage, bin: old.bin, caller: caller)
         return try await create(holder: holder, template: old.template, channel: .remote, requests: requests, caller: caller,
-                                reissueOf: old.status == .revoked ? nil : number)
+                                reissueOf: old.status == .revoked ? nil : number, agreement: UserAgreement.version)
     }
 
     func checkNoOtherActive(iin: String, except number: String) async throws {

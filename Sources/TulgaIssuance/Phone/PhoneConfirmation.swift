@@ -13,7 +13,8 @@ extension IssuanceService {
     ///   - iin: the person's IIN.
     ///   - phone: `+7` and ten digits.
     /// - Throws: ``IssuanceError`` `.invalidIdentity` for a bad IIN or phone; ``DatabaseFailure`` from the database.
-    public func registerPhone(iin: String, phone: String) async throws {
+    ///   - actor: who registers it, for the audit row (`registry` for imports, `operator:<id>` at a desk).
+    public func registerPhone(iin: String, phone: String, actor: String = "registry") async throws {
         let iin = try Self.checkIIN(iin)
         guard phone.hasPrefix("+7"), phone.count == 12, phone.dropFirst().allSatisfy(\.isNumber) else {
             throw IssuanceError(.invalidIdentity, "the phone must look like +7XXXXXXXXXX")
@@ -22,7 +23,7 @@ extension IssuanceService {
         try await db.transaction { db in
             try db.execute("DELETE FROM mobile_citizens WHERE iin = ?", [.text(iin)])
             try db.execute("INSERT INTO mobile_citizens (iin, phone) VALUES (?, ?)", [.text(iin), .text(phone)])
-            try AuditLog.append(db, at: at, actor: "registry", action: "phone.register", subject: iin, detail: "")
+            try AuditLog.append(db, at: at, actor: actor, action: "phone.register", subject: iin, detail: "")
         }
     }
 
@@ -64,7 +65,8 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.code` for a wrong, used, replaced or expired code, when none was sent, or when
     ///   wrong entries block confirmation; `.invalidIdentity` for a bad IIN; `CryptoFailure`; ``StorageError``;
     ///   ``DatabaseFailure``.
-    public func confirmCode(iin: String, code: String) async throws {
+    ///   - caller: the calling system the code was typed into: the confirmation is good for it alone (staff for any).
+    public func confirmCode(iin: String, code: String, caller: Caller) async throws {
         let iin = try Self.checkIIN(iin)
         let at = now, policy = sms
         let row = try await db.transaction { db in
@@ -90,10 +92,26 @@ extension IssuanceService {
             }
             try db.execute("UPDATE sms_codes SET used_at = ? WHERE id = ?", [.double(at), .text(id)])
             try db.execute("DELETE FROM phone_verifications WHERE iin = ?", [.text(iin)])
-            try db.execute("INSERT INTO phone_verifications (iin, verified_at) VALUES (?, ?)", [.text(iin), .double(at)])
+            try db.execute("INSERT INTO phone_verifications (iin, verified_at, owner) VALUES (?, ?, ?)", [.text(iin), .double(at), .text(caller.ownerTag)])
             try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.confirmed", subject: iin, detail: "")
             return nil
         }
         if let triesLeft { throw IssuanceError(.code, "wrong code; \(triesLeft) tries left") }
+    }
+
+    /// Whether `caller` holds a fresh phone confirmation for `iin`: one confirmed through it (a
+    /// calling system), or any (staff), within ``SMSCodePolicy/confirmationValidSeconds``.
+    func phoneConfirmed(_ db: any SQLSession, iin: String, caller: Caller, at: Double) throws -> Bool {
+        guard let row = try db.one("SELECT verified_at, owner FROM phone_verifications WHERE iin = ?", [.text(iin)]) else { return false }
+        guard sms.confirmationIsFresh(verifiedAt: try row.double(Columns.verifiedAt), now: at) else { return false }
+        return caller.owns(try row.optionalText(Columns.owner))
+    }
+
+    /// Refuses unless ``phoneConfirmed(_:iin:caller:at:)``.
+    func requirePhoneConfirmed(iin: String, caller: Caller) async throws {
+        let at = now
+        guard try await db.transaction({ db in try self.phoneConfirmed(db, iin: iin, caller: caller, at: at) }) else {
+            throw IssuanceError(.code, "confirm the phone with an SMS code first")
+        }
     }
 }

@@ -187,12 +187,14 @@ public enum IssuanceErrorCode: String, ErrorCode {
     case holderProof = "holder_proof"
     /// A key certified before (or already in another application) is offered again: make new keys (409).
     case keyReused = "key_reused"
+    /// The user agreement was not accepted, or an older version was (422).
+    case agreement = "agreement_required"
 
     /// The HTTP problem kind, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
-        case .invalidIdentity, .tokenRequired: .invalid
+        case .invalidIdentity, .tokenRequired, .agreement: .invalid
         case .phoneNotRegistered, .digitalID, .consent, .renewal, .pin, .code, .register, .inPersonLocked, .holderProof: .forbidden
         case .activeApplication, .state, .headApproval, .hrApproval, .keyReused: .conflict
         case .ca: .unavailable
@@ -215,6 +217,8 @@ public struct Holder: Sendable, Hashable {
     public var organization: String?
     /// The legal entity's BIN, for legal-entity templates.
     public var bin: String?
+    /// The patronymic, when the holder has one.
+    public var patronymic: String?
 
     /// Creates a holder.
     ///
@@ -224,7 +228,9 @@ public struct Holder: Sendable, Hashable {
     ///   - givenName: the given name.
     ///   - organization: the legal entity's name, if any.
     ///   - bin: the legal entity's BIN, if any; O and OU are added only when both are set.
-    public init(iin: String, surname: String, givenName: String, organization: String? = nil, bin: String? = nil) {
+    ///   - patronymic: the patronymic, if any (the subject's G, as the national CA writes it).
+    public init(iin: String, surname: String, givenName: String, organization: String? = nil, bin: String? = nil, patronymic: String? = nil) {
+        self.patronymic = patronymic
         self.iin = iin
         self.surname = surname
         self.givenName = givenName
@@ -240,7 +246,8 @@ public struct Holder: Sendable, Hashable {
     ///
     /// - Throws: ``IssuanceError`` `.invalidIdentity` for an empty or over-long name or a control character.
     public func checkSubject() throws(IssuanceError) {
-        for (field, value) in [("surname", surname), ("given name", givenName), ("CN", "\(surname) \(givenName)"), ("organization", organization ?? "-")] {
+        for (field, value) in [("surname", surname), ("given name", givenName), ("CN", "\(surname) \(givenName)"), ("organization", organization ?? "-"),
+                               ("patronymic", patronymic ?? "-")] {
             // As OpenSSL counts: code points of the NFC form the certificate carries.
             let scalars = Self.normalized(value).unicodeScalars
             guard !value.trimmingCharacters(in: .whitespaces).isEmpty, scalars.count <= Self.maximumNameLength else {
@@ -256,11 +263,13 @@ public struct Holder: Sendable, Hashable {
     static func normalized(_ text: String) -> String { text.precomposedStringWithCanonicalMapping }
 
     /// CN="SURNAME GIVENNAME", SURNAME, GIVENNAME, SERIALNUMBER=IIN…, C=KZ; a legal entity adds O and OU=BIN….
+    /// With a patronymic, GIVENNAME (G) carries it, as in the national CA's certificates (CN keeps the given name).
     ///
     /// Pairs of attribute name (or OID) and value, in order, as the CA writes them; the request's own subject is ignored.
     public var subject: [(String, String)] {
         let surname = Self.normalized(surname), givenName = Self.normalized(givenName)
-        var s = [("CN", "\(surname) \(givenName)"), ("2.5.4.4", surname), ("2.5.4.42", givenName), ("2.5.4.5", "IIN" + iin), ("C", "KZ")]
+        let g = patronymic.map(Self.normalized) ?? givenName
+        var s = [("CN", "\(surname) \(givenName)"), ("2.5.4.4", surname), ("2.5.4.42", g), ("2.5.4.5", "IIN" + iin), ("C", "KZ")]
         if let organization, let bin {
             s += [("O", Self.normalized(organization)), ("OU", "BIN" + bin)]
         }

@@ -52,6 +52,13 @@ extension IssuanceService {
             "CREATE TABLE application_keys (key_id TEXT PRIMARY KEY, number TEXT NOT NULL, purpose TEXT NOT NULL, created_at {REAL} NOT NULL)",
             "CREATE TABLE renewal_challenges (number TEXT PRIMARY KEY, challenge TEXT NOT NULL, expires_at {REAL} NOT NULL, owner TEXT NOT NULL)",
         ])
+        // The portal: a phone confirmation belongs to the calling system it was typed into; an
+        // application records the user agreement accepted (version and time).
+        migrator.registerMigration("issuance.portal.v1", [
+            "ALTER TABLE phone_verifications ADD COLUMN owner TEXT",
+            "ALTER TABLE applications ADD COLUMN agreement_version TEXT",
+            "ALTER TABLE applications ADD COLUMN agreement_at {REAL}",
+        ])
     }
 }
 

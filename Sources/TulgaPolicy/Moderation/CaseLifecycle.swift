@@ -5,6 +5,8 @@ public import TulgaCore
 public enum Role: String, Sendable, Hashable, Codable, CaseIterable {
     /// A moderator claims and decides cases; a supervisor also reassigns them and sees everyone's statistics.
     case moderator, supervisor
+    /// A service-centre operator: confirms in-person applicants and registers phones; sees no case.
+    case serviceOperator = "operator"
 }
 
 /// Things a moderator can do.
@@ -12,9 +14,11 @@ public enum ModerationAction: String, Sendable, Hashable, Codable {
     /// `list`, `show`, `claim`, `decide` and `statsOwn` are open to every role; `reassign` and
     /// `statsAll` (everyone's statistics) are for supervisors.
     case list, show, claim, decide, reassign, statsAll = "stats_all", statsOwn = "stats_own"
+    /// A service centre's desk: in-person confirmation, phone registration (operators and supervisors).
+    case operate
 }
 
-/// Who may do what: supervisors also reassign and see everyone's statistics.
+/// Who may do what: supervisors also reassign and see everyone's statistics; operators only operate.
 ///
 /// - Parameters:
 ///   - role: the reviewer's role.
@@ -22,8 +26,9 @@ public enum ModerationAction: String, Sendable, Hashable, Codable {
 /// - Returns: `true` when the role may take the action.
 public func isAllowed(_ role: Role, _ action: ModerationAction) -> Bool {
     switch action {
-    case .list, .show, .claim, .decide, .statsOwn: true
+    case .list, .show, .claim, .decide, .statsOwn: role != .serviceOperator
     case .reassign, .statsAll: role == .supervisor
+    case .operate: role == .serviceOperator || role == .supervisor
     }
 }
 

@@ -133,6 +133,8 @@ public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some A
     router.addRoutes(IssuanceRoutes(env: env).collection, atPath: "/v1")
     router.addRoutes(PKIRoutes(env: env).collection, atPath: "/pki")
     router.addRoutes(ModerationRoutes(env: env).collection, atPath: "/v1")
+    router.addRoutes(DigitalIDRoutes(env: env).collection, atPath: "/v1/digital-id")
+    router.addRoutes(OperatorRoutes(env: env).collection, atPath: "/v1/operator")
     let background: [any Service] = BackgroundWork.services(env.records, settings: env.background, files: env.files, logger: logger)
     return Application(
         router: router,

@@ -32,6 +32,8 @@ public struct TulgaContext: RequestContext {
 
 public enum Scope: String, Sendable, CaseIterable {
     case kiosk, issuance, moderation, admin
+    /// A service centre's desk (`/v1/operator/…`).
+    case operatorDesk = "operator"
 }
 
 extension TulgaContext {

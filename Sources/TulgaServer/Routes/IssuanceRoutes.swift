@@ -18,6 +18,8 @@ struct IssuanceRoutes {
     struct ApplyBody: Decodable {
         let iin: String
         let pin: String
+        /// The user agreement's version the applicant accepted.
+        let agreement: String?
         let template: String?
         let storage: String?
         let authRequest: String
@@ -25,7 +27,8 @@ struct IssuanceRoutes {
         let bin: String?
     }
     struct RequestsBody: Decodable {
-        let pin: String?; let storage: String?; let authRequest: String; let signRequest: String; let challenge: String?; let proof: String?
+        let pin: String?; let agreement: String?; let storage: String?; let authRequest: String; let signRequest: String; let challenge: String?
+        let proof: String?
     }
     struct ApprovalBody: Decodable { let iin: String; let pin: String }
     struct RevokeBody: Decodable { let pin: String; let reason: String? }
@@ -58,13 +61,13 @@ struct IssuanceRoutes {
             let input = try await body(request, IINBody.self)
             let iin = try validIIN(input.iin)
             try env.iinLimiter.take("sms:" + iin)
-            try await issuance.requestCode(iin: iin, language: input.language == "kk" ? .kk : .ru)
+            try await issuance.requestCode(iin: iin, language: try language(input.language))
             return try json(["status": "sent", "validSeconds": "\(Int(issuance.sms.validitySeconds))"], status: .accepted)
         }
         routes.post("/sms/confirm") { request, context in
             try context.require(.issuance)
             let input = try await body(request, ConfirmBody.self)
-            try await issuance.confirmCode(iin: try validIIN(input.iin), code: input.code)
+            try await issuance.confirmCode(iin: try validIIN(input.iin), code: input.code, caller: context.caller)
             return try json(["status": "confirmed"])
         }
         routes.post("/applications") { request, context in
@@ -76,13 +79,23 @@ struct IssuanceRoutes {
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
             let iin = try validIIN(input.iin)
             let app = try await Self.guardingPIN(env, context) {
-                try await issuance.applyRemote(iin: iin, pin: input.pin, template: template, requests: requests, bin: input.bin, caller: context.caller)
+                try await issuance.applyRemote(iin: iin, pin: input.pin, agreement: input.agreement, template: template, requests: requests, bin: input.bin,
+                                               caller: context.caller)
             }
             return try json(app, status: .created)
         }
         routes.get("/applications/{number}") { _, context in
             try context.require(.issuance)
             return try json(try await issuance.status(try context.parameters.require("number"), caller: context.caller))
+        }
+        routes.get("/applications/{number}/history") { _, context in
+            try context.require(.issuance)
+            return try json(try await issuance.history(try context.parameters.require("number"), caller: context.caller))
+        }
+        routes.get("/agreement") { request, context in
+            try context.require(.issuance)
+            let lang = try language(request.uri.queryParameters["lang"].map(String.init))
+            return try json(["version": UserAgreement.version, "language": lang.rawValue, "text": UserAgreement.text(lang)])
         }
         routes.get("/applications/{number}/certificates") { _, context in
             try context.require(.issuance)
@@ -114,8 +127,9 @@ struct IssuanceRoutes {
             guard let pin = input.pin else { throw Problem(.unprocessableContent, "invalid_pin", "a reissue needs the applicant's PIN") }
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
             let number = try context.parameters.require("number")
-            return try json(try await Self.guardingPIN(env, context) { try await issuance.reissue(number, pin: pin, requests: requests, caller: context.caller) },
-                            status: .created)
+            return try json(try await Self.guardingPIN(env, context) {
+                try await issuance.reissue(number, pin: pin, agreement: input.agreement, requests: requests, caller: context.caller)
+            }, status: .created)
         }
         routes.post("/applications/{number}/renewal-challenge") { _, context in
             try context.require(.issuance)

@@ -28,11 +28,10 @@ func validIIN(_ text: String) throws -> String {
     do { return try IIN(text).value } catch { throw Problem(.unprocessableContent, "invalid_iin", "invalid IIN: \(error)") }
 }
 
-/// ru or kk (the languages of HTTP sessions and SMS so far).
-func sessionLanguage(_ raw: String?) throws -> Language {
-    let language = raw ?? "ru"
-    guard language == "ru" || language == "kk", let parsed = Language(rawValue: language) else {
-        throw Problem(.unprocessableContent, "invalid_language", "language must be ru or kk")
+/// ru, kk or en (Рус / Қаз / Eng), ru when absent.
+func language(_ raw: String?) throws -> Language {
+    guard let parsed = Language(rawValue: raw ?? "ru") else {
+        throw Problem(.unprocessableContent, "invalid_language", "language must be ru, kk or en")
     }
     return parsed
 }

@@ -24,8 +24,8 @@ struct VerificationRoutes {
             let iin = try validIIN(input.iin)
             try env.sessionLimiter.take("sessions:" + context.owner)
             try env.iinLimiter.take("iin:" + iin)
-            let language = try sessionLanguage(input.language)
-            return try json(try await env.sessions.create(iin: iin, language: language, owner: context.owner), status: .created)
+            let chosen = try language(input.language)
+            return try json(try await env.sessions.create(iin: iin, language: chosen, owner: context.owner), status: .created)
         }
         routes.get("/{id}") { _, context in
             try context.require(.kiosk, .issuance)
