@@ -45,6 +45,16 @@ struct RulesTests {
         }
     }
 
+    @Test("the patronymic goes in the subject's G, as the national CA writes it; CN keeps surname and given name")
+    func patronymicInSubject() throws {
+        let plain = Holder(iin: "850314300013", surname: "ИВАНОВ", givenName: "ИВАН")
+        let full = Holder(iin: "850314300013", surname: "ИВАНОВ", givenName: "ИВАН", patronymic: "ИВАНОВИЧ")
+        #expect(plain.subject.first { $0.0 == "2.5.4.42" }?.1 == "ИВАН")
+        #expect(full.subject.first { $0.0 == "2.5.4.42" }?.1 == "ИВАНОВИЧ")
+        #expect(full.subject.first { $0.0 == "CN" }?.1 == "ИВАНОВ ИВАН")
+        #expect(throws: IssuanceError.self) { try Holder(iin: "850314300013", surname: "A", givenName: "B", patronymic: "X\u{0007}").checkSubject() }
+    }
+
     @Test("status names are the portal's exact words")
     func statusNames() {
         #expect(ApplicationStatus.new.title == "Новая заявка")

@@ -11,6 +11,7 @@ import TulgaModeration
 import TulgaPolicy
 import TulgaTestSupport
 import TulgaStorage
+import TulgaRegistry
 
 /// JSON bodies for the portal's routes.
 func jsonBody(_ object: [String: Any]) throws -> ByteBuffer { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)) }
@@ -40,6 +41,9 @@ struct PortalTests {
     func digitalID() async throws {
         let f = try await Fixture.make()
         let iin = Fixture.linIIN, h = Fixture.headers("issuance"), other = Fixture.headers("issuance2")
+        var person = try #require(try await f.store.registry.entry(iin))
+        person.patronymic = "LINOVICH"
+        try await f.store.registry.upsert(person)
         try await Self.verified(f, iin)
         try await f.app.test(.router) { client in
             func post(_ uri: String, _ object: [String: Any], _ headers: HTTPFields = h) async throws -> (HTTPResponse.Status, [String: Any]) {
@@ -57,6 +61,7 @@ struct PortalTests {
             #expect(try await post("/v1/digital-id/show", ["iin": iin], other).0 == .forbidden)
             let shown = try await post("/v1/digital-id/show", ["iin": iin])
             #expect(shown.0 == .ok && (shown.1["record"] as? [String: Any])?["hasPIN"] as? Bool == false)
+            #expect((shown.1["record"] as? [String: Any])?["patronymic"] as? String == "LINOVICH", "the registry's patronymic reaches the Digital ID")
             #expect(try await post("/v1/digital-id/pin", ["iin": iin, "pin": "111111"]).0 == .unprocessableContent)
             #expect(try await post("/v1/digital-id/pin", ["iin": iin, "pin": "402719"]).0 == .ok)
             #expect(try await post("/v1/digital-id/pin", ["iin": iin, "pin": "402719"]).0 == .conflict)
