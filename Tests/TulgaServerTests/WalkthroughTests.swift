@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TulgaCore
+import TulgaIssuance
+import TulgaKeyStore
+import TulgaPKI
+import TulgaTestSupport
+import TulgaFlow
+import TulgaStorage
+
+/// README's walkthrough, from IIN to installed certificates, over HTTP alone: the only thing that
+/// is not an HTTP call is the applicant's own key store (the NCALayer role), which makes the keys
+/// and installs the certificates on "their computer".
+@Suite("The walkthrough over HTTP only", .serialized)
+struct WalkthroughTests {
+    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws {
+        let h = Fixture.headers("issuance"), iin = Fixture.linIIN
+        func call(_ uri: String, _ object: [String: Any]? = nil, method: HTTPRequest.Method = .post, body raw: ByteBuffer? = nil,
+                  expect status: HTTPResponse.Status = .ok) async throws -> [String: Any] {
+            try await client.execute(uri: uri, method: method, headers: h, body: try raw ?? object.map(jsonBody)) { r in
+                #expect(r.status == status, "\(method) \(uri): \(String(buffer: r.body))")
+                return (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]) ?? [:]
+            }
+        }
+        // 1. The IIN and the SMS code (120 s), in English; the operator registered the phone at the desk.
+        try await f.store.issuance.registerPhone(iin: iin, phone: "+77010000001", actor: "operator:desk")
+        _ = try await call("/v1/sms/request", ["iin": iin, "language": "en"], expect: .accepted)
+        let sms = try #require(try await f.store.outbox(iin: iin).last?.body)   // what the SMS gateway delivers to the phone
+        let code = String(try #require(sms.split(separator: " ").first { $0.count >= 6 && $0.prefix(6).allSatisfy(\.isNumber) }).prefix(6))
+        _ = try await call("/v1/sms/confirm", ["iin": iin, "code": code])
+        // 2. The video check: the fixture video as a clip, then the decision.
+        let session = try #require(try await call("/v1/verifications", ["iin": iin, "language": "en"], expect: .created)["sessionId"] as? String)
+        f.clock.advance(10)
+        let clip = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: Paths.video)))
+        #expect(try await call("/v1/verifications/\(session)/clip", body: clip)["phase"] as? String == "passed")
+        #expect(try await call("/v1/verifications/\(session)/finish")["outcome"] as? String == "pass")
+        // 3. The Digital ID: the PIN, then the CA's consent with it.
+        #expect((try await call("/v1/digital-id/show", ["iin": iin])["record"] as? [String: Any])?["status"] as? String == "active")
+        _ = try await call("/v1/digital-id/pin", ["iin": iin, "pin": "402719"])
+        _ = try await call("/v1/digital-id/consents", ["iin": iin, "pin": "402719"], expect: .created)
+        // 4. The applicant's computer makes the two key pairs; only the requests leave it.
+        let store = try FolderKeyStore(directory: f.dir + "/applicant", password: "Walk#Pass1")
+        let made = try store.generate(iin: iin, algorithm: .rsa2048)
+        // 5. The agreement, read and accepted; the application.
+        let version = try #require(try await call("/v1/agreement?lang=en", method: .get)["version"] as? String)
+        let app = try await call("/v1/applications", ["iin": iin, "pin": "402719", "agreement": version, "storage": "folder",
+                                                      "authRequest": made[0].pem, "signRequest": made[1].pem], expect: .created)
+        let number = try #require(app["number"] as? String)
+        #expect(app["agreementVersion"] as? String == version)
+        // 6. The certificates, installed by the key store next to their keys.
+        var certificates: IssuedCertificates?
+        try await client.execute(uri: "/v1/applications/\(number)/install", method: .post, headers: h) { r in
+            certificates = try JSONDecoder().decode(IssuedCertificates.self, from: Data(r.body.readableBytesView))
+        }
+        let certs = try #require(certificates)
+        for file in try store.install(certs.byPurpose, chainPEM: certs.chain) {
+            #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Walk#Pass1", "-noout"]).status == 0)
+        }
+        // 7. The status table with the time of each change.
+        try await client.execute(uri: "/v1/applications/\(number)/history", method: .get, headers: h) { r in
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [[String: Any]])
+            #expect(rows.compactMap { $0["status"] as? String } == ["signing", "issued", "installed"])
+            #expect(rows.allSatisfy { $0["at"] is Double && !(($0["title"] as? String) ?? "").isEmpty })
+        }
+    }
+
+    @Test("through Hummingbird's testing client")
+    func router() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in try await Self.walk(client, f) }
+        await f.store.database.close()
+    }
+
+    @Test("through a real client over loopback")
+    func live() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.live) { client in try await Self.walk(client, f) }
+        await f.store.database.close()
+    }
+}
