@@ -10,6 +10,9 @@ public struct AttemptTicket: Sendable, Hashable {
     public let id: String
     /// The applicant's IIN.
     public let iin: String
+    /// Who runs it (`Caller.ownerTag`: a calling system's key family, or staff); `nil` for a kiosk or
+    /// the service's own CLI. Only they may set the first PIN of the Digital ID a pass creates.
+    public var owner: String? = nil
 }
 
 /// An applicant's attempts as the policy sees them.
@@ -53,7 +56,7 @@ public struct AttemptRecords: Sendable {
     ///   - policy: the attempt limit.
     public init(_ context: RecordContext, policy: AttemptPolicy) { (database, clock, self.policy) = (context.database, context.clock, policy) }
 
-    enum Columns: String { case id, iin, failures, running, language, state, leaseUntil = "lease_until", judgedFailed = "judged_failed" }
+    enum Columns: String { case id, iin, failures, running, language, state, leaseUntil = "lease_until", judgedFailed = "judged_failed", owner }
 
     /// The attempt tables, as released in v1.
     ///
@@ -93,6 +96,15 @@ public struct AttemptRecords: Sendable {
         ])
         // Signatures sealed by earlier builds are sealed again bound to their row, in the migration's transaction.
         migrator.registerMigration("attempts.v4", []) { try Reseal.bindEarlier($0, migration: "attempts.v4", key: \.evidence, sealed) }
+        // Who ran each attempt: the first PIN of the Digital ID it creates is theirs to set.
+        migrator.registerMigration("attempts.v5", ["ALTER TABLE attempts ADD COLUMN owner TEXT"])
+    }
+
+    /// Who ran an attempt (``AttemptTicket/owner``), inside the caller's transaction.
+    ///
+    /// - Throws: ``DatabaseFailure`` from the database.
+    public static func owner(_ db: any SQLSession, attemptID: String) throws -> String? {
+        try db.one("SELECT owner FROM attempts WHERE id = ?", [.text(attemptID)])?.optionalText(Columns.owner)
     }
 
     static func counter(_ db: any SQLSession, iin: String) throws -> AttemptCounter {
@@ -165,11 +177,12 @@ public struct AttemptRecords: Sendable {
     /// - Parameters:
     ///   - iin: the applicant's IIN.
     ///   - language: the applicant's language for SMS; stored with the applicant.
+    ///   - owner: who runs it (see ``AttemptTicket/owner``).
     /// - Returns: The running attempt's ticket.
     /// - Throws: ``AttemptError`` `.attemptsExhausted` when no attempt is free, `.reviewPending` while an earlier attempt
     ///   is with a moderator; ``DatabaseFailure`` from the database;
     ///   ``StorageError`` `.damagedRow` if the counter row cannot be read; `CryptoFailure` if no id can be made.
-    public func begin(iin: String, language: Language = .ru) async throws -> AttemptTicket {
+    public func begin(iin: String, language: Language = .ru, owner: String? = nil) async throws -> AttemptTicket {
         let id = try newRecordID("att"), now = clock.now(), policy = policy
         return try await database.transaction { db in
             try db.lock("applicant:" + iin)
@@ -182,10 +195,10 @@ public struct AttemptRecords: Sendable {
             }
             try Self.save(db, iin: iin, try Self.counter(db, iin: iin).begin(policy))
             try db.execute("UPDATE applicants SET language = ? WHERE iin = ?", [.text(language.rawValue), .text(iin)])
-            try db.execute("INSERT INTO attempts (id, iin, state, started_at, lease_until) VALUES (?, ?, 'running', ?, ?)",
-                           [.text(id), .text(iin), .double(now), .double(now + policy.leaseSeconds)])
+            try db.execute("INSERT INTO attempts (id, iin, state, started_at, lease_until, owner) VALUES (?, ?, 'running', ?, ?, ?)",
+                           [.text(id), .text(iin), .double(now), .double(now + policy.leaseSeconds), SQLValue(owner)])
             try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "attempt.begin", subject: id, detail: "")
-            return AttemptTicket(id: id, iin: iin)
+            return AttemptTicket(id: id, iin: iin, owner: owner)
         }
     }
 

@@ -192,6 +192,9 @@ public struct ServerConfig: Sendable, Codable {
     public var frameMaxShortSide = 1080
     /// Seconds a verification session may sit idle before it is dropped.
     public var sessionIdleSeconds = 120.0
+    /// Seconds a verification session may go without a usable face or a selfie before it is dropped
+    /// (so no key holds someone's attempts with empty sessions).
+    public var sessionFaceWithinSeconds = 60.0
     /// Requests allowed per API key per minute.
     public var rateLimitPerKeyPerMinute = 6000.0
     /// Requests allowed per IIN per minute.

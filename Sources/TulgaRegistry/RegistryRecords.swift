@@ -56,6 +56,8 @@ public struct ReferenceEmbedding: Sendable, Hashable {
     public func fits(photo: Data, models: String) -> Bool { self.models == models && photoDigest == sha256Hex(photo) }
 
     static let magic = "tulga-reference-1"
+    /// SFace's embedding length: a cached value of any other length, or not finite, is not used.
+    public static let dimension = 128
 
     /// `magic`, the models, the digest, each on its own line, then the values as little-endian floats.
     var encoded: Data {
@@ -73,10 +75,11 @@ public struct ReferenceEmbedding: Sendable, Hashable {
             start = i + 1
         }
         let rest = bytes.count - start
-        guard lines.count == 3, lines[0] == Self.magic, rest > 0, rest % 4 == 0, rest <= 4 * 4096 else { return nil }
+        guard lines.count == 3, lines[0] == Self.magic, rest == 4 * Self.dimension else { return nil }
         values = stride(from: start, to: bytes.count, by: 4).map { i in
             Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
         }
+        guard values.allSatisfy(\.isFinite) else { return nil }
         (models, photoDigest) = (lines[1], lines[2])
     }
 }
@@ -177,6 +180,8 @@ public struct RegistryRecords: Sendable {
     ///   - replacing: why an earlier one was not used (for the audit row).
     /// - Throws: `CryptoFailure` if it cannot be sealed; ``DatabaseFailure`` from the database.
     public func storeReference(_ reference: ReferenceEmbedding, iin: String, replacing: String) async throws {
+        // Only what would be read back: anything else is left uncached and computed again.
+        guard reference.values.count == ReferenceEmbedding.dimension, reference.values.allSatisfy(\.isFinite) else { return }
         let sealed = try cipher.seal(reference.encoded, for: Self.sealedReference.place("reference", iin)), keyID = cipher.keyID, now = clock.now()
         try await database.transaction { db in
             try db.execute("UPDATE registry SET reference = ?, reference_key_id = ? WHERE iin = ?", [.blob(sealed), .text(keyID), .text(iin)])

@@ -24,41 +24,41 @@ struct FlowTests {
     func smsCodes(backend: Backend) async throws {
         let w = try await World.make(backend)
         let iin = World.iin(1), s = w.service
-        await #expect(throws: IssuanceError(.phoneNotRegistered, "")) { try await s.requestCode(iin: iin) }
-        do { try await s.requestCode(iin: iin) } catch let e as IssuanceError { #expect(e.reason.contains("Зарегистрируйте номер телефона")) }
+        await #expect(throws: IssuanceError(.phoneNotRegistered, "")) { try await s.requestCode(iin: iin, caller: systemA) }
+        do { try await s.requestCode(iin: iin, caller: systemA) } catch let e as IssuanceError { #expect(e.reason.contains("Зарегистрируйте номер телефона")) }
         try await s.registerPhone(iin: iin, phone: "+77011234567")
-        try await s.requestCode(iin: iin)
+        try await s.requestCode(iin: iin, caller: systemA)
         let sms = try #require(try await w.store.outbox(iin: iin).last)
         #expect(sms.phone == "+77011234567")
         let code = try await w.lastCode(iin)
         #expect(code.count == 6)
-        await #expect(throws: IssuanceError(.code, "")) { try await s.requestCode(iin: iin) }   // resend too early
+        await #expect(throws: IssuanceError(.code, "")) { try await s.requestCode(iin: iin, caller: systemA) }   // resend too early
         let wrong = code == "000000" ? "000001" : "000000"
         await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: wrong, caller: systemA) }
         try await s.confirmCode(iin: iin, code: code, caller: systemA)
         await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: code, caller: systemA) }  // reused
 
         w.clock.advance(61)
-        try await s.requestCode(iin: iin)
+        try await s.requestCode(iin: iin, caller: systemA)
         let second = try await w.lastCode(iin)
         w.clock.advance(121)
         do { try await s.confirmCode(iin: iin, code: second, caller: systemA); Issue.record("expired code accepted") } catch let e as IssuanceError {
             #expect(e.reason.contains("expired"))
         }
         // Two more wrong entries make three with the first: a new code does not reset the count.
-        try await s.requestCode(iin: iin)
+        try await s.requestCode(iin: iin, caller: systemA)
         let third = try await w.lastCode(iin)
         let bad = third == "111111" ? "222222" : "111111"
         for _ in 0..<2 { await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: bad, caller: systemA) } }
         w.clock.advance(61)
-        try await s.requestCode(iin: iin)
+        try await s.requestCode(iin: iin, caller: systemA)
         do { try await s.confirmCode(iin: iin, code: try await w.lastCode(iin), caller: systemA); Issue.record("accepted after 3 wrong") } catch let e as IssuanceError {
             #expect(e.reason.contains("3 wrong codes"))
         }
         // Five codes an hour.
-        for _ in 0..<1 { w.clock.advance(61); try await s.requestCode(iin: iin) }
+        for _ in 0..<1 { w.clock.advance(61); try await s.requestCode(iin: iin, caller: systemA) }
         w.clock.advance(61)
-        do { try await s.requestCode(iin: iin); Issue.record("6th code in an hour") } catch let e as IssuanceError { #expect(e.reason.contains("at most 5 codes")) }
+        do { try await s.requestCode(iin: iin, caller: systemA); Issue.record("6th code in an hour") } catch let e as IssuanceError { #expect(e.reason.contains("at most 5 codes")) }
         await w.close()
     }
 

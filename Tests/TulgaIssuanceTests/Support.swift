@@ -96,7 +96,7 @@ struct World {
     }
 
     func confirmPhone(_ iin: String, caller: Caller = systemA) async throws {
-        try await service.requestCode(iin: iin)
+        try await service.requestCode(iin: iin, caller: caller)
         try await service.confirmCode(iin: iin, code: try await lastCode(iin), caller: caller)
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TulgaAPIKeys
 import TulgaAttempts
 import TulgaCore
 import TulgaFlow
@@ -18,10 +19,11 @@ func jsonBody(_ object: [String: Any]) throws -> ByteBuffer { ByteBuffer(bytes: 
 
 @Suite("The portal's steps over HTTP: Digital ID, agreement, history, the operator's desk, languages", .serialized)
 struct PortalTests {
-    /// A passed verification (a Digital ID without a PIN) and a registered phone.
-    static func verified(_ f: Fixture, _ iin: String) async throws {
+    /// A passed verification run through the fixture key `key` (a Digital ID without a PIN) and a registered phone.
+    static func verified(_ f: Fixture, _ iin: String, through key: String = "issuance") async throws {
         try await f.store.issuance.registerPhone(iin: iin, phone: "+77010000009")
-        let t = try await f.store.attempts.begin(iin: iin)
+        let record = try #require(try await f.store.apiKeys.list().first { $0.name == key })
+        let t = try await f.store.attempts.begin(iin: iin, owner: Caller.system(record.owner).ownerTag)
         _ = try await f.store.runner.record(t, outcome: .pass, score: 0.8, livenessPassed: true, reason: "", evidence: Evidence(selfie: nil, reference: nil, livenessReport: nil))
     }
 
@@ -57,8 +59,16 @@ struct PortalTests {
             try await Self.confirm(client, f, iin, h)
             // English SMS on request.
             #expect(try await f.store.outbox(iin: iin).last?.language == "en")
-            // Another key: its own confirmation is missing.
+            // Another key: its own confirmation is missing; with one, it still neither sees the record nor sets the first PIN
+            // (it did not run the verification).
             #expect(try await post("/v1/digital-id/show", ["iin": iin], other).0 == .forbidden)
+            f.clock.advance(1)
+            try await Self.confirm(client, f, iin, other)
+            #expect(try await post("/v1/digital-id/show", ["iin": iin], other).1["code"] as? String == "digital_id")
+            #expect(try await post("/v1/digital-id/pin", ["iin": iin, "pin": "402719"], other).1["code"] as? String == "invalid_state")
+            // The latest confirmation counts: the applicant confirms through the portal's key again.
+            f.clock.advance(61)
+            try await Self.confirm(client, f, iin, h)
             let shown = try await post("/v1/digital-id/show", ["iin": iin])
             #expect(shown.0 == .ok && (shown.1["record"] as? [String: Any])?["hasPIN"] as? Bool == false)
             #expect((shown.1["record"] as? [String: Any])?["patronymic"] as? String == "LINOVICH", "the registry's patronymic reaches the Digital ID")
@@ -67,13 +77,20 @@ struct PortalTests {
             #expect(try await post("/v1/digital-id/pin", ["iin": iin, "pin": "402719"]).0 == .conflict)
             #expect(try await post("/v1/digital-id/pin/change", ["iin": iin, "pin": "999999", "newPin": "503816"]).1["code"] as? String == "pin")
             #expect(try await post("/v1/digital-id/pin/change", ["iin": iin, "pin": "402719", "newPin": "503816"]).0 == .ok)
+            // With a PIN set, the record is shown with it only.
+            #expect(try await post("/v1/digital-id/show", ["iin": iin]).1["code"] as? String == "pin")
+            #expect(try await post("/v1/digital-id/show", ["iin": iin, "pin": "503816"]).0 == .ok)
+            // Only a known scope, for whole days.
+            #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "scope": "admin.everything"]).1["code"] as? String == "invalid_scope")
+            #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 0]).1["code"] as? String == "invalid_days")
+            #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 1.5]).0 == .badRequest)
             let granted = try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 30])
             #expect(granted.0 == .created)
             let consent = try #require(granted.1["id"] as? String)
             #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 400]).0 == .unprocessableContent)
             #expect(try await post("/v1/digital-id/consents/revoke", ["iin": iin, "pin": "503816", "consentId": "consent-none"]).0 == .notFound)
             #expect(try await post("/v1/digital-id/consents/revoke", ["iin": iin, "pin": "503816", "consentId": consent]).0 == .ok)
-            let after = try await post("/v1/digital-id/show", ["iin": iin])
+            let after = try await post("/v1/digital-id/show", ["iin": iin, "pin": "503816"])
             let consents = try #require(after.1["consents"] as? [[String: Any]])
             #expect(consents.count == 1 && consents.first?["revokedAt"] != nil)
             // Malformed input: a specific problem, never a crash.

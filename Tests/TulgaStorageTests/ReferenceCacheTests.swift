@@ -81,6 +81,14 @@ struct ReferenceCacheTests {
             #expect(try await audit(h, iin) == ["computed", "models changed", "computed", "test", "photo changed", "computed"])
             stale.values = []
             #expect(!stale.fits(photo: newPhoto, models: "models-b"))
+            // A value that is not finite, or of another length, is never cached.
+            var bad = AttemptRunner.referenceEmbedding(renewed.embedding, photo: newPhoto, models: "models-b")
+            bad.values[0] = .nan
+            try await h.store.registry.storeReference(bad, iin: iin, replacing: "not finite")
+            bad.values = Array(repeating: 0.5, count: 127)
+            try await h.store.registry.storeReference(bad, iin: iin, replacing: "short")
+            #expect(try await audit(h, iin).count == 6)
+            #expect(try #require(try await h.store.registry.entry(iin)?.reference).values.allSatisfy(\.isFinite))
         }
     }
 

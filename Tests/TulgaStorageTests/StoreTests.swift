@@ -165,7 +165,7 @@ struct StoreTests {
         let m2 = try await s.moderation.authenticate(id: "m2", secret: "second-secret-123")
         let sup = try await s.moderation.authenticate(id: "sup", secret: "super-secret-123")
 
-        let ticket = try await s.attempts.begin(iin: applicant, language: .kk)
+        let ticket = try await s.attempts.begin(iin: applicant, language: .kk, owner: "key:portal")
         let caseID = try #require(try await s.runner.record(ticket, outcome: .review, score: 0.3, livenessPassed: true, reason: "review band",
                                                             evidence: Evidence(selfie: Data([1]), reference: Data([2]), livenessReport: "{}")).caseID)
         #expect(try await s.moderation.list(state: .open, as: m1).map(\.id) == [caseID])
@@ -192,6 +192,9 @@ struct StoreTests {
 
         let id = try #require(try await s.digitalIDs.record(applicant))
         #expect(id.verifiedBy == "moderator:m1" && !id.automaticallyVerified)
+        // The system that ran the reviewed attempt, and no other, may set the first PIN.
+        #expect(try await s.digitalIDs.isPINSetter(iin: applicant) { $0 == "key:portal" })
+        #expect(try await !s.digitalIDs.isPINSetter(iin: applicant) { $0 == "key:other" })
         let sms = try await s.outbox(iin: applicant)
         #expect(sms.count == 1)
         #expect(sms.first?.language == "kk" && sms.first?.body == moderationResultMessage(approved: true, attemptsLeft: 0).text(.kk))

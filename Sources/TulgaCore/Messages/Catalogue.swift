@@ -13,7 +13,7 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     case kioskOutcomeRetry = "kiosk.outcome_retry", kioskOutcomeInPerson = "kiosk.outcome_in_person"
     // SMS texts.
     case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
-    case smsModerationRejectedRetry = "sms.moderation_rejected_retry"
+    case smsModerationRejectedRetry = "sms.moderation_rejected_retry", smsPhoneChanged = "sms.phone_changed"
     // Portal status titles.
     case statusNew = "status.new", statusIdentified = "status.identified", statusSigning = "status.signing"
     case statusIssued = "status.issued", statusInstalled = "status.installed", statusRejected = "status.rejected"
@@ -82,6 +82,9 @@ public enum Catalogue {
         .smsCode: ("Код подтверждения для выпуска ЭЦП: {code}. Никому не сообщайте.",
                    "ЭЦҚ шығаруға арналған растау коды: {code}. Ешкімге айтпаңыз.",
                    "Confirmation code for issuing your EDS: {code}. Do not share it."),
+        .smsPhoneChanged: ("Номер телефона для вашего ИИН изменён. Если вы его не меняли, обратитесь в ЦОН.",
+                           "ЖСН-ыңызға байланған телефон нөмірі өзгертілді. Егер оны сіз өзгертпесеңіз, ХҚКО-ға жүгініңіз.",
+                           "The phone number for your IIN was changed. If you did not change it, contact a service centre."),
         .smsModerationApproved: ("Проверка вашей фотографии завершена: личность подтверждена. Вы можете продолжить выпуск ЭЦП.",
                                  "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталды. ЭЦҚ шығаруды жалғастыра аласыз.",
                                  "The check of your photo is complete: your identity is confirmed. You can continue issuing your EDS."),

@@ -27,7 +27,11 @@ public struct DigitalIDRecords: Sendable {
         case iin, surname, givenName = "given_name", documentNumber = "document_number", status, createdAt = "created_at"
         case verifiedAt = "verified_at", verifiedBy = "verified_by", pinHash = "pin_hash", pinFailures = "pin_failures", pinLocked = "pin_locked"
         case id, scope, grantedAt = "granted_at", expiresAt = "expires_at", revokedAt = "revoked_at", patronymic
+        case pinSetter = "pin_setter", pinSetterUntil = "pin_setter_until"
     }
+
+    /// How long after a passed verification its runner may set the first PIN (or a new one after a reset).
+    public static let pinWindowSeconds: Double = 86400
 
     /// The Digital ID tables, as released in v1.
     ///
@@ -47,6 +51,11 @@ public struct DigitalIDRecords: Sendable {
             """,
         ])
         migrator.registerMigration("digital_id.v2", ["ALTER TABLE digital_ids ADD COLUMN patronymic TEXT"])
+        // Who may set the first PIN, and until when: the system that ran the passed verification.
+        migrator.registerMigration("digital_id.v3", [
+            "ALTER TABLE digital_ids ADD COLUMN pin_setter TEXT",
+            "ALTER TABLE digital_ids ADD COLUMN pin_setter_until {REAL}",
+        ])
     }
 
     /// Creates the record after a passed verification or an approval, inside the caller's
@@ -59,30 +68,39 @@ public struct DigitalIDRecords: Sendable {
     ///   - givenName: the given name, from the registry.
     ///   - documentNumber: the identity document's number, from the registry.
     ///   - verifiedBy: `automatic` or `moderator:<id>`.
+    ///   - pinSetter: who ran the verification (the attempt's owner): the only calling system that may
+    ///     set the first PIN, within ``pinWindowSeconds``; `nil` leaves it to staff.
     ///   - now: the injected clock's time.
     /// - Throws: ``StorageError`` `.damagedRow` if a stored status cannot be read; ``DatabaseFailure`` from the database.
     public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, patronymic: String? = nil,
-                              documentNumber: String, verifiedBy: String, at now: Double) throws {
-        let existing = try db.one("SELECT status, pin_locked FROM digital_ids WHERE iin = ?", [.text(iin)])
+                              documentNumber: String, verifiedBy: String, pinSetter: String? = nil, at now: Double) throws {
+        let existing = try db.one("SELECT status, pin_locked, pin_hash FROM digital_ids WHERE iin = ?", [.text(iin)])
+        let setter: [SQLValue] = [SQLValue(pinSetter), .double(now + pinWindowSeconds)]
         switch DigitalIDLifecycle.creation(existing: try existing?.value(Columns.status, as: DigitalIDRecord.Status.self)) {
         case .keep:
             // PIN recovery: a locked PIN is cleared only by a new passed verification of the same
             // person; they then set a new one. Nothing else unlocks it.
             if let existing, try existing.bool(Columns.pinLocked) {
-                try db.execute("UPDATE digital_ids SET pin_hash = NULL, pin_failures = 0, pin_locked = 0, verified_at = ?, verified_by = ? WHERE iin = ?",
-                               [.double(now), .text(verifiedBy), .text(iin)])
+                try db.execute("""
+                    UPDATE digital_ids SET pin_hash = NULL, pin_failures = 0, pin_locked = 0, verified_at = ?, verified_by = ?,
+                      pin_setter = ?, pin_setter_until = ? WHERE iin = ?
+                    """, [.double(now), .text(verifiedBy)] + setter + [.text(iin)])
                 try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.pin_reset", subject: iin,
                                     detail: "a new verification passed; a new PIN is to be set")
+            } else if let existing, try existing.optionalText(Columns.pinHash) == nil {
+                // No PIN yet: this verification's runner may set it now (an earlier window may have passed).
+                try db.execute("UPDATE digital_ids SET pin_setter = ?, pin_setter_until = ? WHERE iin = ?", setter + [.text(iin)])
             }
             return
         case .replaceRevoked: try db.execute("DELETE FROM digital_ids WHERE iin = ?", [.text(iin)])
         case .create: break
         }
         try db.execute("""
-            INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by, patronymic)
-            VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)
+            INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by, patronymic,
+                                     pin_setter, pin_setter_until)
+            VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
             """, [.text(iin), .text(surname), .text(givenName), .text(documentNumber), .double(now), .double(now), .text(verifiedBy),
-                  SQLValue(patronymic)])
+                  SQLValue(patronymic)] + setter)
         try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.create", subject: iin,
                             detail: verifiedBy)
     }
@@ -114,22 +132,47 @@ public struct DigitalIDRecords: Sendable {
     /// - Throws: ``DigitalIDError`` `.pinNotSixDigits`, `.pinAllSame` or `.pinSequence` for a PIN that breaks a rule, `.notFound` without a Digital ID,
     ///   `.invalidState` unless it is active, `.conflict` if a PIN is already set; `CryptoFailure` if hashing
     ///   fails; ``DatabaseFailure`` from the database.
-    public func setPIN(iin: String, pin: String) async throws {
-        try await writePIN(iin: iin, pin: pin, action: "digital_id.set_pin") { record in
+    ///   - setter: when given, whether the caller is the stored PIN setter (its tag, or `nil` when a kiosk
+    ///     or the CLI ran the verification): the PIN is then set only by them, within ``pinWindowSeconds``
+    ///     of the verification. Without it (staff), by anyone.
+    public func setPIN(iin: String, pin: String, setter: (@Sendable (String?) -> Bool)? = nil) async throws {
+        let now = clock.now()
+        try await writePIN(iin: iin, pin: pin, action: "digital_id.set_pin") { record, row in
             guard !record.hasPIN else { throw DigitalIDError(.conflict, "a PIN is already set") }
+            guard let setter else { return }
+            let stored = try row.optionalText(Columns.pinSetter), until = try row.optionalDouble(Columns.pinSetterUntil)
+            guard setter(stored), let until, now <= until else {
+                throw DigitalIDError(.invalidState, "the PIN is set through the system that ran the passed verification, within a day of it: verify again")
+            }
         }
     }
 
-    /// Hashes `pin` (after the rules) and stores it for an active record that passes `check`, with an audit row.
-    private func writePIN(iin: String, pin: String, action: String, check: @escaping @Sendable (DigitalIDRecord) throws -> Void) async throws {
+    /// Whether `setter` accepts the stored PIN setter of a record without a PIN, within its window
+    /// (see ``setPIN(iin:pin:setter:)``).
+    ///
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure`` from the database.
+    public func isPINSetter(iin: String, _ setter: @escaping @Sendable (String?) -> Bool) async throws -> Bool {
+        let now = clock.now()
+        return try await database.transaction { db in
+            guard let row = try db.one("SELECT pin_setter, pin_setter_until FROM digital_ids WHERE iin = ? AND pin_hash IS NULL", [.text(iin)]),
+                  let until = try row.optionalDouble(Columns.pinSetterUntil) else { return false }
+            let stored = try row.optionalText(Columns.pinSetter)
+            return now <= until && setter(stored)
+        }
+    }
+
+    /// Hashes `pin` (after the rules) and stores it for an active record that passes `check`, with an
+    /// audit row; the right to set a first PIN is used up.
+    private func writePIN(iin: String, pin: String, action: String, check: @escaping @Sendable (DigitalIDRecord, SQLRow) throws -> Void) async throws {
         try PINPolicy.check(pin)
         let hash = try SecretHash.make(pin), now = clock.now()
         try await database.transaction { db in
             guard let row = try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]) else { throw DigitalIDError(.notFound, "no Digital ID for \(iin)") }
             let record = try Self.record(row)
             guard record.status == .active else { throw DigitalIDError(.invalidState, "the Digital ID is \(record.status.rawValue)") }
-            try check(record)
-            try db.execute("UPDATE digital_ids SET pin_hash = ?, pin_failures = 0, pin_locked = 0 WHERE iin = ?", [.text(hash), .text(iin)])
+            try check(record, row)
+            try db.execute("UPDATE digital_ids SET pin_hash = ?, pin_failures = 0, pin_locked = 0, pin_setter = NULL, pin_setter_until = NULL WHERE iin = ?",
+                           [.text(hash), .text(iin)])
             try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: action, subject: iin, detail: "")
         }
     }
@@ -195,7 +238,7 @@ public struct DigitalIDRecords: Sendable {
     ///
     /// - Throws: ``DigitalIDError`` for a PIN that breaks the rules, no record, one not active, or no PIN to change.
     public func changePIN(iin: String, to pin: String) async throws {
-        try await writePIN(iin: iin, pin: pin, action: "digital_id.change_pin") { record in
+        try await writePIN(iin: iin, pin: pin, action: "digital_id.change_pin") { record, _ in
             guard record.hasPIN, !record.pinLocked else { throw DigitalIDError(.conflict, "no PIN to change: set one, or verify again to clear a locked one") }
         }
     }
@@ -224,7 +267,7 @@ public struct DigitalIDRecords: Sendable {
         let now = clock.now(), id = try newRecordID("consent")
         return try await database.transaction { db in
             let status = try db.one("SELECT status FROM digital_ids WHERE iin = ?", [.text(iin)])?.value(Columns.status, as: DigitalIDRecord.Status.self)
-            try ConsentRules.checkGrant(seconds: seconds, status: status)
+            try ConsentRules.checkGrant(scope: scope, seconds: seconds, status: status)
             try db.execute("INSERT INTO consents (id, iin, scope, granted_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            [.text(id), .text(iin), .text(scope), .double(now), .double(now + seconds)])
             try AuditLog.append(db, at: now, actor: "applicant:\(iin)", action: "consent.grant", subject: id, detail: scope)

@@ -140,6 +140,8 @@ public struct Consent: Sendable, Hashable, Codable {
 
     /// The scope the CA service asks for.
     public static let caIdentityScope = "ca.identity"
+    /// The scopes a consent may name: only ones some service asks for.
+    public static let knownScopes: Set<String> = [caIdentityScope]
 }
 
 /// Codes of refused Digital ID steps.
@@ -152,12 +154,14 @@ public enum DigitalIDErrorCode: String, ErrorCode {
     case pinNotSixDigits = "pin_not_six_digits", pinAllSame = "pin_all_same", pinSequence = "pin_sequence"
     /// A PIN is already set (409).
     case conflict
+    /// A consent names a scope no service asks for (422).
+    case invalidScope = "invalid_scope"
 
     /// 404, 422 or 409, as listed on the cases (a damaged row is a `StorageError`).
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
-        case .pinNotSixDigits, .pinAllSame, .pinSequence: .invalid
+        case .pinNotSixDigits, .pinAllSame, .pinSequence, .invalidScope: .invalid
         case .invalidState, .conflict: .conflict
         }
     }
@@ -252,11 +256,15 @@ public enum ConsentRules {
     /// Checks that a consent may be granted.
     ///
     /// - Parameters:
+    ///   - scope: what it allows: one of ``Consent/knownScopes``.
     ///   - seconds: how long the consent lasts.
     ///   - status: the Digital ID's status, or `nil` if there is none.
-    /// - Throws: ``DigitalIDError`` `.invalidState` for a length outside 1 second...366 days, or when the
-    ///   Digital ID is not active.
-    public static func checkGrant(seconds: Double, status: DigitalIDRecord.Status?) throws(DigitalIDError) {
+    /// - Throws: ``DigitalIDError`` `.invalidScope` for an unknown scope; `.invalidState` for a length outside
+    ///   1 second...366 days, or when the Digital ID is not active.
+    public static func checkGrant(scope: String = Consent.caIdentityScope, seconds: Double, status: DigitalIDRecord.Status?) throws(DigitalIDError) {
+        guard Consent.knownScopes.contains(scope) else {
+            throw DigitalIDError(.invalidScope, "a consent's scope must be one of: \(Consent.knownScopes.sorted().joined(separator: ", "))")
+        }
         guard seconds > 0, seconds <= maxSeconds else { throw DigitalIDError(.invalidState, "a consent lasts between 1 second and 366 days") }
         guard status == .active else { throw DigitalIDError(.invalidState, "consent needs an active Digital ID") }
     }

@@ -155,8 +155,8 @@ public struct AttemptRunner: Sendable {
     /// - Returns: The started attempt.
     /// - Throws: ``AttemptError`` `.attemptsExhausted` when no attempt is free; ``StorageError``; ``DatabaseFailure``;
     ///   `CryptoFailure`.
-    public func begin(iin: String, language: Language, reference: Embedding, photo: Data) async throws -> StartedAttempt {
-        StartedAttempt(ticket: try await records.attempts.begin(iin: iin, language: language), reference: reference, referencePhoto: photo)
+    public func begin(iin: String, language: Language, owner: String? = nil, reference: Embedding, photo: Data) async throws -> StartedAttempt {
+        StartedAttempt(ticket: try await records.attempts.begin(iin: iin, language: language, owner: owner), reference: reference, referencePhoto: photo)
     }
 
     /// A new liveness session, prompts drawn from the CSPRNG unless given.
@@ -326,7 +326,7 @@ public struct AttemptRunner: Sendable {
                 throw AttemptStartError(.notInRegistry, "IIN \(ticket.iin) is not in the registry")
             }
             try DigitalIDRecords.create(db, iin: ticket.iin, surname: person.surname, givenName: person.givenName, patronymic: person.patronymic,
-                                        documentNumber: person.documentNumber, verifiedBy: "automatic", at: now)
+                                        documentNumber: person.documentNumber, verifiedBy: "automatic", pinSetter: ticket.owner, at: now)
         case .review:
             let caseID = try newRecordID("case")
             try ModerationRecords.openCase(db, key: records.cipher, id: caseID, iin: ticket.iin, attemptID: ticket.id, score: score ?? 0,

@@ -45,7 +45,8 @@ public struct ModerationDesk: Sendable {
                 guard let person else { throw ModerationError(.invalidRow, "IIN \(iin) of case \(id) is not in the registry") }
                 try DigitalIDRecords.create(db, iin: iin, surname: person.surname, givenName: person.givenName, patronymic: person.patronymic,
                                             documentNumber: person.documentNumber,
-                                            verifiedBy: "moderator:\(moderator.id)", at: now)
+                                            verifiedBy: "moderator:\(moderator.id)",
+                                            pinSetter: try AttemptRecords.owner(db, attemptID: try ModerationRecords.attemptID(db, case: id)), at: now)
             } else {
                 let counter = try AttemptRecords.rejectReviewed(db, attemptID: try ModerationRecords.attemptID(db, case: id), iin: iin, reason: reason, at: now)
                 left = policy.attemptsLeft(failures: counter.failures, running: counter.running)

@@ -13,23 +13,34 @@ public struct DigitalIDView: Sendable, Codable, Hashable {
 /// and every step but the first PIN also the PIN: a system that never saw the applicant's code
 /// reaches nobody's Digital ID.
 extension IssuanceService {
-    /// The record and its consents.
+    /// The record and its consents: with the PIN once one is set; before that, only to the caller
+    /// that may set it (the one that ran the passed verification).
     ///
-    /// - Throws: ``IssuanceError`` `.code` without a fresh confirmation through `caller`, `.digitalID` without a record.
-    public func digitalID(iin: String, caller: Caller) async throws -> DigitalIDView {
+    /// - Throws: ``IssuanceError`` `.code` without a fresh confirmation through `caller`, `.digitalID` without a record
+    ///   or for a caller that may not see it yet, `.pin` for a missing or wrong PIN.
+    public func digitalID(iin: String, pin: String?, caller: Caller) async throws -> DigitalIDView {
         let iin = try Self.checkIIN(iin)
         try await requirePhoneConfirmed(iin: iin, caller: caller)
         guard let record = try await digitalIDs.record(iin) else { throw IssuanceError(.digitalID, "no Digital ID for this IIN: pass the verification first") }
+        if record.hasPIN {
+            guard let pin else { throw IssuanceError(.pin, "enter the Digital ID's PIN") }
+            try await checkPIN(iin: iin, pin: pin, whose: "your")
+        } else if try await !digitalIDs.isPINSetter(iin: iin, { caller.owns($0) }) {
+            throw IssuanceError(.digitalID, "the Digital ID has no PIN yet: it is shown to the system that ran the passed verification")
+        }
         return DigitalIDView(record: record, consents: try await digitalIDs.consents(iin: iin))
     }
 
-    /// Sets the first PIN (or a new one after a passed verification cleared a locked one).
+    /// Sets the first PIN (or a new one after a passed verification cleared a locked one): only
+    /// the caller that ran that verification may, within a day of it, so a phone confirmation
+    /// alone (a swapped SIM, say) never gives anyone a Digital ID.
     ///
-    /// - Throws: ``IssuanceError`` `.code`; ``DigitalIDError`` for a PIN that breaks the rules, no record, or a PIN already set.
+    /// - Throws: ``IssuanceError`` `.code`; ``DigitalIDError`` for a PIN that breaks the rules, no record, a PIN
+    ///   already set, or (`.invalidState`) a caller that did not run the verification or came too late.
     public func setPIN(iin: String, pin: String, caller: Caller) async throws {
         let iin = try Self.checkIIN(iin)
         try await requirePhoneConfirmed(iin: iin, caller: caller)
-        try await digitalIDs.setPIN(iin: iin, pin: pin)
+        try await digitalIDs.setPIN(iin: iin, pin: pin) { caller.owns($0) }
     }
 
     /// Replaces the PIN after checking the current one.

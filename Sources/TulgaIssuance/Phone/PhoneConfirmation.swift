@@ -7,7 +7,8 @@ import TulgaStorage
 extension IssuanceService {
     /// Puts a phone in the mobile-citizens registry.
     ///
-    /// Replaces any phone the IIN had.
+    /// Replaces any phone the IIN had. A change voids every unused code and confirmation of the old
+    /// phone, and the old phone is told by SMS: a swapped number is noticed, not silently used.
     ///
     /// - Parameters:
     ///   - iin: the person's IIN.
@@ -19,25 +20,34 @@ extension IssuanceService {
         guard phone.hasPrefix("+7"), phone.count == 12, phone.dropFirst().allSatisfy(\.isNumber) else {
             throw IssuanceError(.invalidIdentity, "the phone must look like +7XXXXXXXXXX")
         }
-        let at = now
+        let at = now, outboxKey = outboxKey
         try await db.transaction { db in
+            let old = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone)
             try db.execute("DELETE FROM mobile_citizens WHERE iin = ?", [.text(iin)])
             try db.execute("INSERT INTO mobile_citizens (iin, phone) VALUES (?, ?)", [.text(iin), .text(phone)])
+            if let old, old != phone {
+                try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND used_at IS NULL", [.double(at), .text(iin)])
+                try db.execute("DELETE FROM phone_verifications WHERE iin = ?", [.text(iin)])
+                try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: old, language: .ru, message: Message(.smsPhoneChanged), at: at)
+            }
             try AuditLog.append(db, at: at, actor: actor, action: "phone.register", subject: iin, detail: "")
         }
     }
 
     /// Sends a new code to the phone in the mobile-citizens registry.
     ///
-    /// Any earlier unused code is marked replaced; the new one goes to the outbox, rendered in `language`.
+    /// Codes belong to the calling system that asked for them: its earlier unused code is marked
+    /// replaced, the limits count its own codes, and only it can confirm the new one (another system
+    /// can neither use nor burn it). The code goes to the outbox, rendered in `language`.
     ///
     /// - Parameters:
     ///   - iin: the applicant's IIN.
     ///   - language: the SMS language.
+    ///   - caller: the calling system (or staff) the applicant will type the code into.
     /// - Throws: ``IssuanceError`` `.phoneNotRegistered` (the portal's advice) or `.code` (too soon, too many);
     ///   `.invalidIdentity` for a bad IIN; `CryptoFailure`; ``StorageError``; ``DatabaseFailure``.
-    public func requestCode(iin: String, language: Language = .ru) async throws {
-        let iin = try Self.checkIIN(iin)
+    public func requestCode(iin: String, language: Language = .ru, caller: Caller = .staff("cli")) async throws {
+        let iin = try Self.checkIIN(iin), owner = caller.ownerTag
         var generator = SystemRandomNumberGenerator()
         let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
         let hash = try SecretHash.make(code, n: 1 << 14), at = now, policy = sms, id = try newRecordID("code"), outboxKey = outboxKey
@@ -46,12 +56,12 @@ extension IssuanceService {
             guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
                 throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
             }
-            let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND created_at > ? ORDER BY created_at DESC",
-                                      [.text(iin), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
+            let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND owner = ? AND created_at > ? ORDER BY created_at DESC",
+                                      [.text(iin), .text(owner), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
             try policy.checkRequest(now: at, sentInLastHour: recent)
-            try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND used_at IS NULL", [.double(at), .text(iin)])
-            try db.execute("INSERT INTO sms_codes (id, iin, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                           [.text(id), .text(iin), .text(hash), .double(at), .double(at + policy.validitySeconds)])
+            try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND owner = ? AND used_at IS NULL", [.double(at), .text(iin), .text(owner)])
+            try db.execute("INSERT INTO sms_codes (id, iin, code_hash, created_at, expires_at, owner) VALUES (?, ?, ?, ?, ?, ?)",
+                           [.text(id), .text(iin), .text(hash), .double(at), .double(at + policy.validitySeconds), .text(owner)])
             try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: phone, language: language, message: Message(.smsCode, ["code": code]), at: at)
             try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.code", subject: iin, detail: "")
         }
@@ -67,32 +77,37 @@ extension IssuanceService {
     ///   ``DatabaseFailure``.
     ///   - caller: the calling system the code was typed into: the confirmation is good for it alone (staff for any).
     public func confirmCode(iin: String, code: String, caller: Caller) async throws {
-        let iin = try Self.checkIIN(iin)
+        let iin = try Self.checkIIN(iin), owner = caller.ownerTag
         let at = now, policy = sms
+        // The latest code this caller asked for (staff: the latest of any).
         let row = try await db.transaction { db in
-            try db.one("SELECT id, code_hash, expires_at, used_at FROM sms_codes WHERE iin = ? ORDER BY created_at DESC", [.text(iin)])
+            try db.query("SELECT id, code_hash, owner FROM sms_codes WHERE iin = ? ORDER BY created_at DESC", [.text(iin)])
+                .first { caller.owns(try? $0.optionalText(Columns.owner)) }
         }
-        guard let row else { throw IssuanceError(.code, "no code was sent to this IIN; request one") }
+        guard let row else { throw IssuanceError(.code, "no code was sent to this IIN through this system; request one") }
         let id = try row.text(Columns.id)
         let stored = try row.text(Columns.codeHash)
         let matches = code.count == 6 && code.allSatisfy(\.isNumber) && SecretHash.verify(code, against: stored)
         // Commit the wrong entry first, throw after.
         let triesLeft: Int? = try await db.transaction { db in
             try db.lock("sms:" + iin)
-            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND at > ?", [.text(iin), .double(at - 3600)])?.int(Columns.n)) ?? 0
+            // Wrong entries count per calling system: another system's guesses cannot block this one.
+            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND owner = ? AND at > ?",
+                                    [.text(iin), .text(owner), .double(at - 3600)])?.int(Columns.n)) ?? 0
             guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(id)]) else {
                 throw IssuanceError(.code, "this code was already used or replaced; request a new one")
             }
             try policy.checkConfirmation(now: at, expiresAt: try current.double(Columns.expiresAt), usedAt: try current.optionalDouble(Columns.usedAt),
                                          wrongInLastHour: wrong)
             guard matches else {
-                try db.execute("INSERT INTO sms_failures (id, iin, at) VALUES (?, ?, ?)", [.text(try newRecordID("f")), .text(iin), .double(at)])
+                try db.execute("INSERT INTO sms_failures (id, iin, at, owner) VALUES (?, ?, ?, ?)",
+                               [.text(try newRecordID("f")), .text(iin), .double(at), .text(owner)])
                 try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.wrong", subject: iin, detail: "")
                 return policy.maxWrong - wrong - 1
             }
             try db.execute("UPDATE sms_codes SET used_at = ? WHERE id = ?", [.double(at), .text(id)])
             try db.execute("DELETE FROM phone_verifications WHERE iin = ?", [.text(iin)])
-            try db.execute("INSERT INTO phone_verifications (iin, verified_at, owner) VALUES (?, ?, ?)", [.text(iin), .double(at), .text(caller.ownerTag)])
+            try db.execute("INSERT INTO phone_verifications (iin, verified_at, owner) VALUES (?, ?, ?)", [.text(iin), .double(at), .text(owner)])
             try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.confirmed", subject: iin, detail: "")
             return nil
         }

@@ -59,6 +59,11 @@ extension IssuanceService {
             "ALTER TABLE applications ADD COLUMN agreement_version TEXT",
             "ALTER TABLE applications ADD COLUMN agreement_at {REAL}",
         ])
+        // A code, and each wrong entry, belongs to the calling system it was asked for through.
+        migrator.registerMigration("issuance.portal.v2", [
+            "ALTER TABLE sms_codes ADD COLUMN owner TEXT",
+            "ALTER TABLE sms_failures ADD COLUMN owner TEXT",
+        ])
     }
 }
 

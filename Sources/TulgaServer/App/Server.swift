@@ -58,7 +58,7 @@ public struct ServerEnvironment: Sendable {
         desk = ModerationDesk(records: records)
         let pool = try FacePipelinePool(config: face, size: config.pipelines)
         // A session ends (through the reaper) a minute before its attempt's lease could expire.
-        sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds,
+        sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds, faceWithinSeconds: config.sessionFaceWithinSeconds,
                                         lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60))
         decodeLimits = face.decode
         frameLimits = FrameLimits(maxLongSide: config.frameMaxLongSide, maxShortSide: config.frameMaxShortSide,

@@ -61,7 +61,7 @@ struct IssuanceRoutes {
             let input = try await body(request, IINBody.self)
             let iin = try validIIN(input.iin)
             try env.iinLimiter.take("sms:" + iin)
-            try await issuance.requestCode(iin: iin, language: try language(input.language))
+            try await issuance.requestCode(iin: iin, language: try language(input.language), caller: context.caller)
             return try json(["status": "sent", "validSeconds": "\(Int(issuance.sms.validitySeconds))"], status: .accepted)
         }
         routes.post("/sms/confirm") { request, context in

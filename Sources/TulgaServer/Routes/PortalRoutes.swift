@@ -15,10 +15,10 @@ import TulgaAttempts
 struct DigitalIDRoutes {
     let env: ServerEnvironment
 
-    struct IINBody: Decodable { let iin: String }
+    struct ShowBody: Decodable { let iin: String; let pin: String? }
     struct PINBody: Decodable { let iin: String; let pin: String }
     struct ChangeBody: Decodable { let iin: String; let pin: String; let newPin: String }
-    struct ConsentBody: Decodable { let iin: String; let pin: String; let scope: String?; let days: Double? }
+    struct ConsentBody: Decodable { let iin: String; let pin: String; let scope: String?; let days: Int? }
     struct RevokeBody: Decodable { let iin: String; let pin: String; let consentId: String }
 
     var collection: RouteCollection<TulgaContext> {
@@ -26,8 +26,11 @@ struct DigitalIDRoutes {
         let issuance = env.records.issuance
         routes.post("/show") { request, context in
             try context.require(.issuance)
-            let input = try await body(request, IINBody.self)
-            return try json(try await issuance.digitalID(iin: try validIIN(input.iin), caller: context.caller))
+            let input = try await body(request, ShowBody.self)
+            let iin = try validIIN(input.iin)
+            return try json(try await IssuanceRoutes.guardingPIN(env, context) {
+                try await issuance.digitalID(iin: iin, pin: input.pin, caller: context.caller)
+            })
         }
         routes.post("/pin") { request, context in
             try context.require(.issuance)
@@ -48,9 +51,13 @@ struct DigitalIDRoutes {
             try context.require(.issuance)
             let input = try await body(request, ConsentBody.self)
             let iin = try validIIN(input.iin), days = input.days ?? 30
-            guard days.isFinite, days > 0, days <= 366 else { throw Problem(.unprocessableContent, "invalid_days", "days must lie in 1...366") }
+            guard (1...366).contains(days) else { throw Problem(.unprocessableContent, "invalid_days", "days must be a whole number in 1...366") }
+            let scope = input.scope ?? Consent.caIdentityScope
+            guard Consent.knownScopes.contains(scope) else {
+                throw Problem(.unprocessableContent, "invalid_scope", "scope must be one of: \(Consent.knownScopes.sorted().joined(separator: ", "))")
+            }
             return try json(try await IssuanceRoutes.guardingPIN(env, context) {
-                try await issuance.grantConsent(iin: iin, pin: input.pin, scope: input.scope ?? Consent.caIdentityScope, days: days, caller: context.caller)
+                try await issuance.grantConsent(iin: iin, pin: input.pin, scope: scope, days: Double(days), caller: context.caller)
             }, status: .created)
         }
         routes.post("/consents/revoke") { request, context in

@@ -4,6 +4,7 @@ import TulgaFace
 import HTTPTypes
 import TulgaCore
 import TulgaFlow
+import TulgaIssuance
 import TulgaConfig
 import TulgaAttempts
 import TulgaPolicy
@@ -25,7 +26,7 @@ struct VerificationRoutes {
             try env.sessionLimiter.take("sessions:" + context.owner)
             try env.iinLimiter.take("iin:" + iin)
             let chosen = try language(input.language)
-            return try json(try await env.sessions.create(iin: iin, language: chosen, owner: context.owner), status: .created)
+            return try json(try await env.sessions.create(iin: iin, language: chosen, owner: context.owner, runBy: context.caller.ownerTag), status: .created)
         }
         routes.get("/{id}") { _, context in
             try context.require(.kiosk, .issuance)

@@ -57,14 +57,17 @@ actor VerificationSessions {
     let runner: AttemptRunner
     let clock: any WallClock
     let idleSeconds: Double
+    /// How long a session may go without a usable face or a selfie.
+    let faceWithinSeconds: Double
     /// The longest a session lives, however active: less than its attempt's lease.
     let lifetimeSeconds: Double
 
-    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double, lifetimeSeconds: Double) {
+    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double, faceWithinSeconds: Double = 60, lifetimeSeconds: Double) {
         self.pool = pool
         self.runner = runner
         self.clock = clock
         self.idleSeconds = idleSeconds
+        self.faceWithinSeconds = faceWithinSeconds
         self.lifetimeSeconds = lifetimeSeconds
     }
 
@@ -87,8 +90,9 @@ actor VerificationSessions {
                             selfieTaken: e.selfiePhoto != nil)
     }
 
-    /// Starts an attempt (counted atomically in the records) and its liveness session.
-    func create(iin: String, language: Language, owner: String) async throws -> SessionState {
+    /// Starts an attempt (counted atomically in the records) and its liveness session. `runBy` is
+    /// the caller's owner tag, recorded with the attempt: a pass lets it alone set the first PIN.
+    func create(iin: String, language: Language, owner: String, runBy: String) async throws -> SessionState {
         // One live session per person per calling system: a key cannot hold all of someone's attempts at once.
         let slot = owner + " " + iin
         if creating.contains(slot) || entries.values.contains(where: { $0.owner == owner && $0.started.ticket.iin == iin }) {
@@ -103,7 +107,7 @@ actor VerificationSessions {
         let (photo, reference) = try await runner.reference(iin: iin, models: models) { photo in
             try await pool.pipeline().withEngine { try AttemptRunner.referenceEmbedding($0, photo: photo) }
         }
-        let started = try await runner.begin(iin: iin, language: language, reference: reference, photo: photo)
+        let started = try await runner.begin(iin: iin, language: language, owner: runBy, reference: reference, photo: photo)
         let now = clock.nowMs()
         let id = "ver-" + makeNonce()
         let entry = Entry(owner: owner, started: started, session: runner.session(issuedAtMs: now), lastActivity: now, createdAt: now)
@@ -245,13 +249,13 @@ actor VerificationSessions {
         }
     }
 
-    /// Sessions idle longer than `idleSeconds`, older than `lifetimeSeconds`, or a minute old without
-    /// a usable face or a selfie, are finished: their liveness check fails, or, with no usable face seen, the
+    /// Sessions idle longer than `idleSeconds`, older than `lifetimeSeconds`, or `faceWithinSeconds` old
+    /// without a usable face or a selfie, are finished: their liveness check fails, or, with no usable face seen, the
     /// attempt is abandoned (so no key holds someone's attempts with empty sessions).
     func reap() async {
         let now = clock.nowMs()
         for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000
-                                                 || (!e.session.usableFaceSeen && e.selfiePhoto == nil && e.createdAt < now - 60_000)) {
+                                                 || (!e.session.usableFaceSeen && e.selfiePhoto == nil && e.createdAt < now - faceWithinSeconds * 1000)) {
             _ = try? await finish(id, owner: nil)
             entries[id] = nil   // abandoned (no face) or refused: either way it is over
         }
