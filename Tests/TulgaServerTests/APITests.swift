@@ -248,6 +248,13 @@ struct APITests {
                 #expect(j["attemptsLeft"] as? Int == 5 && j["inPersonUnlocked"] as? Bool == false)
             }
             try await client.execute(uri: "/v1/verifications/\(sid)", method: .get, headers: h) { #expect($0.status == .notFound) }
+            // Finishing again gives the same answer (a client that lost it asks again), to its owner only; nothing is recorded twice.
+            try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: h) { (r: TestResponse) async throws in
+                let again = try decode(r.body)
+                #expect(r.status == .ok && again["outcome"] as? String == "pass")
+            }
+            try await client.execute(uri: "/v1/verifications/\(sid)/finish", method: .post, headers: Fixture.headers("issuance2")) { #expect($0.status == .notFound) }
+            #expect(try await f.store.attempts.status(Fixture.linIIN).failures == 0)
 
             // The same video again, frame by frame as JPEG bodies (re-encoded): refused as a replay.
             let second = try await start(Fixture.linIIN)

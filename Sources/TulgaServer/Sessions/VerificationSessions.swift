@@ -51,6 +51,9 @@ actor VerificationSessions {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Finished sessions' results, kept `idleSeconds`: a client that lost the answer asks again and
+    /// gets the same one (its owner only).
+    private var finished: [String: (owner: String, result: Result<AttemptReport, AttemptError>, at: Double)] = [:]
     /// Owner and IIN of sessions being created (the actor is re-entered across their awaits).
     private var creating: Set<String> = []
     let pool: FacePipelinePool
@@ -220,15 +223,18 @@ actor VerificationSessions {
     /// Ends the session through the attempt runner (replay rule, bands, records).
     /// `owner` nil: the reaper, acting for the service.
     func finish(_ id: String, owner: String?) async throws -> AttemptReport {
+        if entries[id] == nil, let done = finished[id], owner == nil || done.owner == owner { return try done.result.get() }
         var e = try claim(id, owner: owner, whileRunning: false)
         do {
             let evidence = try AttemptRunner.evidencePhoto(selfie: e.selfieImage, mismatch: e.mismatchImage)
             let report = try await runner.finish(e.started, session: &e.session, selfie: e.selfiePhoto ?? e.session.selfie, selfieJPEG: evidence)
             entries[id] = nil
+            finished[id] = (e.owner, .success(report), clock.nowMs())
             Counter(label: "tulga_decisions_total", dimensions: [("outcome", report.outcome.rawValue)]).increment()
             return report
         } catch let error as AttemptError where error.code == .noFaceSeen {
             entries[id] = nil   // abandoned, not counted: the session is over
+            finished[id] = (e.owner, .failure(error), clock.nowMs())
             throw error
         } catch {
             release(id, nil)
@@ -254,6 +260,7 @@ actor VerificationSessions {
     /// attempt is abandoned (so no key holds someone's attempts with empty sessions).
     func reap() async {
         let now = clock.nowMs()
+        finished = finished.filter { $0.value.at >= now - idleSeconds * 1000 }
         for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000
                                                  || (!e.session.usableFaceSeen && e.selfiePhoto == nil && e.createdAt < now - faceWithinSeconds * 1000)) {
             _ = try? await finish(id, owner: nil)
