@@ -7,3 +7,4 @@ test:
 	bash scripts/test
 build:
 	swift build -c release --product tulga
+	swift build -c release --product TulgaVideo

@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "tulga", targets: ["TulgaCLI"]),
         .library(name: "TulgaFace", targets: ["TulgaFace"]),
         .executable(name: "tulga-bench", targets: ["TulgaBench"]),
+        // Clips and cameras, loaded by CTulgaVision with dlopen only when used (next to `tulga`).
+        .library(name: "TulgaVideo", type: .dynamic, targets: ["TulgaVideo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,21 +48,30 @@ let package = Package(
         .target(name: "TulgaLiveness", dependencies: ["TulgaCore", "TulgaFaceModel"], swiftSettings: swiftSettings),
 
         // MARK: Native shells.
-        // pkg-config tulga-opencv (written by scripts/setup from opencv4): include flags, and the
-        // six OpenCV modules the vision shim links.
+        // pkg-config tulga-vision (written by scripts/setup from opencv4): include flags, and the
+        // four OpenCV modules the vision shim links (dnn, objdetect, imgproc, core).
         .systemLibrary(
             name: "COpenCV",
-            pkgConfig: "tulga-opencv",
+            pkgConfig: "tulga-vision",
             providers: [.apt(["libopencv-dev"])]
         ),
-        // The C++ vision shim behind a plain C header (CTulgaVision.h).
+        // pkg-config tulga-video: OpenCV's videoio and FFmpeg's libraries, for libTulgaVideo.so only.
+        .systemLibrary(
+            name: "COpenCVVideo",
+            pkgConfig: "tulga-video",
+            providers: [.apt(["libopencv-dev", "libavformat-dev", "libavcodec-dev", "libswscale-dev"])]
+        ),
+        // The table libTulgaVideo.so exports (header only), shared by both sides of the dlopen.
+        .target(name: "CTulgaVideoABI"),
+        // The C++ vision shim behind a plain C header (CTulgaVision.h); JPEG and PNG through
+        // libjpeg-turbo and libpng directly (codec.c); clips and cameras through libTulgaVideo.so.
         .target(
             name: "CTulgaVision",
-            dependencies: ["COpenCV"],
-            // Video files go through FFmpeg's own libraries (bounded; see tv_video_open).
-            linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"),
-                             .linkedLibrary("swscale"), .linkedLibrary("avutil")]
+            dependencies: ["COpenCV", "CTulgaVideoABI"],
+            linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("dl")]
         ),
+        // libTulgaVideo.so: video files through FFmpeg's own libraries (bounded), V4L2 cameras through videoio.
+        .target(name: "TulgaVideo", dependencies: ["COpenCVVideo", "CTulgaVideoABI"], linkerSettings: [.linkedLibrary("stdc++")]),
         // Typed Swift face pipeline: images, frame sources, detector, embedder, quality, comparison.
         .target(name: "TulgaFace", dependencies: ["CTulgaVision", "TulgaCore", "TulgaFaceModel"], swiftSettings: swiftSettings),
         // The liveness runner: frames → observations for the pure machine, and the guidance loop.

@@ -1,11 +1,14 @@
 // The C++ floor: the same stages as tulga's pipeline, straight against Debian's OpenCV.
-// Build: g++ -O2 -std=c++17 floor.cpp $(pkg-config --cflags --libs opencv4) -o floor
+// Build (as Benchmarks/run.sh does): gcc -O2 -c Sources/CTulgaVision/codec.c -ISources/CTulgaVision/include -o codec.o;
+//   g++ -O2 -std=c++17 floor.cpp codec.o -ISources/CTulgaVision $(pkg-config --cflags --libs tulga-vision) -ljpeg -lpng16 -o floor
 // Usage: floor MODELS_DIR RUNS THREADS MIN_LONG_SIDE DETECT_LONG_SIDE image...  -> JSON on stdout
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
+
+// The decoder tulga uses (libjpeg-turbo and libpng directly), compiled in by Benchmarks/run.sh.
+#include "codec.h"
 
 #include <algorithm>
 #include <array>
@@ -44,14 +47,24 @@ static bool jpeg_size(const std::vector<uchar> &b, int &w, int &h) {
     return false;
 }
 
+static uint8_t *allocate(void *context, int32_t w, int32_t h) {
+    auto *m = static_cast<cv::Mat *>(context);
+    m->create(h, w, CV_8UC3);
+    return m->ptr<uint8_t>();
+}
+
 static cv::Mat decode(const std::vector<uchar> &bytes, int min_long_side) {
-    int w = 0, h = 0, flags = cv::IMREAD_COLOR;
+    int w = 0, h = 0;
+    cv::Mat m;
+    char message[512];
     if (jpeg_size(bytes, w, h)) {
         int d = 1, long_side = std::max(w, h);
         while (d < 8 && long_side / (d * 2) >= min_long_side) d *= 2;
-        flags = d == 8 ? cv::IMREAD_REDUCED_COLOR_8 : d == 4 ? cv::IMREAD_REDUCED_COLOR_4 : d == 2 ? cv::IMREAD_REDUCED_COLOR_2 : cv::IMREAD_COLOR;
+        tvc_jpeg_decode(bytes.data(), bytes.size(), d, allocate, &m, message, sizeof(message));
+    } else {
+        tvc_png_decode(bytes.data(), bytes.size(), allocate, &m, message, sizeof(message));
     }
-    return cv::imdecode(bytes, flags);
+    return m;
 }
 
 static cv::Mat detect(cv::dnn::Net &net, const std::vector<std::string> &names, const cv::Mat &src, int long_side) {

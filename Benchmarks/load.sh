@@ -10,6 +10,7 @@ command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 command -v wrk >/dev/null || { echo "load: wrk not found (apt-get install wrk)" >&2; exit 1; }
 DURATION=${DURATION:-10s}
 swift build -c release --product tulga 2>&1 | tail -n 1
+swift build -c release --product TulgaVideo 2>&1 | tail -n 1
 BIN="$(swift build -c release --show-bin-path)/tulga"
 WORK=$(mktemp -d /tmp/tulga-load.XXXXXX)
 PORT=${PORT:-18282}

@@ -2,6 +2,8 @@
 
 Usage: peer.py MODELS RUNS THREADS MIN_LONG_SIDE DETECT_LONG_SIDE [--throughput SECONDS] image...
 Prints JSON: per-stage medians in ms, or images/s for --throughput (one process, sequential).
+       peer.py MODELS --verify REFERENCE PROBE
+The whole-process peer of `tulga verify`: load both models, decode, detect, embed both, compare.
 """
 import json
 import sys
@@ -78,8 +80,26 @@ def detect(net, img, long_side):
     return faces
 
 
+def verify(models, reference, probe):
+    net = cv2.dnn.readNetFromONNX(models + "/face_detection_yunet_2023mar.onnx")
+    sf = cv2.FaceRecognizerSF.create(models + "/face_recognition_sface_2021dec.onnx", "")
+    feats = []
+    for path in (reference, probe):
+        img = decode(open(path, "rb").read(), 640)
+        faces = detect(net, img, 320)
+        if len(faces) != 1:
+            print("unusable")
+            sys.exit(2)
+        feats.append(sf.feature(sf.alignCrop(img, faces[0:1])).copy())
+    score = sf.match(feats[0], feats[1], cv2.FaceRecognizerSF_FR_COSINE)
+    print(f"score {score:.4f} decision {'match' if score >= 0.363 else 'no_match'}")
+    sys.exit(0 if score >= 0.363 else 1)
+
+
 def main():
     args = sys.argv[1:]
+    if len(args) == 4 and args[1] == "--verify":
+        return verify(args[0], args[2], args[3])
     models, runs, threads, min_long, det_long = args[0], int(args[1]), int(args[2]), int(args[3]), int(args[4])
     throughput = None
     images = args[5:]

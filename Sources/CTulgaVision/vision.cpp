@@ -1,25 +1,24 @@
 // The C++ side of CTulgaVision.h. Each exported function catches everything.
 #include "CTulgaVision.h"
+#include "codec.h"
+#include "guarded.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
-#include <opencv2/videoio.hpp>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
-#include <libswscale/swscale.h>
-}
+#include "TulgaVideoABI.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
-#include <chrono>
+#include <mutex>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -31,26 +30,9 @@ extern "C" {
 struct tv_image { cv::Mat mat; };
 struct tv_detector { cv::dnn::Net net; std::vector<std::string> outputs; };
 struct tv_recognizer { cv::Ptr<cv::FaceRecognizerSF> sf; };
-struct tv_capture { cv::VideoCapture cap; };
-struct tv_video {
-    AVFormatContext *format = nullptr;
-    AVCodecContext *codec = nullptr;
-    AVPacket *packet = nullptr;
-    AVFrame *frame = nullptr;
-    SwsContext *sws = nullptr;
-    int stream = -1;
-    tv_video_limits limits{};
-    int32_t frames = 0;
-    double first_ms = 0, end_ms = 0;
-    bool draining = false;
-    ~tv_video() {
-        sws_freeContext(sws);
-        av_frame_free(&frame);
-        av_packet_free(&packet);
-        avcodec_free_context(&codec);
-        avformat_close_input(&format);
-    }
-};
+// A camera or clip: the handle from libTulgaVideo.so and the table it came from.
+struct tv_capture { const tvv_api *api; tvv_capture *handle; };
+struct tv_video { const tvv_api *api; tvv_video *handle; };
 struct tv_eye_detector { cv::CascadeClassifier cascade; };
 
 namespace {
@@ -66,17 +48,8 @@ tv_status fail(tv_error *error, tv_status status, const char *format, ...) {
 }
 
 template <typename Body> tv_status guarded(tv_error *error, Body body) {
-    try {
-        return body();
-    } catch (const cv::Exception &e) {
-        return fail(error, TV_ERR_INTERNAL, "OpenCV: %s", e.what());
-    } catch (const std::bad_alloc &) {
-        return fail(error, TV_ERR_INTERNAL, "out of memory");
-    } catch (const std::exception &e) {
-        return fail(error, TV_ERR_INTERNAL, "%s", e.what());
-    } catch (...) {
-        return fail(error, TV_ERR_INTERNAL, "unknown C++ exception");
-    }
+    return catch_all(TV_ERR_INTERNAL, [error](tv_status status, const char *format, const char *text) { return fail(error, status, format, text); },
+                     body);
 }
 
 uint32_t be16(const uint8_t *p) { return (uint32_t(p[0]) << 8) | p[1]; }
@@ -160,15 +133,6 @@ bool png_has_iend(const uint8_t *b, size_t n) {
 
 tv_image *wrap(cv::Mat m) { return new tv_image{std::move(m)}; }
 
-tv_status copy_out(const std::vector<uint8_t> &v, uint8_t **out, size_t *length, tv_error *error) {
-    auto *p = static_cast<uint8_t *>(std::malloc(v.size() ? v.size() : 1));
-    if (!p) return fail(error, TV_ERR_INTERNAL, "out of memory");
-    std::memcpy(p, v.data(), v.size());
-    *out = p;
-    *length = v.size();
-    return TV_OK;
-}
-
 cv::Mat face_row(const tv_face *f) {
     cv::Mat row(1, 15, CV_32F);
     std::memcpy(row.ptr<float>(), f, sizeof(float) * 15);
@@ -181,6 +145,56 @@ cv::Rect clipped_box(const cv::Mat &m, const tv_face *f) {
 }
 
 bool valid_image(const tv_image *img) { return img && !img->mat.empty(); }
+
+// The codecs' and the video library's destination: a new packed BGR cv::Mat (context).
+uint8_t *allocate_bgr(void *context, int32_t width, int32_t height) {
+    try {
+        auto *mat = static_cast<cv::Mat *>(context);
+        mat->create(height, width, CV_8UC3);
+        return mat->ptr<uint8_t>();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+// libTulgaVideo.so: $TULGA_VIDEO_LIBRARY, else next to the running executable. Loaded once,
+// on the first clip or camera, and kept; a failed load is retried on the next call.
+const tvv_api *video_api(tv_error *error) {
+    static std::mutex lock;
+    static const tvv_api *loaded = nullptr;
+    std::lock_guard<std::mutex> guard(lock);
+    if (loaded) return loaded;
+    std::string path;
+    if (const char *env = getenv("TULGA_VIDEO_LIBRARY"); env && *env) {
+        path = env;
+    } else {
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0) {
+            fail(error, TV_ERR_VIDEO_LIBRARY, "the video library cannot be found: /proc/self/exe is unreadable; set TULGA_VIDEO_LIBRARY");
+            return nullptr;
+        }
+        exe[n] = 0;
+        path = exe;
+        path = path.substr(0, path.rfind('/') + 1) + "libTulgaVideo.so";
+    }
+    void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        const char *why = dlerror();
+        fail(error, TV_ERR_VIDEO_LIBRARY, "the video library %s cannot be loaded (%s); build it with swift build --product TulgaVideo "
+             "or set TULGA_VIDEO_LIBRARY", path.c_str(), why ? why : "unknown reason");
+        return nullptr;
+    }
+    auto entry = reinterpret_cast<const tvv_api *(*)(void)>(dlsym(library, TVV_SYMBOL));
+    const tvv_api *api = entry ? entry() : nullptr;
+    if (!api || api->abi_version != TVV_ABI_VERSION) {
+        dlclose(library);
+        fail(error, TV_ERR_VIDEO_LIBRARY, "the video library %s is not version %d of tulga's", path.c_str(), TVV_ABI_VERSION);
+        return nullptr;
+    }
+    loaded = api;
+    return loaded;
+}
 
 } // namespace
 
@@ -218,23 +232,16 @@ tv_status tv_image_decode(const uint8_t *bytes, size_t length, int64_t max_pixel
             return fail(error, TV_ERR_TRUNCATED, "JPEG: the file is truncated (no end-of-image marker after the scan data, %zu bytes)", length);
         if (info.format == TV_FORMAT_PNG && !png_has_iend(bytes, length))
             return fail(error, TV_ERR_TRUNCATED, "PNG: the file is truncated (no IEND chunk, %zu bytes)", length);
-        int flags = cv::IMREAD_COLOR;
         int divisor = 1;
         if (info.format == TV_FORMAT_JPEG && min_long_side > 0) {
             int long_side = std::max(info.width, info.height);
             while (divisor < 8 && long_side / (divisor * 2) >= min_long_side) divisor *= 2;
-            flags = divisor == 8 ? cv::IMREAD_REDUCED_COLOR_8
-                  : divisor == 4 ? cv::IMREAD_REDUCED_COLOR_4
-                  : divisor == 2 ? cv::IMREAD_REDUCED_COLOR_2 : cv::IMREAD_COLOR;
         }
-        cv::Mat raw(1, int(length), CV_8U, const_cast<uint8_t *>(bytes));
-        cv::Mat m = cv::imdecode(raw, flags);
-        if (m.empty())
-            return fail(error, TV_ERR_DECODE, "%s: the codec could not decode the data (%zu bytes)",
-                        info.format == TV_FORMAT_JPEG ? "JPEG" : "PNG", length);
-        if (m.depth() != CV_8U) m.convertTo(m, CV_8U, m.depth() == CV_16U ? 1.0 / 257.0 : 1.0);
-        if (m.channels() == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2BGR);
-        else if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
+        cv::Mat m;
+        int32_t decoded = info.format == TV_FORMAT_JPEG
+            ? tvc_jpeg_decode(bytes, length, divisor, allocate_bgr, &m, error->message, sizeof(error->message))
+            : tvc_png_decode(bytes, length, allocate_bgr, &m, error->message, sizeof(error->message));
+        if (decoded != TV_OK) return tv_status(decoded);
         *scale = divisor;
         *out = wrap(m);
         return TV_OK;
@@ -279,22 +286,18 @@ tv_status tv_image_encode_png(const tv_image *image, int32_t bit_depth, int32_t 
     return guarded(error, [&]() -> tv_status {
         if (!valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
         if (bit_depth != 8 && bit_depth != 16) return fail(error, TV_ERR_INVALID_ARGUMENT, "bit depth must be 8 or 16");
-        cv::Mat m = image->mat;
-        if (alpha) cv::cvtColor(m, m, cv::COLOR_BGR2BGRA);
-        if (bit_depth == 16) m.convertTo(m, CV_16U, 257.0);
-        std::vector<uint8_t> buf;
-        if (!cv::imencode(".png", m, buf)) return fail(error, TV_ERR_INTERNAL, "PNG encoding failed");
-        return copy_out(buf, out, length, error);
+        const cv::Mat &m = image->mat;
+        return tv_status(tvc_png_encode(m.ptr<uint8_t>(), m.cols, m.rows, m.step[0], bit_depth, alpha, out, length, error->message,
+                                        sizeof(error->message)));
     });
 }
 
 tv_status tv_image_encode_jpeg(const tv_image *image, int32_t quality, uint8_t **out, size_t *length, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
         if (!valid_image(image)) return fail(error, TV_ERR_INVALID_ARGUMENT, "empty image");
-        std::vector<uint8_t> buf;
-        std::vector<int> params = {cv::IMWRITE_JPEG_QUALITY, std::clamp(int(quality), 1, 100)};
-        if (!cv::imencode(".jpg", image->mat, buf, params)) return fail(error, TV_ERR_INTERNAL, "JPEG encoding failed");
-        return copy_out(buf, out, length, error);
+        const cv::Mat &m = image->mat;
+        return tv_status(tvc_jpeg_encode(m.ptr<uint8_t>(), m.cols, m.rows, m.step[0], quality, out, length, error->message,
+                                         sizeof(error->message)));
     });
 }
 
@@ -462,6 +465,7 @@ tv_status tv_detector_create(const char *model_path, tv_detector **out, tv_error
         d->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
         for (const char *kind : {"cls", "obj", "bbox", "kps"})
             for (int stride : {8, 16, 32}) d->outputs.push_back(std::string(kind) + "_" + std::to_string(stride));
+        malloc_trim(0);  // the parser's buffers, freed, go back to the system
         *out = d;
         return TV_OK;
     });
@@ -550,6 +554,8 @@ tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_e
             return fail(error, TV_ERR_MODEL, "recognizer model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
         auto sf = cv::FaceRecognizerSF::create(model_path, "");
         if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", model_path);
+        // The ONNX parse's transient copy (~95 MiB for SFace) is freed by now but glibc keeps it.
+        malloc_trim(0);
         *out = new tv_recognizer{sf};
         return TV_OK;
     });
@@ -639,40 +645,32 @@ tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image
     });
 }
 
-// Frame sources ---------------------------------------------------------------
+// Frame sources: libTulgaVideo.so, loaded on first use -------------------------
 
 tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps, tv_capture **out,
                                  tv_error *error) {
     return guarded(error, [&]() -> tv_status {
         *out = nullptr;
-        struct stat st;
-        if (!device_path || stat(device_path, &st) != 0)
-            return fail(error, TV_ERR_NO_CAMERA, "no camera at %s", device_path ? device_path : "(null)");
-        if (!S_ISCHR(st.st_mode))
-            return fail(error, TV_ERR_NO_CAMERA, "no camera at %s (not a character device)", device_path);
-        auto *c = new tv_capture{cv::VideoCapture()};
-        if (!c->cap.open(device_path, cv::CAP_V4L2)) {
-            delete c;
-            return fail(error, TV_ERR_CAPTURE, "the camera at %s cannot be opened through V4L2 (busy, or no permission)", device_path);
-        }
-        if (width > 0) c->cap.set(cv::CAP_PROP_FRAME_WIDTH, width);
-        if (height > 0) c->cap.set(cv::CAP_PROP_FRAME_HEIGHT, height);
-        if (fps > 0) c->cap.set(cv::CAP_PROP_FPS, fps);
-        *out = c;
+        const tvv_api *api = video_api(error);
+        if (!api) return TV_ERR_VIDEO_LIBRARY;
+        tvv_capture *handle = nullptr;
+        tv_status s = tv_status(api->capture_open(device_path, width, height, fps, &handle, error->message, sizeof(error->message)));
+        if (s != TV_OK) return s;
+        *out = new tv_capture{api, handle};
         return TV_OK;
     });
 }
 
-void tv_capture_free(tv_capture *capture) { delete capture; }
+void tv_capture_free(tv_capture *capture) {
+    if (!capture) return;
+    capture->api->capture_free(capture->handle);
+    delete capture;
+}
 
 void tv_capture_properties(const tv_capture *capture, double *fps, int32_t *frame_count) {
     *fps = 0;
     *frame_count = 0;
-    try {
-        if (!capture) return;
-        *fps = capture->cap.get(cv::CAP_PROP_FPS);
-        *frame_count = int32_t(capture->cap.get(cv::CAP_PROP_FRAME_COUNT));
-    } catch (...) {}
+    if (capture) capture->api->capture_properties(capture->handle, fps, frame_count);
 }
 
 tv_status tv_capture_read(tv_capture *capture, int64_t max_pixels, tv_image **out, double *timestamp_ms, tv_error *error) {
@@ -680,227 +678,61 @@ tv_status tv_capture_read(tv_capture *capture, int64_t max_pixels, tv_image **ou
         *out = nullptr;
         *timestamp_ms = 0;
         if (!capture) return fail(error, TV_ERR_INVALID_ARGUMENT, "capture is required");
-        // The device's mode is checked before a frame is read or converted.
-        double w = capture->cap.get(cv::CAP_PROP_FRAME_WIDTH), h = capture->cap.get(cv::CAP_PROP_FRAME_HEIGHT);
-        if (max_pixels > 0 && w * h > double(max_pixels))
-            return fail(error, TV_ERR_TOO_LARGE, "the camera gives %.0fx%.0f frames, over the limit of %lld pixels", w, h, (long long)max_pixels);
-        cv::Mat frame;
-        if (!capture->cap.read(frame) || frame.empty()) return fail(error, TV_ERR_CAPTURE, "the camera returned no frame");
-        if (max_pixels > 0 && int64_t(frame.cols) * frame.rows > max_pixels)
-            return fail(error, TV_ERR_TOO_LARGE, "the camera gave a %dx%d frame, over the limit of %lld pixels", frame.cols, frame.rows, (long long)max_pixels);
-        auto now = std::chrono::system_clock::now().time_since_epoch();
-        *timestamp_ms = double(std::chrono::duration_cast<std::chrono::microseconds>(now).count()) / 1000.0;
-        if (frame.channels() == 1) cv::cvtColor(frame, frame, cv::COLOR_GRAY2BGR);
-        *out = wrap(frame);
+        cv::Mat m;
+        tv_status s = tv_status(capture->api->capture_read(capture->handle, max_pixels, allocate_bgr, &m, timestamp_ms, error->message,
+                                                           sizeof(error->message)));
+        if (s != TV_OK) return s;
+        *out = wrap(m);
         return TV_OK;
     });
 }
-
-namespace {
-
-// The decoders a video may use (FFmpeg's names).
-const char *const kCodecs = "h264,hevc,vp8,vp9,libdav1d,av1,mpeg4,mjpeg,apng,gif";
-
-std::string av_message(int code) {
-    char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-    av_strerror(code, text, sizeof(text));
-    return text;
-}
-
-// TV_OK when a w x h frame is within the limits.
-tv_status check_size(const tv_video_limits &l, int64_t w, int64_t h, const char *what, tv_error *error) {
-    int64_t long_side = std::max(w, h), short_side = std::min(w, h);
-    if (w * h > l.max_pixels || long_side > l.max_long_side || short_side > l.max_short_side)
-        return fail(error, TV_ERR_TOO_LARGE, "%s %lldx%lld is over the limit of %dx%d (%lld pixels)", what, (long long)w, (long long)h,
-                    l.max_long_side, l.max_short_side, (long long)l.max_pixels);
-    return TV_OK;
-}
-
-} // namespace
-
-namespace {
-
-AVDictionary *input_options() {
-    AVDictionary *options = nullptr;
-    av_dict_set(&options, "protocol_whitelist", "file", 0);
-    av_dict_set(&options, "format_whitelist", "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,apng,gif", 0);
-    av_dict_set(&options, "codec_whitelist", kCodecs, 0);
-    return options;
-}
-
-// Reads the video stream's packets without decoding them: the first and last presentation
-// times (the last plus its duration) in milliseconds, and the packet count.
-tv_status scan_packets(const char *path, const tv_video_limits &limits, double *first_ms, double *end_ms, tv_error *error) {
-    AVFormatContext *format = nullptr;
-    AVDictionary *options = input_options();
-    int rc = avformat_open_input(&format, path, nullptr, &options);
-    av_dict_free(&options);
-    if (rc < 0) return fail(error, TV_ERR_CAPTURE, "the file is not a video this service reads (%s)", av_message(rc).c_str());
-    struct Close { AVFormatContext **f; ~Close() { avformat_close_input(f); } } close{&format};
-    int stream = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-    if (stream < 0) return fail(error, TV_ERR_CAPTURE, "the file holds no video stream");
-    AVRational base = format->streams[stream]->time_base;
-    AVPacket *packet = av_packet_alloc();
-    if (!packet) return fail(error, TV_ERR_INTERNAL, "out of memory");
-    struct Free { AVPacket **p; ~Free() { av_packet_free(p); } } free_packet{&packet};
-    int64_t packets = 0, lo = INT64_MAX, hi = INT64_MIN;
-    while ((rc = av_read_frame(format, packet)) >= 0) {
-        if (packet->stream_index == stream) {
-            if (++packets > int64_t(limits.max_frames) * 2) {
-                av_packet_unref(packet);
-                return fail(error, TV_ERR_TOO_LARGE, "the video holds more than %d frames", limits.max_frames);
-            }
-            int64_t t = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
-            if (t != AV_NOPTS_VALUE) {
-                lo = std::min(lo, t);
-                hi = std::max(hi, t + std::max<int64_t>(packet->duration, 0));
-            }
-        }
-        av_packet_unref(packet);
-    }
-    if (rc != AVERROR_EOF) return fail(error, TV_ERR_DECODE, "the video cannot be read (%s)", av_message(rc).c_str());
-    if (packets == 0) return fail(error, TV_ERR_CAPTURE, "the video holds no frames");
-    if (lo == INT64_MAX) return fail(error, TV_ERR_DECODE, "the video's frames carry no timestamps");
-    *first_ms = double(lo) * av_q2d(base) * 1000;
-    *end_ms = double(hi) * av_q2d(base) * 1000;
-    if (limits.max_duration_ms > 0 && *end_ms - *first_ms > limits.max_duration_ms)
-        return fail(error, TV_ERR_TOO_LARGE, "the video lasts %.0f ms, over the limit of %.0f ms", *end_ms - *first_ms, limits.max_duration_ms);
-    return TV_OK;
-}
-
-} // namespace
 
 tv_status tv_video_open(const char *path, const tv_video_limits *limits, tv_video **out, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
         *out = nullptr;
-        if (!path || !limits || limits->max_pixels <= 0 || limits->max_long_side <= 0 || limits->max_short_side <= 0 || limits->max_frames <= 0)
-            return fail(error, TV_ERR_INVALID_ARGUMENT, "a path and positive limits are required");
-        struct stat file;
-        if (stat(path, &file) != 0 || !S_ISREG(file.st_mode)) return fail(error, TV_ERR_CAPTURE, "no video file at %s", path);
-        auto v = std::make_unique<tv_video>();
-        v->limits = *limits;
-        char pixels[32];
-        snprintf(pixels, sizeof(pixels), "%lld", (long long)limits->max_pixels);
-        // The packets first, undecoded: how many, and the span of their timestamps.
-        if (tv_status scanned = scan_packets(path, v->limits, &v->first_ms, &v->end_ms, error); scanned != TV_OK) return scanned;
-        // Only local files and a few containers and codecs (input_options): no playlist or concat
-        // file can make FFmpeg open other files or URLs, and no obscure decoder sees hostile bytes.
-        AVDictionary *options = input_options();
-        int rc = avformat_open_input(&v->format, path, nullptr, &options);
-        av_dict_free(&options);
-        if (rc < 0) return fail(error, TV_ERR_CAPTURE, "the file is not a video this service reads (%s)", av_message(rc).c_str());
-        // Probing may decode frames: the decoders get the pixel limit and one thread here too.
-        std::vector<AVDictionary *> per_stream(v->format->nb_streams, nullptr);
-        for (auto &d : per_stream) {
-            av_dict_set(&d, "max_pixels", pixels, 0);
-            av_dict_set(&d, "threads", "1", 0);
-        }
-        rc = avformat_find_stream_info(v->format, per_stream.empty() ? nullptr : per_stream.data());
-        for (auto &d : per_stream) av_dict_free(&d);
-        const AVCodec *decoder = nullptr;
-        int stream = av_find_best_stream(v->format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
-        if (stream < 0 || !decoder) return fail(error, TV_ERR_CAPTURE, "the file holds no video stream this service decodes");
-        AVCodecParameters *par = v->format->streams[stream]->codecpar;
-        if (par->width <= 0 || par->height <= 0)
-            return fail(error, TV_ERR_CAPTURE, "the video's frame size is unknown%s", rc < 0 ? " (its frames are over the limits or damaged)" : "");
-        if (check_size(v->limits, par->width, par->height, "the video's frames are", error) != TV_OK) return TV_ERR_TOO_LARGE;
-        for (unsigned i = 0; i < v->format->nb_streams; i++)
-            if (int(i) != stream) v->format->streams[i]->discard = AVDISCARD_ALL;
-        v->codec = avcodec_alloc_context3(decoder);
-        if (!v->codec || avcodec_parameters_to_context(v->codec, par) < 0) return fail(error, TV_ERR_INTERNAL, "cannot set up the decoder");
-        v->codec->max_pixels = limits->max_pixels;
-        v->codec->thread_count = 1;
-        v->codec->pkt_timebase = v->format->streams[stream]->time_base;
-        AVDictionary *codec_options = nullptr;
-        av_dict_set(&codec_options, "codec_whitelist", kCodecs, 0);
-        rc = avcodec_open2(v->codec, decoder, &codec_options);
-        av_dict_free(&codec_options);
-        if (rc < 0) return fail(error, TV_ERR_CAPTURE, "the video's codec %s is not one this service decodes (%s)", decoder->name, av_message(rc).c_str());
-        v->packet = av_packet_alloc();
-        v->frame = av_frame_alloc();
-        if (!v->packet || !v->frame) return fail(error, TV_ERR_INTERNAL, "out of memory");
-        v->stream = stream;
-        *out = v.release();
+        if (!limits) return fail(error, TV_ERR_INVALID_ARGUMENT, "a path and positive limits are required");
+        const tvv_api *api = video_api(error);
+        if (!api) return TV_ERR_VIDEO_LIBRARY;
+        tvv_limits l{limits->max_pixels, limits->max_long_side, limits->max_short_side, limits->max_frames, limits->max_duration_ms};
+        tvv_video *handle = nullptr;
+        tv_status s = tv_status(api->video_open(path, &l, &handle, error->message, sizeof(error->message)));
+        if (s != TV_OK) return s;
+        *out = new tv_video{api, handle};
         return TV_OK;
     });
 }
 
-void tv_video_free(tv_video *video) { delete video; }
-
-void tv_video_span(const tv_video *video, double *first_ms, double *end_ms) {
-    *first_ms = video ? video->first_ms : 0;
-    *end_ms = video ? video->end_ms : 0;
+void tv_video_free(tv_video *video) {
+    if (!video) return;
+    video->api->video_free(video->handle);
+    delete video;
+    // The decoder's frame pools go back to the system, not only to glibc's free lists.
+    malloc_trim(0);
 }
 
 void tv_video_properties(const tv_video *video, double *fps, int32_t *frame_count, double *duration_ms) {
     *fps = 0;
     *frame_count = 0;
     *duration_ms = 0;
-    if (!video || video->stream < 0) return;
-    const AVStream *s = video->format->streams[video->stream];
-    AVRational rate = s->avg_frame_rate.num > 0 ? s->avg_frame_rate : s->r_frame_rate;
-    if (rate.num > 0 && rate.den > 0) *fps = av_q2d(rate);
-    if (s->nb_frames > 0 && s->nb_frames < INT32_MAX) *frame_count = int32_t(s->nb_frames);
-    if (s->duration > 0 && s->duration != AV_NOPTS_VALUE) *duration_ms = double(s->duration) * av_q2d(s->time_base) * 1000;
-    else if (video->format->duration > 0) *duration_ms = double(video->format->duration) / 1000.0;
+    if (video) video->api->video_properties(video->handle, fps, frame_count, duration_ms);
 }
 
-tv_status tv_video_read(tv_video *v, tv_image **out, double *timestamp_ms, tv_error *error) {
+void tv_video_span(const tv_video *video, double *first_ms, double *end_ms) {
+    *first_ms = 0;
+    *end_ms = 0;
+    if (video) video->api->video_span(video->handle, first_ms, end_ms);
+}
+
+tv_status tv_video_read(tv_video *video, tv_image **out, double *timestamp_ms, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
         *out = nullptr;
         *timestamp_ms = NAN;
-        if (!v || !v->codec) return fail(error, TV_ERR_INVALID_ARGUMENT, "video is required");
-        for (;;) {
-            int rc = avcodec_receive_frame(v->codec, v->frame);
-            if (rc == 0) break;
-            if (rc == AVERROR_EOF) return fail(error, TV_ERR_END_OF_STREAM, "end of stream");
-            if (rc != AVERROR(EAGAIN)) return fail(error, TV_ERR_DECODE, "the video cannot be decoded (%s)", av_message(rc).c_str());
-            if (v->draining) return fail(error, TV_ERR_END_OF_STREAM, "end of stream");
-            rc = av_read_frame(v->format, v->packet);
-            if (rc == AVERROR_EOF) {
-                v->draining = true;
-                avcodec_send_packet(v->codec, nullptr);
-                continue;
-            }
-            if (rc < 0) return fail(error, TV_ERR_DECODE, "the video cannot be read (%s)", av_message(rc).c_str());
-            if (v->packet->stream_index == v->stream) {
-                rc = avcodec_send_packet(v->codec, v->packet);
-                av_packet_unref(v->packet);
-                if (rc < 0 && rc != AVERROR(EAGAIN)) {
-                    if (check_size(v->limits, v->codec->width, v->codec->height, "a frame is", error) != TV_OK) return TV_ERR_TOO_LARGE;
-                    return fail(error, TV_ERR_DECODE, "the video cannot be decoded (%s)", av_message(rc).c_str());
-                }
-            } else {
-                av_packet_unref(v->packet);
-            }
-        }
-        AVFrame *f = v->frame;
-        struct Unref { AVFrame *f; ~Unref() { av_frame_unref(f); } } unref{f};
-        if (check_size(v->limits, f->width, f->height, "a frame is", error) != TV_OK) return TV_ERR_TOO_LARGE;
-        if (++v->frames > v->limits.max_frames)
-            return fail(error, TV_ERR_TOO_LARGE, "the video holds more than %d frames", v->limits.max_frames);
-        int64_t pts = f->best_effort_timestamp;
-        if (pts != AV_NOPTS_VALUE) {
-            *timestamp_ms = double(pts) * av_q2d(v->format->streams[v->stream]->time_base) * 1000;
-            if (v->limits.max_duration_ms > 0 && *timestamp_ms - v->first_ms > v->limits.max_duration_ms)
-                return fail(error, TV_ERR_TOO_LARGE, "a frame is stamped %.0f ms after the first, past the limit of %.0f ms",
-                            *timestamp_ms - v->first_ms, v->limits.max_duration_ms);
-        }
-        v->sws = sws_getCachedContext(v->sws, f->width, f->height, AVPixelFormat(f->format), f->width, f->height, AV_PIX_FMT_BGR24,
-                                      SWS_BILINEAR, nullptr, nullptr, nullptr);
-        if (!v->sws) return fail(error, TV_ERR_DECODE, "the video's pixel format cannot be converted");
-        // swscale's SIMD code writes whole vectors: its destination needs aligned, padded rows
-        // (av_frame_get_buffer), never a packed cv::Mat. The rows are copied out afterwards.
-        AVFrame *dst = av_frame_alloc();
-        if (!dst) return fail(error, TV_ERR_INTERNAL, "out of memory");
-        struct FreeFrame { AVFrame **f; ~FreeFrame() { av_frame_free(f); } } free_dst{&dst};
-        dst->format = AV_PIX_FMT_BGR24;
-        dst->width = f->width;
-        dst->height = f->height;
-        if (av_frame_get_buffer(dst, 64) < 0) return fail(error, TV_ERR_INTERNAL, "out of memory");
-        sws_scale(v->sws, f->data, f->linesize, 0, f->height, dst->data, dst->linesize);
-        cv::Mat view(f->height, f->width, CV_8UC3, dst->data[0], size_t(dst->linesize[0]));
-        *out = wrap(view.clone());
+        if (!video) return fail(error, TV_ERR_INVALID_ARGUMENT, "video is required");
+        cv::Mat m;
+        tv_status s = tv_status(video->api->video_read(video->handle, allocate_bgr, &m, timestamp_ms, error->message,
+                                                       sizeof(error->message)));
+        if (s != TV_OK) return s;
+        *out = wrap(m);
         return TV_OK;
     });
 }

@@ -31,7 +31,8 @@ typedef enum {
     TV_ERR_CAPTURE = 8,            // the device or video file cannot be opened or read
     TV_ERR_END_OF_STREAM = 9,      // no more frames
     TV_ERR_INVALID_ARGUMENT = 10,
-    TV_ERR_INTERNAL = 11           // an OpenCV or C++ exception, caught
+    TV_ERR_INTERNAL = 11,          // an OpenCV or C++ exception, caught
+    TV_ERR_VIDEO_LIBRARY = 12      // libTulgaVideo.so (clips and cameras) cannot be loaded
 } tv_status;
 
 typedef struct { char message[512]; } tv_error;
@@ -159,6 +160,8 @@ tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image
                                 int32_t *open_eyes, tv_error *error);
 
 // Frame sources ------------------------------------------------------------
+// Cameras and video files live in libTulgaVideo.so, loaded with dlopen on the first call
+// ($TULGA_VIDEO_LIBRARY, else next to the executable): TV_ERR_VIDEO_LIBRARY when it cannot be.
 /// Opens a V4L2 device (/dev/videoN) with the requested size and rate (0: device default).
 /// A path that does not exist gives TV_ERR_NO_CAMERA.
 tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps,

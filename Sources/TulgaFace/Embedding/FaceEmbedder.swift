@@ -1,11 +1,15 @@
 public import TulgaFaceModel
 import CTulgaVision
+import Synchronization
 
 /// SFace through cv::FaceRecognizerSF: aligns a face to 112×112 and embeds it.
 ///
-/// Not thread-safe: use one embedder per thread, or go through ``FacePipeline``.
-public final class FaceEmbedder {
+/// Safe to share: one call runs at a time (the network keeps per-net scratch buffers), so a
+/// process loads SFace once and every ``FacePipeline`` uses it (see ``FacePipelinePool``).
+public final class FaceEmbedder: @unchecked Sendable {
+    // Unchecked: `handle` is only used inside `lock`, and never changes after init.
     private let handle: OpaquePointer
+    private let lock = Mutex(())
 
     /// Loads SFace.
     ///
@@ -31,7 +35,9 @@ public final class FaceEmbedder {
         var values = [Float](repeating: 0, count: 128)
         var f = face.cValue
         try values.withUnsafeMutableBufferPointer { (buffer) throws(FaceError) in
-            try check { tv_recognizer_embed(handle, image.handle, &f, buffer.baseAddress, nil, $0) }
+            try lock.withLock { _ throws(FaceError) in
+                try check { tv_recognizer_embed(handle, image.handle, &f, buffer.baseAddress, nil, $0) }
+            }
         }
         return Embedding(values)
     }
@@ -48,7 +54,9 @@ public final class FaceEmbedder {
         var f = face.cValue
         var crop: OpaquePointer?
         try values.withUnsafeMutableBufferPointer { (buffer) throws(FaceError) in
-            try check { tv_recognizer_embed(handle, image.handle, &f, buffer.baseAddress, &crop, $0) }
+            try lock.withLock { _ throws(FaceError) in
+                try check { tv_recognizer_embed(handle, image.handle, &f, buffer.baseAddress, &crop, $0) }
+            }
         }
         guard let crop else { throw FaceError(.internalError, "no crop") }
         return Image(handle: crop)

@@ -34,6 +34,8 @@ public struct FaceError: Error, Hashable, Sendable {
         case invalidArgument = "invalid_argument"
         /// A bug on our side (500).
         case internalError = "internal_error"
+        /// libTulgaVideo.so, which reads clips and cameras, cannot be loaded (500).
+        case videoLibraryUnavailable = "video_library_unavailable"
     }
 
     /// The stable code.
@@ -80,6 +82,7 @@ extension FaceError {
         case TV_ERR_CAPTURE: code = .captureFailed
         case TV_ERR_END_OF_STREAM: code = .endOfStream
         case TV_ERR_INVALID_ARGUMENT: code = .invalidArgument
+        case TV_ERR_VIDEO_LIBRARY: code = .videoLibraryUnavailable
         default: code = .internalError
         }
         var copy = error
@@ -104,7 +107,7 @@ extension FaceError: TulgaError {
     /// `.internalError` for a missing model or a bug, `.tooLarge`, `.unavailable` for no camera, else `.invalid`.
     public var kind: ProblemKind {
         switch code {
-        case .modelUnavailable, .internalError: .internalError
+        case .modelUnavailable, .internalError, .videoLibraryUnavailable: .internalError
         case .tooLarge: .tooLarge
         case .noCamera: .unavailable
         default: .invalid

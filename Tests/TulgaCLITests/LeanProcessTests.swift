@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// What `tulga` maps: no video or image-codec layer of OpenCV, no FFmpeg; clips and cameras
+/// through libTulgaVideo.so, loaded only when used.
+@Suite("the tulga process links no video library", .serialized)
+struct LeanProcessTests {
+    /// Runs a tool and returns its standard output.
+    static func output(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static var videoLibrary: String { (CLI.binary as NSString).deletingLastPathComponent + "/libTulgaVideo.so" }
+
+    @Test("tulga's DT_NEEDED names neither videoio, imgcodecs nor FFmpeg; libTulgaVideo.so does")
+    func needed() throws {
+        let own = try Self.output("/usr/bin/readelf", ["-d", CLI.binary])
+        #expect(own.contains("libopencv_dnn"))
+        for library in ["libopencv_videoio", "libopencv_imgcodecs", "libavformat", "libavcodec"] {
+            #expect(!own.contains(library), "tulga needs \(library)")
+        }
+        #expect(own.contains("libjpeg") && own.contains("libpng16"))
+        let video = try Self.output("/usr/bin/readelf", ["-d", Self.videoLibrary])
+        #expect(video.contains("libopencv_videoio") && video.contains("libavcodec"))
+    }
+
+    @Test("the whole closure ldd loads for tulga holds no FFmpeg, GStreamer or GDAL")
+    func closure() throws {
+        let all = try Self.output("/usr/bin/ldd", [CLI.binary])
+        #expect(!all.contains("not found"))
+        for library in ["libavcodec", "libgstreamer", "libgdal", "libopencv_videoio", "libopencv_imgcodecs"] {
+            #expect(!all.contains(library), "tulga loads \(library)")
+        }
+    }
+
+    @Test("a clip with the video library missing is a clear error naming it")
+    func missingLibrary() throws {
+        let r = try CLI.run(["kiosk", "--source", KioskCommandTests.video, "--reference", KioskCommandTests.reference],
+                            environment: ["TULGA_VIDEO_LIBRARY": "/nonexistent/libTulgaVideo.so"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("the video library /nonexistent/libTulgaVideo.so cannot be loaded"), "\(r.stderr)")
+    }
+
+    @Test("the same clip through TULGA_VIDEO_LIBRARY set to the built library passes")
+    func namedLibrary() throws {
+        let r = try CLI.run(["kiosk", "--source", KioskCommandTests.video, "--reference", KioskCommandTests.reference,
+                             "--prompts", "turn_right", "--lang", "en"], environment: ["TULGA_VIDEO_LIBRARY": Self.videoLibrary])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("Check passed"))
+    }
+}
