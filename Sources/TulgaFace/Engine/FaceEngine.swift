@@ -79,7 +79,13 @@ public final class FaceEngine {
     /// - Parameter config: the model paths and settings.
     /// - Throws: ``FaceError`` `.modelUnavailable` if a model cannot be loaded.
     public convenience init(config: FaceConfig) throws(FaceError) {
-        try self.init(config: config, embedder: FaceEmbedder(modelPath: config.recognizerPath))
+        // The detector first: a missing models folder is reported by the first model's name.
+        let detector = try FaceDetector(modelPath: config.detectorPath, settings: config.detection)
+        self.init(config: config, detector: detector, embedder: try FaceEmbedder(modelPath: config.recognizerPath))
+    }
+
+    private init(config: FaceConfig, detector: FaceDetector, embedder: FaceEmbedder) {
+        (self.config, self.detector, self.embedder) = (config, detector, embedder)
     }
 
     /// Loads the detector and uses an SFace already loaded (shared between engines).
