@@ -271,7 +271,7 @@ struct SecretsAtRestTests {
         try await withKeyed(backend) { h in
             let iin = People.iin(80)
             try await People.register(h.store, iin, photo: Data("face".utf8))
-            let reference = ReferenceEmbedding(models: "m", photoDigest: sha256Hex(Data("face".utf8)), values: [1, 2, 3])
+            let reference = ReferenceEmbedding(models: "m", photoDigest: sha256Hex(Data("face".utf8)), values: (0..<ReferenceEmbedding.dimension).map(Float.init))
             try await h.store.registry.storeReference(reference, iin: iin, replacing: "computed")
             let apiKey = String(repeating: "k", count: 40)
             _ = try await h.store.apiKeys.add(name: "kiosk", scopes: ["kiosk"], key: apiKey)
