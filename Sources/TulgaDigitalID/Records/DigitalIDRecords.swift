@@ -140,8 +140,7 @@ public struct DigitalIDRecords: Sendable {
         try await writePIN(iin: iin, pin: pin, action: "digital_id.set_pin") { record, row in
             guard !record.hasPIN else { throw DigitalIDError(.conflict, "a PIN is already set") }
             guard let setter else { return }
-            let stored = try row.optionalText(Columns.pinSetter), until = try row.optionalDouble(Columns.pinSetterUntil)
-            guard setter(stored), let until, now <= until else {
+            guard try Self.allowsPINSetter(row, at: now, setter) else {
                 throw DigitalIDError(.invalidState, "the PIN is set through the system that ran the passed verification, within a day of it: verify again")
             }
         }
@@ -154,11 +153,15 @@ public struct DigitalIDRecords: Sendable {
     public func isPINSetter(iin: String, _ setter: @escaping @Sendable (String?) -> Bool) async throws -> Bool {
         let now = clock.now()
         return try await database.transaction { db in
-            guard let row = try db.one("SELECT pin_setter, pin_setter_until FROM digital_ids WHERE iin = ? AND pin_hash IS NULL", [.text(iin)]),
-                  let until = try row.optionalDouble(Columns.pinSetterUntil) else { return false }
-            let stored = try row.optionalText(Columns.pinSetter)
-            return now <= until && setter(stored)
+            guard let row = try db.one("SELECT pin_setter, pin_setter_until FROM digital_ids WHERE iin = ? AND pin_hash IS NULL", [.text(iin)]) else { return false }
+            return try Self.allowsPINSetter(row, at: now, setter)
         }
+    }
+
+    /// The one rule for the first PIN: `setter` accepts the row's stored setter, and its window is open at `now`.
+    static func allowsPINSetter(_ row: SQLRow, at now: Double, _ setter: (String?) -> Bool) throws -> Bool {
+        guard let until = try row.optionalDouble(Columns.pinSetterUntil), now <= until else { return false }
+        return setter(try row.optionalText(Columns.pinSetter))
     }
 
     /// Hashes `pin` (after the rules) and stores it for an active record that passes `check`, with an
