@@ -51,7 +51,7 @@ TULGA_NEW_API_KEY=$KEY "$BIN" apikey add load --scopes kiosk "${ARGS[@]}" >/dev/
 LOG_LEVEL=error "$BIN" serve "${ARGS[@]}" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
 
 # A 640x480 frame from the fixture video (the face, letterboxed).
 swift build -c release --product tulga-bench 2>&1 | tail -n 1

@@ -74,7 +74,7 @@ for pipelines in 1 2; do
   printf '{"server": {"pipelines": %d, "rateLimitPerIINPerMinute": 1e9}}\n' "$pipelines" > "$S/config.json"
   LOG_LEVEL=error "$BIN/tulga" serve --port 18383 --config "$S/config.json" "${SARGS[@]}" >/dev/null 2>&1 &
   PID=$!
-  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18383/health >/dev/null && break; sleep 0.2; done
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18383/health/ready >/dev/null && break; sleep 0.2; done
   IDLE=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
   SID=$(curl -s -X POST http://127.0.0.1:18383/v1/verifications -H "X-API-Key: $KEY" -d '{"iin":"850314300013"}' | "$VENV/bin/python" -c 'import json,sys;print(json.load(sys.stdin)["sessionId"])')
   curl -s -o /dev/null -X POST "http://127.0.0.1:18383/v1/verifications/$SID/clip" -H "X-API-Key: $KEY" --data-binary @../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4

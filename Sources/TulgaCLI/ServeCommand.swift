@@ -22,16 +22,33 @@ import TulgaLiveness
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP service (127.0.0.1:8080, SQLite under ./var by default).",
-        discussion: "Environment: TULGA_HOST, TULGA_PORT, TULGA_DATABASE, TULGA_CONFIG, TULGA_MODELS, LOG_LEVEL. SIGTERM or SIGINT shut it down gracefully.")
+        discussion: """
+            Environment: TULGA_HOST, TULGA_PORT, TULGA_DATABASE, TULGA_CONFIG, TULGA_MODELS, LOG_LEVEL, TULGA_LOG_FORMAT. \
+            Probes: GET /health/live (the process answers) and /health/ready (database, models, keys, outbox; 503 with the reason). \
+            SIGTERM or SIGINT shut it down gracefully.
+            """)
 
     @Option(help: "Address to bind.") var host: String?
     @Option(help: "Port.") var port: Int?
+    @Option(help: "Log lines on standard error: text, or json (one object per line: time, level, label, message, fields). Default: $TULGA_LOG_FORMAT, else text on a terminal and json otherwise.")
+    var logFormat: String?
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let format: LogFormat
+        if let logFormat {
+            guard let known = LogFormat(rawValue: logFormat) else { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
+            format = known
+        } else if let named = env["TULGA_LOG_FORMAT"], !named.isEmpty {
+            guard let known = LogFormat(rawValue: named) else { throw ValidationError("TULGA_LOG_FORMAT must be text or json, not \(named)") }
+            format = known
+        } else {
+            format = .automatic(isTerminal: isatty(STDERR_FILENO) == 1)
+        }
+        format.bootstrap()   // before any logger exists, the database's included
         let (s, opened) = try await store.open()
         var configuration = opened
-        let env = ProcessInfo.processInfo.environment
         configuration.server.host = host ?? env["TULGA_HOST"] ?? configuration.server.host
         configuration.server.port = port ?? env["TULGA_PORT"].flatMap(Int.init) ?? configuration.server.port
         var logger = Logger(label: "tulga")

@@ -211,6 +211,10 @@ public struct ServerConfig: Sendable, Codable {
     public var pipelines = 2
     /// The HTTP connection idle timeout, in seconds.
     public var idleTimeoutSeconds = 30
+    /// `/health/ready` fails when an SMS has waited longer than this for the gateway (a stuck hand-off).
+    public var readyOutboxMaxAgeSeconds = 900.0
+    /// `/health/ready` fails when the database has not answered within this many seconds.
+    public var readyDatabaseTimeoutSeconds = 3.0
     /// The defaults above.
     public init() {}
 }

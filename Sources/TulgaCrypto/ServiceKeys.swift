@@ -120,6 +120,16 @@ public struct ServiceKeys: Sendable {
         acceptsUnbound = PrivateFile.mode(Self.boundMarker(folder)) == nil
     }
 
+    /// The records' key files no longer on disk (the audit key counts as present when `$TULGA_AUDIT_KEY` gives it):
+    /// what a readiness check reports, since a restart would then fail.
+    ///
+    /// - Parameter environment: where `TULGA_AUDIT_KEY` is looked up.
+    /// - Returns: The missing file names, empty when all are there.
+    public func missingFiles(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let audit = (environment["TULGA_AUDIT_KEY"] ?? "").isEmpty ? ["audit.key"] : []
+        return (["evidence.key", "outbox.key"] + audit).filter { PrivateFile.mode((folder as NSString).appendingPathComponent($0)) == nil }
+    }
+
     /// The keys missing from `folder`, by file name.
     public static func missing(folder: String) -> [String] {
         ["evidence.key", "outbox.key", "audit.key", "audit-signing.key"].filter { PrivateFile.mode((folder as NSString).appendingPathComponent($0)) == nil }

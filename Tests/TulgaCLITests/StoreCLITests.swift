@@ -407,18 +407,8 @@ struct ServeTests {
     func gracefulShutdown() async throws {
         let w = try Workspace()
         let (server, serverLog, key, port) = try w.kioskServer(env: ["LOG_LEVEL": "debug"])   // "request started" lines
-        func curl(_ args: [String]) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            p.arguments = ["-s", "-H", "X-API-Key: \(key)"] + args
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
-        #expect(try curl(["http://127.0.0.1:\(port)/health"]).contains("ok"))
+        func curl(_ args: [String]) throws -> String { try ServeLogTests.curl(["-H", "X-API-Key: \(key)"] + args) }
+        #expect(try curl(["http://127.0.0.1:\(port)/health/ready"]).contains("\"ready\""))
         let created = try curl(["-X", "POST", "http://127.0.0.1:\(port)/v1/verifications", "-d", #"{"iin":"\#(Workspace.lin)"}"#])
         let sid = try #require((try JSONSerialization.jsonObject(with: Data(created.utf8)) as? [String: Any])?["sessionId"] as? String)
 

@@ -28,7 +28,7 @@ struct APITests {
     func access() async throws {
         let f = try await Fixture.make()
         try await f.app.test(.router) { client in
-            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/health/live", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers(nil), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
                 #expect(r.status == .unauthorized)
                 #expect(r.headers[.contentType] == "application/problem+json")
@@ -574,7 +574,7 @@ struct APITests {
     func live() async throws {
         let f = try await Fixture.make()
         try await f.app.test(.live) { client in
-            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/health/ready", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
                 #expect(r.status == .created)
             }

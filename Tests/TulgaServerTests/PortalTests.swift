@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TulgaDigitalID
 import TulgaAPIKeys
 import TulgaAttempts
 import TulgaCore
@@ -82,6 +83,10 @@ struct PortalTests {
             #expect(try await post("/v1/digital-id/show", ["iin": iin, "pin": "503816"]).0 == .ok)
             // Only a known scope, for whole days.
             #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "scope": "admin.everything"]).1["code"] as? String == "invalid_scope")
+            // The scope is checked before the PIN: a typo with a wrong PIN costs no PIN try.
+            let triesBefore = try await f.store.digitalIDs.record(iin)?.pinFailures
+            #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "111222", "scope": "ca.everything"]).1["code"] as? String == "invalid_scope")
+            #expect(try await f.store.digitalIDs.record(iin)?.pinFailures == triesBefore)
             #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 0]).1["code"] as? String == "invalid_days")
             #expect(try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 1.5]).0 == .badRequest)
             let granted = try await post("/v1/digital-id/consents", ["iin": iin, "pin": "503816", "days": 30])

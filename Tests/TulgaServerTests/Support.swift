@@ -79,6 +79,7 @@ struct Fixture {
     }
 
     var app: some ApplicationProtocol { buildApplication(env, logger: Logger(label: "test")) }
+    func app(logger: Logger) -> some ApplicationProtocol { buildApplication(env, logger: logger) }
 
     static func headers(_ scope: String?, json: Bool = true, moderator: (String, String)? = nil) -> HTTPFields {
         var h = HTTPFields()

@@ -16,7 +16,9 @@ import TulgaStorage
 /// and installs the certificates on "their computer".
 @Suite("The walkthrough over HTTP only", .serialized)
 struct WalkthroughTests {
-    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws {
+    /// The SMS code and the application number it used (LogTests looks for them in the logs).
+    @discardableResult
+    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws -> (code: String, number: String) {
         let h = Fixture.headers("issuance"), iin = Fixture.linIIN
         func call(_ uri: String, _ object: [String: Any]? = nil, method: HTTPRequest.Method = .post, body raw: ByteBuffer? = nil,
                   expect status: HTTPResponse.Status = .ok) async throws -> [String: Any] {
@@ -65,19 +67,20 @@ struct WalkthroughTests {
             #expect(rows.compactMap { $0["status"] as? String } == ["signing", "issued", "installed"])
             #expect(rows.allSatisfy { $0["at"] is Double && !(($0["title"] as? String) ?? "").isEmpty })
         }
+        return (code, number)
     }
 
     @Test("through Hummingbird's testing client")
     func router() async throws {
         let f = try await Fixture.make()
-        try await f.app.test(.router) { client in try await Self.walk(client, f) }
+        _ = try await f.app.test(.router) { client in try await Self.walk(client, f) }
         await f.store.database.close()
     }
 
     @Test("through a real client over loopback")
     func live() async throws {
         let f = try await Fixture.make()
-        try await f.app.test(.live) { client in try await Self.walk(client, f) }
+        _ = try await f.app.test(.live) { client in try await Self.walk(client, f) }
         await f.store.database.close()
     }
 }

@@ -253,6 +253,15 @@ public enum ConsentRules {
     /// The longest consent: 366 days, in seconds.
     public static let maxSeconds = 366.0 * 86400
 
+    /// Checks that `scope` is one a consent may have (before a PIN is tried, so a typo costs no try).
+    ///
+    /// - Throws: ``DigitalIDError`` `.invalidScope`, naming the known scopes.
+    public static func checkScope(_ scope: String) throws(DigitalIDError) {
+        guard Consent.knownScopes.contains(scope) else {
+            throw DigitalIDError(.invalidScope, "a consent's scope must be one of: \(Consent.knownScopes.sorted().joined(separator: ", "))")
+        }
+    }
+
     /// Checks that a consent may be granted.
     ///
     /// - Parameters:
@@ -262,9 +271,7 @@ public enum ConsentRules {
     /// - Throws: ``DigitalIDError`` `.invalidScope` for an unknown scope; `.invalidState` for a length outside
     ///   1 second...366 days, or when the Digital ID is not active.
     public static func checkGrant(scope: String = Consent.caIdentityScope, seconds: Double, status: DigitalIDRecord.Status?) throws(DigitalIDError) {
-        guard Consent.knownScopes.contains(scope) else {
-            throw DigitalIDError(.invalidScope, "a consent's scope must be one of: \(Consent.knownScopes.sorted().joined(separator: ", "))")
-        }
+        try checkScope(scope)
         guard seconds > 0, seconds <= maxSeconds else { throw DigitalIDError(.invalidState, "a consent lasts between 1 second and 366 days") }
         guard status == .active else { throw DigitalIDError(.invalidState, "consent needs an active Digital ID") }
     }

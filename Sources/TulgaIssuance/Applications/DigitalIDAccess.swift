@@ -59,6 +59,7 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.code` or `.pin`; ``DigitalIDError`` for a period out of range or a Digital ID not active.
     public func grantConsent(iin: String, pin: String, scope: String, days: Double, caller: Caller) async throws -> Consent {
         let iin = try Self.checkIIN(iin)
+        try ConsentRules.checkScope(scope)   // a wrong scope costs no PIN try
         try await requirePhoneConfirmed(iin: iin, caller: caller)
         try await checkPIN(iin: iin, pin: pin, whose: "your")
         return try await digitalIDs.grantConsent(iin: iin, scope: scope, seconds: days * 86400)

@@ -190,6 +190,11 @@ public struct LocalCA: Sendable {
         password = try Self.password(config)
     }
 
+    /// The CA's files no longer on disk (certificates and the issuing key), for a readiness check.
+    public var missingFiles: [String] {
+        ["root.crt", "issuing.crt", "issuing.key"].filter { !FileManager.default.fileExists(atPath: Self.path(config, $0)) }
+    }
+
     /// The issuing CA's key, decrypted for one operation.
     func issuingKey() throws -> String {
         guard let encrypted = try? String(contentsOfFile: Self.path(config, "issuing.key"), encoding: .utf8) else {

@@ -106,7 +106,7 @@ struct AuthMiddleware: RouterMiddleware {
     let clock: any WallClock
     /// Take the client from the last `X-Forwarded-For` hop (only behind a proxy that sets it).
     let trustForwardedFor: Bool
-    static let publicPaths: Set<String> = ["/health", "/metrics", "/openapi.yaml"]
+    static let publicPaths: Set<String> = ["/health", "/health/live", "/health/ready", "/metrics", "/openapi.yaml"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Relying parties fetch the CRL and ask OCSP without a key.

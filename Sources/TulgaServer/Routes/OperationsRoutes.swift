@@ -10,13 +10,29 @@ import TulgaModeration
 import CoreMetrics
 import Prometheus
 
-/// `/health`, `/openapi.yaml`, `/metrics`: public, no key.
+/// `/health/live`, `/health/ready`, `/openapi.yaml`, `/metrics`: public, no key.
 struct OperationsRoutes {
     let env: ServerEnvironment
 
+    /// `/health/ready`'s body: each check `ok`, or its reason.
+    struct ReadyBody: Encodable {
+        let status: String
+        let checks: [String: String]
+    }
+
     var collection: RouteCollection<TulgaContext> {
         let routes = RouteCollection(context: TulgaContext.self)
-        routes.get("/health") { _, _ in try json(["status": "ok"]) }
+        // Live: the process answers HTTP. Ready: it can do the work (Readiness), else 503 naming what is wrong.
+        routes.get("/health/live") { _, _ in try json(["status": "live"]) }
+        let ready: @Sendable (Request, TulgaContext) async throws -> Response = { _, _ in
+            let checks = await Readiness(env: env).run()
+            let failed = checks.contains { $0.problem != nil }
+            return try json(ReadyBody(status: failed ? "not ready" : "ready",
+                                      checks: Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0.problem ?? "ok") })),
+                            status: failed ? .serviceUnavailable : .ok)
+        }
+        routes.get("/health/ready", use: ready)
+        routes.get("/health", use: ready)   // earlier builds' probe path; now the readiness check
         routes.get("/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.document)))
         }

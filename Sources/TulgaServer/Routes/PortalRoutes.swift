@@ -53,9 +53,6 @@ struct DigitalIDRoutes {
             let iin = try validIIN(input.iin), days = input.days ?? 30
             guard (1...366).contains(days) else { throw Problem(.unprocessableContent, "invalid_days", "days must be a whole number in 1...366") }
             let scope = input.scope ?? Consent.caIdentityScope
-            guard Consent.knownScopes.contains(scope) else {
-                throw Problem(.unprocessableContent, "invalid_scope", "scope must be one of: \(Consent.knownScopes.sorted().joined(separator: ", "))")
-            }
             return try json(try await IssuanceRoutes.guardingPIN(env, context) {
                 try await issuance.grantConsent(iin: iin, pin: input.pin, scope: scope, days: Double(days), caller: context.caller)
             }, status: .created)

@@ -87,6 +87,16 @@ public enum Outbox {
         }
     }
 
+    /// When the oldest message still waiting for the gateway was queued, or `nil` when none waits: a
+    /// readiness check reads it to tell a stuck hand-off. Opens no body.
+    ///
+    /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`.
+    public static func oldestPending(_ database: any SQLDatabase) async throws -> Double? {
+        try await database.transaction { db in
+            try db.query("SELECT MIN(created_at) AS created_at FROM outbox WHERE sent_at IS NULL", []).first?.optionalDouble(OutboxMessage.Columns.createdAt)
+        }
+    }
+
     /// Marks messages handed to the gateway and drops their text, leaving a receipt.
     /// - Parameters:
     ///   - ids: the messages written out.

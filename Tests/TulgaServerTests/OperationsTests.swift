@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TulgaConfig
+import TulgaFlow
+import TulgaIssuance
+import TulgaStorage
+import TulgaTestSupport
+@testable import TulgaServer
+
+/// The probes: live answers while the process does; ready names each thing that stops the work.
+@Suite("Health probes")
+struct OperationsTests {
+    static func ready(_ client: some TestClientProtocol, _ path: String = "/health/ready") async throws -> (Int, String, [String: String]) {
+        try await client.execute(uri: path, method: .get) { r in
+            let object = try decode(r.body)
+            return (Int(r.status.code), object["status"] as? String ?? "", object["checks"] as? [String: String] ?? [:])
+        }
+    }
+
+    @Test("live answers; ready checks database, models, keys and outbox, all ok on a fresh service; /health answers as ready")
+    func fresh() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            try await client.execute(uri: "/health/live", method: .get) { (r: TestResponse) async throws in
+                #expect(r.status == .ok)
+                #expect(try decode(r.body)["status"] as? String == "live")
+            }
+            for path in ["/health/ready", "/health"] {
+                let (status, word, checks) = try await Self.ready(client, path)
+                #expect(status == 200 && word == "ready")
+                #expect(checks == ["database": "ok", "models": "ok", "keys": "ok", "outbox": "ok"])
+            }
+        }
+        await f.store.database.close()
+    }
+
+    @Test("an SMS waiting past readyOutboxMaxAgeSeconds makes it 503 until the gateway takes it")
+    func stuckOutbox() async throws {
+        var server = ServerConfig()
+        server.readyOutboxMaxAgeSeconds = 600
+        let f = try await Fixture.make(server: server)
+        try await f.store.issuance.registerPhone(iin: Fixture.linIIN, phone: "+77010000001", actor: "operator:desk")
+        try await f.store.issuance.requestCode(iin: Fixture.linIIN)
+        try await f.app.test(.router) { client in
+            f.clock.advance(600)
+            #expect(try await Self.ready(client).0 == 200)   // at the limit, not past it
+            f.clock.advance(1)
+            let (status, word, checks) = try await Self.ready(client)
+            #expect(status == 503 && word == "not ready")
+            #expect(checks["outbox"] == "the oldest SMS has waited 601 s for the gateway (limit 600 s)")
+            #expect(checks["database"] == "ok" && checks["keys"] == "ok")
+            try await f.store.markSMSSent(try await f.store.pendingSMS().map(\.id))
+            #expect(try await Self.ready(client).0 == 200)
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a key file or the CA's issuing key gone from disk makes it 503, naming the file")
+    func missingKeys() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            try FileManager.default.removeItem(atPath: f.dir + "/keys/outbox.key")
+            try FileManager.default.removeItem(atPath: f.dir + "/ca/issuing.key")
+            let (status, _, checks) = try await Self.ready(client)
+            #expect(status == 503)
+            #expect(checks["keys"] == "missing: outbox.key, CA issuing.key")
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a closed database makes it 503; the outbox is then not checked; live still answers")
+    func closedDatabase() async throws {
+        let f = try await Fixture.make()
+        await f.store.database.close()
+        try await f.app.test(.router) { client in
+            let (status, _, checks) = try await Self.ready(client)
+            #expect(status == 503)
+            #expect(checks["database"]?.hasPrefix("the database did not answer") == true)
+            #expect(checks["outbox"] == "not checked: the database did not answer")
+            try await client.execute(uri: "/health/live", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test("a database call that ignores cancellation still gives the probe an answer: timed out")
+    func timeout() async throws {
+        let f = try await Fixture.make()
+        // 10 ms against at least 5 s of sleeping that cancellation does not cut short: the timer wins on any machine.
+        let outcome = await Readiness(env: f.env).firstOf(seconds: 0.01) {
+            for _ in 0..<100 { try? await Task.sleep(for: .milliseconds(50)) }
+        }
+        guard case .timedOut = outcome else { Issue.record("expected a time-out, got \(outcome)"); return }
+        await f.store.database.close()
+    }
+}
