@@ -39,6 +39,19 @@ struct PortalSecurityTests {
         await w.close()
     }
 
+    @Test("a confirmation through one system does not replace another system's")
+    func confirmationsPerSystem() async throws {
+        let w = try await World.make()
+        let iin = World.iin(26), s = w.service
+        try await w.person(iin)   // a Digital ID with a PIN, the phone confirmed through A
+        w.clock.advance(61)
+        try await w.confirmPhone(iin, caller: systemB)
+        _ = try await s.digitalID(iin: iin, pin: "402719", caller: systemA)
+        _ = try await s.digitalID(iin: iin, pin: "402719", caller: systemB)
+        await #expect(throws: IssuanceError(.code, "")) { _ = try await s.digitalID(iin: iin, pin: "402719", caller: .system("key-c")) }
+        await w.close()
+    }
+
     @Test("a changed phone voids the codes and confirmations of the old one and tells it by SMS")
     func phoneChange() async throws {
         let w = try await World.make()

@@ -18,7 +18,7 @@ struct MigrationTests {
         // migrations as an older build left it, with a server-made private key in an application.
         let added = ["legal_entities.v1", "issuance.v2", "issuance.v3", "attempts.v2", "attempts.v3", "api_keys.v2", "audit.v2", "outbox.v2",
                      "registry.v2", "moderation.v2", "attempts.v4", "api_keys.v3", "key_use.v1", "registry.v3", "digital_id.v2", "issuance.portal.v1",
-                     "attempts.v5", "digital_id.v3", "issuance.portal.v2"]
+                     "attempts.v5", "digital_id.v3", "issuance.portal.v2", "issuance.portal.v3"]
         var released = Migrator()
         for m in Records.migrator.migrations where !added.contains(m.name) { released.registerMigration(m.name, replaces: m.replaces, m.statements) }
         try await released.migrate(database)
@@ -31,6 +31,7 @@ struct MigrationTests {
                 INSERT INTO applications (number, iin, template, channel, status, algorithm, created_at, updated_at, key_auth, key_sign, key_id, csr_auth)
                 VALUES ('0001', '850314300013', 'individual', 'remote', 'signing', 'rsa2048', 1, 1, ?, ?, 'k1', ?)
                 """, [.blob(Data("sealed private key".utf8)), .blob(Data("sealed private key".utf8)), .text(csr)])
+            try db.execute("INSERT INTO phone_verifications (iin, verified_at) VALUES ('850314300013', 5)")
         }
         let first = try await Records.open(database: database, keys: keys, clock: clock)
         try await first.registry.upsert(RegistryEntry(iin: "850314300013", surname: "A", givenName: "B", documentNumber: "N", photo: Data([7])))
@@ -40,12 +41,15 @@ struct MigrationTests {
         // The old application's key joins the once-only list when the records open.
         let listed = try await database.transaction { db in try db.query("SELECT key_id, purpose FROM application_keys WHERE number = '0001'", []) }
         #expect(listed.count == 1 && listed.first?["purpose"].text == "AUTH" && listed.first?["key_id"].text?.count == 40)
+        // A confirmation from before owners keeps an empty owner (staff only) in the per-system table.
+        let confirmations = try await database.transaction { db in try db.query("SELECT iin, owner, verified_at FROM phone_verifications", []) }
+        #expect(confirmations.count == 1 && confirmations.first?["owner"].text == "" && confirmations.first?["verified_at"].double == 5)
         // Reopening must not try to create any table again (CREATE TABLE would fail) and keeps the rows.
         let again = try await Records.open(database: database, keys: keys, clock: clock)
         #expect(try await again.registry.entry("850314300013")?.photo == Data([7]))
         let names = try await database.transaction { db in try db.query("SELECT name FROM schema_migrations ORDER BY name", []).compactMap { $0["name"].text } }
         #expect(names == ["api_keys.v2", "api_keys.v3", "attempts.v2", "attempts.v3", "attempts.v4", "attempts.v5", "audit.v2", "digital_id.v2",
-                          "digital_id.v3", "issuance.portal.v1", "issuance.portal.v2", "issuance.v2", "issuance.v3",
+                          "digital_id.v3", "issuance.portal.v1", "issuance.portal.v2", "issuance.portal.v3", "issuance.v2", "issuance.v3",
                           "key_use.v1", "legal_entities.v1", "moderation.v2", "outbox.v2", "registry.v2", "registry.v3", "v1-core", "v2-issuance", "v3-api-keys"])
         #expect(try await again.verifyAudit().intact)
         await database.close()

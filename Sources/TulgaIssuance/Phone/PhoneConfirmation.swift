@@ -106,7 +106,7 @@ extension IssuanceService {
                 return policy.maxWrong - wrong - 1
             }
             try db.execute("UPDATE sms_codes SET used_at = ? WHERE id = ?", [.double(at), .text(id)])
-            try db.execute("DELETE FROM phone_verifications WHERE iin = ?", [.text(iin)])
+            try db.execute("DELETE FROM phone_verifications WHERE iin = ? AND owner = ?", [.text(iin), .text(owner)])
             try db.execute("INSERT INTO phone_verifications (iin, verified_at, owner) VALUES (?, ?, ?)", [.text(iin), .double(at), .text(owner)])
             try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.confirmed", subject: iin, detail: "")
             return nil
@@ -115,11 +115,11 @@ extension IssuanceService {
     }
 
     /// Whether `caller` holds a fresh phone confirmation for `iin`: one confirmed through it (a
-    /// calling system), or any (staff), within ``SMSCodePolicy/confirmationValidSeconds``.
+    /// calling system; each system's is its own), or any (staff), within ``SMSCodePolicy/confirmationValidSeconds``.
     func phoneConfirmed(_ db: any SQLSession, iin: String, caller: Caller, at: Double) throws -> Bool {
-        guard let row = try db.one("SELECT verified_at, owner FROM phone_verifications WHERE iin = ?", [.text(iin)]) else { return false }
-        guard sms.confirmationIsFresh(verifiedAt: try row.double(Columns.verifiedAt), now: at) else { return false }
-        return caller.owns(try row.optionalText(Columns.owner))
+        try db.query("SELECT verified_at, owner FROM phone_verifications WHERE iin = ?", [.text(iin)]).contains { row in
+            try caller.owns(row.optionalText(Columns.owner)) && sms.confirmationIsFresh(verifiedAt: row.double(Columns.verifiedAt), now: at)
+        }
     }
 
     /// Refuses unless ``phoneConfirmed(_:iin:caller:at:)``.

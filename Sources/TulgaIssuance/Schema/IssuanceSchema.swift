@@ -64,6 +64,17 @@ extension IssuanceService {
             "ALTER TABLE sms_codes ADD COLUMN owner TEXT",
             "ALTER TABLE sms_failures ADD COLUMN owner TEXT",
         ])
+        // A confirmation per IIN and calling system: one typed into another system no longer replaces
+        // this one's. Rows from before owners keep '' (staff only, as NULL was).
+        migrator.registerMigration("issuance.portal.v3", [
+            """
+            CREATE TABLE phone_verifications_v3 (
+              iin TEXT NOT NULL, owner TEXT NOT NULL, verified_at {REAL} NOT NULL, PRIMARY KEY (iin, owner))
+            """,
+            "INSERT INTO phone_verifications_v3 (iin, owner, verified_at) SELECT iin, COALESCE(owner, ''), verified_at FROM phone_verifications",
+            "DROP TABLE phone_verifications",
+            "ALTER TABLE phone_verifications_v3 RENAME TO phone_verifications",
+        ])
     }
 }
 
