@@ -64,6 +64,11 @@ extension IssuanceService {
             "ALTER TABLE sms_codes ADD COLUMN owner TEXT",
             "ALTER TABLE sms_failures ADD COLUMN owner TEXT",
         ])
+        // The applicant's optional e-mail: the number on filing and each status change go there.
+        // Kept like the phone: in clear for sending, never logged or audited.
+        migrator.registerMigration("issuance.mail.v1", [
+            "ALTER TABLE applications ADD COLUMN email TEXT",
+        ])
     }
 }
 
