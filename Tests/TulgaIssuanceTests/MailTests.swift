@@ -26,7 +26,6 @@ struct MailTests {
     @Test("filing sends the number (in Kazakh here); issuing and installing send a status change each", arguments: Backend.allCases)
     func numberAndStatus(backend: Backend) async throws {
         let w = try await World.make(backend)
-        defer { Task { await w.close() } }
         let iin = World.iin(41)
         try await w.person(iin)
         try await Self.setLanguage(w, iin, .kk)
@@ -60,12 +59,12 @@ struct MailTests {
         #expect(received[2].body.contains(Message(.statusInstalled).text(.kk)))
         // Afterwards only receipts: no text, no subject.
         #expect(try await w.store.outbox(iin: iin).filter { $0.channel == "email" }.allSatisfy { $0.body == nil && $0.subject == nil && $0.sentAt != nil })
+        await w.close()
     }
 
     @Test("a malformed address is refused with invalid_email before anything is filed", arguments: ["not-an-address", "a@b", "x@y.kz\r\nBcc: z@w.kz"])
     func malformed(address: String) async throws {
         let w = try await World.make()
-        defer { Task { await w.close() } }
         let iin = World.iin(42)
         try await w.person(iin)
         // Checked before the PIN: a wrong PIN with it is not even looked at.
@@ -75,12 +74,12 @@ struct MailTests {
         }
         #expect(try await w.store.outbox(iin: iin).allSatisfy { $0.channel == "sms" })
         #expect(try await w.store.database.transaction { db in try db.query("SELECT number FROM applications WHERE iin = ?", [.text(iin)]) }.isEmpty)
+        await w.close()
     }
 
     @Test("no address, no e-mail")
     func none() async throws {
         let w = try await World.make()
-        defer { Task { await w.close() } }
         let iin = World.iin(43)
         try await w.person(iin)
         let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version,
@@ -88,5 +87,6 @@ struct MailTests {
         _ = try await w.service.install(app.number, caller: systemA)
         #expect(app.email == nil)
         #expect(try await w.store.outbox(iin: iin).allSatisfy { $0.channel == "sms" })
+        await w.close()
     }
 }

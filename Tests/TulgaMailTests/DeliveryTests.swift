@@ -25,7 +25,6 @@ struct DeliveryTests {
     func retried(backend: Backend) async throws {
         let clock = ManualClock()
         let records = try await Records.scratch(backend, clock: clock)
-        defer { Task { await records.database.close() } }
         try await Self.queue(records)
 
         // 1. The server refuses (550): pending, one attempt, due in a minute.
@@ -69,13 +68,13 @@ struct DeliveryTests {
         #expect(m.sentAt == clock.now() - 3600 && m.body == nil && m.subject == nil && m.attempts == 3 && m.address == "aigerim@example.kz")
         let stored = try await records.database.transaction { db in try db.query("SELECT sealed, body FROM outbox WHERE id = ?", [.text(m.id)]) }
         #expect(stored.first?["sealed"].isNull == true)
+        await records.database.close()
     }
 
     @Test("the SMS hand-off never sees e-mail rows, and e-mail delivery never takes an SMS", arguments: Backend.allCases)
     func channelsApart(backend: Backend) async throws {
         let clock = ManualClock()
         let records = try await Records.scratch(backend, clock: clock)
-        defer { Task { await records.database.close() } }
         try await Self.queue(records)
         try await records.database.transaction { db in
             try Outbox.enqueue(db, key: records.keys.outbox, iin: "900702300011", phone: "+77010000001", language: .ru, message: Message(.smsCode, ["code": "402719"]),
@@ -93,13 +92,13 @@ struct DeliveryTests {
         #expect(report.sent == 1)
         #expect(try server.received().count == 1)
         #expect(try await records.outbox().allSatisfy { $0.sentAt != nil })
+        await records.database.close()
     }
 
     @Test("the background service delivers when mail is configured", arguments: [Backend.sqlite])
     func background(backend: Backend) async throws {
         let clock = ManualClock()
         let records = try await Records.scratch(backend, clock: clock)
-        defer { Task { await records.database.close() } }
         try await Self.queue(records)
         let server = try SMTPTestServer()
         defer { server.stop() }
@@ -111,6 +110,7 @@ struct DeliveryTests {
         // One pass, awaited through onPass rather than time.
         #expect(try await Self.runOnePass(records, client: client) == 1)
         #expect(try server.received().count == 1)
+        await records.database.close()
     }
 
     static func runOnePass(_ records: Records, client: SMTPClient) async throws -> Int {

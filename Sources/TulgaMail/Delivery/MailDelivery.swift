@@ -55,9 +55,10 @@ public enum MailDelivery {
                 try await Outbox.markSent(database, ids: [m.id], at: clock.now())
                 report.sent += 1
             } catch let error as MailError {
-                let now = clock.now()
-                try await Outbox.markFailed(database, id: m.id, error: "\(error.code.rawValue): \(error.reason)", retryAt: now + backoff(attempts: m.attempts + 1))
-                (report.failed, report.errors[m.id]) = (report.failed + 1, "\(error.code.rawValue): \(error.reason)")
+                let reason = "\(error.code.rawValue): \(error.reason)"
+                try await Outbox.markFailed(database, id: m.id, error: reason, retryAt: clock.now() + backoff(attempts: m.attempts + 1))
+                report.failed += 1
+                report.errors[m.id] = reason
             }
         }
         return report

@@ -55,7 +55,7 @@ final class ReplyTimeoutHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case IdleStateHandler.IdleStateEvent.read = event {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             context.fireErrorCaught(MailError(.timeout, "no reply from the server within \(Int(seconds)) s"))
             context.close(promise: nil)
         } else {
