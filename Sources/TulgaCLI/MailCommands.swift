@@ -22,7 +22,7 @@ struct MailSendPending: AsyncParsableCommand {
         try await withStore(store) { s, configuration in
             guard configuration.mail.enabled else { throw fail("e-mail is not enabled: set mail.enabled, mail.host and mail.from in the configuration") }
             let client: SMTPClient
-            do { client = try SMTPClient(settings: configuration.mail) } catch { throw fail(error.reason) }
+            do { client = try SMTPClient(settings: configuration.mail) } catch let error as MailError { throw fail(error.reason) }
             let report = try await s.deliverMail(client)
             if store.common.json { try printJSON(report); return }
             print("sent \(report.sent) e-mail(s); \(report.failed) left pending")

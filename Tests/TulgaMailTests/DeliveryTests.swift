@@ -66,7 +66,8 @@ struct DeliveryTests {
         // Only a receipt stays: no subject, no text, not in the database's bytes either.
         m = try #require(try await Self.mail(records).first)
         #expect(m.sentAt == clock.now() - 3600 && m.body == nil && m.subject == nil && m.attempts == 3 && m.address == "aigerim@example.kz")
-        let stored = try await records.database.transaction { db in try db.query("SELECT sealed, body FROM outbox WHERE id = ?", [.text(m.id)]) }
+        let id = m.id
+        let stored = try await records.database.transaction { db in try db.query("SELECT sealed, body FROM outbox WHERE id = ?", [.text(id)]) }
         #expect(stored.first?["sealed"].isNull == true)
         await records.database.close()
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TulgaCore
 import TulgaMail
@@ -97,6 +100,22 @@ struct SMTPClientTests {
             #expect(error.reason.contains("MAIL FROM answered \(code)"))
             #expect(!error.reason.contains("aigerim"))
         }
+    }
+
+    @Test("a server that accepts and never greets: a timeout, not a hang")
+    func silent() async throws {
+        // A listening socket nobody accepts on: the kernel completes the connection, no byte ever comes.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 } }
+        try #require(bound && listen(fd, 4) == 0)
+        var settings = Self.settings(port: Int(UInt16(bigEndian: address.sin_port)))
+        settings.timeoutSeconds = 1
+        await #expect(throws: MailError(.timeout, "")) { try await SMTPClient(settings: settings).send(try Self.message()) }
     }
 
     @Test("a server that is down: a connection failure")

@@ -42,7 +42,7 @@ public final class SMTPTestServer: @unchecked Sendable {
         p.arguments = arguments
         let out = Pipe()
         p.standardOutput = out
-        FileManager.default.createFile(atPath: dir + "/server.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/server.log", contents: nil)
         p.standardError = FileHandle(forWritingAtPath: dir + "/server.log")
         p.standardInput = FileHandle.nullDevice
         let exited = exited

@@ -40,8 +40,10 @@ public struct MailMessage: Sendable, Hashable {
             "Content-Transfer-Encoding: base64",
         ]
         let normalised = body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
-        let encoded = Data(normalised.utf8).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturnLineFeed])
-        return headers.joined(separator: "\r\n") + "\r\n\r\n" + encoded + "\r\n"
+        // Base64 in lines of 76 (RFC 2045).
+        let encoded = Array(Data(normalised.utf8).base64EncodedString())
+        let lines = stride(from: 0, to: encoded.count, by: 76).map { String(encoded[$0..<min($0 + 76, encoded.count)]) }
+        return headers.joined(separator: "\r\n") + "\r\n\r\n" + lines.map { $0 + "\r\n" }.joined()
     }
 
     /// What goes after DATA: ``text`` with each line starting with `.` doubled, then `.` alone.

@@ -1,4 +1,5 @@
 import NIOCore
+import TulgaCore
 
 /// One SMTP reply: its code and its text lines (the capability lines of EHLO, say).
 struct SMTPReply: Sendable, Hashable {

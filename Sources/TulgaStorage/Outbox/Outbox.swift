@@ -36,13 +36,15 @@ public enum Outbox {
             "ALTER TABLE outbox ADD COLUMN key_id TEXT",
             "ALTER TABLE outbox ADD COLUMN template TEXT",
         ]) { try sealClearBodies($0.db, key: try $0.requireKeys("outbox.v2").outbox) }
-        // E-mail beside SMS: a channel (earlier rows are SMS), the address, and the tries so far.
+        // E-mail beside SMS: a channel (earlier rows are SMS), the address, the tries so far, and a
+        // sequence so that e-mails queued at one clock reading go in the order they were queued.
         migrator.registerMigration("outbox.v3", [
             "ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms'",
             "ALTER TABLE outbox ADD COLUMN address TEXT",
             "ALTER TABLE outbox ADD COLUMN attempts {INT} NOT NULL DEFAULT 0",
             "ALTER TABLE outbox ADD COLUMN last_error TEXT",
             "ALTER TABLE outbox ADD COLUMN next_try_at {REAL}",
+            "ALTER TABLE outbox ADD COLUMN seq {INT}",
             "CREATE INDEX outbox_pending ON outbox(channel, sent_at)",
         ])
     }
@@ -120,8 +122,8 @@ public enum Outbox {
         let text = subject.text(language).replacingOccurrences(of: "\n", with: " ") + "\n" + body.text(language)
         let sealed = try key.seal(Data(text.utf8), for: place(id))
         try db.execute("""
-            INSERT INTO outbox (id, iin, channel, address, language, body, sealed, key_id, template, created_at)
-            VALUES (?, ?, 'email', ?, ?, '', ?, ?, ?, ?)
+            INSERT INTO outbox (id, iin, channel, address, language, body, sealed, key_id, template, created_at, seq)
+            VALUES (?, ?, 'email', ?, ?, '', ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox))
             """, [.text(id), .text(iin), .text(address), .text(language.rawValue), .blob(sealed), .text(key.keyID), .text(body.key.rawValue), .double(at)])
     }
 
@@ -142,7 +144,7 @@ public enum Outbox {
             try db.lock("outbox")
             let rows = try db.query("""
                 SELECT * FROM outbox WHERE channel = 'email' AND sent_at IS NULL AND (next_try_at IS NULL OR next_try_at <= ?)
-                ORDER BY created_at, id LIMIT \(max(1, limit))
+                ORDER BY created_at, seq, id LIMIT \(max(1, limit))
                 """, [.double(at)])
             let messages = try rows.map { try OutboxMessage(row: $0, key: key) }
             for m in messages { try db.execute("UPDATE outbox SET next_try_at = ? WHERE id = ?", [.double(at + lease), .text(m.id)]) }
