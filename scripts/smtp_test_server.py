@@ -81,7 +81,7 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, data):
             ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
 

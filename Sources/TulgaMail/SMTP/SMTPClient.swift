@@ -165,13 +165,7 @@ struct SMTPDialogue {
     /// The next reply, which must carry `expect` (or `also`); a 4xx is `.deferred`, a 5xx `.refused`.
     mutating func reply(step: String, expect: Int, also: Int? = nil) async throws -> SMTPReply {
         let next: SMTPReply?
-        do { next = try await replies.next() } catch let error as MailError { throw error } catch let error as NIOSSLError {
-            throw MailError(.tls, "TLS failed at \(step): \(error)")
-        } catch let error as BoringSSLError {
-            throw MailError(.tls, "TLS failed at \(step): \(error)")
-        } catch {
-            throw MailError(.closed, "the connection failed at \(step): \(error)")
-        }
+        do { next = try await replies.next() } catch { throw Self.classify(error, at: step) }
         guard let next else { throw MailError(.closed, "the server closed the connection at \(step)") }
         guard next.code == expect || next.code == also else {
             // The code only: a server's words may repeat the address.
@@ -186,10 +180,22 @@ struct SMTPDialogue {
         return next
     }
 
+    /// A channel failure as a ``MailError``: TLS failures are `.tls`, the rest `.closed`.
+    static func classify(_ error: any Error, at step: String) -> MailError {
+        switch error {
+        case let error as MailError: error
+        case let error as NIOSSLError: MailError(.tls, "TLS failed at \(step): \(error)")
+        case let error as BoringSSLError: MailError(.tls, "TLS failed at \(step): \(error)")
+        default: MailError(.closed, "the connection failed at \(step): \(error)")
+        }
+    }
+
     /// Sends one command line and reads its reply. A `secret` line is never part of an error.
     mutating func command(_ line: String, step: String, expect: Int, also: Int? = nil, secret: Bool = false) async throws -> SMTPReply {
         guard !line.contains("\r"), !line.contains("\n") else { throw MailError(.protocolError, "a line break inside \(step)") }
         do { try await outbound.write(ByteBuffer(string: line + "\r\n")) } catch {
+            // The cause (a failed TLS handshake, say) is waiting in the inbound stream.
+            do { _ = try await replies.next() } catch { throw Self.classify(error, at: step) }
             throw MailError(.closed, "the connection failed sending \(step)")
         }
         return try await reply(step: step, expect: expect, also: also)
