@@ -295,7 +295,7 @@ let package = Package(
             name: "TulgaCLITests",
             dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaEvaluation", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
                            "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID", "TulgaPKI",
-                           "TulgaKeyStore", "TulgaAPIKeys"],
+                           "TulgaKeyStore", "TulgaAPIKeys", "TulgaMail"],
             swiftSettings: swiftSettings
         ),
     ],
