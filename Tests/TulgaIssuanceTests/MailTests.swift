@@ -13,7 +13,7 @@ import TulgaTestSupport
 struct MailTests {
     static func client(_ server: SMTPTestServer) throws -> SMTPClient {
         var s = MailSettings()
-        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", server.port, "noreply@tulga.kz", false, 10)
+        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", server.port, "noreply@tulga.kz", false, 30)
         return try SMTPClient(settings: s)
     }
 
@@ -40,7 +40,7 @@ struct MailTests {
         }
         #expect(clear == ["", ""])
 
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         defer { server.stop() }
         let client = try Self.client(server)
         #expect(try await w.store.deliverMail(client).sent == 2)

@@ -28,7 +28,7 @@ struct DeliveryTests {
         try await Self.queue(records)
 
         // 1. The server refuses (550): pending, one attempt, due in a minute.
-        let refusing = try SMTPTestServer(refuse: "550")
+        let refusing = try await SMTPTestServer.start(refuse: "550")
         var report = try await records.deliverMail(try SMTPClient(settings: SMTPClientTests.settings(refusing)))
         refusing.stop()
         #expect(report.sent == 0 && report.failed == 1)
@@ -51,7 +51,7 @@ struct DeliveryTests {
 
         // 3. Then it takes the message, once; a later pass sends nothing more.
         clock.advance(121)
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         defer { server.stop() }
         let client = try SMTPClient(settings: SMTPClientTests.settings(server))
         report = try await records.deliverMail(client)
@@ -87,7 +87,7 @@ struct DeliveryTests {
         #expect(try await SMSSpool.handOff(records, to: spool) == 1)
         #expect(try await Self.mail(records).first?.sentAt == nil)
 
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         defer { server.stop() }
         let report = try await records.deliverMail(try SMTPClient(settings: SMTPClientTests.settings(server)))
         #expect(report.sent == 1)
@@ -101,7 +101,7 @@ struct DeliveryTests {
         let clock = ManualClock()
         let records = try await Records.scratch(backend, clock: clock)
         try await Self.queue(records)
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         defer { server.stop() }
         let client = try SMTPClient(settings: SMTPClientTests.settings(server))
         let logger = Logger(label: "test")

@@ -14,7 +14,7 @@ struct SMTPClientTests {
 
     static func settings(_ server: SMTPTestServer? = nil, port: Int? = nil) -> MailSettings {
         var s = MailSettings()
-        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", port ?? server?.port ?? 0, from, false, 10)
+        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", port ?? server?.port ?? 0, from, false, 30)
         if let certificate = server?.certificate { (s.starttls, s.caFile) = (true, certificate) }
         return s
     }
@@ -33,7 +33,7 @@ struct SMTPClientTests {
 
     @Test("plain SMTP: the message arrives whole, UTF-8 subject and body, dot line intact")
     func plain() async throws {
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         defer { server.stop() }
         try await SMTPClient(settings: Self.settings(server)).send(try Self.message())
         let received = try server.received()
@@ -50,7 +50,7 @@ struct SMTPClientTests {
 
     @Test("STARTTLS and AUTH: the certificate verified, the login accepted, the message sent over TLS")
     func startTLSAndAuth() async throws {
-        let server = try SMTPTestServer(tls: true, auth: ("tulga", "s3cret-pass"))
+        let server = try await SMTPTestServer.start(tls: true, auth: ("tulga", "s3cret-pass"))
         defer { server.stop() }
         var settings = Self.settings(server)
         (settings.username, settings.passwordFile) = ("tulga", try Self.passwordFile("s3cret-pass"))
@@ -75,7 +75,7 @@ struct SMTPClientTests {
 
     @Test("credentials are never sent without TLS: refused by the client, and by the configuration")
     func credentialsWithoutTLS() async throws {
-        let server = try SMTPTestServer(auth: nil)
+        let server = try await SMTPTestServer.start(auth: nil)
         defer { server.stop() }
         var settings = Self.settings(server)
         (settings.username, settings.passwordFile) = ("tulga", try Self.passwordFile("s3cret-pass"))
@@ -89,7 +89,7 @@ struct SMTPClientTests {
 
     @Test("a refusing server: 550 is refused, 451 deferred; the reason names the step and code, not the address", arguments: ["550", "451"])
     func refusing(code: String) async throws {
-        let server = try SMTPTestServer(refuse: code)
+        let server = try await SMTPTestServer.start(refuse: code)
         defer { server.stop() }
         let (client, message) = (try SMTPClient(settings: Self.settings(server)), try Self.message())
         do {
@@ -120,7 +120,7 @@ struct SMTPClientTests {
 
     @Test("a server that is down: a connection failure")
     func down() async throws {
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         let port = server.port
         server.stop()
         await #expect(throws: MailError(.connect, "")) { try await SMTPClient(settings: Self.settings(port: port)).send(try Self.message()) }

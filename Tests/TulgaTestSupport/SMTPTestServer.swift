@@ -8,7 +8,7 @@ import Glibc
 /// child of a test process may inherit a blocked SIGTERM).
 ///
 /// ```swift
-/// let server = try SMTPTestServer(tls: true, auth: ("tulga", "s3cret"))
+/// let server = try await SMTPTestServer.start(tls: true, auth: ("tulga", "s3cret"))
 /// defer { server.stop() }
 /// // … deliver to 127.0.0.1:server.port, trusting server.certificate …
 /// let received = try server.received()
@@ -61,6 +61,14 @@ public final class SMTPTestServer: @unchecked Sendable {
             throw SMTPTestServerError(reason: "scripts/smtp-test-server did not start: \(line) \(log.suffix(2000))")
         }
         self.port = port
+    }
+
+    /// ``init(tls:auth:refuse:)`` on a thread of its own: its blocking wait for "ready" must not hold one of
+    /// Swift's few cooperative threads, which the NIO client's reads (on demand) wait for.
+    public static func start(tls: Bool = false, auth: (user: String, password: String)? = nil, refuse: String? = nil) async throws -> SMTPTestServer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try SMTPTestServer(tls: tls, auth: auth, refuse: refuse) }) }.start()
+        }
     }
 
     /// Reads up to a newline or EOF, at most 200 bytes.
