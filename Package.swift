@@ -139,6 +139,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // E-mail: the SMTP client (SwiftNIO, NIOSSL for STARTTLS), MIME rendering, the `mail`
+        // settings and delivery of the outbox's e-mails.
+        .target(
+            name: "TulgaMail",
+            dependencies: [
+                "TulgaCore", "TulgaCrypto", "TulgaStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Orchestration and shells.
         // One orchestration layer: the records together, the attempt runner, the moderation desk,
         // background services.
@@ -147,7 +160,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy", "TulgaIdentity",
                 "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaDigitalID", "TulgaAPIKeys",
-                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI",
+                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -163,7 +176,7 @@ let package = Package(
         // Settings: defaults, overridden by a JSON file. Depends on no server code.
         .target(
             name: "TulgaConfig",
-            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow", "TulgaEvaluation"],
+            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow", "TulgaEvaluation", "TulgaMail"],
             swiftSettings: swiftSettings
         ),
         // The HTTP service: Hummingbird 2, a route collection per area, API keys, rate limits,
@@ -191,7 +204,7 @@ let package = Package(
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaConfig", "TulgaIdentity",
                 "TulgaPolicy", "TulgaDigitalID", "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration",
                 "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer", "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities",
-                "TulgaEvaluation",
+                "TulgaEvaluation", "TulgaMail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -254,7 +267,14 @@ let package = Package(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaFlow", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaRegistry", "TulgaCore", "TulgaModeration",
-                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts",
+                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The SMTP client and delivery against a real aiosmtpd on loopback (scripts/smtp-test-server).
+        .testTarget(
+            name: "TulgaMailTests",
+            dependencies: ["TulgaTestSupport", "TulgaMail", "TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaFlow",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -264,7 +284,7 @@ let package = Package(
                 "TulgaTestSupport",
                 "TulgaServer", "TulgaConfig", "TulgaFlow", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy",
                 "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaPKI", "TulgaKeyStore",
-                "TulgaLegalEntities",
+                "TulgaLegalEntities", "TulgaMail",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -275,7 +295,7 @@ let package = Package(
             name: "TulgaCLITests",
             dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaEvaluation", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
                            "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID", "TulgaPKI",
-                           "TulgaKeyStore", "TulgaAPIKeys"],
+                           "TulgaKeyStore", "TulgaAPIKeys", "TulgaMail"],
             swiftSettings: swiftSettings
         ),
     ],

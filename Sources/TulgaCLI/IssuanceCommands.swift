@@ -30,6 +30,8 @@ func withIssuance(_ options: StoreOptions, _ body: (IssuanceService, Configurati
             throw fail(error.reason)
         } catch let error as AttemptError {
             throw fail(error.reason)
+        } catch let error as MailAddressError {
+            throw fail(error.reason)
         }
     }
 }
@@ -40,6 +42,7 @@ func printApplication(_ app: ApplicationView, json: Bool) throws {
     print("template     \(app.template.title)")
     print("status       «\(app.statusTitle)»")
     if let organization = app.organization { print("organisation \(organization) (BIN \(app.bin ?? ""))") }
+    if let email = app.email { print("e-mail       \(email)") }
     print("keys         \(app.algorithm.rawValue) on \(app.storage.rawValue)")
     if app.needsHeadApproval {
         print("HR           \(app.hrApproved ? "approved" : "approval pending")")
@@ -219,10 +222,12 @@ struct Apply: AsyncParsableCommand {
     @Option var givenName: String?
     @Option(help: "The patronymic, in person (the certificate's G, as the national CA writes it).") var patronymic: String?
     @Option(help: "The user agreement's version the applicant accepted (remote; tulga issuance agreement prints it).") var acceptAgreement: String?
+    @Option(help: "The applicant's e-mail: the application number and each status change are sent there.") var email: String?
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         guard Template(rawValue: template) != nil else { throw ValidationError("unknown template \(template)") }
+        if let email { do { _ = try MailAddress(email) } catch { throw ValidationError(error.reason) } }
         if inPerson, self.operator == nil || surname == nil || givenName == nil {
             throw ValidationError("--in-person needs --operator, --surname and --given-name")
         }
@@ -234,8 +239,9 @@ struct Apply: AsyncParsableCommand {
         try await withIssuance(store) { s, _ in
             let app = inPerson
                 ? try await s.applyInPerson(iin: iin, surname: surname ?? "", givenName: givenName ?? "", operator: self.operator ?? "", template: t,
-                                            requests: keyRequests, bin: bin, patronymic: patronymic)
-                : try await s.applyRemote(iin: iin, pin: pin, agreement: acceptAgreement, template: t, requests: keyRequests, bin: bin, caller: cliCaller)
+                                            requests: keyRequests, bin: bin, patronymic: patronymic, email: email)
+                : try await s.applyRemote(iin: iin, pin: pin, agreement: acceptAgreement, template: t, requests: keyRequests, bin: bin, caller: cliCaller,
+                                          email: email)
             try printApplication(app, json: store.common.json)
         }
     }

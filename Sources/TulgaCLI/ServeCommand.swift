@@ -18,6 +18,7 @@ import TulgaFaceModel
 import TulgaLivenessRunner
 import TulgaAPIKeys
 import TulgaLiveness
+import TulgaMail
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,8 +70,10 @@ struct Serve: AsyncParsableCommand {
                     throw ConfigurationError(path: "", reason: "the audit-signing key in \(configuration.storage.keysFolder) is not the published one (storage.auditPublicKey)")
                 }
             }
+            // E-mail delivery runs here only when the `mail` section enables it; a bad CA file stops the start.
+            let mail = configuration.mail.enabled ? try SMTPClient(settings: configuration.mail) : nil
             let files = ServiceFiles(reviewFolder: configuration.storage.reviewFolder, checkpointFolder: configuration.storage.checkpointFolder,
-                                     signer: signer, node: node)
+                                     signer: signer, node: node, mail: mail)
             environment = try ServerEnvironment(config: configuration.server, records: s, face: configuration.face, liveness: configuration.liveness,
                                                 bands: configuration.policy.bands, background: configuration.background, files: files,
                                                 temporaryFolder: configuration.storage.temporaryFolder)

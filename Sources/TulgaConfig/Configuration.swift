@@ -5,6 +5,7 @@ public import TulgaFlow
 public import TulgaEvaluation
 public import TulgaIssuance
 public import TulgaLiveness
+public import TulgaMail
 import TulgaModeration
 public import TulgaPolicy
 
@@ -38,6 +39,8 @@ public struct Configuration: Sendable, Codable {
     public var server = ServerConfig()
     /// Background services (the `background` section).
     public var background = BackgroundSettings()
+    /// The SMTP server applicants' e-mails go to (the `mail` section); disabled by default.
+    public var mail = MailSettings()
     /// The evaluation behind the default thresholds; informational.
     public var calibration = Calibration()
 
@@ -110,6 +113,7 @@ public struct Configuration: Sendable, Codable {
         guard configuration.policy.attemptLeaseMinutes * 60 >= configuration.server.sessionIdleSeconds + 120 else {
             throw ConfigurationError(path: path, reason: "policy.attemptLeaseMinutes must cover server.sessionIdleSeconds plus two minutes")
         }
+        if let problem = configuration.mail.problems().first { throw ConfigurationError(path: path, reason: problem) }
         return configuration
     }
 

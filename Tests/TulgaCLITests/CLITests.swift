@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TulgaMail
 import TulgaTestSupport
 import TulgaConfig
 import TulgaCore
@@ -170,6 +171,20 @@ struct ConfigurationTests {
     func leaseCoversSession() throws {
         #expect(throws: ConfigurationError.self) { try Configuration.decode(Data(#"{"policy": {"attemptLeaseMinutes": 2}}"#.utf8)) }
         #expect(try Configuration.decode(Data(#"{"policy": {"attemptLeaseMinutes": 4}}"#.utf8)).recordSettings.attempts.leaseSeconds == 240)
+    }
+
+    @Test("the mail section: refused when enabled without a sender, or with credentials but no STARTTLS")
+    func mailSection() throws {
+        #expect(try Configuration.decode(Data(#"{"mail": {"host": ""}}"#.utf8)).mail.enabled == false)
+        do {
+            _ = try Configuration.decode(Data(#"{"mail": {"enabled": true, "host": "smtp.example.kz"}}"#.utf8))
+            Issue.record("expected an error")
+        } catch { #expect("\(error)".contains("mail.from must be an e-mail address")) }
+        do {
+            _ = try Configuration.decode(Data(#"{"mail": {"enabled": true, "from": "noreply@example.kz", "username": "u", "passwordFile": "p", "starttls": false}}"#.utf8))
+            Issue.record("expected an error")
+        } catch { #expect("\(error)".contains("credentials are never sent without TLS")) }
+        #expect(try Configuration.decode(Data(#"{"mail": {"enabled": true, "from": "noreply@example.kz", "port": 25, "starttls": false}}"#.utf8)).mail.port == 25)
     }
 }
 

@@ -55,9 +55,24 @@ struct IssuanceCommandTests {
         let agreement = try CLI.run(["issuance", "agreement", "--lang", "en"]).stdout
         let version = try #require(agreement.split(separator: "\n").first?.split(separator: " ").last.map(String.init))
         #expect(agreement.contains("User agreement"))
-        let apply = try run(["issuance", "apply", iin, "--json", "--accept-agreement", version] + requests, env: ["TULGA_PIN": "402719"])
+        let badEmail = try run(["issuance", "apply", iin, "--accept-agreement", version, "--email", "lin@@example"] + requests, env: ["TULGA_PIN": "402719"])
+        #expect(badEmail.status != 0 && badEmail.stderr.contains("exactly one @"), "\(badEmail.stderr)")
+        let apply = try run(["issuance", "apply", iin, "--json", "--accept-agreement", version, "--email", "lin@example.kz"] + requests,
+                            env: ["TULGA_PIN": "402719"])
         #expect(apply.status == 0, "\(apply.stderr)")
         let number = try #require((try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any])?["number"] as? String)
+        // The number, then the issue, by e-mail through a real SMTP server; without a mail section nothing is sent.
+        #expect(try run(["mail", "send-pending"]).stderr.contains("e-mail is not enabled"))
+        let smtp = try SMTPTestServer()
+        defer { smtp.stop() }
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}, "mail": {"enabled": true, "host": "127.0.0.1", "port": \#(smtp.port), "starttls": false, "from": "noreply@tulga.kz", "timeoutSeconds": 30}}"#
+            .write(toFile: w.dir + "/mail.json", atomically: true, encoding: .utf8)
+        let send = try w.run(["mail", "send-pending", "--json", "--config", w.dir + "/mail.json"])
+        #expect(send.status == 0, "\(send.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(send.stdout.utf8)) as? [String: Any])?["sent"] as? Int == 2, "\(send.stdout)")
+        let mails = try smtp.received()
+        #expect(mails.count == 2 && mails[0].subject == "Заявка на выпуск ЭЦП принята" && mails[0].body.contains("Номер заявки: \(number)"))
+        #expect(try w.run(["mail", "send-pending", "--config", w.dir + "/mail.json"]).stdout.contains("sent 0 e-mail(s); 0 left pending"))
         #expect(try run(["issuance", "apply", iin, "--accept-agreement", version] + requests, env: ["TULGA_PIN": "402719"]).stderr
             .contains("offered in an application before"))
         #expect(try run(["issuance", "status", number]).stdout.contains("«Выпущены регистрационные свидетельства по заявке»"))

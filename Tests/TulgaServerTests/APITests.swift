@@ -420,6 +420,12 @@ struct APITests {
             try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: body(#"{"iin":"\#(Fixture.linIIN)","pin":"402719"}"#)) {
                 #expect($0.status == .badRequest)
             }
+            // An implausible e-mail is refused by name, before the PIN (a wrong one here) is looked at.
+            let badEmail = try JSONSerialization.data(withJSONObject: ["iin": Fixture.linIIN, "pin": "000000", "storage": "folder", "authRequest": made[0].pem,
+                                                                       "signRequest": made[1].pem, "agreement": UserAgreement.version, "email": "lin@@example"])
+            try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: ByteBuffer(bytes: badEmail)) { (r: TestResponse) async throws in
+                #expect(try r.status == .unprocessableContent && decode(r.body)["code"] as? String == "invalid_email")
+            }
             var number = "", serials: [String] = []
             try await client.execute(uri: "/v1/applications", method: .post, headers: h, body: try apply(made[0].pem, made[1].pem)) { (r: TestResponse) async throws in
                 #expect(r.status == .created)

@@ -2,7 +2,12 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import Logging
 import TulgaConfig
+import TulgaCore
+import TulgaCrypto
+import TulgaFace
+import TulgaMail
 import TulgaFlow
 import TulgaIssuance
 import TulgaStorage
@@ -53,6 +58,33 @@ struct OperationsTests {
             #expect(checks["database"] == "ok" && checks["keys"] == "ok")
             try await f.store.markSMSSent(try await f.store.pendingSMS().map(\.id))
             #expect(try await Self.ready(client).0 == 200)
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a pending e-mail counts only on a node that delivers e-mail: there it makes it 503 past the limit")
+    func stuckMail() async throws {
+        var server = ServerConfig()
+        server.readyOutboxMaxAgeSeconds = 600
+        let f = try await Fixture.make(server: server)
+        let key = f.store.keys.outbox, at = f.clock.now()
+        try await f.store.database.transaction { db in
+            try Outbox.enqueueMail(db, key: key, iin: Fixture.linIIN, address: "lin@example.kz", language: .en,
+                                   subject: Message(.smsCode, ["code": "1"]), body: Message(.smsCode, ["code": "1"]), at: at)
+        }
+        f.clock.advance(601)
+        // Mail not enabled here: e-mails wait for `tulga mail send-pending` by design.
+        try await f.app.test(.router) { client in
+            let status = try await Self.ready(client).0
+            #expect(status == 200)
+        }
+        var mail = MailSettings()
+        (mail.enabled, mail.starttls, mail.from, mail.port) = (true, false, "noreply@example.kz", 25)
+        let delivering = try ServerEnvironment(config: server, records: f.store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"),
+                                               liveness: f.liveness, bands: f.bands, files: ServiceFiles(mail: try SMTPClient(settings: mail)))
+        try await buildApplication(delivering, logger: Logger(label: "test")).test(.router) { client in
+            let (status, _, checks) = try await Self.ready(client)
+            #expect(status == 503 && checks["outbox"] == "the oldest e-mail has waited 601 s for the SMTP server (limit 600 s)")
         }
         await f.store.database.close()
     }

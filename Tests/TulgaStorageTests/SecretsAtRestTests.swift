@@ -181,7 +181,7 @@ struct SecretsAtRestTests {
           arguments: Backend.allCases)
     func upgrade(backend: Backend) async throws {
         let database = try await backend.open()
-        let new = ["audit.v2", "outbox.v2", "registry.v2", "moderation.v2", "attempts.v4"]
+        let new = ["audit.v2", "outbox.v2", "registry.v2", "moderation.v2", "attempts.v4", "outbox.v3"]
         var released = Migrator()
         for m in Records.migrator.migrations where !new.contains(m.name) { released.registerMigration(m.name, replaces: m.replaces, m.statements) }
         try await released.migrate(database)

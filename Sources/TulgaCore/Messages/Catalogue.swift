@@ -14,6 +14,9 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     // SMS texts.
     case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
     case smsModerationRejectedRetry = "sms.moderation_rejected_retry", smsPhoneChanged = "sms.phone_changed"
+    // E-mail: the application number on submission, then each status change (subject and body).
+    case mailSubmittedSubject = "mail.submitted_subject", mailSubmittedBody = "mail.submitted_body"
+    case mailStatusSubject = "mail.status_subject", mailStatusBody = "mail.status_body"
     // Portal status titles.
     case statusNew = "status.new", statusIdentified = "status.identified", statusSigning = "status.signing"
     case statusIssued = "status.issued", statusInstalled = "status.installed", statusRejected = "status.rejected"
@@ -94,6 +97,14 @@ public enum Catalogue {
         .smsModerationRejectedRetry: ("Проверка вашей фотографии завершена: личность не подтверждена. Вы можете пройти проверку ещё раз (осталось попыток: {left}).",
                                       "Фотосуретіңізді тексеру аяқталды: жеке басыңыз расталмады. Тексеруден қайта өте аласыз (қалған әрекеттер: {left}).",
                                       "The check of your photo is complete: your identity is not confirmed. You can take the check again ({left} attempts left)."),
+        .mailSubmittedSubject: ("Заявка на выпуск ЭЦП принята", "ЭЦҚ шығаруға өтінім қабылданды", "Your EDS application has been received"),
+        .mailSubmittedBody: (
+            "Ваша заявка на выпуск регистрационных свидетельств принята.\nНомер заявки: {number}\nСтатус: «{status}»\n\nНа данный адрес электронной почты Вам будет приходить информация о состоянии регистрационных свидетельств. Никому не сообщайте номер заявки.",
+            "Тіркеу куәліктерін шығаруға өтініміңіз қабылданды.\nӨтінім нөмірі: {number}\nМәртебесі: «{status}»\n\nОсы электрондық пошта мекенжайына тіркеу куәліктерінің жай-күйі туралы ақпарат жіберіледі. Өтінім нөмірін ешкімге айтпаңыз.",
+            "Your application for registration certificates has been received.\nApplication number: {number}\nStatus: “{status}”\n\nInformation on the state of your registration certificates will be sent to this e-mail address. Do not share the application number."),
+        .mailStatusSubject: ("Статус заявки на ЭЦП изменён", "ЭЦҚ өтінімінің мәртебесі өзгерді", "Your EDS application status has changed"),
+        .mailStatusBody: ("Статус заявки № {number} изменён: «{status}».", "№ {number} өтінімнің мәртебесі өзгерді: «{status}».",
+                          "The status of application No. {number} has changed: “{status}”."),
         .statusNew: ("Новая заявка", "Жаңа өтінім", "New application"),
         .statusIdentified: ("Пользователь идентифицирован центром регистрации", "Пайдаланушы тіркеу орталығында сәйкестендірілді",
                             "The registration centre has identified the user"),

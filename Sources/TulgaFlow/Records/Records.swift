@@ -6,6 +6,7 @@ public import TulgaCrypto
 public import TulgaDigitalID
 public import TulgaIssuance
 public import TulgaLegalEntities
+public import TulgaMail
 public import TulgaModeration
 public import TulgaPolicy
 public import TulgaRegistry
@@ -143,4 +144,11 @@ public final class Records: Sendable {
     /// Marks SMS handed to the gateway.
     /// - Parameter ids: the messages written out.
     public func markSMSSent(_ ids: [String]) async throws { try await Outbox.markSent(database, ids: ids, at: clock.now()) }
+    /// Hands the outbox's due e-mails to the SMTP server; failures stay pending with their next try.
+    /// - Parameter client: the SMTP client for the `mail` settings.
+    /// - Returns: How many were sent and how many failed (with reasons, no addresses).
+    /// - Throws: ``DatabaseFailure`` or ``StorageError`` from the outbox.
+    public func deliverMail(_ client: SMTPClient) async throws -> MailDelivery.Report {
+        try await MailDelivery.sendPending(database, key: keys.outbox, clock: clock, client: client)
+    }
 }

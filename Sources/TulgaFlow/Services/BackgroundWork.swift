@@ -6,6 +6,7 @@ public import TulgaStorage
 public import TulgaCrypto
 import TulgaAttempts
 import TulgaIssuance
+public import TulgaMail
 import TulgaModeration
 
 /// Work that repeats on an interval as a `Service` in the server's one `ServiceGroup`, and stops
@@ -79,14 +80,15 @@ public struct BackgroundSettings: Sendable, Hashable, Codable {
 /// The background services next to the HTTP server.
 public enum BackgroundWork {
     /// Application expiry, moderation lease expiry, attempt lease release, CRL refresh (with a CA), and (when configured)
-    /// evidence purge and the SMS hand-off.
+    /// evidence purge, the SMS hand-off and e-mail delivery.
     ///
     /// - Parameters:
     ///   - records: every module's records.
     ///   - settings: the interval and the optional work.
+    ///   - files: where purged review PNGs and checkpoints are, the audit-signing key (none: no checkpoints), and the
+    ///     SMTP client (none: e-mails wait for `tulga mail send-pending`).
     ///   - logger: where passes are logged.
     /// - Returns: The services, for one `ServiceGroup`.
-    ///   - files: where purged review PNGs and checkpoints are, and the audit-signing key (none: no checkpoints).
     public static func services(_ records: Records, settings: BackgroundSettings, files: ServiceFiles = ServiceFiles(), logger: Logger) -> [PeriodicService] {
         let every = Duration.milliseconds(Int64(max(1, settings.intervalSeconds) * 1000))
         var services = [
@@ -122,7 +124,30 @@ public enum BackgroundWork {
                 try await SMSSpool.handOff(records, to: settings.smsSpoolFolder)
             })
         }
+        if let mail = files.mail {
+            services.append(mailDelivery(records, client: mail, logger: logger))
+        }
         return services
+    }
+
+    /// Due e-mails to the SMTP server every ``MailSettings/intervalSeconds``; a failure is logged
+    /// by message id and reason (never the address) and the message waits for its next try.
+    ///
+    /// - Parameters:
+    ///   - records: every module's records.
+    ///   - client: the SMTP client.
+    ///   - logger: where passes and failures are logged.
+    ///   - onPass: told after each pass, with the number sent.
+    /// - Returns: The service.
+    public static func mailDelivery(_ records: Records, client: SMTPClient, logger: Logger, onPass: (@Sendable (Int) -> Void)? = nil) -> PeriodicService {
+        let every = Duration.milliseconds(Int64(max(1, client.settings.intervalSeconds) * 1000))
+        return PeriodicService("mail-delivery", every: every, logger: logger, onPass: onPass) {
+            let report = try await records.deliverMail(client)
+            for (id, reason) in report.errors.sorted(by: { $0.key < $1.key }) {
+                logger.warning("e-mail left pending", metadata: ["id": "\(id)", "error": "\(reason)"])
+            }
+            return report.sent
+        }
     }
 
     /// In-person applications past their 30 days are expired without anyone reading them.
@@ -149,10 +174,12 @@ public struct ServiceFiles: Sendable {
     public var signer: AuditSigner?
     /// This node's name in ``KeyUse``; `nil` reports nothing.
     public var node: String?
-    /// The defaults, without a signer or a node name.
+    /// The SMTP client for the `mail` section, when enabled; `nil` delivers no e-mail.
+    public var mail: SMTPClient?
+    /// The defaults, without a signer, a node name or mail.
     public init(reviewFolder: String = "var/review", checkpointFolder: String = "var/audit-checkpoints", signer: AuditSigner? = nil,
-                node: String? = nil) {
-        (self.reviewFolder, self.checkpointFolder, self.signer, self.node) = (reviewFolder, checkpointFolder, signer, node)
+                node: String? = nil, mail: SMTPClient? = nil) {
+        (self.reviewFolder, self.checkpointFolder, self.signer, self.node, self.mail) = (reviewFolder, checkpointFolder, signer, node, mail)
     }
 }
 

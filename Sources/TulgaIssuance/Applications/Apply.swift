@@ -34,16 +34,20 @@ extension IssuanceService {
     ///   - requests: the checked AUTH and SIGN requests.
     ///   - bin: the organisation's BIN, for legal-entity templates.
     ///   - caller: the calling system; it alone sees the application afterwards.
+    ///   - email: where the number and each status change are e-mailed; `nil` for none.
     /// - Returns: The application: `issued`, `signing` (CA down), or `identified` awaiting approvals.
-    /// - Throws: ``IssuanceError`` naming the missing step: `.invalidIdentity` for a bad IIN or BIN,
+    /// - Throws: ``MailAddressError`` `.invalid` for a malformed e-mail address (checked first);
+    ///   ``IssuanceError`` naming the missing step: `.invalidIdentity` for a bad IIN or BIN,
     ///   `.agreement`, `.tokenRequired`, `.code` (no fresh confirmation through this caller), `.digitalID`, `.consent`, `.register`, `.pin`,
     ///   `.activeApplication`;
     ///   ``StorageError`` and ``DatabaseFailure`` for failures on our side.
     public func applyRemote(iin: String, pin: String, agreement: String?, template: Template = .individual, requests: KeyRequests,
-                            bin: String? = nil, caller: Caller) async throws -> ApplicationView {
+                            bin: String? = nil, caller: Caller, email: String? = nil) async throws -> ApplicationView {
+        let email = try email.map { try MailAddress($0) }
         try UserAgreement.check(agreement)
         let holder = try await remoteHolder(iin: iin, pin: pin, template: template, storage: requests.storage, bin: bin, caller: caller)
-        return try await create(holder: holder, template: template, channel: .remote, requests: requests, caller: caller, agreement: UserAgreement.version)
+        return try await create(holder: holder, template: template, channel: .remote, requests: requests, caller: caller, agreement: UserAgreement.version,
+                                email: email)
     }
 
     /// Every check of a remote application, the PIN last: who the certificates are for.
@@ -110,11 +114,13 @@ extension IssuanceService {
     ///   - template: the template to file under.
     ///   - requests: the requests the applicant's key store made at the desk.
     ///   - bin: the organisation's BIN, for legal-entity templates.
+    ///   - email: where the number and each status change are e-mailed; `nil` for none.
     /// - Returns: The new application, `new`.
-    /// - Throws: ``IssuanceError`` `.invalidIdentity`, `.inPersonLocked` before five failures, `.tokenRequired`,
+    /// - Throws: ``MailAddressError`` `.invalid`; ``IssuanceError`` `.invalidIdentity`, `.inPersonLocked` before five failures, `.tokenRequired`,
     ///   `.register`, `.activeApplication`; ``StorageError``; ``DatabaseFailure``.
     public func applyInPerson(iin: String, surname: String, givenName: String, operator operatorID: String, template: Template = .individual,
-                              requests: KeyRequests, bin: String? = nil, patronymic: String? = nil) async throws -> ApplicationView {
+                              requests: KeyRequests, bin: String? = nil, patronymic: String? = nil, email: String? = nil) async throws -> ApplicationView {
+        let email = try email.map { try MailAddress($0) }
         let iin = try Self.checkIIN(iin)
         if template == .treasuryClient, requests.storage != .token {
             throw IssuanceError(.tokenRequired, "a Treasury-Client participant's keys must be generated on a token (storage \"token\")")
@@ -123,16 +129,18 @@ extension IssuanceService {
         let holder = Holder(iin: iin, surname: surname.uppercased(), givenName: givenName.uppercased(), organization: organization?.name, bin: organization?.bin,
                             patronymic: patronymic?.uppercased())
         return try await create(holder: holder, template: template, channel: .inPerson, requests: requests, caller: .staff("operator:" + operatorID),
-                                gateInPerson: true)
+                                gateInPerson: true, email: email)
     }
 
     /// Files the application in one transaction: the in-person gate, no other active application
-    /// (but the one it replaces), the row, the audit. Issues at once when it starts `signing`.
+    /// (but the one it replaces), the row, the audit, the number's e-mail (a renewal or reissue
+    /// keeps the replaced one's address unless given another). Issues at once when it starts `signing`.
     func create(holder: Holder, template: Template, channel: Channel, requests: KeyRequests, caller: Caller, reissueOf: String? = nil,
                 renewalOf: String? = nil, initial: ApplicationStatus? = nil, gateInPerson: Bool = false, agreement: String? = nil,
+                email: MailAddress? = nil,
                 consumeChallenge: (@Sendable (any SQLSession) throws -> Void)? = nil) async throws -> ApplicationView {
         try holder.checkSubject()
-        let number = try Self.newNumber(), at = now, lifecycle = lifecycle, attempts = attempts
+        let number = try Self.newNumber(), at = now, lifecycle = lifecycle, attempts = attempts, outboxKey = outboxKey
         let next = initial ?? ApplicationLifecycle.initialStatus(channel: channel, template: template)
         let replaced = reissueOf ?? renewalOf
         try await db.transaction { db in
@@ -164,7 +172,7 @@ extension IssuanceService {
             for row in try db.query("SELECT * FROM applications WHERE iin = ?", [.text(holder.iin)]) {
                 let facts = try Self.facts(row), other = try row.text(Columns.number)
                 if lifecycle.isOverdue(facts, now: at) {
-                    try Self.expire(db, row, lifecycle: lifecycle, at: at)   // past its 30 days: expired now
+                    try Self.expire(db, row, lifecycle: lifecycle, at: at, outbox: outboxKey)   // past its 30 days: expired now
                 } else if facts.status.isActive, other != replaced {
                     active.append(other)
                 }
@@ -172,17 +180,22 @@ extension IssuanceService {
             if let existing = active.first {
                 throw IssuanceError(.activeApplication, "application \(existing) is still active; a second one is refused")
             }
+            let address = try email?.value ?? replaced.flatMap { try db.one("SELECT email FROM applications WHERE number = ?", [.text($0)])?["email"].text }
             try db.execute("""
                 INSERT INTO applications (number, iin, template, channel, status, bin, organization, algorithm, created_at, updated_at,
-                  reissue_of, renewal_of, csr_auth, csr_sign, storage, owner_key, surname, given_name, agreement_version, agreement_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  reissue_of, renewal_of, csr_auth, csr_sign, storage, owner_key, surname, given_name, agreement_version, agreement_at, email)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(number), .text(holder.iin), .text(template.rawValue), .text(channel.rawValue), .text(next.rawValue),
                       SQLValue(holder.bin), SQLValue(holder.organization), .text(requests.algorithm.rawValue), .double(at), .double(at),
                       SQLValue(reissueOf), SQLValue(renewalOf), .text(requests.auth.pem), .text(requests.sign.pem),
                       .text(requests.storage.rawValue), .text(caller.ownerTag), .text(holder.surname), .text(holder.givenName),
-                      SQLValue(agreement), agreement == nil ? .null : .double(at)])
+                      SQLValue(agreement), agreement == nil ? .null : .double(at), SQLValue(address)])
             try AuditLog.append(db, at: at, actor: caller.actor, action: "application.create", subject: number,
                                 detail: "\(template.rawValue) \(channel.rawValue) \(next.rawValue) \(requests.storage.rawValue)")
+            if let address {
+                try Self.queueMail(db, key: outboxKey, iin: holder.iin, address: address, number: number, status: next, at: at,
+                                   subject: .mailSubmittedSubject, body: .mailSubmittedBody)
+            }
         }
         return try await issueIfReady(number, caller: caller)
     }
@@ -193,7 +206,7 @@ extension IssuanceService {
     /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure`` from the database.
     @discardableResult
     public func expireStale() async throws -> Int {
-        let at = now, lifecycle = lifecycle
+        let at = now, lifecycle = lifecycle, outboxKey = outboxKey
         let numbers = try await db.transaction { db in
             try db.query("SELECT number FROM applications WHERE channel = 'in_person' AND status = 'new' AND created_at < ?",
                          [.double(at - lifecycle.inPersonExpirySeconds)]).map { try $0.text(Columns.number) }
@@ -206,7 +219,7 @@ extension IssuanceService {
                     try db.lock("number:" + number)
                     guard let row = try db.one("SELECT * FROM applications WHERE number = ?", [.text(number)]),
                           lifecycle.isOverdue(try Self.facts(row), now: at) else { return false }
-                    try Self.expire(db, row, lifecycle: lifecycle, at: at)
+                    try Self.expire(db, row, lifecycle: lifecycle, at: at, outbox: outboxKey)
                     return true
                 }
                 if done { expired += 1 }
@@ -219,8 +232,8 @@ extension IssuanceService {
     }
 
     /// Marks one overdue application expired, inside the caller's transaction.
-    static func expire(_ db: any SQLSession, _ row: SQLRow, lifecycle: ApplicationLifecycle, at: Double) throws {
+    static func expire(_ db: any SQLSession, _ row: SQLRow, lifecycle: ApplicationLifecycle, at: Double, outbox: SealingKey) throws {
         let next = try lifecycle.transition(from: try facts(row), event: .expire, now: at)
-        try save(db, number: try row.text(Columns.number), status: next, at: at, extra: [], actor: "policy")
+        try save(db, number: try row.text(Columns.number), status: next, at: at, extra: [], actor: "policy", outbox: outbox)
     }
 }

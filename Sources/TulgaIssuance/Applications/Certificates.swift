@@ -1,5 +1,6 @@
 import Foundation
 public import TulgaCore
+import TulgaCrypto
 import TulgaPKI
 import TulgaStorage
 
@@ -58,6 +59,7 @@ extension IssuanceService {
         // A renewal's or reissue's old certificates are revoked in the same transaction that
         // records the new ones: a crash leaves either the old pair valid or the new one, never both.
         let replaced = try row.optionalText(Columns.renewalOf) ?? row.optionalText(Columns.reissueOf), at = now, lifecycle = lifecycle
+        let outbox = outboxKey
         let isRenewal = try row.optionalText(Columns.renewalOf) != nil
         let view = try await transition(number, .issue, caller: caller, actor: "ca",
                                         set: [("cert_auth", .text(auth.pem)), ("cert_sign", .text(sign.pem)), ("serial_auth", .text(auth.serialHex)),
@@ -70,7 +72,7 @@ extension IssuanceService {
             if isRenewal, try db.one("SELECT serial FROM revocations WHERE number = ?", [.text(replaced)]) != nil {
                 throw IssuanceError(.renewal, "a certificate of application \(replaced) was revoked since this renewal was filed: it is not issued")
             }
-            try Self.revokeApplication(db, replaced, reason: .superseded, at: at, actor: "ca", lifecycle: lifecycle)
+            try Self.revokeApplication(db, replaced, reason: .superseded, at: at, actor: "ca", lifecycle: lifecycle, outbox: outbox)
         }
         if replaced != nil { try? await refreshCRL() }
         return view
@@ -107,14 +109,14 @@ extension IssuanceService {
     /// - Returns: Both certificates and the chain.
     /// - Throws: ``IssuanceError`` `.notFound`, `.state` before issuance or after revocation, `.ca`; ``StorageError``; ``DatabaseFailure``.
     public func install(_ number: String, caller: Caller) async throws -> IssuedCertificates {
-        let at = now, lifecycle = lifecycle
+        let at = now, lifecycle = lifecycle, outboxKey = outboxKey
         let row = try await db.transaction { db in
             try db.lock("number:" + number)
             let row = try Self.owned(db, number, by: caller)
             let facts = try Self.facts(row)
             let next = try lifecycle.transition(from: facts, event: .install, now: at)
             if facts.status != .installed {
-                try Self.save(db, number: number, status: next, at: at, extra: [("installed_at", .double(at))], actor: caller.actor)
+                try Self.save(db, number: number, status: next, at: at, extra: [("installed_at", .double(at))], actor: caller.actor, outbox: outboxKey)
             }
             return try Self.owned(db, number, by: caller)
         }

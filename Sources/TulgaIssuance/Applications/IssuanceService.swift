@@ -1,6 +1,7 @@
 public import Foundation
 public import TulgaCore
 public import TulgaDigitalID
+import TulgaAttempts
 import TulgaIdentity
 public import TulgaPKI
 public import TulgaPolicy
@@ -44,6 +45,8 @@ public struct ApplicationView: Sendable, Codable, Hashable {
     /// The user agreement's version the applicant accepted, and when (remote applications).
     public var agreementVersion: String? = nil
     public var agreementAcceptedAt: Double? = nil
+    /// Where the number and status changes are e-mailed, if anywhere.
+    public var email: String? = nil
 }
 
 /// One change of an application's status («Время изменения статуса»), from the audit log.
@@ -165,7 +168,7 @@ public final class IssuanceService: Sendable {
         case reissueOf = "reissue_of", renewalOf = "renewal_of", validUntil = "valid_until", surname, givenName = "given_name"
         case serial, revokedAt = "revoked_at", reason, verifiedAt = "verified_at", phone, id, codeHash = "code_hash", expiresAt = "expires_at"
         case usedAt = "used_at", n, challenge, owner, agreementVersion = "agreement_version", agreementAt = "agreement_at"
-        case action, detail, at
+        case action, detail, at, email
     }
 
     static func checkIIN(_ iin: String) throws -> String {
@@ -232,28 +235,43 @@ public final class IssuanceService: Sendable {
             headApproved: try row.optionalDouble(Columns.headApprovedAt) != nil,
             replaces: try row.optionalText(Columns.reissueOf) ?? row.optionalText(Columns.renewalOf),
             serials: [try row.optionalText(Columns.serialAuth), try row.optionalText(Columns.serialSign)].compactMap { $0 },
-            agreementVersion: try row.optionalText(Columns.agreementVersion), agreementAcceptedAt: try row.optionalDouble(Columns.agreementAt))
+            agreementVersion: try row.optionalText(Columns.agreementVersion), agreementAcceptedAt: try row.optionalDouble(Columns.agreementAt),
+            email: try row.optionalText(Columns.email))
     }
 
     /// Loads the application (owned by `caller`), asks the pure lifecycle for `event`, saves the
     /// new status with `extra` columns and an audit row, in one transaction.
     func transition(_ number: String, _ event: ApplicationEvent, caller: Caller, actor: String? = nil, set extra: [(String, SQLValue)] = [],
                     check: @escaping @Sendable (any SQLSession, SQLRow) throws -> Void = { _, _ in }) async throws -> ApplicationView {
-        let at = now, lifecycle = lifecycle
+        let at = now, lifecycle = lifecycle, outboxKey = outboxKey
         let row = try await db.transaction { db in
             try db.lock("number:" + number)
             let row = try Self.owned(db, number, by: caller)
             let next = try lifecycle.transition(from: try Self.facts(row), event: event, now: at)
             try check(db, row)
-            try Self.save(db, number: number, status: next, at: at, extra: extra, actor: actor ?? caller.actor)
+            try Self.save(db, number: number, status: next, at: at, extra: extra, actor: actor ?? caller.actor, outbox: outboxKey)
             return try Self.owned(db, number, by: caller)
         }
         return try view(row)
     }
 
-    static func save(_ db: any SQLSession, number: String, status: ApplicationStatus, at: Double, extra: [(String, SQLValue)], actor: String) throws {
+    /// Saves a new status with its audit row and, when the application has an address, its e-mail.
+    static func save(_ db: any SQLSession, number: String, status: ApplicationStatus, at: Double, extra: [(String, SQLValue)], actor: String,
+                     outbox: SealingKey) throws {
         let sets = [("status", SQLValue.text(status.rawValue)), ("updated_at", .double(at))] + extra
         try db.execute("UPDATE applications SET \(sets.map { "\($0.0) = ?" }.joined(separator: ", ")) WHERE number = ?", sets.map(\.1) + [.text(number)])
         try AuditLog.append(db, at: at, actor: actor, action: "application.\(status.rawValue)", subject: number, detail: "")
+        if let row = try db.one("SELECT iin, email FROM applications WHERE number = ?", [.text(number)]), let address = try row.optionalText(Columns.email) {
+            try queueMail(db, key: outbox, iin: try row.text(Columns.iin), address: address, number: number, status: status, at: at,
+                          subject: .mailStatusSubject, body: .mailStatusBody)
+        }
+    }
+
+    /// Queues an e-mail naming the application and its status, in the applicant's language, in the caller's transaction.
+    static func queueMail(_ db: any SQLSession, key: SealingKey, iin: String, address: String, number: String, status: ApplicationStatus, at: Double,
+                          subject: MessageKey, body: MessageKey) throws {
+        let language = try AttemptRecords.language(db, iin: iin)
+        try Outbox.enqueueMail(db, key: key, iin: iin, address: address, language: language, subject: Message(subject),
+                               body: Message(body, ["number": number, "status": Message(status.message).text(language)]), at: at)
     }
 }

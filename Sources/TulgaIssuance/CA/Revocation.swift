@@ -1,6 +1,7 @@
 public import Foundation
 public import TulgaCore
 public import TulgaPKI
+import TulgaCrypto
 import TulgaStorage
 
 /// Revocation, and what relying parties query: the CRL and the OCSP responder.
@@ -15,60 +16,60 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.notFound` for an unknown serial, `.state` if it is already revoked;
     ///   ``StorageError``; ``DatabaseFailure``.
     public func revoke(serial: String, reason: RevocationReason, actor: String = "ca") async throws {
-        let serial = serial.uppercased(), at = now, lifecycle = lifecycle
+        let serial = serial.uppercased(), at = now, lifecycle = lifecycle, outbox = outboxKey
         try await db.transaction { db in
             try db.lock("revocation")
             guard try db.one("SELECT serial FROM revocations WHERE serial = ?", [.text(serial)]) == nil else {
                 throw IssuanceError(.state, "certificate \(serial) is already revoked")
             }
-            try Self.revoke(db, serial: serial, reason: reason, at: at, actor: actor, lifecycle: lifecycle)
+            try Self.revoke(db, serial: serial, reason: reason, at: at, actor: actor, lifecycle: lifecycle, outbox: outbox)
         }
         try? await refreshCRL()
     }
 
     /// Revokes every certificate of an application not revoked yet.
     func revokeApplication(_ number: String, reason: RevocationReason, actor: String) async throws {
-        let at = now, lifecycle = lifecycle
-        try await db.transaction { db in try Self.revokeApplication(db, number, reason: reason, at: at, actor: actor, lifecycle: lifecycle) }
+        let at = now, lifecycle = lifecycle, outbox = outboxKey
+        try await db.transaction { db in try Self.revokeApplication(db, number, reason: reason, at: at, actor: actor, lifecycle: lifecycle, outbox: outbox) }
         try? await refreshCRL()
     }
 
     /// Revokes every certificate of an application not revoked yet, inside the caller's transaction.
     static func revokeApplication(_ db: any SQLSession, _ number: String, reason: RevocationReason, at: Double, actor: String,
-                                  lifecycle: ApplicationLifecycle) throws {
+                                  lifecycle: ApplicationLifecycle, outbox: SealingKey) throws {
         try db.lock("revocation")
         guard let app = try db.one("SELECT serial_auth, serial_sign FROM applications WHERE number = ?", [.text(number)]) else { return }
         for serial in [try app.optionalText(Columns.serialAuth), try app.optionalText(Columns.serialSign)].compactMap({ $0 })
         where try db.one("SELECT serial FROM revocations WHERE serial = ?", [.text(serial)]) == nil {
-            try revoke(db, serial: serial, reason: reason, at: at, actor: actor, lifecycle: lifecycle)
+            try revoke(db, serial: serial, reason: reason, at: at, actor: actor, lifecycle: lifecycle, outbox: outbox)
         }
     }
 
     /// Refuses, inside a revocation's transaction, every renewal of `number` not issued yet: keys
     /// that were revoked renew nothing, however far the renewal got.
-    static func refusePendingRenewals(_ db: any SQLSession, of number: String, at: Double, actor: String, lifecycle: ApplicationLifecycle) throws {
+    static func refusePendingRenewals(_ db: any SQLSession, of number: String, at: Double, actor: String, lifecycle: ApplicationLifecycle, outbox: SealingKey) throws {
         for row in try db.query("SELECT * FROM applications WHERE renewal_of = ?", [.text(number)]) {
             let facts = try facts(row)
             guard [.new, .identified, .signing].contains(facts.status) else { continue }
             let next = try lifecycle.transition(from: facts, event: .reject, now: at)
             try save(db, number: try row.text(Columns.number), status: next, at: at,
-                     extra: [("refusal", .text("the renewed keys were revoked"))], actor: actor)
+                     extra: [("refusal", .text("the renewed keys were revoked"))], actor: actor, outbox: outbox)
         }
     }
 
-    static func revoke(_ db: any SQLSession, serial: String, reason: RevocationReason, at: Double, actor: String, lifecycle: ApplicationLifecycle) throws {
+    static func revoke(_ db: any SQLSession, serial: String, reason: RevocationReason, at: Double, actor: String, lifecycle: ApplicationLifecycle, outbox: SealingKey) throws {
         guard let app = try db.one("SELECT * FROM applications WHERE serial_auth = ? OR serial_sign = ?", [.text(serial), .text(serial)]) else {
             throw IssuanceError(.notFound, "no certificate with serial \(serial)")
         }
         let number = try app.text(Columns.number)
         try db.execute("INSERT INTO revocations (serial, number, revoked_at, reason) VALUES (?, ?, ?, ?)",
                        [.text(serial), .text(number), .double(at), .text(reason.rawValue)])
-        if reason != .superseded { try refusePendingRenewals(db, of: number, at: at, actor: actor, lifecycle: lifecycle) }
+        if reason != .superseded { try refusePendingRenewals(db, of: number, at: at, actor: actor, lifecycle: lifecycle, outbox: outbox) }
         let revoked = Set(try db.query("SELECT serial FROM revocations WHERE number = ?", [.text(number)]).map { try $0.text(Columns.serial) })
         let serials = [try app.optionalText(Columns.serialAuth), try app.optionalText(Columns.serialSign)].compactMap { $0 }
         if serials.allSatisfy(revoked.contains) {
             let next = try lifecycle.transition(from: try facts(app), event: .revoke, now: at)
-            try save(db, number: number, status: next, at: at, extra: [], actor: actor)
+            try save(db, number: number, status: next, at: at, extra: [], actor: actor, outbox: outbox)
         }
         try AuditLog.append(db, at: at, actor: actor, action: "certificate.revoke", subject: serial, detail: reason.rawValue)
     }

@@ -75,6 +75,11 @@ extension IssuanceService {
             "DROP TABLE phone_verifications",
             "ALTER TABLE phone_verifications_v3 RENAME TO phone_verifications",
         ])
+        // The applicant's optional e-mail: the number on filing and each status change go there.
+        // Kept like the phone: in clear for sending, never logged or audited.
+        migrator.registerMigration("issuance.mail.v1", [
+            "ALTER TABLE applications ADD COLUMN email TEXT",
+        ])
     }
 }
 

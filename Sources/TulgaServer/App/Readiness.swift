@@ -8,7 +8,7 @@ import TulgaFlow
 import TulgaIssuance
 
 /// What `/health/ready` checks: the database answers, the models are loaded, the keys are on disk,
-/// and the outbox is not stuck. Each check gives `nil` (fine) or a reason that names no record.
+/// and the outbox is not stuck (SMS; e-mail too when this node delivers it). Each check gives `nil` (fine) or a reason that names no record.
 struct Readiness {
     /// One check's outcome.
     struct Check: Sendable, Equatable {
@@ -44,12 +44,18 @@ struct Readiness {
         return missing.isEmpty ? nil : "missing: " + missing.joined(separator: ", ")
     }
 
+    /// SMS always; e-mail only when this node delivers it (otherwise e-mails wait by design).
     func outbox() async -> String? {
         let limit = env.config.readyOutboxMaxAgeSeconds
+        var channels = [("sms", "the oldest SMS has waited", "for the gateway")]
+        if env.files.mail != nil { channels.append(("email", "the oldest e-mail has waited", "for the SMTP server")) }
         do {
-            guard let oldest = try await Outbox.oldestPending(env.records.database) else { return nil }
-            let waited = env.records.clock.now() - oldest
-            return waited > limit ? "the oldest SMS has waited \(Self.seconds(waited)) s for the gateway (limit \(Self.seconds(limit)) s)" : nil
+            for (channel, what, whom) in channels {
+                guard let oldest = try await Outbox.oldestPending(env.records.database, channel: channel) else { continue }
+                let waited = env.records.clock.now() - oldest
+                if waited > limit { return "\(what) \(Self.seconds(waited)) s \(whom) (limit \(Self.seconds(limit)) s)" }
+            }
+            return nil
         } catch {
             return "the outbox cannot be read: \((error as? any TulgaError)?.reason ?? "\(type(of: error))")"
         }

@@ -25,6 +25,8 @@ struct IssuanceRoutes {
         let authRequest: String
         let signRequest: String
         let bin: String?
+        /// Where the number and status changes are e-mailed.
+        let email: String?
     }
     struct RequestsBody: Decodable {
         let pin: String?; let agreement: String?; let storage: String?; let authRequest: String; let signRequest: String; let challenge: String?
@@ -78,9 +80,11 @@ struct IssuanceRoutes {
             }
             let requests = try Self.requests(auth: input.authRequest, sign: input.signRequest, storage: input.storage)
             let iin = try validIIN(input.iin)
+            // Refused before the PIN is looked at: a typo in the address costs no PIN try.
+            let email = try input.email.map { try MailAddress($0).value }
             let app = try await Self.guardingPIN(env, context) {
                 try await issuance.applyRemote(iin: iin, pin: input.pin, agreement: input.agreement, template: template, requests: requests, bin: input.bin,
-                                               caller: context.caller)
+                                               caller: context.caller, email: email)
             }
             return try json(app, status: .created)
         }

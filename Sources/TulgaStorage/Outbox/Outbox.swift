@@ -2,10 +2,13 @@ import Foundation
 public import TulgaCore
 public import TulgaCrypto
 
-/// SMS messages waiting for the gateway. Modules put a catalogue ``Message`` in the outbox
-/// inside their own transaction; it is rendered in the applicant's language there and sealed with
-/// the outbox key, bound to its row. Once handed to the gateway only a receipt stays: recipient,
-/// language, template and times, no text and so no code.
+/// SMS messages waiting for the gateway, and e-mails waiting for the SMTP server. Modules put a
+/// catalogue ``Message`` in the outbox inside their own transaction; it is rendered in the
+/// applicant's language there and sealed with the outbox key, bound to its row. Once handed on
+/// only a receipt stays: recipient, language, template, attempts and times, no text and so no
+/// code or application number. E-mails are claimed for a while before each try
+/// (``claimMail(_:key:at:lease:limit:)``), and a failed try is recorded with its next time
+/// (``markFailed(_:id:error:retryAt:)``): a refusing or absent server leaves them pending.
 ///
 /// ```swift
 /// try await database.transaction { db in
@@ -15,9 +18,9 @@ public import TulgaCrypto
 /// try await Outbox.markSent(database, ids: pending.map(\.id), at: now)
 /// ```
 public enum Outbox {
-    /// The outbox table, as released in v1, then sealed bodies and receipts.
+    /// The outbox table, as released in v1, then sealed bodies and receipts, then e-mail.
     ///
-    /// - Parameter migrator: the migrator to add `outbox.v1` and `outbox.v2` to.
+    /// - Parameter migrator: the migrator to add `outbox.v1`, `outbox.v2` and `outbox.v3` to.
     public static func register(_ migrator: inout Migrator) {
         migrator.registerMigration("outbox.v1", replaces: ["v1-core"], [
             """
@@ -33,6 +36,17 @@ public enum Outbox {
             "ALTER TABLE outbox ADD COLUMN key_id TEXT",
             "ALTER TABLE outbox ADD COLUMN template TEXT",
         ]) { try sealClearBodies($0.db, key: try $0.requireKeys("outbox.v2").outbox) }
+        // E-mail beside SMS: a channel (earlier rows are SMS), the address, the tries so far, and a
+        // sequence so that e-mails queued at one clock reading go in the order they were queued.
+        migrator.registerMigration("outbox.v3", [
+            "ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms'",
+            "ALTER TABLE outbox ADD COLUMN address TEXT",
+            "ALTER TABLE outbox ADD COLUMN attempts {INT} NOT NULL DEFAULT 0",
+            "ALTER TABLE outbox ADD COLUMN last_error TEXT",
+            "ALTER TABLE outbox ADD COLUMN next_try_at {REAL}",
+            "ALTER TABLE outbox ADD COLUMN seq {INT}",
+            "CREATE INDEX outbox_pending ON outbox(channel, sent_at)",
+        ])
     }
 
     /// The sealed body column.
@@ -78,22 +92,90 @@ public enum Outbox {
         }
     }
 
-    /// Messages not yet handed to the gateway, oldest first. Read only: the hand-off marks them
-    /// with ``markSent(_:ids:at:)`` after it has written them, so a failed hand-off loses nothing.
+    /// SMS not yet handed to the gateway, oldest first (e-mails are not among them). Read only: the
+    /// hand-off marks them with ``markSent(_:ids:at:)`` after it has written them, so a failed hand-off loses nothing.
     /// - Throws: as ``messages(_:key:iin:)``.
     public static func pending(_ database: any SQLDatabase, key: SealingKey) async throws -> [OutboxMessage] {
         try await database.transaction { db in
-            try db.query("SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id", []).map { try OutboxMessage(row: $0, key: key) }
+            try db.query("SELECT * FROM outbox WHERE sent_at IS NULL AND channel = 'sms' ORDER BY created_at, id", [])
+                .map { try OutboxMessage(row: $0, key: key) }
         }
     }
 
-    /// When the oldest message still waiting for the gateway was queued, or `nil` when none waits: a
-    /// readiness check reads it to tell a stuck hand-off. Opens no body.
+    /// Queues an e-mail for `iin` inside the caller's transaction: subject and body rendered in
+    /// `language`, sealed together with `key`.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - key: the outbox key.
+    ///   - iin: the applicant's IIN.
+    ///   - address: where it goes (checked by the caller).
+    ///   - language: the applicant's language.
+    ///   - subject: the catalogue entry for the subject line.
+    ///   - body: the catalogue entry for the text.
+    ///   - at: the injected clock's time.
+    /// - Throws: `CryptoFailure` if the CSPRNG or sealing fails; ``DatabaseFailure`` if the insert fails.
+    public static func enqueueMail(_ db: any SQLSession, key: SealingKey, iin: String, address: String, language: Language, subject: Message,
+                                   body: Message, at: Double) throws {
+        let id = "mail-" + hex(try randomBytes(10))
+        // The subject is one line: the first line of the sealed text.
+        let text = subject.text(language).replacingOccurrences(of: "\n", with: " ") + "\n" + body.text(language)
+        let sealed = try key.seal(Data(text.utf8), for: place(id))
+        try db.execute("""
+            INSERT INTO outbox (id, iin, channel, address, language, body, sealed, key_id, template, created_at, seq)
+            VALUES (?, ?, 'email', ?, ?, '', ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox))
+            """, [.text(id), .text(iin), .text(address), .text(language.rawValue), .blob(sealed), .text(key.keyID), .text(body.key.rawValue), .double(at)])
+    }
+
+    /// Takes up to `limit` e-mails due at `at`, oldest first, and holds them for `lease` seconds
+    /// (a second sender skips them meanwhile); each comes back as ``markSent(_:ids:at:)`` or
+    /// ``markFailed(_:id:error:retryAt:)`` records it, or is due again when the lease runs out.
+    ///
+    /// - Parameters:
+    ///   - database: the database holding the outbox.
+    ///   - key: the outbox key.
+    ///   - at: the injected clock's time.
+    ///   - lease: seconds the claim holds.
+    ///   - limit: the most taken at once.
+    /// - Returns: The claimed e-mails, with their subject and text.
+    /// - Throws: as ``messages(_:key:iin:)``.
+    public static func claimMail(_ database: any SQLDatabase, key: SealingKey, at: Double, lease: Double, limit: Int = 50) async throws -> [OutboxMessage] {
+        try await database.transaction { db in
+            try db.lock("outbox")
+            let rows = try db.query("""
+                SELECT * FROM outbox WHERE channel = 'email' AND sent_at IS NULL AND (next_try_at IS NULL OR next_try_at <= ?)
+                ORDER BY created_at, seq, id LIMIT \(max(1, limit))
+                """, [.double(at)])
+            let messages = try rows.map { try OutboxMessage(row: $0, key: key) }
+            for m in messages { try db.execute("UPDATE outbox SET next_try_at = ? WHERE id = ?", [.double(at + lease), .text(m.id)]) }
+            return messages
+        }
+    }
+
+    /// Records a failed try of a pending message: one more attempt, the reason (no secrets in it)
+    /// and when to try again. The text stays sealed.
+    ///
+    /// - Parameters:
+    ///   - id: the message.
+    ///   - error: why it failed, without the address or the text.
+    ///   - retryAt: when it is due again.
+    /// - Throws: ``DatabaseFailure`` from the database.
+    public static func markFailed(_ database: any SQLDatabase, id: String, error: String, retryAt: Double) async throws {
+        try await database.transaction { db in
+            try db.lock("outbox")
+            try db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_try_at = ? WHERE id = ? AND sent_at IS NULL",
+                           [.text(String(error.prefix(300))), .double(retryAt), .text(id)])
+        }
+    }
+
+    /// When the oldest message of `channel` (`sms` or `email`) still waiting was queued, or `nil` when
+    /// none waits: a readiness check reads it to tell a stuck hand-off. Opens no body.
     ///
     /// - Throws: ``DatabaseFailure``; ``StorageError`` `.damagedRow`.
-    public static func oldestPending(_ database: any SQLDatabase) async throws -> Double? {
+    public static func oldestPending(_ database: any SQLDatabase, channel: String = "sms") async throws -> Double? {
         try await database.transaction { db in
-            try db.query("SELECT MIN(created_at) AS created_at FROM outbox WHERE sent_at IS NULL", []).first?.optionalDouble(OutboxMessage.Columns.createdAt)
+            try db.query("SELECT MIN(created_at) AS created_at FROM outbox WHERE sent_at IS NULL AND channel = ?", [.text(channel)])
+                .first?.optionalDouble(OutboxMessage.Columns.createdAt)
         }
     }
 
@@ -106,7 +188,8 @@ public enum Outbox {
         try await database.transaction { db in
             try db.lock("outbox")
             for id in ids {
-                try db.execute("UPDATE outbox SET sent_at = ?, sealed = NULL, body = '' WHERE id = ? AND sent_at IS NULL", [.double(now), .text(id)])
+                try db.execute("UPDATE outbox SET sent_at = ?, sealed = NULL, body = '', next_try_at = NULL, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL",
+                               [.double(now), .text(id)])
             }
         }
     }
@@ -125,14 +208,20 @@ public enum Outbox {
     }
 }
 
-/// One queued SMS, or the receipt of one handed off.
+/// One queued SMS or e-mail, or the receipt of one handed off.
 public struct OutboxMessage: Sendable, Hashable, Codable {
-    /// The message id, `sms-` and 20 hex digits.
+    /// The message id, `sms-` or `mail-` and 20 hex digits.
     public var id: String
     /// The applicant's IIN.
     public var iin: String
-    /// Where it goes, when known.
+    /// `sms` or `email`.
+    public var channel: String
+    /// Where an SMS goes, when known.
     public var phone: String?
+    /// Where an e-mail goes.
+    public var address: String?
+    /// An e-mail's subject line; `nil` for an SMS, and once handed on.
+    public var subject: String?
     /// The language code it was rendered in (`ru`, `kk` or `en`).
     public var language: String
     /// The catalogue entry it was rendered from; `nil` for a message queued before templates were kept.
@@ -143,18 +232,33 @@ public struct OutboxMessage: Sendable, Hashable, Codable {
     public var createdAt: Double
     /// When it was handed to the gateway, if it was.
     public var sentAt: Double?
+    /// Tries so far (an e-mail's failed ones, then the one that delivered it).
+    public var attempts: Int
+    /// Why the last try failed, without secrets.
+    public var lastError: String?
+    /// When a pending e-mail is due (after a failure, or while claimed).
+    public var nextTryAt: Double?
 
-    enum Columns: String { case id, iin, phone, language, template, body, sealed, keyID = "key_id", createdAt = "created_at", sentAt = "sent_at" }
+    enum Columns: String {
+        case id, iin, channel, phone, address, language, template, body, sealed, keyID = "key_id", createdAt = "created_at", sentAt = "sent_at"
+        case attempts, lastError = "last_error", nextTryAt = "next_try_at"
+    }
 
     init(row: SQLRow, key: SealingKey) throws {
-        (id, iin, phone) = (try row.text(Columns.id), try row.text(Columns.iin), try row.optionalText(Columns.phone))
+        (id, iin, channel) = (try row.text(Columns.id), try row.text(Columns.iin), try row.text(Columns.channel))
+        (phone, address) = (try row.optionalText(Columns.phone), try row.optionalText(Columns.address))
         (language, template) = (try row.text(Columns.language), try row.optionalText(Columns.template))
         (createdAt, sentAt) = (try row.double(Columns.createdAt), try row.optionalDouble(Columns.sentAt))
+        (attempts, lastError, nextTryAt) = (try row.int(Columns.attempts), try row.optionalText(Columns.lastError), try row.optionalDouble(Columns.nextTryAt))
         let clear = try row.text(Columns.body)
         if let sealed = try row.optionalBlob(Columns.sealed) {
             body = String(decoding: try key.open(sealed, keyID: try row.text(Columns.keyID), for: Outbox.place(id)), as: UTF8.self)
         } else {
             body = clear.isEmpty ? nil : clear
+        }
+        // An e-mail's sealed text is its subject line, then the body.
+        if channel == "email", let text = body, let cut = text.firstIndex(of: "\n") {
+            (subject, body) = (String(text[..<cut]), String(text[text.index(after: cut)...]))
         }
     }
 }
