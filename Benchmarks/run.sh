@@ -83,10 +83,15 @@ mark help
 LD_DEBUG=statistics "$BIN/tulga" --help 2>&1 >/dev/null | sed -n 's/.*total startup time in dynamic loader: *//p' | head -n 1 > "$WORK/ldso"
 LD_DEBUG=statistics "$BIN/tulga" --help 2>&1 >/dev/null | sed -n 's/.*number of relocations: *//p' | head -n 1 > "$WORK/relocs"
 ldd "$BIN/tulga" | wc -l > "$WORK/libs"
+# The libraries libTulgaVideo.so brings that tulga itself does not (for the smaps breakdown).
+files() { ldd "$1" | awk '$3 ~ /^\// {print $3}' | xargs -r readlink -f | xargs -r -n1 basename | sort -u; }  # as smaps names them
+comm -13 <(files "$BIN/tulga") <(files "$BIN/libTulgaVideo.so") > "$WORK/video-libs"
 # Instructions, which the load does not change: the whole of `tulga --help`, and the part before main.
 touch "$WORK/ir"
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
-  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$BIN/tulga" --help >/dev/null 2>&1 || true
+  # valgrind 3.19 cannot read the DWARF 5 that swiftc writes: a copy without debug sections runs the same code.
+  objcopy --strip-debug "$BIN/tulga" "$WORK/tulga-nodebug"
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$WORK/tulga-nodebug" --help >/dev/null 2>&1 || true
   callgrind_annotate --inclusive=yes --threshold=100 "$WORK/cg.out" 2>/dev/null > "$WORK/ir" || true
 fi
 
@@ -158,7 +163,11 @@ print(f"| tulga --help | {median(help_):.4f} | {len(help_)} | {la('help')} |")
 if tomain:
     print(f"| time to main (exec to main, tulga --help) | {median(tomain):.4f} | {len(tomain)} | (alternating with the row above) |")
 print()
-print(f"dynamic loader before main (LD_DEBUG=statistics): {open(f'{w}/ldso').read().strip() or 'n/a'}, "
+ldso = open(f'{w}/ldso').read().strip()
+mhz = [float(l.split(":")[1]) for l in open("/proc/cpuinfo") if l.startswith("cpu MHz")]
+if ldso.endswith("cycles") and mhz:  # the loader counts TSC cycles; /proc/cpuinfo's clock converts them roughly
+    ldso += f" (≈ {int(ldso.split()[0]) / (mhz[0] * 1e6) * 1000:.1f} ms at {mhz[0]:.0f} MHz)"
+print(f"dynamic loader before main (LD_DEBUG=statistics): {ldso or 'n/a'}, "
       f"{open(f'{w}/relocs').read().strip() or 'n/a'} relocations; libraries ldd lists for tulga: {open(f'{w}/libs').read().strip()}")
 # callgrind_annotate --inclusive=yes: "N (pct)  file:function [object]"
 ir = {}
@@ -172,7 +181,7 @@ for line in open(f"{w}/ir"):
     f = re.match(r"^(?:.*):([^: \[]+)(?: \[(.*)\])?$", rest)
     if f:
         fn, obj = f.group(1), f.group(2) or ""
-        key = {"main": "main" if obj.endswith("/tulga") else None, "_dl_start": "loader", "_dl_init": "init", "_dl_relocate_object": "reloc"}.get(fn)
+        key = {"_dl_start": "loader", "_dl_init": "init", "_dl_relocate_object": "reloc"}.get(fn)
         if key and key not in ir:
             ir[key] = n
 if "total" in ir and "loader" in ir:
@@ -194,5 +203,5 @@ PY
 for when in loaded clip; do
   [ -s "$WORK/smaps-$when.2" ] || continue
   printf '\n`tulga serve`, 2 pipelines, %s (/proc/PID/smaps, Benchmarks/smaps.py):\n\n' "$([ $when = loaded ] && echo 'models loaded' || echo 'after the clip')"
-  "$VENV/bin/python" Benchmarks/smaps.py "$WORK/smaps-$when.2" 10
+  "$VENV/bin/python" Benchmarks/smaps.py "$WORK/smaps-$when.2" 10 "$WORK/video-libs"
 done

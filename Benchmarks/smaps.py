@@ -1,14 +1,18 @@
 """Where a process's resident memory is: a copy of /proc/PID/smaps summed by kind and by mapping.
 
-Usage: smaps.py SMAPS_FILE [TOP]
+Usage: smaps.py SMAPS_FILE [TOP] [VIDEO_LIBS]
 Prints a Markdown table of Rss (MiB) by kind (the heap and anonymous memory, the executable, OpenCV,
-the Swift runtime and Foundation, FFmpeg and videoio, other libraries, other files), each split into
+the Swift runtime and Foundation, the libraries only libTulgaVideo.so brings (VIDEO_LIBS: a file of their
+file names, one a line), other libraries, other files), each split into
 file-backed clean pages and dirty or anonymous pages, then the TOP (default 12) largest mappings.
 """
 import collections
 import os
 import re
 import sys
+
+
+VIDEO = set()
 
 
 def kind(name):
@@ -19,8 +23,8 @@ def kind(name):
         return "kernel ([stack], [vdso], [vvar])"
     if base == "tulga" or base == "tulga-bench":
         return "the executable (Swift code, all modules linked statically)"
-    if base.startswith("libopencv_videoio") or re.match(r"lib(av|sw)", base):
-        return "video (videoio, FFmpeg: libTulgaVideo.so's closure)"
+    if base in VIDEO or base == "libTulgaVideo.so":
+        return "libraries only the video library brings (libTulgaVideo.so, videoio, FFmpeg, GDAL, …)"
     if base.startswith("libopencv_"):
         return "OpenCV (dnn, objdetect, imgproc, core)"
     if base.startswith(("libswift", "libFoundation", "lib_Foundation", "libdispatch", "libBlocksRuntime", "lib_FoundationICU", "libicu")):
@@ -32,6 +36,8 @@ def kind(name):
 
 def main():
     path, top = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 12
+    if len(sys.argv) > 3:
+        VIDEO.update(line.strip() for line in open(sys.argv[3]) if line.strip())
     by_kind = collections.defaultdict(lambda: [0, 0, 0])  # rss, clean file pages, dirty or anonymous
     by_name = collections.Counter()
     name, fields = None, {}
