@@ -2,7 +2,8 @@
 # Load test on loopback with wrk (Debian): frames posted to verification sessions (the hot
 # path: JPEG decode, detection, pose, quality, the liveness machine) at 8 and 32 connections,
 # then attempt start with and without the cached registry embedding, then 32 connections creating
-# sessions for one IIN, which must yield exactly 5 attempts.
+# sessions for one IIN with one key, which must yield exactly one session (a key holds one open
+# session per IIN; the others are refused with 409).
 # Prints requests/s, p50 and p99 latency, non-2xx counts, and the 1-minute load average
 # (/proc/loadavg) before and after each measurement. Run from the repository root.
 set -euo pipefail
@@ -20,7 +21,8 @@ PORT=${PORT:-18282}
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ARGS=(--database "$WORK/tulga.sqlite" --keys "$WORK/keys" --config "$WORK/load.json")
 cat > "$WORK/load.json" <<JSON
-{"liveness": {"promptTimeoutMs": 1e12, "sessionTimeoutMs": 1e12},
+{"liveness": {"promptTimeoutMs": 1e12, "sessionTimeoutMs": 1e12}, "policy": {"attemptLeaseMinutes": 62},
+ "storage": {"checkpointFolder": "$WORK/checkpoints", "reviewFolder": "$WORK/review", "temporaryFolder": "$WORK/tmp"},
  "server": {"port": $PORT, "rateLimitPerKeyPerMinute": 1e9, "rateLimitPerIINPerMinute": 1e9, "sessionsPerKeyPerMinute": 1e9,
             "sessionIdleSeconds": 3600, "sessionFaceWithinSeconds": 3600}}
 JSON
@@ -37,7 +39,7 @@ def check(d):
         s = sum(d[i] * w[i] for i in range(11)) % 11
     return None if s == 10 else s
 rows, serial = [], 0
-while len(rows) < 34 + 2 * int(sys.argv[2]):
+while len(rows) < 128 + 2 * int(sys.argv[2]) + 1:
     head = "8503143%04d" % serial
     serial += 1
     c = check([int(x) for x in head])
@@ -61,13 +63,11 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null &&
 swift build -c release --product tulga-bench 2>&1 | tail -n 1
 "$(swift build -c release --show-bin-path)/tulga-bench" frame --output "$WORK/frame.jpg"
 
-# Four sessions per connection at the largest load, all for IINs still under the limit.
+# Four sessions per connection at the largest load, each for its own IIN (a key may hold one open session per IIN).
 : > "$WORK/sessions"
-head -n 32 "$WORK/iins" | while read -r iin; do
-  for _ in 1 2 3 4; do
-    curl -sf -X POST "http://127.0.0.1:$PORT/v1/verifications" -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
-      -d "{\"iin\":\"$iin\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])' >> "$WORK/sessions"
-  done
+head -n 128 "$WORK/iins" | while read -r iin; do
+  curl -sf -X POST "http://127.0.0.1:$PORT/v1/verifications" -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
+    -d "{\"iin\":\"$iin\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])' >> "$WORK/sessions"
 done
 # Warm the sessions past their baseline.
 while read -r sid; do
@@ -90,7 +90,7 @@ done
 # without it, as before the cache (the column cleared, so the photo is decoded, detected, aligned and
 # embedded again; that path then also seals and stores the new embedding, which the code before the
 # cache did not): alternating, one fresh IIN each, medians.
-sed -n "33,$((32 + 2 * START_RUNS))p" "$WORK/iins" > "$WORK/start-iins"
+sed -n "129,$((128 + 2 * START_RUNS))p" "$WORK/iins" > "$WORK/start-iins"
 python3 - "$WORK" <<'PY'
 import sqlite3, sys
 work = sys.argv[1]
@@ -111,13 +111,13 @@ printf '\n| attempt start (POST /v1/verifications) | median ms | n | load before
 printf '| registry embedding cached | %s | %s | %s → %s |\n' "$(median "$WORK/start-cached")" "$(wc -l < "$WORK/start-cached")" "$before" "$(loadavg)"
 printf '| embedded again (no cache) | %s | %s | (alternating with the row above) |\n' "$(median "$WORK/start-uncached")" "$(wc -l < "$WORK/start-uncached")"
 
-# The attempt limit under load: 32 connections create sessions for one fresh IIN.
+# One open session per key and IIN under load: 32 connections create sessions for one fresh IIN.
 iin=$(tail -n 1 "$WORK/iins")
 wrk -t2 -c32 -d3s -s Benchmarks/wrk/create.lua "http://127.0.0.1:$PORT" -- "$iin" "$KEY" >/dev/null
 created=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk -F' ' '/^hb_requests\{http_route="\/v1\/verifications",http_request_method="POST",http_response_status_code="201"\}/{print $2}')
-expected=$(( $(wc -l < "$WORK/sessions") + $(wc -l < "$WORK/start-iins") + 5 ))
+expected=$(( $(wc -l < "$WORK/sessions") + $(wc -l < "$WORK/start-iins") + 1 ))
 echo
-echo "sessions created in all: $created (expected $expected: 128 for the load, $(wc -l < "$WORK/start-iins") for attempt start, exactly 5 for the contended IIN)"
+echo "sessions created in all: $created (expected $expected: 128 for the load, $(wc -l < "$WORK/start-iins") for attempt start, exactly 1 for the contended IIN)"
 errors=$(curl -sf "http://127.0.0.1:$PORT/metrics" | grep -c 'http_response_status_code="5' || true)
 echo "routes that answered 5xx: $errors"
 [ "$created" = "$expected" ] && [ "$errors" = "0" ]

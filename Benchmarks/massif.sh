@@ -18,15 +18,16 @@ objcopy --strip-debug "$BIN/tulga" "$WORK/tulga"
 objcopy --strip-debug "$BIN/libTulgaVideo.so" "$WORK/libTulgaVideo.so"
 S=$WORK/serve; mkdir -p "$S/photos"; cp ../shared/fixtures/faces/lin_manuel_miranda_f095.png "$S/photos/lin.png"
 printf 'iin,surname,given_name,document_number,phone,photo\n850314300013,M,L,N1,,lin.png\n' > "$S/reg.csv"
-SARGS=(--database "$S/db.sqlite" --keys "$S/keys")
+SARGS=(--database "$S/db.sqlite" --keys "$S/keys" --config "$S/config.json")
+STORAGE="\"storage\": {\"checkpointFolder\": \"$S/checkpoints\", \"reviewFolder\": \"$S/review\", \"temporaryFolder\": \"$S/tmp\"}"
+printf '{"server": {"pipelines": %d, "rateLimitPerIINPerMinute": 1e9}, %s}\n' "$PIPELINES" "$STORAGE" > "$S/config.json"
 "$BIN/tulga" init "${SARGS[@]}" >/dev/null
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$BIN/tulga" registry import --csv "$S/reg.csv" --photos "$S/photos" "${SARGS[@]}" >/dev/null
 TULGA_NEW_API_KEY=$KEY "$BIN/tulga" apikey add bench --scopes kiosk "${SARGS[@]}" >/dev/null
-printf '{"server": {"pipelines": %d, "rateLimitPerIINPerMinute": 1e9}}\n' "$PIPELINES" > "$S/config.json"
 T0=$EPOCHREALTIME
 LOG_LEVEL=error TULGA_VIDEO_LIBRARY="$WORK/libTulgaVideo.so" valgrind --tool=massif --massif-out-file="$WORK/massif.out" --time-unit=ms --detailed-freq=1 --max-snapshots=200 \
-  "$WORK/tulga" serve --port "$PORT" --config "$S/config.json" "${SARGS[@]}" >/dev/null 2>"$WORK/valgrind.log" &
+  "$WORK/tulga" serve --port "$PORT" "${SARGS[@]}" >/dev/null 2>"$WORK/valgrind.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 1800); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.5; done

@@ -99,6 +99,9 @@ echo "==> peak RSS of tulga serve, 1 and 2 pipelines: models loaded, then after 
 S=$WORK/serve; mkdir -p "$S/photos"; cp ../shared/fixtures/faces/lin_manuel_miranda_f095.png "$S/photos/lin.png"
 printf 'iin,surname,given_name,document_number,phone,photo\n850314300013,M,L,N1,,lin.png\n' > "$S/reg.csv"
 SARGS=(--database "$S/db.sqlite" --keys "$S/keys")
+STORAGE="\"storage\": {\"checkpointFolder\": \"$S/checkpoints\", \"reviewFolder\": \"$S/review\", \"temporaryFolder\": \"$S/tmp\"}"
+printf '{%s}\n' "$STORAGE" > "$S/config.json"
+SARGS+=(--config "$S/config.json")
 "$BIN/tulga" init "${SARGS[@]}" >/dev/null
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$BIN/tulga" registry import --csv "$S/reg.csv" --photos "$S/photos" "${SARGS[@]}" >/dev/null
@@ -106,8 +109,8 @@ TULGA_NEW_API_KEY=$KEY "$BIN/tulga" apikey add bench --scopes kiosk "${SARGS[@]}
 : > "$WORK/rss.txt"
 mark rss
 for pipelines in 1 2; do
-  printf '{"server": {"pipelines": %d, "rateLimitPerIINPerMinute": 1e9}}\n' "$pipelines" > "$S/config.json"
-  LOG_LEVEL=error "$BIN/tulga" serve --port 18383 --config "$S/config.json" "${SARGS[@]}" >/dev/null 2>&1 &
+  printf '{"server": {"pipelines": %d, "rateLimitPerIINPerMinute": 1e9}, %s}\n' "$pipelines" "$STORAGE" > "$S/config.json"
+  LOG_LEVEL=error "$BIN/tulga" serve --port 18383 "${SARGS[@]}" >/dev/null 2>&1 &
   PID=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18383/health >/dev/null && break; sleep 0.2; done
   IDLE=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
