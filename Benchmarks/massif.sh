@@ -17,8 +17,7 @@ valgrind --tool=massif --massif-out-file="$WORK/massif.out" --time-unit=ms --det
   "$WORK/models-heap" Models "$PIPELINES" 2>"$WORK/valgrind.log"
 echo "massif: models-heap Models $PIPELINES; $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1 /proc/loadavg)"
 echo
-LOADED_MS=0
-python3 - "$WORK/massif.out" "$LOADED_MS" <<'PY'
+python3 - "$WORK/massif.out" <<'PY'
 import re, sys
 # massif.out: "snapshot=N", "time=", "mem_heap_B=", "heap_tree=detailed|peak|empty", then the tree as
 # "nK: BYTES ADDRESS: FUNCTION (FILE)" lines indented by depth.
@@ -37,9 +36,6 @@ for line in open(sys.argv[1]):
         m = re.match(r"^ *n\d+: (\d+) (.*)$", line)
         cur["tree"].append((depth, int(m.group(1)), m.group(2)))
 mib = lambda b: f"{b / 1048576:.1f} MiB"
-loaded = float(sys.argv[2] or 0)
-detailed = [s for s in snaps if s["tree"]]
-before = [s for s in detailed if s.get("time", 0) <= loaded] or detailed[:1]
 peak = next((s for s in snaps if s.get("kind") == "peak"), max(snaps, key=lambda s: s.get("mem_heap_B", 0)))
 def show(label, s, depth_max=7, share=0.02):
     total = s.get("mem_heap_B", 0)
