@@ -19,6 +19,7 @@ import TulgaEvaluation
 
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Accuracy and attack report: face comparison (EER, FMR and FNMR at the thresholds), the continuity threshold, liveness APCER and BPCER.",
         discussion: """
         Face comparison: the face_recognition sdist (Fixtures/photos), ../shared/fixtures/manifest.json faces, and every \

@@ -18,6 +18,7 @@ import TulgaLiveness
 
 struct Detect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "detect",
         abstract: "List the faces in an image with box, landmarks, score and quality.")
 
     @Argument(help: "A JPEG or PNG file.")
@@ -78,6 +79,7 @@ struct DetectReport: Encodable {
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Compare the face in a probe photo with the face in a reference photo.",
         discussion: "Exit codes: 0 match, 1 no match, 2 unusable input, 3 usage or internal error.")
 

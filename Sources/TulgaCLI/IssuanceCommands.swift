@@ -210,6 +210,7 @@ let cliCaller = Caller.staff("cli")
 
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Apply for keys with the two requests of tulga keys generate. Remote: needs a confirmed phone, an active Digital ID, a consent and the PIN (stdin or $TULGA_PIN).",
         discussion: "In person (--in-person): only after five recorded failed attempts, as tulga inperson accept.")
     @Argument var iin: String
@@ -248,7 +249,7 @@ struct Apply: AsyncParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "An application's status, by its number.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "An application's status, by its number.")
     @Argument var number: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
@@ -295,7 +296,7 @@ struct DeskConfirm: AsyncParsableCommand {
 }
 
 struct Issue: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Retry issuance of an application left «на подписи» while the CA was down.")
+    static let configuration = CommandConfiguration(commandName: "issue", abstract: "Retry issuance of an application left «на подписи» while the CA was down.")
     @Argument var number: String
     @OptionGroup var store: StoreOptions
     func run() async throws {
@@ -304,7 +305,7 @@ struct Issue: AsyncParsableCommand {
 }
 
 struct Refuse: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Refuse an application that is not issued yet.")
+    static let configuration = CommandConfiguration(commandName: "refuse", abstract: "Refuse an application that is not issued yet.")
     @Argument var number: String
     @Option(help: "Why, for the audit.") var reason: String
     @OptionGroup var store: StoreOptions
@@ -315,6 +316,7 @@ struct Refuse: AsyncParsableCommand {
 
 struct Renew: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "renew",
         abstract: "Renew keys confirmed in person while their certificate is valid, with new requests and the holder's proof (refused for keys issued remotely).",
         discussion: "The holder makes both with tulga keys renew --proof-only, which signs the CA's challenge and the new keys with the current AUTH key; nobody else can renew.")
     @Argument var number: String
@@ -333,6 +335,7 @@ struct Renew: AsyncParsableCommand {
 
 struct Reissue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reissue",
         abstract: "Apply again with new requests; the old certificates are revoked once the new ones are issued (PIN on stdin or $TULGA_PIN).")
     @Argument var number: String
     @Option(help: "The user agreement's version the applicant accepted (tulga issuance agreement prints it).") var acceptAgreement: String?

@@ -18,6 +18,7 @@ import TulgaAPIKeys
 
 struct Kiosk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "kiosk",
         abstract: "A service-centre kiosk: guide the person at the camera, take the selfie, run the liveness prompts, and decide against the registry.",
         discussion: """
         With --iin, one attempt through the same attempt runner as the server: the registry photo, the

@@ -49,6 +49,7 @@ func asModerator(_ store: StoreOptions, _ credentials: Credentials, _ body: (Rec
 
 struct Moderate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "moderate",
         abstract: "Review flagged cases.",
         subcommands: [ModerateList.self, ModerateShow.self, ModerateClaim.self, ModerateApprove.self, ModerateReject.self,
                       ModerateReassign.self, ModerateStats.self])

@@ -22,6 +22,7 @@ import TulgaMail
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the HTTP service (127.0.0.1:8080, SQLite under ./var by default).",
         discussion: """
             Environment: TULGA_HOST, TULGA_PORT, TULGA_DATABASE, TULGA_CONFIG, TULGA_MODELS, LOG_LEVEL, TULGA_LOG_FORMAT. \

@@ -79,7 +79,7 @@ func validIIN(_ text: String) throws -> String {
 // MARK: - registry
 
 struct Registry: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The reference registry (IIN → photo, names, document).",
+    static let configuration = CommandConfiguration(commandName: "registry", abstract: "The reference registry (IIN → photo, names, document).",
                                                     subcommands: [RegistryImport.self])
 }
 
@@ -157,6 +157,7 @@ struct AnyEncodable: Encodable {
 
 struct Attempt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "attempt",
         abstract: "Run one biometric attempt for an IIN: liveness on a video, comparison with the registry photo, the policy's decision.",
         discussion: "Exit codes: 0 pass, 1 fail, 2 sent to moderation (review), 3 usage or refusal (e.g. no attempts left).")
 
@@ -230,7 +231,7 @@ struct InPersonAccept: AsyncParsableCommand {
 }
 
 struct Purge: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete the biometric evidence of decided cases older than an age, and their review PNGs.")
+    static let configuration = CommandConfiguration(commandName: "purge", abstract: "Delete the biometric evidence of decided cases older than an age, and their review PNGs.")
     @Option(help: "Age such as 30d, 12h or 90m.") var olderThan: String
     @OptionGroup var store: StoreOptions
 

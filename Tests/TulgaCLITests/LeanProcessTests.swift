@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 
 /// What `tulga` maps: no video or image-codec layer of OpenCV, no FFmpeg; clips and cameras
 /// through libTulgaVideo.so, loaded only when used.
@@ -56,5 +57,20 @@ struct LeanProcessTests {
                              "--prompts", "turn_right", "--lang", "en"], environment: ["TULGA_VIDEO_LIBRARY": Self.videoLibrary])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("Check passed"))
+    }
+
+    /// ArgumentParser derives a missing command name from `String(describing:)` of the type, which on
+    /// Linux scans every protocol conformance in the binary (about 2.4 M instructions a command, 36 M of
+    /// `tulga --help`'s 120 M before every command named itself).
+    @Test("every command's configuration names it, so --help derives no name at startup")
+    func commandsNameThemselves() throws {
+        let folder = RepositoryPaths.root + "/Sources/TulgaCLI"
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder) where file.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
+            for part in text.components(separatedBy: "CommandConfiguration(").dropFirst() {
+                let head = part.drop(while: { $0 == " " || $0 == "\n" })
+                #expect(head.hasPrefix("commandName:"), "\(file): a CommandConfiguration without commandName: \(head.prefix(60))")
+            }
+        }
     }
 }
