@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "TulgaFaceModel", swiftSettings: swiftSettings),
         // Kazakh identity numbers (IIN, BIN) and their check digits.
         .target(name: "TulgaIdentity", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
+        // ICAO 9303 machine-readable zones (TD1, TD3): fields, check digits, OCR corrections, the IIN.
+        .target(name: "TulgaMRZ", dependencies: ["TulgaCore", "TulgaIdentity"], swiftSettings: swiftSettings),
         // Pure rules: attempt limit and lifecycle, score bands, the moderation case lifecycle, roles.
         .target(name: "TulgaPolicy", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
         // Liveness: the pure challenge state machine, guidance, replay rule, prompt messages.
@@ -218,6 +220,7 @@ let package = Package(
         .testTarget(name: "TulgaCoreTests", dependencies: ["TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaPolicyTests", dependencies: ["TulgaPolicy", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaIdentityTests", dependencies: ["TulgaIdentity", "TulgaCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TulgaMRZTests", dependencies: ["TulgaMRZ", "TulgaIdentity", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TulgaCryptoTests", dependencies: ["TulgaTestSupport", "TulgaCrypto", "TulgaCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TulgaDigitalIDTests",
