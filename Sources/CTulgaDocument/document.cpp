@@ -410,13 +410,13 @@ td_status td_ocr_read_mrz(td_ocr *ocr, const uint8_t *bgr, int32_t width, int32_
         int pitch = std::max(3, zone.width / (line_length + 4));
         cv::Mat binary = strokes(gray, std::max(3, pitch * 2 / 3));
         auto runs = text_lines(binary, lines);
-        if ((int)runs.size() != lines) return fail(error, TD_ERR_NO_MRZ, "found %d text lines in the band, expected %d", (int)runs.size(), lines);
+        if ((int)runs.size() != lines) return fail(error, TD_ERR_UNREADABLE, "found %d text lines in the band, expected %d", (int)runs.size(), lines);
         std::string all;
         for (auto [top, bottom] : runs) {
             int pad = std::max(2, (bottom - top) / 4);
             int y0 = std::max(0, top - pad), y1 = std::min(binary.rows, bottom + pad);
             std::string line = read_line(ocr->api, binary.rowRange(y0, y1), line_length);
-            if (line.empty()) return fail(error, TD_ERR_NO_MRZ, "a line of the band does not hold %d characters", line_length);
+            if (line.empty()) return fail(error, TD_ERR_UNREADABLE, "a line of the band does not hold %d characters", line_length);
             if (!all.empty()) all += '\n';
             all += line;
         }

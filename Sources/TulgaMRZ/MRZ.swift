@@ -124,7 +124,8 @@ public struct MRZ: Sendable, Hashable, Codable {
 
     /// Parses OCR'd lines: normalises, maps characters to their field's class, checks every
     /// check digit and, if some fail, tries one swap of an OCR confusion (O/0, I/1, B/8, S/5, Z/2)
-    /// in the failing fields, kept only when it is the one swap that makes every check pass.
+    /// in the failing fields, kept only when it is the one swap that makes every check pass. A
+    /// digit is turned into a letter only in a field that holds other letters.
     ///
     /// - Parameters:
     ///   - text: the lines (3 of 30 or 2 of 44 after removing spaces).
@@ -243,7 +244,15 @@ public struct MRZ: Sendable, Hashable, Codable {
         let rules = layout.checks.filter { failed.contains($0.field) && (failed == [.composite] || $0.field != .composite) }
         var positions: [(Int, Int)] = []
         for rule in rules {
-            for span in rule.spans { for p in span.range where layout.classes[span.line][p] == .alnum { positions.append((span.line, p)) } }
+            for span in rule.spans {
+                for p in span.range where layout.classes[span.line][p] == .alnum {
+                    // A digit becomes a letter only in a field that holds other letters: an all-digit
+                    // number stays all digits, so a misread digit cannot be "fixed" into a letter.
+                    let others = span.range.filter { $0 != p }.map { lines[span.line][$0] }
+                    if lines[span.line][p].isNumber && !others.contains(where: \.isLetter) { continue }
+                    positions.append((span.line, p))
+                }
+            }
         }
         var found: [(line: Int, position: Int, to: Character)] = []
         var seen = Set<Int>()

@@ -22,6 +22,7 @@ typedef enum {
     TD_OK = 0,
     TD_ERR_NO_DOCUMENT = 1,      // no card- or page-shaped quadrilateral in the photo
     TD_ERR_NO_MRZ = 2,           // no band of 2 or 3 long text lines at the bottom of the document
+    TD_ERR_UNREADABLE = 6,       // the band is there, but its lines do not split into fixed-pitch cells
     TD_ERR_OCR_UNAVAILABLE = 3,  // Tesseract or its English data cannot be loaded
     TD_ERR_INVALID_ARGUMENT = 4,
     TD_ERR_INTERNAL = 5          // an OpenCV, Tesseract or C++ exception, caught
