@@ -80,13 +80,53 @@ bool best_quad(const cv::Mat &mask, double min_area, double max_area, std::vecto
         double down = (distance(ordered[0], ordered[3]) + distance(ordered[1], ordered[2])) / 2;
         double aspect = across / std::max(1.0, down);
         // The contour must fill its quad (a blob is no page) and look like a card or a page.
-        if (aspect < 1.15 || aspect > 2.0 || area < 0.85 * qa || qa <= best_area) continue;
+        if (aspect < 1.15 || aspect > 2.0 || area < 0.8 * qa || qa <= best_area) continue;
         best = ordered;
         best_area = qa;
         found = true;
     }
     return found;
 }
+
+// Each outer contour of a mask drawn filled: holes (a dark portrait, a header) closed.
+cv::Mat filled(const cv::Mat &mask) {
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    cv::Mat out = cv::Mat::zeros(mask.size(), CV_8U);
+    cv::drawContours(out, contours, -1, 255, cv::FILLED);
+    return out;
+}
+
+// Pixels far, in Lab, from the median colour of the photo's border (the table), Otsu-split.
+cv::Mat away_from_border(const cv::Mat &bgr) {
+    cv::Mat lab;
+    cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+    int b = std::max(2, std::min(lab.cols, lab.rows) / 40);
+    std::vector<uint8_t> channel[3];
+    for (int y = 0; y < lab.rows; y++)
+        for (int x = 0; x < lab.cols; x++) {
+            if (y >= b && y < lab.rows - b && x >= b && x < lab.cols - b) continue;
+            const auto &p = lab.at<cv::Vec3b>(y, x);
+            for (int c = 0; c < 3; c++) channel[c].push_back(p[c]);
+        }
+    cv::Vec3f median;
+    for (int c = 0; c < 3; c++) {
+        std::nth_element(channel[c].begin(), channel[c].begin() + channel[c].size() / 2, channel[c].end());
+        median[c] = channel[c][channel[c].size() / 2];
+    }
+    cv::Mat distance(lab.size(), CV_8U);
+    for (int y = 0; y < lab.rows; y++)
+        for (int x = 0; x < lab.cols; x++) {
+            const auto &p = lab.at<cv::Vec3b>(y, x);
+            float d = 0;
+            for (int c = 0; c < 3; c++) d += (p[c] - median[c]) * (p[c] - median[c]);
+            distance.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(std::sqrt(d));
+        }
+    cv::Mat mask;
+    cv::threshold(distance, mask, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    return mask;
+}
+
 
 // Rows of ink in a binary image: [start, end) runs whose ink exceeds a share of the widest row.
 std::vector<std::pair<int, int>> ink_rows(const cv::Mat &binary, double share) {
@@ -177,8 +217,10 @@ cv::Mat page_of(const cv::Mat &ink, int margin) {
 
 // One MRZ line: every glyph placed in its fixed-pitch cell; fillers by shape, the rest by
 // Tesseract on the line (fillers erased), a cell it misses by Tesseract on that cell alone.
-// Returns the line, or an empty string when the glyphs do not make `length` cells.
-std::string read_line(TessBaseAPI *api, const cv::Mat &ink, int length) {
+// A second reading of the same cells from the grey strokes (not binarised) goes to *second;
+// where the two differ, the character is uncertain. Returns the line, or an empty string when
+// the glyphs do not make `length` cells.
+std::string read_line(TessBaseAPI *api, const cv::Mat &ink, const cv::Mat &grey, int length, std::string *second) {
     std::vector<std::vector<cv::Point>> blobs;
     cv::findContours(ink.clone(), blobs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
     std::vector<cv::Rect> boxes;
@@ -236,6 +278,22 @@ std::string read_line(TessBaseAPI *api, const cv::Mat &ink, int length) {
         if (!single.empty()) line[i] = single.front().c;
     }
     TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_LINE);
+    if (second) {
+        *second = line;
+        cv::Mat soft = grey.clone();
+        for (int i = 0; i < length; i++)
+            if (line[i] == '<') soft(cells[i]).setTo(0);
+        std::vector<float> conf(length, -1);
+        std::string other(length, '\0');
+        for (const auto &s : recognise(api, page_of(soft, margin))) {
+            int i = cell_of(s.x - margin);
+            if (i < 0 || i >= length || line[i] == '<' || s.confidence <= conf[i]) continue;
+            other[i] = s.c;
+            conf[i] = s.confidence;
+        }
+        for (int i = 0; i < length; i++)
+            if (other[i]) (*second)[i] = other[i];
+    }
     return line;
 }
 
@@ -265,22 +323,23 @@ td_status td_find_document(const uint8_t *bgr, int32_t width, int32_t height, in
         double image_area = double(gray.cols) * gray.rows;
         std::vector<cv::Point2f> best;
         double best_area = 0;
-        // The page is lighter than the table: Otsu's mask, cleaned.
-        cv::Mat mask;
-        cv::threshold(gray, mask, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
-        cv::morphologyEx(mask, mask, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, {7, 7}));
-        cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {15, 15}));
-        best_quad(mask, 0.08 * image_area, 0.97 * image_area, best, best_area);
-        // Its edges, when the light does not separate it.
-        if (best.empty()) {
-            cv::Mat edges;
-            cv::Canny(gray, edges, 30, 90);
-            cv::dilate(edges, edges, cv::getStructuringElement(cv::MORPH_RECT, {5, 5}));
-            std::vector<std::vector<cv::Point>> contours;
-            cv::findContours(edges, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-            cv::Mat filled = cv::Mat::zeros(edges.size(), CV_8U);
-            cv::drawContours(filled, contours, -1, 255, cv::FILLED);
-            best_quad(filled, 0.08 * image_area, 0.97 * image_area, best, best_area);
+        // The page differs from the table, which fills the photo's border: distance from the
+        // border's median colour (Lab), Otsu's split, holes filled. Then the lighter part alone;
+        // then edges.
+        for (int method = 0; method < 3 && best.empty(); method++) {
+            cv::Mat mask;
+            if (method == 0) mask = away_from_border(small);
+            else if (method == 1) cv::threshold(gray, mask, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+            else {
+                cv::Canny(gray, mask, 30, 90);
+                cv::dilate(mask, mask, cv::getStructuringElement(cv::MORPH_RECT, {5, 5}));
+            }
+            if (method < 2) {
+                cv::morphologyEx(mask, mask, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_RECT, {7, 7}));
+                int close = method == 0 ? 31 : 15;  // a dark header's letters join the page
+                cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {close, close}));
+            }
+            best_quad(filled(mask), 0.08 * image_area, 0.97 * image_area, best, best_area);
         }
         if (best.empty()) return fail(error, TD_ERR_NO_DOCUMENT, "%s", "no card or passport page found in the photo");
         for (auto &p : best) p *= 1.0 / scale;
@@ -397,7 +456,7 @@ void td_ocr_free(td_ocr *ocr) {
 }
 
 td_status td_ocr_read_mrz(td_ocr *ocr, const uint8_t *bgr, int32_t width, int32_t height, const td_box *band,
-                          int32_t lines, int32_t line_length, char *text, size_t capacity, td_error *error) {
+                          int32_t lines, int32_t line_length, char *text, char *second, size_t capacity, td_error *error) {
     if (!ocr || !bgr || !band || !text || (lines != 2 && lines != 3) || line_length < 10 ||
         capacity < size_t(lines * (line_length + 1)))
         return fail(error, TD_ERR_INVALID_ARGUMENT, "%s", "bad arguments to td_ocr_read_mrz");
@@ -408,19 +467,26 @@ td_status td_ocr_read_mrz(td_ocr *ocr, const uint8_t *bgr, int32_t width, int32_
         cv::Mat gray;
         cv::cvtColor(src(zone), gray, cv::COLOR_BGR2GRAY);
         int pitch = std::max(3, zone.width / (line_length + 4));
-        cv::Mat binary = strokes(gray, std::max(3, pitch * 2 / 3));
+        int kernel = std::max(3, pitch * 2 / 3);
+        cv::Mat binary = strokes(gray, kernel), hat;
+        // The same strokes in grey, stretched: the second reading's input.
+        cv::morphologyEx(gray, hat, cv::MORPH_BLACKHAT, cv::getStructuringElement(cv::MORPH_RECT, {kernel, kernel}));
+        cv::normalize(hat, hat, 0, 255, cv::NORM_MINMAX);
         auto runs = text_lines(binary, lines);
         if ((int)runs.size() != lines) return fail(error, TD_ERR_UNREADABLE, "found %d text lines in the band, expected %d", (int)runs.size(), lines);
-        std::string all;
+        std::string all, others;
         for (auto [top, bottom] : runs) {
             int pad = std::max(2, (bottom - top) / 4);
             int y0 = std::max(0, top - pad), y1 = std::min(binary.rows, bottom + pad);
-            std::string line = read_line(ocr->api, binary.rowRange(y0, y1), line_length);
+            std::string other;
+            std::string line = read_line(ocr->api, binary.rowRange(y0, y1), hat.rowRange(y0, y1), line_length, second ? &other : nullptr);
             if (line.empty()) return fail(error, TD_ERR_UNREADABLE, "a line of the band does not hold %d characters", line_length);
-            if (!all.empty()) all += '\n';
+            if (!all.empty()) { all += '\n'; others += '\n'; }
             all += line;
+            others += other;
         }
         snprintf(text, capacity, "%s", all.c_str());
+        if (second) snprintf(second, capacity, "%s", others.c_str());
         return TD_OK;
     });
 }

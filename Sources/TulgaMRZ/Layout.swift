@@ -51,6 +51,21 @@ struct Layout {
 
     static func of(_ format: MRZFormat) -> Layout { format == .td1 ? td1 : td3 }
 
+    /// The field at a position no check digit covers (names, code, state, nationality, sex); nil when covered.
+    func uncheckedField(line: Int, position p: Int) -> String? {
+        let covered = checks.contains { rule in
+            rule.spans.contains { $0.line == line && $0.range.contains(p) } || (rule.digit.line == line && rule.digit.index == p)
+        }
+        if covered { return nil }
+        switch (classes.count, line, p) {
+        case (_, 0, 0..<2): return "document code"
+        case (_, 0, 2..<5): return "issuing state"
+        case (3, 1, 7), (2, 1, 20): return "sex"
+        case (3, 1, 15..<18), (2, 1, 10..<13): return "nationality"
+        default: return "names"
+        }
+    }
+
     private static func line(_ runs: [(CharacterClass, Int)]) -> [CharacterClass] { runs.flatMap { Array(repeating: $0.0, count: $0.1) } }
 
     /// ICAO 9303-5: document code, state, number, check, optional 1 | birth, check, sex, expiry,

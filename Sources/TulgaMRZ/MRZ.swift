@@ -127,12 +127,18 @@ public struct MRZ: Sendable, Hashable, Codable {
     /// in the failing fields, kept only when it is the one swap that makes every check pass. A
     /// digit is turned into a letter only in a field that holds other letters.
     ///
+    /// A second reading of the same cells (another OCR pass) tells uncertain characters: where it
+    /// differs in a field no check digit covers, the zone is unreadable; where it differs in a
+    /// checked field, its character is one more candidate for the single swap.
+    ///
     /// - Parameters:
     ///   - text: the lines (3 of 30 or 2 of 44 after removing spaces).
+    ///   - alternative: a second reading of the same lines, or nil.
     ///   - currentYear: resolves the birth date's century.
     /// - Returns: The fields and checks; failing checks are reported, not thrown (see ``validated()``).
-    /// - Throws: ``MRZError`` `.unreadable` when the lines are no TD1 or TD3 zone.
-    public static func parse(_ text: [String], currentYear: Int) throws(MRZError) -> MRZ {
+    /// - Throws: ``MRZError`` `.unreadable` when the lines are no TD1 or TD3 zone, or an unchecked
+    ///   field reads differently in the two readings.
+    public static func parse(_ text: [String], alternative: [String]? = nil, currentYear: Int) throws(MRZError) -> MRZ {
         let read = text.map { String($0.uppercased().filter { $0 != " " }) }.filter { !$0.isEmpty }
         let format: MRZFormat
         switch (read.count, read.map(\.count)) {
@@ -160,8 +166,23 @@ public struct MRZ: Sendable, Hashable, Codable {
         guard lines[1][sexIndex].isSexCharacter else {
             throw MRZError(.unreadable, "the sex field holds \(lines[1][sexIndex]), not M, F or <")
         }
+        // The second reading, mapped the same way: where it differs, the character is uncertain.
+        var others: [[Int: Character]] = Array(repeating: [:], count: lines.count)
+        let second = (alternative ?? []).map { Array(String($0.uppercased().filter { $0 != " " })) }
+        if second.map(\.count) == lines.map(\.count) {
+            for l in lines.indices {
+                for p in lines[l].indices {
+                    let c = Confusion.toClass(second[l][p], layout.classes[l][p])
+                    guard c != lines[l][p], mrzValue(c) != nil else { continue }
+                    if let field = layout.uncheckedField(line: l, position: p) {
+                        throw MRZError(.unreadable, "the \(field) cannot be read with certainty: \(lines[l][p]) or \(c) at line \(l + 1), position \(p + 1)")
+                    }
+                    others[l][p] = c
+                }
+            }
+        }
         var checks = evaluate(layout, lines)
-        if checks.contains(where: { !$0.passed }), let swap = singleSwap(layout, lines, failing: checks) {
+        if checks.contains(where: { !$0.passed }), let swap = singleSwap(layout, lines, failing: checks, others: others) {
             corrections.append(MRZCorrection(line: swap.line, position: swap.position, from: String(lines[swap.line][swap.position]),
                                              to: String(swap.to), reason: "check_digit"))
             lines[swap.line][swap.position] = swap.to
@@ -238,14 +259,21 @@ public struct MRZ: Sendable, Hashable, Codable {
 
     /// The one confusion swap inside the failing fields that makes every check pass; nil when
     /// none does, or more than one does (the check digits cannot decide).
-    static func singleSwap(_ layout: Layout, _ lines: [[Character]], failing: [MRZCheck]) -> (line: Int, position: Int, to: Character)? {
+    static func singleSwap(_ layout: Layout, _ lines: [[Character]], failing: [MRZCheck],
+                           others: [[Int: Character]] = []) -> (line: Int, position: Int, to: Character)? {
         let failed = Set(failing.filter { !$0.passed }.map(\.field))
         // The composite covers every field; its swaps are tried only when it alone fails.
         let rules = layout.checks.filter { failed.contains($0.field) && (failed == [.composite] || $0.field != .composite) }
         var positions: [(Int, Int)] = []
+        var alternatives: [(Int, Int, Character)] = []
         for rule in rules {
             for span in rule.spans {
-                for p in span.range where layout.classes[span.line][p] == .alnum {
+                for p in span.range {
+                    // The second reading's character, wherever it differs.
+                    if let other = others.indices.contains(span.line) ? others[span.line][p] : nil {
+                        alternatives.append((span.line, p, other))
+                    }
+                    guard layout.classes[span.line][p] == .alnum else { continue }
                     // A digit becomes a letter only in a field that holds other letters: an all-digit
                     // number stays all digits, so a misread digit cannot be "fixed" into a letter.
                     let others = span.range.filter { $0 != p }.map { lines[span.line][$0] }
@@ -254,14 +282,15 @@ public struct MRZ: Sendable, Hashable, Codable {
                 }
             }
         }
-        var found: [(line: Int, position: Int, to: Character)] = []
         var seen = Set<Int>()
         for (l, p) in positions where seen.insert(l * 100 + p).inserted {
-            for alternative in Confusion.swaps(lines[l][p]) {
-                var trial = lines
-                trial[l][p] = alternative
-                if evaluate(layout, trial).allSatisfy(\.passed) { found.append((l, p, alternative)) }
-            }
+            for alternative in Confusion.swaps(lines[l][p]) { alternatives.append((l, p, alternative)) }
+        }
+        var found: [(line: Int, position: Int, to: Character)] = []
+        for (l, p, alternative) in alternatives where !found.contains(where: { $0.line == l && $0.position == p && $0.to == alternative }) {
+            var trial = lines
+            trial[l][p] = alternative
+            if evaluate(layout, trial).allSatisfy(\.passed) { found.append((l, p, alternative)) }
         }
         return found.count == 1 ? found[0] : nil
     }

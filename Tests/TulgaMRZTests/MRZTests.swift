@@ -93,6 +93,21 @@ struct MRZTests {
         #expect(ambiguous.failedChecks == [.documentNumber, .composite] && ambiguous.corrections.isEmpty)
     }
 
+    @Test("a second reading: a difference in an unchecked field is unreadable, in a checked one it is a candidate")
+    func secondReading() throws {
+        // Names read ERIKSSON and ERIKSS0N agree once mapped to letters; ID and IO do not.
+        let same = try MRZ.parse(ICAO.td1, alternative: replacing(ICAO.td1, line: 2, at: 6, with: "0"), currentYear: 2026)
+        #expect(same.failedChecks.isEmpty)
+        #expect(throws: MRZError(.unreadable, "")) {
+            try MRZ.parse(ICAO.td1, alternative: replacing(ICAO.td1, line: 0, at: 1, with: "O"), currentYear: 2026)
+        }
+        // 7408122 read as 7408172 (no confusion pair): the second reading's 2 is the one swap that passes.
+        let misread = replacing(ICAO.td3, line: 1, at: 17, with: "7")
+        let fixed = try MRZ.parse(misread, alternative: ICAO.td3, currentYear: 2026).validated()
+        #expect(fixed.birthDate.raw == "740812" && fixed.corrections.map(\.reason) == ["check_digit"])
+        #expect(throws: MRZError(.birthDateCheck, "")) { try MRZ.parse(misread, currentYear: 2026).validated() }
+    }
+
     @Test("a check digit that still fails is named", arguments: [
         (ICAO.td3, 1, 9, Character("7"), MRZErrorCode.documentNumberCheck),
         (ICAO.td3, 1, 16, Character("9"), .birthDateCheck),

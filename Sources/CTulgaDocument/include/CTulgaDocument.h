@@ -40,8 +40,9 @@ typedef struct td_ocr td_ocr;
 
 void td_buffer_free(uint8_t *buffer);
 
-/// Finds the largest card- or page-shaped quadrilateral (contours of edges, then of the Otsu
-/// mask) and warps it flat, long side horizontal, to out_width pixels wide at its own aspect.
+/// Finds the largest card- or page-shaped quadrilateral (in the mask of colours far from the
+/// photo's border, else the lighter part, else edges) and warps it flat, long side horizontal,
+/// to out_width pixels wide (0: 1000 for a card's aspect, 1500 for a page's) at its own aspect.
 /// *rectified receives width x height x 3 BGR bytes (caller frees with td_buffer_free).
 td_status td_find_document(const uint8_t *bgr, int32_t width, int32_t height, int32_t out_width, td_quad *quad,
                            uint8_t **rectified, int32_t *out_w, int32_t *out_h, td_error *error);
@@ -60,11 +61,13 @@ td_status td_ocr_create(const char *tessdata, td_ocr **out, td_error *error);
 void td_ocr_free(td_ocr *ocr);
 
 /// Reads the band: binarised (black-hat, Otsu), split into `lines` text lines, each read as one
-/// line; every symbol is placed in its fixed-pitch cell (line_length cells spanning the line's
-/// ink), and a cell no symbol falls in is read as '<'. text receives the lines joined by '\n'
-/// (NUL-terminated, at most capacity bytes).
+/// line; every glyph is placed in its fixed-pitch cell (line_length cells between the line's
+/// first and last glyph). Fillers are told by their chevron shape; the rest is read by Tesseract,
+/// a cell it misses by Tesseract on that cell alone, '?' if still unread. text receives the lines
+/// joined by '\n'; second (may be NULL) a second reading of the same cells from the grey strokes,
+/// so a caller can tell uncertain characters. Both NUL-terminated, at most capacity bytes each.
 td_status td_ocr_read_mrz(td_ocr *ocr, const uint8_t *bgr, int32_t width, int32_t height, const td_box *band,
-                          int32_t lines, int32_t line_length, char *text, size_t capacity, td_error *error);
+                          int32_t lines, int32_t line_length, char *text, char *second, size_t capacity, td_error *error);
 
 #ifdef __cplusplus
 }

@@ -158,8 +158,9 @@ public final class DocumentReader {
             return reading
         }
         reading.mrzPhoto = zone.photo
+        var second: [String] = []
         do {
-            reading.linesRead = try ocr.read(pages[zone.photo], band: zone.band, lines: zone.lines)
+            (reading.linesRead, second) = try ocr.read(pages[zone.photo], band: zone.band, lines: zone.lines)
         } catch {
             check("mrz", false, error.reason)
             refuse(error.code == nil ? MRZError(.unreadable, error.reason) : DocumentError(error.code ?? .internalError, error.reason))
@@ -168,7 +169,7 @@ public final class DocumentReader {
         let today = Self.today(clock)
         let mrz: MRZ
         do {
-            mrz = try MRZ.parse(reading.linesRead ?? [], currentYear: today.year)
+            mrz = try MRZ.parse(reading.linesRead ?? [], alternative: second, currentYear: today.year)
         } catch {
             check("mrz", false, error.reason)
             refuse(error)

@@ -1,3 +1,4 @@
+public import TulgaCore
 import CTulgaDocument
 import TulgaMRZ
 import Synchronization
@@ -78,22 +79,27 @@ public final class MRZReader: @unchecked Sendable {
 
     deinit { td_ocr_free(handle) }
 
-    /// The band's lines as read, one string per line (a cell nothing could read is `?`).
-    func read(_ page: FlatPage, band: td_box, lines: Int) throws(NativeFailure) -> [String] {
+    /// The band's lines as read, one string per line (a cell nothing could read is `?`), and a
+    /// second reading of the same cells from the grey strokes.
+    func read(_ page: FlatPage, band: td_box, lines: Int) throws(NativeFailure) -> (lines: [String], second: [String]) {
         let length = lines == 3 ? MRZFormat.td1.lineLength : MRZFormat.td3.lineLength
-        var text = [CChar](repeating: 0, count: 256)
+        var text = [CChar](repeating: 0, count: 256), second = [CChar](repeating: 0, count: 256)
         var box = band
         try page.pixels.withUnsafeBufferPointer { (buffer) throws(NativeFailure) in
             try text.withUnsafeMutableBufferPointer { (out) throws(NativeFailure) in
-                try lock.withLock { _ throws(NativeFailure) in
-                    try call {
-                        td_ocr_read_mrz(handle, buffer.baseAddress, Int32(page.width), Int32(page.height), &box, Int32(lines), Int32(length),
-                                        out.baseAddress, out.count, $0)
+                try second.withUnsafeMutableBufferPointer { (other) throws(NativeFailure) in
+                    try lock.withLock { _ throws(NativeFailure) in
+                        try call {
+                            td_ocr_read_mrz(handle, buffer.baseAddress, Int32(page.width), Int32(page.height), &box, Int32(lines), Int32(length),
+                                            out.baseAddress, other.baseAddress, out.count, $0)
+                        }
                     }
                 }
             }
         }
-        let string = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return string.split(separator: "\n").map(String.init)
+        func split(_ chars: [CChar]) -> [String] {
+            String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        return (split(text), split(second))
     }
 }
