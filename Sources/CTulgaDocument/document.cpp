@@ -129,6 +129,19 @@ cv::Mat away_from_border(const cv::Mat &bgr) {
 }
 
 
+// Whether the mean colour (Lab) inside the quad differs from the mean outside by 25 or more.
+bool stands_out(const cv::Mat &bgr, const std::vector<cv::Point2f> &quad) {
+    cv::Mat lab, inside = cv::Mat::zeros(bgr.size(), CV_8U);
+    cv::cvtColor(bgr, lab, cv::COLOR_BGR2Lab);
+    std::vector<cv::Point> corners;
+    for (auto p : quad) corners.push_back(cv::Point(int(p.x), int(p.y)));
+    cv::fillConvexPoly(inside, corners, 255);
+    cv::Scalar in = cv::mean(lab, inside), out = cv::mean(lab, 255 - inside);
+    double d = 0;
+    for (int c = 0; c < 3; c++) d += (in[c] - out[c]) * (in[c] - out[c]);
+    return std::sqrt(d) >= 25;
+}
+
 // Rows of ink in a binary image: [start, end) runs whose ink exceeds a share of the widest row.
 std::vector<std::pair<int, int>> ink_rows(const cv::Mat &binary, double share) {
     cv::Mat rows;
@@ -341,6 +354,8 @@ td_status td_find_document(const uint8_t *bgr, int32_t width, int32_t height, in
                 cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, {close, close}));
             }
             best_quad(filled(mask), 0.08 * image_area, 0.97 * image_area, best, best_area);
+            // A page stands out from the table: a quad no different in colour is texture.
+            if (!best.empty() && !stands_out(small, best)) { best.clear(); best_area = 0; }
         }
         if (best.empty()) return fail(error, TD_ERR_NO_DOCUMENT, "%s", "no card or passport page found in the photo");
         for (auto &p : best) p *= 1.0 / scale;
