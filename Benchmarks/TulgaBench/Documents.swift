@@ -1,4 +1,5 @@
 import Foundation
+import TulgaCore
 import TulgaDocument
 import TulgaFace
 import TulgaMRZ
@@ -13,7 +14,7 @@ struct DocumentTruth: Decodable {
 /// Reads every generated document in `--dir` and prints, per kind: the share read fully correct
 /// (accepted, every MRZ line equal to the truth after correction, a portrait), the share refused
 /// with a named reason (and the reasons), the share read wrong but accepted, and the median time
-/// per document (decoding, page, zone, OCR, portrait).
+/// per document (decoding, page, zone, OCR, portrait). `--kind id-card|passport` reads one kind only.
 func documentsBenchmark(_ options: Options) throws {
     guard let dir = options.directory else { throw FaceError(.invalidArgument, "documents needs --dir DIR (from scripts/render-document)") }
     let reader = DocumentReader(engine: try FaceEngine(config: FaceConfig(modelsDirectory: options.models)), ocr: try MRZReader())
@@ -22,6 +23,7 @@ func documentsBenchmark(_ options: Options) throws {
     var tallies: [String: Tally] = [:]
     for name in names {
         let truth = try JSONDecoder().decode(DocumentTruth.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+        if let only = options.kind, truth.kind != only { continue }
         let t0 = now()
         let photos = try truth.files.map { try Image(contentsOf: $0) }
         let reading = reader.read(photos, expecting: truth.kind == "passport" ? .passport : .idCard)

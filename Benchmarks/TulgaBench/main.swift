@@ -24,6 +24,7 @@ struct Options {
     var output = "frame.jpg"
     var index = 10
     var directory: String?
+    var kind: String?
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -38,6 +39,7 @@ struct Options {
             case "--throughput": throughput = Double(it.next() ?? "")
             case "--image": images.append(it.next() ?? "")
             case "--dir": directory = it.next()
+            case "--kind": kind = it.next()
             default: mode = arg
             }
         }
@@ -159,7 +161,7 @@ do {
         guard frames.indices.contains(options.index) else { throw FaceError(.invalidArgument, "the video has \(frames.count) frames") }
         try frames[options.index].image.jpegData(quality: 90).write(to: URL(fileURLWithPath: options.output))
     default:
-        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages|documents [--runs N] [--dir DIR] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages|documents [--runs N] [--dir DIR] [--kind K] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
         exit(3)
     }
 } catch {

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
+import TulgaConfig
 import TulgaCore
 import TulgaDocument
 import TulgaFace
+import TulgaFaceModel
 import TulgaMRZ
 
 struct DocumentCommand: ParsableCommand {
@@ -26,12 +28,16 @@ struct DocumentRead: AsyncParsableCommand {
     var images: [String]
 
     @Option(name: .customLong("type"), help: "The document chosen: id-card or passport (default: either).")
-    var type: DocumentKind?
+    var type: String?
 
     @Option(help: "Write the aligned portrait (112x112 PNG) here.")
     var portrait: String?
 
     @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if let type, DocumentKind(rawValue: type) == nil { throw ValidationError("--type must be id-card or passport, got \(type)") }
+    }
 
     func run() async throws {
         let configuration = try common.loadConfiguration()
@@ -51,7 +57,7 @@ struct DocumentRead: AsyncParsableCommand {
                 throw ExitCode(Exit.unusable)
             }
         }
-        let reading = reader.read(photos, expecting: type)
+        let reading = reader.read(photos, expecting: type.flatMap(DocumentKind.init(rawValue:)))
         if let portrait, let crop = reading.portrait?.aligned {
             do { try Data(crop.pngData()).write(to: URL(fileURLWithPath: portrait)) } catch { throw fail("cannot write \(portrait): \(error)") }
         }
@@ -61,8 +67,6 @@ struct DocumentRead: AsyncParsableCommand {
         throw ExitCode(reading.isAccepted ? Exit.match : Exit.unusable)
     }
 }
-
-extension DocumentKind: ExpressibleByArgument {}
 
 /// What `tulga document read` prints, in words or as JSON.
 struct DocumentReport: Encodable {
@@ -128,7 +132,7 @@ struct DocumentReport: Encodable {
         }
         for c in corrections ?? [] { print("corrected  line \(c.line + 1) position \(c.position + 1): \(c.from) -> \(c.to) (\(c.reason))") }
         for c in checks { print("check      \(c.passed ? "ok  " : "FAIL") \(c.name): \(c.detail)") }
-        if let p = portrait { print("portrait   photo \(p.photo), box \(Int(p.x)),\(Int(p.y)) \(Int(p.width))x\(Int(p.height)), score \(format(p.score, 2))") }
+        if let p = portrait { print("portrait   photo \(p.photo), box \(Int(p.x)),\(Int(p.y)) \(Int(p.width))x\(Int(p.height)), score \(String(format: "%.2f", p.score))") }
         print("decision   \(decision)")
         if let refusal { print("reason     \(refusal.code): \(refusal.reason)") }
     }
