@@ -51,7 +51,7 @@ func reader() throws -> DocumentReader {
 struct DocumentTests {
     @Test("a passport photo: every MRZ line, every check, the IIN and the portrait")
     func passport() throws {
-        let document = try Generated.render("passport", seed: 3)
+        let document = try Generated.render("passport", seed: 1)
         defer { Generated.remove(document) }
         let reading = try reader().read(try Generated.photos(document), expecting: .passport)
         #expect(reading.refusal == nil, "\(reading.refusal?.reason ?? "")")
