@@ -56,7 +56,8 @@ public struct MRZCorrection: Sendable, Hashable, Codable {
     public let line: Int, position: Int
     /// The character read and the one kept.
     public let from: String, to: String
-    /// `"class"`: a letter in a digit field or the reverse; `"check_digit"`: the one swap that made every check pass.
+    /// `"class"`: a letter in a digit field or the reverse; `"second_reading"`: a letter the second
+    /// reading read as such where the first read a digit; `"check_digit"`: the one swap that made every check pass.
     public let reason: String
 }
 
@@ -167,14 +168,25 @@ public struct MRZ: Sendable, Hashable, Codable {
             throw MRZError(.unreadable, "the sex field holds \(lines[1][sexIndex]), not M, F or <")
         }
         // The second reading, mapped the same way: where it differs, the character is uncertain.
+        // In a letter field, a letter read as such outweighs a digit mapped to a letter (OCR reads
+        // "ID" as "10"); two different letters, or two different mapped digits, cannot be decided.
         var others: [[Int: Character]] = Array(repeating: [:], count: lines.count)
         let second = (alternative ?? []).map { Array(String($0.uppercased().filter { $0 != " " })) }
+        let raw = read.map(Array.init)
         if second.map(\.count) == lines.map(\.count) {
             for l in lines.indices {
                 for p in lines[l].indices {
                     let c = Confusion.toClass(second[l][p], layout.classes[l][p])
                     guard c != lines[l][p], mrzValue(c) != nil else { continue }
                     if let field = layout.uncheckedField(line: l, position: p) {
+                        let firstDirect = raw[l][p] == lines[l][p], secondDirect = second[l][p] == c
+                        if layout.classes[l][p] == .alpha, firstDirect != secondDirect {
+                            if secondDirect {
+                                corrections.append(MRZCorrection(line: l, position: p, from: String(lines[l][p]), to: String(c), reason: "second_reading"))
+                                lines[l][p] = c
+                            }
+                            continue
+                        }
                         throw MRZError(.unreadable, "the \(field) cannot be read with certainty: \(lines[l][p]) or \(c) at line \(l + 1), position \(p + 1)")
                     }
                     others[l][p] = c
@@ -267,6 +279,10 @@ public struct MRZ: Sendable, Hashable, Codable {
         var positions: [(Int, Int)] = []
         var alternatives: [(Int, Int, Character)] = []
         for rule in rules {
+            // The check digit itself may be the misread character.
+            if let other = others.indices.contains(rule.digit.line) ? others[rule.digit.line][rule.digit.index] : nil {
+                alternatives.append((rule.digit.line, rule.digit.index, other))
+            }
             for span in rule.spans {
                 for p in span.range {
                     // The second reading's character, wherever it differs.

@@ -99,8 +99,15 @@ struct MRZTests {
         let same = try MRZ.parse(ICAO.td1, alternative: replacing(ICAO.td1, line: 2, at: 6, with: "0"), currentYear: 2026)
         #expect(same.failedChecks.isEmpty)
         #expect(throws: MRZError(.unreadable, "")) {
-            try MRZ.parse(ICAO.td1, alternative: replacing(ICAO.td1, line: 0, at: 1, with: "O"), currentYear: 2026)
+            try MRZ.parse(ICAO.td1, alternative: replacing(ICAO.td1, line: 0, at: 2, with: "O"), currentYear: 2026)
         }
+        // "ID" read as "10" (mapped to "IO") and as "ID": the letter read as such is kept.
+        let code = try MRZ.parse(replacing(replacing(ICAO.td1, line: 0, at: 0, with: "1"), line: 0, at: 1, with: "0"),
+                                 alternative: replacing(ICAO.td1, line: 0, at: 1, with: "D"), currentYear: 2026)
+        #expect(code.documentCode == "ID" && code.corrections.last?.reason == "second_reading")
+        // A misread check digit: the second reading's digit is the one swap that passes.
+        let composite = try MRZ.parse(replacing(ICAO.td1, line: 1, at: 29, with: "4"), alternative: ICAO.td1, currentYear: 2026).validated()
+        #expect(composite.lines == ICAO.td1)
         // 7408122 read as 7408172 (no confusion pair): the second reading's 2 is the one swap that passes.
         let misread = replacing(ICAO.td3, line: 1, at: 17, with: "7")
         let fixed = try MRZ.parse(misread, alternative: ICAO.td3, currentYear: 2026).validated()
