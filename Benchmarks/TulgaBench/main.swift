@@ -23,6 +23,8 @@ struct Options {
     var video = FileManager.default.currentDirectoryPath + "/../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4"
     var output = "frame.jpg"
     var index = 10
+    var directory: String?
+    var kind: String?
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -36,6 +38,8 @@ struct Options {
             case "--threads": threads = Int(it.next() ?? "") ?? threads
             case "--throughput": throughput = Double(it.next() ?? "")
             case "--image": images.append(it.next() ?? "")
+            case "--dir": directory = it.next()
+            case "--kind": kind = it.next()
             default: mode = arg
             }
         }
@@ -150,13 +154,14 @@ do {
     switch options.mode {
     case "liveness": try livenessBenchmark(options)
     case "stages": try await stagesBenchmark(options)
+    case "documents": try documentsBenchmark(options)
     case "frame":
         // A frame of the fixture video (--index, default 10), letterboxed to 640x480, as JPEG.
         let frames = try videoFrames(options.video)
         guard frames.indices.contains(options.index) else { throw FaceError(.invalidArgument, "the video has \(frames.count) frames") }
         try frames[options.index].image.jpegData(quality: 90).write(to: URL(fileURLWithPath: options.output))
     default:
-        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages [--runs N] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages|documents [--runs N] [--dir DIR] [--kind K] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
         exit(3)
     }
 } catch {

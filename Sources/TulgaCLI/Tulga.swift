@@ -35,7 +35,8 @@ struct Tulga: AsyncParsableCommand {
         """,
         subcommands: [Detect.self, Verify.self, Kiosk.self, Attempt.self, Registry.self, Moderate.self, ModeratorCommand.self,
                       InPerson.self, DigitalIDCommand.self, Purge.self, AuditCommand.self, InitCommand.self, SecretsCommand.self, CACommand.self, PhoneCommand.self,
-                      SMSCommand.self, MailCommand.self, IssuanceCommand.self, KeysCommand.self, RegisterCommand.self, Serve.self, APIKeyCommand.self, Eval.self]
+                      SMSCommand.self, MailCommand.self, IssuanceCommand.self, KeysCommand.self, RegisterCommand.self, Serve.self, APIKeyCommand.self, Eval.self,
+                      DocumentCommand.self]
     )
 
     /// Parses and runs; any failure that is not a decision maps to exit code 3.
