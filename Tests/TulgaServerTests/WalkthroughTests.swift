@@ -16,7 +16,9 @@ import TulgaStorage
 /// and installs the certificates on "their computer".
 @Suite("The walkthrough over HTTP only", .serialized)
 struct WalkthroughTests {
-    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws {
+    /// Returns the applicant's key store and the installed certificates, for what follows issuance (signing in).
+    @discardableResult
+    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws -> (store: FolderKeyStore, certificates: IssuedCertificates) {
         let h = Fixture.headers("issuance"), iin = Fixture.linIIN
         func call(_ uri: String, _ object: [String: Any]? = nil, method: HTTPRequest.Method = .post, body raw: ByteBuffer? = nil,
                   expect status: HTTPResponse.Status = .ok) async throws -> [String: Any] {
@@ -65,6 +67,7 @@ struct WalkthroughTests {
             #expect(rows.compactMap { $0["status"] as? String } == ["signing", "issued", "installed"])
             #expect(rows.allSatisfy { $0["at"] is Double && !(($0["title"] as? String) ?? "").isEmpty })
         }
+        return (store, certs)
     }
 
     @Test("through Hummingbird's testing client")
