@@ -163,4 +163,32 @@ struct TokenTests {
         #expect(throws: KeyError(.keyStore, "")) { _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain) }
         await w.close()
     }
+
+    @Test("the AUTH key on a token signs in (P-256); a sign-in code confirms no phone; the session is the signer's own")
+    func signIn() async throws {
+        let token = try SoftToken.make("tulga-signin")
+        let w = try await World.make()
+        let iin = World.iin(65), s = w.service
+        try await w.person(iin)
+        let made = try token.store.generate(iin: iin, algorithm: .p256)
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version,
+                                          requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token), caller: systemA)
+        let certs = try await s.install(app.number, caller: systemA)
+        _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+        w.clock.advance(61)
+        let c = try await s.signInChallenge(caller: systemA)
+        let signature = try token.store.signSignIn(challenge: c.challenge, audience: c.audience, certificatePEM: certs.auth)
+        let pending = try await s.signIn(challenge: c.challenge, certificatePEM: certs.auth, signature: signature, caller: systemA)
+        #expect(pending.iin == iin)
+        let code = try await w.lastCode(iin)
+        // The sign-in code is not a phone code: the phone step does not take it (and leaves it alone).
+        await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: code, caller: systemA) }
+        let session = try await s.confirmSignIn(login: pending.login, code: code, caller: systemA)
+        let token64 = try #require(session.token)
+        #expect(try await s.session(token: token64, caller: systemA).iin == iin)
+        await #expect(throws: SignInError(.session, "")) { _ = try await s.session(token: token64, caller: systemB) }
+        try await s.signOut(token: token64, caller: systemA)
+        await #expect(throws: SignInError(.session, "")) { _ = try await s.session(token: token64, caller: systemA) }
+        await w.close()
+    }
 }

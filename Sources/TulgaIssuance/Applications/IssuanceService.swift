@@ -137,7 +137,7 @@ public final class IssuanceService: Sendable {
     /// The attempt limit behind the in-person gate.
     public let attempts: AttemptPolicy
     /// How long sign-in challenges, sign-ins waiting for a code, and sessions last.
-    public let signIn: SignInPolicy
+    public let signInPolicy: SignInPolicy
     /// The key SMS bodies are sealed with in the outbox.
     let outboxKey: SealingKey
 
@@ -152,12 +152,12 @@ public final class IssuanceService: Sendable {
     ///   - sms: the SMS-code rules.
     ///   - lifecycle: the application lifecycle.
     ///   - attempts: the attempt limit behind the in-person gate.
-    ///   - signIn: the sign-in lifetimes.
+    ///   - signInPolicy: the sign-in lifetimes.
     public init(database: any SQLDatabase, clock: any WallClock, digitalIDs: DigitalIDRecords, ca: LocalCA?, outboxKey: SealingKey,
                 sms: SMSCodePolicy = SMSCodePolicy(), lifecycle: ApplicationLifecycle = ApplicationLifecycle(), attempts: AttemptPolicy = AttemptPolicy(),
-                signIn: SignInPolicy = SignInPolicy()) {
+                signInPolicy: SignInPolicy = SignInPolicy()) {
         (self.database, self.clock, self.digitalIDs, self.ca, self.outboxKey) = (database, clock, digitalIDs, ca, outboxKey)
-        (self.sms, self.lifecycle, self.attempts, self.signIn) = (sms, lifecycle, attempts, signIn)
+        (self.sms, self.lifecycle, self.attempts, self.signInPolicy) = (sms, lifecycle, attempts, signInPolicy)
     }
 
     var db: any SQLDatabase { database }

@@ -67,7 +67,7 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.ca` without a CA; `CryptoFailure`; ``DatabaseFailure``.
     public func signInChallenge(caller: Caller) async throws -> SignInChallenge {
         guard ca != nil else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
-        let challenge = try Self.token(), at = now, expires = at + signIn.challengeSeconds
+        let challenge = try Self.token(), at = now, expires = at + signInPolicy.challengeSeconds
         try await db.transaction { db in
             // Old rows go as new ones come: an hour after their end nobody can use them.
             try db.execute("DELETE FROM signin_challenges WHERE expires_at < ?", [.double(at - 3600)])
@@ -97,7 +97,7 @@ extension IssuanceService {
     ///   text that is not a certificate; ``DatabaseFailure``.
     public func signIn(challenge: String, certificatePEM: String, signature: Data, language: Language = .ru, caller: Caller) async throws -> PendingSignIn {
         guard let ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
-        let at = now, owner = caller.ownerTag, policy = signIn
+        let at = now, owner = caller.ownerTag, policy = signInPolicy
         let used = try await db.transaction { db -> Bool in
             guard let row = try db.one("SELECT owner, expires_at, used_at FROM signin_challenges WHERE challenge_hash = ?", [.text(sha256Hex(challenge))]),
                   try row.text(SignInColumns.owner) == owner,
@@ -134,7 +134,7 @@ extension IssuanceService {
         guard presented.isAuthentication else { throw SignInError(.notAuthentication, "this is a SIGN certificate: sign in with the AUTH key") }
         guard let iin = presented.iin else { throw SignInError(.untrusted, "the certificate names no IIN") }
         let serial = presented.serialHex, at = now, policy = sms, outboxKey = outboxKey, code = try OneTimeCode(), login = try Self.token()
-        let expires = at + signIn.pendingSeconds, audience = signInAudience
+        let expires = at + signInPolicy.pendingSeconds, audience = signInAudience
         try await db.transaction { db in
             // Ours, and the AUTH one of its application, for the IIN it names; then its status as OCSP answers it.
             guard let app = try db.one("SELECT iin, serial_auth FROM applications WHERE serial_auth = ? OR serial_sign = ?", [.text(serial), .text(serial)]),
@@ -169,7 +169,7 @@ extension IssuanceService {
     /// - Returns: The session, with its token (given this once).
     /// - Throws: ``SignInError`` `.pending`, `.wrongCode`, `.codeExpired`, `.codeBlocked`, `.revoked`; `CryptoFailure`; ``DatabaseFailure``.
     public func confirmSignIn(login: String, code: String, caller: Caller) async throws -> SignInSession {
-        let at = now, owner = caller.ownerTag, policy = sms, lifetimes = signIn, token = try Self.token()
+        let at = now, owner = caller.ownerTag, policy = sms, lifetimes = signInPolicy, token = try Self.token()
         let found = try await db.transaction { db -> (iin: String, serial: String, codeID: String, hash: String)? in
             guard let row = try db.one("SELECT * FROM signin_pending WHERE login_hash = ?", [.text(sha256Hex(login))]),
                   try row.text(SignInColumns.owner) == owner,
@@ -224,7 +224,7 @@ extension IssuanceService {
     /// - Returns: The session, without its token.
     /// - Throws: ``SignInError`` `.session`; ``DatabaseFailure``.
     public func session(token: String, caller: Caller) async throws -> SignInSession {
-        let at = now, owner = caller.ownerTag, lifetimes = signIn
+        let at = now, owner = caller.ownerTag, lifetimes = signInPolicy
         let session = try await db.transaction { db -> SignInSession? in
             guard let row = try db.one("SELECT * FROM signin_sessions WHERE token_hash = ?", [.text(sha256Hex(token))]),
                   try row.text(SignInColumns.owner) == owner,
