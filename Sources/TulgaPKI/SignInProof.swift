@@ -1,4 +1,5 @@
 public import Foundation
+public import TulgaCore
 import SwiftASN1
 import X509
 

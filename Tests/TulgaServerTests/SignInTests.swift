@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TulgaCore
+import TulgaFlow
 import TulgaIssuance
 import TulgaKeyStore
 import TulgaPKI
@@ -16,8 +17,8 @@ import TulgaTestSupport
 struct SignInTests {
     struct Reply { let status: HTTPResponse.Status; let json: [String: Any]; var code: String? { json["code"] as? String } }
 
-    struct Portal<Client: TestClientProtocol> {
-        let client: Client
+    struct Portal {
+        let client: any TestClientProtocol
         let f: Fixture
 
         func call(_ uri: String, _ object: [String: Any]? = nil, method: HTTPRequest.Method = .post, key: String = "issuance",
