@@ -99,6 +99,8 @@ extension IssuanceService {
         guard let ca else { throw IssuanceError(.ca, "no CA: run tulga ca init") }
         let at = now, owner = caller.ownerTag, policy = signInPolicy
         let used = try await db.transaction { db -> Bool in
+            // Two nodes presenting the same challenge at once: one uses it, the other finds it used.
+            try db.lock("signin:" + sha256Hex(challenge))
             guard let row = try db.one("SELECT owner, expires_at, used_at FROM signin_challenges WHERE challenge_hash = ?", [.text(sha256Hex(challenge))]),
                   try row.text(SignInColumns.owner) == owner,
                   policy.isLive(expiresAt: try row.double(SignInColumns.expiresAt), finishedAt: try row.optionalDouble(SignInColumns.usedAt), now: at) else {
