@@ -23,7 +23,7 @@ struct KeysCommand: AsyncParsableCommand {
             on standard input. 6 to 32 characters; Latin letters and digits required; upper case and @ # % & * ~ _ - . allowed
             (the national CA's rule, seed 004). Token PIN: $TULGA_TOKEN_PIN, the terminal, or standard input.
             """,
-        subcommands: [KeysGenerate.self, KeysInstall.self, KeysRenew.self])
+        subcommands: [KeysGenerate.self, KeysInstall.self, KeysRenew.self, KeysSignChallenge.self])
 }
 
 /// Where the keys live, as options.
@@ -231,5 +231,27 @@ struct KeysRenew: AsyncParsableCommand {
         }
         guard let result else { throw fail("no application \(number)") }
         return result
+    }
+}
+
+struct KeysSignChallenge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign-challenge",
+        abstract: "Sign a sign-in challenge with the AUTH key and print the signature (base64), for POST /v1/signin/certificate.",
+        discussion: """
+            The challenge and the audience come from POST /v1/signin/challenge. Only the AUTH certificate signs in:
+            the service refuses a signature by the SIGN key. The key's password (or the token's PIN) is asked as for the other commands.
+            """)
+    @Option(help: "The challenge, hex.") var challenge: String
+    @Option(help: "The audience the challenge came with (the service's origin).") var audience: String
+    @Option(help: "The AUTH certificate, PEM file.") var certificate: String
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        guard challenge.count <= 128, challenge.allSatisfy(\.isHexDigit) else { throw fail("the challenge is hex digits, as the service gave it") }
+        guard let pem = try? String(contentsOfFile: certificate, encoding: .utf8) else { throw fail("cannot read \(certificate)") }
+        let keyStore = try storage.open(newPassword: false)
+        do { print(try keyStore.signSignIn(challenge: challenge, audience: audience, certificatePEM: pem).base64EncodedString()) }
+        catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
     }
 }

@@ -69,3 +69,18 @@ func withSubject<T>(_ pairs: [(String, String)], _ body: (UnsafePointer<tp_name_
     let entries = zip(fields, values).map { tp_name_entry(field: $0, value: $1) }
     return try entries.withUnsafeBufferPointer { try body($0.baseAddress, Int32($0.count)) }
 }
+
+extension KeyStore {
+    /// Answers a sign-in challenge with the AUTH key `certificatePEM` certifies: the signature over
+    /// ``SignInProof/message(audience:challenge:)``, for folders and tokens alike.
+    ///
+    /// - Parameters:
+    ///   - challenge: the service's challenge, hex.
+    ///   - audience: the service's origin, as the challenge came with it.
+    ///   - certificatePEM: the AUTH certificate (the service refuses a SIGN one).
+    /// - Returns: The signature.
+    /// - Throws: as ``sign(_:certificatePEM:)``.
+    public func signSignIn(challenge: String, audience: String, certificatePEM: String) throws -> Data {
+        try sign(SignInProof.message(audience: audience, challenge: challenge), certificatePEM: certificatePEM)
+    }
+}

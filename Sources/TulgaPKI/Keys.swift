@@ -13,6 +13,8 @@ public enum KeyErrorCode: String, ErrorCode {
     case token
     /// The key store's folder cannot be used, or holds no pending key for a certificate (422).
     case keyStore = "key_store"
+    /// A certificate not signed by this service's issuing CA, or whose extensions cannot be read (422).
+    case untrusted = "certificate_untrusted"
 
     /// The HTTP problem kind: every one of them is a bad input.
     public var kind: ProblemKind { .invalid }

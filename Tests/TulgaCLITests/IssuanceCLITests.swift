@@ -9,6 +9,7 @@ import TulgaDigitalID
 import TulgaTestSupport
 import TulgaPolicy
 import TulgaStorage
+import TulgaPKI
 
 @Suite("tulga ca, phone, sms and issuance", .serialized)
 struct IssuanceCommandTests {
@@ -111,6 +112,16 @@ struct IssuanceCommandTests {
 
         let p12s = try FileManager.default.contentsOfDirectory(atPath: keys).filter { $0.hasSuffix(".p12") }.sorted()
         #expect(p12s.count == 2 && p12s[0].hasPrefix("AUTH_RSA256_") && p12s[1].hasPrefix("RSA256_"))
+        // A sign-in challenge, signed with the AUTH key for scripts (the password asked as by the other commands).
+        let authPEM = try openssl(["pkcs12", "-in", keys + "/" + p12s[0], "-passin", "pass:Str0ng#Pass", "-nokeys", "-clcerts"]).out
+        try authPEM.write(toFile: w.dir + "/auth.pem", atomically: true, encoding: .utf8)
+        let challenge = String(repeating: "5a", count: 32)
+        let signed = try CLI.run(["keys", "sign-challenge", "--challenge", challenge, "--audience", "http://127.0.0.1:8080", "--certificate", w.dir + "/auth.pem",
+                                  "--folder", keys], environment: ["TULGA_KEY_PASSWORD": "Str0ng#Pass"])
+        let signature = try #require(Data(base64Encoded: signed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(signed.stderr)")
+        #expect(SignInProof.verify(signature, message: SignInProof.message(audience: "http://127.0.0.1:8080", challenge: challenge), certificatePEM: authPEM))
+        #expect(try CLI.run(["keys", "sign-challenge", "--challenge", challenge, "--audience", "x", "--certificate", w.dir + "/auth.pem", "--folder", keys],
+                            environment: ["TULGA_KEY_PASSWORD": "Wr0ng#Pass"]).status != 0)
         // The in-person path stays shut before five failures.
         let inPerson = try run(["issuance", "apply", "850314300023", "--in-person", "--operator", "op1", "--surname", "X", "--given-name", "Y",
                                 "--auth-request", w.dir + "/renewal/AUTH.csr", "--sign-request", w.dir + "/renewal/SIGN.csr"])

@@ -106,16 +106,20 @@ struct TokenTests {
         await w.close()
     }
 
+    /// A person with P-256 keys made on `token`, applied for remotely through system A and issued.
+    static func issued(on token: SoftToken, iin: String) async throws -> (World, [GeneratedRequest], IssuedCertificates) {
+        let w = try await World.make()
+        try await w.person(iin)
+        let made = try token.store.generate(iin: iin, algorithm: .p256)
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version,
+                                                  requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token), caller: systemA)
+        return (w, made, try await w.service.install(app.number, caller: systemA))
+    }
+
     @Test("two sessions on one token: closing one leaves the other logged in; a certificate issued again replaces the old one")
     func sharedModule() async throws {
         let token = try SoftToken.make("tulga-shared")
-        let w = try await World.make()
-        let iin = World.iin(64), s = w.service
-        try await w.person(iin)
-        let made = try token.store.generate(iin: iin, algorithm: .p256)
-        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .token),
-                                          caller: systemA)
-        let certs = try await s.install(app.number, caller: systemA)
+        let (w, made, certs) = try await Self.issued(on: token, iin: World.iin(64))
         var id = [UInt8](repeating: 0, count: 20)
         var error = tp_error()
         #expect(tp_public_key_id(made[0].pem, &id, &error) == 1)
@@ -161,6 +165,30 @@ struct TokenTests {
         let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(w.keyStore("folder"), iin: iin), caller: systemA)
         let certs = try await w.service.install(app.number, caller: systemA)
         #expect(throws: KeyError(.keyStore, "")) { _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain) }
+        await w.close()
+    }
+
+    @Test("the AUTH key on a token signs in (P-256); a sign-in code confirms no phone; the session is the signer's own")
+    func signIn() async throws {
+        let token = try SoftToken.make("tulga-signin")
+        let iin = World.iin(65)
+        let (w, _, certs) = try await Self.issued(on: token, iin: iin)
+        let s = w.service
+        _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+        w.clock.advance(61)
+        let c = try await s.signInChallenge(caller: systemA)
+        let signature = try token.store.signSignIn(challenge: c.challenge, audience: c.audience, certificatePEM: certs.auth)
+        let pending = try await s.signIn(challenge: c.challenge, certificatePEM: certs.auth, signature: signature, caller: systemA)
+        #expect(pending.iin == iin)
+        let code = try await w.lastCode(iin)
+        // The sign-in code is not a phone code: the phone step does not take it (and leaves it alone).
+        await #expect(throws: IssuanceError(.code, "")) { try await s.confirmCode(iin: iin, code: code, caller: systemA) }
+        let session = try await s.confirmSignIn(login: pending.login, code: code, caller: systemA)
+        let token64 = try #require(session.token)
+        #expect(try await s.session(token: token64, caller: systemA).iin == iin)
+        await #expect(throws: SignInError(.session, "")) { _ = try await s.session(token: token64, caller: systemB) }
+        try await s.signOut(token: token64, caller: systemA)
+        await #expect(throws: SignInError(.session, "")) { _ = try await s.session(token: token64, caller: systemA) }
         await w.close()
     }
 }

@@ -568,7 +568,8 @@ struct APITests {
                              "/v1/sms/request:", "/v1/sms/confirm:", "/v1/applications:", "/v1/applications/{number}/install:", "/v1/applications/{number}/approvals/hr:", "/pki/ocsp:", "/v1/cases:",
                              "/v1/cases/{id}/claim:", "/v1/cases/{id}/reassign:", "/v1/moderation/stats:", "/v1/agreement:",
                              "/v1/applications/{number}/history:", "/v1/digital-id/show:", "/v1/digital-id/pin:", "/v1/digital-id/pin/change:",
-                             "/v1/digital-id/consents:", "/v1/digital-id/consents/revoke:", "/v1/operator/in-person:", "/v1/operator/phones:"] {
+                             "/v1/digital-id/consents:", "/v1/digital-id/consents/revoke:", "/v1/operator/in-person:", "/v1/operator/phones:",
+                             "/v1/signin/challenge:", "/v1/signin/certificate:", "/v1/signin/confirm:", "/v1/signin/session:", "/v1/signin/signout:"] {
                     #expect(text.contains(path), "\(path)")
                 }
             }

@@ -62,7 +62,7 @@ struct LogTests {
             return walked
         }
         await f.store.database.close()
-        let (code, number) = walked
+        let (code, number) = (walked.code, walked.number)
         let lines = sink.all
         // Every request was logged (by route and status): the search below had something to search.
         #expect(lines.filter { $0.contains("\"message\":\"request\"") }.count >= 12, "\(lines.count) lines")

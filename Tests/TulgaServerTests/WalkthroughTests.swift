@@ -16,9 +16,11 @@ import TulgaStorage
 /// and installs the certificates on "their computer".
 @Suite("The walkthrough over HTTP only", .serialized)
 struct WalkthroughTests {
-    /// The SMS code and the application number it used (LogTests looks for them in the logs).
+    /// What it used and made: the SMS code and application number (LogTests looks for them in the logs),
+    /// the applicant's key store and the installed certificates (for signing in).
     @discardableResult
-    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws -> (code: String, number: String) {
+    static func walk(_ client: some TestClientProtocol, _ f: Fixture) async throws
+        -> (code: String, number: String, store: FolderKeyStore, certificates: IssuedCertificates) {
         let h = Fixture.headers("issuance"), iin = Fixture.linIIN
         func call(_ uri: String, _ object: [String: Any]? = nil, method: HTTPRequest.Method = .post, body raw: ByteBuffer? = nil,
                   expect status: HTTPResponse.Status = .ok) async throws -> [String: Any] {
@@ -67,7 +69,7 @@ struct WalkthroughTests {
             #expect(rows.compactMap { $0["status"] as? String } == ["signing", "issued", "installed"])
             #expect(rows.allSatisfy { $0["at"] is Double && !(($0["title"] as? String) ?? "").isEmpty })
         }
-        return (code, number)
+        return (code, number, store, certs)
     }
 
     @Test("through Hummingbird's testing client")

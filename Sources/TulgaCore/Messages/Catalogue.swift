@@ -14,6 +14,7 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     // SMS texts.
     case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
     case smsModerationRejectedRetry = "sms.moderation_rejected_retry", smsPhoneChanged = "sms.phone_changed"
+    case smsSignInCode = "sms.signin_code"
     // E-mail: the application number on submission, then each status change (subject and body).
     case mailSubmittedSubject = "mail.submitted_subject", mailSubmittedBody = "mail.submitted_body"
     case mailStatusSubject = "mail.status_subject", mailStatusBody = "mail.status_body"
@@ -85,6 +86,9 @@ public enum Catalogue {
         .smsCode: ("Код подтверждения для выпуска ЭЦП: {code}. Никому не сообщайте.",
                    "ЭЦҚ шығаруға арналған растау коды: {code}. Ешкімге айтпаңыз.",
                    "Confirmation code for issuing your EDS: {code}. Do not share it."),
+        .smsSignInCode: ("Код от 1414 для входа по ЭЦП: {code}. Никому не сообщайте, даже сотрудникам.",
+                         "ЭЦҚ арқылы кіруге арналған 1414 коды: {code}. Ешкімге, тіпті қызметкерлерге де айтпаңыз.",
+                         "Your 1414 code to sign in with your EDS: {code}. Do not share it with anyone, staff included."),
         .smsPhoneChanged: ("Номер телефона для вашего ИИН изменён. Если вы его не меняли, обратитесь в ЦОН.",
                            "ЖСН-ыңызға байланған телефон нөмірі өзгертілді. Егер оны сіз өзгертпесеңіз, ХҚКО-ға жүгініңіз.",
                            "The phone number for your IIN was changed. If you did not change it, contact a service centre."),

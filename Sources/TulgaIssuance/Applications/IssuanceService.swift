@@ -112,7 +112,8 @@ public struct RenewalChallenge: Sendable, Codable, Hashable {
 /// The portal-plus-CA side: phone codes (`Phone/`), applications filed with the applicant's
 /// requests, certificates issued from them, revocation (CRL and OCSP). It never holds a private
 /// key of an applicant. Owns `mobile_citizens`, `sms_codes`, `sms_failures`,
-/// `phone_verifications`, `applications`, `application_keys`, `renewal_challenges`, `revocations` and `crls`; reads the Digital ID, the
+/// `phone_verifications`, `applications`, `application_keys`, `renewal_challenges`, `revocations`, `crls` and the sign-in
+/// tables (`signin_challenges`, `signin_pending`, `signin_sessions`); reads the Digital ID, the
 /// legal-entity register and the attempt counter only through their modules.
 ///
 /// ```swift
@@ -138,6 +139,8 @@ public final class IssuanceService: Sendable {
     public let lifecycle: ApplicationLifecycle
     /// The attempt limit behind the in-person gate.
     public let attempts: AttemptPolicy
+    /// How long sign-in challenges, sign-ins waiting for a code, and sessions last.
+    public let signInPolicy: SignInPolicy
     /// The key SMS bodies are sealed with in the outbox.
     let outboxKey: SealingKey
 
@@ -152,10 +155,12 @@ public final class IssuanceService: Sendable {
     ///   - sms: the SMS-code rules.
     ///   - lifecycle: the application lifecycle.
     ///   - attempts: the attempt limit behind the in-person gate.
+    ///   - signInPolicy: the sign-in lifetimes.
     public init(database: any SQLDatabase, clock: any WallClock, digitalIDs: DigitalIDRecords, ca: LocalCA?, outboxKey: SealingKey,
-                sms: SMSCodePolicy = SMSCodePolicy(), lifecycle: ApplicationLifecycle = ApplicationLifecycle(), attempts: AttemptPolicy = AttemptPolicy()) {
+                sms: SMSCodePolicy = SMSCodePolicy(), lifecycle: ApplicationLifecycle = ApplicationLifecycle(), attempts: AttemptPolicy = AttemptPolicy(),
+                signInPolicy: SignInPolicy = SignInPolicy()) {
         (self.database, self.clock, self.digitalIDs, self.ca, self.outboxKey) = (database, clock, digitalIDs, ca, outboxKey)
-        (self.sms, self.lifecycle, self.attempts) = (sms, lifecycle, attempts)
+        (self.sms, self.lifecycle, self.attempts, self.signInPolicy) = (sms, lifecycle, attempts, signInPolicy)
     }
 
     var db: any SQLDatabase { database }

@@ -135,14 +135,7 @@ extension IssuanceService {
         do { queries = try OCSP.parse(request, issuerPEM: ca.issuingCertPEM) } catch { return OCSP.errorResponse(.malformedRequest) }
         do {
             let statuses = try await db.transaction { db in
-                try queries.map { query -> OCSP.Status in
-                    guard query.ours,
-                          try db.one("SELECT number FROM applications WHERE serial_auth = ? OR serial_sign = ?", [.text(query.serialHex), .text(query.serialHex)]) != nil else {
-                        return .unknown
-                    }
-                    guard let row = try db.one("SELECT revoked_at, reason FROM revocations WHERE serial = ?", [.text(query.serialHex)]) else { return .good }
-                    return .revoked(at: Date(timeIntervalSince1970: try row.double(Columns.revokedAt)), reason: try row.value(Columns.reason, as: RevocationReason.self))
-                }
+                try queries.map { query in query.ours ? try Self.certificateStatus(db, serialHex: query.serialHex) : .unknown }
             }
             let signer = try ca.ocspSigner(now: clock.date)
             return try OCSP.respond(to: request, signer: signer, statuses: statuses, now: clock.date,
@@ -150,5 +143,18 @@ extension IssuanceService {
         } catch {
             return OCSP.errorResponse(.internalError)
         }
+    }
+}
+
+extension IssuanceService {
+    /// What the OCSP responder answers about one of the issuing CA's serials (and what sign-in checks):
+    /// unknown unless an application holds it, revoked with time and reason, else good.
+    static func certificateStatus(_ db: any SQLSession, serialHex: String) throws -> OCSP.Status {
+        let serial = serialHex.uppercased()
+        guard try db.one("SELECT number FROM applications WHERE serial_auth = ? OR serial_sign = ?", [.text(serial), .text(serial)]) != nil else {
+            return .unknown
+        }
+        guard let row = try db.one("SELECT revoked_at, reason FROM revocations WHERE serial = ?", [.text(serial)]) else { return .good }
+        return .revoked(at: Date(timeIntervalSince1970: try row.double(Columns.revokedAt)), reason: try row.value(Columns.reason, as: RevocationReason.self))
     }
 }

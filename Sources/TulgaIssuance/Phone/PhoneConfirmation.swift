@@ -47,24 +47,45 @@ extension IssuanceService {
     /// - Throws: ``IssuanceError`` `.phoneNotRegistered` (the portal's advice) or `.code` (too soon, too many);
     ///   `.invalidIdentity` for a bad IIN; `CryptoFailure`; ``StorageError``; ``DatabaseFailure``.
     public func requestCode(iin: String, language: Language = .ru, caller: Caller = .staff("cli")) async throws {
-        let iin = try Self.checkIIN(iin), owner = caller.ownerTag
-        var generator = SystemRandomNumberGenerator()
-        let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
-        let hash = try SecretHash.make(code, n: 1 << 14), at = now, policy = sms, id = try newRecordID("code"), outboxKey = outboxKey
+        let iin = try Self.checkIIN(iin), code = try OneTimeCode(), at = now, policy = sms, outboxKey = outboxKey
         try await db.transaction { db in
-            try db.lock("sms:" + iin)
-            guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
-                throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
-            }
-            let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND owner = ? AND created_at > ? ORDER BY created_at DESC",
-                                      [.text(iin), .text(owner), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
-            try policy.checkRequest(now: at, sentInLastHour: recent)
-            try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND owner = ? AND used_at IS NULL", [.double(at), .text(iin), .text(owner)])
-            try db.execute("INSERT INTO sms_codes (id, iin, code_hash, created_at, expires_at, owner) VALUES (?, ?, ?, ?, ?, ?)",
-                           [.text(id), .text(iin), .text(hash), .double(at), .double(at + policy.validitySeconds), .text(owner)])
-            try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: phone, language: language, message: Message(.smsCode, ["code": code]), at: at)
-            try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: "sms.code", subject: iin, detail: "")
+            try Self.sendCode(db, code, iin: iin, owner: caller.ownerTag, purpose: .phone, language: language, at: at, policy: policy, outboxKey: outboxKey)
         }
+    }
+
+    /// What a code confirms: the phone (before an application) or a sign-in. Each purpose's codes
+    /// replace only that purpose's; the sending limits count them all.
+    enum CodePurpose: String { case phone, signin }
+
+    /// A new 6-digit code and its slow hash, made outside any transaction.
+    struct OneTimeCode {
+        let digits: String, hash: String, id: String
+        init() throws {
+            var generator = SystemRandomNumberGenerator()
+            digits = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
+            (hash, id) = (try SecretHash.make(digits, n: 1 << 14), try newRecordID("code"))
+        }
+    }
+
+    /// Sends `code` to the registered phone inside the caller's transaction, under ``SMSCodePolicy``'s sending
+    /// limits; the caller's earlier unused code of the same purpose is marked replaced.
+    static func sendCode(_ db: any SQLSession, _ code: OneTimeCode, iin: String, owner: String, purpose: CodePurpose, language: Language,
+                         at: Double, policy: SMSCodePolicy, outboxKey: SealingKey) throws {
+        try db.lock("sms:" + iin)
+        guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
+            throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
+        }
+        let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND owner = ? AND created_at > ? ORDER BY created_at DESC",
+                                  [.text(iin), .text(owner), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
+        try policy.checkRequest(now: at, sentInLastHour: recent)
+        try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND owner = ? AND used_at IS NULL AND COALESCE(purpose, 'phone') = ?",
+                       [.double(at), .text(iin), .text(owner), .text(purpose.rawValue)])
+        try db.execute("INSERT INTO sms_codes (id, iin, code_hash, created_at, expires_at, owner, purpose) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [.text(code.id), .text(iin), .text(code.hash), .double(at), .double(at + policy.validitySeconds), .text(owner),
+                        .text(purpose.rawValue)])
+        let text = Message(purpose == .phone ? .smsCode : .smsSignInCode, ["code": code.digits])
+        try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: phone, language: language, message: text, at: at)
+        try AuditLog.append(db, at: at, actor: "applicant:\(iin)", action: purpose == .phone ? "sms.code" : "sms.signin_code", subject: iin, detail: "")
     }
 
     /// Confirms the phone with the latest code. A wrong entry is recorded even though the call fails.
@@ -81,7 +102,8 @@ extension IssuanceService {
         let at = now, policy = sms
         // The latest code this caller asked for (staff: the latest of any).
         let row = try await db.transaction { db in
-            try db.query("SELECT id, code_hash, owner FROM sms_codes WHERE iin = ? ORDER BY created_at DESC", [.text(iin)])
+            try db.query("SELECT id, code_hash, owner FROM sms_codes WHERE iin = ? AND COALESCE(purpose, 'phone') = 'phone' ORDER BY created_at DESC",
+                         [.text(iin)])
                 .first { caller.owns(try? $0.optionalText(Columns.owner)) }
         }
         guard let row else { throw IssuanceError(.code, "no code was sent to this IIN through this system; request one") }

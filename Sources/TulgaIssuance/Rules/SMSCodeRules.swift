@@ -44,11 +44,32 @@ public struct SMSCodePolicy: Sendable, Codable, Hashable {
     ///   - wrongInLastHour: wrong entries in the last hour.
     /// - Throws: ``IssuanceError`` `.code`: blocked, used or replaced, expired.
     public func checkConfirmation(now: Double, expiresAt: Double, usedAt: Double?, wrongInLastHour: Int) throws(IssuanceError) {
-        guard wrongInLastHour < maxWrong else {
-            throw IssuanceError(.code, "\(maxWrong) wrong codes were entered; a new code does not reset this, try again in an hour")
+        switch confirmationRefusal(now: now, expiresAt: expiresAt, usedAt: usedAt, wrongInLastHour: wrongInLastHour) {
+        case .blocked: throw IssuanceError(.code, "\(maxWrong) wrong codes were entered; a new code does not reset this, try again in an hour")
+        case .used: throw IssuanceError(.code, "this code was already used or replaced; request a new one")
+        case .expired: throw IssuanceError(.code, "the code has expired (valid \(Int(validitySeconds)) s); request a new one")
+        case nil: return
         }
-        guard usedAt == nil else { throw IssuanceError(.code, "this code was already used or replaced; request a new one") }
-        guard expiresAt > now else { throw IssuanceError(.code, "the code has expired (valid \(Int(validitySeconds)) s); request a new one") }
+    }
+
+    /// Why a code may not be checked now, first reason first; `nil` when it may.
+    public enum Refusal: Sendable, Hashable {
+        /// ``maxWrong`` wrong entries in the last hour.
+        case blocked
+        /// Used, or replaced by a newer code.
+        case used
+        /// Past ``validitySeconds``.
+        case expired
+    }
+
+    /// The rule of ``checkConfirmation(now:expiresAt:usedAt:wrongInLastHour:)`` as a value, for callers with refusals of their own.
+    ///
+    /// - Parameters: as ``checkConfirmation(now:expiresAt:usedAt:wrongInLastHour:)``.
+    /// - Returns: The refusal, or `nil` when the code may be checked.
+    public func confirmationRefusal(now: Double, expiresAt: Double, usedAt: Double?, wrongInLastHour: Int) -> Refusal? {
+        if wrongInLastHour >= maxWrong { return .blocked }
+        if usedAt != nil { return .used }
+        return expiresAt > now ? nil : .expired
     }
 
     /// Whether a phone confirmed at `verifiedAt` still counts at `now`.

@@ -2,7 +2,8 @@ public import TulgaStorage
 import TulgaPKI
 
 extension IssuanceService {
-    /// The issuance tables: as released in v2 (`issuance.v1`), then without private keys (`issuance.v2`).
+    /// The issuance tables: as released in v2 (`issuance.v1`), then without private keys (`issuance.v2`), and
+    /// the later ones below, sign-in last (`issuance.signin.v1`).
     ///
     /// - Parameter migrator: the migrator to add `issuance.v1` and `issuance.v2` to.
     public static func register(_ migrator: inout Migrator) {
@@ -79,6 +80,27 @@ extension IssuanceService {
         // Kept like the phone: in clear for sending, never logged or audited.
         migrator.registerMigration("issuance.mail.v1", [
             "ALTER TABLE applications ADD COLUMN email TEXT",
+        ])
+        // Signing in with the AUTH key, then a 1414 code: challenges, sign-ins waiting for their code and
+        // sessions, each by the SHA-256 of its random handle and owned by a calling system; a code
+        // records what it confirms (NULL: the phone, as before).
+        migrator.registerMigration("issuance.signin.v1", [
+            "ALTER TABLE sms_codes ADD COLUMN purpose TEXT",
+            """
+            CREATE TABLE signin_challenges (
+              challenge_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, created_at {REAL} NOT NULL, expires_at {REAL} NOT NULL, used_at {REAL})
+            """,
+            """
+            CREATE TABLE signin_pending (
+              login_hash TEXT PRIMARY KEY, iin TEXT NOT NULL, serial TEXT NOT NULL, owner TEXT NOT NULL, code_id TEXT NOT NULL,
+              created_at {REAL} NOT NULL, expires_at {REAL} NOT NULL, done_at {REAL})
+            """,
+            """
+            CREATE TABLE signin_sessions (
+              token_hash TEXT PRIMARY KEY, iin TEXT NOT NULL, serial TEXT NOT NULL, owner TEXT NOT NULL,
+              created_at {REAL} NOT NULL, expires_at {REAL} NOT NULL, ended_at {REAL})
+            """,
+            "CREATE INDEX signin_sessions_iin ON signin_sessions(iin)",
         ])
     }
 }

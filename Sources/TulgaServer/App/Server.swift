@@ -131,6 +131,7 @@ public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some A
     router.addRoutes(OperationsRoutes(env: env).collection)
     router.addRoutes(VerificationRoutes(env: env).collection, atPath: "/v1/verifications")
     router.addRoutes(IssuanceRoutes(env: env).collection, atPath: "/v1")
+    router.addRoutes(SignInRoutes(env: env).collection, atPath: "/v1/signin")
     router.addRoutes(PKIRoutes(env: env).collection, atPath: "/pki")
     router.addRoutes(ModerationRoutes(env: env).collection, atPath: "/v1")
     router.addRoutes(DigitalIDRoutes(env: env).collection, atPath: "/v1/digital-id")
