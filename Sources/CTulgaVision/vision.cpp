@@ -552,9 +552,17 @@ tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_e
         struct stat st;
         if (!model_path || stat(model_path, &st) != 0)
             return fail(error, TV_ERR_MODEL, "recognizer model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
-        auto sf = cv::FaceRecognizerSF::create(model_path, "");
+        // The ONNX parse grows protobuf arrays by doubling and copies the weights twice (~100 MiB
+        // transient for SFace). With blocks of 1 MiB and up mapped on their own, each old copy goes
+        // back to the system when freed, which keeps the peak about 7 MiB lower. Then glibc's usual
+        // ceiling (what its dynamic threshold reaches after such frees) is restored.
+        struct MapLargeBlocks {
+            MapLargeBlocks() { mallopt(M_MMAP_THRESHOLD, 1 << 20); }
+            ~MapLargeBlocks() { mallopt(M_MMAP_THRESHOLD, 32 << 20); }  // also when the parse throws
+        };
+        auto sf = [&] { MapLargeBlocks scope; return cv::FaceRecognizerSF::create(model_path, ""); }();
         if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", model_path);
-        // The ONNX parse's transient copy (~95 MiB for SFace) is freed by now but glibc keeps it.
+        // The ONNX parse's transient copy is freed by now but glibc keeps what is not mapped on its own.
         malloc_trim(0);
         *out = new tv_recognizer{sf};
         return TV_OK;
