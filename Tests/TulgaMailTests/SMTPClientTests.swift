@@ -102,20 +102,53 @@ struct SMTPClientTests {
         }
     }
 
-    @Test("a server that accepts and never greets: a timeout, not a hang")
-    func silent() async throws {
-        // A listening socket nobody accepts on: the kernel completes the connection, no byte ever comes.
+    /// A socket listening on a free loopback port, and the port.
+    static func listener() throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 } }
-        try #require(bound && listen(fd, 4) == 0)
-        var settings = Self.settings(port: Int(UInt16(bigEndian: address.sin_port)))
+        guard bound, listen(fd, 4) == 0 else { close(fd); throw MailError(.connect, "cannot listen on loopback") }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    @Test("a server that accepts and never greets: a timeout, not a hang")
+    func silent() async throws {
+        // A listening socket nobody accepts on: the kernel completes the connection, no byte ever comes.
+        let (fd, port) = try Self.listener()
+        defer { close(fd) }
+        var settings = Self.settings(port: port)
         settings.timeoutSeconds = 1
         await #expect(throws: MailError(.timeout, "")) { try await SMTPClient(settings: settings).send(try Self.message()) }
+    }
+
+    @Test("replies injected with STARTTLS's 220, before TLS, are refused as a TLS failure, not taken as answers")
+    func injectionAfterSTARTTLS() async throws {
+        // A man in the middle: offers STARTTLS, then answers it together with the replies to every later command.
+        let (listener, port) = try Self.listener()
+        defer { close(listener) }
+        Thread {
+            let c = accept(listener, nil, nil)
+            guard c >= 0 else { return }
+            func say(_ s: String) { _ = s.utf8CString.withUnsafeBufferPointer { write(c, $0.baseAddress, $0.count - 1) } }
+            func line() { var b: UInt8 = 0; while read(c, &b, 1) == 1, b != 0x0A {} }
+            say("220 fake ESMTP\r\n"); line()
+            say("250-fake\r\n250 STARTTLS\r\n"); line()
+            say("220 go ahead\r\n250 injected-ehlo\r\n250 mail-ok\r\n250 rcpt-ok\r\n354 go\r\n250 queued\r\n221 bye\r\n")
+            var b: UInt8 = 0
+            while read(c, &b, 1) == 1 {}   // until the client hangs up
+            close(c)
+        }.start()
+        var settings = Self.settings(port: port)
+        (settings.starttls, settings.timeoutSeconds) = (true, 10)
+        do {
+            try await SMTPClient(settings: settings).send(try Self.message())
+            Issue.record("injected replies were taken as the server's")
+        } catch let error as MailError {
+            #expect(error.code == .tls && error.reason.contains("after its STARTTLS reply"), "\(error)")
+        }
     }
 
     @Test("a server that is down: a connection failure")

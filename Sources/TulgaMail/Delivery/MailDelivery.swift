@@ -41,10 +41,12 @@ public enum MailDelivery {
     /// - Throws: ``DatabaseFailure`` or ``StorageError`` from the outbox; delivery failures are recorded, not thrown.
     public static func sendPending(_ database: any SQLDatabase, key: SealingKey, clock: any WallClock, client: SMTPClient,
                                    limit: Int = 50) async throws -> Report {
-        // A claim outlives a whole dialogue, so two senders never hold the same message.
-        let lease = client.settings.timeoutSeconds * 4 + 60
+        // One message claimed at a time, just before it is sent, for longer than its connection (one
+        // timeout) and dialogue (four) can last: two senders never hold the same message.
+        let lease = client.settings.timeoutSeconds * 5 + 60
         var report = Report()
-        for m in try await Outbox.claimMail(database, key: key, at: clock.now(), lease: lease, limit: limit) {
+        for _ in 0..<max(1, limit) {
+            guard let m = try await Outbox.claimMail(database, key: key, at: clock.now(), lease: lease, limit: 1).first else { break }
             do {
                 guard let address = m.address, let subject = m.subject, let body = m.body else {
                     throw MailError(.protocolError, "the queued e-mail has no address, subject or text")

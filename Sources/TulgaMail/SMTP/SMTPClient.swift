@@ -1,4 +1,5 @@
 public import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -55,6 +56,7 @@ public struct SMTPClient: Sendable {
         }
         let millis = Int64(settings.timeoutSeconds * 1000)
         let channel: NIOAsyncChannel<SMTPReply, ByteBuffer>
+        let gate = STARTTLSGate()
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(millis))
@@ -63,7 +65,7 @@ public struct SMTPClient: Sendable {
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(IdleStateHandler(readTimeout: .milliseconds(millis)))
                         try pipeline.addHandler(ReplyTimeoutHandler(seconds: seconds))
-                        try pipeline.addHandler(ByteToMessageHandler(SMTPReplyDecoder()))
+                        try pipeline.addHandler(ByteToMessageHandler(SMTPReplyDecoder(gate: gate)))
                         return try NIOAsyncChannel<SMTPReply, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -81,7 +83,7 @@ public struct SMTPClient: Sendable {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var dialogue = SMTPDialogue(replies: inbound.makeAsyncIterator(), outbound: outbound)
-                try await run(&dialogue, channel: channel.channel, message: message, password: password)
+                try await run(&dialogue, channel: channel.channel, gate: gate, message: message, password: password)
             }
         } catch let error as MailError {
             throw error
@@ -90,7 +92,7 @@ public struct SMTPClient: Sendable {
         }
     }
 
-    func run(_ d: inout SMTPDialogue, channel: any Channel, message: MailMessage, password: [UInt8]?) async throws {
+    func run(_ d: inout SMTPDialogue, channel: any Channel, gate: STARTTLSGate, message: MailMessage, password: [UInt8]?) async throws {
         _ = try await d.reply(step: "the greeting", expect: 220)
         var ehlo = try await d.command("EHLO \(settings.heloName)", step: "EHLO", expect: 250)
         var secured = false
@@ -98,11 +100,14 @@ public struct SMTPClient: Sendable {
             guard Self.capabilities(ehlo).contains("STARTTLS") else {
                 throw MailError(.tls, "the server does not offer STARTTLS, which mail.starttls requires")
             }
+            gate.phase.withLockedValue { $0 = .awaitingReply }
             _ = try await d.command("STARTTLS", step: "STARTTLS", expect: 220)
             // An IP address is checked against the certificate's IP entries; a name goes in SNI too.
             let name = (try? SocketAddress(ipAddress: settings.host, port: 0)) == nil ? settings.host : nil
+            // On the event loop, as the decoder: bytes read before this are plaintext (refused), after it they pass TLS.
             try await channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name), position: .first)
+                gate.phase.withLockedValue { $0 = .secured }
             }.get()
             secured = true
             // What the server offered before TLS counts for nothing.
@@ -192,7 +197,8 @@ struct SMTPDialogue {
 
     /// Sends one command line and reads its reply. A `secret` line is never part of an error.
     mutating func command(_ line: String, step: String, expect: Int, also: Int? = nil, secret: Bool = false) async throws -> SMTPReply {
-        guard !line.contains("\r"), !line.contains("\n") else { throw MailError(.protocolError, "a line break inside \(step)") }
+        // Bytes, not Characters: "\r\n" is one Character, which contains(\r) would not find.
+        guard !line.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { throw MailError(.protocolError, "a line break inside \(step)") }
         do { try await outbound.write(ByteBuffer(string: line + "\r\n")) } catch {
             // The cause (a failed TLS handshake, say) is waiting in the inbound stream.
             do { _ = try await replies.next() } catch { throw Self.classify(error, at: step) }

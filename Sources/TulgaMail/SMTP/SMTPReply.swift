@@ -1,5 +1,15 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import TulgaCore
+
+/// Where a connection is around STARTTLS. Bytes the server sends after its reply to STARTTLS and
+/// before TLS is in place are not replies but an injection (a man in the middle answering for the
+/// server): the decoder refuses them instead of handing them on as answers to later commands.
+final class STARTTLSGate: Sendable {
+    enum Phase: Sendable { case plain, awaitingReply, awaitingTLS, secured }
+    let phase = NIOLockedValueBox(Phase.plain)
+    static let injected = "the server sent data after its STARTTLS reply, before TLS: refused (a man in the middle?)"
+}
 
 /// One SMTP reply: its code and its text lines (the capability lines of EHLO, say).
 struct SMTPReply: Sendable, Hashable {
@@ -16,8 +26,10 @@ struct SMTPReplyDecoder: ByteToMessageDecoder {
     typealias InboundOut = SMTPReply
     static let maxLine = 2048, maxLines = 100
     var lines: [String] = []
+    var gate = STARTTLSGate()
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if gate.phase.withLockedValue({ $0 == .awaitingTLS }), buffer.readableBytes > 0 { throw MailError(.tls, STARTTLSGate.injected) }
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
             if buffer.readableBytes > Self.maxLine { throw MailError(.protocolError, "a reply line is longer than \(Self.maxLine) bytes") }
             return .needMoreData
@@ -35,6 +47,13 @@ struct SMTPReplyDecoder: ByteToMessageDecoder {
         lines.append(String(line.dropFirst(4)))
         guard lines.count <= Self.maxLines else { throw MailError(.protocolError, "a reply longer than \(Self.maxLines) lines") }
         if separator != "-" {
+            // The reply to STARTTLS must be the last plaintext the server sends.
+            let afterSTARTTLS = gate.phase.withLockedValue { phase in
+                guard phase == .awaitingReply else { return false }
+                phase = .awaitingTLS
+                return true
+            }
+            if afterSTARTTLS, buffer.readableBytes > 0 { throw MailError(.tls, STARTTLSGate.injected) }
             context.fireChannelRead(wrapInboundOut(SMTPReply(code: code, lines: lines)))
             lines = []
         }

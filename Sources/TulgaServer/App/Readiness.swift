@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TulgaCore
 import TulgaStorage
 import TulgaConfig
@@ -82,5 +83,30 @@ struct Readiness {
         if case .timedOut = first { worker.cancel() }
         sink.finish()
         return first
+    }
+}
+
+/// Runs the readiness checks for `/health/ready` one at a time: callers that arrive while a check
+/// runs share its result, so anonymous probes cannot pile up database work. A change in what fails
+/// is logged with the reasons (the HTTP answer names only the failing checks).
+actor ReadinessProbe {
+    private var running: Task<[Readiness.Check], Never>?
+    private var reported: [String: String] = [:]
+
+    func run(_ env: ServerEnvironment, logger: Logger) async -> [Readiness.Check] {
+        if let running { return await running.value }
+        let task = Task { await Readiness(env: env).run() }
+        running = task
+        let checks = await task.value
+        running = nil
+        var problems: [String: String] = [:]
+        for check in checks { if let problem = check.problem { problems[check.name] = problem } }
+        if problems != reported {
+            reported = problems
+            if problems.isEmpty { logger.notice("ready") } else {
+                logger.warning("not ready", metadata: problems.mapValues { .string($0) })
+            }
+        }
+        return checks
     }
 }

@@ -40,6 +40,8 @@ public struct ServerEnvironment: Sendable {
     let registry: PrometheusCollectorRegistry
     let queueGauge: Metrics.Gauge
     let sessionsGauge: Metrics.Gauge
+    /// `/health/ready`'s checks, one at a time.
+    let readiness = ReadinessProbe()
 
     /// - Parameters:
     ///   - records: every module's records, with the CA for issuance; their clock stamps frames and fills rate buckets too.

@@ -14,7 +14,7 @@ import Prometheus
 struct OperationsRoutes {
     let env: ServerEnvironment
 
-    /// `/health/ready`'s body: each check `ok`, or its reason.
+    /// `/health/ready`'s body: each check `ok` or `failing` (the reasons go to the log, not to anonymous callers).
     struct ReadyBody: Encodable {
         let status: String
         let checks: [String: String]
@@ -22,17 +22,17 @@ struct OperationsRoutes {
 
     var collection: RouteCollection<TulgaContext> {
         let routes = RouteCollection(context: TulgaContext.self)
-        // Live: the process answers HTTP. Ready: it can do the work (Readiness), else 503 naming what is wrong.
-        routes.get("/health/live") { _, _ in try json(["status": "live"]) }
-        let ready: @Sendable (Request, TulgaContext) async throws -> Response = { _, _ in
-            let checks = await Readiness(env: env).run()
+        // Live: the process answers HTTP. Ready: it can do the work (Readiness), else 503 naming the failing checks.
+        let live: @Sendable (Request, TulgaContext) async throws -> Response = { _, _ in try json(["status": "live"]) }
+        routes.get("/health/live", use: live)
+        routes.get("/health", use: live)   // earlier builds' probe path: as cheap as it was
+        routes.get("/health/ready") { _, context in
+            let checks = await env.readiness.run(env, logger: context.logger)
             let failed = checks.contains { $0.problem != nil }
             return try json(ReadyBody(status: failed ? "not ready" : "ready",
-                                      checks: Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0.problem ?? "ok") })),
+                                      checks: Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0.problem == nil ? "ok" : "failing") })),
                             status: failed ? .serviceUnavailable : .ok)
         }
-        routes.get("/health/ready", use: ready)
-        routes.get("/health", use: ready)   // earlier builds' probe path; now the readiness check
         routes.get("/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.document)))
         }
