@@ -120,10 +120,14 @@ struct OperationsTests {
     @Test("a database call that ignores cancellation still gives the probe an answer: timed out")
     func timeout() async throws {
         let f = try await Fixture.make()
-        // 10 ms against at least 5 s of sleeping that cancellation does not cut short: the timer wins on any machine.
+        // The work waits for a gate only the test opens, after the answer, and cancellation does not reach it.
+        let (gate, open) = AsyncStream.makeStream(of: Void.self)
         let outcome = await Readiness(env: f.env).firstOf(seconds: 0.01) {
-            for _ in 0..<100 { try? await Task.sleep(for: .milliseconds(50)) }
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Task { for await _ in gate {}; done.resume() }
+            }
         }
+        open.finish()
         guard case .timedOut = outcome else { Issue.record("expected a time-out, got \(outcome)"); return }
         await f.store.database.close()
     }
