@@ -17,20 +17,7 @@ struct td_ocr { TessBaseAPI *api; };
 
 namespace {
 
-td_status fail(td_error *error, td_status status, const char *format, ...) {
-    if (error) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(error->message, sizeof(error->message), format, args);
-        va_end(args);
-    }
-    return status;
-}
-
-template <typename Body> td_status guarded(td_error *error, Body body) {
-    return catch_all(TD_ERR_INTERNAL, [error](td_status status, const char *format, const char *text) { return fail(error, status, format, text); },
-                     body);
-}
+template <typename Body> td_status guarded(td_error *error, Body body) { return guarded(error, TD_ERR_INTERNAL, body); }
 
 double distance(cv::Point2f a, cv::Point2f b) { return std::hypot(a.x - b.x, a.y - b.y); }
 

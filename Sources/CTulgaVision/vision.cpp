@@ -37,20 +37,7 @@ struct tv_eye_detector { cv::CascadeClassifier cascade; };
 
 namespace {
 
-tv_status fail(tv_error *error, tv_status status, const char *format, ...) {
-    if (error) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(error->message, sizeof(error->message), format, args);
-        va_end(args);
-    }
-    return status;
-}
-
-template <typename Body> tv_status guarded(tv_error *error, Body body) {
-    return catch_all(TV_ERR_INTERNAL, [error](tv_status status, const char *format, const char *text) { return fail(error, status, format, text); },
-                     body);
-}
+template <typename Body> tv_status guarded(tv_error *error, Body body) { return guarded(error, TV_ERR_INTERNAL, body); }
 
 uint32_t be16(const uint8_t *p) { return (uint32_t(p[0]) << 8) | p[1]; }
 uint32_t be32(const uint8_t *p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
