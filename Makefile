@@ -8,3 +8,4 @@ test:
 build:
 	swift build -c release --product tulga
 	swift build -c release --product TulgaVideo
+	swift build -c release --product TulgaCamera

@@ -14,8 +14,9 @@ let package = Package(
         .executable(name: "tulga", targets: ["TulgaCLI"]),
         .library(name: "TulgaFace", targets: ["TulgaFace"]),
         .executable(name: "tulga-bench", targets: ["TulgaBench"]),
-        // Clips and cameras, loaded by CTulgaVision with dlopen only when used (next to `tulga`).
+        // Clips (FFmpeg) and cameras (videoio), each loaded by CTulgaVision with dlopen only when used (next to `tulga`).
         .library(name: "TulgaVideo", type: .dynamic, targets: ["TulgaVideo"]),
+        .library(name: "TulgaCamera", type: .dynamic, targets: ["TulgaCamera"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,28 +58,34 @@ let package = Package(
             pkgConfig: "tulga-vision",
             providers: [.apt(["libopencv-dev"])]
         ),
-        // pkg-config tulga-video: OpenCV's videoio and FFmpeg's libraries, for libTulgaVideo.so only.
+        // pkg-config tulga-ffmpeg: FFmpeg's libraries (and OpenCV's core, for its exception type), for libTulgaVideo.so only.
         .systemLibrary(
             name: "COpenCVVideo",
-            pkgConfig: "tulga-video",
+            pkgConfig: "tulga-ffmpeg",
             providers: [.apt(["libopencv-dev", "libavformat-dev", "libavcodec-dev", "libswscale-dev"])]
         ),
-        // The table libTulgaVideo.so exports (header only), shared by both sides of the dlopen.
+        // pkg-config tulga-camera: OpenCV's videoio, for libTulgaCamera.so only.
+        .systemLibrary(name: "COpenCVCamera", pkgConfig: "tulga-camera", providers: [.apt(["libopencv-dev"])]),
+        // The tables libTulgaVideo.so and libTulgaCamera.so export (header only), shared by both sides of the dlopen.
         .target(name: "CTulgaVideoABI"),
         // The C++ vision shim behind a plain C header (CTulgaVision.h); JPEG and PNG through
-        // libjpeg-turbo and libpng directly (codec.c); clips and cameras through libTulgaVideo.so.
+        // libjpeg-turbo and libpng directly (codec.c); clips through libTulgaVideo.so, cameras through
+        // libTulgaCamera.so; the recognizer's packed model (pack.cpp, SHA-256 through libcrypto).
         .target(
             name: "CTulgaVision",
             dependencies: ["COpenCV", "CTulgaVideoABI"],
-            linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("dl")]
+            linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("dl"), .linkedLibrary("crypto")]
         ),
-        // libTulgaVideo.so: video files through FFmpeg's own libraries (bounded), V4L2 cameras through videoio.
+        // libTulgaVideo.so: video files through FFmpeg's own libraries (bounded).
         .target(name: "TulgaVideo", dependencies: ["COpenCVVideo", "CTulgaVideoABI"], linkerSettings: [.linkedLibrary("stdc++")]),
-        // pkg-config tesseract: Tesseract's C API (tesseract/capi.h) for CTulgaDocument.
-        .systemLibrary(name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "tesseract-ocr-eng"])]),
+        // libTulgaCamera.so: V4L2 cameras through videoio.
+        .target(name: "TulgaCamera", dependencies: ["COpenCVCamera", "CTulgaVideoABI"], linkerSettings: [.linkedLibrary("stdc++")]),
+        // pkg-config tulga-tesseract: Tesseract's C API headers (tesseract/capi.h) for CTulgaDocument, which
+        // loads libtesseract with dlopen when a document is read (nothing links it).
+        .systemLibrary(name: "CTesseract", pkgConfig: "tulga-tesseract", providers: [.apt(["libtesseract-dev", "tesseract-ocr-eng"])]),
         // The document reader's C++ shim behind a plain C header: the page and the MRZ band with
         // OpenCV, the characters with Tesseract.
-        .target(name: "CTulgaDocument", dependencies: ["COpenCV", "CTesseract"], linkerSettings: [.linkedLibrary("stdc++")]),
+        .target(name: "CTulgaDocument", dependencies: ["COpenCV", "CTesseract"], linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("dl")]),
         // Typed Swift face pipeline: images, frame sources, detector, embedder, quality, comparison.
         .target(name: "TulgaFace", dependencies: ["CTulgaVision", "TulgaCore", "TulgaFaceModel"], swiftSettings: swiftSettings),
         // The liveness runner: frames → observations for the pure machine, and the guidance loop.
@@ -220,6 +227,11 @@ let package = Package(
                 "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer", "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities",
                 "TulgaEvaluation", "TulgaMail", "TulgaDocument", "TulgaMRZ",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // `keys --server`'s HTTP client (ServiceClient.swift), in place of FoundationNetworking's libcurl.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

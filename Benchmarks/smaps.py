@@ -24,7 +24,7 @@ def kind(name):
     if base == "tulga" or base == "tulga-bench":
         return "the executable (Swift code, all modules linked statically)"
     if base in VIDEO or base == "libTulgaVideo.so":
-        return "libraries only the video library brings (libTulgaVideo.so, videoio, FFmpeg, GDAL, …)"
+        return "libraries only the video library brings (libTulgaVideo.so: FFmpeg and its closure)"
     if base.startswith("libopencv_"):
         return "OpenCV (dnn, objdetect, imgproc, core)"
     if base.startswith(("libswift", "libFoundation", "lib_Foundation", "libdispatch", "libBlocksRuntime", "lib_FoundationICU", "libicu")):

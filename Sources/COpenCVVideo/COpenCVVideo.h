@@ -1,2 +1,2 @@
-// Carries only pkg-config's tulga-video flags to TulgaVideo; nothing imports it from Swift.
+// Carries only pkg-config's tulga-ffmpeg flags to TulgaVideo; nothing imports it from Swift.
 #pragma once

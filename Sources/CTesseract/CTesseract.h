@@ -1,2 +1,2 @@
-// Carries only pkg-config's tesseract flags to CTulgaDocument; nothing imports it from Swift.
+// Carries only pkg-config's tulga-tesseract flags (headers, no library) to CTulgaDocument; nothing imports it from Swift.
 #pragma once

@@ -4,12 +4,16 @@
 
 #include <opencv2/imgproc.hpp>
 #include <tesseract/capi.h>
+#include <tesseract/version.h>
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,67 @@ struct td_ocr { TessBaseAPI *api; };
 namespace {
 
 template <typename Body> td_status guarded(td_error *error, Body body) { return guarded(error, TD_ERR_INTERNAL, body); }
+
+// Tesseract's C API, loaded with dlopen by the first td_ocr_create: libtesseract's closure (libcurl,
+// libarchive, Leptonica's image codecs, GnuTLS, Kerberos, LDAP: some 55 libraries) is mapped only by
+// a process that reads a document, never at every start of tulga.
+#define TULGA_TESS_FUNCTIONS(X) \
+    X(TessBaseAPIClear) \
+    X(TessBaseAPICreate) \
+    X(TessBaseAPIDelete) \
+    X(TessBaseAPIEnd) \
+    X(TessBaseAPIGetIterator) \
+    X(TessBaseAPIInit4) \
+    X(TessBaseAPIRecognize) \
+    X(TessBaseAPISetImage) \
+    X(TessBaseAPISetPageSegMode) \
+    X(TessBaseAPISetVariable) \
+    X(TessDeleteText) \
+    X(TessPageIteratorBoundingBox) \
+    X(TessResultIteratorConfidence) \
+    X(TessResultIteratorDelete) \
+    X(TessResultIteratorGetPageIterator) \
+    X(TessResultIteratorGetUTF8Text) \
+    X(TessResultIteratorNext)
+
+struct TessApi {
+#define TULGA_TESS_FIELD(name) decltype(&::name) name = nullptr;
+    TULGA_TESS_FUNCTIONS(TULGA_TESS_FIELD)
+#undef TULGA_TESS_FIELD
+};
+
+#define TULGA_STRINGIFY2(x) #x
+#define TULGA_STRINGIFY(x) TULGA_STRINGIFY2(x)
+constexpr const char *kTesseractLibrary = "libtesseract.so." TULGA_STRINGIFY(TESSERACT_MAJOR_VERSION);
+
+// Set once by load_tesseract, never changed after: every other use follows a td_ocr_create that succeeded.
+const TessApi *tess = nullptr;
+
+// Loads libtesseract and resolves the functions this file calls; false (and a message) when it cannot.
+bool load_tesseract(td_error *error) {
+    static std::mutex lock;
+    static TessApi api;
+    std::lock_guard<std::mutex> guard(lock);
+    if (tess) return true;
+    void *library = dlopen(kTesseractLibrary, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        const char *why = dlerror();
+        fail(error, TD_ERR_OCR_UNAVAILABLE, "Tesseract (%s) cannot be loaded: %s (apt-get install libtesseract5)", kTesseractLibrary,
+             why ? why : "unknown reason");
+        return false;
+    }
+#define TULGA_TESS_RESOLVE(name)                                                                                  \
+    api.name = reinterpret_cast<decltype(&::name)>(dlsym(library, #name));                                       \
+    if (!api.name) {                                                                                               \
+        dlclose(library);                                                                                          \
+        fail(error, TD_ERR_OCR_UNAVAILABLE, "Tesseract (%s) lacks %s", kTesseractLibrary, #name);                  \
+        return false;                                                                                              \
+    }
+    TULGA_TESS_FUNCTIONS(TULGA_TESS_RESOLVE)
+#undef TULGA_TESS_RESOLVE
+    tess = &api;
+    return true;
+}
 
 double distance(cv::Point2f a, cv::Point2f b) { return std::hypot(a.x - b.x, a.y - b.y); }
 
@@ -189,22 +254,22 @@ bool is_filler(const cv::Mat &g) {
 struct Symbol { char c; double x; float confidence; };
 std::vector<Symbol> recognise(TessBaseAPI *api, const cv::Mat &page) {
     std::vector<Symbol> out;
-    TessBaseAPISetImage(api, page.data, page.cols, page.rows, 1, int(page.step));
-    if (TessBaseAPIRecognize(api, nullptr) != 0) return out;
-    TessResultIterator *it = TessBaseAPIGetIterator(api);
+    tess->TessBaseAPISetImage(api, page.data, page.cols, page.rows, 1, int(page.step));
+    if (tess->TessBaseAPIRecognize(api, nullptr) != 0) return out;
+    TessResultIterator *it = tess->TessBaseAPIGetIterator(api);
     if (it) {
-        TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
+        TessPageIterator *pit = tess->TessResultIteratorGetPageIterator(it);
         do {
             int l, t, r, b;
-            if (!TessPageIteratorBoundingBox(pit, tesseract::RIL_SYMBOL, &l, &t, &r, &b)) continue;
-            char *symbol = TessResultIteratorGetUTF8Text(it, tesseract::RIL_SYMBOL);
+            if (!tess->TessPageIteratorBoundingBox(pit, tesseract::RIL_SYMBOL, &l, &t, &r, &b)) continue;
+            char *symbol = tess->TessResultIteratorGetUTF8Text(it, tesseract::RIL_SYMBOL);
             if (!symbol) continue;
-            if (strlen(symbol) == 1) out.push_back({symbol[0], (l + r) / 2.0, TessResultIteratorConfidence(it, tesseract::RIL_SYMBOL)});
-            TessDeleteText(symbol);
-        } while (TessResultIteratorNext(it, tesseract::RIL_SYMBOL));
-        TessResultIteratorDelete(it);
+            if (strlen(symbol) == 1) out.push_back({symbol[0], (l + r) / 2.0, tess->TessResultIteratorConfidence(it, tesseract::RIL_SYMBOL)});
+            tess->TessDeleteText(symbol);
+        } while (tess->TessResultIteratorNext(it, tesseract::RIL_SYMBOL));
+        tess->TessResultIteratorDelete(it);
     }
-    TessBaseAPIClear(api);
+    tess->TessBaseAPIClear(api);
     return out;
 }
 
@@ -272,13 +337,13 @@ std::string read_line(TessBaseAPI *api, const cv::Mat &ink, const cv::Mat &grey,
         line[i] = s.c;
         confidence[i] = s.confidence;
     }
-    TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_CHAR);
+    tess->TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_CHAR);
     for (int i = 0; i < length; i++) {
         if (line[i] != '?' || !cells[i].area()) continue;
         auto single = recognise(api, page_of(ink(cells[i]), margin));
         if (!single.empty()) line[i] = single.front().c;
     }
-    TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_LINE);
+    tess->TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_LINE);
     if (second) {
         *second = line;
         cv::Mat soft = grey.clone();
@@ -435,17 +500,18 @@ td_status td_find_mrz(const uint8_t *bgr, int32_t width, int32_t height, td_box 
 td_status td_ocr_create(const char *tessdata, td_ocr **out, td_error *error) {
     if (!out) return fail(error, TD_ERR_INVALID_ARGUMENT, "%s", "no output handle");
     return guarded(error, [&]() -> td_status {
-        TessBaseAPI *api = TessBaseAPICreate();
+        if (!load_tesseract(error)) return TD_ERR_OCR_UNAVAILABLE;
+        TessBaseAPI *api = tess->TessBaseAPICreate();
         const char *names[] = {"load_system_dawg", "load_freq_dawg", "user_defined_dpi", "debug_file"};
         const char *values[] = {"0", "0", "300", "/dev/null"};
-        if (TessBaseAPIInit4(api, tessdata, "eng", tesseract::OEM_LSTM_ONLY, nullptr, 0, const_cast<char **>(names),
+        if (tess->TessBaseAPIInit4(api, tessdata, "eng", tesseract::OEM_LSTM_ONLY, nullptr, 0, const_cast<char **>(names),
                              const_cast<char **>(values), 4, 0) != 0) {
-            TessBaseAPIDelete(api);
+            tess->TessBaseAPIDelete(api);
             return fail(error, TD_ERR_OCR_UNAVAILABLE, "Tesseract cannot load its English data from %s (tesseract-ocr-eng)",
                         tessdata ? tessdata : "the default tessdata folder");
         }
-        TessBaseAPISetVariable(api, "tessedit_char_whitelist", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<");
-        TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_LINE);
+        tess->TessBaseAPISetVariable(api, "tessedit_char_whitelist", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<");
+        tess->TessBaseAPISetPageSegMode(api, tesseract::PSM_SINGLE_LINE);
         *out = new td_ocr{api};
         return TD_OK;
     });
@@ -453,8 +519,8 @@ td_status td_ocr_create(const char *tessdata, td_ocr **out, td_error *error) {
 
 void td_ocr_free(td_ocr *ocr) {
     if (!ocr) return;
-    TessBaseAPIEnd(ocr->api);
-    TessBaseAPIDelete(ocr->api);
+    tess->TessBaseAPIEnd(ocr->api);
+    tess->TessBaseAPIDelete(ocr->api);
     delete ocr;
 }
 

@@ -30,8 +30,8 @@
 struct tv_image { cv::Mat mat; };
 struct tv_detector { cv::dnn::Net net; std::vector<std::string> outputs; };
 struct tv_recognizer { cv::Ptr<cv::FaceRecognizerSF> sf; };
-// A camera or clip: the handle from libTulgaVideo.so and the table it came from.
-struct tv_capture { const tvv_api *api; tvv_capture *handle; };
+// A camera (libTulgaCamera.so) or clip (libTulgaVideo.so): the library's handle and the table it came from.
+struct tv_capture { const tvc_api *api; tvv_capture *handle; };
 struct tv_video { const tvv_api *api; tvv_video *handle; };
 struct tv_eye_detector { cv::CascadeClassifier cascade; };
 
@@ -144,43 +144,59 @@ uint8_t *allocate_bgr(void *context, int32_t width, int32_t height) {
     }
 }
 
-// libTulgaVideo.so: $TULGA_VIDEO_LIBRARY, else next to the running executable. Loaded once,
-// on the first clip or camera, and kept; a failed load is retried on the next call.
-const tvv_api *video_api(tv_error *error) {
-    static std::mutex lock;
-    static const tvv_api *loaded = nullptr;
-    std::lock_guard<std::mutex> guard(lock);
-    if (loaded) return loaded;
+// A library next to the running executable (or at $variable): loaded once, on first use, and kept;
+// a failed load is retried on the next call. Returns the table `symbol` gives, checked for its version.
+template <typename Table>
+const Table *load_table(const char *what, const char *variable, const char *file, const char *symbol, const char *product, tv_error *error) {
     std::string path;
-    if (const char *env = getenv("TULGA_VIDEO_LIBRARY"); env && *env) {
+    if (const char *env = getenv(variable); env && *env) {
         path = env;
     } else {
         char exe[4096];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0) {
-            fail(error, TV_ERR_VIDEO_LIBRARY, "the video library cannot be found: /proc/self/exe is unreadable; set TULGA_VIDEO_LIBRARY");
+            fail(error, TV_ERR_VIDEO_LIBRARY, "the library %s cannot be found: /proc/self/exe is unreadable; set %s", file, variable);
             return nullptr;
         }
         exe[n] = 0;
         path = exe;
-        path = path.substr(0, path.rfind('/') + 1) + "libTulgaVideo.so";
+        path = path.substr(0, path.rfind('/') + 1) + file;
     }
     void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) {
         const char *why = dlerror();
-        fail(error, TV_ERR_VIDEO_LIBRARY, "the video library %s cannot be loaded (%s); build it with swift build --product TulgaVideo "
-             "or set TULGA_VIDEO_LIBRARY", path.c_str(), why ? why : "unknown reason");
+        fail(error, TV_ERR_VIDEO_LIBRARY, "the %s library %s cannot be loaded (%s); build it with swift build --product %s or set %s",
+             what, path.c_str(), why ? why : "unknown reason", product, variable);
         return nullptr;
     }
-    auto entry = reinterpret_cast<const tvv_api *(*)(void)>(dlsym(library, TVV_SYMBOL));
-    const tvv_api *api = entry ? entry() : nullptr;
-    if (!api || api->abi_version != TVV_ABI_VERSION) {
+    auto entry = reinterpret_cast<const Table *(*)(void)>(dlsym(library, symbol));
+    const Table *table = entry ? entry() : nullptr;
+    if (!table || table->abi_version != TVV_ABI_VERSION) {
         dlclose(library);
-        fail(error, TV_ERR_VIDEO_LIBRARY, "the video library %s is not version %d of tulga's", path.c_str(), TVV_ABI_VERSION);
+        fail(error, TV_ERR_VIDEO_LIBRARY, "the library %s is not version %d of tulga's", path.c_str(), TVV_ABI_VERSION);
         return nullptr;
     }
-    loaded = api;
+    return table;
+}
+
+// One table per library, loaded once and kept (each Table type has its own statics).
+template <typename Table>
+const Table *cached_table(const char *what, const char *variable, const char *file, const char *symbol, const char *product, tv_error *error) {
+    static std::mutex lock;
+    static const Table *loaded = nullptr;
+    std::lock_guard<std::mutex> guard(lock);
+    if (!loaded) loaded = load_table<Table>(what, variable, file, symbol, product, error);
     return loaded;
+}
+
+// libTulgaVideo.so (clips): $TULGA_VIDEO_LIBRARY, else next to the executable.
+const tvv_api *video_api(tv_error *error) {
+    return cached_table<tvv_api>("video", "TULGA_VIDEO_LIBRARY", "libTulgaVideo.so", TVV_SYMBOL, "TulgaVideo", error);
+}
+
+// libTulgaCamera.so (V4L2 through videoio): $TULGA_CAMERA_LIBRARY, else next to the executable.
+const tvc_api *camera_api(tv_error *error) {
+    return cached_table<tvc_api>("camera", "TULGA_CAMERA_LIBRARY", "libTulgaCamera.so", TVC_SYMBOL, "TulgaCamera", error);
 }
 
 } // namespace
@@ -539,17 +555,12 @@ tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_e
         struct stat st;
         if (!model_path || stat(model_path, &st) != 0)
             return fail(error, TV_ERR_MODEL, "recognizer model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
-        // The ONNX parse grows protobuf arrays by doubling and copies the weights twice (~100 MiB
-        // transient for SFace). With blocks of 1 MiB and up mapped on their own, each old copy goes
-        // back to the system when freed, which keeps the peak about 7 MiB lower. Then glibc's usual
-        // ceiling (what its dynamic threshold reaches after such frees) is restored.
-        struct MapLargeBlocks {
-            MapLargeBlocks() { mallopt(M_MMAP_THRESHOLD, 1 << 20); }
-            ~MapLargeBlocks() { mallopt(M_MMAP_THRESHOLD, 32 << 20); }  // also when the parse throws
-        };
-        auto sf = [&] { MapLargeBlocks scope; return cv::FaceRecognizerSF::create(model_path, ""); }();
+        // The packed copy (tv_model_pack) parses with about 80 MiB of transient copies, the original
+        // float_data file with about 140: OpenCV 4.6's importer holds the ModelProto, a copy of its graph
+        // and the cv::Mat weights at once.
+        auto sf = cv::FaceRecognizerSF::create(model_path, "");
         if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", model_path);
-        // The ONNX parse's transient copy is freed by now but glibc keeps what is not mapped on its own.
+        // The parse's copies are freed by now; glibc gives their pages back.
         malloc_trim(0);
         *out = new tv_recognizer{sf};
         return TV_OK;
@@ -640,13 +651,17 @@ tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image
     });
 }
 
-// Frame sources: libTulgaVideo.so, loaded on first use -------------------------
+// Frame sources: libTulgaCamera.so and libTulgaVideo.so, each loaded on first use ---
 
 tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps, tv_capture **out,
                                  tv_error *error) {
     return guarded(error, [&]() -> tv_status {
         *out = nullptr;
-        const tvv_api *api = video_api(error);
+        struct stat device;
+        if (!device_path || stat(device_path, &device) != 0)
+            return fail(error, TV_ERR_NO_CAMERA, "no camera at %s", device_path ? device_path : "(null)");
+        if (!S_ISCHR(device.st_mode)) return fail(error, TV_ERR_NO_CAMERA, "no camera at %s (not a character device)", device_path);
+        const tvc_api *api = camera_api(error);
         if (!api) return TV_ERR_VIDEO_LIBRARY;
         tvv_capture *handle = nullptr;
         tv_status s = tv_status(api->capture_open(device_path, width, height, fps, &handle, error->message, sizeof(error->message)));

@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import TulgaConfig
 import TulgaCore
 import TulgaFlow
@@ -137,26 +134,25 @@ struct KeysInstall: AsyncParsableCommand {
 }
 
 /// One call to a running tulga service with $TULGA_API_KEY: https, or http on this machine only
-/// (the key must not cross a network in clear).
+/// (the key must not cross a network in clear). Through ``ServiceClient`` (SwiftNIO), not URLSession.
 func callService<T: Decodable>(_ server: String, _ method: String, _ path: String, body: [String: String]? = nil, as: T.Type,
                                expect: Int = 200) async throws -> T {
     guard let key = ProcessInfo.processInfo.environment["TULGA_API_KEY"], !key.isEmpty else { throw fail("--server needs $TULGA_API_KEY") }
-    guard let url = URL(string: server + path), let scheme = url.scheme, let host = url.host else { throw fail("--server must be an http(s) URL") }
-    guard scheme == "https" || (scheme == "http" && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)) else {
-        throw fail("--server must be https (plain http only to this machine): the API key and your requests must not travel in clear")
-    }
-    var request = URLRequest(url: url)
-    request.httpMethod = method
-    request.setValue(key, forHTTPHeaderField: "X-API-Key")
+    guard let url = URL(string: server + path), url.host != nil else { throw fail("--server must be an http(s) URL") }
+    var headers = [("X-API-Key", key), ("Accept", "application/json")]
+    var data: Data?
     if let body {
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONEncoder().encode(body)
+        headers.append(("Content-Type", "application/json"))
+        data = try JSONEncoder().encode(body)
     }
-    let (data, response) = try await URLSession.shared.data(for: request)
-    guard let http = response as? HTTPURLResponse, http.statusCode == expect else {
-        throw fail("the service answered \((response as? HTTPURLResponse)?.statusCode ?? 0): \(String(decoding: data.prefix(500), as: UTF8.self))")
+    let answer: ServiceClient.Answer
+    do { answer = try await ServiceClient.exchange(url, method: method, headers: headers, body: data) } catch let failure as ServiceClient.Failure {
+        throw fail(failure.description)
     }
-    do { return try JSONDecoder().decode(T.self, from: data) } catch { throw fail("the service's answer is not what \(path) gives") }
+    guard answer.status == expect else {
+        throw fail("the service answered \(answer.status): \(String(decoding: answer.body.prefix(500), as: UTF8.self))")
+    }
+    do { return try JSONDecoder().decode(T.self, from: answer.body) } catch { throw fail("the service's answer is not what \(path) gives") }
 }
 
 struct KeysRenew: AsyncParsableCommand {

@@ -82,6 +82,7 @@ struct Serve: AsyncParsableCommand {
             await s.database.close()
             throw fail("\(error)")
         }
+        if let problem = environment.modelPackProblem { logger.warning("SFace loaded without its packed copy", metadata: ["reason": "\(problem)"]) }
         logger.info("starting", metadata: ["address": "\(configuration.server.host):\(configuration.server.port)",
                                            "database": "\(configuration.storage.database.hasPrefix("postgres") ? "postgres" : "sqlite")"])
         do {

@@ -1,12 +1,8 @@
-// libTulgaVideo.so: video files through FFmpeg's own libraries (bounded) and V4L2 cameras through
-// OpenCV's videoio. Loaded by CTulgaVision with dlopen only when a clip or camera is used, so the
-// main process never maps FFmpeg, GStreamer and their ~240 libraries. No C++ exception leaves it.
+// libTulgaVideo.so: video files through FFmpeg's own libraries (bounded). Loaded by CTulgaVision
+// with dlopen only when a clip is read, so the main process never maps FFmpeg and its ~135
+// libraries; cameras are libTulgaCamera.so's (videoio's ~240). No C++ exception leaves it.
 #include "TulgaVideoABI.h"
-#include "../CTulgaVision/guarded.hpp"
-
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
+#include "shim.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -18,7 +14,6 @@ extern "C" {
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -27,13 +22,6 @@ extern "C" {
 #include <string>
 #include <vector>
 
-// tv_status numbers (CTulgaVision.h).
-enum : int32_t {
-    TV_OK = 0, TV_ERR_TOO_LARGE = 4, TV_ERR_DECODE = 5, TV_ERR_NO_CAMERA = 7, TV_ERR_CAPTURE = 8, TV_ERR_END_OF_STREAM = 9,
-    TV_ERR_INVALID_ARGUMENT = 10, TV_ERR_INTERNAL = 11
-};
-
-struct tvv_capture { cv::VideoCapture cap; };
 struct tvv_video {
     AVFormatContext *format = nullptr;
     AVCodecContext *codec = nullptr;
@@ -54,94 +42,8 @@ struct tvv_video {
     }
 };
 
-namespace {
-
-struct Error { char *message; size_t capacity; };
-
-int32_t fail(Error *error, int32_t status, const char *format, ...) {
-    if (error && error->message && error->capacity) {
-        va_list args;
-        va_start(args, format);
-        vsnprintf(error->message, error->capacity, format, args);
-        va_end(args);
-    }
-    return status;
-}
-
-template <typename Body> int32_t guarded(Error *error, Body body) {
-    return catch_all(int32_t(TV_ERR_INTERNAL), [error](int32_t status, const char *format, const char *text) { return fail(error, status, format, text); },
-                     body);
-}
-
-// Copies BGR rows into the caller's image.
-int32_t copy_rows(const uint8_t *rows, size_t stride, int width, int height, tvv_allocate allocate, void *context, Error *error) {
-    uint8_t *out = allocate(context, width, height);
-    if (!out) return fail(error, TV_ERR_INTERNAL, "out of memory for a %dx%d frame", width, height);
-    size_t row = size_t(width) * 3;
-    for (int y = 0; y < height; y++) std::memcpy(out + row * size_t(y), rows + stride * size_t(y), row);
-    return TV_OK;
-}
-
-} // namespace
 
 namespace {
-
-int32_t capture_open(const char *device_path, int32_t width, int32_t height, double fps, tvv_capture **out, char *message,
-                     size_t capacity) {
-    Error error{message, capacity};
-    return guarded(&error, [&]() -> int32_t {
-        *out = nullptr;
-        struct stat st;
-        if (!device_path || stat(device_path, &st) != 0)
-            return fail(&error, TV_ERR_NO_CAMERA, "no camera at %s", device_path ? device_path : "(null)");
-        if (!S_ISCHR(st.st_mode))
-            return fail(&error, TV_ERR_NO_CAMERA, "no camera at %s (not a character device)", device_path);
-        auto *c = new tvv_capture{cv::VideoCapture()};
-        if (!c->cap.open(device_path, cv::CAP_V4L2)) {
-            delete c;
-            return fail(&error, TV_ERR_CAPTURE, "the camera at %s cannot be opened through V4L2 (busy, or no permission)", device_path);
-        }
-        if (width > 0) c->cap.set(cv::CAP_PROP_FRAME_WIDTH, width);
-        if (height > 0) c->cap.set(cv::CAP_PROP_FRAME_HEIGHT, height);
-        if (fps > 0) c->cap.set(cv::CAP_PROP_FPS, fps);
-        *out = c;
-        return TV_OK;
-    });
-}
-
-void capture_free(tvv_capture *capture) { delete capture; }
-
-void capture_properties(const tvv_capture *capture, double *fps, int32_t *frame_count) {
-    *fps = 0;
-    *frame_count = 0;
-    try {
-        if (!capture) return;
-        *fps = capture->cap.get(cv::CAP_PROP_FPS);
-        *frame_count = int32_t(capture->cap.get(cv::CAP_PROP_FRAME_COUNT));
-    } catch (...) {}
-}
-
-int32_t capture_read(tvv_capture *capture, int64_t max_pixels, tvv_allocate allocate, void *context, double *timestamp_ms,
-                     char *message, size_t capacity) {
-    Error error{message, capacity};
-    return guarded(&error, [&]() -> int32_t {
-        *timestamp_ms = 0;
-        if (!capture) return fail(&error, TV_ERR_INVALID_ARGUMENT, "capture is required");
-        // The device's mode is checked before a frame is read or converted.
-        double w = capture->cap.get(cv::CAP_PROP_FRAME_WIDTH), h = capture->cap.get(cv::CAP_PROP_FRAME_HEIGHT);
-        if (max_pixels > 0 && w * h > double(max_pixels))
-            return fail(&error, TV_ERR_TOO_LARGE, "the camera gives %.0fx%.0f frames, over the limit of %lld pixels", w, h, (long long)max_pixels);
-        cv::Mat frame;
-        if (!capture->cap.read(frame) || frame.empty()) return fail(&error, TV_ERR_CAPTURE, "the camera returned no frame");
-        if (max_pixels > 0 && int64_t(frame.cols) * frame.rows > max_pixels)
-            return fail(&error, TV_ERR_TOO_LARGE, "the camera gave a %dx%d frame, over the limit of %lld pixels", frame.cols, frame.rows, (long long)max_pixels);
-        auto now = std::chrono::system_clock::now().time_since_epoch();
-        *timestamp_ms = double(std::chrono::duration_cast<std::chrono::microseconds>(now).count()) / 1000.0;
-        if (frame.channels() == 1) cv::cvtColor(frame, frame, cv::COLOR_GRAY2BGR);
-        return copy_rows(frame.ptr<uint8_t>(), size_t(frame.step[0]), frame.cols, frame.rows, allocate, context, &error);
-    });
-}
-
 
 // The decoders a video may use (FFmpeg's names).
 const char *const kCodecs = "h264,hevc,vp8,vp9,libdav1d,av1,mpeg4,mjpeg,apng,gif";
@@ -350,10 +252,7 @@ int32_t video_read(tvv_video *v, tvv_allocate allocate, void *context, double *t
 
 
 namespace {
-const tvv_api api = {
-    TVV_ABI_VERSION, capture_open, capture_free, capture_properties, capture_read,
-    video_open, video_free, video_properties, video_span, video_read,
-};
+const tvv_api api = {TVV_ABI_VERSION, video_open, video_free, video_properties, video_span, video_read};
 } // namespace
 
 extern "C" __attribute__((visibility("default"))) const tvv_api *tulga_video_api(void) { return &api; }

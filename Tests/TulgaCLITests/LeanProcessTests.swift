@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TulgaTestSupport
 
-/// What `tulga` maps: no video or image-codec layer of OpenCV, no FFmpeg; clips and cameras
-/// through libTulgaVideo.so, loaded only when used.
+/// What `tulga` maps: no video or image-codec layer of OpenCV, no FFmpeg, no Tesseract, no libcurl; clips
+/// through libTulgaVideo.so (FFmpeg), cameras through libTulgaCamera.so (videoio) and documents through
+/// libtesseract, each loaded only when used.
 @Suite("the tulga process links no video library", .serialized)
 struct LeanProcessTests {
     /// Runs a tool and returns its standard output.
@@ -21,26 +22,44 @@ struct LeanProcessTests {
     }
 
     static var videoLibrary: String { (CLI.binary as NSString).deletingLastPathComponent + "/libTulgaVideo.so" }
+    static var cameraLibrary: String { (CLI.binary as NSString).deletingLastPathComponent + "/libTulgaCamera.so" }
 
-    @Test("tulga's DT_NEEDED names neither videoio, imgcodecs nor FFmpeg; libTulgaVideo.so does")
+    @Test("tulga's DT_NEEDED names neither videoio, imgcodecs, FFmpeg nor FoundationNetworking; libTulgaVideo.so names FFmpeg, libTulgaCamera.so videoio")
     func needed() throws {
         let own = try Self.output("/usr/bin/readelf", ["-d", CLI.binary])
         #expect(own.contains("libopencv_dnn"))
-        for library in ["libopencv_videoio", "libopencv_imgcodecs", "libavformat", "libavcodec"] {
+        for library in ["libopencv_videoio", "libopencv_imgcodecs", "libavformat", "libavcodec", "libFoundationNetworking", "libcurl", "libtesseract"] {
             #expect(!own.contains(library), "tulga needs \(library)")
         }
         #expect(own.contains("libjpeg") && own.contains("libpng16"))
         let video = try Self.output("/usr/bin/readelf", ["-d", Self.videoLibrary])
-        #expect(video.contains("libopencv_videoio") && video.contains("libavcodec"))
+        #expect(video.contains("libavcodec") && !video.contains("libopencv_videoio"))
+        let camera = try Self.output("/usr/bin/readelf", ["-d", Self.cameraLibrary])
+        #expect(camera.contains("libopencv_videoio") && !camera.contains("libavcodec"))
     }
 
-    @Test("the whole closure ldd loads for tulga holds no FFmpeg, GStreamer or GDAL")
+    @Test("the whole closure ldd loads for tulga holds no FFmpeg, GStreamer, GDAL, Tesseract, libarchive or libcurl")
     func closure() throws {
         let all = try Self.output("/usr/bin/ldd", [CLI.binary])
         #expect(!all.contains("not found"))
-        for library in ["libavcodec", "libgstreamer", "libgdal", "libopencv_videoio", "libopencv_imgcodecs"] {
+        for library in ["libavcodec", "libgstreamer", "libgdal", "libopencv_videoio", "libopencv_imgcodecs", "libcurl", "libFoundationNetworking",
+                        "libtesseract", "libarchive", "liblept"] {
             #expect(!all.contains(library), "tulga loads \(library)")
         }
+    }
+
+    @Test("a camera path that is no device is refused before the camera library loads; a device that is no camera reaches V4L2")
+    func cameraPath() throws {
+        let missing = ["TULGA_CAMERA_LIBRARY": "/nonexistent/libTulgaCamera.so"]
+        let none = try CLI.run(["kiosk", "--camera", "/dev/video97", "--reference", KioskCommandTests.reference], environment: missing)
+        #expect(none.status == 4 && none.stderr.contains("no camera at /dev/video97"), "\(none.stderr)")
+        // /dev/null is a character device: the camera library is loaded and V4L2 refuses it.
+        let unloadable = try CLI.run(["kiosk", "--camera", "/dev/null", "--reference", KioskCommandTests.reference], environment: missing)
+        #expect(unloadable.status != 0 && unloadable.stderr.contains("the camera library /nonexistent/libTulgaCamera.so cannot be loaded"),
+                "\(unloadable.stderr)")
+        let v4l2 = try CLI.run(["kiosk", "--camera", "/dev/null", "--reference", KioskCommandTests.reference],
+                               environment: ["TULGA_CAMERA_LIBRARY": Self.cameraLibrary])
+        #expect(v4l2.status != 0 && v4l2.stderr.contains("cannot be opened through V4L2"), "\(v4l2.stderr)")
     }
 
     @Test("a clip with the video library missing is a clear error naming it")

@@ -1,6 +1,7 @@
-// The one table libTulgaVideo.so exports (tulga_video_api): clips through FFmpeg and V4L2 cameras
-// through OpenCV's videoio, kept out of the main process until a clip or camera is used.
-// CTulgaVision loads it with dlopen; both sides include this header only.
+// The tables two libraries export, each kept out of the main process until used: libTulgaVideo.so
+// (tulga_video_api: clips through FFmpeg's own libraries) and libTulgaCamera.so (tulga_camera_api:
+// V4L2 cameras through OpenCV's videoio, whose closure is some 240 libraries).
+// CTulgaVision loads them with dlopen; both sides include this header only.
 // Statuses are CTulgaVision's tv_status numbers; messages go to a caller buffer.
 #ifndef TULGA_VIDEO_ABI_H
 #define TULGA_VIDEO_ABI_H
@@ -12,8 +13,9 @@
 extern "C" {
 #endif
 
-#define TVV_ABI_VERSION 1
+#define TVV_ABI_VERSION 2
 #define TVV_SYMBOL "tulga_video_api"
+#define TVC_SYMBOL "tulga_camera_api"
 
 /// Gives the destination for width x height packed 8-bit BGR pixels, or NULL.
 typedef uint8_t *(*tvv_allocate)(void *context, int32_t width, int32_t height);
@@ -29,6 +31,7 @@ typedef struct {
 typedef struct tvv_capture tvv_capture;
 typedef struct tvv_video tvv_video;
 
+/// libTulgaCamera.so's table.
 typedef struct {
     uint32_t abi_version;
     int32_t (*capture_open)(const char *device_path, int32_t width, int32_t height, double fps, tvv_capture **out,
@@ -37,6 +40,11 @@ typedef struct {
     void (*capture_properties)(const tvv_capture *capture, double *fps, int32_t *frame_count);
     int32_t (*capture_read)(tvv_capture *capture, int64_t max_pixels, tvv_allocate allocate, void *context,
                             double *timestamp_ms, char *message, size_t capacity);
+} tvc_api;
+
+/// libTulgaVideo.so's table.
+typedef struct {
+    uint32_t abi_version;
     int32_t (*video_open)(const char *path, const tvv_limits *limits, tvv_video **out, char *message, size_t capacity);
     void (*video_free)(tvv_video *video);
     void (*video_properties)(const tvv_video *video, double *fps, int32_t *frame_count, double *duration_ms);
@@ -46,6 +54,7 @@ typedef struct {
 } tvv_api;
 
 const tvv_api *tulga_video_api(void);
+const tvc_api *tulga_camera_api(void);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,7 @@ typedef enum {
     TV_ERR_END_OF_STREAM = 9,      // no more frames
     TV_ERR_INVALID_ARGUMENT = 10,
     TV_ERR_INTERNAL = 11,          // an OpenCV or C++ exception, caught
-    TV_ERR_VIDEO_LIBRARY = 12      // libTulgaVideo.so (clips and cameras) cannot be loaded
+    TV_ERR_VIDEO_LIBRARY = 12      // libTulgaVideo.so (clips) or libTulgaCamera.so (cameras) cannot be loaded
 } tv_status;
 
 typedef struct { char message[512]; } tv_error;
@@ -142,6 +142,13 @@ tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32
 
 // Recognition (SFace through cv::FaceRecognizerSF) ---------------------------
 tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_error *error);
+/// Makes packed_path (a .onnx path) the model at model_path re-encoded for a smaller load (float
+/// tensors as raw_data, a Gemm weight over 4 MiB split into row blocks; pack.cpp says why), unless
+/// it already is: its trailer must name model_path's SHA-256 and the SHA-256 of its own bytes before
+/// the trailer. A missing, stale or corrupted file is rewritten (0600, through a temporary file and
+/// rename); *rebuilt is then 1. TV_ERR_MODEL when the model cannot be read or parsed, or the packed
+/// file cannot be written.
+tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *error);
 void tv_recognizer_free(tv_recognizer *recognizer);
 /// Aligns the face to 112x112 and writes its 128-float embedding. aligned may be NULL;
 /// otherwise it receives the aligned crop (caller frees).
@@ -160,10 +167,12 @@ tv_status tv_eye_detector_count(tv_eye_detector *detector, const tv_image *image
                                 int32_t *open_eyes, tv_error *error);
 
 // Frame sources ------------------------------------------------------------
-// Cameras and video files live in libTulgaVideo.so, loaded with dlopen on the first call
-// ($TULGA_VIDEO_LIBRARY, else next to the executable): TV_ERR_VIDEO_LIBRARY when it cannot be.
+// Cameras live in libTulgaCamera.so and video files in libTulgaVideo.so, each loaded with dlopen on
+// its first call ($TULGA_CAMERA_LIBRARY / $TULGA_VIDEO_LIBRARY, else next to the executable):
+// TV_ERR_VIDEO_LIBRARY when it cannot be.
 /// Opens a V4L2 device (/dev/videoN) with the requested size and rate (0: device default).
-/// A path that does not exist gives TV_ERR_NO_CAMERA.
+/// A path that does not exist or is not a character device gives TV_ERR_NO_CAMERA, before the
+/// camera library is loaded.
 tv_status tv_capture_open_device(const char *device_path, int32_t width, int32_t height, double fps,
                                  tv_capture **out, tv_error *error);
 void tv_capture_free(tv_capture *capture);

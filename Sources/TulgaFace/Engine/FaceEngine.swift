@@ -203,10 +203,12 @@ public actor FacePipeline {
 }
 
 /// A fixed set of pipelines handed out round-robin; each runs on its own actor with its own
-/// detector, and all share one SFace (loaded once: about 37 MiB of weights and 0.2 s of parsing).
+/// detector, and all share one SFace (loaded once, from its packed copy: about 37 MiB of weights).
 public final class FacePipelinePool: Sendable {
     /// The pipelines, each with its own engine.
     public let pipelines: [FacePipeline]
+    /// The SFace they share.
+    public let embedder: FaceEmbedder
     private let next = Counter()
 
     /// Builds `size` pipelines.
@@ -216,9 +218,10 @@ public final class FacePipelinePool: Sendable {
     ///   - size: how many pipelines, at least 1; one per core suits throughput.
     /// - Throws: ``FaceError`` `.modelUnavailable` if a model cannot be loaded.
     public init(config: FaceConfig, size: Int) throws(FaceError) {
-        let embedder = try FaceEmbedder(modelPath: config.recognizerPath)
+        let shared = try FaceEmbedder(modelPath: config.recognizerPath)
         var built: [FacePipeline] = []
-        for _ in 0..<max(1, size) { built.append(try FacePipeline(config: config, embedder: embedder)) }
+        for _ in 0..<max(1, size) { built.append(try FacePipeline(config: config, embedder: shared)) }
+        embedder = shared
         pipelines = built
     }
 

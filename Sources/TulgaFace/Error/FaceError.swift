@@ -34,7 +34,7 @@ public struct FaceError: Error, Hashable, Sendable {
         case invalidArgument = "invalid_argument"
         /// A bug on our side (500).
         case internalError = "internal_error"
-        /// libTulgaVideo.so, which reads clips and cameras, cannot be loaded (500).
+        /// libTulgaVideo.so (clips) or libTulgaCamera.so (cameras) cannot be loaded (500).
         case videoLibraryUnavailable = "video_library_unavailable"
     }
 

@@ -21,6 +21,8 @@ public struct ServerEnvironment: Sendable {
     let runner: AttemptRunner
     let desk: ModerationDesk
     let sessions: VerificationSessions
+    /// Why SFace was loaded from its model file rather than its packed copy (a larger start-up peak), if it was.
+    public let modelPackProblem: String?
     let background: BackgroundSettings
     /// Review PNGs, checkpoints and the audit-signing key, for the background work.
     let files: ServiceFiles
@@ -59,6 +61,7 @@ public struct ServerEnvironment: Sendable {
         runner = AttemptRunner(records: records, bands: bands, liveness: liveness)
         desk = ModerationDesk(records: records)
         let pool = try FacePipelinePool(config: face, size: config.pipelines)
+        modelPackProblem = pool.embedder.packProblem
         // A session ends (through the reaper) a minute before its attempt's lease could expire.
         sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds, faceWithinSeconds: config.sessionFaceWithinSeconds,
                                         lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60))
