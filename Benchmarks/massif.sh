@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where the face models' heap goes: valgrind's massif over Benchmarks/models-heap.cpp, which builds
-# the models as `tulga serve` does with PIPELINES (default 2) pipelines (one SFace, one YuNet each,
+# the models as `tulga serve` does with PIPELINES (default 2) pipelines (one SFace from its packed
+# copy, or from the model itself with PLAIN=1; one YuNet each,
 # malloc_trim after each, a first forward of each) on the same Debian OpenCV 4.6. valgrind 3.19
 # crashes in the Swift process itself (libdispatch's worker threads; it also cannot read swiftc's
 # DWARF 5), so the rest of `tulga serve` is measured by smaps in run.sh. Prints the heap (bytes
@@ -12,10 +13,13 @@ command -v valgrind >/dev/null || { echo "massif: valgrind not found (apt-get in
 PIPELINES=${PIPELINES:-2}
 WORK=$(mktemp -d /tmp/tulga-massif.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-g++ -O2 -std=c++17 Benchmarks/models-heap.cpp $(pkg-config --cflags --libs tulga-vision) -o "$WORK/models-heap"
+g++ -O2 -std=c++17 Benchmarks/models-heap.cpp Sources/CTulgaVision/pack.cpp -ISources/CTulgaVision/include \
+  $(pkg-config --cflags --libs tulga-vision) -lcrypto -o "$WORK/models-heap"
+PLAIN_ARG=(); [ "${PLAIN:-0}" = 1 ] && PLAIN_ARG=(plain)
+"$WORK/models-heap" Models "$PIPELINES" "${PLAIN_ARG[@]}" >/dev/null  # makes the packed copy, outside massif
 valgrind --tool=massif --massif-out-file="$WORK/massif.out" --time-unit=ms --detailed-freq=1 --max-snapshots=200 \
-  "$WORK/models-heap" Models "$PIPELINES" 2>"$WORK/valgrind.log"
-echo "massif: models-heap Models $PIPELINES; $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1 /proc/loadavg)"
+  "$WORK/models-heap" Models "$PIPELINES" "${PLAIN_ARG[@]}" 2>"$WORK/valgrind.log"
+echo "massif: models-heap Models $PIPELINES ${PLAIN_ARG[*]:-(packed SFace)}; $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1 /proc/loadavg)"
 echo
 python3 - "$WORK/massif.out" <<'PY'
 import re, sys
