@@ -36,7 +36,7 @@ struct KeyAgentCLITests {
         let generated = try await WebSocketTestClient.session(port: port, origin: "http://127.0.0.1:9999") { (client) async throws in
             let hello = try await client.call(#"{"id":1,"method":"hello"}"#)
             #expect((hello["result"] as? [String: Any])?["storage"] as? String == "folder")
-            let answer = try await client.call(#"{"id":2,"method":"generate","params":{"iin":"900101300005","algorithm":"p256"}}"#)
+            let answer = try await client.call(#"{"id":2,"method":"generate","params":{"iin":"850314300013","algorithm":"p256"}}"#)
             return ((answer["result"] as? [String: Any])?["requests"] as? [String: String])?["AUTH"] ?? "\(answer)"
         }
         #expect(generated.hasPrefix("-----BEGIN CERTIFICATE REQUEST-----"), "\(generated)")
@@ -45,6 +45,6 @@ struct KeyAgentCLITests {
         agent.waitUntilExit()
         #expect(agent.terminationStatus == 0, "\(log)")
         #expect(log.contains("\"outcome\":\"ok\"") && log.contains("\"method\":\"generate\""), "\(log)")
-        #expect(!log.contains("Agent12@pass") && !log.contains("900101300005"))
+        #expect(!log.contains("Agent12@pass") && !log.contains("850314300013"))
     }
 }

@@ -188,7 +188,7 @@ struct KeyAgentTests {
         await w.close()
     }
 
-    @Test("the upgrade: a foreign Origin and a missing one are 403, another path 404, plain HTTP 426; the page's origin upgrades")
+    @Test("the upgrade: a foreign Origin and a missing one are 403, another path 404, plain HTTP 426, another version 400; the page's origin upgrades")
     func origins() async throws {
         try await withAgent(.folder(Temp.dir("tulga-agent") + "/keys"), environment: [:]) { (port) async throws in
             #expect(try await WebSocketTestClient.status(port: port, origin: page) == 101)
@@ -199,6 +199,11 @@ struct KeyAgentTests {
             #expect(try await WebSocketTestClient.status(port: port, origin: page, path: "/other") == 404)
             let plain = try ServeLike.curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Origin: \(page)", "http://127.0.0.1:\(port)/"])
             #expect(plain == "426")
+            // curl as the client too: a foreign page's upgrade, and an upgrade of another WebSocket version.
+            let upgrade = ["-o", "/dev/null", "-w", "%{http_code}", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
+                           "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "http://127.0.0.1:\(port)/"]
+            #expect(try ServeLike.curl(upgrade + ["-H", "Sec-WebSocket-Version: 13", "-H", "Origin: http://evil.example"]) == "403")
+            #expect(try ServeLike.curl(upgrade + ["-H", "Sec-WebSocket-Version: 8", "-H", "Origin: \(page)"]) == "400")
         }
     }
 

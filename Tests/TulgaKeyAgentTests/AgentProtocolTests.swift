@@ -74,10 +74,10 @@ struct AgentProtocolTests {
     @Test("wrong or missing params are bad_request with the request's id", arguments: [
         #"{"id":7,"method":"hello","params":[]}"#,
         #"{"id":7,"method":"generate","params":{"algorithm":"rsa2048"}}"#,
-        #"{"id":7,"method":"generate","params":{"iin":"900101300005"}}"#,
-        #"{"id":7,"method":"generate","params":{"iin":"900101300006","algorithm":"rsa2048"}}"#,
-        #"{"id":7,"method":"generate","params":{"iin":900101300005,"algorithm":"rsa2048"}}"#,
-        #"{"id":7,"method":"generate","params":{"iin":"900101300005","algorithm":"rsa1024"}}"#,
+        #"{"id":7,"method":"generate","params":{"iin":"850314300013"}}"#,
+        #"{"id":7,"method":"generate","params":{"iin":"850314300014","algorithm":"rsa2048"}}"#,
+        #"{"id":7,"method":"generate","params":{"iin":850314300013,"algorithm":"rsa2048"}}"#,
+        #"{"id":7,"method":"generate","params":{"iin":"850314300013","algorithm":"rsa1024"}}"#,
         #"{"id":7,"method":"install","params":{"chain":"x"}}"#,
         #"{"id":7,"method":"install","params":{"certificates":{"AUTH":1,"SIGN":"x"},"chain":"x"}}"#,
         #"{"id":7,"method":"signIn","params":{"challenge":"zz","audience":"http://127.0.0.1:8080"}}"#,
@@ -102,7 +102,7 @@ struct AgentProtocolTests {
 
     @Test("generate and signIn read their params")
     func params() {
-        #expect(call(#"{"id":1,"method":"generate","params":{"iin":"900101300005","algorithm":"p256"}}"#) == .generate(iin: "900101300005", algorithm: .p256))
+        #expect(call(#"{"id":1,"method":"generate","params":{"iin":"850314300013","algorithm":"p256"}}"#) == .generate(iin: "850314300013", algorithm: .p256))
         #expect(call(#"{"id":1,"method":"signIn","params":{"challenge":"0aF9","audience":"http://127.0.0.1:8080"}}"#)
                 == .signIn(challenge: "0aF9", audience: "http://127.0.0.1:8080"))
     }

@@ -25,7 +25,14 @@ public enum WebSocketEvent: Sendable, Equatable {
 public actor WebSocketTestClient {
     enum Upgrade: Sendable {
         case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
-        case refused(NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>)
+        case refused
+    }
+
+    /// A connection: the response's status (read before the upgrade handler acts on it) and the upgrade.
+    struct Opened: Sendable {
+        let channel: any Channel
+        let status: EventLoopFuture<Int>
+        let upgrade: EventLoopFuture<Upgrade>
     }
 
     let channel: any Channel
@@ -36,8 +43,8 @@ public actor WebSocketTestClient {
         self.frames = frames.makeAsyncIterator()
     }
 
-    /// Opens `ws://127.0.0.1:port/`, sending `Origin: origin` unless it is `nil`.
-    static func upgrade(port: Int, origin: String?, path: String) async throws -> Upgrade {
+    /// Opens `ws://127.0.0.1:port/path`, sending `Origin: origin` unless it is `nil`.
+    static func open(port: Int, origin: String?, path: String) async throws -> Opened {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -46,16 +53,23 @@ public actor WebSocketTestClient {
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 20) { channel, _ in
                         channel.eventLoop.makeCompletedFuture { .websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel)) }
                     }
-                    let configuration = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: .init(
+                    let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
                         upgradeRequestHead: HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers),
                         upgraders: [upgrader],
-                        notUpgradingCompletionHandler: { channel in
-                            channel.eventLoop.makeCompletedFuture { .refused(try NIOAsyncChannel(wrappingChannelSynchronously: channel)) }
-                        }))
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+                        notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(.refused) })
+                    // The pipeline NIO's configureUpgradableHTTPClientPipeline builds, with the status read on the way.
+                    let status = channel.eventLoop.makePromise(of: Int.self)
+                    let encoder = HTTPRequestEncoder(), decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                    let capture = StatusCapture(status)
+                    let upgrade = NIOTypedHTTPClientUpgradeHandler(httpHandlers: [encoder, decoder, capture], upgradeConfiguration: configuration)
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(encoder)
+                    try pipeline.addHandler(decoder)
+                    try pipeline.addHandler(capture)
+                    try pipeline.addHandler(upgrade)
+                    return Opened(channel: channel, status: status.futureResult, upgrade: upgrade.upgradeResultFuture)
                 }
             }
-            .get()
     }
 
     /// The upgrade's HTTP status: 101 when the server upgraded (the connection is then closed), else its refusal.
@@ -65,16 +79,12 @@ public actor WebSocketTestClient {
     ///   - origin: the Origin header, or none.
     ///   - path: the request target.
     public static func status(port: Int, origin: String?, path: String = "/") async throws -> Int {
-        switch try await upgrade(port: port, origin: origin, path: path) {
-        case .websocket(let socket):
-            try await socket.executeThenClose { _, _ in }
-            return 101
-        case .refused(let http):
-            return try await http.executeThenClose { inbound, _ in
-                for try await part in inbound { if case .head(let head) = part { return Int(head.status.code) } }
-                return 0
-            }
-        }
+        let opened = try await open(port: port, origin: origin, path: path)
+        let status = try await opened.status.get()
+        // A refusal may end in the server's close before the client's upgrade handler finishes: only the status counts.
+        if case .websocket(let socket)? = try? await opened.upgrade.get() { try await socket.executeThenClose { _, _ in } }
+        try? await opened.channel.close()
+        return status
     }
 
     /// Opens a WebSocket and runs `body` with it; closed after.
@@ -85,7 +95,8 @@ public actor WebSocketTestClient {
     ///   - body: the conversation.
     /// - Throws: ``ClientError`` when the upgrade is refused; what `body` throws.
     public static func session<T: Sendable>(port: Int, origin: String, _ body: (WebSocketTestClient) async throws -> T) async throws -> T {
-        guard case .websocket(let socket) = try await upgrade(port: port, origin: origin, path: "/") else { throw ClientError("the upgrade was refused") }
+        let opened = try await open(port: port, origin: origin, path: "/")
+        guard case .websocket(let socket) = try await opened.upgrade.get() else { throw ClientError("the upgrade was refused") }
         return try await socket.executeThenClose { inbound, _ in try await body(WebSocketTestClient(channel: socket.channel, frames: inbound)) }
     }
 
@@ -122,6 +133,32 @@ public actor WebSocketTestClient {
         case .pong: return .pong(Data(frame.unmaskedData.readableBytesView))
         default: return .text("")
         }
+    }
+}
+
+/// Reads the response head's status for ``WebSocketTestClient/status(port:origin:path:)``, then steps aside.
+final class StatusCapture: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundOut = HTTPClientResponsePart
+    let promise: EventLoopPromise<Int>
+    var done = false
+    init(_ promise: EventLoopPromise<Int>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !done, case .head(let head) = unwrapInboundIn(data) {
+            done = true
+            promise.succeed(Int(head.status.code))
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done { done = true; promise.fail(ClientError("closed before a response")) }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !done { done = true; promise.fail(ClientError("removed before a response")) }
     }
 }
 

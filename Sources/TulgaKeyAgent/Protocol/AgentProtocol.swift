@@ -352,6 +352,18 @@ public enum AgentOrigins {
         guard origin == origin.lowercased() else { throw AgentError(.badRequest, "browsers send origins in lower case: \(origin.lowercased())") }
     }
 
+    /// The HTTP status a request to the agent is refused with: 403 unless its `Origin` is allowed
+    /// (``admits(_:allowed:)``), then 404 for any path but `/`; `nil` when it may upgrade.
+    ///
+    /// - Parameters:
+    ///   - origins: every `Origin` header value of the request.
+    ///   - path: the request target.
+    ///   - allowed: the `--origin` values.
+    /// - Returns: 403, 404, or `nil`.
+    public static func refusal(_ origins: [String], path: String, allowed: [String]) -> Int? {
+        !admits(origins, allowed: allowed) ? 403 : path != "/" ? 404 : nil
+    }
+
     /// Whether an upgrade request's `Origin` headers admit it: exactly one, equal to an allowed origin.
     ///
     /// - Parameters:

@@ -61,8 +61,13 @@ public final class KeyAgentServer: Sendable {
             maxFrameSize: AgentLimits.maximumMessage,
             enableAutomaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                let admitted = head.uri == "/" && AgentOrigins.admits(head.headers["Origin"], allowed: origins)
-                return channel.eventLoop.makeSucceededFuture(admitted ? HTTPHeaders() : nil)
+                guard let status = AgentOrigins.refusal(head.headers["Origin"], path: head.uri, allowed: origins) else {
+                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                }
+                // Answered here: NIO hands a refused upgrade's request on without its head.
+                log(refusal: status, head, logger)
+                return respond(channel, HTTPResponseStatus(statusCode: status), version: head.version)
+                    .flatMap { channel.close() }.map { nil }
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
@@ -123,24 +128,38 @@ public final class KeyAgentServer: Sendable {
         }
     }
 
-    /// A request that is not an upgrade from an allowed page: 403 for the origin, 404 for another
-    /// path, else 426; then closed.
+    /// A request that is not upgraded: plain HTTP gets 403 for the origin, 404 for another path, else
+    /// 426; an upgrade NIO refused before asking (no key, a version other than 13) gets 400. Then closed.
     func refuse(_ http: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         let channel = http.channel
         try? await http.executeThenClose { inbound, _ in
             var parts = inbound.makeAsyncIterator()
-            guard case .head(let head) = try await parts.next() else { return }
-            let origin = head.headers["Origin"]
-            let (status, text): (HTTPResponseStatus, String) =
-                !AgentOrigins.admits(origin, allowed: origins) ? (.forbidden, "tulga key agent: this page's origin is not allowed\n")
-                : head.uri != "/" ? (.notFound, "tulga key agent: the only path is /\n")
-                : (.upgradeRequired, "tulga key agent: WebSocket only\n")
-            logger.notice("refused", metadata: ["origin": "\(origin.first.map { String($0.prefix(200)) } ?? "none")", "status": "\(status.code)"])
-            let headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "\(text.utf8.count)"), ("Connection", "close")])
-            try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))).get()
-            try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: text)))).get()
-            try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+            guard case .head(let head) = try await parts.next() else {
+                // A refused upgrade arrives without its head.
+                return try await Self.respond(channel, .badRequest, version: .http1_1).get()
+            }
+            let status = AgentOrigins.refusal(head.headers["Origin"], path: head.uri, allowed: origins) ?? 426
+            Self.log(refusal: status, head, logger)
+            try await Self.respond(channel, HTTPResponseStatus(statusCode: status), version: head.version).get()
         }
+    }
+
+    static func log(refusal status: Int, _ head: HTTPRequestHead, _ logger: Logger) {
+        logger.notice("refused", metadata: ["origin": "\(head.headers["Origin"].first.map { String($0.prefix(200)) } ?? "none")", "status": "\(status)"])
+    }
+
+    /// A short plain-text refusal, then `Connection: close`.
+    static func respond(_ channel: any Channel, _ status: HTTPResponseStatus, version: HTTPVersion) -> EventLoopFuture<Void> {
+        let text = switch status.code {
+        case 403: "tulga key agent: this page's origin is not allowed\n"
+        case 404: "tulga key agent: the only path is /\n"
+        case 426: "tulga key agent: WebSocket only\n"
+        default: "tulga key agent: not a WebSocket upgrade (RFC 6455, version 13)\n"
+        }
+        let headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "\(text.utf8.count)"), ("Connection", "close")])
+        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers)), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: text))), promise: nil)
+        return channel.writeAndFlush(HTTPServerResponsePart.end(nil))
     }
 
     /// One page's connection: each text message is answered in order; fragments are joined up to 64 KiB.
