@@ -93,8 +93,12 @@ public final class KeyAgentServer: Sendable {
         return KeyAgentServer(port: listener.channel.localAddress?.port ?? port, agent: agent, origins: origins, logger: logger, listener: listener)
     }
 
-    /// Serves until the task is cancelled; then closes the listener and every connection.
+    /// Serves until the task is cancelled; then closes the listener and every connection, and returns.
     public func run() async throws {
+        do { try await serve() } catch is CancellationError {}   // stopped, as asked
+    }
+
+    func serve() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await listener.executeThenClose { accepted in
                 for try await connection in accepted {
