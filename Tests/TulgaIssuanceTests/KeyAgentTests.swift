@@ -28,6 +28,19 @@ func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: Strin
     return result
 }
 
+/// One page's conversation with a fresh agent over `storage`.
+func talk<T: Sendable>(_ storage: AgentStorage, _ environment: [String: String], _ body: (WebSocketTestClient) async throws -> T) async throws -> T {
+    try await withAgent(storage, environment: environment) { (port) async throws in try await WebSocketTestClient.session(port: port, origin: page, body) }
+}
+
+/// A person ready to apply (registry, phone, Digital ID, PIN, consent) in a new world.
+func applicant(_ serial: Int) async throws -> (World, String) {
+    let w = try await World.make()
+    let iin = World.iin(serial)
+    try await w.person(iin)
+    return (w, iin)
+}
+
 /// A request's JSON text.
 func request(_ id: Int, _ method: String, _ params: [String: Any] = [:]) throws -> String {
     String(decoding: try JSONSerialization.data(withJSONObject: ["id": id, "method": method, "params": params]), as: UTF8.self)
@@ -74,34 +87,30 @@ struct KeyAgentTests {
 
     @Test("folder: hello, generate, install (openssl pkcs12 opens both containers), signIn the service accepts; then keys_exist")
     func folder() async throws {
-        let w = try await World.make()
-        let iin = World.iin(80)
-        try await w.person(iin)
+        let (w, iin) = try await applicant(80)
         let folder = w.dir + "/agent-keys"
-        try await withAgent(.folder(folder), environment: ["TULGA_KEY_PASSWORD": "Secret12@"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                let hello = try await client.call(try request(1, "hello"))
-                #expect(hello["id"] as? Int == 1)
-                #expect(try result(hello)["agent"] as? String == "tulga" && (try result(hello)["protocol"] as? Int) == 1
-                        && (try result(hello)["storage"] as? String) == "folder")
-                // Nothing installed yet: nothing to sign in with, nothing to install into.
-                #expect(code(try await client.call(try request(3, "signIn", ["challenge": "ab", "audience": page]))) == "no_keys")
-                let certs = try await Self.apply(client, w, iin: iin, algorithm: .rsa2048, storage: .folder)
-                let installed = try await client.call(try Self.installRequest(4, certs))
-                let names = try #require(try result(installed)["installed"] as? [String])
-                #expect(names.count == 2 && names.allSatisfy { !$0.contains("/") && $0.hasSuffix(".p12") }, "\(names)")
-                for name in names {
-                    let opened = try openssl(["pkcs12", "-in", folder + "/" + name, "-passin", "pass:Secret12@", "-nokeys", "-clcerts"])
-                    #expect(opened.status == 0, "\(opened.out)")
-                    #expect(flat(opened.out).contains(flat(name.hasPrefix("AUTH_") ? certs.auth : certs.sign)))
-                    #expect(try openssl(["pkcs12", "-in", folder + "/" + name, "-passin", "pass:Wrong12@x", "-noout"]).status != 0)
-                }
-                // Installing again writes nothing new and says what is there.
-                #expect(try result(try await client.call(try Self.installRequest(5, certs)))["installed"] as? [String] == names)
-                try await Self.signIn(client, w, iin: iin, certs: certs)
-                let again = try await client.call(try request(6, "generate", ["iin": iin, "algorithm": "rsa2048"]))
-                #expect(again["id"] as? Int == 6 && code(again) == "keys_exist", "\(again)")
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in
+            let hello = try await client.call(try request(1, "hello"))
+            #expect(hello["id"] as? Int == 1)
+            #expect(try result(hello)["agent"] as? String == "tulga" && (try result(hello)["protocol"] as? Int) == 1
+                    && (try result(hello)["storage"] as? String) == "folder")
+            // Nothing installed yet: nothing to sign in with, nothing to install into.
+            #expect(code(try await client.call(try request(3, "signIn", ["challenge": "ab", "audience": page]))) == "no_keys")
+            let certs = try await Self.apply(client, w, iin: iin, algorithm: .rsa2048, storage: .folder)
+            let installed = try await client.call(try Self.installRequest(4, certs))
+            let names = try #require(try result(installed)["installed"] as? [String])
+            #expect(names.count == 2 && names.allSatisfy { !$0.contains("/") && $0.hasSuffix(".p12") }, "\(names)")
+            for name in names {
+                let opened = try openssl(["pkcs12", "-in", folder + "/" + name, "-passin", "pass:Secret12@", "-nokeys", "-clcerts"])
+                #expect(opened.status == 0, "\(opened.out)")
+                #expect(flat(opened.out).contains(flat(name.hasPrefix("AUTH_") ? certs.auth : certs.sign)))
+                #expect(try openssl(["pkcs12", "-in", folder + "/" + name, "-passin", "pass:Wrong12@x", "-noout"]).status != 0)
             }
+            // Installing again writes nothing new and says what is there.
+            #expect(try result(try await client.call(try Self.installRequest(5, certs)))["installed"] as? [String] == names)
+            try await Self.signIn(client, w, iin: iin, certs: certs)
+            let again = try await client.call(try request(6, "generate", ["iin": iin, "algorithm": "rsa2048"]))
+            #expect(again["id"] as? Int == 6 && code(again) == "keys_exist", "\(again)")
         }
         await w.close()
     }
@@ -109,81 +118,57 @@ struct KeyAgentTests {
     @Test("SoftHSM2 token: generate on the token, install, signIn the service accepts; keys_exist; a wrong PIN is password")
     func token() async throws {
         let token = try SoftToken.make("tulga-agent")
-        let w = try await World.make()
-        let iin = World.iin(81)
-        try await w.person(iin)
+        let (w, iin) = try await applicant(81)
         let storage = AgentStorage.token(module: SoftToken.module, label: token.label)
-        try await withAgent(storage, environment: ["TULGA_TOKEN_PIN": token.pin]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                #expect(try result(try await client.call(try request(1, "hello")))["storage"] as? String == "token")
-                #expect(code(try await client.call(try request(3, "signIn", ["challenge": "ab", "audience": page]))) == "no_keys")
-                let certs = try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .token)
-                let names = try #require(try result(try await client.call(try Self.installRequest(4, certs)))["installed"] as? [String])
-                #expect(names.count == 2 && names.allSatisfy { $0.hasPrefix("token \(token.label): ") }, "\(names)")
-                #expect(try token.tool(["--list-objects", "--type", "cert"]).out.components(separatedBy: "Certificate Object").count - 1 == 2)
-                try await Self.signIn(client, w, iin: iin, certs: certs)
-                #expect(code(try await client.call(try request(6, "generate", ["iin": iin, "algorithm": "p256"]))) == "keys_exist")
-            }
+        try await talk(storage, ["TULGA_TOKEN_PIN": token.pin]) { (client) async throws in
+            #expect(try result(try await client.call(try request(1, "hello")))["storage"] as? String == "token")
+            #expect(code(try await client.call(try request(3, "signIn", ["challenge": "ab", "audience": page]))) == "no_keys")
+            let certs = try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .token)
+            let names = try #require(try result(try await client.call(try Self.installRequest(4, certs)))["installed"] as? [String])
+            #expect(names.count == 2 && names.allSatisfy { $0.hasPrefix("token \(token.label): ") }, "\(names)")
+            #expect(try token.tool(["--list-objects", "--type", "cert"]).out.components(separatedBy: "Certificate Object").count - 1 == 2)
+            try await Self.signIn(client, w, iin: iin, certs: certs)
+            #expect(code(try await client.call(try request(6, "generate", ["iin": iin, "algorithm": "p256"]))) == "keys_exist")
         }
-        try await withAgent(storage, environment: ["TULGA_TOKEN_PIN": "999999"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                #expect(code(try await client.call(try request(1, "signIn", ["challenge": "ab", "audience": page]))) == "password")
-            }
+        try await talk(storage, ["TULGA_TOKEN_PIN": "999999"]) { (client) async throws in
+            #expect(code(try await client.call(try request(1, "signIn", ["challenge": "ab", "audience": page]))) == "password")
         }
-        try await withAgent(.token(module: SoftToken.module, label: "no-such-token"), environment: ["TULGA_TOKEN_PIN": token.pin]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                #expect(code(try await client.call(try request(1, "signIn", ["challenge": "ab", "audience": page]))) == "storage")
-            }
+        try await talk(.token(module: SoftToken.module, label: "no-such-token"), ["TULGA_TOKEN_PIN": token.pin]) { (client) async throws in
+            #expect(code(try await client.call(try request(1, "signIn", ["challenge": "ab", "audience": page]))) == "storage")
         }
         await w.close()
     }
 
     @Test("passwords: a wrong one is password, none given is password, and both leave the folder as it was")
     func passwords() async throws {
-        let w = try await World.make()
-        let iin = World.iin(82)
-        try await w.person(iin)
+        let (w, iin) = try await applicant(82)
         let folder = w.dir + "/agent-keys"
-        let certs = try await withAgent(.folder(folder), environment: ["TULGA_KEY_PASSWORD": "Secret12@"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .folder) }
-        }
+        let certs = try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .folder) }
         let before = try FileManager.default.subpathsOfDirectory(atPath: folder).sorted()
-        try await withAgent(.folder(folder), environment: ["TULGA_KEY_PASSWORD": "Wrong12@x"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                let wrong = try await client.call(try Self.installRequest(1, certs))
-                #expect(code(wrong) == "password", "\(wrong)")
-            }
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Wrong12@x"]) { (client) async throws in
+            let wrong = try await client.call(try Self.installRequest(1, certs))
+            #expect(code(wrong) == "password", "\(wrong)")
         }
-        try await withAgent(.folder(folder), environment: [:]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                let none = try await client.call(try Self.installRequest(2, certs))
-                #expect(code(none) == "password" && ((none["error"] as? [String: Any])?["message"] as? String)?.contains("TULGA_KEY_PASSWORD") == true, "\(none)")
-                // Keys there already: refused before any password is asked.
-                #expect(code(try await client.call(try request(3, "generate", ["iin": iin, "algorithm": "p256"]))) == "keys_exist")
-            }
+        try await talk(.folder(folder), [:]) { (client) async throws in
+            let none = try await client.call(try Self.installRequest(2, certs))
+            #expect(code(none) == "password" && ((none["error"] as? [String: Any])?["message"] as? String)?.contains("TULGA_KEY_PASSWORD") == true, "\(none)")
+            // Keys there already: refused before any password is asked.
+            #expect(code(try await client.call(try request(3, "generate", ["iin": iin, "algorithm": "p256"]))) == "keys_exist")
         }
         // A new folder's password must pass the CA's rules.
-        try await withAgent(.folder(w.dir + "/fresh"), environment: ["TULGA_KEY_PASSWORD": "short"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                #expect(code(try await client.call(try request(4, "generate", ["iin": iin, "algorithm": "p256"]))) == "password")
-            }
+        try await talk(.folder(w.dir + "/fresh"), ["TULGA_KEY_PASSWORD": "short"]) { (client) async throws in
+            #expect(code(try await client.call(try request(4, "generate", ["iin": iin, "algorithm": "p256"]))) == "password")
         }
         #expect(try FileManager.default.subpathsOfDirectory(atPath: folder).sorted() == before)
         // Certificates issued for other keys do not match these keys.
         let other = World.iin(83)
         try await w.person(other)
-        let foreign = try await withAgent(.folder(w.dir + "/other-keys"), environment: ["TULGA_KEY_PASSWORD": "Secret12@"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in try await Self.apply(client, w, iin: other, algorithm: .p256, storage: .folder) }
+        let foreign = try await talk(.folder(w.dir + "/other-keys"), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in try await Self.apply(client, w, iin: other, algorithm: .p256, storage: .folder) }
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in
+            #expect(code(try await client.call(try Self.installRequest(5, foreign))) == "certificate")
         }
-        try await withAgent(.folder(folder), environment: ["TULGA_KEY_PASSWORD": "Secret12@"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                #expect(code(try await client.call(try Self.installRequest(5, foreign))) == "certificate")
-            }
-        }
-        try await withAgent(.folder(w.dir + "/empty"), environment: ["TULGA_KEY_PASSWORD": "Secret12@"]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                #expect(code(try await client.call(try Self.installRequest(6, foreign))) == "no_keys")
-            }
+        try await talk(.folder(w.dir + "/empty"), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in
+            #expect(code(try await client.call(try Self.installRequest(6, foreign))) == "no_keys")
         }
         await w.close()
     }
@@ -197,40 +182,38 @@ struct KeyAgentTests {
             #expect(try await WebSocketTestClient.status(port: port, origin: page + "/") == 403)
             #expect(try await WebSocketTestClient.status(port: port, origin: "http://127.0.0.1:8081") == 403)
             #expect(try await WebSocketTestClient.status(port: port, origin: page, path: "/other") == 404)
-            let plain = try ServeLike.curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Origin: \(page)", "http://127.0.0.1:\(port)/"])
+            let plain = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Origin: \(page)", "http://127.0.0.1:\(port)/"])
             #expect(plain == "426")
             // curl as the client too: a foreign page's upgrade, and an upgrade of another WebSocket version.
             let upgrade = ["-o", "/dev/null", "-w", "%{http_code}", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
                            "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "http://127.0.0.1:\(port)/"]
-            #expect(try ServeLike.curl(upgrade + ["-H", "Sec-WebSocket-Version: 13", "-H", "Origin: http://evil.example"]) == "403")
-            #expect(try ServeLike.curl(upgrade + ["-H", "Sec-WebSocket-Version: 8", "-H", "Origin: \(page)"]) == "400")
+            #expect(try curl(upgrade + ["-H", "Sec-WebSocket-Version: 13", "-H", "Origin: http://evil.example"]) == "403")
+            #expect(try curl(upgrade + ["-H", "Sec-WebSocket-Version: 8", "-H", "Origin: \(page)"]) == "400")
         }
     }
 
     @Test("frames: malformed JSON is bad_request and the connection goes on; unknown_method; fragments join; ping gets pong")
     func frames() async throws {
-        try await withAgent(.folder(Temp.dir("tulga-agent") + "/keys"), environment: [:]) { (port) async throws in
-            try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
-                let malformed = try await client.call("{not json")
-                #expect(malformed["id"] is NSNull && code(malformed) == "bad_request")
-                #expect(code(try await client.call(#"{"id":2,"method":"generate","params":{"iin":"1"}}"#)) == "bad_request")
-                let unknown = try await client.call(try request(3, "exportKey"))
-                #expect(unknown["id"] as? Int == 3 && code(unknown) == "unknown_method")
-                // One message in three frames, as RFC 6455 allows.
-                let text = Data(try request(4, "hello").utf8)
-                try await client.send(0x1, text.prefix(5), fin: false)
-                try await client.send(0x0, text.dropFirst(5).prefix(5), fin: false)
-                try await client.send(0x0, text.dropFirst(10), fin: true)
-                guard case .text(let joined) = try await client.next() else { Issue.record("no answer to fragments"); return }
-                #expect(joined.contains(#""id":4"#) && joined.contains(#""agent":"tulga""#))
-                try await client.send(0x9, Data("hi".utf8))
-                #expect(try await client.next() == .pong(Data("hi".utf8)))
-                // A message of exactly 64 KiB is read.
-                let padded = try request(5, "hello") + String(repeating: " ", count: AgentLimits.maximumMessage - (try request(5, "hello")).utf8.count)
-                #expect(try result(try await client.call(padded))["agent"] as? String == "tulga")
-                try await client.send(0x8, Data([0x03, 0xE8]))
-                #expect(try await client.next() == .close(code: 1000, reason: ""))
-            }
+        try await talk(.folder(Temp.dir("tulga-agent") + "/keys"), [:]) { (client) async throws in
+            let malformed = try await client.call("{not json")
+            #expect(malformed["id"] is NSNull && code(malformed) == "bad_request")
+            #expect(code(try await client.call(#"{"id":2,"method":"generate","params":{"iin":"1"}}"#)) == "bad_request")
+            let unknown = try await client.call(try request(3, "exportKey"))
+            #expect(unknown["id"] as? Int == 3 && code(unknown) == "unknown_method")
+            // One message in three frames, as RFC 6455 allows.
+            let text = Data(try request(4, "hello").utf8)
+            try await client.send(0x1, text.prefix(5), fin: false)
+            try await client.send(0x0, text.dropFirst(5).prefix(5), fin: false)
+            try await client.send(0x0, text.dropFirst(10), fin: true)
+            guard case .text(let joined) = try await client.next() else { Issue.record("no answer to fragments"); return }
+            #expect(joined.contains(#""id":4"#) && joined.contains(#""agent":"tulga""#))
+            try await client.send(0x9, Data("hi".utf8))
+            #expect(try await client.next() == .pong(Data("hi".utf8)))
+            // A message of exactly 64 KiB is read.
+            let padded = try request(5, "hello") + String(repeating: " ", count: AgentLimits.maximumMessage - (try request(5, "hello")).utf8.count)
+            #expect(try result(try await client.call(padded))["agent"] as? String == "tulga")
+            try await client.send(0x8, Data([0x03, 0xE8]))
+            #expect(try await client.next() == .close(code: 1000, reason: ""))
         }
     }
 
@@ -242,8 +225,7 @@ struct KeyAgentTests {
                 guard case .text(let answer) = try await client.next() else { Issue.record("no too_large answer"); return }
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
                 #expect(object["id"] is NSNull && code(object) == "too_large")
-                guard case .close(let closed, _) = try await client.next() else { Issue.record("not closed"); return }
-                #expect(closed == 1009)
+                #expect(try await client.next() == .close(code: 1009, reason: "a message is at most 64 KiB"))
                 #expect(try await client.next() == .ended)
             }
             try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
@@ -251,19 +233,16 @@ struct KeyAgentTests {
                 try await client.send(0x0, Data(repeating: 0x20, count: 40_000), fin: true)
                 guard case .text(let answer) = try await client.next() else { Issue.record("no too_large answer"); return }
                 #expect(answer.contains("too_large"))
-                guard case .close(let closed, _) = try await client.next() else { Issue.record("not closed"); return }
-                #expect(closed == 1009)
+                #expect(try await client.next() == .close(code: 1009, reason: "a message is at most 64 KiB"))
             }
             try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
                 try await client.send(0x2, Data(try request(1, "hello").utf8))
-                guard case .close(let closed, let reason) = try await client.next() else { Issue.record("not closed"); return }
-                #expect(closed == 1003 && reason.contains("binary"))
+                #expect(try await client.next() == .close(code: 1003, reason: "binary frames are refused: send JSON text"))
                 #expect(try await client.next() == .ended)
             }
             try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
                 try await client.send(0x1, Data(try request(1, "hello").utf8), mask: false)
-                guard case .close(let closed, _) = try await client.next() else { Issue.record("not closed"); return }
-                #expect(closed == 1002)
+                #expect(try await client.next() == .close(code: 1002, reason: "client frames must be masked"))
             }
         }
     }
@@ -286,20 +265,5 @@ struct KeyAgentTests {
             #expect(codes.sorted() == ["keys_exist", "ok"], "\(codes)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/pending").filter { $0.hasSuffix(".key") }.count == 2)
-    }
-}
-
-/// curl, for the plain-HTTP case.
-enum ServeLike {
-    static func curl(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }
