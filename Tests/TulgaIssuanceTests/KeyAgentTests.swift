@@ -267,3 +267,44 @@ struct KeyAgentTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/pending").filter { $0.hasSuffix(".key") }.count == 2)
     }
 }
+
+@Suite("The key store's answers for the agent: whether it holds keys, and the installed AUTH certificate")
+struct KeyStoreAuthenticationTests {
+    @Test("folder: no AUTH certificate before install; after it, the installed one; after a reissue, the newest; a wrong password opens none")
+    func folder() async throws {
+        let (w, iin) = try await applicant(85)
+        let s = w.service, keys = try w.keyStore("auth")
+        #expect(throws: KeyError(.noKey, "")) { _ = try keys.authenticationCertificate() }
+        #expect(try !keys.holdsKeys() && !FolderKeyStore.holdsKeys(in: keys.directory))
+        let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
+        #expect(try keys.holdsKeys() && !FolderKeyStore.holdsAuthenticationContainer(in: keys.directory))
+        #expect(throws: KeyError(.noKey, "")) { _ = try keys.authenticationCertificate() }
+        let first = try await s.install(app.number, caller: systemA)
+        _ = try keys.install(first.byPurpose, chainPEM: first.chain)
+        #expect(FolderKeyStore.holdsAuthenticationContainer(in: keys.directory))
+        #expect(flat(try keys.authenticationCertificate()) == flat(first.auth))
+        // A reissue a minute later into the same folder: two AUTH containers, the newer one answers.
+        w.clock.advance(61)
+        try await w.confirmPhone(iin)
+        let again = try await s.reissue(app.number, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
+        let second = try await s.install(again.number, caller: systemA)
+        _ = try keys.install(second.byPurpose, chainPEM: second.chain)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: keys.directory).filter { $0.hasPrefix("AUTH_") }.count == 2)
+        #expect(flat(try keys.authenticationCertificate()) == flat(second.auth))
+        #expect(throws: KeyError(.password, "")) { _ = try FolderKeyStore(directory: keys.directory, password: "Wrong12@x").authenticationCertificate() }
+        await w.close()
+    }
+
+    @Test("token: no AUTH certificate before install, the installed one after; keys are held from generate on; a wrong PIN is .password")
+    func token() async throws {
+        let token = try SoftToken.make("tulga-auth-cert")
+        #expect(try !token.store.holdsKeys())
+        #expect(throws: KeyError(.noKey, "")) { _ = try token.store.authenticationCertificate() }
+        let (w, _, certs) = try await TokenTests.issued(on: token, iin: World.iin(86))
+        #expect(try token.store.holdsKeys())
+        _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+        #expect(flat(try token.store.authenticationCertificate()) == flat(certs.auth))
+        #expect(throws: KeyError(.password, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "999999").holdsKeys() }
+        await w.close()
+    }
+}
