@@ -247,6 +247,40 @@ struct KeyAgentTests {
         }
     }
 
+    @Test("at most 16 connections at once: the 17th is closed unanswered; once they close there is room again")
+    func connectionLimit() async throws {
+        try await withAgent(.folder(Temp.dir("tulga-agent") + "/keys"), environment: [:]) { (port) async throws in
+            let limit = KeyAgentServer.maximumConnections
+            let (ready, signal) = AsyncStream<Void>.makeStream()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in 1...limit {
+                    group.addTask {
+                        try await WebSocketTestClient.session(port: port, origin: page) { (client) async throws in
+                            _ = try await client.call(try request(id, "hello"))
+                            signal.yield()
+                            _ = try? await client.next()   // held open until the group is cancelled
+                        }
+                    }
+                }
+                var answered = 0
+                for await _ in ready {
+                    answered += 1
+                    if answered == limit { break }
+                }
+                do {
+                    let status = try await WebSocketTestClient.status(port: port, origin: page)
+                    Issue.record("the 17th connection was answered: \(status)")
+                } catch { #expect(error is ClientError, "\(error)") }
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+            // The agent counts a connection out when it has seen it close: wait for that, by trying.
+            var status = 0
+            for _ in 0..<10_000 where status != 101 { status = (try? await WebSocketTestClient.status(port: port, origin: page)) ?? 0 }
+            #expect(status == 101)
+        }
+    }
+
     @Test("one operation at a time: two pages generating at once get one set of keys and one keys_exist")
     func oneAtATime() async throws {
         let folder = Temp.dir("tulga-agent") + "/keys"

@@ -24,7 +24,6 @@ public final class KeyAgentServer: Sendable {
     let origins: [String]
     let logger: Logger
     let listener: NIOAsyncChannel<Accepted, Never>
-    let connections = Mutex(0)
 
     /// Open connections at most; more are closed at once (memory stays bounded).
     public static let maximumConnections = 16
@@ -35,6 +34,11 @@ public final class KeyAgentServer: Sendable {
     enum Upgrade: Sendable {
         case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, origin: String)
         case refused(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>)
+    }
+
+    /// How many connections are open.
+    final class OpenConnections: Sendable {
+        let count = Mutex(0)
     }
 
     /// An accepted connection and its upgrade, once the request head has been read.
@@ -79,10 +83,23 @@ public final class KeyAgentServer: Sendable {
             notUpgradingCompletionHandler: { channel in
                 channel.eventLoop.makeCompletedFuture { .refused(try NIOAsyncChannel(wrappingChannelSynchronously: channel)) }
             }))
+        let open = OpenConnections()
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Counted as it is accepted, before it can read a byte: one over the limit is closed unanswered.
+                    let admitted = open.count.withLock { count in
+                        guard count < maximumConnections else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard admitted else {
+                        logger.warning("refused: too many connections", metadata: ["limit": "\(maximumConnections)"])
+                        channel.close(promise: nil)
+                        return Accepted(channel: channel, upgrade: channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel))
+                    }
+                    channel.closeFuture.whenComplete { _ in open.count.withLock { $0 -= 1 } }
                     let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
                     // A connection that sends no request head in time is closed (its upgrade then fails).
                     let deadline = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
@@ -102,20 +119,7 @@ public final class KeyAgentServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await listener.executeThenClose { accepted in
                 for try await connection in accepted {
-                    let admitted = connections.withLock { count in
-                        guard count < Self.maximumConnections else { return false }
-                        count += 1
-                        return true
-                    }
-                    guard admitted else {
-                        logger.warning("refused: too many connections", metadata: ["limit": "\(Self.maximumConnections)"])
-                        connection.channel.close(promise: nil)
-                        continue
-                    }
-                    group.addTask {
-                        await self.handle(connection)
-                        self.connections.withLock { $0 -= 1 }
-                    }
+                    group.addTask { await self.handle(connection) }
                 }
             }
         }
