@@ -121,6 +121,18 @@ let package = Package(
         // The applicant's key store (the NCALayer role): keys born in a folder or on a PKCS#11 token,
         // requests out, certificates in. Links no database and no server code.
         .target(name: "TulgaKeyStore", dependencies: ["TulgaPKI", "TulgaCore", "CTulgaPKI"], swiftSettings: swiftSettings),
+        // The local key agent (`tulga keys agent`): the page's WebSocket on 127.0.0.1 over the key store.
+        // The protocol is pure (Protocol/); the server a thin shell on SwiftNIO's own NIOWebSocket.
+        .target(
+            name: "TulgaKeyAgent",
+            dependencies: ["TulgaKeyStore", "TulgaPKI", "TulgaCore", "TulgaIdentity",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOWebSocket", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Storage and each module's records.
         // The SQL session over SQLite (GRDB) and PostgreSQL (postgres-nio), the ordered migrator,
@@ -225,13 +237,15 @@ let package = Package(
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaConfig", "TulgaIdentity",
                 "TulgaPolicy", "TulgaDigitalID", "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration",
                 "TulgaAPIKeys", "TulgaIssuance", "TulgaFlow", "TulgaServer", "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities",
-                "TulgaEvaluation", "TulgaMail", "TulgaDocument", "TulgaMRZ",
+                "TulgaEvaluation", "TulgaMail", "TulgaDocument", "TulgaMRZ", "TulgaKeyAgent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // `keys --server`'s HTTP client (ServiceClient.swift), in place of FoundationNetworking's libcurl.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -250,7 +264,10 @@ let package = Package(
         .target(
             name: "TulgaTestSupport",
             dependencies: ["TulgaCore", "TulgaStorage", "TulgaCrypto", "TulgaFlow", "TulgaPolicy", "TulgaLiveness", "TulgaIssuance",
-                           "TulgaPKI", "TulgaKeyStore"],
+                           "TulgaPKI", "TulgaKeyStore",
+                           // The WebSocket client the key agent's tests talk through.
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio")],
             path: "Tests/TulgaTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -262,6 +279,12 @@ let package = Package(
         .testTarget(
             name: "TulgaDocumentTests",
             dependencies: ["TulgaTestSupport", "TulgaDocument", "TulgaMRZ", "TulgaFace", "TulgaCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The key agent's pure protocol: requests, params, answers, codes, origins.
+        .testTarget(
+            name: "TulgaKeyAgentTests",
+            dependencies: ["TulgaTestSupport", "TulgaKeyAgent", "TulgaKeyStore", "TulgaPKI", "TulgaCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TulgaCryptoTests", dependencies: ["TulgaTestSupport", "TulgaCrypto", "TulgaCore"], swiftSettings: swiftSettings),
@@ -300,7 +323,7 @@ let package = Package(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaFlow", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaRegistry", "TulgaCore", "TulgaModeration",
-                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail",
+                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail", "TulgaKeyAgent",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -328,7 +351,7 @@ let package = Package(
             name: "TulgaCLITests",
             dependencies: ["TulgaTestSupport", "TulgaCLI", "TulgaConfig", "TulgaEvaluation", "TulgaStorage", "TulgaCrypto", "TulgaPolicy", "TulgaIdentity", "TulgaFace",
                            "TulgaFlow", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaDigitalID", "TulgaPKI",
-                           "TulgaKeyStore", "TulgaAPIKeys", "TulgaMail"],
+                           "TulgaKeyStore", "TulgaAPIKeys", "TulgaMail", "TulgaKeyAgent"],
             swiftSettings: swiftSettings
         ),
     ],

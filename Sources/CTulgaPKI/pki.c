@@ -21,12 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tp_fail(tp_error *error, const char *format, ...) {
+static int fail_with(tp_error *error, int32_t kind, const char *format, va_list args) __attribute__((format(printf, 3, 0)));
+static int fail_with(tp_error *error, int32_t kind, const char *format, va_list args) {
     if (!error) { ERR_clear_error(); return 0; }
-    va_list args;
-    va_start(args, format);
+    error->kind = kind;
     int n = vsnprintf(error->message, sizeof(error->message), format, args);
-    va_end(args);
     unsigned long code = ERR_get_error();
     if (code && n >= 0 && (size_t)n < sizeof(error->message) - 8) {
         char buf[256];
@@ -34,6 +33,22 @@ int tp_fail(tp_error *error, const char *format, ...) {
         snprintf(error->message + n, sizeof(error->message) - (size_t)n, " (%s)", buf);
     }
     ERR_clear_error();
+    return 0;
+}
+
+int tp_fail(tp_error *error, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    fail_with(error, TP_FAILED, format, args);
+    va_end(args);
+    return 0;
+}
+
+int tp_fail_as(tp_error *error, int32_t kind, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    fail_with(error, kind, format, args);
+    va_end(args);
     return 0;
 }
 
@@ -425,7 +440,7 @@ int tp_pkcs12_sealed(const char *encrypted_key_pem, const char *key_password, co
     *der = NULL;
     *length = 0;
     EVP_PKEY *key = read_key(encrypted_key_pem, key_password ? key_password : "");
-    if (!key) return tp_fail(error, "cannot open the pending key: wrong password or damaged file");
+    if (!key) return tp_fail_as(error, TP_WRONG_SECRET, "cannot open the pending key: wrong password or damaged file");
     char *plain = key_to_pem(key, NULL, NULL);
     EVP_PKEY_free(key);
     if (!plain) return tp_fail(error, "cannot read the pending key");
@@ -482,11 +497,30 @@ int tp_pkcs12_sign(const uint8_t *der, size_t length, const char *password, cons
     X509 *inside = NULL, *expected = tp_read_cert(cert_pem);
     int ok = PKCS12_parse(p12, password ? password : "", &key, &inside, NULL) == 1 && key && inside;
     PKCS12_free(p12);
-    if (!ok) tp_fail(error, "cannot open the container: wrong password or damaged file");
+    if (!ok) tp_fail_as(error, TP_WRONG_SECRET, "cannot open the container: wrong password or damaged file");
     else if (!expected || X509_cmp(inside, expected) != 0) ok = tp_fail(error, "the container holds another certificate");
     else ok = sign_with(key, message, message_length, signature, signature_length, error);
     EVP_PKEY_free(key);
     X509_free(inside);
     X509_free(expected);
     return ok;
+}
+
+int tp_pkcs12_certificate(const uint8_t *der, size_t length, const char *password, char **cert_pem, tp_error *error) {
+    *cert_pem = NULL;
+    if (!der || length == 0 || length > (1 << 20)) return tp_fail(error, "not a PKCS#12 container");
+    const unsigned char *p = der;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)length);
+    if (!p12) return tp_fail(error, "not a PKCS#12 container");
+    EVP_PKEY *key = NULL;
+    X509 *inside = NULL;
+    int ok = PKCS12_parse(p12, password ? password : "", &key, &inside, NULL) == 1 && inside;
+    PKCS12_free(p12);
+    EVP_PKEY_free(key);   // only the certificate is wanted; the key is freed (and cleared) at once
+    if (!ok) { X509_free(inside); return tp_fail_as(error, TP_WRONG_SECRET, "cannot open the container: wrong password or damaged file"); }
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio && PEM_write_bio_X509(bio, inside)) *cert_pem = bio_to_string(bio);
+    BIO_free(bio);
+    X509_free(inside);
+    return *cert_pem ? 1 : tp_fail(error, "cannot write the certificate");
 }

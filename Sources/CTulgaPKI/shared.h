@@ -10,6 +10,8 @@
 
 /// Writes the message (and OpenSSL's first queued reason) into *error; returns 0.
 TP_HIDDEN int tp_fail(tp_error *error, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/// As tp_fail, with a tp_failure kind the caller can act on.
+TP_HIDDEN int tp_fail_as(tp_error *error, int32_t kind, const char *format, ...) __attribute__((format(printf, 3, 4)));
 /// A certificate from PEM, or NULL.
 TP_HIDDEN X509 *tp_read_cert(const char *pem);
 /// SHA-1 of the subjectPublicKey bits (RFC 5280 key identifier, method 1).

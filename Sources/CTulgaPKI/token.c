@@ -205,7 +205,8 @@ int tp_token_open(const char *module_path, const char *label, const char *pin, t
     OPENSSL_cleanse(pin_hash, sizeof(pin_hash));
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
         tp_token_close(t);
-        return tp_fail(error, "the token refuses the PIN: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+        int32_t kind = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE ? TP_WRONG_SECRET : TP_FAILED;
+        return tp_fail_as(error, kind, "the token refuses the PIN: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
     }
     *out = t;
     return 1;
@@ -458,7 +459,7 @@ int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *la
     if (!ok) { X509_free(cert); return tp_fail(error, "cannot read the certificate's key"); }
     if (find(t, CKO_PRIVATE_KEY, id, NULL, 0) == CK_INVALID_HANDLE) {
         X509_free(cert);
-        return tp_fail(error, "the token holds no private key for this certificate: it was not issued for a key on this token");
+        return tp_fail_as(error, TP_NO_KEY, "the token holds no private key for this certificate: it was not issued for a key on this token");
     }
     unsigned char *value = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
     int value_length = i2d_X509(cert, &value), subject_length = i2d_X509_NAME(X509_get_subject_name(cert), &subject);
@@ -496,13 +497,86 @@ int tp_token_sign(tp_token *t, const uint8_t key_id[20], const uint8_t *message,
     *signature_length = 0;
     if (!t) return tp_fail(error, "no token session");
     CK_OBJECT_HANDLE key = find(t, CKO_PRIVATE_KEY, key_id, NULL, 0);
-    if (key == CK_INVALID_HANDLE) return tp_fail(error, "the token holds no private key for this certificate");
+    if (key == CK_INVALID_HANDLE) return tp_fail_as(error, TP_NO_KEY, "the token holds no private key for this certificate");
     CK_KEY_TYPE type = 0;
     CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
     if (p11(t->f->C_GetAttributeValue(t->session, key, &a, 1)) != CKR_OK || (type != CKK_RSA && type != CKK_EC)) {
         return tp_fail(error, "the token's key is neither RSA nor EC");
     }
     return token_sign(t, key, type == CKK_EC ? TP_EC_P256 : TP_RSA_2048, message, message_length, signature, signature_length, error);
+}
+
+/// Calls `each` for every object of `cls` whose CKA_LABEL starts with `prefix`, at most 256 of them;
+/// 0 when the token cannot be searched.
+static int each_labelled(tp_token *t, CK_OBJECT_CLASS cls, const char *prefix, int (*each)(tp_token *, CK_OBJECT_HANDLE, void *), void *context) {
+    CK_ATTRIBUTE query[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+    CK_OBJECT_HANDLE found[256];
+    CK_ULONG n = 0;
+    if (p11(t->f->C_FindObjectsInit(t->session, query, 1)) != CKR_OK) return 0;
+    CK_RV rv = p11(t->f->C_FindObjects(t->session, found, 256, &n));
+    p11(t->f->C_FindObjectsFinal(t->session));
+    if (rv != CKR_OK) return 0;
+    size_t prefix_length = strlen(prefix);
+    for (CK_ULONG i = 0; i < n; i++) {
+        unsigned char *label = NULL;
+        CK_ULONG length = 0;
+        if (!get_attribute(t, found[i], CKA_LABEL, &label, &length)) continue;   // no label: not ours
+        int matches = length >= prefix_length && memcmp(label, prefix, prefix_length) == 0;
+        free(label);
+        if (matches && !each(t, found[i], context)) return 0;
+    }
+    return 1;
+}
+
+typedef struct { BIO *bio; int32_t count; } certificate_list;
+
+static int append_certificate(tp_token *t, CK_OBJECT_HANDLE object, void *context) {
+    certificate_list *list = context;
+    unsigned char *value = NULL;
+    CK_ULONG length = 0;
+    if (!get_attribute(t, object, CKA_VALUE, &value, &length)) return 0;
+    const unsigned char *p = value;
+    X509 *cert = d2i_X509(NULL, &p, (long)length);
+    free(value);
+    int ok = cert && PEM_write_bio_X509(list->bio, cert);
+    X509_free(cert);
+    if (ok) list->count++;
+    return ok;
+}
+
+int tp_token_certificates(tp_token *t, const char *label_prefix, char **pem_bundle, int32_t *count, tp_error *error) {
+    *pem_bundle = NULL;
+    *count = 0;
+    if (!t || !label_prefix) return tp_fail(error, "no token session");
+    certificate_list list = {BIO_new(BIO_s_mem()), 0};
+    if (!list.bio) return tp_fail(error, "out of memory");
+    int ok = each_labelled(t, CKO_CERTIFICATE, label_prefix, append_certificate, &list);
+    if (ok) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(list.bio, &data);
+        *pem_bundle = n >= 0 ? malloc((size_t)n + 1) : NULL;
+        if (*pem_bundle) {
+            if (n > 0) memcpy(*pem_bundle, data, (size_t)n);
+            (*pem_bundle)[n] = 0;
+            *count = list.count;
+        }
+        ok = *pem_bundle != NULL;
+    }
+    BIO_free(list.bio);
+    return ok ? 1 : tp_fail(error, "cannot read the token's certificates");
+}
+
+static int count_object(tp_token *t, CK_OBJECT_HANDLE object, void *context) {
+    (void)t;
+    (void)object;
+    (*(int32_t *)context)++;
+    return 1;
+}
+
+int tp_token_key_count(tp_token *t, const char *label_prefix, int32_t *count, tp_error *error) {
+    *count = 0;
+    if (!t || !label_prefix) return tp_fail(error, "no token session");
+    return each_labelled(t, CKO_PRIVATE_KEY, label_prefix, count_object, count) ? 1 : tp_fail(error, "cannot list the token's keys");
 }
 
 int tp_token_delete(tp_token *t, const uint8_t key_id[20], tp_error *error) {

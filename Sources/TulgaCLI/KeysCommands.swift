@@ -4,8 +4,13 @@ import TulgaConfig
 import TulgaCore
 import TulgaFlow
 import TulgaIssuance
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TulgaKeyAgent
 import TulgaKeyStore
 import TulgaPKI
+import TulgaServer
 
 // MARK: - keys: the applicant's key store (NCALayer's role)
 
@@ -20,7 +25,7 @@ struct KeysCommand: AsyncParsableCommand {
             on standard input. 6 to 32 characters; Latin letters and digits required; upper case and @ # % & * ~ _ - . allowed
             (the national CA's rule, seed 004). Token PIN: $TULGA_TOKEN_PIN, the terminal, or standard input.
             """,
-        subcommands: [KeysGenerate.self, KeysInstall.self, KeysRenew.self, KeysSignChallenge.self])
+        subcommands: [KeysGenerate.self, KeysInstall.self, KeysRenew.self, KeysSignChallenge.self, KeysAgent.self])
 }
 
 /// Where the keys live, as options.
@@ -250,4 +255,62 @@ struct KeysSignChallenge: AsyncParsableCommand {
         do { print(try keyStore.signSignIn(challenge: challenge, audience: audience, certificatePEM: pem).base64EncodedString()) }
         catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
     }
+}
+
+struct KeysAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the local key agent (NCALayer's role): the applicant's page asks it over a WebSocket on 127.0.0.1 to make keys, install certificates and sign in.",
+        discussion: """
+            Listens on ws://127.0.0.1:PORT/ only. Refuses the upgrade (403) unless the page's Origin is exactly one of --origin \
+            (a missing Origin too); other paths get 404 and plain HTTP 426. Text frames of one JSON request each, at most 64 KiB \
+            (larger: too_large, then closed); binary frames close the connection (1003). One key store operation at a time: \
+            a second request waits for the first. generate never makes keys over keys the storage holds (keys_exist).
+            Passwords and token PINs never cross the socket: $TULGA_KEY_PASSWORD / $TULGA_TOKEN_PIN, else asked at this terminal \
+            for each operation that needs one, naming the method and the page's origin. Anyone on this machine who can reach \
+            the port can ask: with the password in the environment, only run it for a test.
+            The protocol (methods, fields, codes) is in README, "The key agent". SIGINT or SIGTERM stop it.
+            """)
+    @Option(help: "Port on 127.0.0.1 (0: any free port, printed at start).") var port = AgentLimits.defaultPort
+    @Option(name: .customLong("origin"), help: "A page origin allowed to connect, exactly as the browser sends it (repeatable; default \(AgentLimits.defaultOrigin)).")
+    var origins: [String] = []
+    @OptionGroup var storage: StorageOptions
+    @Flag(help: "Print the listening address as one JSON object (url, port, origins, storage), and log JSON lines.") var json = false
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port is 0 to 65535") }
+        for origin in origins {
+            do { try AgentOrigins.check(origin) } catch { throw ValidationError("--origin: \(error.reason)") }
+        }
+    }
+
+    func run() async throws {
+        (json ? LogFormat.json : LogFormat.automatic(isTerminal: isatty(STDERR_FILENO) == 1)).bootstrap()
+        let logger = Logger(label: "tulga.agent")
+        let allowed = origins.isEmpty ? [AgentLimits.defaultOrigin] : origins
+        let place: AgentStorage = storage.folder.map { .folder($0) } ?? .token(module: storage.tokenModule ?? "", label: storage.tokenLabel ?? "")
+        // Asked at the terminal (not echoed) when the environment has none; never read from a pipe.
+        let ask: AgentSecrets.Prompt = { (text: String) -> String? in getpass(text).map { String(cString: $0) } }
+        let prompt = isatty(STDIN_FILENO) == 1 ? ask : nil
+        let agent = KeyAgent(storage: place, secrets: AgentSecrets(environment: ProcessInfo.processInfo.environment, prompt: prompt))
+        let server: KeyAgentServer
+        do { server = try await KeyAgentServer.bind(agent: agent, port: port, origins: allowed, logger: logger) }
+        catch { throw fail("cannot listen on 127.0.0.1:\(port): \(error)") }
+        let url = "ws://127.0.0.1:\(server.port)/"
+        if json {
+            let line = try JSONSerialization.data(withJSONObject: ["url": url, "port": server.port, "origins": allowed, "storage": place.kind.rawValue] as [String: Any],
+                                                  options: [.sortedKeys, .withoutEscapingSlashes])
+            FileHandle.standardOutput.write(line + Data("\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(Data("tulga key agent on \(url) for \(allowed.joined(separator: ", ")) (\(place.kind.rawValue) storage)\n".utf8))
+        }
+        let group = ServiceGroup(configuration: .init(services: [AgentService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do { try await group.run() } catch { throw fail("the agent stopped: \(error)") }
+    }
+}
+
+/// The agent's server as a service: it stops on SIGTERM or SIGINT.
+struct AgentService: Service {
+    let server: KeyAgentServer
+    func run() async throws { try await cancelWhenGracefulShutdown { try await server.run() } }
 }

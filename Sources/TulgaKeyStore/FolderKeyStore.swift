@@ -121,7 +121,7 @@ public struct FolderKeyStore: KeyStore {
                 continue
             }
             guard let sealed = FileManager.default.contents(atPath: pendingPath(cert.keyID)) else {
-                throw KeyError(.keyStore, "no pending key in \(pendingDirectory) for the \(purpose.rawValue) certificate (key id \(cert.keyID))")
+                throw KeyError(.noKey, "no pending key in \(pendingDirectory) for the \(purpose.rawValue) certificate (key id \(cert.keyID))")
             }
             let sealedText = String(decoding: sealed, as: UTF8.self)
             guard sealedText.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----") else {
@@ -140,8 +140,7 @@ public struct FolderKeyStore: KeyStore {
                                       Self.iterations, &der, &length, &error)
             defer { tp_free(der) }
             guard ok == 1, let der else {
-                let reason = message(error)
-                throw reason.contains("wrong password") ? KeyError(.password, "the key password does not open the pending key") : PKIError(reason)
+                throw error.kind == Int32(TP_WRONG_SECRET.rawValue) ? KeyError(.password, "the key password does not open the pending key") : PKIError(message(error))
             }
             containers.append((path, Data(bytes: der, count: length), cert.keyID))
         }
@@ -158,7 +157,7 @@ public struct FolderKeyStore: KeyStore {
         let cert = try IssuedCertificate(pem: certificatePEM)
         let paths = KeyPurpose.allCases.map { (directory as NSString).appendingPathComponent($0.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm)) }
         guard let path = paths.first(where: { FileManager.default.fileExists(atPath: $0) }), let container = FileManager.default.contents(atPath: path) else {
-            throw KeyError(.keyStore, "no container for certificate \(cert.serialHex) in \(directory)")
+            throw KeyError(.noKey, "no container for certificate \(cert.serialHex) in \(directory)")
         }
         var signature: UnsafeMutablePointer<UInt8>?
         var length = 0
@@ -171,9 +170,57 @@ public struct FolderKeyStore: KeyStore {
         }
         defer { tp_free(signature) }
         guard ok == 1, let signature else {
-            let reason = TulgaKeyStore.message(error)
-            throw reason.contains("wrong password") ? KeyError(.password, "the password does not open \(path)") : KeyError(.keyStore, reason)
+            throw error.kind == Int32(TP_WRONG_SECRET.rawValue) ? KeyError(.password, "the password does not open \(path)") : KeyError(.keyStore, TulgaKeyStore.message(error))
         }
         return Data(bytes: signature, count: length)
+    }
+
+    /// The folder's files, or `.keyStore` when it cannot be listed.
+    func files(in folder: String) throws -> [String] {
+        do { return try FileManager.default.contentsOfDirectory(atPath: folder) } catch { throw KeyError(.keyStore, "cannot list \(folder)") }
+    }
+
+    /// Pending keys (`pending/*.key`) or containers (`*.p12`).
+    public func holdsKeys() throws -> Bool { Self.holdsKeys(in: directory) }
+
+    /// Whether `directory` holds pending keys (`pending/*.key`) or containers (`*.p12`); a folder
+    /// that is missing or cannot be listed holds none. Needs no password.
+    ///
+    /// - Parameter directory: the key folder.
+    public static func holdsKeys(in directory: String) -> Bool {
+        let pending = (directory as NSString).appendingPathComponent("pending")
+        return names(in: pending).contains { $0.hasSuffix(".key") } || names(in: directory).contains { $0.hasSuffix(".p12") }
+    }
+
+    /// Whether `directory` holds an AUTH container (`AUTH_*.p12`). Needs no password.
+    ///
+    /// - Parameter directory: the key folder.
+    public static func holdsAuthenticationContainer(in directory: String) -> Bool {
+        names(in: directory).contains { $0.hasPrefix("AUTH_") && $0.hasSuffix(".p12") }
+    }
+
+    static func names(in folder: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] }
+
+    /// Read from the `AUTH_*.p12` containers, opened with the containers' password.
+    public func authenticationCertificate() throws -> String {
+        var pems: [String] = []
+        for name in try files(in: directory) where name.hasPrefix("AUTH_") && name.hasSuffix(".p12") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            // Containers are a few KiB; anything past 1 MiB is not one of ours and is not read.
+            guard let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size <= 1 << 20,
+                  let container = FileManager.default.contents(atPath: path) else { continue }
+            var pem: UnsafeMutablePointer<CChar>?
+            var error = tp_error()
+            let ok = container.withUnsafeBytes { bytes in
+                tp_pkcs12_certificate(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, containerPassword, &pem, &error)
+            }
+            defer { tp_free(pem) }
+            guard ok == 1, let pem else {
+                if error.kind == Int32(TP_WRONG_SECRET.rawValue) { throw KeyError(.password, "the password does not open \(path)") }
+                continue   // a damaged file is no certificate
+            }
+            pems.append(String(cString: pem))
+        }
+        return try newestAuthentication(pems, in: directory)
     }
 }

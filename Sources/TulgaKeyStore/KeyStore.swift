@@ -39,7 +39,8 @@ public protocol KeyStore: Sendable {
     ///   - certificates: the issued certificates, PEM, by purpose.
     ///   - chainPEM: the issuing and root CA certificates, PEM.
     /// - Returns: What was written: container paths, or token object labels.
-    /// - Throws: ``KeyError`` `.keyStore` when no pending key matches a certificate; others as the storage says.
+    /// - Throws: ``KeyError`` `.noKey` when no pending key matches a certificate, `.password` for a wrong
+    ///   password or PIN; `.invalidRequest` for a certificate that cannot be read; others as the storage says.
     func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String]
     /// Signs `message` (SHA-256) with the installed key `certificatePEM` certifies: the holder's
     /// proof a renewal needs (``HolderProof``).
@@ -48,9 +49,37 @@ public protocol KeyStore: Sendable {
     ///   - message: what to sign.
     ///   - certificatePEM: the certificate of the key to sign with.
     /// - Returns: The signature: PKCS#1 v1.5 for RSA, DER ECDSA for P-256.
-    /// - Throws: ``KeyError`` `.keyStore` when the store holds no such key, `.password` for a wrong password,
+    /// - Throws: ``KeyError`` `.noKey` when the store holds no such key, `.password` for a wrong password or PIN,
     ///   `.token` when the token refuses.
     func sign(_ message: Data, certificatePEM: String) throws -> Data
+    /// Whether the store holds key pairs of ours already, pending or installed: the key agent's
+    /// `generate` refuses to make more over them.
+    ///
+    /// - Throws: ``KeyError`` `.keyStore` or `.token` when the storage cannot be read, `.password` for a wrong PIN.
+    func holdsKeys() throws -> Bool
+    /// The installed AUTH certificate, PEM: the one valid from the latest date when a renewal left
+    /// several. The key agent signs in with it.
+    ///
+    /// - Returns: The certificate, PEM.
+    /// - Throws: ``KeyError`` `.noKey` when none is installed, `.password` for a wrong password or PIN,
+    ///   `.keyStore` or `.token` when the storage cannot be read.
+    func authenticationCertificate() throws -> String
+}
+
+/// The newest AUTH certificate of `pems` (latest start of validity, then the larger serial), or `.noKey`.
+func newestAuthentication(_ pems: [String], in place: String) throws -> String {
+    let certificates = pems.compactMap { try? IssuedCertificate(pem: $0) }.filter(\.isAuthentication)
+    let newest = certificates.max { ($0.notValidBefore, $0.serialHex.count, $0.serialHex) < ($1.notValidBefore, $1.serialHex.count, $1.serialHex) }
+    guard let newest else { throw KeyError(.noKey, "no AUTH certificate is installed in \(place)") }
+    return newest.pem
+}
+
+/// Splits a PEM text into its certificates.
+func certificatePEMs(_ bundle: String) -> [String] {
+    let end = "-----END CERTIFICATE-----"
+    return bundle.components(separatedBy: end).dropLast().compactMap { part in
+        part.range(of: "-----BEGIN CERTIFICATE-----").map { String(part[$0.lowerBound...]) + end + "\n" }
+    }
 }
 
 /// The subject an applicant's request carries; the CA replaces it with the registry's.

@@ -31,9 +31,18 @@ public struct TokenKeyStore: KeyStore {
     func session<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         var token: OpaquePointer?
         var error = tp_error()
-        guard tp_token_open(module, label, pin, &token, &error) == 1, let token else { throw KeyError(.token, message(error)) }
+        guard tp_token_open(module, label, pin, &token, &error) == 1, let token else { throw Self.refusal(error) }
         defer { tp_token_close(token) }
         return try body(token)
+    }
+
+    /// A token's refusal as a ``KeyError``: `.password` for a wrong PIN, `.noKey` for a missing key, else `.token`.
+    static func refusal(_ error: tp_error) -> KeyError {
+        switch error.kind {
+        case Int32(TP_WRONG_SECRET.rawValue): KeyError(.password, message(error))
+        case Int32(TP_NO_KEY.rawValue): KeyError(.noKey, message(error))
+        default: KeyError(.token, message(error))
+        }
     }
 
     public func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest] {
@@ -71,7 +80,7 @@ public struct TokenKeyStore: KeyStore {
                 tp_token_sign(token, id, m.bindMemory(to: UInt8.self).baseAddress, m.count, &signature, &length, &error)
             }
             defer { tp_free(signature) }
-            guard ok == 1, let signature else { throw KeyError(.token, TulgaKeyStore.message(error)) }
+            guard ok == 1, let signature else { throw Self.refusal(error) }
             return Data(bytes: signature, count: length)
         }
     }
@@ -85,10 +94,33 @@ public struct TokenKeyStore: KeyStore {
             try certs.map { purpose, cert in
                 var error = tp_error()
                 let name = purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm)
-                guard tp_token_store_certificate(token, cert.pem, name, &error) == 1 else { throw KeyError(.keyStore, message(error)) }
+                guard tp_token_store_certificate(token, cert.pem, name, &error) == 1 else { throw Self.refusal(error) }
                 return "token \(label): \(name) (id \(cert.keyID))"
             }
         }
+    }
+
+    /// Private keys labelled `tulga AUTH` or `tulga SIGN` (the labels ``generate(iin:algorithm:)`` gives).
+    public func holdsKeys() throws -> Bool {
+        try session { token in
+            var count: Int32 = 0
+            var error = tp_error()
+            guard tp_token_key_count(token, "tulga ", &count, &error) == 1 else { throw Self.refusal(error) }
+            return count > 0
+        }
+    }
+
+    /// Read from the certificate objects labelled `AUTH_…` (the labels ``install(_:chainPEM:)`` gives).
+    public func authenticationCertificate() throws -> String {
+        let bundle: String = try session { token in
+            var pems: UnsafeMutablePointer<CChar>?
+            var count: Int32 = 0
+            var error = tp_error()
+            defer { tp_free(pems) }
+            guard tp_token_certificates(token, "AUTH_", &pems, &count, &error) == 1, let pems else { throw Self.refusal(error) }
+            return String(cString: pems)
+        }
+        return try newestAuthentication(certificatePEMs(bundle), in: "token \(label)")
     }
 
     /// For audits: asks the token for the secret value of the private key `keyID`.

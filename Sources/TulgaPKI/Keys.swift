@@ -3,16 +3,20 @@ import CTulgaPKI
 
 /// Codes of refusals about keys, requests and containers, on either side.
 public enum KeyErrorCode: String, ErrorCode {
-    /// The container or key password breaks ``ContainerPassword``'s rules, or the two entries differ (422).
+    /// The container or key password breaks ``ContainerPassword``'s rules, or the two entries differ;
+    /// or a key store's password or token PIN is wrong (422).
     case password
     /// A certificate request that cannot be read, or whose signature does not verify (422).
     case invalidRequest = "invalid_request"
     /// A key the CA does not certify: RSA below 2048 bits, a curve other than P-256 (422).
     case weakKey = "weak_key"
-    /// The PKCS#11 module or token refuses: not loadable, no such token, wrong or locked PIN (422).
+    /// The PKCS#11 module or token refuses: not loadable, no such token, a locked PIN (422). A wrong PIN is `.password`.
     case token
-    /// The key store's folder cannot be used, or holds no pending key for a certificate (422).
+    /// The key store's folder cannot be used (422).
     case keyStore = "key_store"
+    /// The key store holds no key (or certificate) for what was asked: no pending key for a
+    /// certificate, no container to sign with, no installed AUTH certificate (422).
+    case noKey = "no_key"
     /// A certificate not signed by this service's issuing CA, or whose extensions cannot be read (422).
     case untrusted = "certificate_untrusted"
 

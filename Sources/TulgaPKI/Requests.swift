@@ -78,8 +78,12 @@ public struct IssuedCertificate: Sendable, Hashable {
     public let keyID: String
     /// The key's algorithm.
     public let algorithm: KeyAlgorithm
+    /// The start of validity.
+    public let notValidBefore: Date
     /// The end of validity.
     public let notValidAfter: Date
+    /// An AUTH certificate as the CA issues them: extendedKeyUsage clientAuth, no nonRepudiation.
+    public let isAuthentication: Bool
 
     /// Reads a certificate.
     ///
@@ -96,6 +100,8 @@ public struct IssuedCertificate: Sendable, Hashable {
         let bytes = cert.serialNumber.bytes.drop { $0 == 0 }
         serialHex = bytes.isEmpty ? "0" : bytes.map { String(format: "%02X", $0) }.joined()
         keyID = Insecure.SHA1.hash(data: Array(cert.publicKey.subjectPublicKeyInfoBytes)).map { String(format: "%02x", $0) }.joined()
-        notValidAfter = cert.notValidAfter
+        (notValidBefore, notValidAfter) = (cert.notValidBefore, cert.notValidAfter)
+        let eku = try? cert.extensions.extendedKeyUsage, usage = try? cert.extensions.keyUsage
+        isAuthentication = (eku?.contains(.clientAuth) ?? false) && !(usage?.nonRepudiation ?? false)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 
 /// `tulga serve` as an operator runs it: its log lines and its probes, over a real socket.
 @Suite("tulga serve: JSON log lines and the probes")
@@ -16,17 +17,7 @@ struct ServeLogTests {
     }
 
     /// curl's standard output (`-s` added).
-    static func curl(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func curl(_ args: [String]) throws -> String { try TulgaTestSupport.curl(args) }
 
     @Test("--log-format json: every line on standard error is one object with time, level, label, message; an unknown TULGA_LOG_FORMAT is refused")
     func jsonLines() throws {

@@ -305,7 +305,7 @@ struct FlowTests {
         try await v.person(iin)
         let app = try await v.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try v.requests(v.keyStore("mine"), iin: iin), caller: systemA)
         let certs = try await v.service.install(app.number, caller: systemA)
-        #expect(throws: KeyError(.keyStore, "")) { _ = try other.install(certs.byPurpose, chainPEM: certs.chain) }
+        #expect(throws: KeyError(.noKey, "")) { _ = try other.install(certs.byPurpose, chainPEM: certs.chain) }
         // A wrong key password opens nothing and writes nothing.
         let mine = try FolderKeyStore(directory: v.dir + "/applicant/mine", password: "Wrong12@x")
         #expect(throws: KeyError(.password, "")) { _ = try mine.install(certs.byPurpose, chainPEM: certs.chain) }

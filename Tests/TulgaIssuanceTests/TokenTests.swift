@@ -125,7 +125,7 @@ struct TokenTests {
         #expect(tp_public_key_id(made[0].pem, &id, &error) == 1)
         try token.store.session { outer in
             // A second open while the token is logged in must still bring the right PIN.
-            #expect(throws: KeyError(.token, "")) {
+            #expect(throws: KeyError(.password, "")) {
                 _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "999999").sign(Data([1]), certificatePEM: certs.auth)
             }
             // A second open and close of the same module while the first session is in use.
@@ -155,7 +155,7 @@ struct TokenTests {
     @Test("a Treasury-Client participant's keys on a token are accepted; refusals from the token are named")
     func refusals() async throws {
         let token = try SoftToken.make("tulga-refusals")
-        #expect(throws: KeyError(.token, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "654321").generate(iin: World.iin(62), algorithm: .p256) }
+        #expect(throws: KeyError(.password, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "654321").generate(iin: World.iin(62), algorithm: .p256) }
         #expect(throws: KeyError(.token, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: "no-such-token", pin: "123456").generate(iin: World.iin(62), algorithm: .p256) }
         #expect(throws: KeyError(.token, "")) { _ = try TokenKeyStore(module: "/nonexistent/module.so", label: "x", pin: "123456").generate(iin: World.iin(62), algorithm: .p256) }
         // A certificate for a key not on this token is refused.
@@ -164,7 +164,7 @@ struct TokenTests {
         try await w.person(iin)
         let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(w.keyStore("folder"), iin: iin), caller: systemA)
         let certs = try await w.service.install(app.number, caller: systemA)
-        #expect(throws: KeyError(.keyStore, "")) { _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain) }
+        #expect(throws: KeyError(.noKey, "")) { _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain) }
         await w.close()
     }
 

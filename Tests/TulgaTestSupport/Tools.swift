@@ -27,3 +27,19 @@ public func openssl(_ args: [String], stdin: String? = nil) throws -> (status: I
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Runs the real `curl -s` and returns its standard output.
+///
+/// - Parameter args: the arguments after `curl -s`.
+/// - Returns: What curl printed on standard output.
+public func curl(_ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    p.arguments = ["-s"] + args
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}

@@ -13,7 +13,12 @@
 extern "C" {
 #endif
 
-typedef struct { char message[512]; } tp_error;
+/// Why a call failed, where a caller acts on it (a wrong password is the user's to retype; a missing
+/// key is not): TP_FAILED for everything else.
+typedef enum { TP_FAILED = 0, TP_WRONG_SECRET = 1, TP_NO_KEY = 2 } tp_failure;
+
+/// A failure: the message in words and its tp_failure kind.
+typedef struct { char message[512]; int32_t kind; } tp_error;
 
 /// A subject attribute: a short name or dotted OID ("CN", "2.5.4.4", ...) and a UTF-8 value.
 typedef struct { const char *field; const char *value; } tp_name_entry;
@@ -81,6 +86,10 @@ int tp_pkcs12_sealed(const char *encrypted_key_pem, const char *key_password, co
 int tp_pkcs12_sign(const uint8_t *der, size_t length, const char *password, const char *cert_pem, const uint8_t *message,
                    size_t message_length, uint8_t **signature, size_t *signature_length, tp_error *error);
 
+/// The certificate of a PKCS#12 container opened with `password` (PEM in *cert_pem); a wrong
+/// password fails as TP_WRONG_SECRET.
+int tp_pkcs12_certificate(const uint8_t *der, size_t length, const char *password, char **cert_pem, tp_error *error);
+
 /// A request's key: *type is TP_RSA_2048 for any RSA key, TP_EC_P256 for P-256, 2 for anything else; *bits its size.
 int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *error);
 
@@ -120,6 +129,11 @@ int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error);
 /// Signs `message` (SHA-256; PKCS#1 v1.5 or DER ECDSA) on the token with the private key `key_id`.
 int tp_token_sign(tp_token *token, const uint8_t key_id[20], const uint8_t *message, size_t message_length, uint8_t **signature,
                   size_t *signature_length, tp_error *error);
+/// Every certificate object whose CKA_LABEL starts with `label_prefix`, as one PEM text (*pem_bundle,
+/// empty when none), and how many (*count).
+int tp_token_certificates(tp_token *token, const char *label_prefix, char **pem_bundle, int32_t *count, tp_error *error);
+/// How many private keys have a CKA_LABEL starting with `label_prefix`.
+int tp_token_key_count(tp_token *token, const char *label_prefix, int32_t *count, tp_error *error);
 /// Destroys the key pair (and any certificate) with `key_id`; a key never certified is removed this way.
 int tp_token_delete(tp_token *token, const uint8_t key_id[20], tp_error *error);
 /// For audits: tries to read the secret value of the private key with `key_id`. Returns 1 when the

@@ -1,0 +1,178 @@
+public import Foundation
+public import TulgaKeyStore
+public import TulgaPKI
+import TulgaCore
+
+/// Where the agent's keys live: fixed when it starts, as `--folder` or `--token-module` with `--token-label`.
+public enum AgentStorage: Sendable, Equatable {
+    /// A key folder («Персональный компьютер»).
+    case folder(String)
+    /// A PKCS#11 token.
+    case token(module: String, label: String)
+
+    /// Folder or token.
+    public var kind: KeyStorageKind {
+        if case .folder = self { return .folder }
+        return .token
+    }
+}
+
+/// Passwords and token PINs, as the agent gets them: from `$TULGA_KEY_PASSWORD` / `$TULGA_TOKEN_PIN`
+/// when set, else asked at the agent's own terminal. Never from the page, never logged.
+///
+/// ```swift
+/// let secrets = AgentSecrets(environment: ProcessInfo.processInfo.environment, prompt: { getpass($0).map { String(cString: $0) } })
+/// ```
+public struct AgentSecrets: Sendable {
+    /// Asks at the terminal without echo; `nil` when nothing could be read.
+    public typealias Prompt = @Sendable (String) -> String?
+
+    let environment: [String: String]
+    let prompt: Prompt?
+
+    /// Secrets from `environment`, else from `prompt`.
+    ///
+    /// - Parameters:
+    ///   - environment: the process environment (only `TULGA_KEY_PASSWORD` and `TULGA_TOKEN_PIN` are read).
+    ///   - prompt: how to ask at the terminal; `nil` when the agent has none.
+    public init(environment: [String: String], prompt: Prompt?) {
+        self.environment = environment.filter { ["TULGA_KEY_PASSWORD", "TULGA_TOKEN_PIN"].contains($0.key) && !$0.value.isEmpty }
+        self.prompt = prompt
+    }
+
+    /// The key password; a new one is asked twice at the terminal and checked (``ContainerPassword``).
+    func keyPassword(new: Bool, context: String) throws(AgentError) -> String {
+        if let value = environment["TULGA_KEY_PASSWORD"] { return value }
+        let first = try ask(new ? "Новый пароль ключей (\(context)): " : "Пароль ключей (\(context)): ", variable: "TULGA_KEY_PASSWORD")
+        guard new else { return first }
+        let second = try ask("Повторите пароль: ", variable: "TULGA_KEY_PASSWORD")
+        do { try ContainerPassword.check(first, repeated: second) } catch { throw AgentError(.password, error.reason) }
+        return first
+    }
+
+    /// The token's user PIN.
+    func tokenPIN(context: String) throws(AgentError) -> String {
+        if let value = environment["TULGA_TOKEN_PIN"] { return value }
+        return try ask("PIN токена (\(context)): ", variable: "TULGA_TOKEN_PIN")
+    }
+
+    func ask(_ text: String, variable: String) throws(AgentError) -> String {
+        guard let prompt else { throw AgentError(.password, "no password given: the agent has no terminal to ask at and $\(variable) is not set") }
+        guard let entered = prompt(text), !entered.isEmpty else { throw AgentError(.password, "no password was entered at the agent's terminal") }
+        return entered
+    }
+}
+
+/// The agent's operations over its key store, one at a time (key stores are not concurrent): a
+/// second request waits for the first to finish. Passwords are asked only when an operation needs them.
+///
+/// ```swift
+/// let agent = KeyAgent(storage: .folder("~/keys"), secrets: secrets)
+/// let reply = await agent.answer(Data(#"{"id":1,"method":"hello"}"#.utf8), origin: "http://127.0.0.1:8080")
+/// reply.answer   // {"id":1,"result":{"agent":"tulga","protocol":1,"storage":"folder"}}
+/// ```
+public final class KeyAgent: Sendable {
+    /// Where the keys live.
+    public let storage: AgentStorage
+    let secrets: AgentSecrets
+    /// Every key store operation runs here, in order, off the cooperative threads (they block on
+    /// OpenSSL, the token and the terminal).
+    let queue = DispatchQueue(label: "tulga.key-agent.store")
+
+    /// An agent over `storage`.
+    ///
+    /// - Parameters:
+    ///   - storage: the folder or token.
+    ///   - secrets: where passwords and PINs come from.
+    public init(storage: AgentStorage, secrets: AgentSecrets) { (self.storage, self.secrets) = (storage, secrets) }
+
+    /// The answer to one message, and what to log of it (the method and the outcome's code; never params).
+    public struct Reply: Sendable {
+        /// The JSON answer.
+        public let answer: Data
+        /// The method, when the request could be read.
+        public let method: String?
+        /// The error code, or `nil` for a result.
+        public let code: AgentErrorCode?
+    }
+
+    /// Answers one text message from a page at `origin`.
+    ///
+    /// - Parameters:
+    ///   - message: the message's bytes.
+    ///   - origin: the page's origin (named in the terminal's prompts).
+    /// - Returns: The answer to send and what to log.
+    public func answer(_ message: Data, origin: String) async -> Reply {
+        let request: AgentRequest
+        switch AgentRequest.read(message) {
+        case .success(let read): request = read
+        case .failure(let refusal): return Reply(answer: refusal.answer, method: nil, code: refusal.error.code)
+        }
+        let method = request.call.method
+        if request.call == .hello { return Reply(answer: AgentAnswer.result(id: request.id, AgentAnswer.hello(storage: storage.kind)), method: method, code: nil) }
+        do {
+            let result = try await serially { try self.perform(request.call, context: "\(method), \(origin)") }
+            return Reply(answer: AgentAnswer.result(id: request.id, result), method: method, code: nil)
+        } catch {
+            let refusal = agentError(error)
+            return Reply(answer: AgentAnswer.error(id: request.id, refusal), method: method, code: refusal.code)
+        }
+    }
+
+    /// Runs `body` on the store's queue after every operation before it.
+    func serially<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// One operation, on the queue. `context` names it and the page in the terminal's prompts.
+    func perform(_ call: AgentCall, context: String) throws -> [String: JSONValue] {
+        switch call {
+        case .hello:
+            return AgentAnswer.hello(storage: storage.kind)
+        case .generate(let iin, let algorithm):
+            // Checked before the password is asked, where the folder can say without it.
+            if case .folder(let directory) = storage, FolderKeyStore.holdsKeys(in: directory) { throw Self.keysExist(storage) }
+            let store = try open(newPassword: true, context: context)
+            if try store.holdsKeys() { throw Self.keysExist(storage) }
+            return AgentAnswer.generated(try store.generate(iin: iin, algorithm: algorithm))
+        case .install(let certificates, let chain):
+            if case .folder(let directory) = storage, !FolderKeyStore.holdsKeys(in: directory) {
+                throw AgentError(.noKeys, "no keys in \(directory) to install certificates for: generate them first")
+            }
+            let store = try open(newPassword: false, context: context)
+            let lines: [String]
+            do { lines = try store.install(certificates, chainPEM: chain) } catch let e as KeyError where e.code == .noKey {
+                // Keys there, but none for this certificate: it was issued for other keys.
+                throw AgentError(try store.holdsKeys() ? .certificate : .noKeys, e.reason)
+            }
+            return AgentAnswer.installed(storage.kind == .folder ? lines.map { ($0 as NSString).lastPathComponent } : lines)
+        case .signIn(let challenge, let audience):
+            if case .folder(let directory) = storage, !FolderKeyStore.holdsAuthenticationContainer(in: directory) {
+                throw AgentError(.noKeys, "no AUTH container in \(directory): install the certificates first")
+            }
+            let store = try open(newPassword: false, context: context)
+            let certificate = try store.authenticationCertificate()
+            let signature = try store.signSignIn(challenge: challenge, audience: audience, certificatePEM: certificate)
+            return AgentAnswer.signedIn(certificate: certificate, signature: signature)
+        }
+    }
+
+    static func keysExist(_ storage: AgentStorage) -> AgentError {
+        switch storage {
+        case .folder(let directory): AgentError(.keysExist, "\(directory) holds keys already: generate makes no keys over them (use another folder)")
+        case .token(_, let label): AgentError(.keysExist, "token \(label) holds tulga keys already: generate makes no keys over them")
+        }
+    }
+
+    /// The store, with the password or PIN asked now. The containers keep the keys' password.
+    func open(newPassword: Bool, context: String) throws -> any KeyStore {
+        switch storage {
+        case .folder(let directory):
+            return try FolderKeyStore(directory: directory, password: try secrets.keyPassword(new: newPassword, context: context))
+        case .token(let module, let label):
+            return TokenKeyStore(module: module, label: label, pin: try secrets.tokenPIN(context: context))
+        }
+    }
+}
