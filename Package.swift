@@ -174,7 +174,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy", "TulgaIdentity",
                 "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaDigitalID", "TulgaAPIKeys",
-                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail",
+                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail", "TulgaDocument", "TulgaMRZ",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -38,7 +38,8 @@ extension IssuanceService {
     /// - Returns: The application: `issued`, `signing` (CA down), or `identified` awaiting approvals.
     /// - Throws: ``MailAddressError`` `.invalid` for a malformed e-mail address (checked first);
     ///   ``IssuanceError`` naming the missing step: `.invalidIdentity` for a bad IIN or BIN,
-    ///   `.agreement`, `.tokenRequired`, `.code` (no fresh confirmation through this caller), `.digitalID`, `.consent`, `.register`, `.pin`,
+    ///   `.agreement`, `.tokenRequired`, `.code` (no fresh confirmation through this caller), `.digitalID`, `.documentStep` (the
+    ///   identity-document step not done while the policy requires it), `.consent`, `.register`, `.pin`,
     ///   `.activeApplication`;
     ///   ``StorageError`` and ``DatabaseFailure`` for failures on our side.
     public func applyRemote(iin: String, pin: String, agreement: String?, template: Template = .individual, requests: KeyRequests,
@@ -63,6 +64,9 @@ extension IssuanceService {
         guard confirmed else { throw IssuanceError(.code, "confirm the phone with an SMS code first") }
         guard let id = try await digitalIDs.record(iin), id.status == .active else {
             throw IssuanceError(.digitalID, "a remote application needs an active Digital ID")
+        }
+        if documentStepRequired, id.documentState != .done {
+            throw IssuanceError(.documentStep, "the Digital ID's identity-document step is \(id.documentState.rawValue): photograph the ID card or passport and confirm its data first")
         }
         guard try await digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) != nil else {
             throw IssuanceError(.consent, "grant the CA service consent to your identity data first")
