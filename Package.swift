@@ -200,6 +200,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaConfig", "TulgaFlow", "TulgaFace", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy",
                 "TulgaModeration", "TulgaIssuance", "TulgaAPIKeys", "TulgaIdentity", "TulgaCrypto", "TulgaPKI", "TulgaLegalEntities",
+                "TulgaDocument", "TulgaDigitalID",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),

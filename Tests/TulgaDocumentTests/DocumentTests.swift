@@ -6,40 +6,8 @@ import TulgaFace
 import TulgaMRZ
 import TulgaTestSupport
 
-/// Documents made by scripts/render-document into a temporary folder: never committed.
-enum Generated {
-    struct Document: Decodable {
-        let kind: String
-        let files: [String]
-        let mrz: [String]
-        let iin: String
-    }
-
-    /// The day ManualClock starts on, so generated expiry dates agree with the reader's today.
-    static let today = "2027-01-15"
-
-    /// Renders one document; `clean` leaves out the camera's degradation.
-    static func render(_ kind: String, variant: String = "normal", seed: Int = 1, clean: Bool = false) throws -> Document {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-documents-\(UUID())").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [RepositoryPaths.root + "/scripts/render-document", "--kind", kind, "--out", out, "--seed", String(seed),
-                             "--variant", variant, "--today", today, "--faces", RepositoryPaths.shared + "/faces"] + (clean ? ["--clean"] : [])
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let path = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, !path.isEmpty else { throw FaceError(.invalidArgument, "render-document failed") }
-        return try JSONDecoder().decode(Document.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
-
+extension Generated {
     static func photos(_ document: Document) throws -> [Image] { try document.files.map { try Image(contentsOf: $0) } }
-
-    static func remove(_ document: Document) {
-        if let first = document.files.first { try? FileManager.default.removeItem(atPath: (first as NSString).deletingLastPathComponent) }
-    }
 }
 
 /// A reader: YuNet, SFace, Tesseract, and the manual clock's today.

@@ -87,6 +87,13 @@ public struct DocumentRefusal: Sendable, Hashable, Codable {
     public var code: String
     /// The rule in words.
     public var reason: String
+
+    /// Creates a refusal.
+    ///
+    /// - Parameters:
+    ///   - code: the stable code.
+    ///   - reason: the rule in words.
+    public init(code: String, reason: String) { (self.code, self.reason) = (code, reason) }
 }
 
 /// One document read from its photos for the step: what the applicant confirms, every check, the
