@@ -289,7 +289,7 @@ let package = Package(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaFlow", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaRegistry", "TulgaCore", "TulgaModeration",
-                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail",
+                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail", "TulgaMRZ", "TulgaDocument",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -306,7 +306,7 @@ let package = Package(
                 "TulgaTestSupport",
                 "TulgaServer", "TulgaConfig", "TulgaFlow", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy",
                 "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaPKI", "TulgaKeyStore",
-                "TulgaLegalEntities", "TulgaMail",
+                "TulgaLegalEntities", "TulgaMail", "TulgaDigitalID",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

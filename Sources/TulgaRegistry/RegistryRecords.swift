@@ -133,6 +133,22 @@ public struct RegistryPerson: Sendable, Hashable {
     public var latin: LatinNames? = nil
     /// The passport's number, when recorded.
     public var passportNumber: String? = nil
+
+    /// Creates a person value.
+    ///
+    /// - Parameters:
+    ///   - surname: the family name.
+    ///   - givenName: the given name.
+    ///   - documentNumber: the ID card's number.
+    ///   - phone: the registered phone, if any.
+    ///   - patronymic: the patronymic, if any.
+    ///   - latin: the Latin names as the documents print them, if recorded.
+    ///   - passportNumber: the passport's number, if recorded.
+    public init(surname: String, givenName: String, documentNumber: String, phone: String? = nil, patronymic: String? = nil,
+                latin: LatinNames? = nil, passportNumber: String? = nil) {
+        (self.surname, self.givenName, self.documentNumber, self.phone) = (surname, givenName, documentNumber, phone)
+        (self.patronymic, self.latin, self.passportNumber) = (patronymic, latin, passportNumber)
+    }
 }
 
 /// The registry table: people and their sealed photos. Owns `registry`.

@@ -12,6 +12,9 @@ public struct DocumentFrameMeasure: Sendable, Hashable {
     public var brightness: Double
     /// The share of the page's pixels with every channel at 250 or more.
     public var glare: Double
+    /// The whole frame's mean luma, 0–255, and its share of saturated pixels (a frame too dark, or
+    /// too blown out, to find a page in says so).
+    public var frameBrightness: Double, frameGlare: Double
 
     /// Creates a measure.
     ///
@@ -20,11 +23,14 @@ public struct DocumentFrameMeasure: Sendable, Hashable {
     ///   - corners: its corners (8 values), or empty.
     ///   - brightness: the page's mean luma.
     ///   - glare: the share of saturated pixels.
-    public init(found: Bool, corners: [Double] = [], brightness: Double = 0, glare: Double = 0) {
+    ///   - frameBrightness: the whole frame's mean luma.
+    ///   - frameGlare: the whole frame's share of saturated pixels.
+    public init(found: Bool, corners: [Double] = [], brightness: Double = 0, glare: Double = 0, frameBrightness: Double = 128, frameGlare: Double = 0) {
         (self.found, self.corners, self.brightness, self.glare) = (found, corners, brightness, glare)
+        (self.frameBrightness, self.frameGlare) = (frameBrightness, frameGlare)
     }
 
-    /// No page in the frame.
+    /// No page in a frame of ordinary light.
     public static let none = DocumentFrameMeasure(found: false)
 
     /// Measures a frame: the page (flattened small, which is enough for light), its brightness and glare.
@@ -32,18 +38,27 @@ public struct DocumentFrameMeasure: Sendable, Hashable {
     /// - Parameter image: the camera frame.
     /// - Returns: The measure; a frame without a page, or one the shim cannot read, is ``none``.
     public static func measure(_ image: Image) -> DocumentFrameMeasure {
-        guard let bgr = try? image.bgrBytes(), let page = try? findPage(bgr: bgr, width: image.width, height: image.height, outWidth: 320) else {
-            return .none
+        guard let bgr = try? image.bgrBytes() else { return .none }
+        // Every 7th pixel is enough for the frame's light.
+        let frame = light(bgr, step: 7)
+        guard let page = try? findPage(bgr: bgr, width: image.width, height: image.height, outWidth: 320) else {
+            return DocumentFrameMeasure(found: false, frameBrightness: frame.brightness, frameGlare: frame.glare)
         }
-        var sum = 0.0, saturated = 0
-        let pixels = page.width * page.height
-        for i in stride(from: 0, to: pixels * 3, by: 3) {
-            let (b, g, r) = (page.pixels[i], page.pixels[i + 1], page.pixels[i + 2])
+        let (brightness, glare) = light(page.pixels, step: 1)
+        return DocumentFrameMeasure(found: true, corners: page.corners, brightness: brightness, glare: glare, frameBrightness: frame.brightness,
+                                    frameGlare: frame.glare)
+    }
+
+    /// Mean luma and the share of saturated pixels of packed BGR, every `step`-th pixel.
+    static func light(_ bgr: [UInt8], step: Int) -> (brightness: Double, glare: Double) {
+        var sum = 0.0, saturated = 0, n = 0
+        for i in stride(from: 0, to: bgr.count - 2, by: 3 * step) {
+            let (b, g, r) = (bgr[i], bgr[i + 1], bgr[i + 2])
             sum += 0.114 * Double(b) + 0.587 * Double(g) + 0.299 * Double(r)
             if min(b, g, r) >= 250 { saturated += 1 }
+            n += 1
         }
-        return DocumentFrameMeasure(found: true, corners: page.corners, brightness: sum / Double(max(1, pixels)),
-                                    glare: Double(saturated) / Double(max(1, pixels)))
+        return (sum / Double(max(1, n)), Double(saturated) / Double(max(1, n)))
     }
 }
 
@@ -109,7 +124,9 @@ public struct DocumentCapture: Sendable, Hashable {
     /// - Returns: Whether this frame is the photo to keep.
     public mutating func observe(_ m: DocumentFrameMeasure) -> Bool {
         guard m.found, m.corners.count == 8 else {
-            (hints, steady, last, taken) = ([.inFrame], 0, nil, nil)
+            // Too dark, or too blown out, to find anything is said as such.
+            let hint: DocumentHint = m.frameBrightness < settings.darkBelow ? .tooDark : m.frameGlare > settings.glareAbove ? .glare : .inFrame
+            (hints, steady, last, taken) = ([hint], 0, nil, nil)
             return false
         }
         // The side just taken, still in view: wait for it to be turned over.
