@@ -50,9 +50,9 @@ struct Fixture {
     static let linCard = "041234567", linPassport = "N12345678", linLatin = LatinNames(surname: "MIRANDA", givenNames: "LIN MANUEL")
 
     /// `scripts/render-document`'s arguments for a document of Lin as the registry records him, with
-    /// `number` on it and `portrait` (a fixture face) printed on it.
-    static func linDocument(number: String, portrait: String = "lin_manuel_miranda_f120.png", surname: String = "MIRANDA") -> [String] {
-        ["--iin", linIIN, "--surname", surname, "--given-names", linLatin.givenNames, "--number", number, "--portrait", portrait]
+    /// `number` on it and `portrait` (a fixture face) printed on it: by default the registry's photo, as on a real document.
+    static func linDocument(number: String, portrait: String = "lin_manuel_miranda_f095.png") -> [String] {
+        ["--iin", linIIN, "--surname", linLatin.surname, "--given-names", linLatin.givenNames, "--number", number, "--portrait", portrait]
     }
 
     /// `documentStep`: `policy.documentStepRequired` (off unless a test takes the identity-document step).
