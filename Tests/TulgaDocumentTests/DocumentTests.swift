@@ -76,6 +76,13 @@ struct DocumentTests {
         #expect(back.refusal as? DocumentError == DocumentError(.noPortrait, ""))
     }
 
+    @Test("a photo too small to hold a document is refused as no document, not as our failure")
+    func tinyPhoto() throws {
+        let tiny = try Image(bgr: [UInt8](repeating: 200, count: 3), width: 1, height: 1)
+        let reading = try reader().read([tiny], expecting: .passport)
+        #expect(reading.refusal?.errorCode == DocumentErrorCode.noDocument.rawValue && reading.refusal?.kind == .invalid)
+    }
+
     @Test("expiry follows the injected clock")
     func injectedClock() throws {
         let document = try Generated.render("passport", seed: 7, clean: true)

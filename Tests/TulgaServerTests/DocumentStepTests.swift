@@ -7,6 +7,7 @@ import TulgaAttempts
 import TulgaConfig
 import TulgaCore
 import TulgaDigitalID
+import TulgaFace
 import TulgaFlow
 import TulgaIssuance
 import TulgaModeration
@@ -116,6 +117,10 @@ struct DocumentStepTests {
                                         (Data(repeating: 0xFF, count: ServerConfig().documentMaxBytes + 1), .contentTooLarge, "payload_too_large")] {
                 try await c.call("/v1/verifications/\(session)/document/front?kind=id-card", body: ByteBuffer(bytes: bad), expect: status, code: code)
             }
+            // A decodable photo too small to hold a document: read, and refused by name (not our failure).
+            let dot = try Image(bgr: [200, 200, 200], width: 1, height: 1).pngData()
+            try await c.call("/v1/verifications/\(session)/document/front?kind=passport", body: ByteBuffer(bytes: dot), expect: .unprocessableContent,
+                             code: "no_document")
             // An expired card: read, and refused by name; the view keeps the refusal.
             try await c.send(session, expired, kind: "id-card", expect: .unprocessableContent, code: "document_expired")
             let refused = try await c.call("/v1/verifications/\(session)/document", method: .get)

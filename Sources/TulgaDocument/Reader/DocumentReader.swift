@@ -134,6 +134,13 @@ public final class DocumentReader {
         // Pages.
         var pages: [FlatPage] = []
         for (i, photo) in photos.enumerated() {
+            // Too small to hold a document is the applicant's photo, not our failure.
+            guard photo.width >= 16, photo.height >= 16 else {
+                let reason = "photo \(i + 1) is \(photo.width)x\(photo.height) pixels: too small to hold a document"
+                check("document", false, reason)
+                refuse(DocumentError(.noDocument, reason))
+                return reading
+            }
             do {
                 pages.append(try findPage(bgr: photo.bgrBytes(), width: photo.width, height: photo.height))
             } catch let failure as NativeFailure {
