@@ -108,7 +108,7 @@ func portraitsBenchmark(_ options: Options) throws {
             return String(format: "at or above accept %.1f%%, review band %.1f%%, below review %.1f%%",
                           100 * Double(a) / n, 100 * Double(r) / n, 100 * Double(v.count - a - r) / n)
         }
-        print("\(kind): \(s.documents) documents, \(s.refused) without a portrait read")
+        print("\(kind): \(s.documents) documents, \(s.refused) refused by the reader (no portrait compared)")
         print("  genuine   \(summary(s.genuine))")
         print("            \(bands(s.genuine))")
         print("  impostor  \(summary(s.impostor))")
