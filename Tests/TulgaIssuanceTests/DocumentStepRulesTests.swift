@@ -5,6 +5,7 @@ import TulgaDigitalID
 import TulgaDocument
 import TulgaFlow
 import TulgaIssuance
+import TulgaLegalEntities
 import TulgaMRZ
 import TulgaPolicy
 import TulgaRegistry
@@ -103,6 +104,31 @@ struct DocumentStepRulesTests {
         let trail = try await w.store.auditEntries(subject: iin).map(\.action)
         #expect(trail.contains("digital_id.document_review") && trail.contains("digital_id.document_done"))
         #expect(try await w.store.verifyAudit().intact)
+        await w.close()
+    }
+
+    @Test("an approver's Digital ID without its document step approves nothing, refused before the PIN is tried")
+    func approverGate() async throws {
+        let w = try await World.make(documentStep: true)
+        let head = World.iin(20), employee = World.iin(21), hr = World.iin(22), s = w.service
+        for (iin, pin) in [(head, "402719"), (employee, "503816"), (hr, "614927")] { try await w.person(iin, pin: pin) }
+        _ = try await w.store.legalEntities.importOrganizations(try RegisterCSV.organizations("bin,name,head_iin,status\n\(LegalEntityTests.bin),Tulga,\(head),active\n"))
+        _ = try await w.store.legalEntities.importRoles(try RegisterCSV.roles(
+            "bin,iin,role\n\(LegalEntityTests.bin),\(employee),signer\n\(LegalEntityTests.bin),\(hr),hr\n"))
+        let done = { (iin: String) in
+            try await w.store.database.transaction { db in try DigitalIDRecords.moveDocumentStep(db, iin: iin, event: .matched, actor: "policy", detail: "", at: 1) }
+        }
+        try await done(employee)
+        let app = try await s.applyRemote(iin: employee, pin: "503816", agreement: UserAgreement.version, template: .signer,
+                                          requests: try w.requests(w.keyStore("employee"), iin: employee), bin: LegalEntityTests.bin, caller: systemA)
+        // A wrong PIN is not even tried: the step comes first, and no try is counted.
+        await #expect(throws: IssuanceError(.documentStep, "")) { _ = try await s.approveByHR(app.number, hrIIN: hr, pin: "000001", caller: systemA) }
+        #expect(try await w.store.digitalIDs.record(hr)?.pinFailures == 0)
+        try await done(hr)
+        _ = try await s.approveByHR(app.number, hrIIN: hr, pin: "614927", caller: systemA)
+        await #expect(throws: IssuanceError(.documentStep, "")) { _ = try await s.approveByHead(app.number, headIIN: head, pin: "402719", caller: systemA) }
+        try await done(head)
+        #expect(try await s.approveByHead(app.number, headIIN: head, pin: "402719", caller: systemA).status == .issued)
         await w.close()
     }
 }

@@ -65,9 +65,7 @@ extension IssuanceService {
         guard let id = try await digitalIDs.record(iin), id.status == .active else {
             throw IssuanceError(.digitalID, "a remote application needs an active Digital ID")
         }
-        if documentStepRequired, id.documentState != .done {
-            throw IssuanceError(.documentStep, "the Digital ID's identity-document step is \(id.documentState.rawValue): photograph the ID card or passport and confirm its data first")
-        }
+        try checkDocumentStep(id, whose: "your")
         guard try await digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) != nil else {
             throw IssuanceError(.consent, "grant the CA service consent to your identity data first")
         }
@@ -76,6 +74,13 @@ extension IssuanceService {
         try holder.checkSubject()
         try await checkPIN(iin: iin, pin: pin, whose: "your")
         return holder
+    }
+
+    /// While the policy requires it, a Digital ID is used for applications (filing, reissuing, approving) only once its
+    /// identity-document step is done.
+    func checkDocumentStep(_ id: DigitalIDRecord?, whose: String) throws {
+        guard documentStepRequired, let id, id.documentState != .done else { return }
+        throw IssuanceError(.documentStep, "the identity-document step of \(whose) Digital ID is \(id.documentState.rawValue): photograph the ID card or passport and confirm its data first")
     }
 
     func checkPIN(iin: String, pin: String, whose: String) async throws {
