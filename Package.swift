@@ -193,7 +193,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy", "TulgaIdentity",
                 "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaDigitalID", "TulgaAPIKeys",
-                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail",
+                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail", "TulgaDocument", "TulgaMRZ",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -219,6 +219,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaConfig", "TulgaFlow", "TulgaFace", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy",
                 "TulgaModeration", "TulgaIssuance", "TulgaAPIKeys", "TulgaIdentity", "TulgaCrypto", "TulgaPKI", "TulgaLegalEntities",
+                "TulgaDocument", "TulgaDigitalID",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -323,7 +324,7 @@ let package = Package(
             name: "TulgaIssuanceTests",
             dependencies: ["TulgaTestSupport", "TulgaIssuance", "TulgaStorage", "TulgaIdentity", "TulgaCrypto", "TulgaDigitalID", "TulgaPolicy",
                            "TulgaFlow", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaRegistry", "TulgaCore", "TulgaModeration",
-                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail", "TulgaKeyAgent",
+                           "TulgaPKI", "TulgaKeyStore", "TulgaLegalEntities", "TulgaAttempts", "TulgaMail", "TulgaKeyAgent", "TulgaMRZ", "TulgaDocument",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -340,7 +341,7 @@ let package = Package(
                 "TulgaTestSupport",
                 "TulgaServer", "TulgaConfig", "TulgaFlow", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy",
                 "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaPKI", "TulgaKeyStore",
-                "TulgaLegalEntities", "TulgaMail",
+                "TulgaLegalEntities", "TulgaMail", "TulgaDigitalID",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -25,6 +25,7 @@ struct Options {
     var index = 10
     var directory: String?
     var kind: String?
+    var faces: String?
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -40,6 +41,7 @@ struct Options {
             case "--image": images.append(it.next() ?? "")
             case "--dir": directory = it.next()
             case "--kind": kind = it.next()
+            case "--faces": faces = it.next()
             default: mode = arg
             }
         }
@@ -155,13 +157,14 @@ do {
     case "liveness": try livenessBenchmark(options)
     case "stages": try await stagesBenchmark(options)
     case "documents": try documentsBenchmark(options)
+    case "portraits": try portraitsBenchmark(options)
     case "frame":
         // A frame of the fixture video (--index, default 10), letterboxed to 640x480, as JPEG.
         let frames = try videoFrames(options.video)
         guard frames.indices.contains(options.index) else { throw FaceError(.invalidArgument, "the video has \(frames.count) frames") }
         try frames[options.index].image.jpegData(quality: 90).write(to: URL(fileURLWithPath: options.output))
     default:
-        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages|documents [--runs N] [--dir DIR] [--kind K] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
+        FileHandle.standardError.write(Data("usage: tulga-bench liveness|frame|stages|documents|portraits [--runs N] [--dir DIR] [--kind K] [--faces DIR] [--models DIR] [--video FILE] [--output FILE]\n".utf8))
         exit(3)
     }
 } catch {

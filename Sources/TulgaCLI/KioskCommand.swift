@@ -15,6 +15,7 @@ import TulgaStorage
 import TulgaFaceModel
 import TulgaLivenessRunner
 import TulgaAPIKeys
+import TulgaDocument
 
 struct Kiosk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,8 +27,16 @@ struct Kiosk: AsyncParsableCommand {
         outcome shown in the chosen language. --reference FILE instead is an offline demonstration:
         no records, nothing counted.
 
-        Exit codes: 0 pass, 1 fail, 2 sent to a moderator (with --iin) or unusable reference photo,
-        3 usage, refusal (e.g. no attempts left) or internal error, 4 no camera.
+        With --document id-card|passport, a pass goes on to the identity-document step: the PIN (set
+        here from $TULGA_PIN or standard input when the Digital ID has none), then each side held to
+        the camera (or read from --document-source: a folder of frames or a video) with guidance
+        (document in the frame, hold still, too dark, glare) until it is taken, the recognised data
+        shown for confirmation (--confirm-document, or "y" on standard input), and the comparison
+        with the registry and the selfie: done, or sent to a moderator.
+
+        Exit codes: 0 pass (and the document step done, with --document), 1 fail or the data not
+        confirmed, 2 sent to a moderator (with --iin), a document refused, or an unusable reference
+        photo, 3 usage, refusal (e.g. no attempts left) or internal error, 4 no camera.
         """)
 
     @Option(help: "The applicant's IIN: the attempt is counted and decided against the registry photo.")
@@ -48,6 +57,15 @@ struct Kiosk: AsyncParsableCommand {
     @Option(help: "Comma-separated prompts instead of a random draw (turn_left, turn_right, look_up, look_down, move_closer, blink).")
     var prompts: String?
 
+    @Option(help: "After a pass, the identity-document step with this document: id-card or passport (with --iin).")
+    var document: String?
+
+    @Option(help: "The document's frames: a folder of images or a video (default: the --camera).")
+    var documentSource: String?
+
+    @Flag(help: "Confirm the recognised document data without asking.")
+    var confirmDocument = false
+
     @OptionGroup var store: StoreOptions
 
     static let noCameraExit: Int32 = 4
@@ -61,6 +79,11 @@ struct Kiosk: AsyncParsableCommand {
             for name in prompts.split(separator: ",") where Prompt(rawValue: String(name)) == nil {
                 throw ValidationError("unknown prompt '\(name)'; use \(Prompt.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+        }
+        if let document {
+            guard DocumentKind(rawValue: document) != nil else { throw ValidationError("--document must be id-card or passport, got '\(document)'") }
+            guard iin != nil else { throw ValidationError("--document needs --iin: the step completes a Digital ID") }
+            guard documentSource != nil || camera != nil else { throw ValidationError("--document needs --document-source or --camera") }
         }
     }
 
@@ -101,14 +124,82 @@ struct Kiosk: AsyncParsableCommand {
             let runner = AttemptRunner(records: records, bands: configuration.policy.bands, liveness: configuration.liveness)
             // Guided: the selfie is the frame at which guidance is satisfied; a camera's and a file's
             // frames are both on their own clock (guidance's ready time is on it too).
+            var selfie: (attemptID: String, embedding: Embedding?, jpeg: Data?) = ("", nil, nil)
             let report = try await runner.run(iin: iin, source: frames, engine: engine, streamTimeIsRelative: false, prompts: prompts,
                                               language: language == .kk ? .kk : .ru, guided: true, issuedAtMs: 0,
-                                              onHints: { display.guidance($0) }, onStatus: { status, _ in display.show(status) })
+                                              onHints: { display.guidance($0) }, onStatus: { status, _ in display.show(status) },
+                                              onSelfie: { selfie = ($0, $1, $2) })
             display.finish(report)
-            if store.common.json { try printJSON(report) }
             code = switch report.outcome { case .pass: Exit.match; case .fail: Exit.noMatch; case .review: Exit.unusable }
+            guard let kind = document.flatMap(DocumentKind.init(rawValue:)), report.outcome == .pass else {
+                if store.common.json { try printJSON(report) }
+                return
+            }
+            let outcome = try await documentStep(iin: iin, kind: kind, selfie: selfie, records: records, configuration: configuration,
+                                                 engine: engine, language: language, display: display)
+            if store.common.json { try printJSON(KioskDocumentResult(attempt: report, document: outcome.result)) }
+            code = outcome.code
         }
         throw ExitCode(code)
+    }
+
+    /// The identity-document step at the kiosk, after a pass: the PIN, each side taken with guidance, the data
+    /// confirmed, then the registry and the selfie decide. Returns what it did and the exit code.
+    func documentStep(iin: String, kind: DocumentKind, selfie: (attemptID: String, embedding: Embedding?, jpeg: Data?), records: Records,
+                      configuration: Configuration, engine: FaceEngine, language: Language,
+                      display: KioskDisplay) async throws -> (result: KioskDocumentResult.Document, code: Int32) {
+        let step = DocumentStep(records: records, bands: configuration.policy.bands)
+        // The PIN first (seed 001's order): typed here when the Digital ID has none; this kiosk ran the verification.
+        if try await records.digitalIDs.record(iin)?.hasPIN == false {
+            let pin = try readSecret(env: "TULGA_PIN", what: "PIN")
+            try await records.digitalIDs.setPIN(iin: iin, pin: pin) { $0 == nil }
+        }
+        try await step.checkOpen(iin: iin)
+        let limits = FrameLimits(maxLongSide: 4096, maxShortSide: 3072)
+        let source: any FrameSource
+        do {
+            if let documentSource {
+                var isFolder: ObjCBool = false
+                source = FileManager.default.fileExists(atPath: documentSource, isDirectory: &isFolder) && isFolder.boolValue
+                    ? try ImageFolderSource(folder: documentSource, limits: limits) : try VideoFileSource(videoFile: documentSource, limits: limits)
+            } else {
+                source = try CaptureSource(camera: camera ?? "", width: 1920, height: 1080, limits: limits)
+            }
+        } catch { throw fail(error.reason) }
+        var photos: [Image] = []
+        var capture = DocumentCapture()
+        let sides: [MessageKey] = kind == .idCard ? [.documentShowFront, .documentShowBack] : [.documentShowPassport]
+        display.line(Message(sides[0]).text(language))
+        while photos.count < sides.count, let frame = try source.next() {
+            let taken = capture.observe(DocumentFrameMeasure.measure(frame.image))
+            display.documentHints(capture.hints)
+            guard taken else { continue }
+            photos.append(frame.image)
+            capture.nextSide()
+            display.line(Message(.documentCaptured).text(language))
+            if photos.count < sides.count { display.line(Message(sides[photos.count]).text(language)) }
+        }
+        guard photos.count == sides.count else {
+            display.line(Message(.documentInFrame).text(language))
+            return (.init(state: "not_captured", refusal: DocumentRefusal(code: "document_not_captured", reason: "the frames ended before every side was taken")),
+                    Exit.unusable)
+        }
+        let reading = DocumentStep.read(photos, kind: kind, engine: engine, ocr: try MRZReader(), clock: records.clock)
+        if let refusal = reading.refusal {
+            display.line("\(refusal.code): \(refusal.reason)")
+            return (.init(state: "refused", data: reading.data, refusal: refusal), Exit.unusable)
+        }
+        if let data = reading.data { display.recognised(data) }
+        display.line(Message(.documentConfirm).text(language))
+        guard confirmDocument || ["y", "yes", "д", "да", "и", "иә"].contains(readLine()?.lowercased().trimmingCharacters(in: .whitespaces) ?? "") else {
+            return (.init(state: "not_confirmed", data: reading.data), Exit.noMatch)
+        }
+        let outcome = try await step.confirm(iin: iin, attemptID: selfie.attemptID, reading: reading, selfie: selfie.embedding, selfieJPEG: selfie.jpeg,
+                                             front: try photos.first?.jpegData(quality: 92), back: try photos.dropFirst().first?.jpegData(quality: 92))
+        display.line(Message(outcome.state == .done ? .documentDone : .documentReview).text(language))
+        for check in outcome.comparison where !check.passed { display.line("\(check.name): \(check.detail)") }
+        return (.init(state: outcome.state.rawValue, data: reading.data, comparison: outcome.comparison, caseID: outcome.caseID),
+                outcome.state == .done ? Exit.match : Exit.unusable)
     }
 
     /// The offline demonstration: liveness and a comparison with a photo file; nothing recorded.
@@ -141,6 +232,19 @@ struct Kiosk: AsyncParsableCommand {
     }
 }
 
+/// `--json` with --document: the attempt and the document step.
+struct KioskDocumentResult: Encodable {
+    struct Document: Encodable {
+        var state: String
+        var data: RecognisedDocument?
+        var comparison: [DocumentCheck]?
+        var caseID: String?
+        var refusal: DocumentRefusal?
+    }
+    var attempt: AttemptReport
+    var document: Document
+}
+
 struct KioskResult: Encodable {
     var passed: Bool
     var liveness: LivenessReport
@@ -167,6 +271,26 @@ final class KioskDisplay {
         } else {
             print(line)
         }
+    }
+
+    /// One line, always (not redrawn).
+    func line(_ text: String) {
+        if interactive { print("") }
+        write(text)
+        lastLine = ""
+    }
+
+    /// Guidance while a side of the document is held to the camera.
+    func documentHints(_ hints: [DocumentHint]) {
+        guard !hints.isEmpty else { return }
+        emit(hints.map { Message($0.message).text(language) }.joined(separator: "; "))
+    }
+
+    /// The data read from the document, for the person to check.
+    func recognised(_ d: RecognisedDocument) {
+        if interactive { print("") }
+        for line in ["\(d.kind.rawValue) \(d.documentCode) \(d.issuingState) \(d.documentNumber)", "\(d.surname), \(d.givenNames)",
+                     "\(d.birthDate) \(d.sex)  \(d.expiryDate)", d.iin ?? ""] where !line.isEmpty { write(line) }
     }
 
     func guidance(_ hints: [Hint]) {

@@ -85,7 +85,8 @@ struct ModerateList: AsyncParsableCommand {
 
 struct ModerateShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a case and write a side-by-side PNG of the selfie and the reference with face boxes and the score.")
+        commandName: "show",
+        abstract: "Show a case and write a side-by-side PNG with face boxes and the score: the selfie and the reference, or, for a document case, the selfie beside the document.")
     @Argument var caseID: String
     @Option(help: "Folder for the PNG (created 0700; default storage.reviewFolder, var/review).") var output: String?
     @OptionGroup var credentials: Credentials
@@ -96,19 +97,25 @@ struct ModerateShow: AsyncParsableCommand {
             let detail = try await s.moderation.detail(caseID, as: m)
             let c = detail.summary
             var png: String?
-            if let selfie = detail.selfie, let reference = detail.reference {
-                png = try writeComparison(selfie: selfie, reference: reference, score: c.score, config: configuration.face,
-                                          folder: output ?? configuration.storage.reviewFolder)
+            let folder = output ?? configuration.storage.reviewFolder
+            if let document = detail.document, let front = document.front {
+                png = try writeDocumentComparison(selfie: detail.selfie, front: front, back: document.back, score: c.score,
+                                                  config: configuration.face, folder: folder)
+            } else if let selfie = detail.selfie, let reference = detail.reference {
+                png = try writeComparison(selfie: selfie, reference: reference, score: c.score, config: configuration.face, folder: folder)
             }
             if store.common.json {
-                try printJSON(["case": AnyEncodable(c), "png": AnyEncodable(png), "liveness": AnyEncodable(detail.livenessReport)])
+                try printJSON(["case": AnyEncodable(c), "png": AnyEncodable(png), "liveness": AnyEncodable(detail.livenessReport),
+                               "document": AnyEncodable(detail.document?.data)])
                 return
             }
             print("case       \(c.id)")
             print("IIN        \(c.iin)")
             print("state      \(c.state.rawValue)\(c.claimedBy.map { " by \($0)" } ?? "")")
-            print("score      \(format(c.score, 4))")
+            print("kind       \(c.kind.rawValue)")
+            print("score      \(format(c.score, 4))\(c.kind == .document ? " (the document's portrait against the selfie)" : "")")
             print("flagged    \(c.flagReason)\(c.overSLA ? " (over SLA)" : "")")
+            if let data = detail.document?.data { print("document   \(data)") }
             if let reason = c.reason { print("decision   \(c.decidedBy ?? "?"): \(reason)") }
             if c.evidencePurged { print("evidence   purged") }
             if let png { print("comparison \(png)") }
@@ -116,18 +123,36 @@ struct ModerateShow: AsyncParsableCommand {
     }
 
     func writeComparison(selfie: Data, reference: Data, score: Double, config: FaceConfig, folder: String) throws -> String {
+        try drawPanels(config: config, folder: folder) { boxed in
+            let left = try boxed(selfie)
+            // A selfie-video mismatch keeps the video frame beside the selfie (twice as wide as high).
+            let panels = left.width > left.height * 3 / 2 ? "selfie | video frame | reference" : "selfie | reference"
+            return (try left.sideBySide(with: try boxed(reference), height: 480),
+                    "\(panels)   score \(format(score, 3)) (the lower of the selfie's and the best video frame's)")
+        }
+    }
+
+    /// A document case: the selfie beside the document's photos (the portrait side, then the back), faces boxed.
+    func writeDocumentComparison(selfie: Data?, front: Data, back: Data?, score: Double, config: FaceConfig, folder: String) throws -> String {
+        try drawPanels(config: config, folder: folder) { boxed in
+            var joined = try boxed(front)
+            var panels = "document"
+            if let back { (joined, panels) = (try joined.sideBySide(with: try boxed(back), height: 480), "document front | back") }
+            if let selfie { (joined, panels) = (try boxed(selfie).sideBySide(with: joined, height: 480), "selfie | " + panels) }
+            return (joined, "\(panels)   portrait score \(format(score, 3)) against the selfie")
+        }
+    }
+
+    /// Decodes and boxes each picture's faces, joins them as `body` says, labels it and writes `<case>.png` (0600) in `folder`.
+    func drawPanels(config: FaceConfig, folder: String, _ body: ((Data) throws -> Image) throws -> (Image, String)) throws -> String {
         do {
             let engine = try FaceEngine(config: config)
             func boxed(_ data: Data) throws(FaceError) -> Image {
                 let image = try Image(decoding: data, limits: DecodeLimits(minLongSide: 0))
                 return try image.annotated(try engine.analyze(image).faces.map { .rect($0.face.box) })
             }
-            let left = try boxed(selfie)
-            // A selfie-video mismatch keeps the video frame beside the selfie (twice as wide as high).
-            let panels = left.width > left.height * 3 / 2 ? "selfie | video frame | reference" : "selfie | reference"
-            let joined = try left.sideBySide(with: try boxed(reference), height: 480)
-            let labelled = try joined.annotated([.text("\(panels)   score \(format(score, 3)) (the lower of the selfie's and the best video frame's)",
-                                                       at: Point(x: 10, y: 30), size: 0.6)])
+            let (joined, label) = try body(boxed)
+            let labelled = try joined.annotated([.text(label, at: Point(x: 10, y: 30), size: 0.6)])
             let path = (folder as NSString).appendingPathComponent("\(caseID).png")
             do {
                 try PrivateFile.makeFolder(folder)

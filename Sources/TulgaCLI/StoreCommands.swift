@@ -88,9 +88,12 @@ struct RegistryImport: AsyncParsableCommand {
         commandName: "import",
         abstract: "Load the registry from a CSV file and a folder of photos.",
         discussion: """
-        CSV header: iin,surname,given_name,document_number,phone,photo[,patronymic]. Rows with an invalid IIN, a missing or unreadable photo are \
-        reported and skipped; exit code 2 if any was. Each photo's face embedding is computed here and kept sealed with the photo, \
-        so attempts do not embed it again (a photo without a usable face is imported and named).
+        CSV header: iin,surname,given_name,document_number,phone,photo, then any of patronymic, latin_surname, latin_given_names \
+        and passport_number (the identity-document step compares the ID card's document_number or the passport_number, and the \
+        Latin names as the documents' MRZ prints them, A-Z and spaces; the birth date is the IIN's). Rows with an invalid IIN, \
+        a missing or unreadable photo, or Latin names outside A-Z are reported and skipped; exit code 2 if any was. Each photo's \
+        face embedding is computed here and kept sealed with the photo, so attempts do not embed it again (a photo without a \
+        usable face is imported and named).
         """)
 
     @Option(help: "CSV file.") var csv: String
@@ -101,9 +104,11 @@ struct RegistryImport: AsyncParsableCommand {
         guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else { throw fail("cannot read \(csv) as UTF-8 text") }
         var lines = text.split(whereSeparator: \.isNewline).map(String.init)
         let columns = ["iin", "surname", "given_name", "document_number", "phone", "photo"]
+        let optional = ["patronymic", "latin_surname", "latin_given_names", "passport_number"]
         guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
-              header == columns || header == columns + ["patronymic"] else {
-            throw fail("\(csv): the header must be iin,surname,given_name,document_number,phone,photo[,patronymic]")
+              Array(header.prefix(columns.count)) == columns, Set(header.dropFirst(columns.count)).isSubset(of: optional),
+              Set(header).count == header.count else {
+            throw fail("\(csv): the header must be iin,surname,given_name,document_number,phone,photo, then any of \(optional.joined(separator: ", "))")
         }
         lines.removeFirst()
         var imported = 0
@@ -126,10 +131,16 @@ struct RegistryImport: AsyncParsableCommand {
                 let path = (photos as NSString).appendingPathComponent(f[5])
                 guard let photo = FileManager.default.contents(atPath: path) else { rejected.append("\(where_): no photo at \(path)"); continue }
                 do { _ = try ImageInfo(probing: photo) } catch { rejected.append("\(where_): \(f[5]): \(error)"); continue }
-                let patronymic = f.count > 6 && !f[6].isEmpty ? f[6].uppercased() : nil
+                func field(_ name: String) -> String? { header.firstIndex(of: name).map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 } }
+                let latin = field("latin_surname").map { LatinNames(surname: $0, givenNames: field("latin_given_names") ?? "") }
+                if let latin, !latin.isMRZAlphabet {
+                    rejected.append("\(where_): the Latin names must be A-Z and spaces, as the document's MRZ prints them"); continue
+                }
+                if latin == nil, field("latin_given_names") != nil { rejected.append("\(where_): latin_given_names without latin_surname"); continue }
                 let (entry, unusable) = try AttemptRunner.enrol(RegistryEntry(iin: f[0], surname: f[1].uppercased(), givenName: f[2].uppercased(),
                                                                               documentNumber: f[3], phone: f[4].isEmpty ? nil : f[4], photo: photo,
-                                                                              patronymic: patronymic),
+                                                                              patronymic: field("patronymic")?.uppercased(), latin: latin,
+                                                                              passportNumber: field("passport_number")?.uppercased()),
                                                                 engine: try engine())
                 try await s.registry.upsert(entry)
                 if let unusable { withoutReference.append("\(where_): \(unusable)") }
@@ -275,7 +286,7 @@ struct DigitalIDShow: AsyncParsableCommand {
             guard let record = try await s.digitalIDs.record(iin) else { throw fail("no Digital ID for \(iin)") }
             if store.common.json { try printJSON(record); return }
             print("\(record.iin)  \(record.surname) \(record.givenName)  document \(record.documentNumber)")
-            print("status \(record.status.rawValue), verified by \(record.verifiedBy), PIN \(record.hasPIN ? (record.pinLocked ? "locked" : "set") : "not set")")
+            print("status \(record.status.rawValue), verified by \(record.verifiedBy), PIN \(record.hasPIN ? (record.pinLocked ? "locked" : "set") : "not set"), document step \(record.documentState.rawValue)")
         }
     }
 }

@@ -51,6 +51,7 @@ public struct Configuration: Sendable, Codable {
         s.moderation.leaseSeconds = policy.leaseMinutes * 60
         s.moderation.slaSeconds = policy.slaHours * 3600
         s.sms = sms
+        s.documentStepRequired = policy.documentStepRequired
         return s
     }
 
@@ -170,6 +171,10 @@ public struct PolicyConfig: Sendable, Codable {
     public var attemptLeaseMinutes = 15.0
     /// How long an open case may wait before it is over the SLA, in hours.
     public var slaHours = 24.0
+    /// Whether a Digital ID needs the identity-document step (the ID card or passport photographed,
+    /// its data confirmed and compared with the registry, its portrait with the selfie) before it
+    /// files an application.
+    public var documentStepRequired = true
 
     /// The score bands for the attempt decision.
     public var bands: DecisionBands { DecisionBands(accept: acceptThreshold, review: reviewThreshold) }
@@ -194,6 +199,14 @@ public struct ServerConfig: Sendable, Codable {
     public var frameMaxLongSide = 1920
     /// …and on their shorter side; checked from the headers before anything is decoded.
     public var frameMaxShortSide = 1080
+    /// The largest document photo upload (a side of an ID card, a passport page), in bytes.
+    public var documentMaxBytes = 4 << 20
+    /// The most pixels a document photo may declare (checked from its header before decoding; large
+    /// JPEGs are then decoded at a reduced scale, as `face.decode` says).
+    public var documentMaxPixels = 12_000_000
+    /// How long after its verification a session's identity-document step stays open on this node,
+    /// in minutes (the selfie is kept in memory for it, never stored).
+    public var documentStepMinutes = 60.0
     /// Seconds a verification session may sit idle before it is dropped.
     public var sessionIdleSeconds = 120.0
     /// Seconds a verification session may go without a usable face or a selfie before it is dropped

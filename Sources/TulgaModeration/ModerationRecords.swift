@@ -29,6 +29,8 @@ public struct Moderator: Sendable, Hashable, Codable {
 public struct CaseSummary: Sendable, Hashable, Codable {
     /// The case id and the applicant's IIN.
     public var id, iin: String
+    /// What it is about: the face, or the identity document.
+    public var kind: CaseKind
     /// The effective state: a claim whose lease ran out shows as open.
     public var state: CaseState
     /// The face-comparison score that put the case in the review band.
@@ -41,7 +43,7 @@ public struct CaseSummary: Sendable, Hashable, Codable {
     public var claimedBy: String?, leaseUntil: Double?
     /// Who decided it, when, and why, once it is decided.
     public var decidedBy: String?, decidedAt: Double?, reason: String?
-    /// `overSLA`: undecided for longer than the SLA; `evidencePurged`: the selfie, reference and report are deleted.
+    /// `overSLA`: undecided for longer than the SLA; `evidencePurged`: the selfie, reference and report (and a document case's photos and data) are deleted.
     public var overSLA, evidencePurged: Bool
 }
 
@@ -55,6 +57,26 @@ public struct CaseDetail: Sendable {
     public var reference: Data?
     /// The liveness report as JSON; `nil` once purged.
     public var livenessReport: String?
+    /// A document case's photos (the front, or the passport page, then the back) and the recognised
+    /// data with every check as JSON; `nil` for a face case and once purged.
+    public var document: DocumentEvidence? = nil
+}
+
+/// What a document case keeps for the moderator, beside the selfie.
+public struct DocumentEvidence: Sendable {
+    /// The photo with the portrait (the ID card's front, or the passport page), plain.
+    public var front: Data?
+    /// The ID card's back, plain; `nil` for a passport.
+    public var back: Data?
+    /// The recognised data, the comparison with the registry and the portrait's score, as JSON.
+    public var data: String
+    /// Creates document evidence.
+    ///
+    /// - Parameters:
+    ///   - front: the photo with the portrait, plain.
+    ///   - back: the ID card's back, plain.
+    ///   - data: the recognised data and every check, as JSON.
+    public init(front: Data?, back: Data?, data: String) { (self.front, self.back, self.data) = (front, back, data) }
 }
 
 /// The evidence a verification leaves for a moderator.
@@ -130,6 +152,8 @@ public struct ModerationRecords: Sendable {
         case id, iin, state, score, flagReason = "flag_reason", createdAt = "created_at", claimedBy = "claimed_by", attemptID = "attempt_id"
         case leaseUntil = "lease_until", decidedBy = "decided_by", decidedAt = "decided_at", reason, evidencePurged = "evidence_purged"
         case selfie, reference, livenessReport = "liveness_report", livenessSealed = "liveness_sealed", keyID = "key_id", role, secretHash = "secret_hash"
+        case kind, documentFront = "document_front", documentBack = "document_back", documentSealed = "document_sealed"
+        case documentKeyID = "document_key_id"
     }
 
     /// The moderation tables, as released in v1.
@@ -160,10 +184,22 @@ public struct ModerationRecords: Sendable {
                                        [.blob(try key.seal(Data(report.utf8), for: sealed.place("liveness_sealed", id))), .text(key.keyID), .text(id)])
             }
         }
+        // Case kinds, and a document case's photos and recognised data, sealed under their own key id
+        // (so a re-sealing pass over the face evidence never strands them).
+        migrator.registerMigration("moderation.v3", [
+            "ALTER TABLE cases ADD COLUMN kind TEXT NOT NULL DEFAULT 'face'",
+            "ALTER TABLE cases ADD COLUMN document_front {BLOB}",
+            "ALTER TABLE cases ADD COLUMN document_back {BLOB}",
+            "ALTER TABLE cases ADD COLUMN document_sealed {BLOB}",
+            "ALTER TABLE cases ADD COLUMN document_key_id TEXT",
+        ])
     }
 
     /// The sealed evidence columns.
     public static let sealed = SealedColumns("cases", id: "id", ["selfie", "reference", "liveness_sealed"])
+    /// A document case's sealed photos and data, with their own key id.
+    public static let sealedDocument = SealedColumns("cases", id: "id", ["document_front", "document_back", "document_sealed"],
+                                                     keyColumn: "document_key_id")
 
     // MARK: Moderators
 
@@ -238,7 +274,45 @@ public struct ModerationRecords: Sendable {
         try AuditLog.append(db, at: now, actor: "policy", action: "case.open", subject: id, detail: reason)
     }
 
-    static let summaryColumns = "id, iin, state, score, flag_reason, created_at, claimed_by, lease_until, decided_by, decided_at, reason, evidence_purged"
+    /// Opens a document case inside the document step's transaction: the selfie, the document's
+    /// photos and the recognised data, each sealed to the case's row.
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - key: the evidence key.
+    ///   - id: the new case's id.
+    ///   - iin: the applicant's IIN.
+    ///   - attemptID: the passed attempt whose session took the selfie.
+    ///   - score: the portrait's cosine with the selfie.
+    ///   - reason: what did not match, in words; audited.
+    ///   - selfie: the session's selfie, plain.
+    ///   - document: the photos and the recognised data, plain.
+    ///   - now: the injected clock's time.
+    /// - Throws: `CryptoFailure` if sealing fails; ``DatabaseFailure`` from the database.
+    public static func openDocumentCase(_ db: any SQLSession, key: SealingKey, id: String, iin: String, attemptID: String, score: Double,
+                                        reason: String, selfie: Data?, document: DocumentEvidence, at now: Double) throws {
+        let seal = { (data: Data?, spec: SealedColumns, column: String) in try data.map { try key.seal($0, for: spec.place(column, id)) } }
+        try db.execute("""
+            INSERT INTO cases (id, iin, attempt_id, state, created_at, score, flag_reason, kind, selfie, key_id,
+                               document_front, document_back, document_sealed, document_key_id)
+            VALUES (?, ?, ?, 'open', ?, ?, ?, 'document', ?, ?, ?, ?, ?, ?)
+            """, [.text(id), .text(iin), .text(attemptID), .double(now), .double(score), .text(reason),
+                  SQLValue(try seal(selfie, sealed, "selfie")), .text(key.keyID),
+                  SQLValue(try seal(document.front, sealedDocument, "document_front")),
+                  SQLValue(try seal(document.back, sealedDocument, "document_back")),
+                  SQLValue(try seal(Data(document.data.utf8), sealedDocument, "document_sealed")), .text(key.keyID)])
+        try AuditLog.append(db, at: now, actor: "policy", action: "case.open", subject: id, detail: "document: " + reason)
+    }
+
+    /// What a case is about, inside the caller's transaction.
+    ///
+    /// - Throws: ``ModerationError`` `.unknownCase`; ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public static func kind(_ db: any SQLSession, case id: String) throws -> CaseKind {
+        guard let row = try db.one("SELECT kind FROM cases WHERE id = ?", [.text(id)]) else { throw ModerationError(.unknownCase, "no case \(id)") }
+        return try row.value(Columns.kind, as: CaseKind.self)
+    }
+
+    static let summaryColumns = "id, iin, kind, state, score, flag_reason, created_at, claimed_by, lease_until, decided_by, decided_at, reason, evidence_purged"
 
     static func lease(_ row: SQLRow) throws -> CaseLease {
         CaseLease(state: try row.value(Columns.state, as: CaseState.self), claimedBy: try row.optionalText(Columns.claimedBy),
@@ -249,7 +323,8 @@ public struct ModerationRecords: Sendable {
         let lease = try Self.lease(row).effective(now: now)
         let created = try row.double(Columns.createdAt)
         let undecided = lease.state == .open || lease.state == .claimed
-        return CaseSummary(id: try row.text(Columns.id), iin: try row.text(Columns.iin), state: lease.state, score: try row.double(Columns.score),
+        return CaseSummary(id: try row.text(Columns.id), iin: try row.text(Columns.iin), kind: try row.value(Columns.kind, as: CaseKind.self),
+                           state: lease.state, score: try row.double(Columns.score),
                            flagReason: try row.text(Columns.flagReason), createdAt: created, claimedBy: lease.claimedBy,
                            leaseUntil: lease.leaseUntil, decidedBy: try row.optionalText(Columns.decidedBy),
                            decidedAt: try row.optionalDouble(Columns.decidedAt), reason: try row.optionalText(Columns.reason),
@@ -303,9 +378,19 @@ public struct ModerationRecords: Sendable {
         let open = { (column: Columns) in
             try row.optionalBlob(column).map { try cipher.open($0, keyID: keyID, for: Self.sealed.place(column.rawValue, id)) }
         }
+        var document: DocumentEvidence?
+        if let documentKeyID = try row.optionalText(Columns.documentKeyID) {
+            let openDocument = { (column: Columns) in
+                try row.optionalBlob(column).map { try cipher.open($0, keyID: documentKeyID, for: Self.sealedDocument.place(column.rawValue, id)) }
+            }
+            if let data = try openDocument(.documentSealed) {
+                document = DocumentEvidence(front: try openDocument(.documentFront), back: try openDocument(.documentBack),
+                                            data: String(decoding: data, as: UTF8.self))
+            }
+        }
         return CaseDetail(summary: try summary(row, now: now), selfie: try open(.selfie), reference: try open(.reference),
                           livenessReport: try open(.livenessSealed).map { String(decoding: $0, as: UTF8.self) }
-                              ?? row.optionalText(Columns.livenessReport))
+                              ?? row.optionalText(Columns.livenessReport), document: document)
     }
 
     /// A moderator takes a case for the lease.
@@ -448,7 +533,8 @@ public struct ModerationRecords: Sendable {
 
     /// Deletes the evidence of cases decided more than `seconds` ago.
     ///
-    /// The rows stay; only the selfie, reference and liveness report are cleared. Each purge is audited.
+    /// The rows stay; only the selfie, reference, liveness report and a document case's photos and data are cleared.
+    /// Each purge is audited.
     ///
     /// - Parameters:
     ///   - seconds: how long after the decision evidence is kept.
@@ -462,7 +548,10 @@ public struct ModerationRecords: Sendable {
                 SELECT id FROM cases WHERE state IN ('approved', 'rejected') AND evidence_purged = 0 AND decided_at < ?
                 """, [.double(now - seconds)])
             for row in rows {
-                try db.execute("UPDATE cases SET selfie = NULL, reference = NULL, liveness_report = NULL, liveness_sealed = NULL, evidence_purged = 1 WHERE id = ?", [row["id"]])
+                try db.execute("""
+                    UPDATE cases SET selfie = NULL, reference = NULL, liveness_report = NULL, liveness_sealed = NULL, document_front = NULL,
+                      document_back = NULL, document_sealed = NULL, evidence_purged = 1 WHERE id = ?
+                    """, [row["id"]])
                 try AuditLog.append(db, at: now, actor: actor, action: "case.purge", subject: try row.text(Columns.id), detail: "")
             }
             return try rows.map { try $0.text(Columns.id) }

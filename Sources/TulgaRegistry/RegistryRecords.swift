@@ -21,6 +21,10 @@ public struct RegistryEntry: Sendable, Hashable {
     public var photo: Data
     /// The photo's face embedding, cached (sealed in the table); `nil` until computed.
     public var reference: ReferenceEmbedding?
+    /// The names in Latin letters as the identity documents print them in their MRZ, when recorded.
+    public var latin: LatinNames?
+    /// The passport's number, when the person has one (`documentNumber` is the ID card's).
+    public var passportNumber: String?
     /// Creates an entry.
     ///
     /// - Parameters:
@@ -32,10 +36,39 @@ public struct RegistryEntry: Sendable, Hashable {
     ///   - photo: the document photo, plain.
     ///   - reference: the photo's face embedding, when computed.
     ///   - patronymic: the patronymic, if any.
+    ///   - latin: the Latin names as the documents print them, if recorded.
+    ///   - passportNumber: the passport's number, if any.
     public init(iin: String, surname: String, givenName: String, documentNumber: String, phone: String? = nil, photo: Data,
-                reference: ReferenceEmbedding? = nil, patronymic: String? = nil) {
+                reference: ReferenceEmbedding? = nil, patronymic: String? = nil, latin: LatinNames? = nil, passportNumber: String? = nil) {
         (self.iin, self.surname, self.givenName, self.documentNumber, self.phone, self.photo) = (iin, surname, givenName, documentNumber, phone, photo)
-        (self.reference, self.patronymic) = (reference, patronymic)
+        (self.reference, self.patronymic, self.latin, self.passportNumber) = (reference, patronymic, latin, passportNumber)
+    }
+}
+
+/// A person's names in Latin letters, as their identity documents print them in the MRZ
+/// (`ABAYEV`, `ARMAN`): upper case, words separated by single spaces.
+public struct LatinNames: Sendable, Hashable, Codable {
+    /// The primary identifier (family name).
+    public var surname: String
+    /// The secondary identifier (given names, space-separated).
+    public var givenNames: String
+    /// Normalises both: upper case, `<` and runs of spaces become one space, trimmed.
+    ///
+    /// - Parameters:
+    ///   - surname: the family name.
+    ///   - givenNames: the given names.
+    public init(surname: String, givenNames: String) {
+        (self.surname, self.givenNames) = (Self.normalised(surname), Self.normalised(givenNames))
+    }
+
+    /// Upper case, `<` as a space, single spaces, trimmed.
+    public static func normalised(_ name: String) -> String {
+        name.uppercased().replacingOccurrences(of: "<", with: " ").split(separator: " ").joined(separator: " ")
+    }
+
+    /// Whether both are made of the MRZ's letters (A–Z) and spaces, and the surname is not empty.
+    public var isMRZAlphabet: Bool {
+        !surname.isEmpty && (surname + givenNames).allSatisfy { $0 == " " || ($0.isASCII && $0.isUppercase) }
     }
 }
 
@@ -96,6 +129,26 @@ public struct RegistryPerson: Sendable, Hashable {
     public var phone: String?
     /// The patronymic, when there is one.
     public var patronymic: String?
+    /// The Latin names as the documents print them, when recorded.
+    public var latin: LatinNames? = nil
+    /// The passport's number, when recorded.
+    public var passportNumber: String? = nil
+
+    /// Creates a person value.
+    ///
+    /// - Parameters:
+    ///   - surname: the family name.
+    ///   - givenName: the given name.
+    ///   - documentNumber: the ID card's number.
+    ///   - phone: the registered phone, if any.
+    ///   - patronymic: the patronymic, if any.
+    ///   - latin: the Latin names as the documents print them, if recorded.
+    ///   - passportNumber: the passport's number, if recorded.
+    public init(surname: String, givenName: String, documentNumber: String, phone: String? = nil, patronymic: String? = nil,
+                latin: LatinNames? = nil, passportNumber: String? = nil) {
+        (self.surname, self.givenName, self.documentNumber, self.phone) = (surname, givenName, documentNumber, phone)
+        (self.patronymic, self.latin, self.passportNumber) = (patronymic, latin, passportNumber)
+    }
 }
 
 /// The registry table: people and their sealed photos. Owns `registry`.
@@ -119,6 +172,7 @@ public struct RegistryRecords: Sendable {
     enum Columns: String {
         case iin, surname, givenName = "given_name", documentNumber = "document_number", phone, photo, keyID = "key_id"
         case reference, referenceKeyID = "reference_key_id", patronymic
+        case latinSurname = "latin_surname", latinGivenNames = "latin_given_names", passportNumber = "passport_number"
     }
 
     /// The registry table, as released in v1.
@@ -140,6 +194,13 @@ public struct RegistryRecords: Sendable {
             "ALTER TABLE registry ADD COLUMN reference_key_id TEXT",
             "ALTER TABLE registry ADD COLUMN patronymic TEXT",
         ])
+        // The identity-document step compares the document with these: the Latin names as the
+        // documents print them, and the passport's number (the birth date is the IIN's).
+        migrator.registerMigration("registry.v4", [
+            "ALTER TABLE registry ADD COLUMN latin_surname TEXT",
+            "ALTER TABLE registry ADD COLUMN latin_given_names TEXT",
+            "ALTER TABLE registry ADD COLUMN passport_number TEXT",
+        ])
     }
 
     /// The sealed photo column.
@@ -159,11 +220,13 @@ public struct RegistryRecords: Sendable {
         try await database.transaction { db in
             try db.execute("DELETE FROM registry WHERE iin = ?", [.text(entry.iin)])
             try db.execute("""
-                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id, reference, reference_key_id, patronymic)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO registry (iin, surname, given_name, document_number, phone, photo, key_id, reference, reference_key_id, patronymic,
+                                      latin_surname, latin_given_names, passport_number)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(entry.iin), .text(entry.surname), .text(entry.givenName), .text(entry.documentNumber),
                       SQLValue(entry.phone), .blob(sealed), .text(keyID), reference.map { .blob($0) } ?? .null,
-                      reference == nil ? .null : .text(keyID), SQLValue(entry.patronymic)])
+                      reference == nil ? .null : .text(keyID), SQLValue(entry.patronymic), SQLValue(entry.latin?.surname),
+                      SQLValue(entry.latin?.givenNames), SQLValue(entry.passportNumber)])
             try AuditLog.append(db, at: now, actor: "registry", action: "registry.upsert", subject: entry.iin,
                                 detail: entry.reference == nil ? "" : "with reference embedding")
         }
@@ -202,7 +265,8 @@ public struct RegistryRecords: Sendable {
         guard let sealed = try row.optionalBlob(Columns.photo) else { throw StorageError(.damagedRow, "registry row \(iin) has no photo") }
         return RegistryEntry(iin: iin, surname: person.surname, givenName: person.givenName, documentNumber: person.documentNumber,
                              phone: person.phone, photo: try cipher.open(sealed, keyID: try row.text(Columns.keyID), for: Self.sealed.place("photo", iin)),
-                             reference: referenceIfReadable(row, iin: iin), patronymic: person.patronymic)
+                             reference: referenceIfReadable(row, iin: iin), patronymic: person.patronymic, latin: person.latin,
+                             passportNumber: person.passportNumber)
     }
 
     /// The cached embedding, or `nil` when there is none or it does not open (damaged, or set aside by a
@@ -222,12 +286,20 @@ public struct RegistryRecords: Sendable {
     /// - Returns: The names, document and phone, or `nil` if the registry has no such person.
     /// - Throws: ``DatabaseFailure`` from the database; ``StorageError`` `.damagedRow` if the row cannot be read.
     public static func person(_ db: any SQLSession, iin: String) throws -> RegistryPerson? {
-        try db.one("SELECT surname, given_name, document_number, phone, patronymic FROM registry WHERE iin = ?", [.text(iin)]).map(person)
+        try db.one("""
+            SELECT surname, given_name, document_number, phone, patronymic, latin_surname, latin_given_names, passport_number
+            FROM registry WHERE iin = ?
+            """, [.text(iin)]).map(person)
     }
 
     static func person(_ row: SQLRow) throws -> RegistryPerson {
-        RegistryPerson(surname: try row.text(Columns.surname), givenName: try row.text(Columns.givenName),
-                       documentNumber: try row.text(Columns.documentNumber), phone: try row.optionalText(Columns.phone),
-                       patronymic: try row.optionalText(Columns.patronymic))
+        // Latin names are recorded together or not at all (a surname without given names is kept with empty ones).
+        let latin = try row.optionalText(Columns.latinSurname).map {
+            LatinNames(surname: $0, givenNames: try row.optionalText(Columns.latinGivenNames) ?? "")
+        }
+        return RegistryPerson(surname: try row.text(Columns.surname), givenName: try row.text(Columns.givenName),
+                              documentNumber: try row.text(Columns.documentNumber), phone: try row.optionalText(Columns.phone),
+                              patronymic: try row.optionalText(Columns.patronymic), latin: latin,
+                              passportNumber: try row.optionalText(Columns.passportNumber))
     }
 }

@@ -16,7 +16,9 @@ struct IssuanceCommandTests {
     @Test("the whole flow from the command line, checked with openssl")
     func flow() throws {
         let w = try Workspace()
-        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}}"#.write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
+        // The identity-document step has tests of its own (the kiosk's, and over HTTP): off here.
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}, "policy": {"documentStepRequired": false}}"#
+            .write(toFile: w.dir + "/ca.json", atomically: true, encoding: .utf8)
         func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result { try w.run(args + ["--config", w.dir + "/ca.json"], env: env) }
         let iin = Workspace.lin
 

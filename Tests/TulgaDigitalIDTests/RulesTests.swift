@@ -83,4 +83,20 @@ struct DigitalIDRulesTests {
         await #expect(throws: StorageError(.damagedRow, "")) { _ = try await records.record("850314300013") }
         await database.close()
     }
+
+    @Test("the document step's lifecycle: pending → done or review → done or rejected; a new verification reopens only pending and rejected",
+          arguments: [
+              (DocumentStepState.pending, DocumentStepEvent.matched, DocumentStepState?.some(.done)),
+              (.pending, .sentToReview, .review), (.review, .approved, .done), (.review, .rejected, .rejected),
+              (.pending, .reverified, .pending), (.rejected, .reverified, .pending), (.review, .reverified, .review), (.done, .reverified, .done),
+              (.done, .matched, nil), (.done, .sentToReview, nil), (.review, .matched, nil), (.rejected, .matched, nil), (.pending, .approved, nil),
+              (.done, .approved, nil), (.rejected, .approved, nil),
+          ])
+    func documentStep(from: DocumentStepState, event: DocumentStepEvent, to: DocumentStepState?) throws {
+        if let to {
+            #expect(try DocumentStepLifecycle.transition(from: from, event: event) == to)
+        } else {
+            #expect(throws: DigitalIDError(.invalidState, "")) { try DocumentStepLifecycle.transition(from: from, event: event) }
+        }
+    }
 }

@@ -6,40 +6,8 @@ import TulgaFace
 import TulgaMRZ
 import TulgaTestSupport
 
-/// Documents made by scripts/render-document into a temporary folder: never committed.
-enum Generated {
-    struct Document: Decodable {
-        let kind: String
-        let files: [String]
-        let mrz: [String]
-        let iin: String
-    }
-
-    /// The day ManualClock starts on, so generated expiry dates agree with the reader's today.
-    static let today = "2027-01-15"
-
-    /// Renders one document; `clean` leaves out the camera's degradation.
-    static func render(_ kind: String, variant: String = "normal", seed: Int = 1, clean: Bool = false) throws -> Document {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tulga-documents-\(UUID())").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [RepositoryPaths.root + "/scripts/render-document", "--kind", kind, "--out", out, "--seed", String(seed),
-                             "--variant", variant, "--today", today, "--faces", RepositoryPaths.shared + "/faces"] + (clean ? ["--clean"] : [])
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let path = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, !path.isEmpty else { throw FaceError(.invalidArgument, "render-document failed") }
-        return try JSONDecoder().decode(Document.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
-
+extension Generated {
     static func photos(_ document: Document) throws -> [Image] { try document.files.map { try Image(contentsOf: $0) } }
-
-    static func remove(_ document: Document) {
-        if let first = document.files.first { try? FileManager.default.removeItem(atPath: (first as NSString).deletingLastPathComponent) }
-    }
 }
 
 /// A reader: YuNet, SFace, Tesseract, and the manual clock's today.
@@ -108,6 +76,13 @@ struct DocumentTests {
         #expect(back.refusal as? DocumentError == DocumentError(.noPortrait, ""))
     }
 
+    @Test("a photo too small to hold a document is refused as no document, not as our failure")
+    func tinyPhoto() throws {
+        let tiny = try Image(bgr: [UInt8](repeating: 200, count: 3), width: 1, height: 1)
+        let reading = try reader().read([tiny], expecting: .passport)
+        #expect(reading.refusal?.errorCode == DocumentErrorCode.noDocument.rawValue && reading.refusal?.kind == .invalid)
+    }
+
     @Test("expiry follows the injected clock")
     func injectedClock() throws {
         let document = try Generated.render("passport", seed: 7, clean: true)
@@ -119,5 +94,60 @@ struct DocumentTests {
         #expect(late.read(photos).isAccepted)
         clock.advance(11 * 366 * 86_400)   // past any generated expiry (at most 10 years on)
         #expect(late.read(photos).refusal?.errorCode == DocumentErrorCode.expired.rawValue)
+    }
+}
+
+@Suite("Taking a document from a camera: guidance and the moment to take each side", .serialized)
+struct CaptureTests {
+    static let quad = [100.0, 100, 500, 100, 500, 350, 100, 350]
+    static func at(_ dx: Double, brightness: Double = 180, glare: Double = 0) -> DocumentFrameMeasure {
+        DocumentFrameMeasure(found: true, corners: quad.enumerated().map { $0.offset % 2 == 0 ? $0.element + dx : $0.element }, brightness: brightness, glare: glare)
+    }
+
+    @Test("no page, too dark (to see a page, or on it), glare, moving; taken after three still frames; the next side waits until the document is turned")
+    func rules() {
+        var c = DocumentCapture()
+        func feed(_ m: DocumentFrameMeasure) -> (taken: Bool, hints: [DocumentHint]) {
+            let taken = c.observe(m)
+            return (taken, c.hints)
+        }
+        #expect(feed(.none) == (false, [.inFrame]))
+        #expect(feed(DocumentFrameMeasure(found: false, frameBrightness: 20)) == (false, [.tooDark]))   // too dark to see a page
+        #expect(feed(DocumentFrameMeasure(found: false, frameBrightness: 240, frameGlare: 0.5)) == (false, [.glare]))   // or too blown out
+        #expect(feed(Self.at(0, brightness: 40)) == (false, [.tooDark]))
+        #expect(feed(Self.at(0, glare: 0.2)) == (false, [.glare]))
+        #expect(feed(Self.at(0, brightness: 40, glare: 0.2)) == (false, [.tooDark, .glare]))
+        #expect(feed(Self.at(0)) == (false, [.holdStill]))
+        #expect(feed(Self.at(60)) == (false, [.holdStill]))   // moved: counting starts again
+        #expect(feed(Self.at(61)) == (false, [.holdStill]))
+        #expect(feed(Self.at(62)) == (true, []))
+        c.nextSide()
+        for _ in 0..<5 { #expect(feed(Self.at(62)) == (false, [])) }   // the same side, still there
+        #expect(feed(.none) == (false, [.inFrame]))                    // turned over: out of the frame a moment
+        #expect(feed(Self.at(0)).taken == false && feed(Self.at(0)).taken == false)
+        #expect(feed(Self.at(0)) == (true, []))
+    }
+
+    @Test("measured on generated photos: lit and free of glare; darkened, too dark; overexposed, glare; the background alone, no page")
+    func measured() throws {
+        let settings = DocumentCaptureSettings()
+        for (kind, seed) in [("passport", 1), ("passport", 2), ("passport", 3), ("id-card", 1), ("id-card", 2), ("id-card", 3)] {
+            let document = try Generated.render(kind, seed: seed)
+            defer { Generated.remove(document) }
+            for photo in try Generated.photos(document) {
+                let m = DocumentFrameMeasure.measure(photo)
+                #expect(m.found && m.brightness >= settings.darkBelow && m.glare <= settings.glareAbove, "\(kind) \(seed): \(m)")
+                // Darkened, the hint is "too dark", overexposed "glare", whether or not the page is still found.
+                for (gain, hint) in [(0.25, DocumentHint.tooDark), (2.5, .glare)] {
+                    var capture = DocumentCapture()
+                    _ = capture.observe(DocumentFrameMeasure.measure(try photo.adjusted(gain: gain)))
+                    #expect(capture.hints == [hint], "\(kind) \(seed) at gain \(gain)")
+                }
+            }
+        }
+        let blank = try Generated.render("passport", variant: "blank", seed: 1)
+        defer { Generated.remove(blank) }
+        let background = DocumentFrameMeasure.measure(try Generated.photos(blank)[0])
+        #expect(!background.found && background.frameBrightness >= settings.darkBelow)
     }
 }

@@ -30,7 +30,8 @@ struct World {
     /// A world whose clock starts at `start` (the fixed test date by default; tests whose
     /// `openssl` checks validity against today pass the real time as the start). With `offlineRoot`
     /// the root's key goes to `offline-root.key` in the world's folder, not into the CA folder.
-    static func make(_ backend: Backend = .sqlite, clockStart: Double? = nil, offlineRoot: Bool = false) async throws -> World {
+    /// `documentStep`: `policy.documentStepRequired` (off unless a test is about the identity-document step's gate).
+    static func make(_ backend: Backend = .sqlite, clockStart: Double? = nil, offlineRoot: Bool = false, documentStep: Bool = false) async throws -> World {
         let dir = Temp.dir("tulga-iss")
         let clock = clockStart.map { ManualClock($0) } ?? ManualClock()
         var config = CAConfig()
@@ -40,10 +41,12 @@ struct World {
         let ca = try LocalCA.initialize(config, now: clock.date, offlineRootKey: offlineRoot ? dir + "/offline-root.key" : nil)
         // SQLite lives in the world's own var/ folder, so a test can read every byte the service wrote.
         try FileManager.default.createDirectory(atPath: dir + "/var", withIntermediateDirectories: true)
+        var settings = RecordSettings()
+        settings.documentStepRequired = documentStep
         let store = backend == .sqlite
             ? try await Records.open(database: try SQLiteDatabase(path: dir + "/var/tulga.sqlite"), keys: try ServiceKeys.scratch(dir + "/var/keys"),
-                                     clock: clock, ca: ca)
-            : try await Records.scratch(backend, clock: clock, ca: ca)
+                                     settings: settings, clock: clock, ca: ca)
+            : try await Records.scratch(backend, settings: settings, clock: clock, ca: ca)
         return World(dir: dir, clock: clock, store: store, ca: ca)
     }
 

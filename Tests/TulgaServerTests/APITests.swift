@@ -565,6 +565,8 @@ struct APITests {
                 let text = String(buffer: r.body)
                 #expect(text.hasPrefix("openapi: 3.1.0"))
                 for path in ["/v1/verifications:", "/v1/verifications/{id}/selfie:", "/v1/verifications/{id}/frames:", "/v1/verifications/{id}/clip:", "/v1/verifications/{id}/finish:",
+                             "/v1/verifications/{id}/document/front:", "/v1/verifications/{id}/document/back:", "/v1/verifications/{id}/document:",
+                             "/v1/verifications/{id}/document/confirm:",
                              "/v1/sms/request:", "/v1/sms/confirm:", "/v1/applications:", "/v1/applications/{number}/install:", "/v1/applications/{number}/approvals/hr:", "/pki/ocsp:", "/v1/cases:",
                              "/v1/cases/{id}/claim:", "/v1/cases/{id}/reassign:", "/v1/moderation/stats:", "/v1/agreement:",
                              "/v1/applications/{number}/history:", "/v1/digital-id/show:", "/v1/digital-id/pin:", "/v1/digital-id/pin/change:",

@@ -47,9 +47,9 @@ struct LogTests {
 
     /// README's walkthrough at trace level, through a real client over loopback, then every line searched
     /// for what must never be logged.
-    @Test("the whole walkthrough at trace level: no line holds the IIN, phone, code, PIN, password, application number, an API key, an image or a key")
+    @Test("the whole walkthrough at trace level: no line holds the IIN, phone, code, PIN, password, application number, an API key, an image, a key or the document's data")
     func noSecretsInLogs() async throws {
-        let f = try await Fixture.make()
+        let f = try await Fixture.make(documentStep: true)
         let sink = LogSink()
         let walked = try await f.app(logger: sink.logger(clock: f.clock)).test(.live) { client in
             let walked = try await WalkthroughTests.walk(client, f)
@@ -70,7 +70,7 @@ struct LogTests {
             #expect(try JSONSerialization.jsonObject(with: Data(line.utf8)) is [String: Any], "not one JSON object: \(line)")
         }
         let text = lines.joined()
-        let secrets = [Fixture.linIIN, "+77010000001", "77010000001", code, "402719", "999999", "Walk#Pass1", number]
+        let secrets = [Fixture.linIIN, "+77010000001", "77010000001", code, "402719", "999999", "Walk#Pass1", number, Fixture.linCard, "MIRANDA"]
             + Fixture.keys.values.map { String($0) }
         for secret in secrets { #expect(!text.contains(secret), "a log line holds \(secret.prefix(3))…") }
         // No image, PEM block (key, request, certificate) or long encoded blob.

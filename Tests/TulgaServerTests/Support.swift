@@ -46,8 +46,18 @@ struct Fixture {
 
     /// Every fixture runs on a manual clock: frame stamps, prompt timeouts and rate buckets move
     /// only when a test advances it, so a slow machine changes nothing.
+    /// Lin's documents as the registry records them (the ID card's number, the passport's, the Latin names).
+    static let linCard = "041234567", linPassport = "N12345678", linLatin = LatinNames(surname: "MIRANDA", givenNames: "LIN MANUEL")
+
+    /// `scripts/render-document`'s arguments for a document of Lin as the registry records him, with
+    /// `number` on it and `portrait` (a fixture face) printed on it: by default the registry's photo, as on a real document.
+    static func linDocument(number: String, portrait: String = "lin_manuel_miranda_f095.png") -> [String] {
+        ["--iin", linIIN, "--surname", linLatin.surname, "--given-names", linLatin.givenNames, "--number", number, "--portrait", portrait]
+    }
+
+    /// `documentStep`: `policy.documentStepRequired` (off unless a test takes the identity-document step).
     static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30),
-                     database: String? = nil, continuity: Double? = nil) async throws -> Fixture {
+                     database: String? = nil, continuity: Double? = nil, documentStep: Bool = false) async throws -> Fixture {
         let dir = Temp.dir("tulga-http")
         let clock = ManualClock()
         var ca = CAConfig()
@@ -55,11 +65,14 @@ struct Fixture {
         ca.passwordFile = dir + "/keys/ca-password"
         ca.publicBaseURL = "http://127.0.0.1:18080/pki"
         let location = database ?? dir + "/tulga.sqlite"
+        var settings = RecordSettings()
+        settings.documentStepRequired = documentStep
         let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys.scratch(dir + "/keys"),
-                                           clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
+                                           settings: settings, clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
         for (name, key) in keys { _ = try await store.apiKeys.add(name: name, scopes: [name == "issuance2" ? "issuance" : name], key: key) }
-        try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
-                                                      photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin))))
+        try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: linCard, phone: "+77010000001",
+                                                      photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin)), latin: linLatin,
+                                                      passportNumber: linPassport))
         try await store.registry.upsert(RegistryEntry(iin: obamaIIN, surname: "OBAMA", givenName: "BARACK", documentNumber: "N02",
                                                       photo: try Data(contentsOf: URL(fileURLWithPath: Paths.obama))))
         var liveness = LivenessConfig()
@@ -72,7 +85,8 @@ struct Fixture {
 
     /// Another node on the same database, evidence key and clock: its own records, sessions and face pipelines.
     func secondNode() async throws -> Fixture {
-        let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys(folder: dir + "/keys"), clock: clock)
+        let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys(folder: dir + "/keys"),
+                                           settings: self.store.settings, clock: clock)
         let env = try ServerEnvironment(config: ServerConfig(), records: store, face: FaceConfig(modelsDirectory: Paths.root + "/Models"),
                                         liveness: liveness, bands: bands)
         return Fixture(dir: dir, store: store, clock: clock, env: env, location: location, liveness: liveness, bands: bands)

@@ -13,7 +13,7 @@ import TulgaStorage
 
 /// README's walkthrough, from IIN to installed certificates, over HTTP alone: the only thing that
 /// is not an HTTP call is the applicant's own key store (the NCALayer role), which makes the keys
-/// and installs the certificates on "their computer".
+/// and installs the certificates on "their computer" (and the document's photos, generated).
 @Suite("The walkthrough over HTTP only", .serialized)
 struct WalkthroughTests {
     /// What it used and made: the SMS code and application number (LogTests looks for them in the logs),
@@ -44,6 +44,22 @@ struct WalkthroughTests {
         // 3. The Digital ID: the PIN, then the CA's consent with it.
         #expect((try await call("/v1/digital-id/show", ["iin": iin])["record"] as? [String: Any])?["status"] as? String == "active")
         _ = try await call("/v1/digital-id/pin", ["iin": iin, "pin": "402719"])
+        // 3a. The identity document (when the policy asks for it): the ID card's two sides, the
+        // recognised data for the applicant to confirm, then the registry and the selfie decide.
+        if f.store.settings.documentStepRequired {
+            #expect((try await call("/v1/verifications/\(session)", method: .get)["document"] as? [String: Any])?["state"] as? String == "photos")
+            let card = try Generated.render("id-card", seed: 3, person: Fixture.linDocument(number: Fixture.linCard))
+            defer { Generated.remove(card) }
+            let sides = try card.files.map { ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: $0))) }
+            #expect(try await call("/v1/verifications/\(session)/document/front?kind=id-card", body: sides[0])["missing"] as? [String] == ["back"])
+            let read = try await call("/v1/verifications/\(session)/document/back", body: sides[1])
+            #expect(read["state"] as? String == "confirm")
+            let data = try #require(read["data"] as? [String: Any])
+            #expect(data["documentNumber"] as? String == Fixture.linCard && data["surname"] as? String == "MIRANDA" && data["iin"] as? String == iin)
+            let confirmed = try await call("/v1/verifications/\(session)/document/confirm")
+            #expect(confirmed["state"] as? String == "done" && confirmed["mismatches"] as? [String] == [], "\(confirmed)")
+            #expect((try await call("/v1/verifications/\(session)", method: .get)["document"] as? [String: Any])?["state"] as? String == "done")
+        }
         _ = try await call("/v1/digital-id/consents", ["iin": iin, "pin": "402719"], expect: .created)
         // 4. The applicant's computer makes the two key pairs; only the requests leave it.
         let store = try FolderKeyStore(directory: f.dir + "/applicant", password: "Walk#Pass1")
@@ -72,16 +88,16 @@ struct WalkthroughTests {
         return (code, number, store, certs)
     }
 
-    @Test("through Hummingbird's testing client")
+    @Test("through Hummingbird's testing client, the identity-document step included")
     func router() async throws {
-        let f = try await Fixture.make()
+        let f = try await Fixture.make(documentStep: true)
         _ = try await f.app.test(.router) { client in try await Self.walk(client, f) }
         await f.store.database.close()
     }
 
-    @Test("through a real client over loopback")
+    @Test("through a real client over loopback, the identity-document step included")
     func live() async throws {
-        let f = try await Fixture.make()
+        let f = try await Fixture.make(documentStep: true)
         _ = try await f.app.test(.live) { client in try await Self.walk(client, f) }
         await f.store.database.close()
     }

@@ -11,10 +11,16 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     case kioskMatch = "kiosk.match", kioskNoMatch = "kiosk.no_match"
     case kioskOutcomePass = "kiosk.outcome_pass", kioskOutcomeReview = "kiosk.outcome_review"
     case kioskOutcomeRetry = "kiosk.outcome_retry", kioskOutcomeInPerson = "kiosk.outcome_in_person"
+    // The identity-document step: what to show, guidance while capturing, and its outcome.
+    case documentShowFront = "document.show_front", documentShowBack = "document.show_back", documentShowPassport = "document.show_passport"
+    case documentInFrame = "document.in_frame", documentHoldStill = "document.hold_still", documentTooDark = "document.too_dark"
+    case documentGlare = "document.glare", documentCaptured = "document.captured", documentConfirm = "document.confirm"
+    case documentDone = "document.done", documentReview = "document.review"
     // SMS texts.
     case smsCode = "sms.code", smsModerationApproved = "sms.moderation_approved", smsModerationRejected = "sms.moderation_rejected"
     case smsModerationRejectedRetry = "sms.moderation_rejected_retry", smsPhoneChanged = "sms.phone_changed"
     case smsSignInCode = "sms.signin_code"
+    case smsDocumentApproved = "sms.document_approved", smsDocumentRejected = "sms.document_rejected"
     // E-mail: the application number on submission, then each status change (subject and body).
     case mailSubmittedSubject = "mail.submitted_subject", mailSubmittedBody = "mail.submitted_body"
     case mailStatusSubject = "mail.status_subject", mailStatusBody = "mail.status_body"
@@ -83,6 +89,34 @@ public enum Catalogue {
         .kioskOutcomeInPerson: ("Личность не подтверждена, попыток не осталось. Обратитесь к оператору ЦОН с удостоверением личности.",
                                 "Жеке басыңыз расталмады, әрекеттер қалмады. Жеке куәлігіңізбен ХҚКО операторына жүгініңіз.",
                                 "Identity not confirmed and no attempts are left. Please see a service-centre operator with your ID document."),
+        .documentShowFront: ("Расположите лицевую сторону удостоверения личности в рамке", "Жеке куәліктің алдыңғы жағын жақтауға орналастырыңыз",
+                             "Place the front of your ID card in the frame"),
+        .documentShowBack: ("Теперь расположите обратную сторону удостоверения в рамке", "Енді куәліктің артқы жағын жақтауға орналастырыңыз",
+                            "Now place the back of your ID card in the frame"),
+        .documentShowPassport: ("Расположите страницу паспорта с фотографией в рамке", "Паспорттың суреті бар бетін жақтауға орналастырыңыз",
+                                "Place the passport page with your photo in the frame"),
+        .documentInFrame: ("Документ не найден: поместите его целиком в рамку", "Құжат табылмады: оны толығымен жақтауға орналастырыңыз",
+                           "No document found: put the whole document in the frame"),
+        .documentHoldStill: ("Держите документ неподвижно", "Құжатты қозғалтпай ұстаңыз", "Hold the document still"),
+        .documentTooDark: ("Слишком темно: добавьте света", "Тым қараңғы: жарықты көбейтіңіз", "Too dark: add more light"),
+        .documentGlare: ("Блики на документе: наклоните его или уберите яркий свет", "Құжатта жарқыл бар: оны еңкейтіңіз немесе жарық көзін алыңыз",
+                         "Glare on the document: tilt it or move away from the bright light"),
+        .documentCaptured: ("Снимок сделан", "Сурет түсірілді", "Photo taken"),
+        .documentConfirm: ("Проверьте распознанные данные удостоверения личности и подтвердите их",
+                           "Жеке куәліктің танылған деректерін тексеріп, растаңыз",
+                           "Check the recognised data of your identity document and confirm it"),
+        .documentDone: ("Документ проверен: данные совпадают с государственной базой. Digital ID готов.",
+                        "Құжат тексерілді: деректер мемлекеттік базамен сәйкес келеді. Digital ID дайын.",
+                        "Document checked: the data matches the state database. Your Digital ID is ready."),
+        .documentReview: ("Ваш документ направлен на проверку (модерацию) оператору. Результат придёт по SMS.",
+                          "Құжатыңыз операторға тексеруге (модерацияға) жіберілді. Нәтижесі SMS арқылы келеді.",
+                          "Your document has been sent to an operator for review. The result will come by SMS."),
+        .smsDocumentApproved: ("Проверка вашего удостоверения личности завершена: документ подтверждён. Вы можете продолжить выпуск ЭЦП.",
+                               "Жеке куәлігіңізді тексеру аяқталды: құжат расталды. ЭЦҚ шығаруды жалғастыра аласыз.",
+                               "The check of your identity document is complete: it is confirmed. You can continue issuing your EDS."),
+        .smsDocumentRejected: ("Проверка вашего удостоверения личности завершена: документ не подтверждён. Пройдите проверку заново или обратитесь в ЦОН.",
+                               "Жеке куәлігіңізді тексеру аяқталды: құжат расталмады. Тексеруден қайта өтіңіз немесе ХҚКО-ға жүгініңіз.",
+                               "The check of your identity document is complete: it is not confirmed. Verify again, or visit a service centre."),
         .smsCode: ("Код подтверждения для выпуска ЭЦП: {code}. Никому не сообщайте.",
                    "ЭЦҚ шығаруға арналған растау коды: {code}. Ешкімге айтпаңыз.",
                    "Confirmation code for issuing your EDS: {code}. Do not share it."),

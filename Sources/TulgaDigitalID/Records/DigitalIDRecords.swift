@@ -27,7 +27,7 @@ public struct DigitalIDRecords: Sendable {
         case iin, surname, givenName = "given_name", documentNumber = "document_number", status, createdAt = "created_at"
         case verifiedAt = "verified_at", verifiedBy = "verified_by", pinHash = "pin_hash", pinFailures = "pin_failures", pinLocked = "pin_locked"
         case id, scope, grantedAt = "granted_at", expiresAt = "expires_at", revokedAt = "revoked_at", patronymic
-        case pinSetter = "pin_setter", pinSetterUntil = "pin_setter_until"
+        case pinSetter = "pin_setter", pinSetterUntil = "pin_setter_until", documentState = "document_state"
     }
 
     /// How long after a passed verification its runner may set the first PIN (or a new one after a reset).
@@ -56,6 +56,8 @@ public struct DigitalIDRecords: Sendable {
             "ALTER TABLE digital_ids ADD COLUMN pin_setter TEXT",
             "ALTER TABLE digital_ids ADD COLUMN pin_setter_until {REAL}",
         ])
+        // The identity-document step: records from before it have not done it (`pending`).
+        migrator.registerMigration("digital_id.v4", ["ALTER TABLE digital_ids ADD COLUMN document_state TEXT NOT NULL DEFAULT 'pending'"])
     }
 
     /// Creates the record after a passed verification or an approval, inside the caller's
@@ -74,10 +76,20 @@ public struct DigitalIDRecords: Sendable {
     /// - Throws: ``StorageError`` `.damagedRow` if a stored status cannot be read; ``DatabaseFailure`` from the database.
     public static func create(_ db: any SQLSession, iin: String, surname: String, givenName: String, patronymic: String? = nil,
                               documentNumber: String, verifiedBy: String, pinSetter: String? = nil, at now: Double) throws {
-        let existing = try db.one("SELECT status, pin_locked, pin_hash FROM digital_ids WHERE iin = ?", [.text(iin)])
+        let existing = try db.one("SELECT status, pin_locked, pin_hash, document_state FROM digital_ids WHERE iin = ?", [.text(iin)])
         let setter: [SQLValue] = [SQLValue(pinSetter), .double(now + pinWindowSeconds)]
         switch DigitalIDLifecycle.creation(existing: try existing?.value(Columns.status, as: DigitalIDRecord.Status.self)) {
         case .keep:
+            // A rejected document step may be taken again after this verification.
+            if let existing {
+                let document = try existing.value(Columns.documentState, as: DocumentStepState.self)
+                let next = try DocumentStepLifecycle.transition(from: document, event: .reverified)
+                if next != document {
+                    try db.execute("UPDATE digital_ids SET document_state = ? WHERE iin = ?", [.text(next.rawValue), .text(iin)])
+                    try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.document_pending",
+                                        subject: iin, detail: "a new verification passed; the document step may be taken again")
+                }
+            }
             // PIN recovery: a locked PIN is cleared only by a new passed verification of the same
             // person; they then set a new one. Nothing else unlocks it.
             if let existing, try existing.bool(Columns.pinLocked) {
@@ -97,8 +109,8 @@ public struct DigitalIDRecords: Sendable {
         }
         try db.execute("""
             INSERT INTO digital_ids (iin, surname, given_name, document_number, status, created_at, verified_at, verified_by, patronymic,
-                                     pin_setter, pin_setter_until)
-            VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
+                                     pin_setter, pin_setter_until, document_state)
+            VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, 'pending')
             """, [.text(iin), .text(surname), .text(givenName), .text(documentNumber), .double(now), .double(now), .text(verifiedBy),
                   SQLValue(patronymic)] + setter)
         try AuditLog.append(db, at: now, actor: verifiedBy == "automatic" ? "policy" : verifiedBy, action: "digital_id.create", subject: iin,
@@ -111,7 +123,40 @@ public struct DigitalIDRecords: Sendable {
                         createdAt: try r.double(Columns.createdAt), verifiedAt: try r.double(Columns.verifiedAt),
                         verifiedBy: try r.text(Columns.verifiedBy), hasPIN: try r.optionalText(Columns.pinHash) != nil,
                         pinFailures: try r.int(Columns.pinFailures), pinLocked: try r.bool(Columns.pinLocked),
-                        patronymic: try r.optionalText(Columns.patronymic))
+                        patronymic: try r.optionalText(Columns.patronymic),
+                        documentState: try r.value(Columns.documentState, as: DocumentStepState.self))
+    }
+
+    /// Moves the identity-document step (``DocumentStepLifecycle``) inside the caller's transaction,
+    /// with an audit row (`digital_id.document_<state>`).
+    ///
+    /// - Parameters:
+    ///   - db: the caller's transaction.
+    ///   - iin: the person's IIN.
+    ///   - event: what happened.
+    ///   - actor: who, for the audit log (`policy`, `moderator:<id>`).
+    ///   - detail: why, for the audit log.
+    ///   - now: the injected clock's time.
+    /// - Returns: The new state.
+    /// - Throws: ``DigitalIDError`` `.notFound` without a record, `.invalidState` for a move the lifecycle refuses;
+    ///   ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    @discardableResult
+    public static func moveDocumentStep(_ db: any SQLSession, iin: String, event: DocumentStepEvent, actor: String, detail: String,
+                                        at now: Double) throws -> DocumentStepState {
+        guard let row = try db.one("SELECT document_state FROM digital_ids WHERE iin = ?", [.text(iin)]) else {
+            throw DigitalIDError(.notFound, "no Digital ID for \(iin)")
+        }
+        let next = try DocumentStepLifecycle.transition(from: try row.value(Columns.documentState, as: DocumentStepState.self), event: event)
+        try db.execute("UPDATE digital_ids SET document_state = ? WHERE iin = ?", [.text(next.rawValue), .text(iin)])
+        try AuditLog.append(db, at: now, actor: actor, action: "digital_id.document_\(next.rawValue)", subject: iin, detail: detail)
+        return next
+    }
+
+    /// The record inside the caller's transaction, or nil.
+    ///
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public static func record(_ db: any SQLSession, iin: String) throws -> DigitalIDRecord? {
+        try db.one("SELECT * FROM digital_ids WHERE iin = ?", [.text(iin)]).map(record)
     }
 
     /// The record, or nil.

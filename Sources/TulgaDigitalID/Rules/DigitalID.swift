@@ -28,6 +28,9 @@ public struct DigitalIDRecord: Sendable, Hashable, Codable {
     public var pinLocked: Bool
     /// The patronymic, from the registry, when the person has one.
     public var patronymic: String? = nil
+    /// Where the identity-document step stands (``DocumentStepState``); until it is `done`, and the
+    /// policy requires it, the Digital ID files no application.
+    public var documentState: DocumentStepState = .pending
 
     /// Creates a record value.
     ///
@@ -43,9 +46,12 @@ public struct DigitalIDRecord: Sendable, Hashable, Codable {
     ///   - hasPIN: whether a PIN is set.
     ///   - pinFailures: wrong PINs in a row.
     ///   - pinLocked: whether the PIN is locked.
+    ///   - documentState: where the identity-document step stands.
     public init(iin: String, surname: String, givenName: String, documentNumber: String, status: Status, createdAt: Double,
-                verifiedAt: Double, verifiedBy: String, hasPIN: Bool, pinFailures: Int, pinLocked: Bool, patronymic: String? = nil) {
+                verifiedAt: Double, verifiedBy: String, hasPIN: Bool, pinFailures: Int, pinLocked: Bool, patronymic: String? = nil,
+                documentState: DocumentStepState = .pending) {
         self.patronymic = patronymic
+        self.documentState = documentState
         self.iin = iin
         self.surname = surname
         self.givenName = givenName
@@ -217,6 +223,51 @@ public enum DigitalIDLifecycle {
         case nil: .create
         case .revoked?: .replaceRevoked
         case .active?, .suspended?: .keep
+        }
+    }
+}
+
+/// The identity-document step of a Digital ID (seed 001: after the video check and the PIN, the
+/// applicant photographs the ID card or passport, confirms the recognised data, and it is compared
+/// with the registry and the selfie).
+///
+/// `pending`: not done yet; `review`: a moderator has the document; `done`: it matched, or a
+/// moderator approved it; `rejected`: a moderator rejected it (a new passed verification makes it
+/// `pending` again).
+public enum DocumentStepState: String, Sendable, Hashable, Codable, CaseIterable { case pending, review, done, rejected }
+
+/// What can happen in the document step.
+public enum DocumentStepEvent: String, Sendable, Hashable, CaseIterable {
+    /// `matched`: the confirmed data and the portrait matched; `sentToReview`: a case was opened;
+    /// `approved` / `rejected`: the moderator's decision; `reverified`: a new passed verification.
+    case matched, sentToReview = "sent_to_review", approved, rejected, reverified
+}
+
+/// The document step's lifecycle, pure: pending → done (a match) or review (a case) → done
+/// (approved) or rejected; a new passed verification makes a pending or rejected step pending
+/// again and leaves a case under review, or a step done, as it is.
+///
+/// ```swift
+/// var state = try DocumentStepLifecycle.transition(from: .pending, event: .sentToReview)   // .review
+/// state = try DocumentStepLifecycle.transition(from: state, event: .approved)              // .done
+/// ```
+public enum DocumentStepLifecycle {
+    /// Moves the step.
+    ///
+    /// - Parameters:
+    ///   - state: the state now.
+    ///   - event: what happened.
+    /// - Returns: The new state.
+    /// - Throws: ``DigitalIDError`` `.invalidState` for a move the table does not allow.
+    public static func transition(from state: DocumentStepState, event: DocumentStepEvent) throws(DigitalIDError) -> DocumentStepState {
+        switch (state, event) {
+        case (.pending, .matched): return .done
+        case (.pending, .sentToReview): return .review
+        case (.review, .approved): return .done
+        case (.review, .rejected): return .rejected
+        case (.pending, .reverified), (.rejected, .reverified): return .pending
+        case (.review, .reverified), (.done, .reverified): return state
+        default: throw DigitalIDError(.invalidState, "the document step is \(state.rawValue): it cannot be \(event.rawValue)")
         }
     }
 }

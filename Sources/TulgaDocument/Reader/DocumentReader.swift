@@ -30,6 +30,14 @@ public struct DocumentCheck: Sendable, Hashable, Codable {
     public let passed: Bool
     /// What was found, in words.
     public let detail: String
+
+    /// Creates a check.
+    ///
+    /// - Parameters:
+    ///   - name: what was checked.
+    ///   - passed: whether it passed.
+    ///   - detail: what was found, in words.
+    public init(name: String, passed: Bool, detail: String) { (self.name, self.passed, self.detail) = (name, passed, detail) }
 }
 
 /// The face on the front: where it is and its aligned 112×112 crop.
@@ -41,6 +49,8 @@ public struct Portrait: @unchecked Sendable {
     public let face: DetectedFace
     /// The crop aligned by the landmarks, as the recognizer sees it.
     public let aligned: Image
+    /// SFace's embedding of the crop, for comparing with a selfie.
+    public let embedding: Embedding
 }
 
 /// Everything read from the photos of one document, every check, and the first refusal.
@@ -124,6 +134,13 @@ public final class DocumentReader {
         // Pages.
         var pages: [FlatPage] = []
         for (i, photo) in photos.enumerated() {
+            // Too small to hold a document is the applicant's photo, not our failure.
+            guard photo.width >= 16, photo.height >= 16 else {
+                let reason = "photo \(i + 1) is \(photo.width)x\(photo.height) pixels: too small to hold a document"
+                check("document", false, reason)
+                refuse(DocumentError(.noDocument, reason))
+                return reading
+            }
             do {
                 pages.append(try findPage(bgr: photo.bgrBytes(), width: photo.width, height: photo.height))
             } catch let failure as NativeFailure {
@@ -225,7 +242,8 @@ public final class DocumentReader {
                 check("portrait", false, "no face on photo \(front + 1)")
                 refuse(DocumentError(.noPortrait, "no face on the front of the document"))
             case 1:
-                reading.portrait = Portrait(photo: front, face: faces[0], aligned: try engine.embedder.alignedCrop(faces[0], in: image))
+                let (embedding, aligned) = try engine.embedder.embeddedCrop(faces[0], in: image)
+                reading.portrait = Portrait(photo: front, face: faces[0], aligned: aligned, embedding: embedding)
                 check("portrait", true, "one face on photo \(front + 1), score \(String(format: "%.2f", faces[0].score))")
             default:
                 check("portrait", false, "\(faces.count) faces on photo \(front + 1)")
@@ -239,7 +257,10 @@ public final class DocumentReader {
     }
 
     /// Today in UTC: the year, `yyyymmdd` and `YYYY-MM-DD`.
-    static func today(_ clock: any WallClock) -> (year: Int, ordinal: Int, text: String) {
+    ///
+    /// - Parameter clock: the injected clock.
+    /// - Returns: The year, the date as one number, and as text.
+    public static func today(_ clock: any WallClock) -> (year: Int, ordinal: Int, text: String) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
         let c = calendar.dateComponents([.year, .month, .day], from: clock.date)

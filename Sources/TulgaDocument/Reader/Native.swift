@@ -33,13 +33,13 @@ private func call(_ body: (UnsafeMutablePointer<td_error>) -> td_status) throws(
     }
 }
 
-/// Finds the page in packed BGR pixels and warps it flat.
-func findPage(bgr: [UInt8], width: Int, height: Int) throws(NativeFailure) -> FlatPage {
+/// Finds the page in packed BGR pixels and warps it flat (`outWidth` wide; 0: the reader's size).
+func findPage(bgr: [UInt8], width: Int, height: Int, outWidth: Int = 0) throws(NativeFailure) -> FlatPage {
     var quad = td_quad()
     var out: UnsafeMutablePointer<UInt8>?
     var w: Int32 = 0, h: Int32 = 0
     try bgr.withUnsafeBufferPointer { (buffer) throws(NativeFailure) in
-        try call { td_find_document(buffer.baseAddress, Int32(width), Int32(height), 0, &quad, &out, &w, &h, $0) }
+        try call { td_find_document(buffer.baseAddress, Int32(width), Int32(height), Int32(outWidth), &quad, &out, &w, &h, $0) }
     }
     guard let out else { throw .refused(.internalError, "the shim returned no page") }
     defer { td_buffer_free(out) }

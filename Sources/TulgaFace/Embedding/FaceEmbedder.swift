@@ -87,7 +87,16 @@ public final class FaceEmbedder: @unchecked Sendable {
     ///   - image: the decoded picture.
     /// - Returns: The crop as an image.
     /// - Throws: ``FaceError`` if alignment fails.
-    public func alignedCrop(_ face: DetectedFace, in image: Image) throws(FaceError) -> Image {
+    public func alignedCrop(_ face: DetectedFace, in image: Image) throws(FaceError) -> Image { try embeddedCrop(face, in: image).crop }
+
+    /// The embedding and the 112×112 aligned crop it was made from, in one pass of the network.
+    ///
+    /// - Parameters:
+    ///   - face: the face, in the image's pixel coordinates.
+    ///   - image: the decoded picture.
+    /// - Returns: The 128-value embedding and the crop.
+    /// - Throws: ``FaceError`` if alignment or the network fails.
+    public func embeddedCrop(_ face: DetectedFace, in image: Image) throws(FaceError) -> (embedding: Embedding, crop: Image) {
         var values = [Float](repeating: 0, count: 128)
         var f = face.cValue
         var crop: OpaquePointer?
@@ -97,6 +106,6 @@ public final class FaceEmbedder: @unchecked Sendable {
             }
         }
         guard let crop else { throw FaceError(.internalError, "no crop") }
-        return Image(handle: crop)
+        return (Embedding(values), Image(handle: crop))
     }
 }

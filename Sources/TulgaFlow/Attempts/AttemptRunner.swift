@@ -421,6 +421,7 @@ public struct AttemptRunner: Sendable {
     ///   - issuedAtMs: the challenge's issue time; the clock's now by default.
     ///   - onHints: guidance hints per frame.
     ///   - onStatus: the session's status per frame.
+    ///   - onSelfie: the attempt's id, the selfie's embedding and JPEG, before the attempt is recorded (for the document step that follows).
     /// - Returns: The attempt's report.
     /// - Throws: ``AttemptStartError`` or ``SelfieError`` before the attempt starts; ``AttemptError`` `.attemptsExhausted`;
     ///   a ``FaceError``, ``DatabaseFailure``, ``StorageError`` or `CryptoFailure` while processing (the attempt is then
@@ -428,7 +429,8 @@ public struct AttemptRunner: Sendable {
     public func run(iin: String, source: any FrameSource, engine: FaceEngine, streamTimeIsRelative: Bool, selfie: Image? = nil,
                     prompts: [Prompt]? = nil, language: Language = .ru, guided: Bool = false, issuedAtMs: Double? = nil,
                     onHints: ([Hint]) -> Void = { _ in },
-                    onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in }) async throws -> AttemptReport {
+                    onStatus: (LivenessStatus, FrameObservation) -> Void = { _, _ in },
+                    onSelfie: (_ attemptID: String, Embedding?, Data?) -> Void = { _, _, _ in }) async throws -> AttemptReport {
         let (photo, reference) = try await self.reference(iin: iin, models: try FaceModels.fingerprint(engine.config)) {
             try Self.referenceEmbedding(engine, photo: $0)
         }
@@ -441,6 +443,7 @@ public struct AttemptRunner: Sendable {
                 issuedAtMs: issuedAtMs ?? records.clock.nowMs(), streamTimeIsRelative: streamTimeIsRelative, replay: NoReplayGuard(),
                 onHints: onHints, onStatus: onStatus)
             let jpeg = try Self.evidencePhoto(selfie: selfie ?? frame, mismatch: mismatch)
+            onSelfie(started.ticket.id, selfiePhoto ?? session.selfie, try (selfie ?? frame)?.jpegData(quality: 92))
             return try await finish(started, session: &session, selfie: selfiePhoto ?? session.selfie, selfieJPEG: jpeg)
         } catch {
             try? await records.attempts.abandon(started.ticket, reason: "processing error: \(type(of: error))")

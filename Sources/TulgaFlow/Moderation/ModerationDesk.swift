@@ -8,9 +8,10 @@ import TulgaRegistry
 import TulgaStorage
 
 /// A moderator's decision and everything it causes, in one transaction: the case is approved
-/// or rejected (``CaseLease/transition(from:event:now:)``); an approval creates the Digital ID
-/// (verified by `moderator:<id>`); a rejection is a recorded failed attempt; either way the
-/// applicant gets the result SMS in their language, saying what they can do next.
+/// or rejected (``CaseLease/transition(from:event:now:)``); for a face case an approval creates the
+/// Digital ID (verified by `moderator:<id>`) and a rejection is a recorded failed attempt; for a
+/// document case the Digital ID's document step is done or rejected. Either way the applicant gets
+/// the result SMS in their language, saying what they can do next.
 ///
 /// ```swift
 /// let desk = ModerationDesk(records: records)
@@ -40,6 +41,14 @@ public struct ModerationDesk: Sendable {
         let row = try await records.database.transaction { db in
             let (iin, row) = try ModerationRecords.decide(db, id, approve: approve, reason: reason, as: moderator, at: now)
             let person = try RegistryRecords.person(db, iin: iin)
+            // A document case completes (or not) the Digital ID's document step; the attempt had passed.
+            if try ModerationRecords.kind(db, case: id) == .document {
+                try DigitalIDRecords.moveDocumentStep(db, iin: iin, event: approve ? .approved : .rejected, actor: "moderator:\(moderator.id)",
+                                                      detail: "case \(id)", at: now)
+                try Outbox.enqueue(db, key: outboxKey, iin: iin, phone: person?.phone, language: try AttemptRecords.language(db, iin: iin),
+                                   message: Message(approve ? .smsDocumentApproved : .smsDocumentRejected), at: now)
+                return row
+            }
             var left = 0
             if approve {
                 guard let person else { throw ModerationError(.invalidRow, "IIN \(iin) of case \(id) is not in the registry") }

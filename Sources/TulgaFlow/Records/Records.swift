@@ -22,6 +22,8 @@ public struct RecordSettings: Sendable, Hashable {
     public var sms = SMSCodePolicy()
     /// The application lifecycle, with its in-person expiry.
     public var applications = ApplicationLifecycle()
+    /// Whether a Digital ID needs the identity-document step before it files an application (`policy.documentStepRequired`).
+    public var documentStepRequired = true
     /// The defaults of each.
     public init() {}
 }
@@ -74,7 +76,7 @@ public final class Records: Sendable {
         apiKeys = APIKeyRecords(context, cipher: cipher)
         legalEntities = LegalEntityRecords(context)
         issuance = IssuanceService(database: database, clock: clock, digitalIDs: digitalIDs, ca: ca, outboxKey: keys.outbox, sms: settings.sms,
-                                   lifecycle: settings.applications, attempts: settings.attempts)
+                                   lifecycle: settings.applications, attempts: settings.attempts, documentStepRequired: settings.documentStepRequired)
     }
 
     /// Every module's migrations, in the one order they are applied.
@@ -94,7 +96,8 @@ public final class Records: Sendable {
     }
 
     /// Every module's sealed columns, for re-sealing under a new key.
-    public static let sealedColumns = [RegistryRecords.sealed, RegistryRecords.sealedReference, ModerationRecords.sealed, AttemptRecords.sealed]
+    public static let sealedColumns = [RegistryRecords.sealed, RegistryRecords.sealedReference, ModerationRecords.sealed, ModerationRecords.sealedDocument,
+                                       AttemptRecords.sealed]
 
     /// Migrates `database` and opens every module's records on it. The migrations that bind sealed values
     /// to their rows seal again, in their own transactions, what earlier builds left unbound or in clear.

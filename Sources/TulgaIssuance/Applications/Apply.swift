@@ -38,7 +38,8 @@ extension IssuanceService {
     /// - Returns: The application: `issued`, `signing` (CA down), or `identified` awaiting approvals.
     /// - Throws: ``MailAddressError`` `.invalid` for a malformed e-mail address (checked first);
     ///   ``IssuanceError`` naming the missing step: `.invalidIdentity` for a bad IIN or BIN,
-    ///   `.agreement`, `.tokenRequired`, `.code` (no fresh confirmation through this caller), `.digitalID`, `.consent`, `.register`, `.pin`,
+    ///   `.agreement`, `.tokenRequired`, `.code` (no fresh confirmation through this caller), `.digitalID`, `.documentStep` (the
+    ///   identity-document step not done while the policy requires it), `.consent`, `.register`, `.pin`,
     ///   `.activeApplication`;
     ///   ``StorageError`` and ``DatabaseFailure`` for failures on our side.
     public func applyRemote(iin: String, pin: String, agreement: String?, template: Template = .individual, requests: KeyRequests,
@@ -64,6 +65,7 @@ extension IssuanceService {
         guard let id = try await digitalIDs.record(iin), id.status == .active else {
             throw IssuanceError(.digitalID, "a remote application needs an active Digital ID")
         }
+        try checkDocumentStep(id, whose: "your")
         guard try await digitalIDs.validConsent(iin: iin, scope: Consent.caIdentityScope) != nil else {
             throw IssuanceError(.consent, "grant the CA service consent to your identity data first")
         }
@@ -72,6 +74,13 @@ extension IssuanceService {
         try holder.checkSubject()
         try await checkPIN(iin: iin, pin: pin, whose: "your")
         return holder
+    }
+
+    /// While the policy requires it, a Digital ID is used for applications (filing, reissuing, approving) only once its
+    /// identity-document step is done.
+    func checkDocumentStep(_ id: DigitalIDRecord?, whose: String) throws {
+        guard documentStepRequired, let id, id.documentState != .done else { return }
+        throw IssuanceError(.documentStep, "the identity-document step of \(whose) Digital ID is \(id.documentState.rawValue): photograph the ID card or passport and confirm its data first")
     }
 
     func checkPIN(iin: String, pin: String, whose: String) async throws {

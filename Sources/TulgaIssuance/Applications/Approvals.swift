@@ -1,5 +1,6 @@
 import Foundation
 public import TulgaCore
+import TulgaDigitalID
 import TulgaLegalEntities
 import TulgaStorage
 
@@ -14,12 +15,14 @@ extension IssuanceService {
     ///   - pin: the approver's own Digital ID PIN.
     ///   - caller: who asks; must own the application.
     /// - Returns: The application, still `identified`, now awaiting the first head.
-    /// - Throws: ``IssuanceError`` `.notFound` (also for another system's application), `.pin`, `.hrApproval` for
-    ///   someone the register does not list or the applicant themself, `.state`; ``StorageError``; ``DatabaseFailure``.
+    /// - Throws: ``IssuanceError`` `.notFound` (also for another system's application), `.documentStep` (the approver's
+    ///   Digital ID without its document step, while required), `.pin`, `.hrApproval` for someone the register does not
+    ///   list or the applicant themself, `.state`; ``StorageError``; ``DatabaseFailure``.
     public func approveByHR(_ number: String, hrIIN: String, pin: String, caller: Caller) async throws -> ApplicationView {
         // Ownership, the status and the register before anyone's PIN is tried: a PIN is never
         // guessed (or locked) through an application its owner cannot approve.
         try await precheck(number, .approveByHR, caller: caller, check: Self.hrMayApprove(hrIIN))
+        try checkDocumentStep(try await digitalIDs.record(hrIIN), whose: "the HR approver's")
         try await checkPIN(iin: hrIIN, pin: pin, whose: "the HR approver's")
         return try await transition(number, .approveByHR, caller: caller, actor: "hr:\(hrIIN)",
                                     set: [("hr_iin", .text(hrIIN)), ("hr_approved_at", .double(now))], check: Self.hrMayApprove(hrIIN))
@@ -69,10 +72,12 @@ extension IssuanceService {
     ///   - pin: the first head's own Digital ID PIN.
     ///   - caller: who asks; must own the application.
     /// - Returns: The application, now `issued` (or `signing` while the CA is down).
-    /// - Throws: ``IssuanceError`` `.notFound`, `.pin`, `.hrApproval` before HR, `.headApproval` for anyone but the
-    ///   registered head, `.state`; ``StorageError``; ``DatabaseFailure``.
+    /// - Throws: ``IssuanceError`` `.notFound`, `.documentStep` (the head's Digital ID without its document step, while
+    ///   required), `.pin`, `.hrApproval` before HR, `.headApproval` for anyone but the registered head, `.state`;
+    ///   ``StorageError``; ``DatabaseFailure``.
     public func approveByHead(_ number: String, headIIN: String, pin: String, caller: Caller) async throws -> ApplicationView {
         try await precheck(number, .approveByHead, caller: caller, check: Self.headMayApprove(headIIN))
+        try checkDocumentStep(try await digitalIDs.record(headIIN), whose: "the first head's")
         try await checkPIN(iin: headIIN, pin: pin, whose: "the first head's")
         _ = try await transition(number, .approveByHead, caller: caller, actor: "head:\(headIIN)",
                                  set: [("head_iin", .text(headIIN)), ("head_approved_at", .double(now))], check: Self.headMayApprove(headIIN))

@@ -141,6 +141,8 @@ public final class IssuanceService: Sendable {
     public let attempts: AttemptPolicy
     /// How long sign-in challenges, sign-ins waiting for a code, and sessions last.
     public let signInPolicy: SignInPolicy
+    /// Whether a remote application needs the Digital ID's identity-document step done.
+    public let documentStepRequired: Bool
     /// The key SMS bodies are sealed with in the outbox.
     let outboxKey: SealingKey
 
@@ -156,11 +158,13 @@ public final class IssuanceService: Sendable {
     ///   - lifecycle: the application lifecycle.
     ///   - attempts: the attempt limit behind the in-person gate.
     ///   - signInPolicy: the sign-in lifetimes.
+    ///   - documentStepRequired: whether a remote application needs the identity-document step done.
     public init(database: any SQLDatabase, clock: any WallClock, digitalIDs: DigitalIDRecords, ca: LocalCA?, outboxKey: SealingKey,
                 sms: SMSCodePolicy = SMSCodePolicy(), lifecycle: ApplicationLifecycle = ApplicationLifecycle(), attempts: AttemptPolicy = AttemptPolicy(),
-                signInPolicy: SignInPolicy = SignInPolicy()) {
+                signInPolicy: SignInPolicy = SignInPolicy(), documentStepRequired: Bool = true) {
         (self.database, self.clock, self.digitalIDs, self.ca, self.outboxKey) = (database, clock, digitalIDs, ca, outboxKey)
         (self.sms, self.lifecycle, self.attempts, self.signInPolicy) = (sms, lifecycle, attempts, signInPolicy)
+        self.documentStepRequired = documentStepRequired
     }
 
     var db: any SQLDatabase { database }

@@ -189,13 +189,15 @@ public enum IssuanceErrorCode: String, ErrorCode {
     case keyReused = "key_reused"
     /// The user agreement was not accepted, or an older version was (422).
     case agreement = "agreement_required"
+    /// The Digital ID's identity-document step is not done while the policy requires it (403).
+    case documentStep = "document_step_incomplete"
 
     /// The HTTP problem kind, as listed on the cases.
     public var kind: ProblemKind {
         switch self {
         case .notFound: .notFound
         case .invalidIdentity, .tokenRequired, .agreement: .invalid
-        case .phoneNotRegistered, .digitalID, .consent, .renewal, .pin, .code, .register, .inPersonLocked, .holderProof: .forbidden
+        case .phoneNotRegistered, .digitalID, .documentStep, .consent, .renewal, .pin, .code, .register, .inPersonLocked, .holderProof: .forbidden
         case .activeApplication, .state, .headApproval, .hrApproval, .keyReused: .conflict
         case .ca: .unavailable
         }

@@ -39,6 +39,13 @@ public enum CaseState: String, Sendable, Hashable, Codable, CaseIterable {
     case open, claimed, approved, rejected
 }
 
+/// What a moderation case is about. Raw values are what the cases table stores.
+public enum CaseKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// `face`: the selfie against the registry photo (an attempt in the review band);
+    /// `document`: the identity document's data or portrait did not match (the document step).
+    case face, document
+}
+
 /// Codes of refused moderation steps.
 public enum ModerationErrorCode: String, ErrorCode {
     /// `notAllowed`, `unauthorized`: the caller may not do this (401); `alreadyClaimed`: another moderator holds it (409);

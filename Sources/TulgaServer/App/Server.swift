@@ -31,6 +31,8 @@ public struct ServerEnvironment: Sendable {
     let decodeLimits: DecodeLimits
     /// Liveness frames, clips and selfies.
     let frameLimits: FrameLimits
+    /// Document photos: the size in the header, and the face decoding's JPEG scaling.
+    let documentLimits: DecodeLimits
     let iinLimiter: RateLimiter
     let keyLimiter: RateLimiter
     /// Failed authentications per client address.
@@ -64,8 +66,9 @@ public struct ServerEnvironment: Sendable {
         modelPackProblem = pool.embedder.packProblem
         // A session ends (through the reaper) a minute before its attempt's lease could expire.
         sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds, faceWithinSeconds: config.sessionFaceWithinSeconds,
-                                        lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60))
+                                        lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60), documentSeconds: config.documentStepMinutes * 60)
         decodeLimits = face.decode
+        documentLimits = DecodeLimits(maxPixels: config.documentMaxPixels, minLongSide: face.decode.minLongSide, maxBytes: config.documentMaxBytes)
         frameLimits = FrameLimits(maxLongSide: config.frameMaxLongSide, maxShortSide: config.frameMaxShortSide,
                                   maxFrames: config.clipMaxFrames, maxSeconds: config.clipMaxSeconds)
         iinLimiter = RateLimiter(perMinute: config.rateLimitPerIINPerMinute, clock: records.clock)

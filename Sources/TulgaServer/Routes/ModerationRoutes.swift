@@ -15,7 +15,11 @@ struct ModerationRoutes {
 
     struct ReasonBody: Decodable { let reason: String }
     struct ReassignBody: Decodable { let to: String }
-    struct Detail: Encodable { let summary: CaseSummary; let selfieJPEG: String?; let referencePhoto: String?; let livenessReport: String? }
+    struct Detail: Encodable {
+        let summary: CaseSummary; let selfieJPEG: String?; let referencePhoto: String?; let livenessReport: String?
+        /// A document case's photos (base64) and its recognised data with every check (JSON).
+        let documentFront: String?; let documentBack: String?; let documentData: String?
+    }
 
     static let idHeader = HTTPField.Name("X-Moderator-Id")
     static let secretHeader = HTTPField.Name("X-Moderator-Secret")
@@ -47,7 +51,9 @@ struct ModerationRoutes {
             let m = try await moderator(request, context)
             let detail = try await cases.detail(try context.parameters.require("id"), as: m)
             return try json(Detail(summary: detail.summary, selfieJPEG: detail.selfie?.base64EncodedString(),
-                                   referencePhoto: detail.reference?.base64EncodedString(), livenessReport: detail.livenessReport))
+                                   referencePhoto: detail.reference?.base64EncodedString(), livenessReport: detail.livenessReport,
+                                   documentFront: detail.document?.front?.base64EncodedString(),
+                                   documentBack: detail.document?.back?.base64EncodedString(), documentData: detail.document?.data))
         }
         routes.post("/cases/{id}/claim") { request, context in
             let m = try await moderator(request, context)

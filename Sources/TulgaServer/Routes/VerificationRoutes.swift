@@ -30,7 +30,7 @@ struct VerificationRoutes {
         }
         routes.get("/{id}") { _, context in
             try context.require(.kiosk, .issuance)
-            return try json(try await env.sessions.state(try context.parameters.require("id"), owner: context.owner))
+            return try json(try await env.sessions.sessionState(try context.parameters.require("id"), owner: context.owner))
         }
         routes.post("/{id}/selfie") { request, context in
             try context.require(.kiosk, .issuance)
@@ -60,6 +60,27 @@ struct VerificationRoutes {
         routes.post("/{id}/finish") { _, context in
             try context.require(.kiosk, .issuance)
             return try json(try await env.sessions.finish(try context.parameters.require("id"), owner: context.owner))
+        }
+        // The identity-document step, after the video check and the PIN: the sides as raw image bodies
+        // (the kind as ?kind=id-card|passport with the first), the recognised data, the confirmation.
+        for side in [DocumentSide.front, .back] {
+            routes.post("/{id}/document/\(side.rawValue)") { request, context in
+                try context.require(.kiosk, .issuance)
+                let kind = request.uri.queryParameters["kind"].map(String.init)
+                let (limits, maxBytes) = (env.documentLimits, env.config.documentMaxBytes)
+                return try json(try await env.sessions.documentPhoto(try context.parameters.require("id"), owner: context.owner, side: side, kind: kind,
+                                                                     body: { try await Self.read(request, upTo: maxBytes) }) { data in
+                    try Image(decoding: data, limits: limits)
+                })
+            }
+        }
+        routes.get("/{id}/document") { _, context in
+            try context.require(.kiosk, .issuance)
+            return try json(try await env.sessions.documentView(try context.parameters.require("id"), owner: context.owner))
+        }
+        routes.post("/{id}/document/confirm") { _, context in
+            try context.require(.kiosk, .issuance)
+            return try json(try await env.sessions.confirmDocument(try context.parameters.require("id"), owner: context.owner))
         }
         return routes
     }

@@ -12,6 +12,15 @@ import TulgaConfig
 import TulgaAttempts
 import TulgaPolicy
 import TulgaModeration
+import TulgaDigitalID
+import TulgaDocument
+import Synchronization
+
+/// Whether the identity-document step is required, and where it stands (see ``DocumentView/state``).
+struct DocumentStatus: Codable, Sendable {
+    var required: Bool
+    var state: String
+}
 
 /// What a client sees of a session.
 struct SessionState: Codable, Sendable {
@@ -25,6 +34,8 @@ struct SessionState: Codable, Sendable {
     var framesSeen: Int
     /// Whether a selfie photo was taken before the video (`POST …/selfie`).
     var selfieTaken: Bool
+    /// The identity-document step that follows the video check and the PIN.
+    var document: DocumentStatus
 }
 
 /// The HTTP side of attempts: live sessions on this node by id, one request at a time each,
@@ -50,10 +61,13 @@ actor VerificationSessions {
         var lastStampMs: Double?
     }
 
-    private var entries: [String: Entry] = [:]
+    var entries: [String: Entry] = [:]
+    /// Finished sessions whose identity-document step may still be taken (passed, or sent to a
+    /// moderator), with the selfie in memory only; one per key and IIN, for `documentSeconds`.
+    var stages: [String: DocumentStage] = [:]
     /// Finished sessions' results, kept `idleSeconds`: a client that lost the answer asks again and
     /// gets the same one (its owner only).
-    private var finished: [String: (owner: String, result: Result<AttemptReport, AttemptError>, at: Double)] = [:]
+    var finished: [String: (owner: String, result: Result<AttemptReport, AttemptError>, at: Double)] = [:]
     /// Owner and IIN of sessions being created (the actor is re-entered across their awaits).
     private var creating: Set<String> = []
     let pool: FacePipelinePool
@@ -64,20 +78,38 @@ actor VerificationSessions {
     let faceWithinSeconds: Double
     /// The longest a session lives, however active: less than its attempt's lease.
     let lifetimeSeconds: Double
+    /// The identity-document step: its order, reading and comparison.
+    let documents: DocumentStep
+    /// How long after the verification its document step stays open on this node.
+    let documentSeconds: Double
+    /// Tesseract, loaded on the first document.
+    let ocr = LazyOCR()
 
-    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double, faceWithinSeconds: Double = 60, lifetimeSeconds: Double) {
+    init(pool: FacePipelinePool, runner: AttemptRunner, clock: any WallClock, idleSeconds: Double, faceWithinSeconds: Double = 60, lifetimeSeconds: Double,
+         documentSeconds: Double = 3600) {
         self.pool = pool
         self.runner = runner
         self.clock = clock
         self.idleSeconds = idleSeconds
         self.faceWithinSeconds = faceWithinSeconds
         self.lifetimeSeconds = lifetimeSeconds
+        self.documents = DocumentStep(records: runner.records, bands: runner.bands)
+        self.documentSeconds = documentSeconds
     }
 
     var count: Int { entries.count }
 
     func state(_ id: String, owner: String) throws -> SessionState {
-        Self.state(id, try entry(id, owner: owner))
+        Self.state(id, try entry(id, owner: owner), documentRequired: documents.required)
+    }
+
+    /// The session's state: a live one's, or, once finished, how it ended and where its document step stands.
+    func sessionState(_ id: String, owner: String) async throws -> SessionState {
+        if let e = entries[id], e.owner == owner { return Self.state(id, e, documentRequired: documents.required) }
+        let stage = try documentStage(id, owner: owner)
+        var state = stage.ended
+        state.document = DocumentStatus(required: documents.required, state: try await documentState(stage))
+        return state
     }
 
     /// The session when `owner` created it; absent otherwise, as if it did not exist.
@@ -86,11 +118,12 @@ actor VerificationSessions {
         return e
     }
 
-    static func state(_ id: String, _ e: Entry) -> SessionState {
+    static func state(_ id: String, _ e: Entry, documentRequired: Bool) -> SessionState {
         let s = e.session.status
         return SessionState(sessionId: id, phase: s.phase.rawValue, prompt: s.prompt?.rawValue, completed: s.completed,
                             total: s.total, progress: s.progress, hints: s.hints.map(\.rawValue), framesSeen: e.nextIndex,
-                            selfieTaken: e.selfiePhoto != nil)
+                            selfieTaken: e.selfiePhoto != nil,
+                            document: DocumentStatus(required: documentRequired, state: documentRequired ? "verification" : "not_required"))
     }
 
     /// Starts an attempt (counted atomically in the records) and its liveness session. `runBy` is
@@ -115,7 +148,7 @@ actor VerificationSessions {
         let id = "ver-" + makeNonce()
         let entry = Entry(owner: owner, started: started, session: runner.session(issuedAtMs: now), lastActivity: now, createdAt: now)
         entries[id] = entry
-        return Self.state(id, entry)
+        return Self.state(id, entry, documentRequired: documents.required)
     }
 
     /// Marks the session busy (one request at a time) and hands it out; ``release(_:_:)`` puts it back.
@@ -165,7 +198,7 @@ actor VerificationSessions {
             throw error
         }
         await release(id, e)
-        return Self.state(id, e)
+        return Self.state(id, e, documentRequired: documents.required)
     }
 
     /// Feeds frames in order. The session is looked up (404 for another key) before the body is
@@ -217,7 +250,7 @@ actor VerificationSessions {
             throw error
         }
         await release(id, e)
-        return Self.state(id, e)
+        return Self.state(id, e, documentRequired: documents.required)
     }
 
     /// Ends the session through the attempt runner (replay rule, bands, records).
@@ -227,9 +260,11 @@ actor VerificationSessions {
         var e = try claim(id, owner: owner, whileRunning: false)
         do {
             let evidence = try AttemptRunner.evidencePhoto(selfie: e.selfieImage, mismatch: e.mismatchImage)
-            let report = try await runner.finish(e.started, session: &e.session, selfie: e.selfiePhoto ?? e.session.selfie, selfieJPEG: evidence)
+            let selfie = e.selfiePhoto ?? e.session.selfie
+            let report = try await runner.finish(e.started, session: &e.session, selfie: selfie, selfieJPEG: evidence)
             entries[id] = nil
             finished[id] = (e.owner, .success(report), clock.nowMs())
+            if report.outcome != .fail, documents.required { openDocumentStage(id, e, selfie: selfie, outcome: report.outcome) }
             Counter(label: "tulga_decisions_total", dimensions: [("outcome", report.outcome.rawValue)]).increment()
             return report
         } catch let error as AttemptError where error.code == .noFaceSeen {
@@ -261,6 +296,7 @@ actor VerificationSessions {
     func reap() async {
         let now = clock.nowMs()
         finished = finished.filter { $0.value.at >= now - idleSeconds * 1000 }
+        stages = stages.filter { $0.value.busy || $0.value.expiresAt >= now }
         for (id, e) in entries where !e.busy && (e.lastActivity < now - idleSeconds * 1000 || e.createdAt < now - lifetimeSeconds * 1000
                                                  || (!e.session.usableFaceSeen && e.selfiePhoto == nil && e.createdAt < now - faceWithinSeconds * 1000)) {
             _ = try? await finish(id, owner: nil)
