@@ -158,10 +158,13 @@ async function refreshSession() {
   renderSignedIn();
 }
 
+/** Who the session is for: signed in with the EDS, or an IIN confirmed by SMS; either can sign out. */
 function renderSignedIn() {
-  const signedIn = state.session && state.session.signedIn;
-  $('signed-in').hidden = !signedIn;
-  $('signed-in-text').textContent = signedIn ? t('portal.signed_in', { iin: signedIn.iin }) : '';
+  const session = state.session || {};
+  const signedIn = session.signedIn;
+  $('signed-in').hidden = !signedIn && !session.iin;
+  $('signed-in').dataset.signedIn = signedIn ? 'true' : 'false';
+  $('signed-in-text').textContent = signedIn ? t('portal.signed_in', { iin: signedIn.iin }) : session.iin ? `${t('portal.iin')}: ${session.iin}` : '';
 }
 rerenders.push(renderSignedIn);
 
