@@ -47,7 +47,7 @@ struct Fixture {
     /// Every fixture runs on a manual clock: frame stamps, prompt timeouts and rate buckets move
     /// only when a test advances it, so a slow machine changes nothing.
     static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30),
-                     database: String? = nil, continuity: Double? = nil) async throws -> Fixture {
+                     database: String? = nil, continuity: Double? = nil, settings: RecordSettings = RecordSettings()) async throws -> Fixture {
         let dir = Temp.dir("tulga-http")
         let clock = ManualClock()
         var ca = CAConfig()
@@ -56,7 +56,7 @@ struct Fixture {
         ca.publicBaseURL = "http://127.0.0.1:18080/pki"
         let location = database ?? dir + "/tulga.sqlite"
         let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys.scratch(dir + "/keys"),
-                                           clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
+                                           settings: settings, clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))
         for (name, key) in keys { _ = try await store.apiKeys.add(name: name, scopes: [name == "issuance2" ? "issuance" : name], key: key) }
         try await store.registry.upsert(RegistryEntry(iin: linIIN, surname: "MIRANDA", givenName: "LIN", documentNumber: "N01", phone: "+77010000001",
                                                       photo: try Data(contentsOf: URL(fileURLWithPath: Paths.lin))))

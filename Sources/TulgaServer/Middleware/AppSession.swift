@@ -39,7 +39,7 @@ enum AppCookie {
 }
 
 /// Authenticates the portal's API by its cookie: 401 `portal_session` without a live session
-/// (limited per client address like failed API keys); 403 `csrf` for a state-changing call without
+/// (counted per client address with failed API keys: once spent, 429); 403 `csrf` for a state-changing call without
 /// the session's CSRF token (compared in constant time) or from another site; then the per-session
 /// request bucket, as the API's per-key one. The routes that need no session (beginning one, the
 /// settings and the messages) are let through.
@@ -63,9 +63,9 @@ struct AppSessionMiddleware: RouterMiddleware {
             try env.authFailureLimiter.take(address)
             throw PortalError(.session, "no portal session: open the page again")
         }
+        // A live session never waits for the address's failures (as a verified API key does not).
         let session: PortalSession
         do {
-            try env.authFailureLimiter.check(address)
             session = try await env.records.portal.session(credential)
         } catch let error as PortalError {
             try env.authFailureLimiter.take(address)

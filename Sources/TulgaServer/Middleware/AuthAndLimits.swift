@@ -121,7 +121,9 @@ struct AuthMiddleware: RouterMiddleware {
         // Relying parties fetch the CRL and ask OCSP without a key; the browser portal (`/app/`)
         // holds no key: its API authenticates by the session cookie (AppSessionMiddleware).
         let path = request.uri.path
-        if Self.publicPaths.contains(path) || path.hasPrefix("/pki/") || path.hasPrefix("/app/") { return try await next(request, context) }
+        // Dot segments are never let through unauthenticated, whatever a router might make of them.
+        let plain = !path.split(separator: "/").contains { $0 == ".." || $0 == "." }
+        if Self.publicPaths.contains(path) || plain && (path.hasPrefix("/pki/") || path.hasPrefix("/app/")) { return try await next(request, context) }
         // Failed keys are limited per client address; a valid key never waits for them, so nobody
         // can lock out the kiosks behind one proxy by sending bad keys.
         let address = "auth-fail:" + context.clientAddress(trustingForwardedFor: trustForwardedFor, request.headers)

@@ -406,7 +406,12 @@ function renderOutcome() {
     lines.push(report.livenessPassed ? t('kiosk.no_match') : t('kiosk.failed'));
     lines.push(report.inPersonUnlocked || report.attemptsLeft === 0 ? t('kiosk.outcome_in_person') : t('kiosk.outcome_retry', { left: report.attemptsLeft }));
   }
-  box.textContent = lines.join(' ');
+  box.textContent = '';
+  for (const line of lines) {
+    const paragraph = document.createElement('p');
+    paragraph.textContent = line;
+    box.appendChild(paragraph);
+  }
   box.dataset.outcome = report.outcome;
   box.hidden = false;
 }
