@@ -207,8 +207,13 @@ struct AppAPIRoutes {
             _ = try Self.boundIIN(context)
             return try json(try await env.sessions.finish(try context.parameters.require("id"), owner: context.owner))
         }
-        // TODO(h14 merge): the document step's routes (`/verifications/{id}/document/front|back`, `GET …/document`,
-        // `POST …/document/confirm`) the same way, with `owner: context.owner`; the page already calls them.
+        // TODO(h14 merge): the identity-document step's routes, as VerificationRoutes' (h14) with the portal's owner; the
+        // page already calls them (front with ?kind=id-card|passport, back, GET …/document, POST …/document/confirm):
+        //   for side in [DocumentSide.front, .back] { routes.post("/verifications/{id}/document/\(side.rawValue)") { request, context in
+        //       _ = try Self.boundIIN(context); … env.sessions.documentPhoto(id, owner: context.owner, side: side, kind: …, body: …) } }
+        //   routes.get("/verifications/{id}/document") { … env.sessions.documentView(id, owner: context.owner) }
+        //   routes.post("/verifications/{id}/document/confirm") { … env.sessions.confirmDocument(id, owner: context.owner) }
+        // and GET /verifications/{id} through env.sessions.sessionState (a finished session's document status).
 
         // 3. The Digital ID's PIN, the CA's consent, the agreement, the application.
         routes.post("/digital-id/pin") { request, context in

@@ -436,8 +436,9 @@ on('start-check', async () => {
     $('retry-check').hidden = false;
     throw problem;
   }
-  // The document step (issue 14) works on the same verification session, when its state says so.
-  state.documentSession = lastReport.outcome === 'pass' && (lastReport.documentRequired || (state.lastLiveness && state.lastLiveness.documentRequired)) ? id : null;
+  // The identity-document step (issue 14) works on the same verification session, when its state says it is required.
+  const documentStatus = state.lastLiveness && state.lastLiveness.document;
+  state.documentSession = lastReport.outcome === 'pass' && documentStatus && documentStatus.required ? id : null;
   renderOutcome();
   const passed = lastReport.outcome === 'pass';
   $('video-next').hidden = !passed;
@@ -476,24 +477,30 @@ async function afterPIN() {
   }
 }
 
+/** One side of the document (the kind goes with the front); then what was read, to confirm. */
 async function documentSide(side) {
-  const id = state.documentSession;
+  const id = encodeURIComponent(state.documentSession);
   await openCamera();
-  await api.request('POST', `/app/api/verifications/${encodeURIComponent(id)}/document/${side}`, await grab(0.95));
-  if (side === 'back' || $('document-kind').value === 'passport') {
-    const read = await api.request('GET', `/app/api/verifications/${encodeURIComponent(id)}/document`);
-    const list = $('document-data');
-    list.textContent = '';
-    for (const [name, value] of Object.entries(read.fields || read || {})) {
-      if (typeof value === 'object') continue;
-      const term = document.createElement('dt');
-      term.textContent = name;
-      const detail = document.createElement('dd');
-      detail.textContent = String(value);
-      list.append(term, detail);
-    }
-    $('document-read').hidden = false;
+  const kind = side === 'front' ? `?kind=${encodeURIComponent($('document-kind').value)}` : '';
+  await api.request('POST', `/app/api/verifications/${id}/document/${side}${kind}`, await grab(0.95));
+  const view = await api.request('GET', `/app/api/verifications/${id}/document`);
+  $('document-back').hidden = !(view.missing || []).includes('back');
+  if (view.state !== 'confirm') {
+    $('document-read').hidden = true;
+    if (view.refusal) throw new Problem(view.refusal.code || 'document', 422, view.refusal.reason || '', view.refusal.message);
+    return;
   }
+  const list = $('document-data');
+  list.textContent = '';
+  for (const [name, value] of Object.entries(view.data || {})) {
+    if (value === null || typeof value === 'object') continue;
+    const term = document.createElement('dt');
+    term.textContent = name;
+    const detail = document.createElement('dd');
+    detail.textContent = String(value);
+    list.append(term, detail);
+  }
+  $('document-read').hidden = false;
 }
 on('document-front', () => documentSide('front'));
 on('document-back', () => documentSide('back'));
