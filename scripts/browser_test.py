@@ -65,8 +65,9 @@ class Service_:
         config = {
             'ca': {'directory': f'{work}/ca', 'passwordFile': f'{work}/keys/ca-password', 'publicBaseURL': f'{self.origin}/pki'},
             'storage': {'checkpointFolder': f'{work}/checkpoints', 'reviewFolder': f'{work}/review', 'temporaryFolder': f'{work}/tmp'},
-            # The fixture video only turns right.
-            'liveness': {'fixedPrompts': ['turn_right']},
+            # The fixture video only turns right; a recording turns when it was recorded to, not when asked, so the
+            # prompt may wait for the loop to come round (the selfie-to-last-prompt limit stays 30 s).
+            'liveness': {'fixedPrompts': ['turn_right'], 'promptTimeoutMs': 15000},
             'portal': {'agentPort': self.agent_port},
             # TODO(h14 merge): 'policy': {'documentStepRequired': False} -- the identity-document step (issue 14) is not on
             # this branch yet and the config decoder refuses unknown settings; once merged, set it here.
@@ -103,7 +104,7 @@ class Service_:
     def start(self):
         log = open(os.path.join(self.work, 'server.log'), 'w')
         self.server = subprocess.Popen([self.tulga, 'serve', '--port', str(self.port), *self.args], stdout=log, stderr=log,
-                                       env={**os.environ, 'LOG_LEVEL': 'warning'})
+                                       env={**os.environ, 'LOG_LEVEL': 'info'})
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
@@ -173,6 +174,9 @@ class Browser:
             return WebDriverWait(self.driver, seconds, poll_frequency=0.2).until(lambda d: condition(d))
         except TimeoutException:
             self.shot('timeout')
+            with open(os.path.join(self.shots, 'console.log'), 'w') as log:
+                for entry in self.driver.get_log('browser'):
+                    log.write(f"{entry['level']} {entry['message']}\n")
             error = self.driver.find_element(By.ID, 'error')
             raise SystemExit(f'browser-test: timed out waiting for {what} (step {self.step()}, error: {error.text!r})')
 
@@ -254,10 +258,15 @@ def main():
     os.makedirs(shots)
     work = tempfile.mkdtemp(prefix='tulga-browser.')
     camera = os.path.join(work, 'camera.y4m')
-    # Chromium loops the file: played forwards then backwards, the face never jumps at the loop (the
-    # continuity rule would fail a real jump), and the head turns right and back within each half.
-    subprocess.run(['ffmpeg', '-v', 'error', '-y', '-i', VIDEO, '-filter_complex', '[0:v]reverse[r];[0:v][r]concat=n=2:v=1[v]', '-map', '[v]',
-                    '-pix_fmt', 'yuv420p', camera], check=True)
+    # The fake camera, as Chromium loops it: the applicant holds still, frontal, for 3 s (the clip's first frame: the
+    # selfie and the baseline), then the clip forwards and backwards at two thirds of its speed (the page samples a
+    # few frames a second; at full speed the face moves too far between two samples for the continuity rule). The
+    # loop ends where it began, so the face never jumps; each pass turns the head right (to 41 degrees) and back.
+    subprocess.run(['ffmpeg', '-v', 'error', '-y', '-i', VIDEO, '-filter_complex',
+                    '[0:v]split=3[a][b][c];[a]trim=end_frame=1,setpts=PTS-STARTPTS,loop=loop=89:size=1:start=0[hold];'
+                    '[b]setpts=1.5*(PTS-STARTPTS),fps=30[fwd];[c]reverse,setpts=1.5*(PTS-STARTPTS),fps=30[back];'
+                    '[hold][fwd][back]concat=n=3:v=1,setpts=N/30/TB[v]',
+                    '-map', '[v]', '-r', '30', '-pix_fmt', 'yuv420p', camera], check=True)
     service = Service_(options.tulga, work)
     agent = browser = None
     try:

@@ -292,8 +292,23 @@ function cameraProblem(name) {
   return new Problem('camera', 0, '', { key, arguments: {} });
 }
 
-/** The camera's current picture as a JPEG. */
-function grab(quality = 0.9) {
+/**
+ * The next picture the camera presents (a video hidden for a while shows a stale one until it plays again):
+ * resumes playing and waits for a new frame, at most a second.
+ */
+async function nextFrame() {
+  const video = $('camera');
+  await video.play().catch(() => {});
+  if (typeof video.requestVideoFrameCallback !== 'function') return;
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    video.requestVideoFrameCallback(() => { clearTimeout(timer); resolve(); });
+  });
+}
+
+/** The camera's next picture as a JPEG. */
+async function grab(quality = 0.9) {
+  await nextFrame();
   const video = $('camera'), canvas = $('grab');
   canvas.width = video.videoWidth;
   canvas.height = video.videoHeight;
