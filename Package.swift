@@ -162,6 +162,8 @@ let package = Package(
         .target(name: "TulgaLegalEntities", dependencies: ["TulgaCore", "TulgaIdentity", "TulgaStorage"], swiftSettings: swiftSettings),
         // API keys of calling systems.
         .target(name: "TulgaAPIKeys", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
+        // The browser portal's sessions: pure rules (lifetime, IIN binding, the CSRF token) and their records.
+        .target(name: "TulgaPortal", dependencies: ["TulgaCore", "TulgaCrypto", "TulgaStorage"], swiftSettings: swiftSettings),
         // Issuance: pure rules (application lifecycle, SMS codes, templates), phones and codes,
         // applications issued from the applicant's requests, the local CA, CRL and OCSP.
         .target(
@@ -193,7 +195,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaFace", "TulgaFaceModel", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy", "TulgaIdentity",
                 "TulgaCrypto", "TulgaStorage", "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaDigitalID", "TulgaAPIKeys",
-                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail", "TulgaDocument", "TulgaMRZ",
+                "TulgaIssuance", "TulgaLegalEntities", "TulgaPKI", "TulgaMail", "TulgaDocument", "TulgaMRZ", "TulgaPortal",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -209,7 +211,8 @@ let package = Package(
         // Settings: defaults, overridden by a JSON file. Depends on no server code.
         .target(
             name: "TulgaConfig",
-            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow", "TulgaEvaluation", "TulgaMail"],
+            dependencies: ["TulgaFace", "TulgaLiveness", "TulgaPolicy", "TulgaModeration", "TulgaIssuance", "TulgaFlow", "TulgaEvaluation", "TulgaMail",
+                           "TulgaPortal"],
             swiftSettings: swiftSettings
         ),
         // The HTTP service: Hummingbird 2, a route collection per area, API keys, rate limits,
@@ -219,7 +222,7 @@ let package = Package(
             dependencies: [
                 "TulgaCore", "TulgaConfig", "TulgaFlow", "TulgaFace", "TulgaLiveness", "TulgaLivenessRunner", "TulgaPolicy",
                 "TulgaModeration", "TulgaIssuance", "TulgaAPIKeys", "TulgaIdentity", "TulgaCrypto", "TulgaPKI", "TulgaLegalEntities",
-                "TulgaDocument", "TulgaDigitalID",
+                "TulgaDocument", "TulgaDigitalID", "TulgaPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -228,7 +231,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Resources/openapi.yaml")],
+            // The browser portal's page (`/app/`): plain HTML, CSS and JavaScript, no build step.
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/app")],
             swiftSettings: swiftSettings
         ),
         // The `tulga` command: parses and prints.
@@ -315,7 +319,7 @@ let package = Package(
         .testTarget(
             name: "TulgaStorageTests",
             dependencies: ["TulgaTestSupport", "TulgaStorage", "TulgaFlow", "TulgaPolicy", "TulgaDigitalID", "TulgaIdentity", "TulgaCrypto",
-                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance", "TulgaAPIKeys", "TulgaFaceModel",
+                           "TulgaRegistry", "TulgaAttempts", "TulgaModeration", "TulgaCore", "TulgaIssuance", "TulgaAPIKeys", "TulgaFaceModel", "TulgaPortal",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: swiftSettings
@@ -341,7 +345,7 @@ let package = Package(
                 "TulgaTestSupport",
                 "TulgaServer", "TulgaConfig", "TulgaFlow", "TulgaStorage", "TulgaCrypto", "TulgaFace", "TulgaLiveness", "TulgaPolicy",
                 "TulgaIssuance", "TulgaRegistry", "TulgaModeration", "TulgaAttempts", "TulgaCore", "TulgaPKI", "TulgaKeyStore",
-                "TulgaLegalEntities", "TulgaMail", "TulgaDigitalID",
+                "TulgaLegalEntities", "TulgaMail", "TulgaDigitalID", "TulgaPortal",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

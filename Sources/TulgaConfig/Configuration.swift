@@ -8,6 +8,7 @@ public import TulgaLiveness
 public import TulgaMail
 import TulgaModeration
 public import TulgaPolicy
+public import TulgaPortal
 
 /// tulga's settings. A JSON file overrides any subset of the defaults; `$TULGA_CONFIG` or
 /// `--config` names it, else `./config/tulga.json` is read when present.
@@ -41,6 +42,8 @@ public struct Configuration: Sendable, Codable {
     public var background = BackgroundSettings()
     /// The SMTP server applicants' e-mails go to (the `mail` section); disabled by default.
     public var mail = MailSettings()
+    /// The browser portal at `/app/`: the key agent's port, session lifetimes (the `portal` section).
+    public var portal = PortalSettings()
     /// The evaluation behind the default thresholds; informational.
     public var calibration = Calibration()
 
@@ -52,6 +55,7 @@ public struct Configuration: Sendable, Codable {
         s.moderation.slaSeconds = policy.slaHours * 3600
         s.sms = sms
         s.documentStepRequired = policy.documentStepRequired
+        s.portal = portal
         return s
     }
 

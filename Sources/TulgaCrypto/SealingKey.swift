@@ -195,6 +195,16 @@ public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
     return difference == 0
 }
 
+/// HMAC-SHA-256 of `message` under `key`, in hex.
+///
+/// - Parameters:
+///   - key: the key's bytes (32 random bytes, say).
+///   - message: what is authenticated.
+/// - Returns: 64 lower-case hex digits.
+public func hmacSHA256Hex(key: [UInt8], _ message: String) -> String {
+    hex(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: key)))
+}
+
 /// SHA-256 in hex.
 public func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 public func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }

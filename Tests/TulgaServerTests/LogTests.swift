@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import Testing
 import TulgaCore
+import TulgaCrypto
 import TulgaFlow
 import TulgaStorage
 import TulgaTestSupport
@@ -59,10 +60,14 @@ struct LogTests {
             try await client.execute(uri: "/v1/sms/confirm", method: .post, headers: Fixture.headers("issuance"), body: body("{\"iin\":")) {
                 #expect($0.status == .badRequest)
             }
-            return walked
+            // A browser's portal session: its cookie and CSRF token, and its code, are never logged either.
+            let (browser, _) = try await AppPortalTests.Browser.begin(client)
+            try await browser.bind(Fixture.linIIN, f)
+            #expect(try await browser.call("/app/api/sms/request", ["iin": Fixture.obamaIIN], csrf: .some("wrong")).code == "csrf")
+            return (walked, browser, try await AppPortalTests.lastCode(f, Fixture.linIIN))
         }
         await f.store.database.close()
-        let (code, number) = (walked.code, walked.number)
+        let (code, number) = (walked.0.code, walked.0.number)
         let lines = sink.all
         // Every request was logged (by route and status): the search below had something to search.
         #expect(lines.filter { $0.contains("\"message\":\"request\"") }.count >= 12, "\(lines.count) lines")
@@ -70,7 +75,8 @@ struct LogTests {
             #expect(try JSONSerialization.jsonObject(with: Data(line.utf8)) is [String: Any], "not one JSON object: \(line)")
         }
         let text = lines.joined()
-        let secrets = [Fixture.linIIN, "+77010000001", "77010000001", code, "402719", "999999", "Walk#Pass1", number, Fixture.linCard, "MIRANDA"]
+        let secrets = [Fixture.linIIN, "+77010000001", "77010000001", code, "402719", "999999", "Walk#Pass1", number, walked.1.cookie, walked.1.csrf,
+                       sha256Hex(walked.1.cookie), walked.2, Fixture.linCard, "MIRANDA"]
             + Fixture.keys.values.map { String($0) }
         for secret in secrets { #expect(!text.contains(secret), "a log line holds \(secret.prefix(3))…") }
         // No image, PEM block (key, request, certificate) or long encoded blob.

@@ -57,7 +57,8 @@ struct Fixture {
 
     /// `documentStep`: `policy.documentStepRequired` (off unless a test takes the identity-document step).
     static func make(prompts: [Prompt] = [.turnRight], server: ServerConfig = ServerConfig(), bands: DecisionBands = .init(accept: 0.363, review: 0.30),
-                     database: String? = nil, continuity: Double? = nil, documentStep: Bool = false) async throws -> Fixture {
+                     database: String? = nil, continuity: Double? = nil, documentStep: Bool = false,
+                     settings: RecordSettings = RecordSettings()) async throws -> Fixture {
         let dir = Temp.dir("tulga-http")
         let clock = ManualClock()
         var ca = CAConfig()
@@ -65,7 +66,7 @@ struct Fixture {
         ca.passwordFile = dir + "/keys/ca-password"
         ca.publicBaseURL = "http://127.0.0.1:18080/pki"
         let location = database ?? dir + "/tulga.sqlite"
-        var settings = RecordSettings()
+        var settings = settings
         settings.documentStepRequired = documentStep
         let store = try await Records.open(database: try await Backend.open(location), keys: try ServiceKeys.scratch(dir + "/keys"),
                                            settings: settings, clock: clock, ca: try LocalCA.initialize(ca, now: clock.date))

@@ -20,7 +20,7 @@ struct MigrationTests {
         let added = ["legal_entities.v1", "issuance.v2", "issuance.v3", "attempts.v2", "attempts.v3", "api_keys.v2", "audit.v2", "outbox.v2",
                      "registry.v2", "moderation.v2", "attempts.v4", "api_keys.v3", "key_use.v1", "registry.v3", "digital_id.v2", "issuance.portal.v1",
                      "attempts.v5", "digital_id.v3", "issuance.portal.v2", "outbox.v3", "issuance.mail.v1", "issuance.portal.v3", "issuance.signin.v1",
-                     "registry.v4", "digital_id.v4", "moderation.v3"]
+                     "registry.v4", "digital_id.v4", "moderation.v3", "issuance.owner_index.v1", "portal.v1"]
         var released = Migrator()
         for m in Records.migrator.migrations where !added.contains(m.name) { released.registerMigration(m.name, replaces: m.replaces, m.statements) }
         try await released.migrate(database)
@@ -51,9 +51,10 @@ struct MigrationTests {
         #expect(try await again.registry.entry("850314300013")?.photo == Data([7]))
         let names = try await database.transaction { db in try db.query("SELECT name FROM schema_migrations ORDER BY name", []).compactMap { $0["name"].text } }
         #expect(names == ["api_keys.v2", "api_keys.v3", "attempts.v2", "attempts.v3", "attempts.v4", "attempts.v5", "audit.v2", "digital_id.v2",
-                          "digital_id.v3", "digital_id.v4", "issuance.mail.v1", "issuance.portal.v1", "issuance.portal.v2", "issuance.portal.v3", "issuance.signin.v1",
-                          "issuance.v2", "issuance.v3", "key_use.v1", "legal_entities.v1", "moderation.v2", "moderation.v3", "outbox.v2", "outbox.v3",
-                          "registry.v2", "registry.v3", "registry.v4", "v1-core", "v2-issuance", "v3-api-keys"])
+                          "digital_id.v3", "digital_id.v4", "issuance.mail.v1", "issuance.owner_index.v1", "issuance.portal.v1",
+                          "issuance.portal.v2", "issuance.portal.v3", "issuance.signin.v1", "issuance.v2", "issuance.v3", "key_use.v1",
+                          "legal_entities.v1", "moderation.v2", "moderation.v3", "outbox.v2", "outbox.v3", "portal.v1", "registry.v2", "registry.v3",
+                          "registry.v4", "v1-core", "v2-issuance", "v3-api-keys"])
         #expect(try await again.verifyAudit().intact)
         await database.close()
     }

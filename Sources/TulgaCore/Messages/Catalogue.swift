@@ -36,6 +36,40 @@ public enum MessageKey: String, Sendable, Hashable, Codable, CaseIterable {
     case refusalPhoneNotRegistered = "refusal.phone_not_registered", refusalRenewal = "refusal.renewal"
     case refusalAttemptsExhausted = "refusal.attempts_exhausted", refusalAttemptsBusy = "refusal.attempts_busy"
     case refusalInPersonLocked = "refusal.in_person_locked"
+    // The browser portal's own sentences (PortalMessages.swift).
+    case portalTitle = "portal.title", portalWorking = "portal.working", portalNext = "portal.next", portalAgentOK = "portal.agent_ok"
+    case portalAgentMissing = "portal.agent_missing", portalAgentRetry = "portal.agent_retry", portalAgentPassword = "portal.agent_password"
+    case portalAgentStorage = "portal.agent_storage", portalAgentKeysExist = "portal.agent_keys_exist", portalAgentNoKeys = "portal.agent_no_keys"
+    case portalAgentFailed = "portal.agent_failed", portalStepStart = "portal.step_start", portalIIN = "portal.iin"
+    case portalTemplate = "portal.template", portalBIN = "portal.bin", portalGetCode = "portal.get_code", portalSignInLink = "portal.sign_in_link"
+    case portalSMSTitle = "portal.sms_title", portalSMSSent = "portal.sms_sent", portalCountdown = "portal.countdown"
+    case portalCodeExpired = "portal.code_expired", portalResend = "portal.resend", portalResendWait = "portal.resend_wait"
+    case portalConfirm = "portal.confirm", portalCameraTitle = "portal.camera_title", portalCameraText = "portal.camera_text"
+    case portalCameraCheck = "portal.camera_check", portalCameraDenied = "portal.camera_denied", portalCameraMissing = "portal.camera_missing"
+    case portalCameraBusy = "portal.camera_busy", portalSelfieTitle = "portal.selfie_title", portalSelfieText = "portal.selfie_text"
+    case portalTakePhoto = "portal.take_photo", portalRetake = "portal.retake", portalVideoTitle = "portal.video_title"
+    case portalVideoText = "portal.video_text", portalStartCheck = "portal.start_check", portalProgress = "portal.progress"
+    case portalTryAgain = "portal.try_again", portalPINTitle = "portal.pin_title", portalPINText = "portal.pin_text", portalPIN = "portal.pin"
+    case portalPINRepeat = "portal.pin_repeat", portalPINMismatch = "portal.pin_mismatch", portalPINAlready = "portal.pin_already"
+    case portalDocumentTitle = "portal.document_title", portalDocumentText = "portal.document_text"
+    case portalDocumentIDCard = "portal.document_id_card", portalDocumentPassport = "portal.document_passport"
+    case portalDocumentFront = "portal.document_front", portalDocumentBack = "portal.document_back", portalDocumentCheck = "portal.document_check"
+    case portalAgreementTitle = "portal.agreement_title", portalAgreementAccept = "portal.agreement_accept"
+    case portalConsentAccept = "portal.consent_accept", portalPINEnter = "portal.pin_enter", portalApplyTitle = "portal.apply_title"
+    case portalApplyText = "portal.apply_text", portalApply = "portal.apply", portalInstallTitle = "portal.install_title"
+    case portalInstall = "portal.install", portalInstalled = "portal.installed", portalStatusTitle = "portal.status_title"
+    case portalNumber = "portal.number", portalStatus = "portal.status", portalStatusTime = "portal.status_time"
+    case portalNoApplications = "portal.no_applications", portalNewApplication = "portal.new_application"
+    case portalSignInTitle = "portal.sign_in_title", portalSignInText = "portal.sign_in_text", portalSignIn = "portal.sign_in"
+    case portalSignInCode = "portal.sign_in_code", portalSignedIn = "portal.signed_in", portalSignOut = "portal.sign_out"
+    case portalErrorNetwork = "portal.error_network", portalErrorSession = "portal.error_session", portalErrorIIN = "portal.error_iin"
+    case portalErrorIINBound = "portal.error_iin_bound", portalErrorCode = "portal.error_code", portalErrorCodeBlocked = "portal.error_code_blocked"
+    case portalErrorRate = "portal.error_rate", portalErrorImage = "portal.error_image", portalErrorNoFace = "portal.error_no_face"
+    case portalErrorPIN = "portal.error_pin", portalErrorPINRule = "portal.error_pin_rule", portalErrorDigitalID = "portal.error_digital_id"
+    case portalErrorActiveApplication = "portal.error_active_application", portalErrorAgreement = "portal.error_agreement"
+    case portalErrorCertificateRevoked = "portal.error_certificate_revoked", portalErrorCertificateExpired = "portal.error_certificate_expired"
+    case portalErrorCertificateUntrusted = "portal.error_certificate_untrusted", portalErrorCertificateNotAuth = "portal.error_certificate_not_auth"
+    case portalErrorSignIn = "portal.error_sign_in", portalErrorGeneric = "portal.error_generic"
 }
 
 /// The one ru/kk/en catalogue. Domain code returns ``Message``s; shells render them.
@@ -55,7 +89,9 @@ public enum Catalogue {
         }
     }
 
-    static let entries: [MessageKey: (ru: String, kk: String, en: String)] = [
+    static let entries: [MessageKey: (ru: String, kk: String, en: String)] = coreEntries.merging(portalEntries) { first, _ in first }
+
+    static let coreEntries: [MessageKey: (ru: String, kk: String, en: String)] = [
         .promptTurnLeft: ("Медленно поверните голову влево", "Басыңызды баяу солға бұрыңыз", "Slowly turn your head to the left"),
         .promptTurnRight: ("Медленно поверните голову вправо", "Басыңызды баяу оңға бұрыңыз", "Slowly turn your head to the right"),
         .promptLookUp: ("Посмотрите вверх", "Жоғары қараңыз", "Look up"),

@@ -9,6 +9,7 @@ public import TulgaLegalEntities
 public import TulgaMail
 public import TulgaModeration
 public import TulgaPolicy
+public import TulgaPortal
 public import TulgaRegistry
 public import TulgaStorage
 
@@ -24,6 +25,8 @@ public struct RecordSettings: Sendable, Hashable {
     public var applications = ApplicationLifecycle()
     /// Whether a Digital ID needs the identity-document step before it files an application (`policy.documentStepRequired`).
     public var documentStepRequired = true
+    /// The browser portal's session lifetimes.
+    public var portal = PortalSettings()
     /// The defaults of each.
     public init() {}
 }
@@ -61,6 +64,8 @@ public final class Records: Sendable {
     public let issuance: IssuanceService
     /// The legal-entity register: organisations, first heads, employees' roles.
     public let legalEntities: LegalEntityRecords
+    /// The browser portal's sessions.
+    public let portal: PortalSessionRecords
 
     init(database: any SQLDatabase, keys: ServiceKeys, settings: RecordSettings, clock: any WallClock, ca: LocalCA?) {
         self.database = database
@@ -75,6 +80,7 @@ public final class Records: Sendable {
         digitalIDs = DigitalIDRecords(context)
         apiKeys = APIKeyRecords(context, cipher: cipher)
         legalEntities = LegalEntityRecords(context)
+        portal = PortalSessionRecords(context, settings: settings.portal)
         issuance = IssuanceService(database: database, clock: clock, digitalIDs: digitalIDs, ca: ca, outboxKey: keys.outbox, sms: settings.sms,
                                    lifecycle: settings.applications, attempts: settings.attempts, documentStepRequired: settings.documentStepRequired)
     }
@@ -92,6 +98,7 @@ public final class Records: Sendable {
         LegalEntityRecords.register(&migrator)
         IssuanceService.register(&migrator)
         APIKeyRecords.register(&migrator)
+        PortalSessionRecords.register(&migrator)
         return migrator
     }
 

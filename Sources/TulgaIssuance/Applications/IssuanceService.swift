@@ -219,8 +219,28 @@ public final class IssuanceService: Sendable {
     ///   - caller: who asks; must own the application.
     /// - Throws: ``IssuanceError`` `.notFound`; ``StorageError``; ``DatabaseFailure``.
     public func history(_ number: String, caller: Caller) async throws -> [StatusChange] {
+        try await history(number) { row in caller.owns(try row.optionalText(Columns.ownerKey)) }
+    }
+
+    /// The applications `caller` filed itself (its owner tag recorded with them), newest first: a
+    /// browser's own, say. Staff list only what they filed under their own name here.
+    ///
+    /// - Parameter caller: who asks.
+    /// - Returns: The applications (past their 30 days an in-person one reads as expired).
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public func applications(caller: Caller) async throws -> [ApplicationView] {
         let rows = try await db.transaction { db in
-            _ = try Self.owned(db, number, by: caller)
+            try db.query("SELECT * FROM applications WHERE owner_key = ? ORDER BY created_at DESC, number", [.text(caller.ownerTag)])
+        }
+        return try rows.map(view)
+    }
+
+    /// The status changes of the application `number` when `allowed` accepts its row; another reads as absent.
+    func history(_ number: String, allowed: @escaping @Sendable (SQLRow) throws -> Bool) async throws -> [StatusChange] {
+        let rows = try await db.transaction { db in
+            guard let row = try db.one("SELECT * FROM applications WHERE number = ?", [.text(number)]), try allowed(row) else {
+                throw IssuanceError(.notFound, "no application \(number)")
+            }
             return try db.query("SELECT action, detail, at FROM audit_log WHERE subject = ? AND action LIKE 'application.%' ORDER BY seq", [.text(number)])
         }
         return try rows.compactMap { row in

@@ -119,12 +119,16 @@ public enum Caller: Sendable, Hashable {
     case system(String)
     /// Staff: an operator or admin, by name; sees every application.
     case staff(String)
+    /// One browser's session of the applicant's portal (`/app/`), by the session's id: its own
+    /// owner, like a calling system, so no browser sees what another filed or started.
+    case portal(String)
 
     /// What the `owner_key` column records for an application this caller creates.
     public var ownerTag: String {
         switch self {
         case .system(let id): "key:" + id
         case .staff(let name): "staff:" + name
+        case .portal(let id): "portal:" + id
         }
     }
 
@@ -134,7 +138,7 @@ public enum Caller: Sendable, Hashable {
     public func owns(_ owner: String?) -> Bool {
         switch self {
         case .staff: true
-        case .system: owner == ownerTag
+        case .system, .portal: owner == ownerTag
         }
     }
 

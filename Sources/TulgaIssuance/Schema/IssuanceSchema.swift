@@ -102,6 +102,8 @@ extension IssuanceService {
             """,
             "CREATE INDEX signin_sessions_iin ON signin_sessions(iin)",
         ])
+        // The browser portal lists the applications a browser session filed (by owner).
+        migrator.registerMigration("issuance.owner_index.v1", ["CREATE INDEX applications_owner ON applications(owner_key)"])
     }
 }
 

@@ -226,9 +226,21 @@ extension IssuanceService {
     /// - Returns: The session, without its token.
     /// - Throws: ``SignInError`` `.session`; ``DatabaseFailure``.
     public func session(token: String, caller: Caller) async throws -> SignInSession {
+        try await session(tokenHash: sha256Hex(token), caller: caller)
+    }
+
+    /// ``session(token:caller:)`` for a front end that keeps only the token's SHA-256 (the browser
+    /// portal keeps it with its own session, never the token).
+    ///
+    /// - Parameters:
+    ///   - tokenHash: the SHA-256 (hex) of the session token.
+    ///   - caller: must be the caller the session was opened through.
+    /// - Returns: The session, without its token.
+    /// - Throws: ``SignInError`` `.session`; ``DatabaseFailure``.
+    public func session(tokenHash: String, caller: Caller) async throws -> SignInSession {
         let at = now, owner = caller.ownerTag, lifetimes = signInPolicy
         let session = try await db.transaction { db -> SignInSession? in
-            guard let row = try db.one("SELECT * FROM signin_sessions WHERE token_hash = ?", [.text(sha256Hex(token))]),
+            guard let row = try db.one("SELECT * FROM signin_sessions WHERE token_hash = ?", [.text(tokenHash)]),
                   try row.text(SignInColumns.owner) == owner,
                   lifetimes.isLive(expiresAt: try row.double(SignInColumns.expiresAt), finishedAt: try row.optionalDouble(SignInColumns.endedAt), now: at) else {
                 return nil
@@ -249,11 +261,48 @@ extension IssuanceService {
     ///   - caller: must be the system the session was opened through.
     /// - Throws: ``SignInError`` `.session` for a token that opens nothing now; ``DatabaseFailure``.
     public func signOut(token: String, caller: Caller) async throws {
-        let session = try await session(token: token, caller: caller), at = now
+        try await signOut(tokenHash: sha256Hex(token), caller: caller)
+    }
+
+    /// ``signOut(token:caller:)`` by the token's SHA-256 (hex).
+    ///
+    /// - Throws: ``SignInError`` `.session` for a token that opens nothing now; ``DatabaseFailure``.
+    public func signOut(tokenHash: String, caller: Caller) async throws {
+        let session = try await session(tokenHash: tokenHash, caller: caller), at = now
         try await db.transaction { db in
-            try db.execute("UPDATE signin_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL", [.double(at), .text(sha256Hex(token))])
+            try db.execute("UPDATE signin_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL", [.double(at), .text(tokenHash)])
             try AuditLog.append(db, at: at, actor: caller.actor, action: "signin.signout", subject: session.iin, detail: session.serial)
         }
+    }
+
+    /// The applications of whoever is signed in with the session `tokenHash` names, newest first:
+    /// every application of that IIN, whoever filed it, and nothing of anybody else's.
+    ///
+    /// - Parameters:
+    ///   - tokenHash: the SHA-256 (hex) of the sign-in session's token.
+    ///   - caller: must be the caller the session was opened through.
+    /// - Returns: The applications (past their 30 days an in-person one reads as expired).
+    /// - Throws: ``SignInError`` `.session`; ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public func signedInApplications(tokenHash: String, caller: Caller) async throws -> [ApplicationView] {
+        let session = try await session(tokenHash: tokenHash, caller: caller)
+        let rows = try await db.transaction { db in
+            try db.query("SELECT * FROM applications WHERE iin = ? ORDER BY created_at DESC, number", [.text(session.iin)])
+        }
+        return try rows.map(view)
+    }
+
+    /// An application's status changes for whoever is signed in with the session `tokenHash`
+    /// names: only an application of the signed-in IIN; any other number reads as absent.
+    ///
+    /// - Parameters:
+    ///   - number: the application number.
+    ///   - tokenHash: the SHA-256 (hex) of the sign-in session's token.
+    ///   - caller: must be the caller the session was opened through.
+    /// - Returns: Every status with its time, oldest first.
+    /// - Throws: ``SignInError`` `.session`; ``IssuanceError`` `.notFound`; ``StorageError``; ``DatabaseFailure``.
+    public func signedInHistory(_ number: String, tokenHash: String, caller: Caller) async throws -> [StatusChange] {
+        let session = try await session(tokenHash: tokenHash, caller: caller)
+        return try await history(number) { row in try row.text(Columns.iin) == session.iin }
     }
 
     enum SignInColumns: String {

@@ -13,6 +13,7 @@ public import TulgaPolicy
 import HTTPTypes
 import TulgaAttempts
 import TulgaModeration
+import TulgaPortal
 
 /// Everything routes need, built once.
 public struct ServerEnvironment: Sendable {
@@ -41,6 +42,8 @@ public struct ServerEnvironment: Sendable {
     let sessionLimiter: RateLimiter
     /// Wrong PINs per calling system.
     let pinFailureLimiter: RateLimiter
+    /// Browser portal sessions begun per client address.
+    let portalSessionLimiter: RateLimiter
     let registry: PrometheusCollectorRegistry
     let queueGauge: Metrics.Gauge
     let sessionsGauge: Metrics.Gauge
@@ -76,6 +79,7 @@ public struct ServerEnvironment: Sendable {
         authFailureLimiter = RateLimiter(perMinute: config.authFailuresPerAddressPerMinute, clock: records.clock)
         sessionLimiter = RateLimiter(perMinute: config.sessionsPerKeyPerMinute, clock: records.clock)
         pinFailureLimiter = RateLimiter(perMinute: config.wrongPINsPerKeyPerMinute, clock: records.clock)
+        portalSessionLimiter = RateLimiter(perMinute: records.settings.portal.sessionsPerAddressPerMinute, clock: records.clock)
         registry = MetricsBootstrap.registry
         queueGauge = Metrics.Gauge(label: "tulga_moderation_queue_depth")
         sessionsGauge = Metrics.Gauge(label: "tulga_verification_sessions")
@@ -130,13 +134,17 @@ struct SessionReaper: Service {
 /// the application's one ServiceGroup, which shuts down on SIGTERM.
 public func buildApplication(_ env: ServerEnvironment, logger: Logger) -> some ApplicationProtocol {
     let router = Router(context: TulgaContext.self)
+    router.add(middleware: SecurityHeadersMiddleware(agentPort: env.records.settings.portal.agentPort))
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: AuthMiddleware(keys: env.records.apiKeys, cache: KeyCache(), failures: env.authFailureLimiter, clock: env.records.clock,
                                          trustForwardedFor: env.config.trustForwardedFor))
     router.add(middleware: KeyRateLimitMiddleware(limiter: env.keyLimiter))
+    router.add(middleware: AppSessionMiddleware(env: env))
     router.addRoutes(OperationsRoutes(env: env).collection)
+    router.addRoutes(AppPageRoutes().collection)
+    router.addRoutes(AppAPIRoutes(env: env).collection, atPath: "/app/api")
     router.addRoutes(VerificationRoutes(env: env).collection, atPath: "/v1/verifications")
     router.addRoutes(IssuanceRoutes(env: env).collection, atPath: "/v1")
     router.addRoutes(SignInRoutes(env: env).collection, atPath: "/v1/signin")

@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import TulgaCrypto
 public import TulgaAPIKeys
+public import TulgaPortal
 import TulgaIssuance
 import TulgaCore
 import TulgaFlow
@@ -13,16 +14,23 @@ import TulgaAttempts
 import TulgaPolicy
 import TulgaModeration
 
-/// The request context: the authenticated API key, once the auth middleware has run.
+/// The request context: the authenticated API key, once the auth middleware has run; for the
+/// browser portal (`/app/api/…`), its session and the cookie's credential instead.
 public struct TulgaContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var apiKey: APIKeyRecord?
+    /// The browser's portal session, once ``AppSessionMiddleware`` has found it.
+    public var portal: PortalSession?
+    /// The cookie's credential the session was found with (its CSRF token checked).
+    var portalCredential: PortalCredential?
     /// The peer's IP address (failed authentication is limited per address); "unknown" in-process.
     public let clientAddress: String
 
     public init(source: Source) {
         coreContext = .init(source: source)
         apiKey = nil
+        portal = nil
+        portalCredential = nil
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
@@ -49,7 +57,7 @@ extension TulgaContext {
 extension TulgaContext {
     /// The key family that owns what this request creates (verification sessions): another key sees
     /// none of it; a rotated key keeps its family's.
-    var owner: String { apiKey?.owner ?? "" }
+    var owner: String { apiKey?.owner ?? portal.map { Caller.portal($0.id).ownerTag } ?? "" }
 
     /// Who the request comes from, for limits: the TCP peer, or behind a trusted proxy the last
     /// `X-Forwarded-For` hop; an IPv6 address stands for its /64.
@@ -66,6 +74,7 @@ extension TulgaContext {
     /// Who the key speaks for: an admin key is staff and sees every application; any other key is
     /// a calling system that sees only its own.
     var caller: Caller {
+        if apiKey == nil, let portal { return .portal(portal.id) }
         guard let key = apiKey else { return .system("") }
         return key.scopes.contains(Scope.admin.rawValue) ? .staff("admin:" + key.id) : .system(key.owner)
     }
@@ -106,11 +115,15 @@ struct AuthMiddleware: RouterMiddleware {
     let clock: any WallClock
     /// Take the client from the last `X-Forwarded-For` hop (only behind a proxy that sets it).
     let trustForwardedFor: Bool
-    static let publicPaths: Set<String> = ["/health", "/health/live", "/health/ready", "/metrics", "/openapi.yaml"]
+    static let publicPaths: Set<String> = ["/health", "/health/live", "/health/ready", "/metrics", "/openapi.yaml", "/app"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // Relying parties fetch the CRL and ask OCSP without a key.
-        if Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/pki/") { return try await next(request, context) }
+        // Relying parties fetch the CRL and ask OCSP without a key; the browser portal (`/app/`)
+        // holds no key: its API authenticates by the session cookie (AppSessionMiddleware).
+        let path = request.uri.path
+        // Dot segments are never let through unauthenticated, whatever a router might make of them.
+        let plain = !path.split(separator: "/").contains { $0 == ".." || $0 == "." }
+        if Self.publicPaths.contains(path) || plain && (path.hasPrefix("/pki/") || path.hasPrefix("/app/")) { return try await next(request, context) }
         // Failed keys are limited per client address; a valid key never waits for them, so nobody
         // can lock out the kiosks behind one proxy by sending bad keys.
         let address = "auth-fail:" + context.clientAddress(trustingForwardedFor: trustForwardedFor, request.headers)

@@ -1,7 +1,7 @@
 public import Hummingbird
 import Foundation
 import Logging
-import TulgaCore
+public import TulgaCore
 import TulgaFace
 import HTTPTypes
 import TulgaFlow
@@ -16,6 +16,9 @@ public struct Problem: HTTPResponseError, Sendable {
     public let code: String
     public let detail: String
     public var headers: HTTPFields = [:]
+    /// What the applicant reads, when the refusal is theirs: a catalogue key and its values (the
+    /// browser portal renders it in the page's language).
+    public var message: Message?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String) {
         self.status = status
@@ -29,10 +32,12 @@ public struct Problem: HTTPResponseError, Sendable {
         let status: Int
         let code: String
         let detail: String
+        let message: Message?
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = Body(type: "https://tulga.invalid/problems/\(code)", title: status.reasonPhrase, status: status.code, code: code, detail: detail)
+        let body = Body(type: "https://tulga.invalid/problems/\(code)", title: status.reasonPhrase, status: status.code, code: code, detail: detail,
+                        message: message)
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(body))))
@@ -62,7 +67,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let e as any TulgaError:
             // Each module's error says which problem it is; internals never show their reason.
             guard e.kind != .internalError else { return Problem(.internalServerError, "internal", "internal error") }
-            return Problem(status(e.kind), e.errorCode, e.reason)
+            var problem = Problem(status(e.kind), e.errorCode, e.reason)
+            problem.message = e.message
+            return problem
         case is DecodingError:
             return Problem(.badRequest, "invalid_json", "the body is not the JSON this endpoint expects: \(describe(error))")
         case let e as HTTPError:
