@@ -69,8 +69,8 @@ class Service_:
             # prompt may wait for the loop to come round (the selfie-to-last-prompt limit stays 30 s).
             'liveness': {'fixedPrompts': ['turn_right'], 'promptTimeoutMs': 15000},
             'portal': {'agentPort': self.agent_port},
-            # TODO(h14 merge): 'policy': {'documentStepRequired': False} -- the identity-document step (issue 14) is not on
-            # this branch yet and the config decoder refuses unknown settings; once merged, set it here.
+            # The identity-document step is off here: the fake camera holds a face, not a document.
+            'policy': {'documentStepRequired': False},
         }
         with open(self.config, 'w') as f:
             json.dump(config, f)
