@@ -254,7 +254,8 @@ bool plan_split(const std::vector<Field> &node, const std::map<std::string, Tens
     if (W.data_type != kFloat || C.data_type != kFloat || W.dims.size() != 2 || C.dims.size() != 1) return false;
     if (!W.loose.empty() || !C.loose.empty()) return false;
     uint64_t rows = W.dims[0], cols = W.dims[1];
-    if (rows == 0 || cols == 0 || C.dims[0] != rows || float_bytes(W) != rows * cols * 4 || float_bytes(C) != rows * 4) return false;
+    if (rows == 0 || cols == 0 || rows > (uint64_t(1) << 31) || cols > (uint64_t(1) << 31)) return false;  // no product overflows
+    if (C.dims[0] != rows || float_bytes(W) != rows * cols * 4 || float_bytes(C) != rows * 4) return false;
     if (float_bytes(W) <= kMaxTensorBytes) return false;
     uint64_t parts = 2;
     while (parts <= rows && (rows % parts != 0 || rows / parts * cols * 4 > kMaxTensorBytes)) parts++;
