@@ -288,6 +288,30 @@ struct AppPortalTests {
         await f.store.database.close()
     }
 
+    @Test("after the fifth failure the portal's refusal carries the service-centre path in the applicant's words")
+    func fifthFailure() async throws {
+        let f = try await Fixture.make()
+        try await f.store.issuance.registerPhone(iin: Fixture.obamaIIN, phone: "+77010000002")
+        try await f.app.test(.router) { client in
+            // Five failed attempts of Obama's record (Lin's clip), through a calling system.
+            let clip = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: Paths.video)))
+            for _ in 1...5 {
+                let started = try await Browser.call(client, "/v1/verifications", ["iin": Fixture.obamaIIN], headers: Fixture.headers("kiosk"))
+                let sid = try #require(started.json["sessionId"] as? String)
+                f.clock.advance(10)
+                _ = try await Browser.call(client, "/v1/verifications/\(sid)/clip", raw: clip, headers: Fixture.headers("kiosk", json: false))
+                #expect(try await Browser.call(client, "/v1/verifications/\(sid)/finish", headers: Fixture.headers("kiosk")).json["outcome"] as? String == "fail")
+            }
+            let (browser, _) = try await Browser.begin(client)
+            try await browser.bind(Fixture.obamaIIN, f)
+            let refused = try await browser.call("/app/api/verifications", ["language": "kk"])
+            #expect(refused.status == .forbidden && refused.code == "attempts_exhausted")
+            let message = try #require(refused.json["message"] as? [String: Any])
+            #expect(message["key"] as? String == "refusal.attempts_exhausted" && (message["arguments"] as? [String: String])?["max"] == "5", "\(message)")
+        }
+        await f.store.database.close()
+    }
+
     static func sessionID(_ f: Fixture, _ browser: Browser) async throws -> String {
         let row = try await f.store.database.transaction { db in try db.one("SELECT id FROM portal_sessions WHERE secret_hash = ?", [.text(sha256Hex(browser.cookie))]) }
         return try #require(row?["id"].text)
