@@ -6,6 +6,8 @@ import Testing
 import TulgaConfig
 import TulgaCore
 import TulgaCrypto
+import TulgaDigitalID
+import TulgaFace
 import TulgaFlow
 import TulgaIssuance
 import TulgaKeyStore
@@ -284,6 +286,51 @@ struct AppPortalTests {
             // Signing out ends the session and its sign-in.
             #expect(try await d.call("/app/api/session/end").status == .ok)
             #expect(try await d.call("/app/api/applications", method: .get).code == "portal_session")
+        }
+        await f.store.database.close()
+    }
+
+    @Test("the document step through the portal: this browser's verification only; a matching card completes the Digital ID")
+    func documentStep() async throws {
+        let f = try await Fixture.make(documentStep: true)
+        let card = try Generated.render("id-card", seed: 3, person: Fixture.linDocument(number: Fixture.linCard))
+        try await f.app.test(.router) { client in
+            let (a, _) = try await Browser.begin(client)
+            let (b, _) = try await Browser.begin(client)
+            try await a.bind(Fixture.linIIN, f)
+            try await b.bind(Fixture.obamaIIN, f)
+            let sid = try #require(try await a.call("/app/api/verifications", ["language": "en"]).json["sessionId"] as? String)
+            // Before the video check: refused by name, in order.
+            let early = try await a.call("/app/api/verifications/\(sid)/document/front?kind=id-card", raw: ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: card.files[0]))))
+            #expect(early.status == .conflict && early.code == "document_before_verification", "\(early.json)")
+            // The video check, frame by frame as the page streams it (stamped on the injected clock at 30 fps).
+            var phase = ""
+            for image in try videoFrames() where phase != "passed" && phase != "failed" {
+                let r = try await a.call("/app/api/verifications/\(sid)/frames", raw: ByteBuffer(bytes: try image.jpegData()))
+                #expect(r.status == .ok, "\(r.json)")
+                phase = r.json["phase"] as? String ?? ""
+                f.clock.advance(1.0 / 30)
+            }
+            #expect(try await a.call("/app/api/verifications/\(sid)/finish").json["outcome"] as? String == "pass")
+            #expect(try await a.call("/app/api/digital-id/pin", ["pin": "402719"]).status == .ok)
+            let state = try await a.call("/app/api/verifications/\(sid)", method: .get).json["document"] as? [String: Any]
+            #expect(state?["required"] as? Bool == true, "\(String(describing: state))")
+            // Another browser: 404 on every document route of A's session, before a byte is read.
+            for (path, method) in [("/document/front?kind=id-card", HTTPRequest.Method.post), ("/document/back", .post), ("/document", .get), ("/document/confirm", .post)] {
+                #expect(try await b.call("/app/api/verifications/\(sid)\(path)", method: method, raw: method == .post ? ByteBuffer(bytes: [0xFF, 0xD8]) : nil).status == .notFound, "\(path)")
+            }
+            // Without the CSRF token a side is refused.
+            #expect(try await a.call("/app/api/verifications/\(sid)/document/front?kind=id-card", raw: ByteBuffer(bytes: [0xFF, 0xD8]), csrf: .some(nil)).code == "csrf")
+            // Both sides, the recognised data, the confirmation: done, and the Digital ID with it.
+            var last = Reply(status: .ok, headers: [:], json: [:], list: [])
+            for (i, file) in card.files.enumerated() {
+                last = try await a.call("/app/api/verifications/\(sid)/document/\(i == 0 ? "front?kind=id-card" : "back")", raw: ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: file))))
+                #expect(last.status == .ok, "\(last.json)")
+            }
+            #expect(try await a.call("/app/api/verifications/\(sid)/document", method: .get).json["state"] as? String == "confirm")
+            let done = try await a.call("/app/api/verifications/\(sid)/document/confirm")
+            #expect(done.status == .ok && done.json["state"] as? String == "done", "\(done.json)")
+            #expect(try await f.store.digitalIDs.record(Fixture.linIIN)?.documentState == .done)
         }
         await f.store.database.close()
     }

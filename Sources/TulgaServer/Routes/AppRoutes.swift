@@ -9,6 +9,7 @@ import TulgaPortal
 import TulgaPKI
 import TulgaDigitalID
 import TulgaConfig
+import TulgaFace
 
 /// `/app/`: the applicant's page, plain HTML, CSS and JavaScript from the server's resources,
 /// read once at start-up; only those files are served.
@@ -185,7 +186,7 @@ struct AppAPIRoutes {
         }
         routes.get("/verifications/{id}") { _, context in
             _ = try Self.boundIIN(context)
-            return try json(try await env.sessions.state(try context.parameters.require("id"), owner: context.owner))
+            return try json(try await env.sessions.sessionState(try context.parameters.require("id"), owner: context.owner))
         }
         routes.post("/verifications/{id}/selfie") { request, context in
             _ = try Self.boundIIN(context)
@@ -207,13 +208,27 @@ struct AppAPIRoutes {
             _ = try Self.boundIIN(context)
             return try json(try await env.sessions.finish(try context.parameters.require("id"), owner: context.owner))
         }
-        // TODO(h14 merge): the identity-document step's routes, as VerificationRoutes' (h14) with the portal's owner; the
-        // page already calls them (front with ?kind=id-card|passport, back, GET …/document, POST …/document/confirm):
-        //   for side in [DocumentSide.front, .back] { routes.post("/verifications/{id}/document/\(side.rawValue)") { request, context in
-        //       _ = try Self.boundIIN(context); … env.sessions.documentPhoto(id, owner: context.owner, side: side, kind: …, body: …) } }
-        //   routes.get("/verifications/{id}/document") { … env.sessions.documentView(id, owner: context.owner) }
-        //   routes.post("/verifications/{id}/document/confirm") { … env.sessions.confirmDocument(id, owner: context.owner) }
-        // and GET /verifications/{id} through env.sessions.sessionState (a finished session's document status).
+        // The identity-document step, as VerificationRoutes' with this browser as the owner: the sides as raw image
+        // bodies (?kind=id-card|passport with the first), the recognised data, the confirmation.
+        for side in [DocumentSide.front, .back] {
+            routes.post("/verifications/{id}/document/\(side.rawValue)") { request, context in
+                _ = try Self.boundIIN(context)
+                let kind = request.uri.queryParameters["kind"].map(String.init)
+                let (limits, maxBytes) = (env.documentLimits, env.config.documentMaxBytes)
+                return try json(try await env.sessions.documentPhoto(try context.parameters.require("id"), owner: context.owner, side: side, kind: kind,
+                                                                     body: { try await VerificationRoutes.read(request, upTo: maxBytes) }) { data in
+                    try Image(decoding: data, limits: limits)
+                })
+            }
+        }
+        routes.get("/verifications/{id}/document") { _, context in
+            _ = try Self.boundIIN(context)
+            return try json(try await env.sessions.documentView(try context.parameters.require("id"), owner: context.owner))
+        }
+        routes.post("/verifications/{id}/document/confirm") { _, context in
+            _ = try Self.boundIIN(context)
+            return try json(try await env.sessions.confirmDocument(try context.parameters.require("id"), owner: context.owner))
+        }
 
         // 3. The Digital ID's PIN, the CA's consent, the agreement, the application.
         routes.post("/digital-id/pin") { request, context in
