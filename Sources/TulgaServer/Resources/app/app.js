@@ -520,8 +520,14 @@ async function documentSide(side) {
 on('document-front', () => documentSide('front'));
 on('document-back', () => documentSide('back'));
 on('document-confirm', async () => {
-  await api.request('POST', `/app/api/verifications/${encodeURIComponent(state.documentSession)}/document/confirm`, {});
+  const view = await api.request('POST', `/app/api/verifications/${encodeURIComponent(state.documentSession)}/document/confirm`, {});
   stopCamera();
+  if (view.state === 'review') {
+    // A data mismatch or a portrait in the review band: a moderator decides, the answer comes by SMS.
+    $('document-read').hidden = true;
+    $('document-review').hidden = false;
+    return;
+  }
   await showAgreement();
 });
 
