@@ -149,6 +149,10 @@ struct Kiosk: AsyncParsableCommand {
                       configuration: Configuration, engine: FaceEngine, language: Language,
                       display: KioskDisplay) async throws -> (result: KioskDocumentResult.Document, code: Int32) {
         let step = DocumentStep(records: records, bands: configuration.policy.bands)
+        guard step.required else {
+            display.line("the identity-document step is not required (policy.documentStepRequired)")
+            return (.init(state: "not_required"), Exit.match)
+        }
         // The PIN first (seed 001's order): typed here when the Digital ID has none; this kiosk ran the verification.
         if try await records.digitalIDs.record(iin)?.hasPIN == false {
             let pin = try readSecret(env: "TULGA_PIN", what: "PIN")

@@ -229,6 +229,8 @@ struct DocumentStepTests {
             try await c.call("/v1/verifications/\(session)/document/front?kind=id-card", body: ByteBuffer(bytes: Data([1])), expect: .conflict,
                              code: "document_step_not_required")
             try await c.call("/v1/verifications/\(session)/document", method: .get, expect: .conflict, code: "document_step_not_required")
+            // No step to keep the session for: once finished it is gone, as before the step existed.
+            try await c.call("/v1/verifications/\(session)", method: .get, expect: .notFound, code: "not_found")
         }
         await f.store.database.close()
     }

@@ -106,7 +106,9 @@ actor VerificationSessions {
     /// The session's state: a live one's, or, once finished, how it ended and where its document step stands.
     func sessionState(_ id: String, owner: String) async throws -> SessionState {
         if let e = entries[id], e.owner == owner { return Self.state(id, e, documentRequired: documents.required) }
-        let stage = try documentStage(id, owner: owner)
+        guard let stage = stages[id], stage.owner == owner, stage.expiresAt >= clock.nowMs() else {
+            throw Problem(.notFound, "not_found", "no verification session \(id)")
+        }
         var state = stage.ended
         state.document = DocumentStatus(required: documents.required, state: try await documentState(stage))
         return state
