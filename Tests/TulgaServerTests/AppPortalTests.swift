@@ -294,6 +294,8 @@ struct AppPortalTests {
     func documentStep() async throws {
         let f = try await Fixture.make(documentStep: true)
         let card = try Generated.render("id-card", seed: 3, person: Fixture.linDocument(number: Fixture.linCard))
+        try await f.store.issuance.registerPhone(iin: Fixture.linIIN, phone: "+77010000001", actor: "operator:desk")
+        try await f.store.issuance.registerPhone(iin: Fixture.obamaIIN, phone: "+77010000002", actor: "operator:desk")
         try await f.app.test(.router) { client in
             let (a, _) = try await Browser.begin(client)
             let (b, _) = try await Browser.begin(client)
