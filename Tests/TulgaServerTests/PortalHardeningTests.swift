@@ -14,9 +14,10 @@ import TulgaServer
 import TulgaStorage
 import TulgaTestSupport
 
-/// Review of issue 16 (rev16): failing tests that demonstrate findings.
-@Suite("rev16 review: portal findings (failing until fixed)", .serialized)
-struct Rev16ReviewTests {
+/// The browser portal's hardening (issue 16): SMS limits per IIN across sessions, no lockout after a session ends,
+/// the session rotated on binding and on sign-in, first visits not charged as failures, no `//` around the middleware.
+@Suite("portal hardening: SMS limits per IIN, no lockout, rotation, first visits, paths", .serialized)
+struct PortalHardeningTests {
     typealias Browser = AppPortalTests.Browser
 
     /// SMSCodePolicy says: at most `maxPerHour` (5) codes an hour and `maxWrong` (3) wrong entries an hour.
@@ -61,7 +62,7 @@ struct Rev16ReviewTests {
             let walked = try await WalkthroughTests.walk(client, f)
             let revoked = try await Browser.call(client, "/v1/applications/\(walked.number)/revoke", ["pin": "402719"], headers: Fixture.headers("issuance"))
             #expect(revoked.status == .ok, "\(revoked.json)")
-            let (first, _) = try await Browser.begin(client)
+            var (first, _) = try await Browser.begin(client)
             try await first.bind(Fixture.linIIN, f)
             let keys = try FolderKeyStore(directory: f.dir + "/rev16-keys", password: "Brow#Pass1")
             let made = try keys.generate(iin: Fixture.linIIN, algorithm: .rsa2048)
@@ -74,7 +75,7 @@ struct Rev16ReviewTests {
             f.clock.advance(f.store.settings.portal.sessionIdleSeconds + 1)
             #expect(try await first.call("/app/api/session", method: .get).code == "portal_session")
             // The same applicant comes back: a new session, the same IIN confirmed by the same phone.
-            let (again, _) = try await Browser.begin(client)
+            var (again, _) = try await Browser.begin(client)
             try await again.bind(Fixture.linIIN, f)
             let certificates = try await again.call("/app/api/applications/\(number)/certificates", method: .get)
             let listed = (try await again.call("/app/api/applications", method: .get).json["applications"] as? [Any]) ?? []
@@ -83,6 +84,19 @@ struct Rev16ReviewTests {
                                                                          "authRequest": made2[0].pem, "signRequest": made2[1].pem])
             #expect(certificates.status == .ok || refiled.status == .created,
                     "locked out: certificates \(certificates.status) \(certificates.code ?? ""), listed \(listed.count), apply again \(refiled.status) \(refiled.code ?? "")")
+            #expect(certificates.status == .ok && listed.count == 1 && refiled.code == "active_application", "\(refiled.json)")
+            #expect(try await again.call("/app/api/applications/\(number)/install").status == .ok)
+            // Another IIN's session and a session not bound at all still see nothing of it; nor does Lin's see the calling system's.
+            try await f.store.issuance.registerPhone(iin: Fixture.obamaIIN, phone: "+77010000002")
+            var (other, _) = try await Browser.begin(client)
+            try await other.bind(Fixture.obamaIIN, f)
+            let (unbound, _) = try await Browser.begin(client)
+            for browser in [other, unbound] {
+                #expect(try await browser.call("/app/api/applications/\(number)", method: .get).status == .notFound)
+                #expect(try await browser.call("/app/api/applications/\(number)/certificates", method: .get).status != .ok)
+                #expect((try await browser.call("/app/api/applications", method: .get).json["applications"] as? [Any])?.isEmpty == true)
+            }
+            #expect(try await again.call("/app/api/applications/\(walked.number)/certificates", method: .get).status == .notFound)
         }
         await f.store.database.close()
     }
@@ -98,10 +112,48 @@ struct Rev16ReviewTests {
         let f = try await Fixture.make()
         try await f.store.issuance.registerPhone(iin: Fixture.linIIN, phone: "+77010000001")
         try await f.app.test(.router) { client in
-            let (planted, _) = try await Browser.begin(client)     // the attacker's session, its cookie planted in the victim's browser
-            try await planted.bind(Fixture.linIIN, f)               // the victim types their IIN and their code into the page
-            let seen = try await planted.call("/app/api/session", method: .get)   // the attacker, holding the same cookie
+            var (victim, _) = try await Browser.begin(client)
+            let planted = victim                                    // the attacker's session, its cookie planted in the victim's browser
+            try await victim.bind(Fixture.linIIN, f)                // the victim types their IIN and their code into the page
+            let seen = try await planted.call("/app/api/session", method: .get)   // the attacker, holding the old cookie
             #expect(seen.code == "portal_session", "the planted cookie still opens the victim's bound session: \(seen.json)")
+            #expect(try await planted.call("/app/api/verifications", ["language": "en"]).code == "portal_session")
+            // The victim's page goes on with the new cookie and CSRF token; the old token is refused with the new cookie.
+            #expect(victim.cookie != planted.cookie && victim.csrf != planted.csrf)
+            #expect(try await victim.call("/app/api/session", method: .get).json["iin"] as? String == Fixture.linIIN)
+            #expect(try await victim.call("/app/api/verifications", ["language": "en"], csrf: .some(planted.csrf)).code == "csrf")
+            #expect(try await victim.call("/app/api/verifications", ["language": "en"]).status == .created)
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a first visit without any cookie is not charged to the address's failed-auth bucket; a malformed cookie is")
+    func firstVisitNotCharged() async throws {
+        var server = ServerConfig()
+        server.authFailuresPerAddressPerMinute = 2
+        let f = try await Fixture.make(server: server)
+        try await f.app.test(.router) { client in
+            for _ in 0..<5 {
+                #expect(try await Browser.call(client, "/app/api/session", method: .get).code == "portal_session")
+            }
+            // The address's failures are untouched: a malformed cookie still counts, and is stopped once they are spent.
+            var bad = HTTPFields()
+            bad[.cookie] = "tulga_portal=not-a-secret"
+            var codes: [HTTPResponse.Status] = []
+            for _ in 0..<4 { codes.append(try await Browser.call(client, "/app/api/session", method: .get, headers: bad).status) }
+            #expect(codes.prefix(2).allSatisfy { $0 == .unauthorized } && codes.last == .tooManyRequests, "\(codes)")
+        }
+        await f.store.database.close()
+    }
+
+    @Test("a path with an empty segment (/app//api/…) is refused before any route, with no session")
+    func doubleSlash() async throws {
+        let f = try await Fixture.make()
+        try await f.app.test(.router) { client in
+            for path in ["/app//api/applications", "/app/api//applications", "/app//api/session/end", "/app/api//session"] {
+                let r = try await Browser.call(client, path, method: .get)
+                #expect(r.status == .notFound && r.code == "not_found", "\(path): \(r.status) \(r.json)")
+            }
         }
         await f.store.database.close()
     }
