@@ -34,8 +34,8 @@ struct AppPortalTests {
     /// One browser: its cookie and CSRF token, as the page holds them (the page never sees the cookie).
     struct Browser {
         let client: any TestClientProtocol
-        let cookie: String
-        let csrf: String
+        var cookie: String
+        var csrf: String
 
         static func call(_ client: any TestClientProtocol, _ uri: String, _ object: [String: Any]? = nil, method: HTTPRequest.Method = .post,
                          raw: ByteBuffer? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
@@ -67,12 +67,22 @@ struct AppPortalTests {
             return try await Self.call(client, uri, object, method: method, raw: raw, headers: h)
         }
 
-        /// Asks for a code for `iin` and confirms it with what the phone received: the IIN is bound.
-        func bind(_ iin: String, _ f: Fixture) async throws {
-            f.clock.advance(1)   // each SMS a second after the last: "the last one" is then this one
+        /// Takes the new cookie and CSRF token an answer rotated the session to (binding an IIN, a sign-in), as the page does.
+        mutating func adopt(_ r: Reply) throws {
+            guard let set = r.headers[.setCookie] else { return }
+            let value = try #require(set.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last.map(String.init))
+            (cookie, csrf) = (value, try #require(r.json["csrf"] as? String))
+        }
+
+        /// Asks for a code for `iin` and confirms it with what the phone received: the IIN is bound, the session rotated.
+        mutating func bind(_ iin: String, _ f: Fixture) async throws {
+            // Each SMS the resend interval after the last (portal sessions share it): "the last one" is then this one.
+            f.clock.advance(f.store.issuance.sms.resendAfterSeconds)
             #expect(try await call("/app/api/sms/request", ["iin": iin, "language": "en"]).status == .accepted)
             let confirmed = try await call("/app/api/sms/confirm", ["code": try await AppPortalTests.lastCode(f, iin)])
             #expect(confirmed.status == .ok && confirmed.json["iin"] as? String == iin, "\(confirmed.json)")
+            #expect(confirmed.headers[.setCookie] != nil && confirmed.json["csrf"] as? String != csrf, "not rotated: \(confirmed.json)")
+            try adopt(confirmed)
         }
     }
 
@@ -196,8 +206,8 @@ struct AppPortalTests {
             // Lin's first application, filed and installed through a calling system's key (README's walkthrough).
             let walked = try await WalkthroughTests.walk(client, f)
             try await f.store.issuance.registerPhone(iin: Fixture.obamaIIN, phone: "+77010000002", actor: "operator:desk")
-            let (a, _) = try await Browser.begin(client)
-            let (b, _) = try await Browser.begin(client)
+            var (a, _) = try await Browser.begin(client)
+            var (b, _) = try await Browser.begin(client)
             let (c, _) = try await Browser.begin(client)
             // Nothing but the session before a code binds an IIN.
             #expect(try await a.call("/app/api/verifications", ["language": "en"]).code == "iin_not_confirmed")
@@ -206,9 +216,9 @@ struct AppPortalTests {
             try await b.bind(Fixture.obamaIIN, f)
             // A code asked through one browser is good in that browser only.
             let (e, _) = try await Browser.begin(client)
-            f.clock.advance(1)
+            f.clock.advance(f.store.issuance.sms.resendAfterSeconds)   // portal sessions share an IIN's resend interval
             #expect(try await c.call("/app/api/sms/request", ["iin": Fixture.linIIN]).status == .accepted)
-            f.clock.advance(1)
+            f.clock.advance(f.store.issuance.sms.resendAfterSeconds)
             #expect(try await e.call("/app/api/sms/request", ["iin": Fixture.linIIN]).status == .accepted)
             #expect(try await c.call("/app/api/sms/confirm", ["code": try await Self.lastCode(f, Fixture.linIIN)]).code == "code")
             // Bound: another IIN is refused in that session.
@@ -258,9 +268,9 @@ struct AppPortalTests {
 
             // D signs in with the AUTH key and a 1414 code: it reads both of Lin's applications (the calling system's
             // too), their history, and nothing of anyone else; it acts on none (no IIN bound by SMS).
-            let (d, _) = try await Browser.begin(client)
+            var (d, _) = try await Browser.begin(client)
             #expect(try await d.call("/app/api/applications/\(number)", method: .get).status == .notFound)
-            let signedIn = try await Self.signIn(d, keys, certs, f)
+            let signedIn = try await Self.signIn(&d, keys, certs, f)
             #expect(signedIn.status == .created && signedIn.json["iin"] as? String == Fixture.linIIN && signedIn.json["token"] == nil, "\(signedIn.json)")
             let seen = try await d.call("/app/api/applications", method: .get).json["applications"] as? [[String: Any]]
             #expect(Set(seen?.compactMap { $0["number"] as? String } ?? []) == [number, walked.number])
@@ -276,7 +286,7 @@ struct AppPortalTests {
             #expect(stored.count == 1 && stored[0]["signin_hash"].text?.count == 64)
             // B (bound to Obama by SMS) cannot sign in as Lin: refused, and the sign-in just opened is closed again.
             f.clock.advance(61)
-            #expect(try await Self.signIn(b, keys, certs, f).code == "iin_bound")
+            #expect(try await Self.signIn(&b, keys, certs, f).code == "iin_bound")
             let owner = "portal:" + (try await Self.sessionID(f, b))
             let open = try await f.store.database.transaction { db in
                 try db.query("SELECT token_hash FROM signin_sessions WHERE owner = ? AND ended_at IS NULL", [.text(owner)])
@@ -297,8 +307,8 @@ struct AppPortalTests {
         try await f.store.issuance.registerPhone(iin: Fixture.linIIN, phone: "+77010000001", actor: "operator:desk")
         try await f.store.issuance.registerPhone(iin: Fixture.obamaIIN, phone: "+77010000002", actor: "operator:desk")
         try await f.app.test(.router) { client in
-            let (a, _) = try await Browser.begin(client)
-            let (b, _) = try await Browser.begin(client)
+            var (a, _) = try await Browser.begin(client)
+            var (b, _) = try await Browser.begin(client)
             try await a.bind(Fixture.linIIN, f)
             try await b.bind(Fixture.obamaIIN, f)
             let sid = try #require(try await a.call("/app/api/verifications", ["language": "en"]).json["sessionId"] as? String)
@@ -351,7 +361,7 @@ struct AppPortalTests {
                 _ = try await Browser.call(client, "/v1/verifications/\(sid)/clip", raw: clip, headers: Fixture.headers("kiosk", json: false))
                 #expect(try await Browser.call(client, "/v1/verifications/\(sid)/finish", headers: Fixture.headers("kiosk")).json["outcome"] as? String == "fail")
             }
-            let (browser, _) = try await Browser.begin(client)
+            var (browser, _) = try await Browser.begin(client)
             try await browser.bind(Fixture.obamaIIN, f)
             let refused = try await browser.call("/app/api/verifications", ["language": "kk"])
             #expect(refused.status == .forbidden && refused.code == "attempts_exhausted")
@@ -367,8 +377,8 @@ struct AppPortalTests {
     }
 
     /// Challenge, the key store's signature with the AUTH key (the agent's part), the 1414 code.
-    static func signIn(_ browser: Browser, _ keys: FolderKeyStore, _ certs: IssuedCertificates, _ f: Fixture) async throws -> Reply {
-        f.clock.advance(1)
+    static func signIn(_ browser: inout Browser, _ keys: FolderKeyStore, _ certs: IssuedCertificates, _ f: Fixture) async throws -> Reply {
+        f.clock.advance(f.store.issuance.sms.resendAfterSeconds)   // the 1414 code shares the IIN's resend interval with every portal session
         let c = try await browser.call("/app/api/signin/challenge")
         let challenge = try #require(c.json["challenge"] as? String), audience = try #require(c.json["audience"] as? String)
         let signature = try keys.signSignIn(challenge: challenge, audience: audience, certificatePEM: certs.auth)
@@ -376,7 +386,9 @@ struct AppPortalTests {
                                                                              "signature": signature.base64EncodedString(), "language": "ru"])
         #expect(pending.status == .accepted, "\(pending.json)")
         let login = try #require(pending.json["login"] as? String)
-        return try await browser.call("/app/api/signin/confirm", ["login": login, "code": try await lastCode(f, Fixture.linIIN)])
+        let opened = try await browser.call("/app/api/signin/confirm", ["login": login, "code": try await lastCode(f, Fixture.linIIN)])
+        try browser.adopt(opened)   // a sign-in rotates the session too
+        return opened
     }
 
     @Test("headers: a Content-Security-Policy without inline scripts or styles, the agent's port only; nosniff, no referrer, no framing")

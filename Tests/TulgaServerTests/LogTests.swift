@@ -61,7 +61,7 @@ struct LogTests {
                 #expect($0.status == .badRequest)
             }
             // A browser's portal session: its cookie and CSRF token, and its code, are never logged either.
-            let (browser, _) = try await AppPortalTests.Browser.begin(client)
+            var (browser, _) = try await AppPortalTests.Browser.begin(client)
             try await browser.bind(Fixture.linIIN, f)
             #expect(try await browser.call("/app/api/sms/request", ["iin": Fixture.obamaIIN], csrf: .some("wrong")).code == "csrf")
             return (walked, browser, try await AppPortalTests.lastCode(f, Fixture.linIIN))

@@ -235,6 +235,35 @@ public final class IssuanceService: Sendable {
         return try rows.map(view)
     }
 
+    /// The applications of `iin` filed in the browser portal, by any of its sessions, newest first: what a later
+    /// session bound to that IIN by its SMS code may read (never what a calling system filed).
+    ///
+    /// - Parameter iin: the IIN the session's SMS code bound.
+    /// - Returns: The applications.
+    /// - Throws: ``StorageError`` `.damagedRow`; ``DatabaseFailure``.
+    public func portalApplications(iin: String) async throws -> [ApplicationView] {
+        let rows = try await db.transaction { db in
+            try db.query("SELECT * FROM applications WHERE iin = ? AND substr(owner_key, 1, 7) = 'portal:' ORDER BY created_at DESC, number", [.text(iin)])
+        }
+        return try rows.map(view)
+    }
+
+    /// The portal session that filed application `number`, when it is `iin`'s and was filed in the portal: a later
+    /// session bound to that IIN acts as it (takes and installs the certificates), so a closed tab locks nobody out.
+    ///
+    /// - Parameters:
+    ///   - number: the application's number.
+    ///   - iin: the IIN the asking session's SMS code bound.
+    /// - Returns: The filing session as a caller, `nil` for another IIN's, a calling system's, or none.
+    /// - Throws: ``DatabaseFailure``.
+    public func portalFiler(_ number: String, iin: String) async throws -> Caller? {
+        let owner = try await db.transaction { db in
+            try db.one("SELECT owner_key FROM applications WHERE number = ? AND iin = ?", [.text(number), .text(iin)])?["owner_key"].text
+        }
+        guard let owner, owner.hasPrefix("portal:"), owner.count > 7 else { return nil }
+        return .portal(String(owner.dropFirst(7)))
+    }
+
     /// The status changes of the application `number` when `allowed` accepts its row; another reads as absent.
     func history(_ number: String, allowed: @escaping @Sendable (SQLRow) throws -> Bool) async throws -> [StatusChange] {
         let rows = try await db.transaction { db in

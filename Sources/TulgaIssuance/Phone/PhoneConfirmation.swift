@@ -49,7 +49,7 @@ extension IssuanceService {
     public func requestCode(iin: String, language: Language = .ru, caller: Caller = .staff("cli")) async throws {
         let iin = try Self.checkIIN(iin), code = try OneTimeCode(), at = now, policy = sms, outboxKey = outboxKey
         try await db.transaction { db in
-            try Self.sendCode(db, code, iin: iin, owner: caller.ownerTag, purpose: .phone, language: language, at: at, policy: policy, outboxKey: outboxKey)
+            try Self.sendCode(db, code, iin: iin, caller: caller, purpose: .phone, language: language, at: at, policy: policy, outboxKey: outboxKey)
         }
     }
 
@@ -69,14 +69,16 @@ extension IssuanceService {
 
     /// Sends `code` to the registered phone inside the caller's transaction, under ``SMSCodePolicy``'s sending
     /// limits; the caller's earlier unused code of the same purpose is marked replaced.
-    static func sendCode(_ db: any SQLSession, _ code: OneTimeCode, iin: String, owner: String, purpose: CodePurpose, language: Language,
+    /// The limits count every portal session's codes together (``Caller/smsLimitScope``).
+    static func sendCode(_ db: any SQLSession, _ code: OneTimeCode, iin: String, caller: Caller, purpose: CodePurpose, language: Language,
                          at: Double, policy: SMSCodePolicy, outboxKey: SealingKey) throws {
+        let owner = caller.ownerTag, scope = caller.smsLimitScope
         try db.lock("sms:" + iin)
         guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
             throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
         }
-        let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND owner = ? AND created_at > ? ORDER BY created_at DESC",
-                                  [.text(iin), .text(owner), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
+        let recent = try db.query("SELECT created_at FROM sms_codes WHERE iin = ? AND \(scope.condition) AND created_at > ? ORDER BY created_at DESC",
+                                  [.text(iin), .text(scope.value), .double(at - 3600)]).map { try $0.double(Columns.createdAt) }
         try policy.checkRequest(now: at, sentInLastHour: recent)
         try db.execute("UPDATE sms_codes SET used_at = ? WHERE iin = ? AND owner = ? AND used_at IS NULL AND COALESCE(purpose, 'phone') = ?",
                        [.double(at), .text(iin), .text(owner), .text(purpose.rawValue)])
@@ -113,9 +115,10 @@ extension IssuanceService {
         // Commit the wrong entry first, throw after.
         let triesLeft: Int? = try await db.transaction { db in
             try db.lock("sms:" + iin)
-            // Wrong entries count per calling system: another system's guesses cannot block this one.
-            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND owner = ? AND at > ?",
-                                    [.text(iin), .text(owner), .double(at - 3600)])?.int(Columns.n)) ?? 0
+            // Wrong entries count per calling system (another system's guesses cannot block this one), every portal session's together.
+            let scope = caller.smsLimitScope
+            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND \(scope.condition) AND at > ?",
+                                    [.text(iin), .text(scope.value), .double(at - 3600)])?.int(Columns.n)) ?? 0
             guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(id)]) else {
                 throw IssuanceError(.code, "this code was already used or replaced; request a new one")
             }

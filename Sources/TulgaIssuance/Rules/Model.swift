@@ -144,6 +144,16 @@ public enum Caller: Sendable, Hashable {
 
     /// The audit actor.
     public var actor: String { ownerTag }
+
+    /// Whose SMS codes and wrong entries count together under ``SMSCodePolicy``'s limits, as an SQL condition on
+    /// `owner` and its value: a calling system's (or staff's) own; every portal session's together, so a fresh
+    /// browser session gets no fresh limits for an IIN.
+    var smsLimitScope: (condition: String, value: String) {
+        switch self {
+        case .portal: ("substr(owner, 1, 7) = ?", "portal:")
+        case .system, .staff: ("owner = ?", ownerTag)
+        }
+    }
 }
 
 /// The portal's refusal for renewing remotely issued keys.

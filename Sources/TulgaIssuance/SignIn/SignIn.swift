@@ -152,7 +152,7 @@ extension IssuanceService {
             guard SignInProof.verify(signature, message: SignInProof.message(audience: audience, challenge: challenge), certificatePEM: certificatePEM) else {
                 throw SignInError(.signature, "the signature does not verify under this certificate's key")
             }
-            try Self.sendCode(db, code, iin: iin, owner: caller.ownerTag, purpose: .signin, language: language, at: at, policy: policy, outboxKey: outboxKey)
+            try Self.sendCode(db, code, iin: iin, caller: caller, purpose: .signin, language: language, at: at, policy: policy, outboxKey: outboxKey)
             try db.execute("""
                 INSERT INTO signin_pending (login_hash, iin, serial, owner, code_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, [.text(sha256Hex(login)), .text(iin), .text(serial), .text(caller.ownerTag), .text(code.id), .double(at), .double(expires)])
@@ -184,8 +184,9 @@ extension IssuanceService {
         // Commit the wrong entry first, throw after.
         let outcome: Result<SignInSession, SignInError> = try await db.transaction { db in
             try db.lock("sms:" + found.iin)
-            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND owner = ? AND at > ?",
-                                    [.text(found.iin), .text(owner), .double(at - 3600)])?.int(Columns.n)) ?? 0
+            let scope = caller.smsLimitScope
+            let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND \(scope.condition) AND at > ?",
+                                    [.text(found.iin), .text(scope.value), .double(at - 3600)])?.int(Columns.n)) ?? 0
             guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(found.codeID)]) else {
                 return .failure(SignInError(.codeExpired, "the code was replaced; sign in again"))
             }

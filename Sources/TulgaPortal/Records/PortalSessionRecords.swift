@@ -96,6 +96,25 @@ public struct PortalSessionRecords: Sendable {
         }
     }
 
+    /// Gives the live session `id` a new secret: the old cookie opens nothing from now on (against a cookie planted
+    /// before the applicant bound an IIN or signed in).
+    ///
+    /// - Parameter id: the session's id.
+    /// - Returns: The new credential, for the `Set-Cookie` and the page's new CSRF token.
+    /// - Throws: ``PortalError`` `.session` for an unknown session; `CryptoFailure`; ``DatabaseFailure``.
+    public func rotate(_ id: String) async throws -> PortalCredential {
+        let credential = try PortalCredential(), now = clock.now()
+        try await database.transaction { db in
+            try db.lock("portal:" + id)
+            guard try db.one("SELECT id FROM portal_sessions WHERE id = ? AND ended_at IS NULL", [.text(id)]) != nil else {
+                throw PortalError(.session, "no such session: start again")
+            }
+            try db.execute("UPDATE portal_sessions SET secret_hash = ? WHERE id = ?", [.text(credential.hash), .text(id)])
+            try AuditLog.append(db, at: now, actor: "portal:" + id, action: "portal.rotate", subject: "", detail: "")
+        }
+        return credential
+    }
+
     /// Moves the session by `event` under ``PortalRules/transition(from:event:now:)`` and saves it, in one
     /// transaction holding the session's lock; binding, sign-in and the end are audited.
     ///

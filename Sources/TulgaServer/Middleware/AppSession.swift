@@ -51,6 +51,8 @@ struct AppSessionMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
+        // An empty segment (`/app//api/…`) would slip past the prefix below: refused, not routed.
+        if path.contains("//") { throw Problem(.notFound, "not_found", "no such resource") }
         guard path.hasPrefix("/app/api/") else { return try await next(request, context) }
         let changes = ![.get, .head].contains(request.method)
         // Fetch metadata, where the browser sends it: a call made by another site's page is refused outright.
@@ -60,7 +62,8 @@ struct AppSessionMiddleware: RouterMiddleware {
         if Self.open.contains(path) && (path != "/app/api/session" || request.method == .post) { return try await next(request, context) }
         let address = "auth-fail:" + context.clientAddress(trustingForwardedFor: env.config.trustForwardedFor, request.headers)
         guard let credential = AppCookie.credential(request.headers) else {
-            try env.authFailureLimiter.take(address)
+            // No portal cookie at all (a first visit) is not a failed attempt; a malformed one is.
+            if Self.sendsPortalCookie(request.headers) { try env.authFailureLimiter.take(address) }
             throw PortalError(.session, "no portal session: open the page again")
         }
         // A live session never waits for the address's failures (as a verified API key does not).
@@ -80,5 +83,12 @@ struct AppSessionMiddleware: RouterMiddleware {
         context.portal = session
         context.portalCredential = credential
         return try await next(request, context)
+    }
+
+    /// Whether any `Cookie` header names the portal's cookie, well formed or not.
+    static func sendsPortalCookie(_ headers: HTTPFields) -> Bool {
+        headers[values: .cookie].contains { header in
+            header.split(separator: ";").contains { $0.split(separator: "=", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) == AppCookie.name }
+        }
     }
 }

@@ -71,6 +71,8 @@ struct AppAPIRoutes {
     /// What the page learns about its session (never the cookie, never a sign-in token).
     struct SessionView: Encodable {
         struct SignedIn: Encodable { let iin: String; let serial: String; let expiresAt: Double }
+        /// A sign-in's answer: the session's secret was rotated, this is its new CSRF token.
+        struct Opened: Encodable { let iin: String; let serial: String; let expiresAt: Double; let csrf: String }
         /// The session's CSRF token, for the `X-CSRF-Token` header of every state-changing call.
         let csrf: String
         let expiresAt: Double
@@ -99,6 +101,13 @@ struct AppAPIRoutes {
         return session
     }
 
+    /// Whom to act as for application `number`: the portal session of the bound IIN that filed it (this one or an
+    /// earlier one of the same applicant, ended since), else this session (which then finds only its own).
+    func filer(_ number: String, _ context: TulgaContext) async throws -> Caller {
+        if let iin = context.portal?.iin, let filer = try await env.records.issuance.portalFiler(number, iin: iin) { return filer }
+        return context.caller
+    }
+
     /// The session as the page sees it; a sign-in shows only while it is still open.
     func view(_ session: PortalSession, _ credential: PortalCredential) async throws -> SessionView {
         var signedIn: SessionView.SignedIn?
@@ -112,6 +121,12 @@ struct AppAPIRoutes {
     func cookie(_ request: Request, secret: String, maxAge: Int) -> String {
         AppCookie.setCookie(secret, maxAge: maxAge, secure: AppCookie.secure(request, settings: env.records.settings.portal,
                                                                              trustForwarded: env.config.trustForwardedFor))
+    }
+
+    /// Rotates the session's secret (on binding an IIN and on a sign-in): the new credential and its `Set-Cookie`.
+    func rotate(_ request: Request, _ session: PortalSession) async throws -> (PortalCredential, String) {
+        let credential = try await env.records.portal.rotate(session.id)
+        return (credential, cookie(request, secret: credential.secret, maxAge: Int(env.records.settings.portal.sessionLifetimeSeconds)))
     }
 
     /// Ends a session: its sign-in is signed out too.
@@ -173,7 +188,11 @@ struct AppAPIRoutes {
             guard let iin = session.pendingIIN else { throw PortalError(.noCode, "ask for an SMS code first") }
             try await issuance.confirmCode(iin: iin, code: input.code, caller: context.caller)
             try await portal.apply(.codeConfirmed(iin: iin), to: session.id)
-            return try json(["status": "confirmed", "iin": iin])
+            // Bound: a new secret, so a cookie known before the binding opens nothing after it.
+            let (credential, setCookie) = try await rotate(request, session)
+            var response = try json(["status": "confirmed", "iin": iin, "csrf": credential.csrf])
+            response.headers[.setCookie] = setCookie
+            return response
         }
 
         // 2. The verification: the session's IIN only; the frames as the API's.
@@ -265,6 +284,10 @@ struct AppAPIRoutes {
         routes.get("/applications") { _, context in
             let session = try Self.session(context)
             var all = try await issuance.applications(caller: context.caller)
+            if let iin = session.iin {   // bound by SMS: that IIN's from every portal session, an ended one's too
+                let known = Set(all.map(\.number))
+                all += try await issuance.portalApplications(iin: iin).filter { !known.contains($0.number) }
+            }
             if let hash = session.signInHash, let theirs = try? await issuance.signedInApplications(tokenHash: hash, caller: context.caller) {
                 let known = Set(all.map(\.number))
                 all += theirs.filter { !known.contains($0.number) }
@@ -273,7 +296,7 @@ struct AppAPIRoutes {
         }
         routes.get("/applications/{number}") { _, context in
             let session = try Self.session(context), number = try context.parameters.require("number")
-            do { return try json(try await issuance.status(number, caller: context.caller)) } catch let error as IssuanceError where error.code == .notFound {
+            do { return try json(try await issuance.status(number, caller: try await filer(number, context))) } catch let error as IssuanceError where error.code == .notFound {
                 guard let hash = session.signInHash,
                       let found = try await issuance.signedInApplications(tokenHash: hash, caller: context.caller).first(where: { $0.number == number }) else {
                     throw error
@@ -283,19 +306,21 @@ struct AppAPIRoutes {
         }
         routes.get("/applications/{number}/history") { _, context in
             let session = try Self.session(context), number = try context.parameters.require("number")
-            do { return try json(try await issuance.history(number, caller: context.caller)) } catch let error as IssuanceError where error.code == .notFound {
+            do { return try json(try await issuance.history(number, caller: try await filer(number, context))) } catch let error as IssuanceError where error.code == .notFound {
                 guard let hash = session.signInHash else { throw error }
                 return try json(try await issuance.signedInHistory(number, tokenHash: hash, caller: context.caller))
             }
         }
-        // The certificates go to the agent through the page; only what this session filed.
+        // The certificates go to the agent through the page; only what the bound IIN filed in the portal (this session or an ended one).
         routes.get("/applications/{number}/certificates") { _, context in
             _ = try Self.boundIIN(context)
-            return try json(try await issuance.certificates(try context.parameters.require("number"), caller: context.caller))
+            let number = try context.parameters.require("number")
+            return try json(try await issuance.certificates(number, caller: try await filer(number, context)))
         }
         routes.post("/applications/{number}/install") { _, context in
             _ = try Self.boundIIN(context)
-            return try json(try await issuance.install(try context.parameters.require("number"), caller: context.caller))
+            let number = try context.parameters.require("number")
+            return try json(try await issuance.install(number, caller: try await filer(number, context)))
         }
 
         // 5. Signing in: a challenge for this session, the agent's signature with the AUTH key, the 1414 code.
@@ -325,7 +350,11 @@ struct AppAPIRoutes {
                 try? await issuance.signOut(token: token, caller: context.caller)
                 throw error
             }
-            return try json(SessionView.SignedIn(iin: opened.iin, serial: opened.serial, expiresAt: opened.expiresAt), status: .created)
+            let (credential, setCookie) = try await rotate(request, session)
+            var response = try json(SessionView.Opened(iin: opened.iin, serial: opened.serial, expiresAt: opened.expiresAt, csrf: credential.csrf),
+                                    status: .created)
+            response.headers[.setCookie] = setCookie
+            return response
         }
         return routes
     }

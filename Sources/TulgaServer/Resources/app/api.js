@@ -38,6 +38,15 @@ export class PortalAPI {
   }
 
   /**
+   * Takes the new CSRF token of an answer that rotated the session (the SMS code's binding, a sign-in):
+   * the new cookie came with it, the old token is void.
+   */
+  adopt(answer) {
+    if (answer && answer.csrf) this.csrf = answer.csrf;
+    return answer;
+  }
+
+  /**
    * One call. `body`: undefined, a Blob (sent as it is) or anything JSON.
    * Resolves with the decoded JSON; rejects with a Problem.
    */

@@ -254,7 +254,7 @@ on('get-code', async () => {
 });
 on('resend', requestCode);
 on('confirm-code', async () => {
-  await api.request('POST', '/app/api/sms/confirm', { code: $('code').value.trim() });
+  api.adopt(await api.request('POST', '/app/api/sms/confirm', { code: $('code').value.trim() }));
   clearTimers();
   await refreshSession();
   show('camera');
@@ -682,7 +682,7 @@ on('signin-start', async () => {
 });
 
 on('signin-confirm', async () => {
-  await api.request('POST', '/app/api/signin/confirm', { login: state.login, code: $('signin-code').value.trim() });
+  api.adopt(await api.request('POST', '/app/api/signin/confirm', { login: state.login, code: $('signin-code').value.trim() }));
   state.login = null;
   clearTimers();
   await refreshSession();
