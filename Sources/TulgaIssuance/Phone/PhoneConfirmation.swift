@@ -72,7 +72,9 @@ extension IssuanceService {
     /// The limits count every portal session's codes together (``Caller/smsLimitScope``).
     static func sendCode(_ db: any SQLSession, _ code: OneTimeCode, iin: String, caller: Caller, purpose: CodePurpose, language: Language,
                          at: Double, policy: SMSCodePolicy, outboxKey: SealingKey) throws {
-        let owner = caller.ownerTag, scope = caller.smsLimitScope
+        // A sign-in code goes out only after a valid AUTH-key signature, so a fresh browser session gains nothing
+        // there: it counts per session as before, and a sign-in right after the flow's own code is not held back.
+        let owner = caller.ownerTag, scope = purpose == .signin ? (condition: "owner = ?", value: owner) : caller.smsLimitScope
         try db.lock("sms:" + iin)
         guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
             throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
