@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
         std::string packed = models + "/face_recognition_sface_2021dec.packed.onnx";
         tv_error error{};
         int32_t rebuilt = 0;
-        if (tv_model_pack(sface_path.c_str(), packed.c_str(), &rebuilt, &error) != TV_OK) { fprintf(stderr, "%s\n", error.message); return 1; }
+        if (tv_model_pack(sface_path.c_str(), packed.c_str(), &rebuilt, nullptr, &error) != TV_OK) { fprintf(stderr, "%s\n", error.message); return 1; }
         sface_path = packed;
     }
     auto sface = cv::FaceRecognizerSF::create(sface_path, "");

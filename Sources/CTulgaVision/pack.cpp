@@ -8,8 +8,13 @@
 // output is the same dot product). It ends with a trailer field (number 1000, which protobuf keeps
 // as an unknown field) naming the source's SHA-256 and the SHA-256 of every byte before the trailer.
 // The model is read through mmap and written through a small buffer: packing holds no copy of it.
+// Each file is opened once and everything after that goes through its descriptor (model_file.hpp):
+// the source is hashed and mapped from one descriptor; the packed file is opened without following a
+// link, checked (owner, mode, trailer, and for SFace its pinned bytes: kPins) and handed to OpenCV as
+// that descriptor; a refused one is rewritten and the descriptor it was written with is loaded.
 #include "CTulgaVision.h"
 #include "guarded.hpp"
+#include "model_file.hpp"
 
 #include <openssl/evp.h>
 
@@ -18,10 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -371,43 +381,64 @@ bool pack_graph(Span graph, Pieces &out) {
     return true;
 }
 
-// A read-only mapping of a whole file.
-struct Mapped {
-    int fd = -1;
+// Packing is deterministic, so the packed body (every byte before the trailer) of a model we ship is
+// known: for these sources it must be exactly this, whatever its trailer says (a trailer is an unkeyed
+// hash anyone can recompute). PackedModelTests checks that the packer still writes these bytes, so a
+// packer change that alters them fails there until this table is updated. They are not listed in
+// Models/SHA256SUMS: scripts/setup checks that file before anything is built, and the packed copy is
+// made by this code at the first load, so setup would find it missing on every fresh checkout.
+struct Pin {
+    const char *source, *body;
+};
+constexpr Pin kPins[] = {
+    // face_recognition_sface_2021dec.onnx (Models/SHA256SUMS)
+    {"0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79", "f63e1f2317936c4ffc60d432cc7732adf2ee49ca3bad8579072e83dd54e5807f"},
+};
+
+const char *pinned_body(const std::string &source_sha) {
+    for (const Pin &pin : kPins)
+        if (source_sha == pin.source) return pin.body;
+    return nullptr;
+}
+
+std::string printed(const char *pattern, ...) __attribute__((format(printf, 1, 2)));
+std::string printed(const char *pattern, ...) {
+    char buffer[768];
+    va_list args;
+    va_start(args, pattern);
+    vsnprintf(buffer, sizeof(buffer), pattern, args);
+    va_end(args);
+    return buffer;
+}
+
+// A read-only mapping of an open file, unmapped with its owner.
+struct Mapping {
     const uint8_t *p = nullptr;
     size_t n = 0;
-    ~Mapped() {
-        if (p) munmap(const_cast<uint8_t *>(p), n);
-        if (fd >= 0) close(fd);
-    }
-    bool open(const char *path) {
-        fd = ::open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return false;
-        struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
-        n = size_t(st.st_size);
-        if (n == 0) return true;
-        void *m = mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) return false;
+    Mapping(int fd, size_t size, const char *path) {
+        void *m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) throw model_file::Refusal(printed("the model %s cannot be mapped: %s", path, strerror(errno)));
         p = static_cast<const uint8_t *>(m);
+        n = size;
         madvise(m, n, MADV_SEQUENTIAL);
-        return true;
     }
+    Mapping(const Mapping &) = delete;
+    Mapping &operator=(const Mapping &) = delete;
+    ~Mapping() { munmap(const_cast<uint8_t *>(p), n); }
 };
 
 struct Sha256 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
     Sha256() {
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 is unavailable");
+        if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 is unavailable");
     }
-    ~Sha256() { EVP_MD_CTX_free(ctx); }
     void update(const void *p, size_t n) {
-        if (n && EVP_DigestUpdate(ctx, p, n) != 1) throw std::runtime_error("SHA-256 failed");
+        if (n && EVP_DigestUpdate(ctx.get(), p, n) != 1) throw std::runtime_error("SHA-256 failed");
     }
     std::string hex() {
         unsigned char digest[32];
         unsigned int length = 0;
-        if (EVP_DigestFinal_ex(ctx, digest, &length) != 1 || length != 32) throw std::runtime_error("SHA-256 failed");
+        if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1 || length != 32) throw std::runtime_error("SHA-256 failed");
         static const char *digits = "0123456789abcdef";
         std::string s;
         for (unsigned char c : digest) {
@@ -418,26 +449,63 @@ struct Sha256 {
     }
 };
 
-// SHA-256 of a file read in 1 MiB blocks (nothing mapped); false when it cannot be read.
-bool file_sha256(const char *path, std::string &hex, size_t limit = SIZE_MAX) {
-    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
+// Reads up to n bytes at offset; the count read (short only at the end of the file), or -1.
+ssize_t pread_full(int fd, void *p, size_t n, uint64_t offset) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, static_cast<char *>(p) + done, n - done, off_t(offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return -1;
+        if (got == 0) break;
+        done += size_t(got);
+    }
+    return ssize_t(done);
+}
+
+// SHA-256 of the first `length` bytes of fd, read in 1 MiB blocks (nothing mapped).
+std::string fd_sha256(int fd, uint64_t length, const char *what, const char *path) {
     Sha256 sha;
     std::vector<uint8_t> block(1 << 20);
-    size_t total = 0;
-    for (;;) {
-        size_t want = std::min(block.size(), limit - total);
-        if (want == 0) break;
-        ssize_t got = read(fd, block.data(), want);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) { close(fd); return false; }
-        if (got == 0) break;
-        sha.update(block.data(), size_t(got));
-        total += size_t(got);
+    for (uint64_t done = 0; done < length;) {
+        size_t want = size_t(std::min<uint64_t>(block.size(), length - done));
+        ssize_t got = pread_full(fd, block.data(), want, done);
+        if (got != ssize_t(want)) throw model_file::Refusal(printed("%s %s cannot be read: %s", what, path, got < 0 ? strerror(errno) : "it is shorter than it was"));
+        sha.update(block.data(), want);
+        done += want;
     }
-    close(fd);
-    hex = sha.hex();
-    return true;
+    return sha.hex();
+}
+
+// Why a file opened for a model may not be used ("" when it may): only a regular file that no one but
+// this process's user (or root) could have written.
+std::string unsafe(const struct stat &st, const char *what, const char *path) {
+    if (!S_ISREG(st.st_mode)) return printed("%s %s is not a regular file", what, path);
+    uid_t me = geteuid();
+    if (st.st_uid != me && st.st_uid != 0)
+        return printed("%s %s is owned by uid %u, neither this process's user (uid %u) nor root", what, path, unsigned(st.st_uid), unsigned(me));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return printed("%s %s is writable by its group or others (mode %04o)", what, path, unsigned(st.st_mode & 07777));
+    return "";
+}
+
+// `path` opened for reading and checked through the descriptor; an empty Fd and `why` when it may not be
+// used. O_NONBLOCK: a FIFO planted there does not block the open (it then fails the regular-file check).
+model_file::Fd open_checked(const char *path, bool follow, const char *what, struct stat &st, int &error, std::string &why) {
+    model_file::Fd fd(::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW)));
+    error = fd ? 0 : errno;
+    if (!fd) {
+        why = error == ENOENT ? printed("%s %s is missing", what, path)
+              : error == ELOOP && !follow ? printed("%s %s is a symbolic link (not followed)", what, path)
+                                          : printed("%s %s cannot be opened: %s", what, path, strerror(error));
+        return fd;
+    }
+    if (fstat(fd.get(), &st) != 0) {
+        why = printed("%s %s cannot be examined: %s", what, path, strerror(errno));
+        return model_file::Fd();
+    }
+    why = unsafe(st, what, path);
+    if (!why.empty()) return model_file::Fd();
+    return fd;
 }
 
 std::string trailer(const std::string &source_sha, const std::string &body_sha) {
@@ -450,117 +518,239 @@ std::string trailer(const std::string &source_sha, const std::string &body_sha) 
 
 size_t trailer_size() { return trailer(std::string(64, '0'), std::string(64, '0')).size(); }
 
-// True when `packed` ends with a trailer naming `source_sha` and the SHA-256 of the bytes before it.
-bool packed_is_current(const char *packed, const std::string &source_sha) {
-    struct stat st;
-    if (stat(packed, &st) != 0 || !S_ISREG(st.st_mode) || size_t(st.st_size) <= trailer_size()) return false;
-    size_t body = size_t(st.st_size) - trailer_size();
-    int fd = ::open(packed, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    std::string tail(trailer_size(), '\0');
-    ssize_t got = pread(fd, tail.data(), tail.size(), off_t(body));
-    close(fd);
-    if (got != ssize_t(tail.size())) return false;
-    std::string prefix = trailer(source_sha, std::string(64, '0'));
-    prefix.resize(prefix.size() - 64);  // everything up to the body's digest
-    if (tail.compare(0, prefix.size(), prefix) != 0) return false;
-    std::string body_sha;
-    if (!file_sha256(packed, body_sha, body)) return false;
-    return tail.compare(prefix.size(), 64, body_sha) == 0;
+// Why the open packed file (size bytes) is not the packed copy of the model whose SHA-256 is
+// source_sha; "" when it is: its trailer names that model and the SHA-256 of the bytes before it, and
+// for a pinned model those bytes are the pinned ones. Everything is read through fd.
+std::string check_packed(int fd, off_t size, const std::string &source_sha, const char *path) {
+    size_t t = trailer_size();
+    if (size <= off_t(t)) return printed("the packed model %s is too short to hold its trailer (%lld bytes)", path, (long long)size);
+    uint64_t body = uint64_t(size) - t;
+    std::string tail(t, '\0');
+    if (pread_full(fd, tail.data(), t, body) != ssize_t(t)) return printed("the packed model %s cannot be read", path);
+    std::string zeros(64, '0'), any = trailer(zeros, zeros), ours = trailer(source_sha, zeros);
+    size_t head = any.size() - 64 - std::strlen(" body=") - 64;  // up to the source's digest
+    if (tail.compare(0, head, any, 0, head) != 0) return printed("the packed model %s does not end with a %s trailer", path, kTrailerTag);
+    size_t digest = ours.size() - 64;  // up to the body's digest
+    if (tail.compare(0, digest, ours, 0, digest) != 0)
+        return printed("the packed model %s was made from another model (its trailer names SHA-256 %s)", path, tail.substr(head, 64).c_str());
+    std::string body_sha = fd_sha256(fd, body, "the packed model", path);
+    if (tail.compare(digest, 64, body_sha) != 0)
+        return printed("the packed model %s does not match its trailer (its bytes have SHA-256 %s)", path, body_sha.c_str());
+    const char *pin = pinned_body(source_sha);
+    if (pin && body_sha != pin)
+        return printed("the packed model %s is not the one pinned for this model (SHA-256 %s, pinned %s)", path, body_sha.c_str(), pin);
+    return "";
 }
 
-// Writes `pieces` then the trailer to `path` (created 0600, exclusively), fsynced.
-bool write_packed(const char *path, Pieces &pieces, const std::string &source_sha, int &saved_errno) {
-    int fd = ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) { saved_errno = errno; return false; }
+// A file written beside its final name; unlinked with its owner unless committed.
+struct TempFile {
+    std::string path;
+    model_file::Fd fd;
+    bool committed = false;
+    explicit TempFile(const std::string &beside) {
+        std::random_device random;
+        std::string name = beside + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(random());
+        fd = model_file::Fd(::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!fd) throw model_file::Refusal(printed("cannot write the packed model %s: %s", name.c_str(), strerror(errno)));
+        path = name;
+    }
+    TempFile(const TempFile &) = delete;
+    TempFile &operator=(const TempFile &) = delete;
+    ~TempFile() {
+        if (!committed) unlink(path.c_str());
+    }
+};
+
+// Writes `pieces` then the trailer to the temporary file and fsyncs it; the body's SHA-256.
+std::string write_packed(TempFile &file, Pieces &pieces, const std::string &source_sha, const char *packed_path) {
+    auto failed = [&](int e) { return model_file::Refusal(printed("cannot write the packed model %s: %s", file.path.c_str(), strerror(e))); };
     Sha256 sha;
     std::string buffer;
     buffer.reserve(1 << 20);
-    auto flush = [&]() -> bool {
+    auto flush = [&] {
         size_t done = 0;
         while (done < buffer.size()) {
-            ssize_t n = write(fd, buffer.data() + done, buffer.size() - done);
+            ssize_t n = write(file.fd.get(), buffer.data() + done, buffer.size() - done);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) { saved_errno = errno; return false; }
+            if (n <= 0) throw failed(n < 0 ? errno : EIO);
             done += size_t(n);
         }
         buffer.clear();
-        return true;
     };
-    auto emit = [&](const uint8_t *p, size_t n) -> bool {
+    auto emit = [&](const uint8_t *p, size_t n) {
         sha.update(p, n);
         while (n > 0) {
             size_t take = std::min(n, (size_t(1) << 20) - buffer.size());
             buffer.append(reinterpret_cast<const char *>(p), take);
             p += take;
             n -= take;
-            if (buffer.size() == (size_t(1) << 20) && !flush()) return false;
+            if (buffer.size() == (size_t(1) << 20)) flush();
         }
-        return true;
     };
-    bool ok = true;
+    size_t count = 0;
     for (auto &[index, span] : pieces.list) {
         if (index >= 0) {
             const std::string &s = pieces.owned[size_t(index)];
-            ok = emit(reinterpret_cast<const uint8_t *>(s.data()), s.size());
+            emit(reinterpret_cast<const uint8_t *>(s.data()), s.size());
         } else {
-            ok = emit(span.p, span.n);
+            emit(span.p, span.n);
         }
-        if (!ok) break;
+        if (++count == pieces.list.size() / 2) model_file::test_point(packed_path, TV_MODEL_TEST_THROW);
     }
-    if (ok) {
-        std::string tail = trailer(source_sha, sha.hex());
-        buffer += tail;
-        ok = flush() && fsync(fd) == 0;
-        if (!ok && saved_errno == 0) saved_errno = errno;
-    }
-    close(fd);
-    if (!ok) unlink(path);
-    return ok;
+    std::string body_sha = sha.hex();
+    buffer += trailer(source_sha, body_sha);
+    flush();
+    if (fsync(file.fd.get()) != 0) throw failed(errno);
+    return body_sha;
 }
+
+// The actions tests armed (tv_model_test_arm), each for one packed path and used once.
+struct Armed {
+    std::string path, replacement;
+    int action;
+};
+std::mutex armed_lock;
+std::vector<Armed> armed;
 
 } // namespace
 
-extern "C" tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *error) {
+void model_file::Fd::reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+}
+
+model_file::Source model_file::open_source(const char *path) {
+    Source source;
+    struct stat st;
+    int error = 0;
+    std::string why;
+    source.fd = open_checked(path, true, "the recognizer model", st, error, why);
+    if (error == ENOENT) throw Refusal(printed("recognizer model not found at %s (run scripts/setup)", path));
+    if (!source.fd) throw Refusal(why);
+    source.size = st.st_size;
+    source.sha = fd_sha256(source.fd.get(), uint64_t(st.st_size), "the recognizer model", path);
+    return source;
+}
+
+model_file::Fd model_file::packed_copy(const Source &source, const char *model_path, const char *packed_path, bool &rebuilt,
+                                       std::string &reason) {
+    rebuilt = false;
+    struct stat st;
+    int error = 0;
+    Fd found = open_checked(packed_path, false, "the packed model", st, error, reason);
+    if (found) {
+        reason = check_packed(found.get(), st.st_size, source.sha, packed_path);
+        if (reason.empty()) return found;
+        found.reset();
+    }
+    if (source.size <= 0) throw Refusal(printed("the model %s is empty", model_path));
+    // The source's descriptor, hashed by open_source, is the one mapped: the bytes packed are the bytes hashed.
+    Mapping mapped(source.fd.get(), size_t(source.size), model_path);
+    std::vector<Field> model;
+    if (!parse_fields({mapped.p, mapped.n}, model))
+        throw Refusal(printed("the model %s is not an ONNX file (its bytes are not protobuf)", model_path));
+    Pieces out;
+    bool graph = false;
+    for (const Field &f : model) {
+        if (f.number == 7 && f.wire == 2 && !graph) {
+            Pieces g;
+            if (!pack_graph(f.payload, g))
+                throw Refusal(printed("the model %s is not an ONNX file this service reads (its graph does not parse)", model_path));
+            out.add_message(7, std::move(g));
+            graph = true;
+        } else if (f.number != kTrailerField) {
+            out.add(f.whole);
+        }
+    }
+    if (!graph) throw Refusal(printed("the model %s holds no graph", model_path));
+    // A unique name beside the packed file, then rename: readers never see half a file.
+    TempFile temporary(packed_path);
+    std::string body_sha = write_packed(temporary, out, source.sha, packed_path);
+    const char *pin = pinned_body(source.sha);
+    if (pin && body_sha != pin)
+        throw Refusal(printed("the packer wrote SHA-256 %s for %s, not the pinned %s (pack.cpp's kPins is out of date)", body_sha.c_str(), model_path, pin));
+    if (rename(temporary.path.c_str(), packed_path) != 0)
+        throw Refusal(printed("cannot put the packed model at %s: %s", packed_path, strerror(errno)));
+    temporary.committed = true;
+    rebuilt = true;
+    return std::move(temporary.fd);
+}
+
+// OpenCV 4.6 opens a model by path and picks its importer by the path's extension, so the model is
+// given as /proc/self/fd/D/model.onnx: D a directory made here by mkdtemp (0700, so only this user
+// can change what it holds), named through its own descriptor (so renaming the directory changes
+// nothing), holding only the link model.onnx -> /proc/self/fd/N, N the checked descriptor.
+void model_file::load_through(int fd, const char *scratch_folder, const std::function<void(const std::string &)> &load) {
+    const char *tmpdir = getenv("TMPDIR");
+    std::string parent = scratch_folder && *scratch_folder ? scratch_folder : tmpdir && *tmpdir == '/' ? tmpdir : "/tmp";
+    std::string name = parent + "/tulga-model-XXXXXX";
+    if (!mkdtemp(name.data())) throw Refusal(printed("cannot make a private folder in %s to load the model from: %s", parent.c_str(), strerror(errno)));
+    struct Folder {
+        std::string path;
+        Fd fd;
+        bool linked = false;
+        ~Folder() {
+            if (linked) unlinkat(fd.get(), "model.onnx", 0);
+            rmdir(path.c_str());
+        }
+    } folder{name, Fd(::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))};
+    struct stat st;
+    if (!folder.fd || fstat(folder.fd.get(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+        throw Refusal(printed("the private folder %s to load the model from cannot be used", name.c_str()));
+    std::string target = "/proc/self/fd/" + std::to_string(fd);
+    if (symlinkat(target.c_str(), folder.fd.get(), "model.onnx") != 0)
+        throw Refusal(printed("cannot link the model into %s: %s", name.c_str(), strerror(errno)));
+    folder.linked = true;
+    std::string path = "/proc/self/fd/" + std::to_string(folder.fd.get()) + "/model.onnx";
+    struct stat through, file;
+    if (stat(path.c_str(), &through) != 0 || fstat(fd, &file) != 0 || through.st_ino != file.st_ino || through.st_dev != file.st_dev)
+        throw Refusal("cannot reach the model through /proc/self/fd (is /proc mounted?)");
+    load(path);
+}
+
+void model_file::test_point(const char *packed_path, int stage) {
+    std::string replacement;
+    {
+        std::lock_guard<std::mutex> hold(armed_lock);
+        auto it = std::find_if(armed.begin(), armed.end(), [&](const Armed &a) { return a.path == packed_path && a.action == stage; });
+        if (it == armed.end()) return;
+        replacement = it->replacement;
+        armed.erase(it);
+    }
+    if (stage == TV_MODEL_TEST_THROW) throw std::runtime_error("a C++ exception while the packed model was written (tv_model_test_arm)");
+    if (stage == TV_MODEL_TEST_SWAP && rename(replacement.c_str(), packed_path) != 0)
+        throw std::runtime_error(printed("tv_model_test_arm: cannot rename %s to %s: %s", replacement.c_str(), packed_path, strerror(errno)));
+}
+
+extern "C" void tv_model_test_arm(const char *packed_path, int32_t action, const char *replacement) {
+    if (!packed_path) return;
+    try {
+        std::lock_guard<std::mutex> hold(armed_lock);
+        armed.push_back({packed_path, replacement ? replacement : "", int(action)});
+    } catch (...) {
+    }
+}
+
+extern "C" const char *tv_model_pinned_body_sha256(const char *source_sha256) {
+    return source_sha256 ? pinned_body(source_sha256) : nullptr;
+}
+
+extern "C" tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *reason, tv_error *error) {
     return guarded(error, TV_ERR_INTERNAL, [&]() -> tv_status {
         if (rebuilt) *rebuilt = 0;
-        if (!model_path || !packed_path || !rebuilt) return fail(error, TV_ERR_INVALID_ARGUMENT, "a model path, a packed path and an out flag are required");
-        std::string source_sha;
-        if (!file_sha256(model_path, source_sha))
-            return fail(error, TV_ERR_MODEL, "recognizer model not found at %s (run scripts/setup)", model_path);
-        if (packed_is_current(packed_path, source_sha)) return TV_OK;
-        Mapped source;
-        if (!source.open(model_path) || source.n == 0)
-            return fail(error, TV_ERR_MODEL, "the model %s cannot be read", model_path);
-        std::vector<Field> model;
-        if (!parse_fields({source.p, source.n}, model))
-            return fail(error, TV_ERR_MODEL, "the model %s is not an ONNX file (its bytes are not protobuf)", model_path);
-        Pieces out;
-        bool graph = false;
-        for (const Field &f : model) {
-            if (f.number == 7 && f.wire == 2 && !graph) {
-                Pieces g;
-                if (!pack_graph(f.payload, g))
-                    return fail(error, TV_ERR_MODEL, "the model %s is not an ONNX file this service reads (its graph does not parse)", model_path);
-                out.add_message(7, std::move(g));
-                graph = true;
-            } else if (f.number != kTrailerField) {
-                out.add(f.whole);
-            }
+        if (reason) reason->message[0] = 0;
+        if (!model_path || !packed_path || !*packed_path || !rebuilt)
+            return fail(error, TV_ERR_INVALID_ARGUMENT, "a model path, a packed path and an out flag are required");
+        try {
+            model_file::Source source = model_file::open_source(model_path);
+            bool made = false;
+            std::string why;
+            model_file::Fd packed = model_file::packed_copy(source, model_path, packed_path, made, why);
+            *rebuilt = made ? 1 : 0;
+            if (made) fail(reason, TV_OK, "%s", why.c_str());
+            return TV_OK;
+        } catch (const model_file::Refusal &e) {
+            return fail(error, TV_ERR_MODEL, "%s", e.what());
         }
-        if (!graph) return fail(error, TV_ERR_MODEL, "the model %s holds no graph", model_path);
-        // A unique name beside the packed file, then rename: readers never see half a file.
-        std::random_device random;
-        std::string temporary = std::string(packed_path) + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(random());
-        int saved = 0;
-        if (!write_packed(temporary.c_str(), out, source_sha, saved))
-            return fail(error, TV_ERR_MODEL, "cannot write the packed model %s: %s", temporary.c_str(), strerror(saved));
-        if (rename(temporary.c_str(), packed_path) != 0) {
-            int e = errno;
-            unlink(temporary.c_str());
-            return fail(error, TV_ERR_MODEL, "cannot put the packed model at %s: %s", packed_path, strerror(e));
-        }
-        *rebuilt = 1;
-        return TV_OK;
     });
 }

@@ -2,6 +2,7 @@
 #include "CTulgaVision.h"
 #include "codec.h"
 #include "guarded.hpp"
+#include "model_file.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
@@ -549,21 +550,50 @@ tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32
 
 // Recognition -------------------------------------------------------------------
 
-tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_error *error) {
+tv_status tv_recognizer_create(const char *model_path, const char *packed_path, const char *scratch_folder,
+                               tv_recognizer **out, tv_model_load *report, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
+        if (!out) return fail(error, TV_ERR_INVALID_ARGUMENT, "an out handle is required");
         *out = nullptr;
-        struct stat st;
-        if (!model_path || stat(model_path, &st) != 0)
-            return fail(error, TV_ERR_MODEL, "recognizer model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
-        // The packed copy (tv_model_pack) parses with about 80 MiB of transient copies, the original
-        // float_data file with about 140: OpenCV 4.6's importer holds the ModelProto, a copy of its graph
-        // and the cv::Mat weights at once.
-        auto sf = cv::FaceRecognizerSF::create(model_path, "");
-        if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", model_path);
-        // The parse's copies are freed by now; glibc gives their pages back.
-        malloc_trim(0);
-        *out = new tv_recognizer{sf};
-        return TV_OK;
+        tv_model_load unused;
+        if (!report) report = &unused;
+        *report = tv_model_load{};
+        if (!model_path) return fail(error, TV_ERR_MODEL, "recognizer model not found at (null) (run scripts/setup)");
+        try {
+            model_file::Source source = model_file::open_source(model_path);
+            model_file::Fd packed;
+            if (packed_path && *packed_path) {
+                std::string reason;  // why the file found there was not used
+                try {
+                    bool rebuilt = false;
+                    packed = model_file::packed_copy(source, model_path, packed_path, rebuilt, reason);
+                    report->origin = rebuilt ? TV_MODEL_FROM_PACKED_WRITTEN : TV_MODEL_FROM_PACKED;
+                    if (rebuilt) fail(&report->repack_reason, TV_OK, "%s", reason.c_str());
+                } catch (const std::exception &e) {  // the model itself is loaded, through its own checked descriptor
+                    fail(&report->pack_problem, TV_OK, reason.empty() ? "%s%s" : "%s (%s)", e.what(), reason.c_str());
+                }
+                model_file::test_point(packed_path, TV_MODEL_TEST_SWAP);
+            }
+            const char *loaded = packed ? packed_path : model_path;
+            // The packed copy (tv_model_pack) parses with about 80 MiB of transient copies, the original
+            // float_data file with about 140: OpenCV 4.6's importer holds the ModelProto, a copy of its graph
+            // and the cv::Mat weights at once.
+            cv::Ptr<cv::FaceRecognizerSF> sf;
+            model_file::load_through(packed ? packed.get() : source.fd.get(), scratch_folder, [&](const std::string &path) {
+                try {
+                    sf = cv::FaceRecognizerSF::create(path, "");
+                } catch (const cv::Exception &e) {
+                    throw model_file::Refusal(std::string("could not load the recognizer model ") + loaded + ": OpenCV: " + e.what());
+                }
+            });
+            if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", loaded);
+            // The parse's copies are freed by now; glibc gives their pages back.
+            malloc_trim(0);
+            *out = new tv_recognizer{sf};
+            return TV_OK;
+        } catch (const model_file::Refusal &e) {
+            return fail(error, TV_ERR_MODEL, "%s", e.what());
+        }
     });
 }
 

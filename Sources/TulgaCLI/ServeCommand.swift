@@ -83,6 +83,7 @@ struct Serve: AsyncParsableCommand {
             throw fail("\(error)")
         }
         if let problem = environment.modelPackProblem { logger.warning("SFace loaded without its packed copy", metadata: ["reason": "\(problem)"]) }
+        if let reason = environment.modelRepackReason { logger.notice("SFace's packed copy written", metadata: ["reason": "\(reason)"]) }
         logger.info("starting", metadata: ["address": "\(configuration.server.host):\(configuration.server.port)",
                                            "database": "\(configuration.storage.database.hasPrefix("postgres") ? "postgres" : "sqlite")"])
         do {

@@ -141,14 +141,49 @@ tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32
                              int32_t capacity, int32_t *count, tv_error *error);
 
 // Recognition (SFace through cv::FaceRecognizerSF) ---------------------------
-tv_status tv_recognizer_create(const char *model_path, tv_recognizer **out, tv_error *error);
+// Model files are opened once and used through that descriptor: checks, packing and OpenCV's load
+// read the same inode. A model file must be a regular file owned by this process's user or root and
+// not writable by its group or others.
+
+/// Where tv_recognizer_create loaded the model from.
+typedef enum {
+    TV_MODEL_FROM_SOURCE = 0,         // model_path itself (no packed path, or pack_problem says why)
+    TV_MODEL_FROM_PACKED = 1,         // the packed copy as found, checked
+    TV_MODEL_FROM_PACKED_WRITTEN = 2  // the packed copy, written now (repack_reason says why)
+} tv_model_origin;
+
+typedef struct {
+    int32_t origin;           // tv_model_origin
+    tv_error repack_reason;   // why the file found at the packed path was not used (missing, a symbolic link, ...)
+    tv_error pack_problem;    // why the packed copy could not be used or written
+} tv_model_load;
+
+/// Loads the recognizer. With a packed_path (a .onnx path; NULL or "" for none), from the packed copy
+/// of model_path (tv_model_pack's checks, rewritten when they fail), else, when that copy cannot be
+/// written, from model_path itself. OpenCV opens the checked descriptor through a link in a private
+/// folder (mkdtemp, 0700) made in scratch_folder (NULL or "": $TMPDIR, else /tmp) and removed after.
+/// report (may be NULL) says which file was loaded and why.
+tv_status tv_recognizer_create(const char *model_path, const char *packed_path, const char *scratch_folder,
+                               tv_recognizer **out, tv_model_load *report, tv_error *error);
 /// Makes packed_path (a .onnx path) the model at model_path re-encoded for a smaller load (float
 /// tensors as raw_data, a Gemm weight over 4 MiB split into row blocks; pack.cpp says why), unless
-/// it already is: its trailer must name model_path's SHA-256 and the SHA-256 of its own bytes before
-/// the trailer. A missing, stale or corrupted file is rewritten (0600, through a temporary file and
-/// rename); *rebuilt is then 1. TV_ERR_MODEL when the model cannot be read or parsed, or the packed
-/// file cannot be written.
-tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *error);
+/// it already is. The file there is opened once without following a symbolic link and must pass the
+/// ownership and mode checks above; its trailer must name model_path's SHA-256 and the SHA-256 of its
+/// own bytes before the trailer; and for a model whose packed bytes are pinned
+/// (tv_model_pinned_body_sha256), those bytes must have the pinned SHA-256. Otherwise it is rewritten
+/// (0600, O_EXCL, fsync, rename over the path): *rebuilt is then 1 and reason (may be NULL) says why.
+/// TV_ERR_MODEL when the model is missing, unsafe, unreadable or not ONNX, or the copy cannot be written.
+tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *reason, tv_error *error);
+/// The SHA-256 (hex) the packed copy's bytes before its trailer must have for the model whose SHA-256
+/// is source_sha256 (hex), or NULL when that model is not pinned (its trailer alone is then checked).
+const char *tv_model_pinned_body_sha256(const char *source_sha256);
+/// Tests only: a one-shot action on the next call given exactly packed_path.
+typedef enum {
+    TV_MODEL_TEST_SWAP = 1,  // tv_recognizer_create: rename(replacement, packed_path) once the packed copy's
+                             // descriptor is settled (checked or written), before OpenCV opens it
+    TV_MODEL_TEST_THROW = 2  // either call: a C++ exception halfway through writing the packed copy
+} tv_model_test_action;
+void tv_model_test_arm(const char *packed_path, int32_t action, const char *replacement);
 void tv_recognizer_free(tv_recognizer *recognizer);
 /// Aligns the face to 112x112 and writes its 128-float embedding. aligned may be NULL;
 /// otherwise it receives the aligned crop (caller frees).

@@ -16,27 +16,30 @@ public final class FaceEmbedder: @unchecked Sendable {
     public let loadedPath: String
     /// Why the packed copy could not be used, if it could not.
     public let packProblem: String?
+    /// Why the packed copy was written at this load (the file found there was missing, a symbolic link,
+    /// owned by another user, writable by others, damaged, or not the pinned bytes), if it was.
+    public let repackReason: String?
 
     /// Loads SFace through its packed copy beside it (``packedPath(for:)``), made or remade first
-    /// when missing, stale or damaged; from the model itself when that copy cannot be written.
+    /// when missing, stale, damaged or unsafe; from the model itself when that copy cannot be written.
+    /// Each file is opened once and OpenCV reads the checked descriptor (`tv_recognizer_create`).
     ///
     /// - Parameters:
     ///   - modelPath: the ONNX file.
     ///   - packed: false loads `modelPath` as it is (for comparisons).
-    /// - Throws: ``FaceError`` `.modelUnavailable` if the model cannot be loaded.
-    public init(modelPath: String, packed: Bool = true) throws(FaceError) {
-        var path = modelPath, problem: String?
-        if packed {
-            do {
-                _ = try Self.pack(model: modelPath, to: Self.packedPath(for: modelPath))
-                path = Self.packedPath(for: modelPath)
-            } catch { problem = error.reason }
-        }
+    ///   - scratchFolder: where the private folder OpenCV loads through is made and removed; `nil`: `$TMPDIR`, else `/tmp`.
+    /// - Throws: ``FaceError`` `.modelUnavailable` if the model is missing, unsafe or cannot be loaded.
+    public init(modelPath: String, packed: Bool = true, scratchFolder: String? = nil) throws(FaceError) {
+        let packedPath = packed ? Self.packedPath(for: modelPath) : ""
         var out: OpaquePointer?
-        try check { tv_recognizer_create(path, &out, $0) }
+        var report = tv_model_load()
+        try check { tv_recognizer_create(modelPath, packedPath, scratchFolder ?? "", &out, &report, $0) }
         guard let out else { throw FaceError(.internalError, "no recognizer") }
         handle = out
-        (loadedPath, packProblem) = (path, problem)
+        let fromSource = report.origin == TV_MODEL_FROM_SOURCE.rawValue
+        loadedPath = fromSource ? modelPath : packedPath
+        packProblem = packed && fromSource ? report.pack_problem.text : nil
+        repackReason = report.origin == TV_MODEL_FROM_PACKED_WRITTEN.rawValue ? report.repack_reason.text : nil
     }
 
     /// `face_recognition_sface_2021dec.onnx` → `face_recognition_sface_2021dec.packed.onnx`, beside it.
@@ -47,17 +50,26 @@ public final class FaceEmbedder: @unchecked Sendable {
     /// Re-encodes `model` into `packed` for a smaller load unless `packed` already holds it: OpenCV 4.6
     /// parses SFace's `float_data` weights with about 140 MiB of copies, its packed copy with about
     /// 80 (same values; the one large Gemm split into row blocks). The packed file names the model's
-    /// SHA-256 and its own; a stale or damaged one is rewritten.
+    /// SHA-256 and its own, and SFace's packed bytes are pinned; a stale, damaged, planted or unsafe one
+    /// (a symbolic link, owned by another user, writable by its group or others) is rewritten.
     ///
     /// - Parameters:
     ///   - model: the ONNX file.
     ///   - packed: where its packed copy lives.
-    /// - Returns: Whether the packed copy was (re)written.
-    /// - Throws: ``FaceError`` `.modelUnavailable` when the model cannot be read or parsed, or the copy cannot be written.
-    public static func pack(model: String, to packed: String) throws(FaceError) -> Bool {
+    /// - Returns: Why the file found at `packed` was rewritten, or `nil` when it was kept.
+    /// - Throws: ``FaceError`` `.modelUnavailable` when the model is missing, unsafe, unreadable or not ONNX, or the copy cannot be written.
+    @discardableResult
+    public static func pack(model: String, to packed: String) throws(FaceError) -> String? {
         var rebuilt: Int32 = 0
-        try check { tv_model_pack(model, packed, &rebuilt, $0) }
-        return rebuilt == 1
+        var reason = tv_error()
+        try check { tv_model_pack(model, packed, &rebuilt, &reason, $0) }
+        return rebuilt == 1 ? reason.text : nil
+    }
+
+    /// The SHA-256 (hex) SFace's packed copy must have before its trailer when made from the model whose
+    /// SHA-256 is `source`, or `nil` for a model that is not pinned.
+    public static func pinnedPackedSHA256(forModel source: String) -> String? {
+        tv_model_pinned_body_sha256(source).map { String(cString: $0) }
     }
 
     deinit { tv_recognizer_free(handle) }

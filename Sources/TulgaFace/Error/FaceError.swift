@@ -85,11 +85,15 @@ extension FaceError {
         case TV_ERR_VIDEO_LIBRARY: code = .videoLibraryUnavailable
         default: code = .internalError
         }
-        var copy = error
-        let message = withUnsafeBytes(of: &copy.message) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        self.init(code, message, fileID: fileID, line: line)
+        self.init(code, error.text, fileID: fileID, line: line)
+    }
+}
+
+extension tv_error {
+    /// The message, up to its first NUL.
+    var text: String {
+        var copy = self
+        return withUnsafeBytes(of: &copy.message) { raw in String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self) }
     }
 }
 

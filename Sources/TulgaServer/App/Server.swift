@@ -24,6 +24,8 @@ public struct ServerEnvironment: Sendable {
     let sessions: VerificationSessions
     /// Why SFace was loaded from its model file rather than its packed copy (a larger start-up peak), if it was.
     public let modelPackProblem: String?
+    /// Why SFace's packed copy was written at this start (missing, or the file found there was refused), if it was.
+    public let modelRepackReason: String?
     let background: BackgroundSettings
     /// Review PNGs, checkpoints and the audit-signing key, for the background work.
     let files: ServiceFiles
@@ -67,6 +69,7 @@ public struct ServerEnvironment: Sendable {
         desk = ModerationDesk(records: records)
         let pool = try FacePipelinePool(config: face, size: config.pipelines)
         modelPackProblem = pool.embedder.packProblem
+        modelRepackReason = pool.embedder.repackReason
         // A session ends (through the reaper) a minute before its attempt's lease could expire.
         sessions = VerificationSessions(pool: pool, runner: runner, clock: records.clock, idleSeconds: config.sessionIdleSeconds, faceWithinSeconds: config.sessionFaceWithinSeconds,
                                         lifetimeSeconds: max(60, records.settings.attempts.leaseSeconds - 60), documentSeconds: config.documentStepMinutes * 60)
