@@ -300,7 +300,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TulgaFaceTests",
-            dependencies: ["TulgaTestSupport", "TulgaFace", "TulgaFaceModel", "TulgaCore"],
+            // CTulgaVision for tv_model_test_arm (PackedModelTests), Crypto for an independent SHA-256.
+            dependencies: ["TulgaTestSupport", "TulgaFace", "TulgaFaceModel", "TulgaCore", "CTulgaVision",
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The pure liveness machine: no OpenCV, no models.
