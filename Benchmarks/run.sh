@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
-RUNS=${RUNS:-30}; THREADS=${THREADS:-2}; SECONDS_TP=${THROUGHPUT_SECONDS:-10}
+RUNS=${RUNS:-30}; THREADS=${THREADS:-2}; SECONDS_TP=${THROUGHPUT_SECONDS:-10}; PORT=${PORT:-18383}  # PORT: tulga serve's, for the RSS section
 VENV=${TULGA_VENV:-$PWD/Benchmarks/.venv}
 WORK=$(mktemp -d /tmp/tulga-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -110,16 +110,16 @@ TULGA_NEW_API_KEY=$KEY "$BIN/tulga" apikey add bench --scopes kiosk "${SARGS[@]}
 mark rss
 for pipelines in 1 2; do
   printf '{"server": {"pipelines": %d, "rateLimitPerIINPerMinute": 1e9}, %s}\n' "$pipelines" "$STORAGE" > "$S/config.json"
-  LOG_LEVEL=error "$BIN/tulga" serve --port 18383 "${SARGS[@]}" >/dev/null 2>&1 &
+  LOG_LEVEL=error "$BIN/tulga" serve --port $PORT "${SARGS[@]}" >/dev/null 2>&1 &
   PID=$!
-  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18383/health/ready >/dev/null && break; sleep 0.2; done
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health/ready >/dev/null && break; sleep 0.2; done
   IDLE=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
   cp /proc/$PID/smaps "$WORK/smaps-loaded.$pipelines" 2>/dev/null || true
-  SID=$(curl -s -X POST http://127.0.0.1:18383/v1/verifications -H "X-API-Key: $KEY" -d '{"iin":"850314300013"}' | "$VENV/bin/python" -c 'import json,sys;print(json.load(sys.stdin)["sessionId"])')
+  SID=$(curl -s -X POST http://127.0.0.1:$PORT/v1/verifications -H "X-API-Key: $KEY" -d '{"iin":"850314300013"}' | "$VENV/bin/python" -c 'import json,sys;print(json.load(sys.stdin)["sessionId"])')
   # The server refuses a clip longer than the session's age (clip_timing, 4.3 s here) before it runs the
   # liveness check: wait, so the figure is of a clip actually processed, and check that it was.
   sleep 5
-  curl -s -X POST "http://127.0.0.1:18383/v1/verifications/$SID/clip" -H "X-API-Key: $KEY" --data-binary @../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4 \
+  curl -s -X POST "http://127.0.0.1:$PORT/v1/verifications/$SID/clip" -H "X-API-Key: $KEY" --data-binary @../shared/fixtures/video/lin_manuel_miranda_head_turns.mp4 \
     | grep -q '"phase"' || { echo "run.sh: the clip was refused; the RSS after a clip would be wrong" >&2; exit 1; }
   RSS=$(awk '/VmHWM/{print $2}' /proc/$PID/status)
   NOW=$(awk '/VmRSS/{print $2}' /proc/$PID/status)
