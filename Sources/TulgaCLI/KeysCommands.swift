@@ -134,7 +134,7 @@ struct KeysInstall: AsyncParsableCommand {
             guard let result else { throw fail("no certificates for \(number)") }
             return result
         }
-        return try await callService(server, "POST", "/v1/applications/\(number)/install", as: IssuedCertificates.self)
+        return try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/install", as: IssuedCertificates.self)
     }
 }
 
@@ -155,7 +155,7 @@ func callService<T: Decodable>(_ server: String, _ method: String, _ path: Strin
         throw fail(failure.description)
     }
     guard answer.status == expect else {
-        throw fail("the service answered \(answer.status): \(String(decoding: answer.body.prefix(500), as: UTF8.self))")
+        throw fail("the service answered \(answer.status): \(ServiceClient.refusal(answer.body))")
     }
     do { return try JSONDecoder().decode(T.self, from: answer.body) } catch { throw fail("the service's answer is not what \(path) gives") }
 }
@@ -203,7 +203,7 @@ struct KeysRenew: AsyncParsableCommand {
         }
         let renewed: ApplicationView
         if let server {
-            renewed = try await callService(server, "POST", "/v1/applications/\(number)/renew",
+            renewed = try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/renew",
                                             body: ["authRequest": made[0].pem, "signRequest": made[1].pem, "storage": keyStore.kind.rawValue,
                                                    "challenge": challenge.challenge, "proof": proof.base64EncodedString()], as: ApplicationView.self, expect: 201)
         } else {
@@ -221,9 +221,9 @@ struct KeysRenew: AsyncParsableCommand {
 
     func fetchCurrent() async throws -> (ApplicationView, IssuedCertificates, RenewalChallenge) {
         if let server {
-            let app = try await callService(server, "GET", "/v1/applications/\(number)", as: ApplicationView.self)
-            let certificates = try await callService(server, "GET", "/v1/applications/\(number)/certificates", as: IssuedCertificates.self)
-            return (app, certificates, try await callService(server, "POST", "/v1/applications/\(number)/renewal-challenge", as: RenewalChallenge.self, expect: 201))
+            let app = try await callService(server, "GET", "/v1/applications/\(ServiceClient.segment(number))", as: ApplicationView.self)
+            let certificates = try await callService(server, "GET", "/v1/applications/\(ServiceClient.segment(number))/certificates", as: IssuedCertificates.self)
+            return (app, certificates, try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/renewal-challenge", as: RenewalChallenge.self, expect: 201))
         }
         var result: (ApplicationView, IssuedCertificates, RenewalChallenge)?
         try await withIssuance(store) { s, _ in
