@@ -184,7 +184,7 @@ extension IssuanceService {
         // Commit the wrong entry first, throw after.
         let outcome: Result<SignInSession, SignInError> = try await db.transaction { db in
             try db.lock("sms:" + found.iin)
-            let scope = caller.smsLimitScope
+            let scope = caller.smsWrongEntryScope
             let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND \(scope.condition) AND at > ?",
                                     [.text(found.iin), .text(scope.value), .double(at - 3600)])?.int(Columns.n)) ?? 0
             guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(found.codeID)]) else {
