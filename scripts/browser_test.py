@@ -63,7 +63,9 @@ class Service_:
         self.origin = f'http://127.0.0.1:{self.port}'
         self.config = os.path.join(work, 'tulga.json')
         config = {
-            'ca': {'directory': f'{work}/ca', 'passwordFile': f'{work}/keys/ca-password', 'publicBaseURL': f'{self.origin}/pki'},
+            # No publicBaseURL: the service derives it from where it listens (serve --port), so the sign-in
+            # audience is this page's origin, which the agent requires.
+            'ca': {'directory': f'{work}/ca', 'passwordFile': f'{work}/keys/ca-password'},
             'storage': {'checkpointFolder': f'{work}/checkpoints', 'reviewFolder': f'{work}/review', 'temporaryFolder': f'{work}/tmp'},
             # The fixture video only turns right; a recording turns when it was recorded to, not when asked, so the
             # prompt may wait for the loop to come round (the selfie-to-last-prompt limit stays 30 s).

@@ -556,7 +556,7 @@ on('agree', async () => {
 on('apply', async () => {
   const hello = await checkAgent();
   const iin = state.session && state.session.iin;
-  const made = await state.agent.call('generate', { iin, algorithm: 'rsa2048' });
+  const made = await keyRequests(iin);
   let application;
   try {
     application = await api.request('POST', '/app/api/applications', {
@@ -570,6 +570,19 @@ on('apply', async () => {
   if (application.status === 'issued') showInstall();
   else await showStatus();
 });
+
+/** New key pairs from the agent; when its storage already holds pairs made for this IIN and never
+ *  installed (their filing failed), the same requests again, so the applicant is not stuck. */
+async function keyRequests(iin) {
+  try {
+    return await state.agent.call('generate', { iin, algorithm: 'rsa2048' });
+  } catch (problem) {
+    if (!(problem instanceof AgentProblem) || problem.code !== 'keys_exist') throw problem;
+    const pending = await state.agent.call('pending').catch(() => null);
+    if (!pending || pending.iin !== iin || !pending.requests) throw problem;
+    return pending;
+  }
+}
 
 function showInstall() {
   $('install-number').textContent = state.application.number;
