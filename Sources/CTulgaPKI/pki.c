@@ -79,10 +79,15 @@ static EVP_PKEY *read_key(const char *pem, const char *password) {
     return key;
 }
 
+int tp_no_password(char *buffer, int size, int writing, void *context) {
+    (void)buffer; (void)size; (void)writing; (void)context;
+    return -1;
+}
+
 X509 *tp_read_cert(const char *pem) {
     if (!pem) return NULL;
     BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     return cert;
 }
@@ -243,7 +248,7 @@ int tp_issue(const char *csr_pem, const tp_name_entry *subject, int32_t subject_
              int64_t not_before, int64_t not_after, char **cert_pem, tp_error *error) {
     *cert_pem = NULL;
     BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
-    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     if (!req) return tp_fail(error, "cannot read the certificate request");
     EVP_PKEY *pub = X509_REQ_get_pubkey(req);
@@ -343,7 +348,7 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
     if (chain_pem && chain) {
         BIO *bio = BIO_new_mem_buf(chain_pem, -1);
         X509 *c;
-        while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        while (bio && (c = PEM_read_bio_X509(bio, NULL, tp_no_password, NULL)) != NULL) {
             if (sk_X509_push(chain, c) <= 0) { X509_free(c); break; }
         }
         BIO_free(bio);
@@ -453,7 +458,7 @@ int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *
     *type = -1;
     *bits = 0;
     BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
-    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     if (!req) return tp_fail(error, "not a PEM certificate request");
     EVP_PKEY *pub = X509_REQ_get_pubkey(req);
@@ -546,7 +551,7 @@ int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t a
     int ok = store && intermediates && ctx && bio, roots = 0, count = 0;
     if (!ok) tp_fail(error, "out of memory");
     X509 *c;
-    while (ok && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    while (ok && (c = PEM_read_bio_X509(bio, NULL, tp_no_password, NULL)) != NULL) {
         if (++count > 8) { X509_free(c); ok = tp_fail(error, "the chain has more than 8 certificates"); break; }
         // A self-signed certificate is an anchor (its own signature is checked below); the others are intermediates.
         if (X509_self_signed(c, 0) == 1) {

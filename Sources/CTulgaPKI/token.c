@@ -417,14 +417,14 @@ int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const t
 
 int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error) {
     BIO *bio = BIO_new_mem_buf(pem ? pem : "", -1);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, tp_no_password, NULL) : NULL;
     EVP_PKEY *key = NULL;
     if (cert) key = X509_get_pubkey(cert);
     else {
         BIO_free(bio);
         ERR_clear_error();
         bio = BIO_new_mem_buf(pem ? pem : "", -1);
-        X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+        X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, tp_no_password, NULL) : NULL;
         if (req) key = X509_REQ_get_pubkey(req);
         X509_REQ_free(req);
     }
@@ -462,7 +462,7 @@ static void remove_other_certificates(tp_token *t, const uint8_t id[20], CK_OBJE
 int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *label, tp_error *error) {
     if (!t || !label) return tp_fail(error, "no token session");
     BIO *bio = BIO_new_mem_buf(cert_pem ? cert_pem : "", -1);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     if (!cert) return tp_fail(error, "not a PEM certificate");
     uint8_t id[20];

@@ -156,7 +156,8 @@ public final class KeyAgent: Sendable {
             return AgentAnswer.installed(storage.kind == .folder ? lines.map { ($0 as NSString).lastPathComponent } : lines)
         case .signIn(let challenge, let audience):
             // A page signs in to its own origin only: a challenge fetched from another service cannot be relayed through it.
-            guard audience == origin else {
+            // Byte for byte: String's == treats canonically equivalent Unicode as equal.
+            guard audience.utf8.elementsEqual(origin.utf8) else {
                 throw AgentError(.audience, "the audience is not this page's origin \(origin): the agent signs a challenge only for the page that asks")
             }
             if case .folder(let directory) = storage, !FolderKeyStore.holdsAuthenticationContainer(in: directory) {
