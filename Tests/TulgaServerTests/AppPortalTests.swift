@@ -419,7 +419,10 @@ struct AppPortalTests {
             }
             let bare = try await Browser.call(client, "/app", method: .get)
             #expect(bare.status == .movedPermanently && bare.headers[.location] == "/app/")
-            #expect(try await Browser.call(client, "/app/api/settings", method: .get).json["agentPort"] as? Int == 14141)
+            let settings = try await Browser.call(client, "/app/api/settings", method: .get).json
+            #expect(settings["agentPort"] as? Int == 14141)
+            // The page checks a document file against the service's own limit before sending it.
+            #expect(settings["documentMaxBytes"] as? Int == ServerConfig().documentMaxBytes)
             // The page: scripts and styles from files only, nothing from another origin.
             let page = try await client.execute(uri: "/app/", method: .get) { String(buffer: $0.body) }
             #expect(!page.contains("style=") && !page.contains("<style") && !page.contains("http://") && !page.contains("https://"))

@@ -88,6 +88,8 @@ struct AppAPIRoutes {
         let smsValidSeconds: Double
         let smsResendAfterSeconds: Double
         let templates: [String]
+        /// The largest document photo the service takes (`server.documentMaxBytes`): the page checks a file against it before sending.
+        let documentMaxBytes: Int
     }
 
     /// The session's bound IIN, or 403 `iin_not_confirmed`.
@@ -141,7 +143,7 @@ struct AppAPIRoutes {
         routes.get("/settings") { _, _ in
             try json(Settings(agentPort: env.records.settings.portal.agentPort, languages: Language.allCases.map(\.rawValue),
                               smsValidSeconds: issuance.sms.validitySeconds, smsResendAfterSeconds: issuance.sms.resendAfterSeconds,
-                              templates: Template.allCases.map(\.rawValue)))
+                              templates: Template.allCases.map(\.rawValue), documentMaxBytes: env.config.documentMaxBytes))
         }
         // Every sentence of the catalogue in one language: the page's words are the kiosk's and the SMS's.
         routes.get("/messages") { request, _ in
