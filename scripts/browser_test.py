@@ -2,8 +2,11 @@
 """The applicant's flow at /app/ in headless Chromium through WebDriver (run by scripts/browser-test).
 
 A real `tulga serve` on a scratch SQLite database with a registry imported from the fixture faces, the
-key agent with folder storage, the camera faked from the fixture video (y4m by ffmpeg). Every wait is on
-a condition (WebDriverWait), never a fixed sleep. Each step's screen is saved as a PNG.
+key agent with folder storage, the camera faked from the fixture video (y4m by ffmpeg), and the
+identity-document step as the policy has it by default (required): an ID card made by
+scripts/render-document with the registry's data and the video's person as its portrait, sent side by
+side through the page's file inputs. Every wait is on a condition (WebDriverWait), never a fixed sleep.
+Each step's screen is saved as a PNG.
 """
 import argparse
 import glob
@@ -30,6 +33,10 @@ VIDEO = os.path.join(FIXTURES, 'video', 'lin_manuel_miranda_head_turns.mp4')
 LIN, OBAMA = '850314300013', '850314300023'
 PHONES = {LIN: '+77010000001', OBAMA: '+77010000002'}
 PIN = '402719'
+# Lin's ID card as the registry records it: its number, and the Latin names the document prints.
+LIN_CARD = {'number': '041234567', 'surname': 'MIRANDA', 'given_names': 'LIN MANUEL'}
+# The fixture face printed as the card's portrait: the registry's photo of the video's person.
+LIN_PORTRAIT = 'lin_manuel_miranda_f095.png'
 # The agent's key password: the agent reads it from its environment (it never passes through the page).
 KEY_PASSWORD = 'Browser#Pass1'
 
@@ -63,14 +70,15 @@ class Service_:
         self.origin = f'http://127.0.0.1:{self.port}'
         self.config = os.path.join(work, 'tulga.json')
         config = {
-            'ca': {'directory': f'{work}/ca', 'passwordFile': f'{work}/keys/ca-password', 'publicBaseURL': f'{self.origin}/pki'},
+            # No publicBaseURL: the service derives it from where it listens (serve --port), so the sign-in
+            # audience is this page's origin, which the agent requires.
+            'ca': {'directory': f'{work}/ca', 'passwordFile': f'{work}/keys/ca-password'},
             'storage': {'checkpointFolder': f'{work}/checkpoints', 'reviewFolder': f'{work}/review', 'temporaryFolder': f'{work}/tmp'},
             # The fixture video only turns right; a recording turns when it was recorded to, not when asked, so the
             # prompt may wait for the loop to come round (the selfie-to-last-prompt limit stays 30 s).
             'liveness': {'fixedPrompts': ['turn_right'], 'promptTimeoutMs': 15000},
             'portal': {'agentPort': self.agent_port},
-            # The identity-document step is off here: the fake camera holds a face, not a document.
-            'policy': {'documentStepRequired': False},
+            # policy.documentStepRequired is left at its default (on): the card goes in through the page's file inputs.
         }
         with open(self.config, 'w') as f:
             json.dump(config, f)
@@ -94,9 +102,9 @@ class Service_:
         shutil.copy(os.path.join(ROOT, 'Fixtures', 'photos', 'obama.jpg'), os.path.join(photos, 'obama.jpg'))
         registry = os.path.join(self.work, 'registry.csv')
         with open(registry, 'w') as f:
-            f.write('iin,surname,given_name,document_number,phone,photo,patronymic\n')
-            f.write(f'{LIN},Miranda,Lin,N01234567,{PHONES[LIN]},lin.png,\n')
-            f.write(f'{OBAMA},Obama,Barack,N07654321,{PHONES[OBAMA]},obama.jpg,\n')
+            f.write('iin,surname,given_name,document_number,phone,photo,patronymic,latin_surname,latin_given_names\n')
+            f.write(f'{LIN},Miranda,Lin,{LIN_CARD["number"]},{PHONES[LIN]},lin.png,,{LIN_CARD["surname"]},{LIN_CARD["given_names"]}\n')
+            f.write(f'{OBAMA},Obama,Barack,N07654321,{PHONES[OBAMA]},obama.jpg,,,\n')
         self.run('registry', 'import', '--csv', registry, '--photos', photos)
         for iin, phone in PHONES.items():
             self.run('phone', 'register', iin, phone)
@@ -209,6 +217,60 @@ class Browser:
             raise SystemExit(f'browser-test: the page shows an error at step {self.step()}: {error.text}')
 
 
+def render_card(work):
+    """Lin's ID card as scripts/render-document makes it (the front and back as JPEG files): the registry's data,
+    valid from today, the video's person as the portrait, flat as a scan (the file an applicant uploads)."""
+    out = os.path.join(work, 'card')
+    result = subprocess.run(['/usr/bin/python3', os.path.join(ROOT, 'scripts', 'render-document'), '--kind', 'id-card', '--out', out,
+                             '--seed', '3', '--clean', '--faces', os.path.join(FIXTURES, 'faces'), '--portrait', LIN_PORTRAIT, '--iin', LIN,
+                             '--surname', LIN_CARD['surname'], '--given-names', LIN_CARD['given_names'], '--number', LIN_CARD['number']],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f'browser-test: render-document failed: {result.stderr.strip()[-2000:]}')
+    with open(result.stdout.strip()) as f:
+        return json.load(f)
+
+
+def document_step(b, work, ru, card):
+    """The identity-document step through the file inputs: a file over the service's limit and one that is no photo
+    are refused in the page, with the catalogue's words; then the front and back, the data read, confirmed."""
+    b.at('document')
+    b.shot('document')
+    too_large = os.path.join(work, 'too-large.jpg')
+    with open(too_large, 'wb') as f:
+        f.write(b'\xff\xd8\xff\xe0' + bytes(4 * 1024 * 1024))
+    not_photo = os.path.join(work, 'not-a-photo.jpg')
+    with open(not_photo, 'w') as f:
+        f.write('not a picture\n')
+    for path, key, args in [(too_large, 'portal.document_file_size', {'mb': '4'}), (not_photo, 'portal.document_file_type', {})]:
+        expected = ru[key]
+        for name, value in args.items():
+            expected = expected.replace('{' + name + '}', value)
+        b.driver.find_element(By.ID, 'document-front-file').send_keys(path)
+        b.wait(lambda d: d.find_element(By.ID, 'error').is_displayed() and d.find_element(By.ID, 'error').text == expected, 30,
+               f'the page refusing {os.path.basename(path)}')
+        b.shot(f'document-{os.path.basename(path)[:-4]}')
+    for i, path in enumerate(card['files']):
+        side = 'front' if i == 0 else 'back'
+        b.driver.find_element(By.ID, f'document-{side}-file').send_keys(path)
+        b.wait(lambda d: d.find_element(By.ID, 'error').is_displayed() or (
+            d.find_element(By.ID, f'document-{side}-state').get_attribute('data-received') == 'true'
+            and d.find_element(By.TAG_NAME, 'body').get_attribute('data-busy') is None), 180, f'the {side} received')
+        b.no_error()
+    b.visible('document-read', 60)
+    shown = {dd.get_attribute('data-field'): dd.text for dd in b.driver.find_elements(By.CSS_SELECTOR, '#document-data dd')}
+    expected = {'documentNumber': LIN_CARD['number'], 'surname': LIN_CARD['surname'], 'givenNames': LIN_CARD['given_names'],
+                'birthDate': card['birth_date'], 'expiryDate': card['expiry_date'], 'iin': LIN}
+    assert all(shown.get(name) == value for name, value in expected.items()), (shown, expected)
+    assert ru['portal.document_field_number'] in b.text('document-data'), b.text('document-data')
+    print(f'  the card read: {", ".join(f"{k}={v}" for k, v in shown.items())}')
+    b.shot('document-read')
+    b.click('document-confirm')
+    # A match completes the Digital ID and the page goes on; a mismatch or a portrait in the review band would stay here.
+    b.wait(lambda d: b.step() == 'agreement' or d.find_element(By.ID, 'document-review').is_displayed(), 120, 'the document confirmed')
+    assert b.step() == 'agreement', f'the document went to a moderator: {b.text("document-review")}'
+
+
 def messages(origin, lang):
     with urllib.request.urlopen(f'{origin}/app/api/messages?lang={lang}') as r:
         return json.load(r)
@@ -270,6 +332,7 @@ def main():
     service = Service_(options.tulga, work)
     agent = browser = None
     try:
+        card = render_card(work)
         service.prepare()
         service.start()
         ru, kk = messages(service.origin, 'ru'), messages(service.origin, 'kk')
@@ -303,6 +366,7 @@ def main():
         b.type('pin2', PIN)
         b.shot('pin')
         b.click('set-pin')
+        document_step(b, work, ru, card)
         b.at('agreement')
         b.driver.find_element(By.ID, 'accept-agreement').click()
         b.driver.find_element(By.ID, 'accept-consent').click()

@@ -79,10 +79,15 @@ static EVP_PKEY *read_key(const char *pem, const char *password) {
     return key;
 }
 
+int tp_no_password(char *buffer, int size, int writing, void *context) {
+    (void)buffer; (void)size; (void)writing; (void)context;
+    return -1;
+}
+
 X509 *tp_read_cert(const char *pem) {
     if (!pem) return NULL;
     BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     return cert;
 }
@@ -243,7 +248,7 @@ int tp_issue(const char *csr_pem, const tp_name_entry *subject, int32_t subject_
              int64_t not_before, int64_t not_after, char **cert_pem, tp_error *error) {
     *cert_pem = NULL;
     BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
-    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     if (!req) return tp_fail(error, "cannot read the certificate request");
     EVP_PKEY *pub = X509_REQ_get_pubkey(req);
@@ -343,7 +348,7 @@ int tp_pkcs12(const char *key_pem, const char *cert_pem, const char *chain_pem, 
     if (chain_pem && chain) {
         BIO *bio = BIO_new_mem_buf(chain_pem, -1);
         X509 *c;
-        while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        while (bio && (c = PEM_read_bio_X509(bio, NULL, tp_no_password, NULL)) != NULL) {
             if (sk_X509_push(chain, c) <= 0) { X509_free(c); break; }
         }
         BIO_free(bio);
@@ -453,7 +458,7 @@ int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *
     *type = -1;
     *bits = 0;
     BIO *bio = BIO_new_mem_buf(csr_pem ? csr_pem : "", -1);
-    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     if (!req) return tp_fail(error, "not a PEM certificate request");
     EVP_PKEY *pub = X509_REQ_get_pubkey(req);
@@ -523,4 +528,61 @@ int tp_pkcs12_certificate(const uint8_t *der, size_t length, const char *passwor
     BIO_free(bio);
     X509_free(inside);
     return *cert_pem ? 1 : tp_fail(error, "cannot write the certificate");
+}
+
+int tp_sealed_key_check(const char *encrypted_key_pem, const char *password, uint8_t key_id[20], tp_error *error) {
+    EVP_PKEY *key = read_key(encrypted_key_pem, password ? password : "");
+    if (!key) return tp_fail_as(error, TP_WRONG_SECRET, "cannot open the pending key: wrong password or damaged file");
+    int ok = tp_key_id_of(key, key_id);
+    EVP_PKEY_free(key);   // clears the private key's numbers
+    return ok ? 1 : tp_fail(error, "cannot read the pending key's public key");
+}
+
+// MARK: Checking a certificate before it is installed.
+
+int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t at, tp_error *error) {
+    X509 *cert = tp_read_cert(cert_pem);
+    if (!cert) return tp_fail(error, "not a PEM certificate");
+    // A fresh store: only the chain given is trusted, never the system's roots.
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509) *intermediates = sk_X509_new_null();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    BIO *bio = BIO_new_mem_buf(chain_pem ? chain_pem : "", -1);
+    int ok = store && intermediates && ctx && bio, roots = 0, count = 0;
+    if (!ok) tp_fail(error, "out of memory");
+    X509 *c;
+    while (ok && (c = PEM_read_bio_X509(bio, NULL, tp_no_password, NULL)) != NULL) {
+        if (++count > 8) { X509_free(c); ok = tp_fail(error, "the chain has more than 8 certificates"); break; }
+        // A self-signed certificate is an anchor (its own signature is checked below); the others are intermediates.
+        if (X509_self_signed(c, 0) == 1) {
+            ok = X509_STORE_add_cert(store, c) == 1;
+            roots++;
+            X509_free(c);
+            if (!ok) tp_fail(error, "cannot use the root CA certificate");
+        } else if (sk_X509_push(intermediates, c) <= 0) {
+            X509_free(c);
+            ok = tp_fail(error, "out of memory");
+        }
+    }
+    ERR_clear_error();   // the end of the PEM text reads as an error
+    if (ok && roots == 0) ok = tp_fail(error, "the chain holds no root CA (a self-signed certificate)");
+    if (ok && X509_STORE_CTX_init(ctx, store, cert, intermediates) != 1) ok = tp_fail(error, "cannot set up the verification");
+    if (ok) {
+        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_time(param, (time_t)at);
+        // RFC 5280's stricter checks, and the root's own signature too (OpenSSL trusts an anchor's by default).
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE);
+        if (X509_verify_cert(ctx) != 1) {
+            int code = X509_STORE_CTX_get_error(ctx), depth = X509_STORE_CTX_get_error_depth(ctx);
+            ERR_clear_error();
+            ok = tp_fail(error, "%s (%s)", X509_verify_cert_error_string(code),
+                         depth <= 0 ? "the certificate itself" : depth == 1 ? "its issuer's certificate" : "a CA certificate above its issuer");
+        }
+    }
+    BIO_free(bio);
+    X509_STORE_CTX_free(ctx);
+    sk_X509_pop_free(intermediates, X509_free);
+    X509_STORE_free(store);
+    X509_free(cert);
+    return ok;
 }

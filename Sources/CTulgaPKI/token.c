@@ -326,10 +326,40 @@ static int sign_request(tp_token *t, X509_REQ *req, CK_OBJECT_HANDLE priv, int32
     return 1;
 }
 
+/// A PKCS#10 request for the pair (`pk`, `priv`) with subject `name`, signed on the token (SHA-256);
+/// PEM in *csr_pem. The token's signature is checked before it is handed out.
+static int make_request(tp_token *t, EVP_PKEY *pk, CK_OBJECT_HANDLE priv, int32_t algorithm, X509_NAME *name, char **csr_pem, tp_error *error) {
+    X509_REQ *req = X509_REQ_new();
+    int ok = req && X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, pk);
+    if (!ok) tp_fail(error, "cannot build the request");
+    if (ok) ok = sign_request(t, req, priv, algorithm, error);
+    if (ok) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *data = NULL;
+        long n = bio && PEM_write_bio_X509_REQ(bio, req) ? BIO_get_mem_data(bio, &data) : -1;
+        if (n > 0 && (*csr_pem = malloc((size_t)n + 1)) != NULL) {
+            memcpy(*csr_pem, data, (size_t)n);
+            (*csr_pem)[n] = 0;
+        } else ok = tp_fail(error, "cannot write the request");
+        BIO_free(bio);
+    }
+    if (ok) {
+        // The token's signature must verify, or the pair is useless.
+        ok = X509_REQ_verify(req, pk) == 1;
+        if (!ok) { free(*csr_pem); *csr_pem = NULL; tp_fail(error, "the token's signature on the request does not verify"); }
+    }
+    X509_REQ_free(req);
+    return ok;
+}
+
 int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const tp_name_entry *subject, int32_t count, char **csr_pem,
                       uint8_t key_id[20], tp_error *error) {
     *csr_pem = NULL;
     if (!t || !label) return tp_fail(error, "no token session");
+    X509_NAME *name = tp_make_name(subject, count, error);
+    unsigned char *subject_der = NULL;
+    int subject_length = name ? i2d_X509_NAME(name, &subject_der) : -1;
+    if (subject_length <= 0) { X509_NAME_free(name); return error && error->message[0] ? 0 : tp_fail(error, "cannot encode the subject"); }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG bits = 2048;
     CK_BYTE exponent[] = {0x01, 0x00, 0x01};
@@ -348,70 +378,53 @@ int tp_token_generate(tp_token *t, int32_t algorithm, const char *label, const t
         {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
     };
     // Only the one signing mechanism we use: CKA_DECRYPT=FALSE alone leaves raw RSA (CKM_RSA_X_509
-    // "signing") as a way to decrypt.
+    // "signing") as a way to decrypt. The request's subject (the IIN the keys are made for) stays
+    // with the private key only, readable after login: install checks certificates against it.
     CK_MECHANISM_TYPE allowed = algorithm == TP_EC_P256 ? CKM_ECDSA : CKM_SHA256_RSA_PKCS;
     CK_ATTRIBUTE priv[] = {
         {CKA_TOKEN, &yes, sizeof(yes)}, {CKA_PRIVATE, &yes, sizeof(yes)}, {CKA_SENSITIVE, &yes, sizeof(yes)},
         {CKA_EXTRACTABLE, &no, sizeof(no)}, {CKA_SIGN, &yes, sizeof(yes)}, {CKA_DECRYPT, &no, sizeof(no)},
         {CKA_UNWRAP, &no, sizeof(no)}, {CKA_DERIVE, &no, sizeof(no)}, {CKA_LABEL, (void *)label, label_length},
-        {CKA_ALLOWED_MECHANISMS, &allowed, sizeof(allowed)},
+        {CKA_ALLOWED_MECHANISMS, &allowed, sizeof(allowed)}, {CKA_SUBJECT, subject_der, (CK_ULONG)subject_length},
     };
     CK_ULONG pub_count = algorithm == TP_EC_P256 ? sizeof(pub_ec) / sizeof(pub_ec[0]) : sizeof(pub_rsa) / sizeof(pub_rsa[0]);
     CK_MECHANISM mechanism = {algorithm == TP_EC_P256 ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
     CK_RV rv = p11(t->f->C_GenerateKeyPair(t->session, &mechanism, algorithm == TP_EC_P256 ? pub_ec : pub_rsa, pub_count, priv,
                                            sizeof(priv) / sizeof(priv[0]), &pub, &key));
-    if (rv != CKR_OK) return tp_fail(error, "the token cannot generate the key pair: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    OPENSSL_free(subject_der);
+    if (rv != CKR_OK) {
+        X509_NAME_free(name);
+        return tp_fail(error, "the token cannot generate the key pair: %s (0x%lx)", rv_name(rv), (unsigned long)rv);
+    }
     EVP_PKEY *pk = public_key(t, pub, algorithm);
-    X509_REQ *req = X509_REQ_new();
-    X509_NAME *name = tp_make_name(subject, count, error);
     int ok = pk && tp_key_id_of(pk, key_id);
     if (ok) {
         CK_ATTRIBUTE id = {CKA_ID, key_id, 20};
         ok = p11(t->f->C_SetAttributeValue(t->session, pub, &id, 1)) == CKR_OK && p11(t->f->C_SetAttributeValue(t->session, key, &id, 1)) == CKR_OK;
         if (!ok) tp_fail(error, "cannot set the key's ID on the token");
     } else tp_fail(error, "cannot read the generated public key");
-    if (ok) {
-        ok = req && name && X509_REQ_set_version(req, 0) && X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, pk);
-        if (!ok) tp_fail(error, "cannot build the request");
-    }
-    if (ok) ok = sign_request(t, req, key, algorithm, error);
-    if (ok) {
-        BIO *bio = BIO_new(BIO_s_mem());
-        char *data = NULL;
-        long n = bio && PEM_write_bio_X509_REQ(bio, req) ? BIO_get_mem_data(bio, &data) : -1;
-        if (n > 0 && (*csr_pem = malloc((size_t)n + 1)) != NULL) {
-            memcpy(*csr_pem, data, (size_t)n);
-            (*csr_pem)[n] = 0;
-        } else ok = tp_fail(error, "cannot write the request");
-        BIO_free(bio);
-    }
-    if (ok) {
-        // The token's signature must verify, or the pair is useless.
-        ok = X509_REQ_verify(req, pk) == 1;
-        if (!ok) { free(*csr_pem); *csr_pem = NULL; tp_fail(error, "the token's signature on the request does not verify"); }
-    }
+    if (ok) ok = make_request(t, pk, key, algorithm, name, csr_pem, error);
     if (!ok) {
         // No half-made key stays on the token.
         p11(t->f->C_DestroyObject(t->session, key));
         p11(t->f->C_DestroyObject(t->session, pub));
     }
     X509_NAME_free(name);
-    X509_REQ_free(req);
     EVP_PKEY_free(pk);
     return ok;
 }
 
 int tp_public_key_id(const char *pem, uint8_t key_id[20], tp_error *error) {
     BIO *bio = BIO_new_mem_buf(pem ? pem : "", -1);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, tp_no_password, NULL) : NULL;
     EVP_PKEY *key = NULL;
     if (cert) key = X509_get_pubkey(cert);
     else {
         BIO_free(bio);
         ERR_clear_error();
         bio = BIO_new_mem_buf(pem ? pem : "", -1);
-        X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+        X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, tp_no_password, NULL) : NULL;
         if (req) key = X509_REQ_get_pubkey(req);
         X509_REQ_free(req);
     }
@@ -449,7 +462,7 @@ static void remove_other_certificates(tp_token *t, const uint8_t id[20], CK_OBJE
 int tp_token_store_certificate(tp_token *t, const char *cert_pem, const char *label, tp_error *error) {
     if (!t || !label) return tp_fail(error, "no token session");
     BIO *bio = BIO_new_mem_buf(cert_pem ? cert_pem : "", -1);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, tp_no_password, NULL) : NULL;
     BIO_free(bio);
     if (!cert) return tp_fail(error, "not a PEM certificate");
     uint8_t id[20];
@@ -608,4 +621,64 @@ int tp_token_probe_secret(tp_token *t, const uint8_t key_id[20], uint64_t *answe
         if (rv != CKR_ATTRIBUTE_TYPE_INVALID) *answer = rv;
     }
     return 0;
+}
+
+typedef struct { uint8_t *ids; int32_t max; int32_t count; } id_list;
+
+static int append_id(tp_token *t, CK_OBJECT_HANDLE object, void *context) {
+    id_list *list = context;
+    unsigned char *id = NULL;
+    CK_ULONG length = 0;
+    if (!get_attribute(t, object, CKA_ID, &id, &length)) return 1;   // no ID: not one of ours
+    if (length == 20 && list->count < list->max) memcpy(list->ids + 20 * (size_t)list->count++, id, 20);
+    free(id);
+    return 1;
+}
+
+int tp_token_key_ids(tp_token *t, const char *label_prefix, uint8_t *ids, int32_t max, int32_t *count, tp_error *error) {
+    *count = 0;
+    if (!t || !label_prefix || !ids || max < 0) return tp_fail(error, "no token session");
+    id_list list = {ids, max, 0};
+    if (!each_labelled(t, CKO_PRIVATE_KEY, label_prefix, append_id, &list)) return tp_fail(error, "cannot list the token's keys");
+    *count = list.count;
+    return 1;
+}
+
+int tp_token_request(tp_token *t, const uint8_t key_id[20], char **label, char **csr_pem, int32_t *certified, tp_error *error) {
+    *label = NULL;
+    *csr_pem = NULL;
+    *certified = 0;
+    if (!t) return tp_fail(error, "no token session");
+    CK_OBJECT_HANDLE priv = find(t, CKO_PRIVATE_KEY, key_id, NULL, 0), pub = find(t, CKO_PUBLIC_KEY, key_id, NULL, 0);
+    if (priv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE) return tp_fail_as(error, TP_NO_KEY, "the token holds no key pair with this ID");
+    CK_KEY_TYPE type = 0;
+    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
+    if (p11(t->f->C_GetAttributeValue(t->session, priv, &a, 1)) != CKR_OK || (type != CKK_RSA && type != CKK_EC)) {
+        return tp_fail(error, "the token's key is neither RSA nor EC");
+    }
+    int32_t algorithm = type == CKK_EC ? TP_EC_P256 : TP_RSA_2048;
+    unsigned char *text = NULL, *der = NULL;
+    CK_ULONG text_length = 0, der_length = 0;
+    if (!get_attribute(t, priv, CKA_LABEL, &text, &text_length)) return tp_fail(error, "the token's key has no label");
+    *label = malloc(text_length + 1);
+    if (*label) {
+        memcpy(*label, text, text_length);
+        (*label)[text_length] = 0;
+    }
+    free(text);
+    if (!*label) return tp_fail(error, "out of memory");
+    // The subject generate recorded; a key made by another program has none, and gets an empty one.
+    X509_NAME *name = NULL;
+    if (get_attribute(t, priv, CKA_SUBJECT, &der, &der_length)) {
+        const unsigned char *p = der;
+        name = d2i_X509_NAME(NULL, &p, (long)der_length);
+        free(der);
+    } else name = X509_NAME_new();
+    EVP_PKEY *pk = public_key(t, pub, algorithm);
+    int ok = name && pk ? make_request(t, pk, priv, algorithm, name, csr_pem, error) : tp_fail(error, "cannot read the key pair's public key or subject");
+    *certified = find(t, CKO_CERTIFICATE, key_id, NULL, 0) != CK_INVALID_HANDLE;
+    X509_NAME_free(name);
+    EVP_PKEY_free(pk);
+    if (!ok) { free(*label); *label = NULL; }
+    return ok;
 }

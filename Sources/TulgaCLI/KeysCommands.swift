@@ -110,7 +110,11 @@ struct KeysInstall: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "install",
         abstract: "Fetch an application's two certificates and put each next to its key: PKCS#12 containers in the folder, or objects on the token.",
-        discussion: "With --server the certificates come from a running tulga service ($TULGA_API_KEY: the key that filed the application); else from the local store.")
+        discussion: """
+            With --server the certificates come from a running tulga service ($TULGA_API_KEY: the key that filed the application); else from the local store. \
+            Nothing is written unless both certificates chain to the CA chain that comes with them (valid now), are of their purpose, \
+            certify the keys made here for that purpose and name the IIN the keys were made for.
+            """)
     @Argument var number: String
     @Option(help: "Base URL of the tulga service, e.g. http://127.0.0.1:8080.") var server: String?
     @Flag(help: "Give the containers a new password (asked twice, or $TULGA_NEW_KEY_PASSWORD); default: the keys' password.") var newPassword = false
@@ -122,7 +126,7 @@ struct KeysInstall: AsyncParsableCommand {
         let keyStore = try storage.open(newPassword: false, containerPassword: containerPassword)
         let certificates = try await fetch()
         do {
-            for line in try keyStore.install(certificates.byPurpose, chainPEM: certificates.chain) { print(line) }
+            for line in try keyStore.install(certificates.byPurpose, chainPEM: certificates.chain, at: SystemClock().date) { print(line) }
         } catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
         print("status «\(ApplicationStatus.installed.title)»")
     }
@@ -134,7 +138,7 @@ struct KeysInstall: AsyncParsableCommand {
             guard let result else { throw fail("no certificates for \(number)") }
             return result
         }
-        return try await callService(server, "POST", "/v1/applications/\(number)/install", as: IssuedCertificates.self)
+        return try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/install", as: IssuedCertificates.self)
     }
 }
 
@@ -155,7 +159,7 @@ func callService<T: Decodable>(_ server: String, _ method: String, _ path: Strin
         throw fail(failure.description)
     }
     guard answer.status == expect else {
-        throw fail("the service answered \(answer.status): \(String(decoding: answer.body.prefix(500), as: UTF8.self))")
+        throw fail("the service answered \(answer.status): \(ServiceClient.refusal(answer.body))")
     }
     do { return try JSONDecoder().decode(T.self, from: answer.body) } catch { throw fail("the service's answer is not what \(path) gives") }
 }
@@ -203,7 +207,7 @@ struct KeysRenew: AsyncParsableCommand {
         }
         let renewed: ApplicationView
         if let server {
-            renewed = try await callService(server, "POST", "/v1/applications/\(number)/renew",
+            renewed = try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/renew",
                                             body: ["authRequest": made[0].pem, "signRequest": made[1].pem, "storage": keyStore.kind.rawValue,
                                                    "challenge": challenge.challenge, "proof": proof.base64EncodedString()], as: ApplicationView.self, expect: 201)
         } else {
@@ -221,9 +225,9 @@ struct KeysRenew: AsyncParsableCommand {
 
     func fetchCurrent() async throws -> (ApplicationView, IssuedCertificates, RenewalChallenge) {
         if let server {
-            let app = try await callService(server, "GET", "/v1/applications/\(number)", as: ApplicationView.self)
-            let certificates = try await callService(server, "GET", "/v1/applications/\(number)/certificates", as: IssuedCertificates.self)
-            return (app, certificates, try await callService(server, "POST", "/v1/applications/\(number)/renewal-challenge", as: RenewalChallenge.self, expect: 201))
+            let app = try await callService(server, "GET", "/v1/applications/\(ServiceClient.segment(number))", as: ApplicationView.self)
+            let certificates = try await callService(server, "GET", "/v1/applications/\(ServiceClient.segment(number))/certificates", as: IssuedCertificates.self)
+            return (app, certificates, try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/renewal-challenge", as: RenewalChallenge.self, expect: 201))
         }
         var result: (ApplicationView, IssuedCertificates, RenewalChallenge)?
         try await withIssuance(store) { s, _ in
@@ -265,7 +269,10 @@ struct KeysAgent: AsyncParsableCommand {
             Listens on ws://127.0.0.1:PORT/ only. Refuses the upgrade (403) unless the page's Origin is exactly one of --origin \
             (a missing Origin too); other paths get 404 and plain HTTP 426. Text frames of one JSON request each, at most 64 KiB \
             (larger: too_large, then closed); binary frames close the connection (1003). One key store operation at a time: \
-            a second request waits for the first. generate never makes keys over keys the storage holds (keys_exist).
+            a second request waits for the first. generate never makes keys over keys the storage holds (keys_exist); \
+            pending gives the requests of keys made and not installed, to file again. install writes nothing unless both \
+            certificates chain to the chain given (valid now) and certify these keys for their purposes and IIN. signIn signs \
+            only a challenge whose audience is the asking page's origin (audience).
             Passwords and token PINs never cross the socket: $TULGA_KEY_PASSWORD / $TULGA_TOKEN_PIN, else asked at this terminal \
             for each operation that needs one, naming the method and the page's origin. Anyone on this machine who can reach \
             the port can ask: with the password in the environment, only run it for a test.
@@ -292,7 +299,7 @@ struct KeysAgent: AsyncParsableCommand {
         // Asked at the terminal (not echoed) when the environment has none; never read from a pipe.
         let ask: AgentSecrets.Prompt = { (text: String) -> String? in getpass(text).map { String(cString: $0) } }
         let prompt = isatty(STDIN_FILENO) == 1 ? ask : nil
-        let agent = KeyAgent(storage: place, secrets: AgentSecrets(environment: ProcessInfo.processInfo.environment, prompt: prompt))
+        let agent = KeyAgent(storage: place, secrets: AgentSecrets(environment: ProcessInfo.processInfo.environment, prompt: prompt), clock: SystemClock())
         let server: KeyAgentServer
         do { server = try await KeyAgentServer.bind(agent: agent, port: port, origins: allowed, logger: logger) }
         catch { throw fail("cannot listen on 127.0.0.1:\(port): \(error)") }

@@ -49,10 +49,10 @@ struct Serve: AsyncParsableCommand {
             format = .automatic(isTerminal: isatty(STDERR_FILENO) == 1)
         }
         format.bootstrap()   // before any logger exists, the database's included
-        let (s, opened) = try await store.open()
-        var configuration = opened
-        configuration.server.host = host ?? env["TULGA_HOST"] ?? configuration.server.host
-        configuration.server.port = port ?? env["TULGA_PORT"].flatMap(Int.init) ?? configuration.server.port
+        let (s, configuration) = try await store.open { configuration in
+            configuration.server.host = host ?? env["TULGA_HOST"] ?? configuration.server.host
+            configuration.server.port = port ?? env["TULGA_PORT"].flatMap(Int.init) ?? configuration.server.port
+        }
         var logger = Logger(label: "tulga")
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let environment: ServerEnvironment

@@ -31,15 +31,51 @@ enum ServiceClient {
     /// Hosts plain http may go to: this machine.
     static let loopback: Set<String> = ["127.0.0.1", "localhost", "::1"]
 
-    /// Where `url` connects, and whether through TLS; nil for anything but https, or http to this machine.
-    static func endpoint(_ url: URL) -> (host: String, port: Int, tls: Bool)? {
+    /// Where `url` connects (`dial`), the name it is known by (`host`: the Host header and TLS's
+    /// name), and whether through TLS; nil for anything but https, or http to this machine.
+    /// `localhost` is dialled as 127.0.0.1: a name lookup could send plain http elsewhere.
+    static func endpoint(_ url: URL) -> (host: String, dial: String, port: Int, tls: Bool)? {
         guard let scheme = url.scheme?.lowercased(), var host = url.host, !host.isEmpty else { return nil }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let dial = host.lowercased() == "localhost" ? "127.0.0.1" : host
         switch scheme {
-        case "https": return (host, url.port ?? 443, true)
-        case "http" where loopback.contains(host.lowercased()): return (host, url.port ?? 80, false)
+        case "https": return (host, dial, url.port ?? 443, true)
+        case "http" where loopback.contains(host.lowercased()): return (host, dial, url.port ?? 80, false)
         default: return nil
         }
+    }
+
+    /// `text` (a refusal's body from the service) as one line fit for a terminal: control and
+    /// format characters (escape sequences, bidirectional overrides, line breaks) become spaces,
+    /// at most `limit` characters are kept.
+    static func printable(_ text: String, limit: Int = 300) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            guard out.unicodeScalars.count < limit else { out += "…"; break }
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: out += " "
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// What a refusal says: the RFC 9457 problem's code and detail when the body is one, else the
+    /// body's start; always ``printable(_:limit:)``.
+    static func refusal(_ body: Data) -> String {
+        struct Problem: Decodable { let code: String?; let detail: String? }
+        if let problem = try? JSONDecoder().decode(Problem.self, from: body.prefix(64 << 10)), problem.code != nil || problem.detail != nil {
+            return printable([problem.code, problem.detail].compactMap { $0 }.joined(separator: ": "))
+        }
+        return printable(String(decoding: body.prefix(2000), as: UTF8.self))
+    }
+
+    /// One path segment (an application number from the command line) percent-encoded: only
+    /// RFC 3986's unreserved characters stay as they are, so `/`, `?`, `#` and `..` cannot steer the request.
+    static func segment(_ value: String) -> String {
+        var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~")
+        if value != "." && value != ".." { allowed.insert(".") }
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
     /// Sends one request and reads the whole answer.
@@ -56,7 +92,7 @@ enum ServiceClient {
         guard let place = endpoint(url) else {
             throw Failure(description: "--server must be https (plain http only to this machine): the API key and your requests must not travel in clear")
         }
-        let (host, port, secure) = place
+        let (host, dial, port, secure) = place
         let tls: NIOSSLContext?
         if secure {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -71,7 +107,7 @@ enum ServiceClient {
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(timeout)
-                .connect(host: host, port: port) { channel in
+                .connect(host: dial, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
                         if let tls { try pipeline.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name)) }

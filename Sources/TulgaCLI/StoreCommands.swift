@@ -41,15 +41,18 @@ struct StoreOptions: ParsableArguments {
         return configuration
     }
 
-    func open() async throws -> (Records, Configuration) {
-        let configuration = try configuration()
+    /// The records, opened with the configuration `adjust` leaves (`tulga serve` sets its address there
+    /// first: the CA's public URL is derived from it when not configured).
+    func open(_ adjust: (inout Configuration) -> Void = { _ in }) async throws -> (Records, Configuration) {
+        var configuration = try configuration()
+        adjust(&configuration)
         // Keys first: a command never creates one on its own, and never touches the database without them.
         let keys: ServiceKeys
         do { keys = try ServiceKeys(folder: configuration.storage.keysFolder) } catch { throw fail("\(error)") }
         do {
             let db = try await openDatabase(configuration.storage.database)
             let records = try await Records.open(database: db, keys: keys, settings: configuration.recordSettings, clock: SystemClock(),
-                                                 ca: try LocalCA.load(configuration.ca))
+                                                 ca: try LocalCA.load(configuration.caSettings))
             return (records, configuration)
         } catch {
             throw fail("\(error)")

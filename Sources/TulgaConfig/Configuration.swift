@@ -119,7 +119,20 @@ public struct Configuration: Sendable, Codable {
             throw ConfigurationError(path: path, reason: "policy.attemptLeaseMinutes must cover server.sessionIdleSeconds plus two minutes")
         }
         if let problem = configuration.mail.problems().first { throw ConfigurationError(path: path, reason: problem) }
+        let base = configuration.ca.publicBaseURL
+        guard base.isEmpty || IssuanceService.origin(of: base) != nil else {
+            throw ConfigurationError(path: path, reason: "ca.publicBaseURL must be an http(s) URL with a host, or empty to derive it from server.host and server.port")
+        }
         return configuration
+    }
+
+    /// The CA settings, with ``CAConfig/publicBaseURL`` derived from where the service listens when it
+    /// is not set: `http://<server.host>:<server.port>/pki` (a wildcard address as the loopback one). The
+    /// sign-in audience is its origin, the page's own: set it when applicants reach the service under another name.
+    public var caSettings: CAConfig {
+        var settings = ca
+        if settings.publicBaseURL.isEmpty { settings.publicBaseURL = server.origin + "/pki" }
+        return settings
     }
 
     private static func merge(_ base: [String: Any], _ over: [String: Any], path: String) throws -> [String: Any] {
@@ -190,6 +203,18 @@ public struct ServerConfig: Sendable, Codable {
     public var host = "127.0.0.1"
     /// The port to listen on.
     public var port = 8080
+
+    /// Where a browser on this machine reaches the service: `http://host:port`, the wildcard addresses
+    /// (`0.0.0.0`, `::`) as the loopback ones, an IPv6 address in brackets.
+    public var origin: String {
+        let name = switch host.lowercased() {
+        case "", "0.0.0.0": "127.0.0.1"
+        case "::", "[::]": "[::1]"
+        case let other where other.contains(":") && !other.hasPrefix("["): "[\(other)]"
+        case let other: other
+        }
+        return "http://\(name):\(port)"
+    }
     /// The largest single-frame upload, in bytes.
     public var frameMaxBytes = 2 << 20
     /// The largest clip upload, in bytes.

@@ -4,7 +4,8 @@ public import Foundation
 import CTulgaPKI
 
 /// «Персональный компьютер»: a folder (0700) the applicant picks. Pending keys are encrypted
-/// PKCS#8 (PBES2, AES-256-CBC) under the applicant's password in `pending/<key id>.key`; after
+/// PKCS#8 (PBES2, AES-256-CBC) under the applicant's password in `pending/<key id>.key`, each with
+/// its request in `pending/<key id>.<AUTH|SIGN>.csr` (the name keeps the purpose); after
 /// installation the containers `AUTH_RSA256_<serial>.p12` and `RSA256_<serial>.p12` (PBES2,
 /// AES-256-CBC, SHA-256 MAC) replace them. Every file is created 0600 with `O_EXCL` and renamed into
 /// place, so no other user can read it at any moment; the plain key exists only inside the shim.
@@ -39,6 +40,9 @@ public struct FolderKeyStore: KeyStore {
 
     var pendingDirectory: String { (directory as NSString).appendingPathComponent("pending") }
     func pendingPath(_ keyID: String) -> String { (pendingDirectory as NSString).appendingPathComponent(keyID + ".key") }
+    func requestPath(_ keyID: String, _ purpose: KeyPurpose) -> String {
+        (pendingDirectory as NSString).appendingPathComponent("\(keyID).\(purpose.rawValue).csr")
+    }
 
     /// Creates `path` (and missing parents) 0700, or checks an existing one is a folder of ours
     /// (made 0700 only when `tighten`: a folder the applicant names, their home say, is left as it is).
@@ -99,25 +103,26 @@ public struct FolderKeyStore: KeyStore {
             guard ok == 1, let encrypted, let csr else { throw PKIError(message(error)) }
             let keyID = hex(id), pem = String(cString: csr)
             try Self.writePrivate(Data(bytes: encrypted, count: strlen(encrypted)), to: pendingPath(keyID))
-            try Self.writePrivate(Data(pem.utf8), to: (pendingDirectory as NSString).appendingPathComponent(keyID + ".csr"))
+            try Self.writePrivate(Data(pem.utf8), to: requestPath(keyID, purpose))
             return GeneratedRequest(purpose: purpose, pem: pem, keyID: keyID)
         }
     }
 
-    public func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String] {
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String] {
+        // Both certificates are checked before anything is touched.
+        let checked = try checkedForInstall(certificates, chainPEM: chainPEM, at: date) { purpose, cert in try held(purpose, cert) }
         // Every container is made before any is written, and the pending keys go only after both are.
-        var containers: [(path: String, der: Data, keyID: String)] = [], done: [String] = [], finished: [String] = []
+        var containers: [(path: String, der: Data, keyID: String)] = [], done: [String] = [], finished: [String] = [], cleared: [String] = []
         // Keys a killed install was wiping go now.
         for leftover in (try? FileManager.default.contentsOfDirectory(atPath: pendingDirectory)) ?? [] where leftover.hasSuffix(".wiping") {
             Self.wipe((pendingDirectory as NSString).appendingPathComponent(leftover))
         }
-        for purpose in KeyPurpose.allCases {
-            guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(purpose.rawValue) certificate to install") }
-            let cert = try IssuedCertificate(pem: pem)
-            let path = (directory as NSString).appendingPathComponent(purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm))
+        for (purpose, cert) in checked {
+            let pem = cert.pem, path = containerPath(purpose, cert)
             // An install killed after this container was written and its pending key wiped: it is done.
             if !FileManager.default.fileExists(atPath: pendingPath(cert.keyID)), FileManager.default.fileExists(atPath: path) {
                 done.append(path)
+                cleared.append(cert.keyID)
                 continue
             }
             guard let sealed = FileManager.default.contents(atPath: pendingPath(cert.keyID)) else {
@@ -146,11 +151,62 @@ public struct FolderKeyStore: KeyStore {
         }
         // A container left by an install killed before its pending key was wiped is replaced.
         for container in containers { try Self.writePrivate(container.der, to: container.path, replace: true) }
-        for keyID in containers.map(\.keyID) + finished {
-            Self.wipe(pendingPath(keyID))
-            unlink((pendingDirectory as NSString).appendingPathComponent(keyID + ".csr"))
+        for keyID in containers.map(\.keyID) + finished { Self.wipe(pendingPath(keyID)) }
+        for keyID in containers.map(\.keyID) + finished + cleared {
+            for purpose in KeyPurpose.allCases { unlink(requestPath(keyID, purpose)) }
         }
         return (done + containers.map(\.path)).sorted()
+    }
+
+    func containerPath(_ purpose: KeyPurpose, _ cert: IssuedCertificate) -> String {
+        (directory as NSString).appendingPathComponent(purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm))
+    }
+
+    /// The key `cert` certifies: when an earlier install wrote its container (and may have wiped the key),
+    /// the container if it holds this very certificate (checked then); else a pending key, its purpose from
+    /// its request's name and the IIN from the request. `nil` when the folder has neither.
+    func held(_ purpose: KeyPurpose, _ cert: IssuedCertificate) throws -> HeldKey? {
+        let path = containerPath(purpose, cert)
+        if FileManager.default.fileExists(atPath: path) {
+            guard let inside = try containerCertificate(path), (try? PKI.der(pem: inside)) == (try? PKI.der(pem: cert.pem)) else {
+                throw KeyError(.keyStore, "\(path) exists and holds another certificate")
+            }
+            return HeldKey(purpose: purpose, iin: cert.iin)
+        }
+        guard FileManager.default.fileExists(atPath: pendingPath(cert.keyID)) else { return nil }
+        for made in KeyPurpose.allCases {
+            guard let data = FileManager.default.contents(atPath: requestPath(cert.keyID, made)) else { continue }
+            let request = try? CertificateRequest(pem: String(decoding: data, as: UTF8.self))
+            guard let request, request.keyID == cert.keyID else {
+                throw KeyError(.keyStore, "the pending request \(requestPath(cert.keyID, made)) is damaged or not the key's")
+            }
+            return HeldKey(purpose: made, iin: request.iin)
+        }
+        throw KeyError(.keyStore, "the pending key \(pendingPath(cert.keyID)) has no request naming its purpose (an older tulga made it): make new keys")
+    }
+
+    public func pendingRequests() throws -> [GeneratedRequest] {
+        var found: [GeneratedRequest] = []
+        for name in Self.names(in: pendingDirectory).sorted() where name.hasSuffix(".csr") {
+            let parts = name.split(separator: ".")
+            guard parts.count == 3, let made = purpose(named: parts[1]) else { continue }
+            let keyID = String(parts[0])
+            guard let sealed = FileManager.default.contents(atPath: pendingPath(keyID)),
+                  let data = FileManager.default.contents(atPath: requestPath(keyID, made)) else { continue }
+            // The password must open the key (filing requests for keys nobody can open helps no one), and the key be the request's.
+            var id = [UInt8](repeating: 0, count: 20)
+            var error = tp_error()
+            guard tp_sealed_key_check(String(decoding: sealed, as: UTF8.self), password, &id, &error) == 1 else {
+                if error.kind == Int32(TP_WRONG_SECRET.rawValue) { throw KeyError(.password, "the key password does not open the pending key \(pendingPath(keyID))") }
+                throw KeyError(.keyStore, "the pending key \(pendingPath(keyID)) is damaged")
+            }
+            let pem = String(decoding: data, as: UTF8.self)
+            guard hex(id) == keyID, PKI.keyID(pem: pem) == keyID else {
+                throw KeyError(.keyStore, "the pending key \(pendingPath(keyID)) and its request do not match")
+            }
+            found.append(GeneratedRequest(purpose: made, pem: pem, keyID: keyID))
+        }
+        return found.sorted { ($0.purpose == .auth ? 0 : 1) < ($1.purpose == .auth ? 0 : 1) }
     }
 
     public func sign(_ message: Data, certificatePEM: String) throws -> Data {
@@ -192,6 +248,13 @@ public struct FolderKeyStore: KeyStore {
         return names(in: pending).contains { $0.hasSuffix(".key") } || names(in: directory).contains { $0.hasSuffix(".p12") }
     }
 
+    /// Whether `directory` holds pending keys (`pending/*.key`). Needs no password.
+    ///
+    /// - Parameter directory: the key folder.
+    public static func holdsPendingKeys(in directory: String) -> Bool {
+        names(in: (directory as NSString).appendingPathComponent("pending")).contains { $0.hasSuffix(".key") }
+    }
+
     /// Whether `directory` holds an AUTH container (`AUTH_*.p12`). Needs no password.
     ///
     /// - Parameter directory: the key folder.
@@ -203,24 +266,27 @@ public struct FolderKeyStore: KeyStore {
 
     /// Read from the `AUTH_*.p12` containers, opened with the containers' password.
     public func authenticationCertificate() throws -> String {
-        var pems: [String] = []
-        for name in try files(in: directory) where name.hasPrefix("AUTH_") && name.hasSuffix(".p12") {
-            let path = (directory as NSString).appendingPathComponent(name)
-            // Containers are a few KiB; anything past 1 MiB is not one of ours and is not read.
-            guard let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size <= 1 << 20,
-                  let container = FileManager.default.contents(atPath: path) else { continue }
-            var pem: UnsafeMutablePointer<CChar>?
-            var error = tp_error()
-            let ok = container.withUnsafeBytes { bytes in
-                tp_pkcs12_certificate(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, containerPassword, &pem, &error)
-            }
-            defer { tp_free(pem) }
-            guard ok == 1, let pem else {
-                if error.kind == Int32(TP_WRONG_SECRET.rawValue) { throw KeyError(.password, "the password does not open \(path)") }
-                continue   // a damaged file is no certificate
-            }
-            pems.append(String(cString: pem))
-        }
+        let pems = try files(in: directory).filter { $0.hasPrefix("AUTH_") && $0.hasSuffix(".p12") }
+            .compactMap { try containerCertificate((directory as NSString).appendingPathComponent($0)) }
         return try newestAuthentication(pems, in: directory)
+    }
+
+    /// The certificate in the container at `path`, opened with the containers' password; `nil` for a
+    /// file that is not one (a damaged file is no certificate).
+    func containerCertificate(_ path: String) throws -> String? {
+        // Containers are a few KiB; anything past 1 MiB is not one of ours and is not read.
+        guard let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size <= 1 << 20,
+              let container = FileManager.default.contents(atPath: path) else { return nil }
+        var pem: UnsafeMutablePointer<CChar>?
+        var error = tp_error()
+        let ok = container.withUnsafeBytes { bytes in
+            tp_pkcs12_certificate(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, containerPassword, &pem, &error)
+        }
+        defer { tp_free(pem) }
+        guard ok == 1, let pem else {
+            if error.kind == Int32(TP_WRONG_SECRET.rawValue) { throw KeyError(.password, "the password does not open \(path)") }
+            return nil
+        }
+        return String(cString: pem)
     }
 }

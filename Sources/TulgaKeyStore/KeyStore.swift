@@ -11,6 +11,9 @@ public struct GeneratedRequest: Sendable, Codable, Hashable {
     public var pem: String
     /// The key identifier (SHA-1 of the subjectPublicKey bits), lower-case hex.
     public var keyID: String
+
+    /// A request as the key store made it.
+    public init(purpose: KeyPurpose, pem: String, keyID: String) { (self.purpose, self.pem, self.keyID) = (purpose, pem, keyID) }
 }
 
 /// The applicant's side of issuance (NCALayer's role): it makes the AUTH and SIGN key pairs where
@@ -33,15 +36,27 @@ public protocol KeyStore: Sendable {
     /// - Returns: The AUTH request, then the SIGN request.
     /// - Throws: ``KeyError`` when the storage refuses; `PKIError` when OpenSSL fails.
     func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest]
-    /// Puts each certificate next to its key.
+    /// Puts each certificate next to its key, after checking both (``checkedForInstall(_:chainPEM:at:held:)``):
+    /// a certificate that fails leaves the storage as it was.
     ///
     /// - Parameters:
     ///   - certificates: the issued certificates, PEM, by purpose.
     ///   - chainPEM: the issuing and root CA certificates, PEM.
+    ///   - date: when the certificates and the chain must be valid (the caller's clock).
     /// - Returns: What was written: container paths, or token object labels.
-    /// - Throws: ``KeyError`` `.noKey` when no pending key matches a certificate, `.password` for a wrong
-    ///   password or PIN; `.invalidRequest` for a certificate that cannot be read; others as the storage says.
-    func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String]
+    /// - Throws: ``KeyError`` `.untrusted` for a certificate that does not chain to `chainPEM` at `date`, `.mismatch`
+    ///   for one of the wrong purpose, of the other purpose's key or of another IIN, `.noKey` when no key of the
+    ///   store matches a certificate, `.password` for a wrong password or PIN; `.invalidRequest` for a certificate
+    ///   that cannot be read; others as the storage says.
+    func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String]
+    /// The requests of the key pairs made and not yet installed (no certificate next to them), made
+    /// again from what the store keeps: a folder's own `pending/*.csr` once the password opens their
+    /// keys, a token's key pairs signing a new request. The page files them again after a failed filing.
+    ///
+    /// - Returns: One request per pending key, AUTH first; empty when none waits.
+    /// - Throws: ``KeyError`` `.password` for a wrong password or PIN, `.keyStore` or `.token` when the storage
+    ///   cannot be read or a pending key does not match its request.
+    func pendingRequests() throws -> [GeneratedRequest]
     /// Signs `message` (SHA-256) with the installed key `certificatePEM` certifies: the holder's
     /// proof a renewal needs (``HolderProof``).
     ///
@@ -65,6 +80,50 @@ public protocol KeyStore: Sendable {
     ///   `.keyStore` or `.token` when the storage cannot be read.
     func authenticationCertificate() throws -> String
 }
+
+/// What a key store knows of the key a certificate certifies.
+struct HeldKey {
+    /// The purpose the key was made for.
+    let purpose: KeyPurpose
+    /// The IIN its request named, if any.
+    let iin: String?
+}
+
+/// The checks every key store makes before it writes anything: for each purpose, the certificate is
+/// there and readable, is of that purpose, chains to `chainPEM` at `date` (``IssuedCertificate/verify(chainPEM:at:)``),
+/// certifies the store's key made for that purpose, and names the IIN that key's request named.
+///
+/// - Parameters:
+///   - certificates: the certificates, PEM, by purpose.
+///   - chainPEM: the issuing and root CA certificates, PEM.
+///   - date: when they must be valid.
+///   - held: the store's key for a certificate of a purpose, or `nil` when it holds none.
+/// - Returns: The certificates read, AUTH first.
+/// - Throws: ``KeyError`` `.keyStore` (one missing), `.invalidRequest`, `.weakKey`, `.untrusted`, `.noKey`, `.mismatch`.
+func checkedForInstall(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date,
+                       held: (KeyPurpose, IssuedCertificate) throws -> HeldKey?) throws -> [(purpose: KeyPurpose, certificate: IssuedCertificate)] {
+    try KeyPurpose.allCases.map { purpose in
+        let name = purpose.rawValue
+        guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(name) certificate to install") }
+        let cert = try IssuedCertificate(pem: pem)
+        guard cert.isAuthentication == (purpose == .auth) else {
+            throw KeyError(.mismatch, purpose == .auth ? "the AUTH certificate is not an authentication certificate (clientAuth)"
+                                                       : "the SIGN certificate is an authentication certificate, not a signing one")
+        }
+        do throws(KeyError) { try cert.verify(chainPEM: chainPEM, at: date) } catch { throw KeyError(.untrusted, "the \(name) certificate is \(error.reason)") }
+        guard let key = try held(purpose, cert) else {
+            throw KeyError(.noKey, "no key of this storage for the \(name) certificate (key id \(cert.keyID)): it was issued for other keys")
+        }
+        guard key.purpose == purpose else { throw KeyError(.mismatch, "the \(name) certificate certifies the \(key.purpose.rawValue) key") }
+        // IINs are not named: refusals end up on screens and in logs.
+        guard let made = key.iin else { throw KeyError(.mismatch, "the \(name) key's request names no IIN, so the certificate cannot be checked against it") }
+        guard cert.iin == made else { throw KeyError(.mismatch, "the \(name) certificate names another IIN than the one the keys were made for") }
+        return (purpose, cert)
+    }
+}
+
+/// The purpose a token key's label (`tulga AUTH`, `tulga SIGN`) or a pending request's name gives.
+func purpose(named name: some StringProtocol) -> KeyPurpose? { KeyPurpose.allCases.first { name == $0.rawValue } }
 
 /// The newest AUTH certificate of `pems` (latest start of validity, then the larger serial), or `.noKey`.
 func newestAuthentication(_ pems: [String], in place: String) throws -> String {

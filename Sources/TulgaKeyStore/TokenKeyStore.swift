@@ -4,7 +4,9 @@ public import TulgaPKI
 import CTulgaPKI
 
 /// A PKCS#11 token: keys are generated on it (sensitive, never extractable) and sign their own
-/// requests there; the certificates are stored on it next to their keys (same `CKA_ID`).
+/// requests there; the certificates are stored on it next to their keys (same `CKA_ID`). A key's
+/// label (`tulga AUTH`, `tulga SIGN`) keeps its purpose; the private key's `CKA_SUBJECT` the request's
+/// subject (the IIN, readable only after login).
 ///
 /// ```swift
 /// let store = TokenKeyStore(module: "/usr/lib/softhsm/libsofthsm2.so", label: "tulga", pin: pin)
@@ -85,19 +87,64 @@ public struct TokenKeyStore: KeyStore {
         }
     }
 
-    public func install(_ certificates: [KeyPurpose: String], chainPEM: String) throws -> [String] {
-        let certs = try KeyPurpose.allCases.map { purpose in
-            guard let pem = certificates[purpose] else { throw KeyError(.keyStore, "no \(purpose.rawValue) certificate to install") }
-            return (purpose, try IssuedCertificate(pem: pem))
-        }
-        return try session { token in
-            try certs.map { purpose, cert in
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String] {
+        try session { token in
+            // Both certificates are checked before anything is stored.
+            let checked = try checkedForInstall(certificates, chainPEM: chainPEM, at: date) { _, cert in
+                guard let id = Self.keyIDBytes(cert.keyID), let made = try Self.request(token, id) else { return nil }
+                return HeldKey(purpose: made.purpose, iin: made.request.iin)
+            }
+            return try checked.map { purpose, cert in
                 var error = tp_error()
                 let name = purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm)
                 guard tp_token_store_certificate(token, cert.pem, name, &error) == 1 else { throw Self.refusal(error) }
                 return "token \(label): \(name) (id \(cert.keyID))"
             }
         }
+    }
+
+    /// The key pairs labelled `tulga AUTH` or `tulga SIGN` with no certificate stored next to them.
+    public func pendingRequests() throws -> [GeneratedRequest] {
+        let found: [GeneratedRequest] = try session { token in
+            var ids = [UInt8](repeating: 0, count: 20 * 16)
+            var count: Int32 = 0
+            var error = tp_error()
+            guard tp_token_key_ids(token, "tulga ", &ids, 16, &count, &error) == 1 else { throw Self.refusal(error) }
+            return try (0..<Int(count)).compactMap { i in
+                let id = Array(ids[20 * i..<20 * i + 20])
+                guard let made = try Self.request(token, id), !made.certified else { return nil }
+                return GeneratedRequest(purpose: made.purpose, pem: made.request.pem, keyID: hex(id))
+            }
+        }
+        return found.sorted { ($0.purpose == .auth ? 0 : 1) < ($1.purpose == .auth ? 0 : 1) }
+    }
+
+    /// The key pair `id`: its purpose (from its label), a new request signed by it, and whether a
+    /// certificate is stored next to it; `nil` when the token has no such pair of ours.
+    static func request(_ token: OpaquePointer, _ id: [UInt8]) throws -> (purpose: KeyPurpose, request: CertificateRequest, certified: Bool)? {
+        var label: UnsafeMutablePointer<CChar>?, csr: UnsafeMutablePointer<CChar>?
+        var certified: Int32 = 0
+        var error = tp_error()
+        defer { tp_free(label); tp_free(csr) }
+        guard tp_token_request(token, id, &label, &csr, &certified, &error) == 1, let label, let csr else {
+            if error.kind == Int32(TP_NO_KEY.rawValue) { return nil }
+            throw refusal(error)
+        }
+        let name = String(cString: label)
+        guard name.hasPrefix("tulga "), let made = purpose(named: name.dropFirst(6)) else { return nil }
+        return (made, try CertificateRequest(pem: String(cString: csr)), certified == 1)
+    }
+
+    /// A key ID's 20 bytes from its 40 hex digits.
+    static func keyIDBytes(_ keyID: String) -> [UInt8]? {
+        let digits = Array(keyID.utf8)
+        guard digits.count == 40 else { return nil }
+        var id = [UInt8](repeating: 0, count: 20)
+        for i in 0..<20 {
+            guard let byte = UInt8(String(decoding: digits[2 * i..<2 * i + 2], as: UTF8.self), radix: 16) else { return nil }
+            id[i] = byte
+        }
+        return id
     }
 
     /// Private keys labelled `tulga AUTH` or `tulga SIGN` (the labels ``generate(iin:algorithm:)`` gives).
@@ -129,13 +176,7 @@ public struct TokenKeyStore: KeyStore {
     /// - Returns: Whether the token handed it out (it must not), and the token's answer (`CKR_ATTRIBUTE_SENSITIVE` is 0x11).
     /// - Throws: ``KeyError`` `.token` when the token cannot be opened or has no such key.
     public func secretReadable(keyID: String) throws -> (readable: Bool, answer: UInt64) {
-        var id = [UInt8](repeating: 0, count: 20)
-        let digits = Array(keyID.utf8)
-        guard digits.count == 40 else { throw KeyError(.token, "a key ID is 40 hex digits") }
-        for i in 0..<20 {
-            guard let byte = UInt8(String(decoding: digits[2 * i..<2 * i + 2], as: UTF8.self), radix: 16) else { throw KeyError(.token, "a key ID is hex") }
-            id[i] = byte
-        }
+        guard let id = Self.keyIDBytes(keyID) else { throw KeyError(.token, "a key ID is 40 hex digits") }
         return try session { token in
             var answer: UInt64 = 0
             var error = tp_error()

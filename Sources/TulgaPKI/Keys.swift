@@ -17,8 +17,12 @@ public enum KeyErrorCode: String, ErrorCode {
     /// The key store holds no key (or certificate) for what was asked: no pending key for a
     /// certificate, no container to sign with, no installed AUTH certificate (422).
     case noKey = "no_key"
-    /// A certificate not signed by this service's issuing CA, or whose extensions cannot be read (422).
+    /// A certificate not signed by this service's issuing CA, or whose extensions cannot be read; on
+    /// the applicant's side, one that does not chain to the CA chain given on the key store's clock (422).
     case untrusted = "certificate_untrusted"
+    /// A certificate for another key or person than the key store's: it certifies the key of the other
+    /// purpose, or names another IIN than the one the keys were made for (422).
+    case mismatch = "certificate_mismatch"
 
     /// The HTTP problem kind: every one of them is a bad input.
     public var kind: ProblemKind { .invalid }

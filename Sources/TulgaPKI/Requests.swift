@@ -20,6 +20,9 @@ public struct CertificateRequest: Sendable, Hashable {
     public let algorithm: KeyAlgorithm
     /// The key identifier (RFC 5280 method 1: SHA-1 of the subjectPublicKey bits), lower-case hex.
     public let keyID: String
+    /// The IIN in the subject's SERIALNUMBER (`IIN` and 12 digits), as the key store writes it; the CA
+    /// ignores it and writes the registry's.
+    public let iin: String?
 
     /// Longest request accepted, in bytes (an RSA-4096 request is about 1.7 kB).
     public static let maximumLength = 16 * 1024
@@ -53,6 +56,7 @@ public struct CertificateRequest: Sendable, Hashable {
         }
         self.pem = pem
         keyID = Insecure.SHA1.hash(data: Array(key.subjectPublicKeyInfoBytes)).map { String(format: "%02x", $0) }.joined()
+        iin = subjectIIN(csr.subject)
     }
 
     /// What is wrong with a request swift-certificates would not read, when OpenSSL can say.
@@ -84,6 +88,8 @@ public struct IssuedCertificate: Sendable, Hashable {
     public let notValidAfter: Date
     /// An AUTH certificate as the CA issues them: extendedKeyUsage clientAuth, no nonRepudiation.
     public let isAuthentication: Bool
+    /// The IIN in the subject's SERIALNUMBER (`IIN` and 12 digits), if there is one.
+    public let iin: String?
 
     /// Reads a certificate.
     ///
@@ -103,5 +109,29 @@ public struct IssuedCertificate: Sendable, Hashable {
         (notValidBefore, notValidAfter) = (cert.notValidBefore, cert.notValidAfter)
         let eku = try? cert.extensions.extendedKeyUsage, usage = try? cert.extensions.keyUsage
         isAuthentication = (eku?.contains(.clientAuth) ?? false) && !(usage?.nonRepudiation ?? false)
+        iin = subjectIIN(cert.subject)
     }
+
+    /// Checks that the certificate chains to `chainPEM` at `date`, with OpenSSL's verifier: each
+    /// signature, every validity period on `date`, the CAs' basic constraints and key usage (RFC 5280,
+    /// strict). The self-signed certificates of `chainPEM` are the only trust anchors.
+    ///
+    /// - Parameters:
+    ///   - chainPEM: the issuing and root CA certificates, PEM.
+    ///   - date: when to judge validity (the caller's clock).
+    /// - Throws: ``KeyError`` `.untrusted` ("not valid under the CA chain given: …") with OpenSSL's reason and where
+    ///   in the chain it failed.
+    public func verify(chainPEM: String, at date: Date) throws(KeyError) {
+        var error = tp_error()
+        guard tp_certificate_verify(pem, chainPEM, Int64(date.timeIntervalSince1970.rounded(.down)), &error) == 1 else {
+            throw KeyError(.untrusted, "not valid under the CA chain given: \(PKIError(error).reason)")
+        }
+    }
+}
+
+/// The IIN of a subject's SERIALNUMBER `IIN` and 12 digits (as certificates and the key store's requests carry it).
+func subjectIIN(_ name: DistinguishedName) -> String? {
+    let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
+    let serialNumber = name.flatMap { $0 }.first { $0.type == serialNumberOID }.flatMap { String($0.value) }
+    return serialNumber.flatMap { $0.hasPrefix("IIN") && $0.count == 15 && $0.dropFirst(3).allSatisfy(\.isASCII) && $0.dropFirst(3).allSatisfy(\.isNumber) ? String($0.dropFirst(3)) : nil }
 }

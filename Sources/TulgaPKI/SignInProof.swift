@@ -86,9 +86,7 @@ public struct PresentedCertificate: Sendable, Hashable {
         self.pem = pem
         let bytes = cert.serialNumber.bytes.drop { $0 == 0 }
         serialHex = bytes.isEmpty ? "0" : bytes.map { String(format: "%02X", $0) }.joined()
-        let serialNumberOID: ASN1ObjectIdentifier = [2, 5, 4, 5]
-        let serialNumber = cert.subject.flatMap { $0 }.first { $0.type == serialNumberOID }.flatMap { String($0.value) }
-        iin = serialNumber.flatMap { $0.hasPrefix("IIN") && $0.count == 15 ? String($0.dropFirst(3)) : nil }
+        iin = subjectIIN(cert.subject)
         (notValidBefore, notValidAfter) = (cert.notValidBefore, cert.notValidAfter)
         isAuthentication = (eku?.contains(.clientAuth) ?? false) && !(usage?.nonRepudiation ?? false)
     }

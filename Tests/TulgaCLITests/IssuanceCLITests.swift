@@ -68,7 +68,7 @@ struct IssuanceCommandTests {
         #expect(try run(["mail", "send-pending"]).stderr.contains("e-mail is not enabled"))
         let smtp = try SMTPTestServer()
         defer { smtp.stop() }
-        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}, "mail": {"enabled": true, "host": "127.0.0.1", "port": \#(smtp.port), "starttls": false, "from": "noreply@tulga.kz", "timeoutSeconds": 30}}"#
+        try #"{"ca": {"directory": "\#(w.dir)/ca", "passwordFile": "\#(w.dir)/keys/ca-password"}, "mail": {"enabled": true, "host": "127.0.0.1", "port": \#(smtp.port), "starttls": false, "from": "noreply@tulga.kz", "timeoutSeconds": 600}}"#
             .write(toFile: w.dir + "/mail.json", atomically: true, encoding: .utf8)
         let send = try w.run(["mail", "send-pending", "--json", "--config", w.dir + "/mail.json"])
         #expect(send.status == 0, "\(send.stderr)")

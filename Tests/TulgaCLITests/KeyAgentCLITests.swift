@@ -12,7 +12,8 @@ struct KeyAgentCLITests {
         // Read as one line: ArgumentParser wraps the text to the terminal's width.
         let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for phrase in ["ws://127.0.0.1:PORT/ only", "Refuses the upgrade (403)", "a missing Origin too", "at most 64 KiB", "(1003)", "keys_exist",
-                       "$TULGA_KEY_PASSWORD", "--token-module", "a second request waits for the first"] {
+                       "$TULGA_KEY_PASSWORD", "--token-module", "a second request waits for the first", "pending gives the requests",
+                       "install writes nothing unless both certificates chain", "audience is the asking page's origin"] {
             #expect(text.contains(phrase), "\(phrase) missing from --help")
         }
         let bad = try CLI.run(["keys", "agent", "--folder", Temp.dir("tulga-agent-cli"), "--origin", "http://127.0.0.1:8080/app/"])

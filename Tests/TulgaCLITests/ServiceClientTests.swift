@@ -46,4 +46,56 @@ struct ServiceClientTests {
             #expect(r.status != 0 && r.stderr.contains("must be https"), "\(server): \(r.stderr)")
         }
     }
+
+    /// A loopback HTTP server (Python's http.server) that writes each request line to `log` and
+    /// answers 418 with `body`, once. It prints READY once listening.
+    static func hostileServer(port: Int, body: String, log: String) throws -> (Process, Pipe) {
+        let script = """
+            import http.server, sys
+            port, body, log = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    open(log, "a").write(self.requestline + "\\n")
+                    self.send_response(418); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(("127.0.0.1", port), H)
+            print("READY", flush=True)
+            s.handle_request()
+            """
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", script, String(port), body, log]
+        let out = Pipe()
+        server.standardOutput = out
+        try server.run()
+        return (server, out)
+    }
+
+    @Test("an application number is one escaped path segment; the refusal's body reaches the terminal without control characters")
+    func hostileAnswers() throws {
+        let folder = NSTemporaryDirectory() + "tulga-hostile-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let escape = "\u{1B}]0;pwned\u{07}\u{1B}[2J\u{202E}"
+        // The problem's detail carries its escapes as JSON escapes; the plain body carries them raw.
+        let bodies = ["{\"code\":\"teapot\",\"detail\":\"no\\u001b]0;pwned\\u0007\\u001b[2J\\u202esuch\\napplication\"}", "plain \(escape) text\r\nX-Injected: 1"]
+        for (index, body) in bodies.enumerated() {
+            let port = Int.random(in: 20000...40000), log = folder + "/requests-\(index)"
+            let (server, out) = try Self.hostileServer(port: port, body: body, log: log)
+            // SIGKILL: a child may inherit a mask that blocks SIGTERM.
+            defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+            #expect(waitFor("READY", in: out.fileHandleForReading))
+            // localhost over plain http is dialled as 127.0.0.1 (where the server listens).
+            let r = try CLI.run(["keys", "renew", "../../v1/x?y=1#z", "--folder", folder + "/keys", "--server", "http://localhost:\(port)"],
+                                environment: ["TULGA_API_KEY": String(repeating: "k", count: 40)])
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("answered 418"), "\(r.stderr)")
+            #expect(!r.stderr.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" || $0 == "\r" }, "\(r.stderr.debugDescription)")
+            #expect(r.stderr.split(separator: "\n").filter { $0.contains("X-Injected") || $0.contains("application") }.count <= 1)
+            if index == 0 { #expect(r.stderr.contains("teapot: no") && r.stderr.contains("such"), "\(r.stderr)") }
+            let line = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(line.hasPrefix("GET /v1/applications/..%2F..%2Fv1%2Fx%3Fy%3D1%23z HTTP/1.1"), "\(line)")
+        }
+    }
 }

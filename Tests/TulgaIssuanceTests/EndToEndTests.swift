@@ -48,7 +48,7 @@ struct EndToEndTests {
         let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
         #expect(app.status == .issued)
         let certificates = try await s.install(app.number, caller: systemA)
-        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
+        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain, at: w.clock.date)
         #expect(files.count == 2)
         for file in files {
             let pem = w.dir + "/" + (file as NSString).lastPathComponent + ".pem"

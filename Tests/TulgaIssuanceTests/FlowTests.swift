@@ -136,7 +136,7 @@ struct FlowTests {
 
         let certificates = try await s.install(app.number, caller: systemA)
         #expect(try await s.status(app.number, caller: systemA).statusTitle == "Сертификаты установлены")
-        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
+        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain, at: w.clock.date)
         #expect(files.map { ($0 as NSString).lastPathComponent }.sorted() ==
                 ["AUTH_RSA256_\(app.serials[0].lowercased()).p12", "RSA256_\(app.serials[1].lowercased()).p12"].sorted())
         // The pending keys are gone once the containers hold them.
@@ -203,7 +203,7 @@ struct FlowTests {
         let keys = try w.keyStore("search")
         let app = try await s.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
         let certificates = try await s.install(app.number, caller: systemA)
-        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain)
+        let files = try keys.install(certificates.byPurpose, chainPEM: certificates.chain, at: w.clock.date)
         await w.close()
         // Everything the service wrote: the database (with its journal) and the CA folder.
         var haystack = Data()
@@ -235,24 +235,24 @@ struct FlowTests {
         let certs = try await w.service.install(app.number, caller: systemA)
         let pending = keys.directory + "/pending", saved = w.dir + "/saved-pending"
         try FileManager.default.copyItem(atPath: pending, toPath: saved)
-        let first = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+        let first = try keys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date)
         // As if killed before any pending key was wiped: both come back; the containers are replaced.
         try FileManager.default.removeItem(atPath: pending)
         try FileManager.default.copyItem(atPath: saved, toPath: pending)
-        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
+        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date) == first)
         // As if killed after the AUTH key was wiped: only the SIGN key is back.
         try FileManager.default.removeItem(atPath: pending)
         try FileManager.default.copyItem(atPath: saved, toPath: pending)
         let authID = try IssuedCertificate(pem: certs.auth).keyID
         try FileManager.default.removeItem(atPath: pending + "/\(authID).key")
-        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
+        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date) == first)
         #expect(try FileManager.default.contentsOfDirectory(atPath: pending).filter { $0.hasSuffix(".key") }.isEmpty)
         // As if killed while wiping: a zeroed key under its own name (an older build), or one set
         // aside as .wiping. The containers are whole, so the install is done; no password error.
         let signID = try IssuedCertificate(pem: certs.sign).keyID
         try Data(count: 1874).write(to: URL(fileURLWithPath: pending + "/\(signID).key"))
         try Data(count: 1874).write(to: URL(fileURLWithPath: pending + "/\(authID).key.wiping"))
-        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain) == first)
+        #expect(try keys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date) == first)
         #expect(try FileManager.default.contentsOfDirectory(atPath: pending).filter { $0.hasSuffix(".key") || $0.hasSuffix(".wiping") }.isEmpty)
         // A damaged pending key with no container is named as damaged, not as a wrong password.
         let other = try w.keyStore("damaged")
@@ -262,7 +262,7 @@ struct FlowTests {
         let damagedApp = try await w.service.applyRemote(iin: World.iin(33), pin: "402719", agreement: UserAgreement.version, requests: try KeyRequests(auth: made[0].pem, sign: made[1].pem, storage: .folder),
                                                          caller: systemA)
         let damagedCerts = try await w.service.install(damagedApp.number, caller: systemA)
-        do { _ = try other.install(damagedCerts.byPurpose, chainPEM: damagedCerts.chain); Issue.record("a damaged key was installed") }
+        do { _ = try other.install(damagedCerts.byPurpose, chainPEM: damagedCerts.chain, at: w.clock.date); Issue.record("a damaged key was installed") }
         catch let e as KeyError { #expect(e.code == .keyStore && e.reason.contains("damaged")) }
         for file in first { #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Secret12@", "-noout"]).status == 0) }
         await w.close()
@@ -305,10 +305,10 @@ struct FlowTests {
         try await v.person(iin)
         let app = try await v.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version, requests: try v.requests(v.keyStore("mine"), iin: iin), caller: systemA)
         let certs = try await v.service.install(app.number, caller: systemA)
-        #expect(throws: KeyError(.noKey, "")) { _ = try other.install(certs.byPurpose, chainPEM: certs.chain) }
+        #expect(throws: KeyError(.noKey, "")) { _ = try other.install(certs.byPurpose, chainPEM: certs.chain, at: v.clock.date) }
         // A wrong key password opens nothing and writes nothing.
         let mine = try FolderKeyStore(directory: v.dir + "/applicant/mine", password: "Wrong12@x")
-        #expect(throws: KeyError(.password, "")) { _ = try mine.install(certs.byPurpose, chainPEM: certs.chain) }
+        #expect(throws: KeyError(.password, "")) { _ = try mine.install(certs.byPurpose, chainPEM: certs.chain, at: v.clock.date) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: v.dir + "/applicant/mine").filter { $0.hasSuffix(".p12") }.isEmpty)
         await v.close()
     }
@@ -338,7 +338,7 @@ struct FlowTests {
         #expect(app.algorithm == .p256 && app.status == .issued)
         // A P-256 container is named after its real algorithm.
         let certs = try await s.install(app.number, caller: systemA)
-        let files = try FolderKeyStore(directory: w.dir + "/applicant/pre", password: "Secret12@").install(certs.byPurpose, chainPEM: certs.chain)
+        let files = try FolderKeyStore(directory: w.dir + "/applicant/pre", password: "Secret12@").install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date)
         #expect(files.map { ($0 as NSString).lastPathComponent }.allSatisfy { $0.contains("ECDSA256_") && !$0.contains("RSA256") })
         let info = try openssl(["pkcs12", "-in", files[0], "-passin", "pass:Secret12@", "-nocerts", "-nodes"]).out
         #expect(info.contains("BEGIN PRIVATE KEY"))

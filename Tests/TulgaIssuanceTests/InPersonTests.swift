@@ -44,7 +44,7 @@ struct InPersonTests {
         let text = try openssl(["x509", "-noout", "-text"], stdin: certs.auth).out
         #expect(text.contains("1.2.398.3.3.4.1.1") && !text.contains("1.2.398.3.3.4.3.2.1"))
 
-        _ = try deskKeys.install(certs.byPurpose, chainPEM: certs.chain)
+        _ = try deskKeys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date)
 
         // Renewal while valid: the CA's one-time challenge and the new keys, signed with the
         // holder's current AUTH key; issued at once, the old ones superseded. Owning the
@@ -99,7 +99,7 @@ struct InPersonTests {
             _ = try await s.applyInPerson(iin: iin, surname: "Beisenova", givenName: "Aigerim", operator: "op7", requests: requests)
         }
         let renewedCerts = try await s.install(renewed.number, caller: desk)
-        _ = try deskKeys.install(renewedCerts.byPurpose, chainPEM: renewedCerts.chain)
+        _ = try deskKeys.install(renewedCerts.byPurpose, chainPEM: renewedCerts.chain, at: w.clock.date)
         // A SIGN certificate revoked as compromised: whoever holds the keys renews nothing.
         let serial = try IssuedCertificate(pem: renewedCerts.sign).serialHex
         try await s.revoke(serial: serial, reason: .keyCompromise, actor: "admin:root")
@@ -116,7 +116,7 @@ struct InPersonTests {
         let app = try await s.applyInPerson(iin: iin, surname: "Late", givenName: "Renewal", operator: "op7", requests: try w.requests(keys, iin: iin))
         _ = try await s.confirmInPerson(app.number, operator: "op7")
         let certs = try await s.install(app.number, caller: desk)
-        _ = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+        _ = try keys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date)
         w.clock.advance(400 * 86400)
         await #expect(throws: IssuanceError(.renewal, "")) { _ = try await s.renewalChallenge(app.number, caller: desk) }
         await w.close()

@@ -8,17 +8,19 @@ import TulgaKeyStore
 import TulgaPKI
 import TulgaTestSupport
 
-/// The page's origin in these tests.
-let page = "http://127.0.0.1:8080"
+/// The page's origin in these tests: the test world's public origin (its CA's `publicBaseURL`), the sign-in audience.
+let page = "http://127.0.0.1:18080"
 
 /// A real agent on 127.0.0.1 (a free port), serving while `body` runs, then stopped.
 ///
 /// - Parameters:
 ///   - storage: the folder or token.
 ///   - environment: `TULGA_KEY_PASSWORD` / `TULGA_TOKEN_PIN`, as the agent's environment; no terminal.
+///   - clock: the agent's clock (the test world's, for its certificates to be valid).
 ///   - body: the test, given the port.
-func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: String], _ body: (Int) async throws -> T) async throws -> T {
-    let agent = KeyAgent(storage: storage, secrets: AgentSecrets(environment: environment, prompt: nil))
+func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: String], clock: any WallClock = ManualClock(),
+                            _ body: (Int) async throws -> T) async throws -> T {
+    let agent = KeyAgent(storage: storage, secrets: AgentSecrets(environment: environment, prompt: nil), clock: clock)
     let server = try await KeyAgentServer.bind(agent: agent, port: 0, origins: [page], logger: Logger(label: "test.agent"))
     let serving = Task { try await server.run() }
     defer { serving.cancel() }
@@ -29,8 +31,9 @@ func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: Strin
 }
 
 /// One page's conversation with a fresh agent over `storage`.
-func talk<T: Sendable>(_ storage: AgentStorage, _ environment: [String: String], _ body: (WebSocketTestClient) async throws -> T) async throws -> T {
-    try await withAgent(storage, environment: environment) { (port) async throws in try await WebSocketTestClient.session(port: port, origin: page, body) }
+func talk<T: Sendable>(_ storage: AgentStorage, _ environment: [String: String], clock: any WallClock = ManualClock(),
+                       _ body: (WebSocketTestClient) async throws -> T) async throws -> T {
+    try await withAgent(storage, environment: environment, clock: clock) { (port) async throws in try await WebSocketTestClient.session(port: port, origin: page, body) }
 }
 
 /// A person ready to apply (registry, phone, Digital ID, PIN, consent) in a new world.
@@ -89,7 +92,7 @@ struct KeyAgentTests {
     func folder() async throws {
         let (w, iin) = try await applicant(80)
         let folder = w.dir + "/agent-keys"
-        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"], clock: w.clock) { (client) async throws in
             let hello = try await client.call(try request(1, "hello"))
             #expect(hello["id"] as? Int == 1)
             #expect(try result(hello)["agent"] as? String == "tulga" && (try result(hello)["protocol"] as? Int) == 1
@@ -109,6 +112,9 @@ struct KeyAgentTests {
             // Installing again writes nothing new and says what is there.
             #expect(try result(try await client.call(try Self.installRequest(5, certs)))["installed"] as? [String] == names)
             try await Self.signIn(client, w, iin: iin, certs: certs)
+            // A challenge for another audience (another service's) is not signed for this page.
+            let relayed = try await client.call(try request(7, "signIn", ["challenge": "ab", "audience": "https://other.example"]))
+            #expect(relayed["id"] as? Int == 7 && code(relayed) == "audience", "\(relayed)")
             let again = try await client.call(try request(6, "generate", ["iin": iin, "algorithm": "rsa2048"]))
             #expect(again["id"] as? Int == 6 && code(again) == "keys_exist", "\(again)")
         }
@@ -120,7 +126,7 @@ struct KeyAgentTests {
         let token = try SoftToken.make("tulga-agent")
         let (w, iin) = try await applicant(81)
         let storage = AgentStorage.token(module: SoftToken.module, label: token.label)
-        try await talk(storage, ["TULGA_TOKEN_PIN": token.pin]) { (client) async throws in
+        try await talk(storage, ["TULGA_TOKEN_PIN": token.pin], clock: w.clock) { (client) async throws in
             #expect(try result(try await client.call(try request(1, "hello")))["storage"] as? String == "token")
             #expect(code(try await client.call(try request(3, "signIn", ["challenge": "ab", "audience": page]))) == "no_keys")
             let certs = try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .token)
@@ -143,13 +149,13 @@ struct KeyAgentTests {
     func passwords() async throws {
         let (w, iin) = try await applicant(82)
         let folder = w.dir + "/agent-keys"
-        let certs = try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .folder) }
+        let certs = try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"], clock: w.clock) { (client) async throws in try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .folder) }
         let before = try FileManager.default.subpathsOfDirectory(atPath: folder).sorted()
-        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Wrong12@x"]) { (client) async throws in
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Wrong12@x"], clock: w.clock) { (client) async throws in
             let wrong = try await client.call(try Self.installRequest(1, certs))
             #expect(code(wrong) == "password", "\(wrong)")
         }
-        try await talk(.folder(folder), [:]) { (client) async throws in
+        try await talk(.folder(folder), [:], clock: w.clock) { (client) async throws in
             let none = try await client.call(try Self.installRequest(2, certs))
             #expect(code(none) == "password" && ((none["error"] as? [String: Any])?["message"] as? String)?.contains("TULGA_KEY_PASSWORD") == true, "\(none)")
             // Keys there already: refused before any password is asked.
@@ -163,14 +169,166 @@ struct KeyAgentTests {
         // Certificates issued for other keys do not match these keys.
         let other = World.iin(83)
         try await w.person(other)
-        let foreign = try await talk(.folder(w.dir + "/other-keys"), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in try await Self.apply(client, w, iin: other, algorithm: .p256, storage: .folder) }
-        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in
+        let foreign = try await talk(.folder(w.dir + "/other-keys"), ["TULGA_KEY_PASSWORD": "Secret12@"], clock: w.clock) { (client) async throws in try await Self.apply(client, w, iin: other, algorithm: .p256, storage: .folder) }
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Secret12@"], clock: w.clock) { (client) async throws in
             #expect(code(try await client.call(try Self.installRequest(5, foreign))) == "certificate")
         }
-        try await talk(.folder(w.dir + "/empty"), ["TULGA_KEY_PASSWORD": "Secret12@"]) { (client) async throws in
+        try await talk(.folder(w.dir + "/empty"), ["TULGA_KEY_PASSWORD": "Secret12@"], clock: w.clock) { (client) async throws in
             #expect(code(try await client.call(try Self.installRequest(6, foreign))) == "no_keys")
         }
         await w.close()
+    }
+
+    /// Every file below `folder` with its bytes.
+    static func snapshot(_ folder: String) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for path in try FileManager.default.subpathsOfDirectory(atPath: folder) {
+            var directory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: folder + "/" + path, isDirectory: &directory), !directory.boolValue {
+                files[path] = FileManager.default.contents(atPath: folder + "/" + path)
+            }
+        }
+        return files
+    }
+
+    /// An application filed with `requests` as they are (AUTH, SIGN) for `iin`, and its certificates.
+    static func file(_ w: World, iin: String, auth: String, sign: String, storage: KeyStorageKind) async throws -> IssuedCertificates {
+        let app = try await w.service.applyRemote(iin: iin, pin: "402719", agreement: UserAgreement.version,
+                                                  requests: try KeyRequests(auth: auth, sign: sign, storage: storage), caller: systemA)
+        return try await w.service.install(app.number, caller: systemA)
+    }
+
+    /// generate through the agent; the two requests by purpose.
+    static func generate(_ client: WebSocketTestClient, iin: String, algorithm: KeyAlgorithm = .p256) async throws -> (auth: String, sign: String, keyIDs: [String: String]) {
+        let generated = try result(try await client.call(try request(2, "generate", ["iin": iin, "algorithm": algorithm.rawValue])))
+        let requests = try #require(generated["requests"] as? [String: String])
+        return (try #require(requests["AUTH"]), try #require(requests["SIGN"]), try #require(generated["keyIDs"] as? [String: String]))
+    }
+
+    @Test("install checks both certificates before it writes: another CA's chain, no root, a forged issuing CA, expired or not yet valid on the agent's clock, the purposes' keys swapped, another IIN: certificate with the reason, and the folder as it was, byte for byte")
+    func installChecks() async throws {
+        let (w, iin) = try await applicant(100)
+        let env = ["TULGA_KEY_PASSWORD": "Secret12@"]
+        let (swappedIIN, borrowerIIN) = (World.iin(110), World.iin(120))
+        try await w.person(swappedIIN)
+        try await w.person(borrowerIIN)
+        let folder = w.dir + "/agent-keys", swapped = w.dir + "/swapped-keys", borrowed = w.dir + "/borrowed-keys"
+        let certs = try await talk(.folder(folder), env, clock: w.clock) { (client) async throws in try await Self.apply(client, w, iin: iin, algorithm: .p256, storage: .folder) }
+        // Filed with the requests' purposes swapped: the CA certifies the SIGN key for authentication and the AUTH key for signing.
+        let swappedCerts = try await talk(.folder(swapped), env, clock: w.clock) { (client) async throws in
+            let made = try await Self.generate(client, iin: swappedIIN)
+            return try await Self.file(w, iin: swappedIIN, auth: made.sign, sign: made.auth, storage: .folder)
+        }
+        // Keys made for one IIN, filed by another person: the certificates name the filer's IIN.
+        let borrowedCerts = try await talk(.folder(borrowed), env, clock: w.clock) { (client) async throws in
+            let made = try await Self.generate(client, iin: iin)
+            return try await Self.file(w, iin: borrowerIIN, auth: made.auth, sign: made.sign, storage: .folder)
+        }
+        // Another CA (another world) and its chain.
+        let v = try await World.make()
+        let otherIIN = World.iin(130)
+        try await v.person(otherIIN)
+        let otherChain = try await talk(.folder(v.dir + "/keys"), env, clock: v.clock) { (client) async throws in
+            try await Self.apply(client, v, iin: otherIIN, algorithm: .p256, storage: .folder).chain
+        }
+        await v.close()
+        let root = try String(contentsOfFile: w.dir + "/ca/root.crt", encoding: .utf8), issuing = try String(contentsOfFile: w.dir + "/ca/issuing.crt", encoding: .utf8)
+        var forged = try PKI.der(pem: issuing)
+        forged[forged.count - 1] ^= 1
+        let validity = try IssuedCertificate(pem: certs.auth)
+        func install(_ c: IssuedCertificates, chain: String? = nil) throws -> String {
+            try request(4, "install", ["certificates": ["AUTH": c.auth, "SIGN": c.sign], "chain": chain ?? c.chain])
+        }
+        let refusals: [(folder: String, clock: any WallClock, request: String, reason: String)] = [
+            (folder, w.clock, try install(certs, chain: otherChain), "the AUTH certificate is not valid under the CA chain given: unable to get local issuer certificate"),
+            (folder, w.clock, try install(certs, chain: issuing), "holds no root CA"),
+            (folder, w.clock, try install(certs, chain: PKI.pem(der: forged, label: "CERTIFICATE") + root), "certificate signature failure (its issuer's certificate)"),
+            (folder, ManualClock(validity.notValidAfter.timeIntervalSince1970 + 1), try install(certs), "certificate has expired (the certificate itself)"),
+            (folder, ManualClock(validity.notValidBefore.timeIntervalSince1970 - 86400), try install(certs), "certificate is not yet valid"),
+            (swapped, w.clock, try install(swappedCerts), "the AUTH certificate certifies the SIGN key"),
+            (borrowed, w.clock, try install(borrowedCerts), "the AUTH certificate names another IIN than the one the keys were made for"),
+        ]
+        for refused in refusals {
+            let before = try Self.snapshot(refused.folder)
+            try await talk(.folder(refused.folder), env, clock: refused.clock) { (client) async throws in
+                let answer = try await client.call(refused.request)
+                let message = (answer["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(code(answer) == "certificate" && message.contains(refused.reason), "\(refused.reason): \(answer)")
+                #expect(!message.contains(iin) && !message.contains(borrowerIIN), "an IIN in \(message)")
+            }
+            #expect(try Self.snapshot(refused.folder) == before, "\(refused.reason): the folder changed")
+            #expect(try !FileManager.default.contentsOfDirectory(atPath: refused.folder).contains { $0.hasSuffix(".p12") })
+        }
+        // The same certificates with their own chain, on the world's clock: installed.
+        try await talk(.folder(folder), env, clock: w.clock) { (client) async throws in
+            #expect(try result(try await client.call(try install(certs)))["installed"] as? [String] != nil)
+        }
+        await w.close()
+    }
+
+    /// A new SoftHSM2 token and a person ready to apply; `body` talks to an agent over the token (its PIN from the environment).
+    static func onToken(_ name: String, applicant serial: Int, _ body: (SoftToken, World, String, WebSocketTestClient) async throws -> Void) async throws {
+        let token = try SoftToken.make(name)
+        let (w, iin) = try await applicant(serial)
+        try await talk(.token(module: SoftToken.module, label: token.label), ["TULGA_TOKEN_PIN": token.pin], clock: w.clock) { (client) async throws in
+            try await body(token, w, iin, client)
+        }
+        await w.close()
+    }
+
+    @Test("install on a token: certificates for the purposes' keys swapped are refused, and nothing is stored")
+    func tokenInstallChecks() async throws {
+        try await Self.onToken("tulga-agent-checks", applicant: 140) { token, w, iin, client in
+            let made = try await Self.generate(client, iin: iin)
+            let swapped = try await Self.file(w, iin: iin, auth: made.sign, sign: made.auth, storage: .token)
+            let refused = try await client.call(try Self.installRequest(4, swapped))
+            #expect(code(refused) == "certificate" && "\(refused)".contains("the AUTH certificate certifies the SIGN key"), "\(refused)")
+            #expect(!(try token.tool(["--list-objects", "--type", "cert"]).out.contains("Certificate Object")))
+        }
+    }
+
+    @Test("pending, folder: after a filing that failed, generate is keys_exist and pending gives the same requests (the password must open the keys); filed again and installed, nothing is pending")
+    func pendingFolder() async throws {
+        let (w, iin) = try await applicant(150)
+        let folder = w.dir + "/agent-keys", env = ["TULGA_KEY_PASSWORD": "Secret12@"]
+        try await talk(.folder(folder), [:], clock: w.clock) { (client) async throws in
+            // No keys: said before any password is asked.
+            #expect(code(try await client.call(try request(1, "pending"))) == "no_keys")
+        }
+        let made = try await talk(.folder(folder), env, clock: w.clock) { (client) async throws in try await Self.generate(client, iin: iin, algorithm: .rsa2048) }
+        // The filing fails (a wrong PIN): nothing of the keys is kept by the service.
+        await #expect(throws: IssuanceError(.pin, "")) {
+            _ = try await w.service.applyRemote(iin: iin, pin: "999998", agreement: UserAgreement.version,
+                                                requests: try KeyRequests(auth: made.auth, sign: made.sign, storage: .folder), caller: systemA)
+        }
+        try await talk(.folder(folder), ["TULGA_KEY_PASSWORD": "Wrong12@x"], clock: w.clock) { (client) async throws in
+            #expect(code(try await client.call(try request(1, "pending"))) == "password")
+        }
+        try await talk(.folder(folder), env, clock: w.clock) { (client) async throws in
+            #expect(code(try await client.call(try request(2, "generate", ["iin": iin, "algorithm": "rsa2048"]))) == "keys_exist")
+            let pending = try result(try await client.call(try request(3, "pending")))
+            #expect(pending["requests"] as? [String: String] == ["AUTH": made.auth, "SIGN": made.sign])
+            #expect(pending["keyIDs"] as? [String: String] == made.keyIDs && pending["iin"] as? String == iin)
+            let certs = try await Self.file(w, iin: iin, auth: made.auth, sign: made.sign, storage: .folder)
+            #expect(try result(try await client.call(try Self.installRequest(4, certs)))["installed"] as? [String] != nil)
+            #expect(code(try await client.call(try request(5, "pending"))) == "no_keys")
+        }
+        await w.close()
+    }
+
+    @Test("pending, token: the pair with no certificate signs new requests for the same keys, naming the IIN; none after install")
+    func pendingToken() async throws {
+        try await Self.onToken("tulga-agent-pending", applicant: 160) { _, w, iin, client in
+            #expect(code(try await client.call(try request(1, "pending"))) == "no_keys")
+            let made = try await Self.generate(client, iin: iin)
+            let pending = try result(try await client.call(try request(3, "pending")))
+            #expect(pending["keyIDs"] as? [String: String] == made.keyIDs && pending["iin"] as? String == iin)
+            let requests = try #require(pending["requests"] as? [String: String])
+            let certs = try await Self.file(w, iin: iin, auth: try #require(requests["AUTH"]), sign: try #require(requests["SIGN"]), storage: .token)
+            #expect(try result(try await client.call(try Self.installRequest(4, certs)))["installed"] as? [String] != nil)
+            #expect(code(try await client.call(try request(5, "pending"))) == "no_keys")
+            try await Self.signIn(client, w, iin: iin, certs: certs)
+        }
     }
 
     @Test("the upgrade: a foreign Origin and a missing one are 403, another path 404, plain HTTP 426, another version 400; the page's origin upgrades")
@@ -314,7 +472,7 @@ struct KeyStoreAuthenticationTests {
         #expect(try keys.holdsKeys() && !FolderKeyStore.holdsAuthenticationContainer(in: keys.directory))
         #expect(throws: KeyError(.noKey, "")) { _ = try keys.authenticationCertificate() }
         let first = try await s.install(app.number, caller: systemA)
-        _ = try keys.install(first.byPurpose, chainPEM: first.chain)
+        _ = try keys.install(first.byPurpose, chainPEM: first.chain, at: w.clock.date)
         #expect(FolderKeyStore.holdsAuthenticationContainer(in: keys.directory))
         #expect(flat(try keys.authenticationCertificate()) == flat(first.auth))
         // A reissue a minute later into the same folder: two AUTH containers, the newer one answers.
@@ -322,7 +480,7 @@ struct KeyStoreAuthenticationTests {
         try await w.confirmPhone(iin)
         let again = try await s.reissue(app.number, pin: "402719", agreement: UserAgreement.version, requests: try w.requests(keys, iin: iin), caller: systemA)
         let second = try await s.install(again.number, caller: systemA)
-        _ = try keys.install(second.byPurpose, chainPEM: second.chain)
+        _ = try keys.install(second.byPurpose, chainPEM: second.chain, at: w.clock.date)
         #expect(try FileManager.default.contentsOfDirectory(atPath: keys.directory).filter { $0.hasPrefix("AUTH_") }.count == 2)
         #expect(flat(try keys.authenticationCertificate()) == flat(second.auth))
         #expect(throws: KeyError(.password, "")) { _ = try FolderKeyStore(directory: keys.directory, password: "Wrong12@x").authenticationCertificate() }
@@ -336,7 +494,7 @@ struct KeyStoreAuthenticationTests {
         #expect(throws: KeyError(.noKey, "")) { _ = try token.store.authenticationCertificate() }
         let (w, _, certs) = try await TokenTests.issued(on: token, iin: World.iin(86))
         #expect(try token.store.holdsKeys())
-        _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain)
+        _ = try token.store.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date)
         #expect(flat(try token.store.authenticationCertificate()) == flat(certs.auth))
         #expect(throws: KeyError(.password, "")) { _ = try TokenKeyStore(module: SoftToken.module, label: token.label, pin: "999999").holdsKeys() }
         await w.close()

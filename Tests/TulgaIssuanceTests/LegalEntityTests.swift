@@ -154,7 +154,7 @@ struct LegalEntityTests {
         // revoked as compromised: the pending renewal is refused, not issued later.
         let keys = try w.keyStore("employee")
         let certs = try await s.install(app.number, caller: desk)
-        _ = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+        _ = try keys.install(certs.byPurpose, chainPEM: certs.chain, at: w.clock.date)
         let fresh = try w.requests(keys, iin: employee)
         let challenge = try await s.renewalChallenge(app.number, caller: desk).challenge
         let renewal = try await s.renew(app.number, requests: fresh, challenge: challenge, caller: desk, signedBy: keys, auth: certs.auth)

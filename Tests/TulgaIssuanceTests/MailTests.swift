@@ -13,7 +13,7 @@ import TulgaTestSupport
 struct MailTests {
     static func client(_ server: SMTPTestServer) throws -> SMTPClient {
         var s = MailSettings()
-        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", server.port, "noreply@tulga.kz", false, 30)
+        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", server.port, "noreply@tulga.kz", false, 600)
         return try SMTPClient(settings: s)
     }
 

@@ -98,6 +98,17 @@ struct AgentProtocolTests {
         let refused = try #require(refusal(#"{"id":3,"method":"deleteKeys","params":{}}"#))
         #expect(refused.id == 3 && refused.error.code == .unknownMethod)
         #expect(refusal(#"{"id":3,"method":"Hello"}"#)?.error.code == .unknownMethod)
+        #expect(refused.error.reason.contains("hello, generate, pending, install and signIn"))
+    }
+
+    @Test("pending takes no params; its answer is generate's with the IIN")
+    func pending() throws {
+        #expect(call(#"{"id":1,"method":"pending"}"#) == .pending && call(#"{"id":1,"method":"pending","params":{}}"#) == .pending)
+        #expect(refusal(#"{"id":1,"method":"pending","params":"x"}"#)?.error.code == .badRequest)
+        let requests = [GeneratedRequest(purpose: .auth, pem: "A", keyID: "aa"), GeneratedRequest(purpose: .sign, pem: "S", keyID: "bb")]
+        let result = try #require(try json(AgentAnswer.result(id: 2, AgentAnswer.pending(requests, iin: "850314300013")))["result"] as? [String: Any])
+        #expect(result["requests"] as? [String: String] == ["AUTH": "A", "SIGN": "S"] && result["keyIDs"] as? [String: String] == ["AUTH": "aa", "SIGN": "bb"])
+        #expect(result["iin"] as? String == "850314300013")
     }
 
     @Test("generate and signIn read their params")
@@ -124,7 +135,7 @@ struct AgentProtocolTests {
 
     @Test("key store errors keep their meaning", arguments: [
         (KeyErrorCode.password, AgentErrorCode.password), (.keyStore, .storage), (.token, .storage), (.noKey, .noKeys),
-        (.invalidRequest, .certificate), (.weakKey, .certificate), (.untrusted, .certificate),
+        (.invalidRequest, .certificate), (.weakKey, .certificate), (.untrusted, .certificate), (.mismatch, .certificate),
     ])
     func mapping(key: KeyErrorCode, agent: AgentErrorCode) {
         #expect(agentError(KeyError(key, "x")).code == agent)

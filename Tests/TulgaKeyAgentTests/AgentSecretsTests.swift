@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TulgaCore
 import TulgaKeyAgent
 import TulgaKeyStore
 import TulgaTestSupport
@@ -32,7 +33,7 @@ struct AgentSecretsTests {
     func terminal() async throws {
         let terminal = ScriptedTerminal(["Secret12@", "Secret12@"])
         let folder = Temp.dir("tulga-agent-secrets") + "/keys"
-        let answer = try await generate(KeyAgent(storage: .folder(folder), secrets: AgentSecrets(environment: [:], prompt: terminal.prompt)))
+        let answer = try await generate(KeyAgent(storage: .folder(folder), secrets: AgentSecrets(environment: [:], prompt: terminal.prompt), clock: ManualClock()))
         #expect(answer["result"] != nil, "\(answer)")
         #expect(terminal.asked.count == 2 && terminal.asked[0].contains("generate, http://127.0.0.1:8080"), "\(terminal.asked)")
         #expect(FolderKeyStore.holdsKeys(in: folder))
@@ -42,11 +43,11 @@ struct AgentSecretsTests {
     func refused() async throws {
         for answers in [["Secret12@", "Secret12#"], ["short", "short"], [], ["Secret12@"]] {
             let folder = Temp.dir("tulga-agent-secrets") + "/keys"
-            let answer = try await generate(KeyAgent(storage: .folder(folder), secrets: AgentSecrets(environment: [:], prompt: ScriptedTerminal(answers).prompt)))
+            let answer = try await generate(KeyAgent(storage: .folder(folder), secrets: AgentSecrets(environment: [:], prompt: ScriptedTerminal(answers).prompt), clock: ManualClock()))
             #expect(errorCode(answer) == "password", "\(answers): \(answer)")
             #expect(!FolderKeyStore.holdsKeys(in: folder))
         }
-        let none = try await generate(KeyAgent(storage: .folder(Temp.dir("tulga-agent-secrets") + "/keys"), secrets: AgentSecrets(environment: [:], prompt: nil)))
+        let none = try await generate(KeyAgent(storage: .folder(Temp.dir("tulga-agent-secrets") + "/keys"), secrets: AgentSecrets(environment: [:], prompt: nil), clock: ManualClock()))
         #expect(errorCode(none) == "password")
     }
 
@@ -54,15 +55,31 @@ struct AgentSecretsTests {
     func environment() async throws {
         let terminal = ScriptedTerminal([])
         let agent = KeyAgent(storage: .folder(Temp.dir("tulga-agent-secrets") + "/keys"),
-                             secrets: AgentSecrets(environment: ["TULGA_KEY_PASSWORD": "Secret12@", "TULGA_NEW_KEY_PASSWORD": "x"], prompt: terminal.prompt))
+                             secrets: AgentSecrets(environment: ["TULGA_KEY_PASSWORD": "Secret12@", "TULGA_NEW_KEY_PASSWORD": "x"], prompt: terminal.prompt), clock: ManualClock())
         #expect(try await generate(agent)["result"] != nil)
         #expect(terminal.asked.isEmpty)
+    }
+
+    @Test("signIn for an audience other than the page's origin is audience, before any password is asked")
+    func audience() async throws {
+        let terminal = ScriptedTerminal(["Secret12@"])
+        let agent = KeyAgent(storage: .folder(Temp.dir("tulga-agent-secrets") + "/keys"), secrets: AgentSecrets(environment: [:], prompt: terminal.prompt),
+                             clock: ManualClock())
+        for audience in ["https://evil.example", "http://127.0.0.1:8081", "http://127.0.0.1:8080/", "HTTP://127.0.0.1:8080", "tulga"] {
+            let text = #"{"id":3,"method":"signIn","params":{"challenge":"ab","audience":"\#(audience)"}}"#
+            let answer = try json(await agent.answer(Data(text.utf8), origin: "http://127.0.0.1:8080").answer)
+            #expect(errorCode(answer) == "audience", "\(audience): \(answer)")
+        }
+        #expect(terminal.asked.isEmpty)
+        // The page's own origin goes on to the storage: nothing installed there.
+        let own = #"{"id":4,"method":"signIn","params":{"challenge":"ab","audience":"http://127.0.0.1:8080"}}"#
+        #expect(errorCode(try json(await agent.answer(Data(own.utf8), origin: "http://127.0.0.1:8080").answer)) == "no_keys")
     }
 
     @Test("two generates at once on one agent: they run one after the other, so the second finds the first's keys")
     func oneAtATime() async throws {
         let folder = Temp.dir("tulga-agent-secrets") + "/keys"
-        let agent = KeyAgent(storage: .folder(folder), secrets: AgentSecrets(environment: ["TULGA_KEY_PASSWORD": "Secret12@"], prompt: nil))
+        let agent = KeyAgent(storage: .folder(folder), secrets: AgentSecrets(environment: ["TULGA_KEY_PASSWORD": "Secret12@"], prompt: nil), clock: ManualClock())
         async let first = generate(agent, id: 1)
         async let second = generate(agent, id: 2)
         let codes = [errorCode(try await first) ?? "ok", errorCode(try await second) ?? "ok"].sorted()

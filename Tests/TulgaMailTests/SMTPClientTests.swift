@@ -14,7 +14,7 @@ struct SMTPClientTests {
 
     static func settings(_ server: SMTPTestServer? = nil, port: Int? = nil) -> MailSettings {
         var s = MailSettings()
-        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", port ?? server?.port ?? 0, from, false, 30)
+        (s.enabled, s.host, s.port, s.from, s.starttls, s.timeoutSeconds) = (true, "127.0.0.1", port ?? server?.port ?? 0, from, false, 600)
         if let certificate = server?.certificate { (s.starttls, s.caFile) = (true, certificate) }
         return s
     }

@@ -450,7 +450,7 @@ struct APITests {
                 certificates = try JSONDecoder().decode(IssuedCertificates.self, from: Data(r.body.readableBytesView))
             }
             let certs = try #require(certificates)
-            let files = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+            let files = try keys.install(certs.byPurpose, chainPEM: certs.chain, at: f.clock.date)
             for file in files { #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Http2Pass", "-noout"]).status == 0) }
             try await client.execute(uri: "/v1/applications/\(number)", method: .get, headers: h) { (r: TestResponse) async throws in
                 #expect(try decode(r.body)["status"] as? String == "installed")

@@ -244,8 +244,15 @@ struct AppPortalTests {
             let keys = try FolderKeyStore(directory: f.dir + "/browser-keys", password: "Brow#Pass1")
             let made = try keys.generate(iin: Fixture.linIIN, algorithm: .rsa2048)
             let agreement = try #require(try await a.call("/app/api/agreement?lang=kk", method: .get).json["version"] as? String)
+            // A filing that fails (a wrong PIN) keeps nothing of the keys: the requests the agent's `pending` gives
+            // again (the key store's own) file as they are.
+            let failed = try await a.call("/app/api/applications", ["pin": "999998", "agreement": agreement, "storage": "folder",
+                                                                    "authRequest": made[0].pem, "signRequest": made[1].pem])
+            #expect(failed.status != .created, "\(failed.json)")
+            let again = try keys.pendingRequests()
+            #expect(again.map(\.purpose) == [.auth, .sign] && again.map(\.pem) == made.map(\.pem) && again.map(\.keyID) == made.map(\.keyID))
             let filed = try await a.call("/app/api/applications", ["pin": "402719", "agreement": agreement, "storage": "folder",
-                                                                   "authRequest": made[0].pem, "signRequest": made[1].pem])
+                                                                   "authRequest": again[0].pem, "signRequest": again[1].pem])
             #expect(filed.status == .created && filed.json["status"] as? String == "issued", "\(filed.json)")
             let number = try #require(filed.json["number"] as? String)
             // A's own: listed, readable, installable. B and C (C even for Lin's IIN): 404 everywhere.
@@ -262,7 +269,7 @@ struct AppPortalTests {
             let certificates = try await a.call("/app/api/applications/\(number)/install")
             #expect(certificates.status == .ok)
             let certs = try JSONDecoder().decode(IssuedCertificates.self, from: JSONSerialization.data(withJSONObject: certificates.json))
-            _ = try keys.install(certs.byPurpose, chainPEM: certs.chain)
+            _ = try keys.install(certs.byPurpose, chainPEM: certs.chain, at: f.clock.date)
             #expect(try await a.call("/app/api/applications/\(number)/history", method: .get).list.compactMap { $0["status"] as? String }
                     == ["signing", "issued", "installed"])
 
@@ -412,7 +419,10 @@ struct AppPortalTests {
             }
             let bare = try await Browser.call(client, "/app", method: .get)
             #expect(bare.status == .movedPermanently && bare.headers[.location] == "/app/")
-            #expect(try await Browser.call(client, "/app/api/settings", method: .get).json["agentPort"] as? Int == 14141)
+            let settings = try await Browser.call(client, "/app/api/settings", method: .get).json
+            #expect(settings["agentPort"] as? Int == 14141)
+            // The page checks a document file against the service's own limit before sending it.
+            #expect(settings["documentMaxBytes"] as? Int == ServerConfig().documentMaxBytes)
             // The page: scripts and styles from files only, nothing from another origin.
             let page = try await client.execute(uri: "/app/", method: .get) { String(buffer: $0.body) }
             #expect(!page.contains("style=") && !page.contains("<style") && !page.contains("http://") && !page.contains("https://"))

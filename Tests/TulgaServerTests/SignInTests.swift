@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TulgaConfig
 import TulgaCore
 import TulgaFlow
 import TulgaIssuance
@@ -16,6 +17,25 @@ import TulgaTestSupport
 @Suite("Signing in with the issued key, then an SMS code", .serialized)
 struct SignInTests {
     struct Reply { let status: HTTPResponse.Status; let json: [String: Any]; var code: String? { json["code"] as? String } }
+
+    @Test("the CA's public URL: where the service listens unless set (the sign-in audience is the page's origin); set, it must be an http(s) URL")
+    func publicBaseURL() throws {
+        #expect(Configuration().caSettings.publicBaseURL == "http://127.0.0.1:8080/pki")
+        var listening = try Configuration.decode(Data(#"{"server": {"host": "0.0.0.0", "port": 9090}}"#.utf8))
+        #expect(listening.caSettings.publicBaseURL == "http://127.0.0.1:9090/pki")
+        listening.server.host = "::"
+        #expect(listening.caSettings.publicBaseURL == "http://[::1]:9090/pki")
+        listening.server.host = "tulga.internal"
+        #expect(listening.caSettings.publicBaseURL == "http://tulga.internal:9090/pki")
+        let set = try Configuration.decode(Data(#"{"server": {"port": 9090}, "ca": {"publicBaseURL": "https://tulga.example.kz/pki"}}"#.utf8))
+        #expect(set.caSettings.publicBaseURL == "https://tulga.example.kz/pki")
+        for bad in ["tulga.example.kz", "ftp://tulga.example.kz/pki", "https://"] {
+            do {
+                _ = try Configuration.decode(Data(#"{"ca": {"publicBaseURL": "\#(bad)"}}"#.utf8))
+                Issue.record("accepted \(bad)")
+            } catch { #expect("\(error)".contains("ca.publicBaseURL must be an http(s) URL with a host"), "\(error)") }
+        }
+    }
 
     struct Portal {
         let client: any TestClientProtocol

@@ -76,7 +76,7 @@ struct WalkthroughTests {
             certificates = try JSONDecoder().decode(IssuedCertificates.self, from: Data(r.body.readableBytesView))
         }
         let certs = try #require(certificates)
-        for file in try store.install(certs.byPurpose, chainPEM: certs.chain) {
+        for file in try store.install(certs.byPurpose, chainPEM: certs.chain, at: f.clock.date) {
             #expect(try openssl(["pkcs12", "-in", file, "-passin", "pass:Walk#Pass1", "-noout"]).status == 0)
         }
         // 7. The status table with the time of each change.

@@ -90,6 +90,16 @@ int tp_pkcs12_sign(const uint8_t *der, size_t length, const char *password, cons
 /// password fails as TP_WRONG_SECRET.
 int tp_pkcs12_certificate(const uint8_t *der, size_t length, const char *password, char **cert_pem, tp_error *error);
 
+/// Opens an encrypted pending key with `password` and gives its key identifier (the plain key is
+/// cleansed at once): whether the password opens it, and which key it is. A wrong password fails as TP_WRONG_SECRET.
+int tp_sealed_key_check(const char *encrypted_key_pem, const char *password, uint8_t key_id[20], tp_error *error);
+
+/// Whether `cert_pem` chains to `chain_pem` (its PEM certificates: the self-signed ones are the only
+/// anchors, the rest intermediates; at most 8) at time `at` (seconds since 1970): every signature,
+/// validity period, CA basic constraint and key usage, with OpenSSL's X509_V_FLAG_X509_STRICT and the
+/// root's own signature. On failure *error says what failed and where.
+int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t at, tp_error *error);
+
 /// A request's key: *type is TP_RSA_2048 for any RSA key, TP_EC_P256 for P-256, 2 for anything else; *bits its size.
 int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *error);
 
@@ -118,8 +128,9 @@ typedef struct tp_token tp_token;
 int tp_token_open(const char *module_path, const char *label, const char *pin, tp_token **token, tp_error *error);
 /// Closes the session; the last token closed on a module finalizes and unloads it. NULL is fine.
 void tp_token_close(tp_token *token);
-/// Generates a key pair on the token (private: sensitive, never extractable), sets CKA_ID to its key
-/// identifier, and makes a PKCS#10 request signed on the token (SHA-256). Nothing stays on failure.
+/// Generates a key pair on the token (private: sensitive, never extractable, with the request's
+/// subject as its CKA_SUBJECT), sets CKA_ID to its key identifier, and makes a PKCS#10 request signed
+/// on the token (SHA-256). Nothing stays on failure.
 int tp_token_generate(tp_token *token, int32_t algorithm, const char *label, const tp_name_entry *subject, int32_t count, char **csr_pem,
                       uint8_t key_id[20], tp_error *error);
 /// Stores a certificate next to the private key with the same CKA_ID; refused when the token has no such key.
@@ -134,6 +145,13 @@ int tp_token_sign(tp_token *token, const uint8_t key_id[20], const uint8_t *mess
 int tp_token_certificates(tp_token *token, const char *label_prefix, char **pem_bundle, int32_t *count, tp_error *error);
 /// How many private keys have a CKA_LABEL starting with `label_prefix`.
 int tp_token_key_count(tp_token *token, const char *label_prefix, int32_t *count, tp_error *error);
+/// The key identifiers (CKA_ID, 20 bytes each, into `ids` of `max` entries) of the private keys whose
+/// CKA_LABEL starts with `label_prefix`; *count how many were written.
+int tp_token_key_ids(tp_token *token, const char *label_prefix, uint8_t *ids, int32_t max, int32_t *count, tp_error *error);
+/// The key pair `key_id`'s label (*label) and a new PKCS#10 request for it (*csr_pem), signed on the
+/// token with the subject tp_token_generate recorded (empty for a key made elsewhere); *certified is 1
+/// when a certificate with that CKA_ID is stored. TP_NO_KEY when there is no such pair. Free both with tp_free.
+int tp_token_request(tp_token *token, const uint8_t key_id[20], char **label, char **csr_pem, int32_t *certified, tp_error *error);
 /// Destroys the key pair (and any certificate) with `key_id`; a key never certified is removed this way.
 int tp_token_delete(tp_token *token, const uint8_t key_id[20], tp_error *error);
 /// For audits: tries to read the secret value of the private key with `key_id`. Returns 1 when the

@@ -153,10 +153,13 @@ extension DetectedFace {
     }
 }
 
-/// A `FaceEngine` behind an actor, so any task may use it; for throughput, keep one per core
-/// (see ``FacePipelinePool``).
+/// A `FaceEngine` behind an actor on a thread of its own, so any task may use it without holding one
+/// of Swift's cooperative threads; for throughput, keep one per core (see ``FacePipelinePool``).
 public actor FacePipeline {
     private let engine: FaceEngine
+    /// Where the actor runs: a thread of its own, off Swift's cooperative threads (``PipelineExecutor``).
+    private let executor = PipelineExecutor(name: "tulga-face")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     /// The settings the engine was built with.
     public nonisolated let config: FaceConfig
 

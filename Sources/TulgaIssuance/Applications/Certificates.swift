@@ -48,7 +48,7 @@ extension IssuanceService {
                             organization: try row.optionalText(Columns.organization), bin: try row.optionalText(Columns.bin))
         guard !holder.surname.isEmpty || !holder.givenName.isEmpty else { throw IssuanceError(.state, "the application has no holder's names") }
         // In-person applications, and renewals of them, carry no remote-identification policy.
-        let remote = facts.channel == .remote, date = clock.date, urls = RevocationURLs(base: ca.config.publicBaseURL)
+        let remote = facts.channel == .remote, date = clock.date, urls = RevocationURLs(base: ca.config.baseURL)
         var issued: [KeyPurpose: IssuedCertificate] = [:]
         for purpose in KeyPurpose.allCases {
             guard let csr = try row.optionalText(purpose == .auth ? Columns.csrAuth : Columns.csrSign) else { throw IssuanceError(.state, "the application has no request") }

@@ -10,9 +10,12 @@ public struct CAConfig: Sendable, Codable {
     /// File holding the password that encrypts the CA keys on disk (else $TULGA_CA_PASSWORD). It must lie
     /// outside ``directory``: a password beside the keys it opens protects nothing.
     public var passwordFile = "var/keys/ca-password"
-    /// The public base URL `tulga serve` answers revocation under (`/pki` on its own port by
-    /// default): certificates point at `<base>/issuing.crl` and `<base>/ocsp`.
-    public var publicBaseURL = "http://127.0.0.1:8080/pki"
+    /// The public base URL `tulga serve` answers revocation under: certificates point at
+    /// `<base>/issuing.crl` and `<base>/ocsp`, and its origin is the sign-in audience. Empty (the
+    /// default): `/pki` where the service listens, as the configuration derives it (``baseURL``).
+    public var publicBaseURL = ""
+    /// ``publicBaseURL``, or `http://127.0.0.1:8080/pki` (`tulga serve`'s default address) while it is empty.
+    public var baseURL: String { publicBaseURL.isEmpty ? "http://127.0.0.1:8080/pki" : publicBaseURL }
     /// How long an end-entity certificate is valid, in days.
     public var validityDays = 365.0
     /// How long a CRL is valid (its next update), in days; a new one is signed at half time.

@@ -69,12 +69,10 @@ extension IssuanceService {
 
     /// Sends `code` to the registered phone inside the caller's transaction, under ``SMSCodePolicy``'s sending
     /// limits; the caller's earlier unused code of the same purpose is marked replaced.
-    /// The limits count every portal session's codes together (``Caller/smsLimitScope``).
+    /// Whose codes the limits count is the purpose's (``Caller/smsLimitScope(for:)``).
     static func sendCode(_ db: any SQLSession, _ code: OneTimeCode, iin: String, caller: Caller, purpose: CodePurpose, language: Language,
                          at: Double, policy: SMSCodePolicy, outboxKey: SealingKey) throws {
-        // A sign-in code goes out only after a valid AUTH-key signature, so a fresh browser session gains nothing
-        // there: it counts per session as before, and a sign-in right after the flow's own code is not held back.
-        let owner = caller.ownerTag, scope = purpose == .signin ? (condition: "owner = ?", value: owner) : caller.smsLimitScope
+        let owner = caller.ownerTag, scope = caller.smsLimitScope(for: purpose)
         try db.lock("sms:" + iin)
         guard let phone = try db.one("SELECT phone FROM mobile_citizens WHERE iin = ?", [.text(iin)])?.text(Columns.phone) else {
             throw IssuanceError(.phoneNotRegistered, Message(.refusalPhoneNotRegistered))
@@ -118,7 +116,7 @@ extension IssuanceService {
         let triesLeft: Int? = try await db.transaction { db in
             try db.lock("sms:" + iin)
             // Wrong entries count per calling system (another system's guesses cannot block this one), every portal session's together.
-            let scope = caller.smsLimitScope
+            let scope = caller.smsWrongEntryScope
             let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND \(scope.condition) AND at > ?",
                                     [.text(iin), .text(scope.value), .double(at - 3600)])?.int(Columns.n)) ?? 0
             guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(id)]) else {

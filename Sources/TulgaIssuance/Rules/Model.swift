@@ -145,15 +145,21 @@ public enum Caller: Sendable, Hashable {
     /// The audit actor.
     public var actor: String { ownerTag }
 
-    /// Whose SMS codes and wrong entries count together under ``SMSCodePolicy``'s limits, as an SQL condition on
-    /// `owner` and its value: a calling system's (or staff's) own; every portal session's together, so a fresh
-    /// browser session gets no fresh limits for an IIN.
-    var smsLimitScope: (condition: String, value: String) {
-        switch self {
-        case .portal: ("substr(owner, 1, 7) = ?", "portal:")
-        case .system, .staff: ("owner = ?", ownerTag)
+    /// Whose codes of `purpose` count together under ``SMSCodePolicy``'s sending limits, as an SQL condition on
+    /// `owner` and its value: a calling system's (or staff's) own; for the phone's code every portal session's
+    /// together, so a fresh browser session gets no fresh limits for an IIN. A sign-in code goes out only after a
+    /// valid AUTH-key signature, so a fresh browser session gains nothing there: it counts per session, and a
+    /// sign-in right after the flow's own code is not held back.
+    func smsLimitScope(for purpose: IssuanceService.CodePurpose) -> (condition: String, value: String) {
+        switch (self, purpose) {
+        case (.portal, .phone): ("substr(owner, 1, 7) = ?", "portal:")
+        case (.portal, .signin), (.system, _), (.staff, _): ("owner = ?", ownerTag)
         }
     }
+
+    /// Whose wrong entries count together, whatever the code's purpose: the phone code's sending scope (every
+    /// portal session's together), so that a fresh browser session gets no fresh guesses.
+    var smsWrongEntryScope: (condition: String, value: String) { smsLimitScope(for: .phone) }
 }
 
 /// The portal's refusal for renewing remotely issued keys.

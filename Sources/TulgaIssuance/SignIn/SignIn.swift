@@ -52,10 +52,21 @@ public struct SignInSession: Sendable, Codable, Hashable {
 /// try await issuance.session(token: session.token!, caller: caller).iin
 /// ```
 extension IssuanceService {
-    /// The origin signatures bind: scheme, host and port of the CA's public base URL (where `tulga serve` answers).
-    public var signInAudience: String {
-        guard let base = ca?.config.publicBaseURL, let url = URLComponents(string: base), let scheme = url.scheme, let host = url.host else { return "tulga" }
-        return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+    /// The origin signatures bind: the origin of the CA's public base URL (where `tulga serve` answers,
+    /// the page's own origin), as a browser writes it in `Origin`, which the key agent compares it with.
+    public var signInAudience: String { Self.origin(of: ca?.config.baseURL ?? CAConfig().baseURL) ?? "" }
+
+    /// A URL's origin as browsers serialise it (RFC 6454): the scheme and host in lower case, the port
+    /// unless it is the scheme's default, an IPv6 host in brackets; `nil` for a URL without them.
+    ///
+    /// - Parameter url: an absolute http(s) URL.
+    /// - Returns: e.g. `https://tulga.example.kz` for `https://Tulga.example.kz:443/pki`.
+    public static func origin(of url: String) -> String? {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              var host = parts.host?.lowercased(), !host.isEmpty else { return nil }
+        if host.contains(":"), !host.hasPrefix("[") { host = "[\(host)]" }
+        let port = parts.port.flatMap { $0 == (scheme == "https" ? 443 : 80) ? nil : $0 }
+        return "\(scheme)://\(host)" + (port.map { ":\($0)" } ?? "")
     }
 
     static func token() throws -> String { try randomBytes(32).map { String(format: "%02x", $0) }.joined() }
@@ -184,7 +195,7 @@ extension IssuanceService {
         // Commit the wrong entry first, throw after.
         let outcome: Result<SignInSession, SignInError> = try await db.transaction { db in
             try db.lock("sms:" + found.iin)
-            let scope = caller.smsLimitScope
+            let scope = caller.smsWrongEntryScope
             let wrong = try (db.one("SELECT COUNT(*) AS n FROM sms_failures WHERE iin = ? AND \(scope.condition) AND at > ?",
                                     [.text(found.iin), .text(scope.value), .double(at - 3600)])?.int(Columns.n)) ?? 0
             guard let current = try db.one("SELECT used_at, expires_at FROM sms_codes WHERE id = ?", [.text(found.codeID)]) else {

@@ -1,7 +1,7 @@
 public import Foundation
 public import TulgaKeyStore
 public import TulgaPKI
-import TulgaCore
+public import TulgaCore
 
 /// Where the agent's keys live: fixed when it starts, as `--folder` or `--token-module` with `--token-label`.
 public enum AgentStorage: Sendable, Equatable {
@@ -67,7 +67,7 @@ public struct AgentSecrets: Sendable {
 /// second request waits for the first to finish. Passwords are asked only when an operation needs them.
 ///
 /// ```swift
-/// let agent = KeyAgent(storage: .folder("~/keys"), secrets: secrets)
+/// let agent = KeyAgent(storage: .folder("~/keys"), secrets: secrets, clock: SystemClock())
 /// let reply = await agent.answer(Data(#"{"id":1,"method":"hello"}"#.utf8), origin: "http://127.0.0.1:8080")
 /// reply.answer   // {"id":1,"result":{"agent":"tulga","protocol":1,"storage":"folder"}}
 /// ```
@@ -75,6 +75,8 @@ public final class KeyAgent: Sendable {
     /// Where the keys live.
     public let storage: AgentStorage
     let secrets: AgentSecrets
+    /// The clock `install` judges the certificates' validity on.
+    let clock: any WallClock
     /// Every key store operation runs here, in order, off the cooperative threads (they block on
     /// OpenSSL, the token and the terminal).
     let queue = DispatchQueue(label: "tulga.key-agent.store")
@@ -84,7 +86,8 @@ public final class KeyAgent: Sendable {
     /// - Parameters:
     ///   - storage: the folder or token.
     ///   - secrets: where passwords and PINs come from.
-    public init(storage: AgentStorage, secrets: AgentSecrets) { (self.storage, self.secrets) = (storage, secrets) }
+    ///   - clock: when certificates must be valid to be installed.
+    public init(storage: AgentStorage, secrets: AgentSecrets, clock: any WallClock) { (self.storage, self.secrets, self.clock) = (storage, secrets, clock) }
 
     /// The answer to one message, and what to log of it (the method and the outcome's code; never params).
     public struct Reply: Sendable {
@@ -100,7 +103,8 @@ public final class KeyAgent: Sendable {
     ///
     /// - Parameters:
     ///   - message: the message's bytes.
-    ///   - origin: the page's origin (named in the terminal's prompts).
+    ///   - origin: the page's origin, as its WebSocket's `Origin` gave it: the only audience `signIn` signs
+    ///     for, and named in the terminal's prompts.
     /// - Returns: The answer to send and what to log.
     public func answer(_ message: Data, origin: String) async -> Reply {
         let request: AgentRequest
@@ -111,7 +115,7 @@ public final class KeyAgent: Sendable {
         let method = request.call.method
         if request.call == .hello { return Reply(answer: AgentAnswer.result(id: request.id, AgentAnswer.hello(storage: storage.kind)), method: method, code: nil) }
         do {
-            let result = try await serially { try self.perform(request.call, context: "\(method), \(origin)") }
+            let result = try await serially { try self.perform(request.call, origin: origin) }
             return Reply(answer: AgentAnswer.result(id: request.id, result), method: method, code: nil)
         } catch {
             let refusal = agentError(error)
@@ -126,8 +130,10 @@ public final class KeyAgent: Sendable {
         }
     }
 
-    /// One operation, on the queue. `context` names it and the page in the terminal's prompts.
-    func perform(_ call: AgentCall, context: String) throws -> [String: JSONValue] {
+    /// One operation, on the queue, for the page at `origin`.
+    func perform(_ call: AgentCall, origin: String) throws -> [String: JSONValue] {
+        // Names the operation and the page in the terminal's prompts.
+        let context = "\(call.method), \(origin)"
         switch call {
         case .hello:
             return AgentAnswer.hello(storage: storage.kind)
@@ -143,12 +149,17 @@ public final class KeyAgent: Sendable {
             }
             let store = try open(newPassword: false, context: context)
             let lines: [String]
-            do { lines = try store.install(certificates, chainPEM: chain) } catch let e as KeyError where e.code == .noKey {
+            do { lines = try store.install(certificates, chainPEM: chain, at: clock.date) } catch let e as KeyError where e.code == .noKey {
                 // Keys there, but none for this certificate: it was issued for other keys.
                 throw AgentError(try store.holdsKeys() ? .certificate : .noKeys, e.reason)
             }
             return AgentAnswer.installed(storage.kind == .folder ? lines.map { ($0 as NSString).lastPathComponent } : lines)
         case .signIn(let challenge, let audience):
+            // A page signs in to its own origin only: a challenge fetched from another service cannot be relayed through it.
+            // Byte for byte: String's == treats canonically equivalent Unicode as equal.
+            guard audience.utf8.elementsEqual(origin.utf8) else {
+                throw AgentError(.audience, "the audience is not this page's origin \(origin): the agent signs a challenge only for the page that asks")
+            }
             if case .folder(let directory) = storage, !FolderKeyStore.holdsAuthenticationContainer(in: directory) {
                 throw AgentError(.noKeys, "no AUTH container in \(directory): install the certificates first")
             }
@@ -156,7 +167,24 @@ public final class KeyAgent: Sendable {
             let certificate = try store.authenticationCertificate()
             let signature = try store.signSignIn(challenge: challenge, audience: audience, certificatePEM: certificate)
             return AgentAnswer.signedIn(certificate: certificate, signature: signature)
+        case .pending:
+            return try pending(context: context)
         }
+    }
+
+    /// The pending pair's requests: one AUTH and one SIGN request naming one IIN, else `no_keys` or `storage`.
+    func pending(context: String) throws -> [String: JSONValue] {
+        if case .folder(let directory) = storage, !FolderKeyStore.holdsPendingKeys(in: directory) {
+            throw AgentError(.noKeys, "no pending keys in \(directory): they are installed, or none were made")
+        }
+        // Keys of an older agent name no IIN (and no purpose): they are not filed again.
+        let requests = try open(newPassword: false, context: context).pendingRequests().filter { (try? CertificateRequest(pem: $0.pem))?.iin != nil }
+        let auth = requests.filter { $0.purpose == .auth }, sign = requests.filter { $0.purpose == .sign }
+        guard !auth.isEmpty, !sign.isEmpty else { throw AgentError(.noKeys, "no pending AUTH and SIGN keys: they are installed, or none were made") }
+        guard auth.count == 1, sign.count == 1 else { throw AgentError(.storage, "the storage holds more than one pending key of a purpose: use a new folder or token") }
+        let iins = Set((auth + sign).map { try? CertificateRequest(pem: $0.pem).iin })
+        guard iins.count == 1, let iin = iins.first ?? nil else { throw AgentError(.storage, "the pending requests do not name one IIN") }
+        return AgentAnswer.pending(auth + sign, iin: iin)
     }
 
     static func keysExist(_ storage: AgentStorage) -> AgentError {

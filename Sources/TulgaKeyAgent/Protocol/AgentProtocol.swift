@@ -20,10 +20,13 @@ public enum AgentErrorCode: String, ErrorCode, CaseIterable {
     case storage
     /// `generate` would make keys over keys the storage holds already.
     case keysExist = "keys_exist"
-    /// Nothing to install into or sign with.
+    /// Nothing to install into or sign with, or no pending requests.
     case noKeys = "no_keys"
-    /// A certificate does not match its key, is not the purpose it is given for, or is not PEM.
+    /// A certificate is not PEM, is not the purpose it is given for, does not chain to the chain given
+    /// on the agent's clock, certifies another key than the storage's of its purpose, or names another IIN.
     case certificate
+    /// `signIn`'s audience is not the origin of the page that asked.
+    case audience
     /// The agent's own fault.
     case `internal`
 
@@ -37,6 +40,7 @@ public enum AgentErrorCode: String, ErrorCode, CaseIterable {
         case .storage: .unavailable
         case .keysExist: .conflict
         case .certificate: .invalid
+        case .audience: .forbidden
         case .internal: .internalError
         }
     }
@@ -73,6 +77,8 @@ public enum AgentCall: Sendable, Equatable {
     case install(certificates: [KeyPurpose: String], chain: String)
     /// Sign a sign-in challenge with the installed AUTH key.
     case signIn(challenge: String, audience: String)
+    /// The requests of the keys made and not installed, to file again.
+    case pending
 
     /// The method's name on the wire.
     public var method: String {
@@ -81,6 +87,7 @@ public enum AgentCall: Sendable, Equatable {
         case .generate: "generate"
         case .install: "install"
         case .signIn: "signIn"
+        case .pending: "pending"
         }
     }
 }
@@ -170,8 +177,10 @@ public struct AgentRequest: Sendable, Equatable {
                 throw AgentError(.badRequest, "audience is the service's origin, as the challenge came with it")
             }
             return .signIn(challenge: challenge, audience: audience)
+        case "pending":
+            return .pending
         default:
-            throw AgentError(.unknownMethod, "no method \(method.prefix(64)): the agent knows hello, generate, install and signIn")
+            throw AgentError(.unknownMethod, "no method \(method.prefix(64)): the agent knows hello, generate, pending, install and signIn")
         }
     }
 
@@ -297,6 +306,11 @@ public enum AgentAnswer {
          "keyIDs": .object(Dictionary(requests.map { ($0.purpose.rawValue, .string($0.keyID)) }) { $1 })]
     }
 
+    /// `pending`'s result: as `generate`'s, with the IIN the requests name.
+    public static func pending(_ requests: [GeneratedRequest], iin: String) -> [String: JSONValue] {
+        generated(requests).merging(["iin": .string(iin)]) { $1 }
+    }
+
     /// `install`'s result: one line per object written.
     public static func installed(_ lines: [String]) -> [String: JSONValue] { ["installed": .array(lines.map { .string($0) })] }
 
@@ -327,7 +341,7 @@ public func agentError(_ error: any Error) -> AgentError {
         case .password: return AgentError(.password, e.reason)
         case .keyStore, .token: return AgentError(.storage, e.reason)
         case .noKey: return AgentError(.noKeys, e.reason)
-        case .invalidRequest, .weakKey, .untrusted: return AgentError(.certificate, e.reason)
+        case .invalidRequest, .weakKey, .untrusted, .mismatch: return AgentError(.certificate, e.reason)
         }
     case let e as PKIError: return AgentError(.internal, "OpenSSL: \(e.reason)")
     default: return AgentError(.internal, "the agent failed")

@@ -88,6 +88,8 @@ struct AppAPIRoutes {
         let smsValidSeconds: Double
         let smsResendAfterSeconds: Double
         let templates: [String]
+        /// The largest document photo the service takes (`server.documentMaxBytes`): the page checks a file against it before sending.
+        let documentMaxBytes: Int
     }
 
     /// The session's bound IIN, or 403 `iin_not_confirmed`.
@@ -141,7 +143,7 @@ struct AppAPIRoutes {
         routes.get("/settings") { _, _ in
             try json(Settings(agentPort: env.records.settings.portal.agentPort, languages: Language.allCases.map(\.rawValue),
                               smsValidSeconds: issuance.sms.validitySeconds, smsResendAfterSeconds: issuance.sms.resendAfterSeconds,
-                              templates: Template.allCases.map(\.rawValue)))
+                              templates: Template.allCases.map(\.rawValue), documentMaxBytes: env.config.documentMaxBytes))
         }
         // Every sentence of the catalogue in one language: the page's words are the kiosk's and the SMS's.
         routes.get("/messages") { request, _ in
@@ -203,51 +205,8 @@ struct AppAPIRoutes {
             return try json(try await env.sessions.create(iin: iin, language: try language(input.language), owner: context.owner,
                                                           runBy: context.caller.ownerTag), status: .created)
         }
-        routes.get("/verifications/{id}") { _, context in
-            _ = try Self.boundIIN(context)
-            return try json(try await env.sessions.sessionState(try context.parameters.require("id"), owner: context.owner))
-        }
-        routes.post("/verifications/{id}/selfie") { request, context in
-            _ = try Self.boundIIN(context)
-            let (limits, maxBytes) = (env.frameLimits, env.config.frameMaxBytes)
-            return try json(try await env.sessions.takeSelfie(try context.parameters.require("id"), owner: context.owner,
-                                                              body: { try await VerificationRoutes.read(request, upTo: maxBytes) }) { data in
-                try VerificationRoutes.still(data, limits: limits, maxBytes: maxBytes)
-            })
-        }
-        routes.post("/verifications/{id}/frames") { request, context in
-            _ = try Self.boundIIN(context)
-            let (limits, maxBytes, clock) = (env.frameLimits, env.config.frameMaxBytes, env.records.clock)
-            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner,
-                                                        body: { try await VerificationRoutes.read(request, upTo: maxBytes) }) { data, _ in
-                SingleFrame(try VerificationRoutes.still(data, limits: limits, maxBytes: maxBytes), stampMs: clock.nowMs())
-            })
-        }
-        routes.post("/verifications/{id}/finish") { _, context in
-            _ = try Self.boundIIN(context)
-            return try json(try await env.sessions.finish(try context.parameters.require("id"), owner: context.owner))
-        }
-        // The identity-document step, as VerificationRoutes' with this browser as the owner: the sides as raw image
-        // bodies (?kind=id-card|passport with the first), the recognised data, the confirmation.
-        for side in [DocumentSide.front, .back] {
-            routes.post("/verifications/{id}/document/\(side.rawValue)") { request, context in
-                _ = try Self.boundIIN(context)
-                let kind = request.uri.queryParameters["kind"].map(String.init)
-                let (limits, maxBytes) = (env.documentLimits, env.config.documentMaxBytes)
-                return try json(try await env.sessions.documentPhoto(try context.parameters.require("id"), owner: context.owner, side: side, kind: kind,
-                                                                     body: { try await VerificationRoutes.read(request, upTo: maxBytes) }) { data in
-                    try Image(decoding: data, limits: limits)
-                })
-            }
-        }
-        routes.get("/verifications/{id}/document") { _, context in
-            _ = try Self.boundIIN(context)
-            return try json(try await env.sessions.documentView(try context.parameters.require("id"), owner: context.owner))
-        }
-        routes.post("/verifications/{id}/document/confirm") { _, context in
-            _ = try Self.boundIIN(context)
-            return try json(try await env.sessions.confirmDocument(try context.parameters.require("id"), owner: context.owner))
-        }
+        // The session's routes as the API's (VerificationRoutes), for this browser's sessions of its bound IIN.
+        VerificationRoutes.addSessionRoutes(to: routes, env: env, prefix: "/verifications") { context in _ = try Self.boundIIN(context) }
 
         // 3. The Digital ID's PIN, the CA's consent, the agreement, the application.
         routes.post("/digital-id/pin") { request, context in

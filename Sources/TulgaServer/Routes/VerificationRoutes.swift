@@ -28,27 +28,8 @@ struct VerificationRoutes {
             let chosen = try language(input.language)
             return try json(try await env.sessions.create(iin: iin, language: chosen, owner: context.owner, runBy: context.caller.ownerTag), status: .created)
         }
-        routes.get("/{id}") { _, context in
-            try context.require(.kiosk, .issuance)
-            return try json(try await env.sessions.sessionState(try context.parameters.require("id"), owner: context.owner))
-        }
-        routes.post("/{id}/selfie") { request, context in
-            try context.require(.kiosk, .issuance)
-            let (limits, maxBytes) = (env.frameLimits, env.config.frameMaxBytes)
-            return try json(try await env.sessions.takeSelfie(try context.parameters.require("id"), owner: context.owner,
-                                                              body: { try await Self.read(request, upTo: maxBytes) }) { data in
-                try Self.still(data, limits: limits, maxBytes: maxBytes)
-            })
-        }
-        routes.post("/{id}/frames") { request, context in
-            try context.require(.kiosk, .issuance)
-            let (limits, maxBytes, clock) = (env.frameLimits, env.config.frameMaxBytes, env.records.clock)
-            // Looked up (404 for another key) before a byte is read, claimed before decoding, decoded outside the sessions actor.
-            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner,
-                                                        body: { try await Self.read(request, upTo: maxBytes) }) { data, _ in
-                SingleFrame(try Self.still(data, limits: limits, maxBytes: maxBytes), stampMs: clock.nowMs())
-            })
-        }
+        Self.addSessionRoutes(to: routes, env: env) { context in try context.require(.kiosk, .issuance) }
+        // A recorded clip instead of frames: the API's alone (the page streams frames).
         routes.post("/{id}/clip") { request, context in
             try context.require(.kiosk, .issuance)
             let (limits, maxBytes, clock, temporaryFolder) = (env.frameLimits, env.config.clipMaxBytes, env.records.clock, env.temporaryFolder)
@@ -57,15 +38,47 @@ struct VerificationRoutes {
                 try Clip(data, limits: limits, receivedMs: clock.nowMs(), notBeforeMs: notBefore, folder: temporaryFolder)
             })
         }
-        routes.post("/{id}/finish") { _, context in
-            try context.require(.kiosk, .issuance)
+        return routes
+    }
+
+    /// The routes of one verification session, under `prefix` (`/{id}` then, for the API's `/v1/verifications`;
+    /// `/verifications` for the portal's `/app/api`): its state, the selfie, frames, the finish, and the
+    /// identity-document step after it. The API and the portal differ only in `check`, the guard each route
+    /// runs first (the API key's scope, or the portal session's bound IIN); the session's owner is the
+    /// context's either way, so another key or browser gets 404.
+    static func addSessionRoutes(to routes: RouteCollection<TulgaContext>, env: ServerEnvironment, prefix: String = "",
+                                 guard check: @escaping @Sendable (TulgaContext) throws -> Void) {
+        let path = prefix + "/{id}"
+        routes.get(RouterPath(path)) { _, context in
+            try check(context)
+            return try json(try await env.sessions.sessionState(try context.parameters.require("id"), owner: context.owner))
+        }
+        routes.post(RouterPath(path + "/selfie")) { request, context in
+            try check(context)
+            let (limits, maxBytes) = (env.frameLimits, env.config.frameMaxBytes)
+            return try json(try await env.sessions.takeSelfie(try context.parameters.require("id"), owner: context.owner,
+                                                              body: { try await Self.read(request, upTo: maxBytes) }) { data in
+                try Self.still(data, limits: limits, maxBytes: maxBytes)
+            })
+        }
+        routes.post(RouterPath(path + "/frames")) { request, context in
+            try check(context)
+            let (limits, maxBytes, clock) = (env.frameLimits, env.config.frameMaxBytes, env.records.clock)
+            // Looked up (404 for another owner) before a byte is read, claimed before decoding, decoded outside the sessions actor.
+            return try json(try await env.sessions.feed(try context.parameters.require("id"), owner: context.owner,
+                                                        body: { try await Self.read(request, upTo: maxBytes) }) { data, _ in
+                SingleFrame(try Self.still(data, limits: limits, maxBytes: maxBytes), stampMs: clock.nowMs())
+            })
+        }
+        routes.post(RouterPath(path + "/finish")) { _, context in
+            try check(context)
             return try json(try await env.sessions.finish(try context.parameters.require("id"), owner: context.owner))
         }
         // The identity-document step, after the video check and the PIN: the sides as raw image bodies
         // (the kind as ?kind=id-card|passport with the first), the recognised data, the confirmation.
         for side in [DocumentSide.front, .back] {
-            routes.post("/{id}/document/\(side.rawValue)") { request, context in
-                try context.require(.kiosk, .issuance)
+            routes.post(RouterPath(path + "/document/\(side.rawValue)")) { request, context in
+                try check(context)
                 let kind = request.uri.queryParameters["kind"].map(String.init)
                 let (limits, maxBytes) = (env.documentLimits, env.config.documentMaxBytes)
                 return try json(try await env.sessions.documentPhoto(try context.parameters.require("id"), owner: context.owner, side: side, kind: kind,
@@ -74,15 +87,14 @@ struct VerificationRoutes {
                 })
             }
         }
-        routes.get("/{id}/document") { _, context in
-            try context.require(.kiosk, .issuance)
+        routes.get(RouterPath(path + "/document")) { _, context in
+            try check(context)
             return try json(try await env.sessions.documentView(try context.parameters.require("id"), owner: context.owner))
         }
-        routes.post("/{id}/document/confirm") { _, context in
-            try context.require(.kiosk, .issuance)
+        routes.post(RouterPath(path + "/document/confirm")) { _, context in
+            try check(context)
             return try json(try await env.sessions.confirmDocument(try context.parameters.require("id"), owner: context.owner))
         }
-        return routes
     }
 
     static func read(_ request: Request, upTo maxBytes: Int) async throws -> Data {

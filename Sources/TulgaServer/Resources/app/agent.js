@@ -1,7 +1,8 @@
 // The applicant's key agent (`tulga keys agent`, the NCALayer role) on ws://127.0.0.1:PORT/.
 // One JSON object per text frame: {id, method, params} → {id, result} or {id, error: {code, message}}.
-// The agent makes the keys, installs the certificates and signs sign-in challenges; it asks for
-// passwords and PINs itself, so the page never sees one.
+// The agent makes the keys (and gives their requests again while they wait: `pending`), installs the
+// certificates and signs sign-in challenges for this page's origin only; it asks for passwords and
+// PINs itself, so the page never sees one.
 
 /** A refusal from the agent, or `not_running` when nothing answers on the port. */
 export class AgentProblem extends Error {

@@ -22,6 +22,8 @@ const state = {
   agreement: null,
   application: null,
   login: null,
+  documentSession: null,
+  documentView: null,
   timers: [],
 };
 
@@ -146,7 +148,8 @@ function clearTimers() {
 async function restart() {
   clearTimers();
   stopCamera();
-  Object.assign(state, { verification: null, lastLiveness: null, streaming: false, pin: null, application: null, login: null });
+  Object.assign(state, { verification: null, lastLiveness: null, streaming: false, pin: null, application: null, login: null,
+                        documentSession: null, documentView: null });
   state.session = await api.begin();
   renderSignedIn();
   show('start');
@@ -484,7 +487,9 @@ async function afterPIN() {
   $('pin1').value = '';
   $('pin2').value = '';
   if (state.documentSession) {
-    $('document-read').hidden = true;
+    state.documentView = null;
+    $('document-review').hidden = true;
+    renderDocument();
     await openCamera();
     show('document');
   } else {
@@ -492,33 +497,93 @@ async function afterPIN() {
   }
 }
 
-/** One side of the document (the kind goes with the front); then what was read, to confirm. */
-async function documentSide(side) {
-  const id = encodeURIComponent(state.documentSession);
-  await openCamera();
-  const kind = side === 'front' ? `?kind=${encodeURIComponent($('document-kind').value)}` : '';
-  await api.request('POST', `/app/api/verifications/${id}/document/${side}${kind}`, await grab(0.95));
-  const view = await api.request('GET', `/app/api/verifications/${id}/document`);
-  $('document-back').hidden = !(view.missing || []).includes('back');
-  if (view.state !== 'confirm') {
-    $('document-read').hidden = true;
-    if (view.refusal) throw new Problem(view.refusal.code || 'document', 422, view.refusal.reason || '', view.refusal.message);
-    return;
+/** The read fields shown for confirmation, in this order, by their names in the recognised data. */
+const documentFields = [
+  ['documentNumber', 'portal.document_field_number'], ['surname', 'portal.document_field_surname'],
+  ['givenNames', 'portal.document_field_given_names'], ['birthDate', 'portal.document_field_birth_date'],
+  ['expiryDate', 'portal.document_field_expiry_date'], ['sex', 'portal.document_field_sex'],
+  ['iin', 'portal.document_field_iin'], ['nationality', 'portal.document_field_nationality'],
+];
+
+/** The largest photo the service takes, in MB as the applicant reads it. */
+function documentLimitMB() {
+  const bytes = (state.settings && state.settings.documentMaxBytes) || 4 * 1024 * 1024;
+  return Math.floor(bytes / 1048576 * 10) / 10;
+}
+
+/** The step as the last answer left it: the sides received, the back for an ID card only, the data to confirm. */
+function renderDocument() {
+  const view = state.documentView;
+  $('document-file-note').textContent = t('portal.document_or_file', { mb: documentLimitMB() });
+  const kind = (view && view.kind) || $('document-kind').value;
+  $('document-back-row').hidden = kind === 'passport';
+  for (const side of ['front', 'back']) {
+    const received = Boolean(view && view.sides && view.sides[side]);
+    $(`document-${side}-state`).textContent = received ? t('portal.document_received') : '';
+    $(`document-${side}-state`).dataset.received = String(received);
   }
   const list = $('document-data');
   list.textContent = '';
-  for (const [name, value] of Object.entries(view.data || {})) {
-    if (value === null || typeof value === 'object') continue;
+  const data = view && view.state === 'confirm' ? view.data : null;
+  for (const [name, key] of documentFields) {
+    const value = data && data[name];
+    if (value === null || value === undefined || value === '') continue;
     const term = document.createElement('dt');
-    term.textContent = name;
+    term.textContent = t(key);
     const detail = document.createElement('dd');
     detail.textContent = String(value);
+    detail.dataset.field = name;
     list.append(term, detail);
   }
-  $('document-read').hidden = false;
+  $('document-read').hidden = !data;
+}
+rerenders.push(() => { if (document.body.dataset.step === 'document') renderDocument(); });
+$('document-kind').addEventListener('change', renderDocument);
+
+/** A chosen file, checked before it is sent: a JPEG or PNG by its first bytes, within the service's size limit. */
+async function documentFile(file) {
+  const limit = (state.settings && state.settings.documentMaxBytes) || 4 * 1024 * 1024;
+  if (file.size > limit) throw new Problem('document_file_size', 0, '', { key: 'portal.document_file_size', arguments: { mb: documentLimitMB() } });
+  const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+  const jpeg = head[0] === 0xFF && head[1] === 0xD8 && head[2] === 0xFF;
+  const png = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A].every((byte, i) => head[i] === byte);
+  if (!jpeg && !png) throw new Problem('document_file_type', 0, '', { key: 'portal.document_file_type', arguments: {} });
+  return new Blob([file], { type: jpeg ? 'image/jpeg' : 'image/png' });
+}
+
+/** One side of the document (the kind goes with the front), from the camera or a file; then what was read, to confirm. */
+async function documentSide(side, photo) {
+  const id = encodeURIComponent(state.documentSession);
+  const kind = side === 'front' ? `?kind=${encodeURIComponent($('document-kind').value)}` : '';
+  let body = photo;
+  if (!body) {
+    await openCamera();
+    body = await grab(0.95);
+  }
+  try {
+    await api.request('POST', `/app/api/verifications/${id}/document/${side}${kind}`, body);
+  } finally {
+    // A refused reading keeps the photos: the view says which sides are in.
+    state.documentView = await api.request('GET', `/app/api/verifications/${id}/document`).catch(() => state.documentView);
+    renderDocument();
+  }
 }
 on('document-front', () => documentSide('front'));
 on('document-back', () => documentSide('back'));
+for (const side of ['front', 'back']) {
+  const input = $(`document-${side}-file`);
+  input.addEventListener('change', () => {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    run(async () => {
+      try {
+        await documentSide(side, await documentFile(file));
+      } finally {
+        input.value = '';   // the same file can be chosen again after a refusal
+      }
+    });
+  });
+}
 on('document-confirm', async () => {
   const view = await api.request('POST', `/app/api/verifications/${encodeURIComponent(state.documentSession)}/document/confirm`, {});
   stopCamera();
@@ -556,7 +621,7 @@ on('agree', async () => {
 on('apply', async () => {
   const hello = await checkAgent();
   const iin = state.session && state.session.iin;
-  const made = await state.agent.call('generate', { iin, algorithm: 'rsa2048' });
+  const made = await keyRequests(iin);
   let application;
   try {
     application = await api.request('POST', '/app/api/applications', {
@@ -570,6 +635,19 @@ on('apply', async () => {
   if (application.status === 'issued') showInstall();
   else await showStatus();
 });
+
+/** New key pairs from the agent; when its storage already holds pairs made for this IIN and never
+ *  installed (their filing failed), the same requests again, so the applicant is not stuck. */
+async function keyRequests(iin) {
+  try {
+    return await state.agent.call('generate', { iin, algorithm: 'rsa2048' });
+  } catch (problem) {
+    if (!(problem instanceof AgentProblem) || problem.code !== 'keys_exist') throw problem;
+    const pending = await state.agent.call('pending').catch(() => null);
+    if (!pending || pending.iin !== iin || !pending.requests) throw problem;
+    return pending;
+  }
+}
 
 function showInstall() {
   $('install-number').textContent = state.application.number;
