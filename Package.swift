@@ -300,7 +300,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TulgaFaceTests",
-            // CTulgaVision for tv_model_test_arm (PackedModelTests), Crypto for an independent SHA-256.
+            // CTulgaVision for tv_model_set_test_hook (PackedModelTests), Crypto for an independent SHA-256.
             dependencies: ["TulgaTestSupport", "TulgaFace", "TulgaFaceModel", "TulgaCore", "CTulgaVision",
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings

@@ -2,11 +2,14 @@
 // copy and OpenCV's load all see the same inode, whatever happens to the path meanwhile.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <cstdint>
+#include <vector>
 #include <utility>
 
 namespace model_file {
@@ -39,30 +42,45 @@ struct Refusal : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// The source model: its descriptor, size and SHA-256 (hex), read through that descriptor.
+/// The role a model file is loaded for: which pin its SHA-256 must match.
+enum class Role { detector, recognizer };
+
+/// An open, checked model file: its descriptor, its status when checked, and its SHA-256 (hex),
+/// read through that descriptor.
 struct Source {
     Fd fd;
-    off_t size = 0;
+    struct stat st {};
     std::string sha;
 };
 
-/// Opens the model at `path` (following a symbolic link: the configured path is the root of trust)
-/// and hashes it through the same descriptor; refuses it unless it is a regular file owned by this
-/// process's user or root and not writable by its group or others. Throws ``Refusal``.
-Source open_source(const char *path);
+/// Opens the model at `path` without following a symbolic link at its name (the folders above are
+/// the configuration's) and hashes it through that descriptor; refuses it unless it is a regular
+/// file owned by this process's user or root, not writable by its group or others, in a folder not
+/// writable by its group or others without the sticky bit, and (unless `allow_unpinned`) of the
+/// SHA-256 pinned for `role`. Throws ``Refusal``.
+Source open_source(const char *path, Role role, bool allow_unpinned);
 
-/// The packed copy of `source` at `packed_path`, checked (opened once, without following a symbolic
-/// link; owner and mode as for the source; its trailer and, for a model whose packed bytes are pinned,
-/// those bytes) or else written anew (0600, O_EXCL, fsync, rename) and returned through the descriptor
-/// it was written with. `rebuilt` says which; `reason` why the file found there was not used. Throws
-/// ``Refusal`` when the source is not ONNX or the copy cannot be written or put in place.
-Fd packed_copy(const Source &source, const char *model_path, const char *packed_path, bool &rebuilt, std::string &reason);
+/// The whole file of `source`, read once through its descriptor; throws ``Refusal`` when those bytes
+/// are not the ones hashed (the file changed in place since).
+std::vector<uint8_t> read_all(const Source &source, const char *path);
+
+/// Throws ``Refusal`` when `file` no longer has the size, mtime or inode it had when checked (`st`):
+/// written in place, truncated or grown while OpenCV read it.
+void unchanged(const Source &file, const char *what, const char *path);
+
+/// The packed copy of `source`, checked (opened once, without following a symbolic link; owner and
+/// mode as for the source, one link, not the source itself; its trailer and, for a model whose packed
+/// bytes are pinned, those bytes) or else written anew from one read of the source (0600, O_EXCL,
+/// fsync, rename) and returned through the descriptor it was written with. `rebuilt` says which;
+/// `reason` why the file found there was not used. Throws ``Refusal`` when the source is not ONNX,
+/// changed since it was hashed, or the copy cannot be written or put in place.
+Source packed_copy(const Source &source, const char *model_path, const char *packed_path, bool &rebuilt, std::string &reason);
 
 /// Calls `load` with a path ending in ".onnx" that leads to `fd`'s file and that no one else can
 /// change; removes what it made, also when `load` throws. Throws ``Refusal`` if that path cannot be made.
 void load_through(int fd, const char *scratch_folder, const std::function<void(const std::string &)> &load);
 
-/// Tests only: runs the action armed for `packed_path` at `stage` (tv_model_test_action), if any.
-void test_point(const char *packed_path, int stage);
+/// Tests only: calls the hook registered with tv_model_set_test_hook, if any; its result (0 without one).
+int test_point(int stage, const char *path);
 
 } // namespace model_file

@@ -7,10 +7,11 @@
 // (2) splits a Gemm whose constant weight is over 4 MiB into row blocks joined by a Concat (each
 // output is the same dot product). It ends with a trailer field (number 1000, which protobuf keeps
 // as an unknown field) naming the source's SHA-256 and the SHA-256 of every byte before the trailer.
-// The model is read through mmap and written through a small buffer: packing holds no copy of it.
-// Each file is opened once and everything after that goes through its descriptor (model_file.hpp):
-// the source is hashed and mapped from one descriptor; the packed file is opened without following a
-// link, checked (owner, mode, trailer, and for SFace its pinned bytes: kPins) and handed to OpenCV as
+// The model is read once into memory (those bytes hashed again, so what is packed is what was checked)
+// and written through a small buffer. Each file is opened once and everything after that goes through
+// its descriptor (model_file.hpp): the source is opened without following a link, checked (owner,
+// mode, folder, and its SHA-256 against kPins) and hashed; the packed file is opened the same way,
+// checked (owner, mode, one link, trailer, and for SFace its pinned bytes) and handed to OpenCV as
 // that descriptor; a refused one is rewritten and the descriptor it was written with is loaded.
 #include "CTulgaVision.h"
 #include "guarded.hpp"
@@ -18,8 +19,9 @@
 
 #include <openssl/evp.h>
 
+#include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -264,8 +267,11 @@ bool plan_split(const std::vector<Field> &node, const std::map<std::string, Tens
     if (W.data_type != kFloat || C.data_type != kFloat || W.dims.size() != 2 || C.dims.size() != 1) return false;
     if (!W.loose.empty() || !C.loose.empty()) return false;
     uint64_t rows = W.dims[0], cols = W.dims[1];
-    if (rows == 0 || cols == 0 || rows > (uint64_t(1) << 31) || cols > (uint64_t(1) << 31)) return false;  // no product overflows
-    if (C.dims[0] != rows || float_bytes(W) != rows * cols * 4 || float_bytes(C) != rows * 4) return false;
+    uint64_t w_bytes = 0, c_bytes = 0;
+    if (rows == 0 || cols == 0 || __builtin_mul_overflow(rows, cols, &w_bytes) || __builtin_mul_overflow(w_bytes, uint64_t(4), &w_bytes) ||
+        __builtin_mul_overflow(rows, uint64_t(4), &c_bytes))
+        return false;
+    if (C.dims[0] != rows || float_bytes(W) != w_bytes || float_bytes(C) != c_bytes) return false;
     if (float_bytes(W) <= kMaxTensorBytes) return false;
     uint64_t parts = 2;
     while (parts <= rows && (rows % parts != 0 || rows / parts * cols * 4 > kMaxTensorBytes)) parts++;
@@ -381,25 +387,38 @@ bool pack_graph(Span graph, Pieces &out) {
     return true;
 }
 
-// Packing is deterministic, so the packed body (every byte before the trailer) of a model we ship is
-// known: for these sources it must be exactly this, whatever its trailer says (a trailer is an unkeyed
-// hash anyone can recompute). PackedModelTests checks that the packer still writes these bytes, so a
-// packer change that alters them fails there until this table is updated. They are not listed in
+// The models this service loads, by SHA-256 (the same as Models/SHA256SUMS, which scripts/setup checks
+// the downloads against; PackedModelTests checks that the two lists agree). They are compiled in, not
+// read from Models/ at run time: whoever can write that folder could write its SHA256SUMS too.
+// Packing is deterministic, so the packed body (every byte before the trailer) of SFace is known as
+// well: it must be exactly `body`, whatever its trailer says (a trailer is an unkeyed hash anyone can
+// recompute). PackedModelTests checks that the packer still writes these bytes, so a packer change
+// that alters them fails there until this table is updated. The packed body is not listed in
 // Models/SHA256SUMS: scripts/setup checks that file before anything is built, and the packed copy is
 // made by this code at the first load, so setup would find it missing on every fresh checkout.
 struct Pin {
-    const char *source, *body;
+    model_file::Role role;
+    const char *name, *source, *body;  // body: nullptr for a model that is not packed
 };
 constexpr Pin kPins[] = {
-    // face_recognition_sface_2021dec.onnx (Models/SHA256SUMS)
-    {"0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79", "f63e1f2317936c4ffc60d432cc7732adf2ee49ca3bad8579072e83dd54e5807f"},
+    {model_file::Role::detector, "face_detection_yunet_2023mar.onnx", "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4", nullptr},
+    {model_file::Role::recognizer, "face_recognition_sface_2021dec.onnx", "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79",
+     "f63e1f2317936c4ffc60d432cc7732adf2ee49ca3bad8579072e83dd54e5807f"},
 };
 
-const char *pinned_body(const std::string &source_sha) {
+const char *pinned_body(const char *source_sha) {
     for (const Pin &pin : kPins)
-        if (source_sha == pin.source) return pin.body;
+        if (pin.body && std::strcmp(source_sha, pin.source) == 0) return pin.body;
     return nullptr;
 }
+
+const Pin &pin_for(model_file::Role role) {
+    for (const Pin &pin : kPins)
+        if (pin.role == role) return pin;
+    throw std::logic_error("no pin for this role");
+}
+
+const char *role_name(model_file::Role role) { return role == model_file::Role::detector ? "detector" : "recognizer"; }
 
 std::string printed(const char *pattern, ...) __attribute__((format(printf, 1, 2)));
 std::string printed(const char *pattern, ...) {
@@ -410,22 +429,6 @@ std::string printed(const char *pattern, ...) {
     va_end(args);
     return buffer;
 }
-
-// A read-only mapping of an open file, unmapped with its owner.
-struct Mapping {
-    const uint8_t *p = nullptr;
-    size_t n = 0;
-    Mapping(int fd, size_t size, const char *path) {
-        void *m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) throw model_file::Refusal(printed("the model %s cannot be mapped: %s", path, strerror(errno)));
-        p = static_cast<const uint8_t *>(m);
-        n = size;
-        madvise(m, n, MADV_SEQUENTIAL);
-    }
-    Mapping(const Mapping &) = delete;
-    Mapping &operator=(const Mapping &) = delete;
-    ~Mapping() { munmap(const_cast<uint8_t *>(p), n); }
-};
 
 struct Sha256 {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
@@ -536,7 +539,7 @@ std::string check_packed(int fd, off_t size, const std::string &source_sha, cons
     std::string body_sha = fd_sha256(fd, body, "the packed model", path);
     if (tail.compare(digest, 64, body_sha) != 0)
         return printed("the packed model %s does not match its trailer (its bytes have SHA-256 %s)", path, body_sha.c_str());
-    const char *pin = pinned_body(source_sha);
+    const char *pin = pinned_body(source_sha.c_str());
     if (pin && body_sha != pin)
         return printed("the packed model %s is not the one pinned for this model (SHA-256 %s, pinned %s)", path, body_sha.c_str(), pin);
     return "";
@@ -595,7 +598,8 @@ std::string write_packed(TempFile &file, Pieces &pieces, const std::string &sour
         } else {
             emit(span.p, span.n);
         }
-        if (++count == pieces.list.size() / 2) model_file::test_point(packed_path, TV_MODEL_TEST_THROW);
+        if (++count == pieces.list.size() / 2 && model_file::test_point(TV_MODEL_TEST_WRITING, packed_path) != 0)
+            throw std::runtime_error("a C++ exception while the packed model was written (test hook)");
     }
     std::string body_sha = sha.hex();
     buffer += trailer(source_sha, body_sha);
@@ -604,13 +608,55 @@ std::string write_packed(TempFile &file, Pieces &pieces, const std::string &sour
     return body_sha;
 }
 
-// The actions tests armed (tv_model_test_arm), each for one packed path and used once.
-struct Armed {
-    std::string path, replacement;
-    int action;
-};
-std::mutex armed_lock;
-std::vector<Armed> armed;
+// The hook tests register (tv_model_set_test_hook): none by default.
+std::mutex hook_lock;
+tv_model_test_hook hook = nullptr;
+void *hook_context = nullptr;
+
+// The pid in `name` after `prefix` (digits up to '-'), or 0.
+pid_t pid_after(const char *name, const std::string &prefix) {
+    if (std::strncmp(name, prefix.c_str(), prefix.size()) != 0) return 0;
+    char *end = nullptr;
+    long pid = std::strtol(name + prefix.size(), &end, 10);
+    return end && *end == '-' && pid > 0 && pid <= INT32_MAX ? pid_t(pid) : 0;
+}
+
+bool gone(pid_t pid) { return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH; }
+
+// Removes what processes that are gone left in the folder `dir`: entries named prefix + PID + "-..."
+// owned by this user, a regular file (`folders` false: a temporary packed copy) or a folder holding
+// at most the link model.onnx (`folders` true: a private load folder). Best effort, never throws.
+void sweep(int dir, const std::string &prefix, bool folders) {
+    int copy = dup(dir);
+    if (copy < 0) return;
+    DIR *listing = fdopendir(copy);
+    if (!listing) {
+        close(copy);
+        return;
+    }
+    std::vector<std::string> names;
+    while (dirent *entry = readdir(listing))
+        if (pid_t pid = pid_after(entry->d_name, prefix); pid && gone(pid)) names.push_back(entry->d_name);
+    closedir(listing);
+    for (const std::string &name : names) {
+        struct stat st;
+        if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != geteuid()) continue;
+        if (!folders && S_ISREG(st.st_mode)) unlinkat(dir, name.c_str(), 0);
+        if (folders && S_ISDIR(st.st_mode)) {
+            model_file::Fd inner(openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (inner) unlinkat(inner.get(), "model.onnx", 0);
+            unlinkat(dir, name.c_str(), AT_REMOVEDIR);
+        }
+    }
+}
+
+// The folder part of `path` ("." when it has none) and its last component.
+std::pair<std::string, std::string> split_path(const char *path) {
+    std::string p = path;
+    size_t slash = p.rfind('/');
+    if (slash == std::string::npos) return {".", p};
+    return {slash == 0 ? "/" : p.substr(0, slash), p.substr(slash + 1)};
+}
 
 } // namespace
 
@@ -619,35 +665,78 @@ void model_file::Fd::reset() {
     fd_ = -1;
 }
 
-model_file::Source model_file::open_source(const char *path) {
+model_file::Source model_file::open_source(const char *path, Role role, bool allow_unpinned) {
     Source source;
-    struct stat st;
     int error = 0;
-    std::string why;
-    source.fd = open_checked(path, true, "the recognizer model", st, error, why);
-    if (error == ENOENT) throw Refusal(printed("recognizer model not found at %s (run scripts/setup)", path));
+    std::string why, what = std::string("the ") + role_name(role) + " model";
+    source.fd = open_checked(path, false, what.c_str(), source.st, error, why);
+    if (error == ENOENT) throw Refusal(printed("%s model not found at %s (run scripts/setup)", role_name(role), path));
     if (!source.fd) throw Refusal(why);
-    source.size = st.st_size;
-    source.sha = fd_sha256(source.fd.get(), uint64_t(st.st_size), "the recognizer model", path);
+    // Whoever can write the folder can put another file under the model's name: only its owner (or
+    // root), or anyone where the sticky bit keeps them from replacing this user's files.
+    std::string folder = split_path(path).first;
+    struct stat dir;
+    if (stat(folder.c_str(), &dir) != 0) throw Refusal(printed("the folder %s of %s cannot be examined: %s", folder.c_str(), what.c_str(), strerror(errno)));
+    if ((dir.st_mode & (S_IWGRP | S_IWOTH)) && !(dir.st_mode & S_ISVTX))
+        throw Refusal(printed("the folder %s holding %s is writable by its group or others without the sticky bit (mode %04o)", folder.c_str(),
+                              what.c_str(), unsigned(dir.st_mode & 07777)));
+    source.sha = fd_sha256(source.fd.get(), uint64_t(source.st.st_size), what.c_str(), path);
+    const Pin &pin = pin_for(role);
+    if (!allow_unpinned && source.sha != pin.source)
+        throw Refusal(printed("%s %s has SHA-256 %s, not the pinned %s of %s (Models/SHA256SUMS)", what.c_str(), split_path(path).second.c_str(),
+                              source.sha.c_str(), pin.source, pin.name));
     return source;
 }
 
-model_file::Fd model_file::packed_copy(const Source &source, const char *model_path, const char *packed_path, bool &rebuilt,
-                                       std::string &reason) {
+std::vector<uint8_t> model_file::read_all(const Source &source, const char *path) {
+    if (source.st.st_size <= 0) throw Refusal(printed("the model %s is empty", path));
+    std::vector<uint8_t> bytes(size_t(source.st.st_size));
+    uint8_t extra;
+    if (pread_full(source.fd.get(), bytes.data(), bytes.size(), 0) != ssize_t(bytes.size()) ||
+        pread_full(source.fd.get(), &extra, 1, bytes.size()) != 0)
+        throw Refusal(printed("the model %s changed while it was read (its size is no longer %lld bytes)", path, (long long)source.st.st_size));
+    Sha256 sha;
+    sha.update(bytes.data(), bytes.size());
+    if (sha.hex() != source.sha) throw Refusal(printed("the model %s changed while it was read (its bytes no longer have SHA-256 %s)", path, source.sha.c_str()));
+    return bytes;
+}
+
+void model_file::unchanged(const Source &file, const char *what, const char *path) {
+    struct stat now;
+    const struct stat &then = file.st;
+    if (fstat(file.fd.get(), &now) != 0) throw Refusal(printed("%s %s cannot be examined: %s", what, path, strerror(errno)));
+    // Not ctime: it also changes when the path is unlinked or replaced, which leaves the bytes alone.
+    if (now.st_size != then.st_size || now.st_ino != then.st_ino || now.st_dev != then.st_dev || now.st_mtim.tv_sec != then.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != then.st_mtim.tv_nsec)
+        throw Refusal(printed("%s %s changed while it was loaded (%lld bytes when checked, %lld now)", what, path, (long long)then.st_size,
+                              (long long)now.st_size));
+}
+
+model_file::Source model_file::packed_copy(const Source &source, const char *model_path, const char *packed_path, bool &rebuilt,
+                                           std::string &reason) {
     rebuilt = false;
-    struct stat st;
+    if (std::strcmp(model_path, packed_path) == 0) throw Refusal(printed("the packed model cannot be the model itself (%s)", model_path));
+    auto [folder, base] = split_path(packed_path);
+    Fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir) sweep(dir.get(), base + ".tmp-", false);
+    Source found;
     int error = 0;
-    Fd found = open_checked(packed_path, false, "the packed model", st, error, reason);
-    if (found) {
-        reason = check_packed(found.get(), st.st_size, source.sha, packed_path);
-        if (reason.empty()) return found;
-        found.reset();
+    found.fd = open_checked(packed_path, false, "the packed model", found.st, error, reason);
+    if (found.fd && found.st.st_dev == source.st.st_dev && found.st.st_ino == source.st.st_ino)
+        throw Refusal(printed("the packed model %s is the model itself", packed_path));
+    if (found.fd && found.st.st_nlink != 1) {
+        reason = printed("the packed model %s has %llu links (another name could change it)", packed_path, (unsigned long long)found.st.st_nlink);
+        found.fd.reset();
     }
-    if (source.size <= 0) throw Refusal(printed("the model %s is empty", model_path));
-    // The source's descriptor, hashed by open_source, is the one mapped: the bytes packed are the bytes hashed.
-    Mapping mapped(source.fd.get(), size_t(source.size), model_path);
+    if (found.fd) {
+        reason = check_packed(found.fd.get(), found.st.st_size, source.sha, packed_path);
+        if (reason.empty()) return found;
+        found.fd.reset();
+    }
+    // One read of the source, whose SHA-256 must still be the one checked: the bytes packed are those.
+    std::vector<uint8_t> bytes = read_all(source, model_path);
     std::vector<Field> model;
-    if (!parse_fields({mapped.p, mapped.n}, model))
+    if (!parse_fields({bytes.data(), bytes.size()}, model))
         throw Refusal(printed("the model %s is not an ONNX file (its bytes are not protobuf)", model_path));
     Pieces out;
     bool graph = false;
@@ -666,34 +755,52 @@ model_file::Fd model_file::packed_copy(const Source &source, const char *model_p
     // A unique name beside the packed file, then rename: readers never see half a file.
     TempFile temporary(packed_path);
     std::string body_sha = write_packed(temporary, out, source.sha, packed_path);
-    const char *pin = pinned_body(source.sha);
+    const char *pin = pinned_body(source.sha.c_str());
     if (pin && body_sha != pin)
         throw Refusal(printed("the packer wrote SHA-256 %s for %s, not the pinned %s (pack.cpp's kPins is out of date)", body_sha.c_str(), model_path, pin));
+    struct stat there;
+    if (lstat(packed_path, &there) == 0 && there.st_dev == source.st.st_dev && there.st_ino == source.st.st_ino)
+        throw Refusal(printed("the packed model %s is the model itself", packed_path));
     if (rename(temporary.path.c_str(), packed_path) != 0)
         throw Refusal(printed("cannot put the packed model at %s: %s", packed_path, strerror(errno)));
     temporary.committed = true;
+    if (dir) fsync(dir.get());
     rebuilt = true;
-    return std::move(temporary.fd);
+    Source written;
+    written.fd = std::move(temporary.fd);
+    if (fstat(written.fd.get(), &written.st) != 0) throw Refusal(printed("the packed model %s cannot be examined: %s", packed_path, strerror(errno)));
+    written.sha = source.sha;
+    return written;
 }
 
 // OpenCV 4.6 opens a model by path and picks its importer by the path's extension, so the model is
-// given as /proc/self/fd/D/model.onnx: D a directory made here by mkdtemp (0700, so only this user
-// can change what it holds), named through its own descriptor (so renaming the directory changes
-// nothing), holding only the link model.onnx -> /proc/self/fd/N, N the checked descriptor.
+// given as /proc/self/fd/D/model.onnx: D a folder made here by mkdtemp (tulga-model-PID-XXXXXX,
+// 0700, so only this user can change what it holds), named through its own descriptor (so renaming
+// the folder changes nothing), holding only the link model.onnx -> /proc/self/fd/N, N the checked
+// descriptor. It is removed through its parent's descriptor, once that name is still this folder.
 void model_file::load_through(int fd, const char *scratch_folder, const std::function<void(const std::string &)> &load) {
     const char *tmpdir = getenv("TMPDIR");
     std::string parent = scratch_folder && *scratch_folder ? scratch_folder : tmpdir && *tmpdir == '/' ? tmpdir : "/tmp";
-    std::string name = parent + "/tulga-model-XXXXXX";
+    std::string prefix = "tulga-model-";
+    Fd above(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!above) throw Refusal(printed("cannot open the folder %s to load the model from: %s", parent.c_str(), strerror(errno)));
+    sweep(above.get(), prefix, true);
+    std::string base = prefix + std::to_string(getpid()) + "-XXXXXX", name = parent + "/" + base;
     if (!mkdtemp(name.data())) throw Refusal(printed("cannot make a private folder in %s to load the model from: %s", parent.c_str(), strerror(errno)));
+    base = name.substr(name.size() - base.size());
     struct Folder {
-        std::string path;
+        int above;
+        std::string base;
         Fd fd;
         bool linked = false;
         ~Folder() {
+            struct stat mine, there;
             if (linked) unlinkat(fd.get(), "model.onnx", 0);
-            rmdir(path.c_str());
+            if (fd && fstat(fd.get(), &mine) == 0 && fstatat(above, base.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 && mine.st_ino == there.st_ino &&
+                mine.st_dev == there.st_dev)
+                unlinkat(above, base.c_str(), AT_REMOVEDIR);
         }
-    } folder{name, Fd(::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))};
+    } folder{above.get(), base, Fd(openat(above.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))};
     struct stat st;
     if (!folder.fd || fstat(folder.fd.get(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
         throw Refusal(printed("the private folder %s to load the model from cannot be used", name.c_str()));
@@ -703,36 +810,40 @@ void model_file::load_through(int fd, const char *scratch_folder, const std::fun
     folder.linked = true;
     std::string path = "/proc/self/fd/" + std::to_string(folder.fd.get()) + "/model.onnx";
     struct stat through, file;
-    if (stat(path.c_str(), &through) != 0 || fstat(fd, &file) != 0 || through.st_ino != file.st_ino || through.st_dev != file.st_dev)
-        throw Refusal("cannot reach the model through /proc/self/fd (is /proc mounted?)");
+    if (stat(path.c_str(), &through) != 0) throw Refusal(printed("cannot reach the model through /proc/self/fd (is /proc mounted?): %s", strerror(errno)));
+    if (fstat(fd, &file) != 0 || through.st_ino != file.st_ino || through.st_dev != file.st_dev)
+        throw Refusal("cannot reach the model through /proc/self/fd: the link leads to another file");
     load(path);
 }
 
-void model_file::test_point(const char *packed_path, int stage) {
-    std::string replacement;
+int model_file::test_point(int stage, const char *path) {
+    tv_model_test_hook registered;
+    void *context;
     {
-        std::lock_guard<std::mutex> hold(armed_lock);
-        auto it = std::find_if(armed.begin(), armed.end(), [&](const Armed &a) { return a.path == packed_path && a.action == stage; });
-        if (it == armed.end()) return;
-        replacement = it->replacement;
-        armed.erase(it);
+        std::lock_guard<std::mutex> hold(hook_lock);
+        registered = hook;
+        context = hook_context;
     }
-    if (stage == TV_MODEL_TEST_THROW) throw std::runtime_error("a C++ exception while the packed model was written (tv_model_test_arm)");
-    if (stage == TV_MODEL_TEST_SWAP && rename(replacement.c_str(), packed_path) != 0)
-        throw std::runtime_error(printed("tv_model_test_arm: cannot rename %s to %s: %s", replacement.c_str(), packed_path, strerror(errno)));
+    return registered ? registered(context, stage, path) : 0;
 }
 
-extern "C" void tv_model_test_arm(const char *packed_path, int32_t action, const char *replacement) {
-    if (!packed_path) return;
+extern "C" void tv_model_set_test_hook(tv_model_test_hook test_hook, void *context) {
     try {
-        std::lock_guard<std::mutex> hold(armed_lock);
-        armed.push_back({packed_path, replacement ? replacement : "", int(action)});
+        std::lock_guard<std::mutex> hold(hook_lock);
+        hook = test_hook;
+        hook_context = context;
     } catch (...) {
     }
 }
 
 extern "C" const char *tv_model_pinned_body_sha256(const char *source_sha256) {
     return source_sha256 ? pinned_body(source_sha256) : nullptr;
+}
+
+extern "C" const char *tv_model_pin(int32_t index, const char **file_name) {
+    if (index < 0 || size_t(index) >= sizeof(kPins) / sizeof(kPins[0])) return nullptr;
+    if (file_name) *file_name = kPins[index].name;
+    return kPins[index].source;
 }
 
 extern "C" tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *reason, tv_error *error) {
@@ -742,10 +853,10 @@ extern "C" tv_status tv_model_pack(const char *model_path, const char *packed_pa
         if (!model_path || !packed_path || !*packed_path || !rebuilt)
             return fail(error, TV_ERR_INVALID_ARGUMENT, "a model path, a packed path and an out flag are required");
         try {
-            model_file::Source source = model_file::open_source(model_path);
+            model_file::Source source = model_file::open_source(model_path, model_file::Role::recognizer, true);
             bool made = false;
             std::string why;
-            model_file::Fd packed = model_file::packed_copy(source, model_path, packed_path, made, why);
+            model_file::Source packed = model_file::packed_copy(source, model_path, packed_path, made, why);
             *rebuilt = made ? 1 : 0;
             if (made) fail(reason, TV_OK, "%s", why.c_str());
             return TV_OK;

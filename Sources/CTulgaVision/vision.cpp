@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <memory>
 #include <vector>
 
 struct tv_image { cv::Mat mat; };
@@ -448,30 +449,33 @@ tv_status tv_image_draw_text(tv_image *image, const char *text, float x, float y
 
 // Detection -------------------------------------------------------------------
 
-tv_status tv_detector_create(const char *model_path, tv_detector **out, tv_error *error) {
+tv_status tv_detector_create(const char *model_path, int32_t flags, tv_detector **out, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
+        if (!out) return fail(error, TV_ERR_INVALID_ARGUMENT, "an out handle is required");
         *out = nullptr;
-        struct stat st;
-        if (!model_path || stat(model_path, &st) != 0)
-            return fail(error, TV_ERR_MODEL, "detector model not found at %s (run scripts/setup)", model_path ? model_path : "(null)");
-        auto *d = new tv_detector;
+        if (!model_path) return fail(error, TV_ERR_MODEL, "detector model not found at (null) (run scripts/setup)");
         try {
-            d->net = cv::dnn::readNetFromONNX(model_path);
-        } catch (...) {
-            delete d;
-            throw;
+            // YuNet is small (0.2 MiB): OpenCV parses the very bytes that were read and hashed.
+            model_file::Source source = model_file::open_source(model_path, model_file::Role::detector, (flags & TV_MODEL_ALLOW_UNPINNED) != 0);
+            std::vector<uint8_t> bytes = model_file::read_all(source, model_path);
+            auto d = std::make_unique<tv_detector>();
+            try {
+                d->net = cv::dnn::readNetFromONNX(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+            } catch (const cv::Exception &e) {
+                return fail(error, TV_ERR_MODEL, "could not load the detector model %s: OpenCV: %s", model_path, e.what());
+            }
+            if (d->net.empty()) return fail(error, TV_ERR_MODEL, "could not load the detector model %s", model_path);
+            d->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+            d->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+            for (const char *kind : {"cls", "obj", "bbox", "kps"})
+                for (int stride : {8, 16, 32}) d->outputs.push_back(std::string(kind) + "_" + std::to_string(stride));
+            bytes = {};
+            malloc_trim(0);  // the parser's buffers, freed, go back to the system
+            *out = d.release();
+            return TV_OK;
+        } catch (const model_file::Refusal &e) {
+            return fail(error, TV_ERR_MODEL, "%s", e.what());
         }
-        if (d->net.empty()) {
-            delete d;
-            return fail(error, TV_ERR_MODEL, "could not load the detector model %s", model_path);
-        }
-        d->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-        d->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-        for (const char *kind : {"cls", "obj", "bbox", "kps"})
-            for (int stride : {8, 16, 32}) d->outputs.push_back(std::string(kind) + "_" + std::to_string(stride));
-        malloc_trim(0);  // the parser's buffers, freed, go back to the system
-        *out = d;
-        return TV_OK;
     });
 }
 
@@ -550,7 +554,7 @@ tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32
 
 // Recognition -------------------------------------------------------------------
 
-tv_status tv_recognizer_create(const char *model_path, const char *packed_path, const char *scratch_folder,
+tv_status tv_recognizer_create(const char *model_path, const char *packed_path, const char *scratch_folder, int32_t flags,
                                tv_recognizer **out, tv_model_load *report, tv_error *error) {
     return guarded(error, [&]() -> tv_status {
         if (!out) return fail(error, TV_ERR_INVALID_ARGUMENT, "an out handle is required");
@@ -560,8 +564,9 @@ tv_status tv_recognizer_create(const char *model_path, const char *packed_path, 
         *report = tv_model_load{};
         if (!model_path) return fail(error, TV_ERR_MODEL, "recognizer model not found at (null) (run scripts/setup)");
         try {
-            model_file::Source source = model_file::open_source(model_path);
-            model_file::Fd packed;
+            model_file::Source source = model_file::open_source(model_path, model_file::Role::recognizer, (flags & TV_MODEL_ALLOW_UNPINNED) != 0);
+            model_file::test_point(TV_MODEL_TEST_OPENED, model_path);
+            model_file::Source packed;
             if (packed_path && *packed_path) {
                 std::string reason;  // why the file found there was not used
                 try {
@@ -572,14 +577,15 @@ tv_status tv_recognizer_create(const char *model_path, const char *packed_path, 
                 } catch (const std::exception &e) {  // the model itself is loaded, through its own checked descriptor
                     fail(&report->pack_problem, TV_OK, reason.empty() ? "%s%s" : "%s (%s)", e.what(), reason.c_str());
                 }
-                model_file::test_point(packed_path, TV_MODEL_TEST_SWAP);
             }
-            const char *loaded = packed ? packed_path : model_path;
+            const model_file::Source &file = packed.fd ? packed : source;
+            const char *loaded = packed.fd ? packed_path : model_path;
             // The packed copy (tv_model_pack) parses with about 80 MiB of transient copies, the original
             // float_data file with about 140: OpenCV 4.6's importer holds the ModelProto, a copy of its graph
             // and the cv::Mat weights at once.
             cv::Ptr<cv::FaceRecognizerSF> sf;
-            model_file::load_through(packed ? packed.get() : source.fd.get(), scratch_folder, [&](const std::string &path) {
+            model_file::load_through(file.fd.get(), scratch_folder, [&](const std::string &path) {
+                model_file::test_point(TV_MODEL_TEST_LOADING, loaded);
                 try {
                     sf = cv::FaceRecognizerSF::create(path, "");
                 } catch (const cv::Exception &e) {
@@ -587,6 +593,8 @@ tv_status tv_recognizer_create(const char *model_path, const char *packed_path, 
                 }
             });
             if (sf.empty()) return fail(error, TV_ERR_MODEL, "could not load the recognizer model %s", loaded);
+            // What OpenCV read was the file checked, unless it was written in place meanwhile.
+            model_file::unchanged(file, packed.fd ? "the packed model" : "the recognizer model", loaded);
             // The parse's copies are freed by now; glibc gives their pages back.
             malloc_trim(0);
             *out = new tv_recognizer{sf};

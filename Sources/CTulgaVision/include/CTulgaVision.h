@@ -130,8 +130,24 @@ tv_status tv_image_draw_polyline(tv_image *image, const float *xy, int32_t count
 tv_status tv_image_draw_text(tv_image *image, const char *text, float x, float y, double font_scale,
                              uint8_t r, uint8_t g, uint8_t b, tv_error *error);
 
+// Model files -----------------------------------------------------------------
+// A model is opened once, without following a symbolic link at its own name (the folders above it
+// are the configuration's), and used through that descriptor only: it must be a regular file owned
+// by this process's user or root, not writable by its group or others, in a folder not writable by
+// its group or others unless that folder has the sticky bit; and its SHA-256 must be the one pinned
+// in pack.cpp for its role (YuNet for the detector, SFace for the recognizer: Models/SHA256SUMS) unless
+// TV_MODEL_ALLOW_UNPINNED is given. After OpenCV has read it, the file must still have the size and
+// modification time it had when checked.
+typedef enum {
+    TV_MODEL_ALLOW_UNPINNED = 1  // load a model whose SHA-256 is not pinned (tests, experiments)
+} tv_model_flag;
+/// The index-th pinned model (0, 1, ...): its SHA-256 (hex) and, in *file_name, the name it has in
+/// Models/; NULL past the last.
+const char *tv_model_pin(int32_t index, const char **file_name);
+
 // Detection (YuNet 2023mar through cv::dnn, decoded here) --------------------
-tv_status tv_detector_create(const char *model_path, tv_detector **out, tv_error *error);
+/// Loads YuNet from the bytes read (and hashed) through the checked descriptor (see Model files).
+tv_status tv_detector_create(const char *model_path, int32_t flags, tv_detector **out, tv_error *error);
 void tv_detector_free(tv_detector *detector);
 /// Detects faces on a copy scaled so its long side is at most detect_long_side (0: no scaling).
 /// Writes up to capacity faces, best first, in the source image's coordinates; *count gets
@@ -141,9 +157,6 @@ tv_status tv_detector_detect(tv_detector *detector, const tv_image *image, int32
                              int32_t capacity, int32_t *count, tv_error *error);
 
 // Recognition (SFace through cv::FaceRecognizerSF) ---------------------------
-// Model files are opened once and used through that descriptor: checks, packing and OpenCV's load
-// read the same inode. A model file must be a regular file owned by this process's user or root and
-// not writable by its group or others.
 
 /// Where tv_recognizer_create loaded the model from.
 typedef enum {
@@ -158,32 +171,40 @@ typedef struct {
     tv_error pack_problem;    // why the packed copy could not be used or written
 } tv_model_load;
 
-/// Loads the recognizer. With a packed_path (a .onnx path; NULL or "" for none), from the packed copy
-/// of model_path (tv_model_pack's checks, rewritten when they fail), else, when that copy cannot be
-/// written, from model_path itself. OpenCV opens the checked descriptor through a link in a private
-/// folder (mkdtemp, 0700) made in scratch_folder (NULL or "": $TMPDIR, else /tmp) and removed after.
-/// report (may be NULL) says which file was loaded and why.
-tv_status tv_recognizer_create(const char *model_path, const char *packed_path, const char *scratch_folder,
+/// Loads the recognizer (model_path checked as under Model files). With a packed_path (a .onnx path;
+/// NULL or "" for none, and never model_path itself), from the packed copy of model_path
+/// (tv_model_pack's checks, rewritten when they fail), else, when that copy cannot be written, from
+/// model_path itself. OpenCV opens the checked descriptor through a link in a private folder
+/// (tulga-model-PID-XXXXXX, 0700) made in scratch_folder (NULL or "": $TMPDIR if absolute, else /tmp)
+/// and removed after; folders there of processes that are gone are removed first. report (may be
+/// NULL) says which file was loaded and why. flags: tv_model_flag.
+tv_status tv_recognizer_create(const char *model_path, const char *packed_path, const char *scratch_folder, int32_t flags,
                                tv_recognizer **out, tv_model_load *report, tv_error *error);
 /// Makes packed_path (a .onnx path) the model at model_path re-encoded for a smaller load (float
 /// tensors as raw_data, a Gemm weight over 4 MiB split into row blocks; pack.cpp says why), unless
-/// it already is. The file there is opened once without following a symbolic link and must pass the
-/// ownership and mode checks above; its trailer must name model_path's SHA-256 and the SHA-256 of its
-/// own bytes before the trailer; and for a model whose packed bytes are pinned
-/// (tv_model_pinned_body_sha256), those bytes must have the pinned SHA-256. Otherwise it is rewritten
-/// (0600, O_EXCL, fsync, rename over the path): *rebuilt is then 1 and reason (may be NULL) says why.
-/// TV_ERR_MODEL when the model is missing, unsafe, unreadable or not ONNX, or the copy cannot be written.
+/// it already is. model_path is checked as under Model files, but need not be pinned (packing loads
+/// nothing). The file at packed_path is opened once without following a symbolic link and must pass
+/// the ownership and mode checks, have one link, and not be model_path's file; its trailer must name
+/// model_path's SHA-256 and the SHA-256 of its own bytes before the trailer; and for a model whose
+/// packed bytes are pinned (tv_model_pinned_body_sha256), those bytes must have the pinned SHA-256.
+/// Otherwise it is rewritten from one read of the model (0600, O_EXCL, fsync, rename over the path;
+/// temporary files of processes that are gone are removed first): *rebuilt is then 1 and reason (may
+/// be NULL) says why. TV_ERR_MODEL when the model is missing, unsafe, unreadable, changed while read
+/// or not ONNX, or the copy cannot be written.
 tv_status tv_model_pack(const char *model_path, const char *packed_path, int32_t *rebuilt, tv_error *reason, tv_error *error);
 /// The SHA-256 (hex) the packed copy's bytes before its trailer must have for the model whose SHA-256
 /// is source_sha256 (hex), or NULL when that model is not pinned (its trailer alone is then checked).
 const char *tv_model_pinned_body_sha256(const char *source_sha256);
-/// Tests only: a one-shot action on the next call given exactly packed_path.
+/// Tests only: where a registered hook is called (path: the file concerned, as configured).
 typedef enum {
-    TV_MODEL_TEST_SWAP = 1,  // tv_recognizer_create: rename(replacement, packed_path) once the packed copy's
-                             // descriptor is settled (checked or written), before OpenCV opens it
-    TV_MODEL_TEST_THROW = 2  // either call: a C++ exception halfway through writing the packed copy
-} tv_model_test_action;
-void tv_model_test_arm(const char *packed_path, int32_t action, const char *replacement);
+    TV_MODEL_TEST_OPENED = 1,   // tv_recognizer_create: the model was opened, checked and hashed
+    TV_MODEL_TEST_WRITING = 2,  // halfway through writing the packed copy; a nonzero return throws a C++ exception
+    TV_MODEL_TEST_LOADING = 3   // tv_recognizer_create: right before OpenCV opens the checked descriptor
+                                // (its private folder made, holding the link)
+} tv_model_test_stage;
+typedef int32_t (*tv_model_test_hook)(void *context, int32_t stage, const char *path);
+/// Tests only: registers hook (NULL: none, the default) for every later model load in this process.
+void tv_model_set_test_hook(tv_model_test_hook hook, void *context);
 void tv_recognizer_free(tv_recognizer *recognizer);
 /// Aligns the face to 112x112 and writes its 128-float embedding. aligned may be NULL;
 /// otherwise it receives the aligned crop (caller frees).

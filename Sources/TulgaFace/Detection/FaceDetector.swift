@@ -23,15 +23,18 @@ public final class FaceDetector {
     /// The thresholds and input size; may be changed between calls.
     public var settings: DetectionSettings
 
-    /// Loads YuNet.
+    /// Loads YuNet from one read of the file, opened once (not through a symbolic link at its own
+    /// name) and checked like SFace's (owner, mode, folder, pinned SHA-256).
     ///
     /// - Parameters:
     ///   - modelPath: the ONNX file.
     ///   - settings: thresholds and input size.
-    /// - Throws: ``FaceError`` `.modelUnavailable` if the model cannot be loaded.
-    public init(modelPath: String, settings: DetectionSettings = DetectionSettings()) throws(FaceError) {
+    ///   - allowUnpinned: true loads a model whose SHA-256 is not YuNet's pinned one (tests and experiments only).
+    /// - Throws: ``FaceError`` `.modelUnavailable` if the model is missing, unsafe, not the pinned YuNet, or cannot be loaded.
+    public init(modelPath: String, settings: DetectionSettings = DetectionSettings(), allowUnpinned: Bool = false) throws(FaceError) {
         var out: OpaquePointer?
-        try check { tv_detector_create(modelPath, &out, $0) }
+        let flags = allowUnpinned ? Int32(TV_MODEL_ALLOW_UNPINNED.rawValue) : 0
+        try check { tv_detector_create(modelPath, flags, &out, $0) }
         guard let out else { throw FaceError(.internalError, "no detector") }
         handle = out
         self.settings = settings

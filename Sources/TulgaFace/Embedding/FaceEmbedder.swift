@@ -22,18 +22,22 @@ public final class FaceEmbedder: @unchecked Sendable {
 
     /// Loads SFace through its packed copy beside it (``packedPath(for:)``), made or remade first
     /// when missing, stale, damaged or unsafe; from the model itself when that copy cannot be written.
-    /// Each file is opened once and OpenCV reads the checked descriptor (`tv_recognizer_create`).
+    /// Each file is opened once, not through a symbolic link at its own name, and OpenCV reads the
+    /// checked descriptor (`tv_recognizer_create`).
     ///
     /// - Parameters:
     ///   - modelPath: the ONNX file.
     ///   - packed: false loads `modelPath` as it is (for comparisons).
     ///   - scratchFolder: where the private folder OpenCV loads through is made and removed; `nil`: `$TMPDIR`, else `/tmp`.
-    /// - Throws: ``FaceError`` `.modelUnavailable` if the model is missing, unsafe or cannot be loaded.
-    public init(modelPath: String, packed: Bool = true, scratchFolder: String? = nil) throws(FaceError) {
+    ///   - allowUnpinned: true loads a model whose SHA-256 is not SFace's pinned one (tests and experiments
+    ///     only: a service must not, or whoever can write its models folder chooses who matches).
+    /// - Throws: ``FaceError`` `.modelUnavailable` if the model is missing, unsafe, not the pinned SFace, or cannot be loaded.
+    public init(modelPath: String, packed: Bool = true, scratchFolder: String? = nil, allowUnpinned: Bool = false) throws(FaceError) {
         let packedPath = packed ? Self.packedPath(for: modelPath) : ""
         var out: OpaquePointer?
         var report = tv_model_load()
-        try check { tv_recognizer_create(modelPath, packedPath, scratchFolder ?? "", &out, &report, $0) }
+        let flags = allowUnpinned ? Int32(TV_MODEL_ALLOW_UNPINNED.rawValue) : 0
+        try check { tv_recognizer_create(modelPath, packedPath, scratchFolder ?? "", flags, &out, &report, $0) }
         guard let out else { throw FaceError(.internalError, "no recognizer") }
         handle = out
         let fromSource = report.origin == TV_MODEL_FROM_SOURCE.rawValue
@@ -70,6 +74,18 @@ public final class FaceEmbedder: @unchecked Sendable {
     /// SHA-256 is `source`, or `nil` for a model that is not pinned.
     public static func pinnedPackedSHA256(forModel source: String) -> String? {
         tv_model_pinned_body_sha256(source).map { String(cString: $0) }
+    }
+
+    /// The models this service loads, as the file names they have in `Models/` and their pinned SHA-256 (hex).
+    public static var pinnedModels: [String: String] {
+        var pins: [String: String] = [:]
+        var index: Int32 = 0
+        var name: UnsafePointer<CChar>?
+        while let sha = tv_model_pin(index, &name) {
+            if let name { pins[String(cString: name)] = String(cString: sha) }
+            index += 1
+        }
+        return pins
     }
 
     deinit { tv_recognizer_free(handle) }
