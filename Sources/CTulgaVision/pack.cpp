@@ -487,7 +487,7 @@ std::string unsafe(const struct stat &st, const char *what, const char *path) {
     if (st.st_uid != me && st.st_uid != 0)
         return printed("%s %s is owned by uid %u, neither this process's user (uid %u) nor root", what, path, unsigned(st.st_uid), unsigned(me));
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return printed("%s %s is writable by its group or others (mode %04o)", what, path, unsigned(st.st_mode & 07777));
+        return printed("%s %s is writable by its group or others (mode %04o; chmod go-w it)", what, path, unsigned(st.st_mode & 07777));
     return "";
 }
 
@@ -678,7 +678,7 @@ model_file::Source model_file::open_source(const char *path, Role role, bool all
     struct stat dir;
     if (stat(folder.c_str(), &dir) != 0) throw Refusal(printed("the folder %s of %s cannot be examined: %s", folder.c_str(), what.c_str(), strerror(errno)));
     if ((dir.st_mode & (S_IWGRP | S_IWOTH)) && !(dir.st_mode & S_ISVTX))
-        throw Refusal(printed("the folder %s holding %s is writable by its group or others without the sticky bit (mode %04o)", folder.c_str(),
+        throw Refusal(printed("the folder %s holding %s is writable by its group or others without the sticky bit (mode %04o; chmod go-w it)", folder.c_str(),
                               what.c_str(), unsigned(dir.st_mode & 07777)));
     source.sha = fd_sha256(source.fd.get(), uint64_t(source.st.st_size), what.c_str(), path);
     const Pin &pin = pin_for(role);
@@ -817,14 +817,10 @@ void model_file::load_through(int fd, const char *scratch_folder, const std::fun
 }
 
 int model_file::test_point(int stage, const char *path) {
-    tv_model_test_hook registered;
-    void *context;
-    {
-        std::lock_guard<std::mutex> hold(hook_lock);
-        registered = hook;
-        context = hook_context;
-    }
-    return registered ? registered(context, stage, path) : 0;
+    // Called under the lock: unregistering waits for a call in progress, so a test's hook is never
+    // called after it has been released (other suites load models at the same time).
+    std::lock_guard<std::mutex> hold(hook_lock);
+    return hook ? hook(hook_context, stage, path) : 0;
 }
 
 extern "C" void tv_model_set_test_hook(tv_model_test_hook test_hook, void *context) {

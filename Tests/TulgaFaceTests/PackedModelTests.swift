@@ -444,7 +444,7 @@ struct PackedModelTests {
         if mode == 0o1777 {
             #expect(error == nil && detectorError == nil && FileManager.default.fileExists(atPath: packed), "\(String(describing: error))")
         } else {
-            let reason = "the folder \(folder) holding the recognizer model is writable by its group or others without the sticky bit (mode \(String(format: "%04o", mode)))"
+            let reason = "the folder \(folder) holding the recognizer model is writable by its group or others without the sticky bit (mode \(String(format: "%04o", mode)); chmod go-w it)"
             #expect(error?.code == .modelUnavailable && error?.reason == reason, "\(String(describing: error))")
             #expect(detectorError?.reason.contains("holding the detector model is writable by its group or others without the sticky bit") == true)
         }
