@@ -69,6 +69,8 @@ class Service_:
         self.port, self.agent_port = free_port(), free_port()
         self.origin = f'http://127.0.0.1:{self.port}'
         self.config = os.path.join(work, 'tulga.json')
+        # Where `tulga ca init` writes the root CA's certificate (ca.directory below): the agent pins it.
+        self.ca_root = os.path.join(work, 'ca', 'root.crt')
         config = {
             # No publicBaseURL: every command derives it from the configuration and $TULGA_PORT (set for each one
             # below), so the sign-in audience is this page's origin, which the agent requires.
@@ -150,10 +152,11 @@ class Service_:
                 self.server.kill()
 
 
-def start_agent(tulga, folder, port, origin, work):
-    """The key agent (`tulga keys agent`, the h16agent branch) with folder storage, its password from the environment."""
+def start_agent(tulga, folder, port, origin, work, ca_root):
+    """The key agent (`tulga keys agent`) with folder storage, its password from the environment, and the scratch CA's
+    root certificate pinned (--ca-root): install takes certificates only under that root."""
     log = open(os.path.join(work, 'agent.log'), 'w')
-    agent = subprocess.Popen([tulga, 'keys', 'agent', '--folder', folder, '--port', str(port), '--origin', origin],
+    agent = subprocess.Popen([tulga, 'keys', 'agent', '--folder', folder, '--port', str(port), '--origin', origin, '--ca-root', ca_root],
                              stdout=log, stderr=log, stdin=subprocess.DEVNULL, env={**os.environ, 'TULGA_KEY_PASSWORD': KEY_PASSWORD})
     wait_for_port(port, agent)
     return agent
@@ -353,7 +356,7 @@ def main():
         b.driver.find_element(By.CSS_SELECTOR, '[data-lang="ru"]').click()
         b.wait(lambda d: d.find_element(By.TAG_NAME, 'h1').text == ru['portal.title'], 10, 'the Russian title')
         agent_folder = os.path.join(work, 'applicant-keys')
-        agent = start_agent(options.tulga, agent_folder, service.agent_port, service.origin, work)
+        agent = start_agent(options.tulga, agent_folder, service.agent_port, service.origin, work, service.ca_root)
         b.click('agent-retry')
         b.wait(lambda d: 'ok' in d.find_element(By.ID, 'agent').get_attribute('class').split(), 30, 'the agent connected')
 
