@@ -69,9 +69,11 @@ class Service_:
         self.port, self.agent_port = free_port(), free_port()
         self.origin = f'http://127.0.0.1:{self.port}'
         self.config = os.path.join(work, 'tulga.json')
+        # Where `tulga ca init` writes the root CA's certificate (ca.directory below): the agent pins it.
+        self.ca_root = os.path.join(work, 'ca', 'root.crt')
         config = {
-            # No publicBaseURL: the service derives it from where it listens (serve --port), so the sign-in
-            # audience is this page's origin, which the agent requires.
+            # No publicBaseURL: every command derives it from the configuration and $TULGA_PORT (set for each one
+            # below), so the sign-in audience is this page's origin, which the agent requires.
             'ca': {'directory': f'{work}/ca', 'passwordFile': f'{work}/keys/ca-password'},
             'storage': {'checkpointFolder': f'{work}/checkpoints', 'reviewFolder': f'{work}/review', 'temporaryFolder': f'{work}/tmp'},
             # The fixture video only turns right; a recording turns when it was recorded to, not when asked, so the
@@ -88,7 +90,7 @@ class Service_:
 
     def run(self, *args, store=True, env=None):
         full = [self.tulga, *args] + (self.args if store else [])
-        result = subprocess.run(full, capture_output=True, text=True, env={**os.environ, **(env or {})})
+        result = subprocess.run(full, capture_output=True, text=True, env={**os.environ, 'TULGA_PORT': str(self.port), **(env or {})})
         if result.returncode != 0:
             raise SystemExit(f'browser-test: {" ".join(args)} failed: {result.stderr.strip()[-2000:]}')
         return result.stdout
@@ -111,8 +113,9 @@ class Service_:
 
     def start(self):
         log = open(os.path.join(self.work, 'server.log'), 'w')
-        self.server = subprocess.Popen([self.tulga, 'serve', '--port', str(self.port), *self.args], stdout=log, stderr=log,
-                                       env={**os.environ, 'LOG_LEVEL': 'info'})
+        # $TULGA_PORT, not --port: the address every command derives the CA's public URL from (serve warns otherwise).
+        self.server = subprocess.Popen([self.tulga, 'serve', *self.args], stdout=log, stderr=log,
+                                       env={**os.environ, 'LOG_LEVEL': 'info', 'TULGA_PORT': str(self.port)})
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
@@ -149,10 +152,11 @@ class Service_:
                 self.server.kill()
 
 
-def start_agent(tulga, folder, port, origin, work):
-    """The key agent (`tulga keys agent`, the h16agent branch) with folder storage, its password from the environment."""
+def start_agent(tulga, folder, port, origin, work, ca_root):
+    """The key agent (`tulga keys agent`) with folder storage, its password from the environment, and the scratch CA's
+    root certificate pinned (--ca-root): install takes certificates only under that root."""
     log = open(os.path.join(work, 'agent.log'), 'w')
-    agent = subprocess.Popen([tulga, 'keys', 'agent', '--folder', folder, '--port', str(port), '--origin', origin],
+    agent = subprocess.Popen([tulga, 'keys', 'agent', '--folder', folder, '--port', str(port), '--origin', origin, '--ca-root', ca_root],
                              stdout=log, stderr=log, stdin=subprocess.DEVNULL, env={**os.environ, 'TULGA_KEY_PASSWORD': KEY_PASSWORD})
     wait_for_port(port, agent)
     return agent
@@ -352,7 +356,7 @@ def main():
         b.driver.find_element(By.CSS_SELECTOR, '[data-lang="ru"]').click()
         b.wait(lambda d: d.find_element(By.TAG_NAME, 'h1').text == ru['portal.title'], 10, 'the Russian title')
         agent_folder = os.path.join(work, 'applicant-keys')
-        agent = start_agent(options.tulga, agent_folder, service.agent_port, service.origin, work)
+        agent = start_agent(options.tulga, agent_folder, service.agent_port, service.origin, work, service.ca_root)
         b.click('agent-retry')
         b.wait(lambda d: 'ok' in d.find_element(By.ID, 'agent').get_attribute('class').split(), 30, 'the agent connected')
 
@@ -424,6 +428,9 @@ def main():
         problems = [entry['message'] for entry in b.driver.get_log('browser')
                     if 'Content Security Policy' in entry['message'] or 'Refused to' in entry['message']]
         assert not problems, problems
+        # Every command got the same address ($TULGA_PORT): serve derived the CA's public URL as the others do.
+        with open(os.path.join(work, 'server.log')) as log:
+            assert 'ca.publicBaseURL is empty' not in log.read(), 'tulga serve warned that its public URL is not what other commands derive'
         print(f'browser-test: 1 passed, 0 failed ({b.count} screens in {shots}, {time.monotonic() - started:.0f} s)')
     finally:
         if browser:

@@ -79,6 +79,26 @@ static EVP_PKEY *read_key(const char *pem, const char *password) {
     return key;
 }
 
+/// A pending key of a folder: only an encrypted PKCS#8 block ("ENCRYPTED PRIVATE KEY") is read, never a
+/// plain key (a folder key is always encrypted) or any other block. NULL and *error set otherwise: a
+/// password that does not decrypt it as TP_WRONG_SECRET.
+static EVP_PKEY *read_sealed_key(const char *pem, const char *password, tp_error *error) {
+    BIO *bio = BIO_new_mem_buf(pem ? pem : "", -1);
+    X509_SIG *sealed = bio ? PEM_read_bio_PKCS8(bio, NULL, tp_no_password, NULL) : NULL;
+    BIO_free(bio);
+    if (!sealed) {
+        tp_fail(error, "the pending key is not an encrypted PKCS#8 key (ENCRYPTED PRIVATE KEY)");
+        return NULL;
+    }
+    const char *pass = password ? password : "";
+    PKCS8_PRIV_KEY_INFO *p8 = PKCS8_decrypt(sealed, pass, (int)strlen(pass));
+    X509_SIG_free(sealed);
+    EVP_PKEY *key = p8 ? EVP_PKCS82PKEY(p8) : NULL;
+    PKCS8_PRIV_KEY_INFO_free(p8);   // clears the key's bytes
+    if (!key) tp_fail_as(error, TP_WRONG_SECRET, "cannot open the pending key: wrong password or damaged file");
+    return key;
+}
+
 int tp_no_password(char *buffer, int size, int writing, void *context) {
     (void)buffer; (void)size; (void)writing; (void)context;
     return -1;
@@ -444,8 +464,8 @@ int tp_pkcs12_sealed(const char *encrypted_key_pem, const char *key_password, co
                      const char *password, const char *name, int32_t iterations, uint8_t **der, size_t *length, tp_error *error) {
     *der = NULL;
     *length = 0;
-    EVP_PKEY *key = read_key(encrypted_key_pem, key_password ? key_password : "");
-    if (!key) return tp_fail_as(error, TP_WRONG_SECRET, "cannot open the pending key: wrong password or damaged file");
+    EVP_PKEY *key = read_sealed_key(encrypted_key_pem, key_password, error);
+    if (!key) return 0;
     char *plain = key_to_pem(key, NULL, NULL);
     EVP_PKEY_free(key);
     if (!plain) return tp_fail(error, "cannot read the pending key");
@@ -531,8 +551,8 @@ int tp_pkcs12_certificate(const uint8_t *der, size_t length, const char *passwor
 }
 
 int tp_sealed_key_check(const char *encrypted_key_pem, const char *password, uint8_t key_id[20], tp_error *error) {
-    EVP_PKEY *key = read_key(encrypted_key_pem, password ? password : "");
-    if (!key) return tp_fail_as(error, TP_WRONG_SECRET, "cannot open the pending key: wrong password or damaged file");
+    EVP_PKEY *key = read_sealed_key(encrypted_key_pem, password, error);
+    if (!key) return 0;
     int ok = tp_key_id_of(key, key_id);
     EVP_PKEY_free(key);   // clears the private key's numbers
     return ok ? 1 : tp_fail(error, "cannot read the pending key's public key");
@@ -540,7 +560,17 @@ int tp_sealed_key_check(const char *encrypted_key_pem, const char *password, uin
 
 // MARK: Checking a certificate before it is installed.
 
-int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t at, tp_error *error) {
+/// Whether two certificates are the same bytes (DER).
+static int same_der(X509 *a, X509 *b) {
+    unsigned char *x = NULL, *y = NULL;
+    int lx = a ? i2d_X509(a, &x) : -1, ly = b ? i2d_X509(b, &y) : -1;
+    int same = lx > 0 && lx == ly && memcmp(x, y, (size_t)lx) == 0;
+    OPENSSL_free(x);
+    OPENSSL_free(y);
+    return same;
+}
+
+int tp_certificate_verify(const char *cert_pem, const char *chain_pem, const char *root_pem, int64_t at, tp_error *error) {
     X509 *cert = tp_read_cert(cert_pem);
     if (!cert) return tp_fail(error, "not a PEM certificate");
     // A fresh store: only the chain given is trusted, never the system's roots.
@@ -550,6 +580,7 @@ int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t a
     BIO *bio = BIO_new_mem_buf(chain_pem ? chain_pem : "", -1);
     int ok = store && intermediates && ctx && bio, roots = 0, count = 0;
     if (!ok) tp_fail(error, "out of memory");
+    ERR_clear_error();   // only what reading the chain leaves is judged below
     X509 *c;
     while (ok && (c = PEM_read_bio_X509(bio, NULL, tp_no_password, NULL)) != NULL) {
         if (++count > 8) { X509_free(c); ok = tp_fail(error, "the chain has more than 8 certificates"); break; }
@@ -564,7 +595,16 @@ int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t a
             ok = tp_fail(error, "out of memory");
         }
     }
-    ERR_clear_error();   // the end of the PEM text reads as an error
+    if (ok) {
+        // The end of the PEM text reads as "no start line"; anything else is a block that could not be
+        // read (an ENCRYPTED one: tp_no_password refused to ask for its pass phrase).
+        unsigned long last = ERR_peek_last_error();
+        if (last && !(ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)) {
+            ERR_clear_error();
+            ok = tp_fail(error, "the chain holds a block that is not a plain PEM certificate (an encrypted or damaged one)");
+        }
+    }
+    ERR_clear_error();
     if (ok && roots == 0) ok = tp_fail(error, "the chain holds no root CA (a self-signed certificate)");
     if (ok && X509_STORE_CTX_init(ctx, store, cert, intermediates) != 1) ok = tp_fail(error, "cannot set up the verification");
     if (ok) {
@@ -578,6 +618,16 @@ int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t a
             ok = tp_fail(error, "%s (%s)", X509_verify_cert_error_string(code),
                          depth <= 0 ? "the certificate itself" : depth == 1 ? "its issuer's certificate" : "a CA certificate above its issuer");
         }
+    }
+    if (ok && root_pem) {
+        // The anchor the chain was verified to must be the caller's own root, byte for byte: the chain's
+        // self-signed certificate came with the certificates and proves only that they agree.
+        X509 *pinned = tp_read_cert(root_pem);
+        STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
+        X509 *top = built && sk_X509_num(built) > 0 ? sk_X509_value(built, sk_X509_num(built) - 1) : NULL;
+        if (!pinned) ok = tp_fail(error, "the trusted root CA certificate cannot be read");
+        else if (!same_der(top, pinned)) ok = tp_fail_as(error, TP_UNTRUSTED_ROOT, "the chain ends at another root CA than the trusted one");
+        X509_free(pinned);
     }
     BIO_free(bio);
     X509_STORE_CTX_free(ctx);

@@ -519,26 +519,36 @@ int tp_token_sign(tp_token *t, const uint8_t key_id[20], const uint8_t *message,
     return token_sign(t, key, type == CKK_EC ? TP_EC_P256 : TP_RSA_2048, message, message_length, signature, signature_length, error);
 }
 
-/// Calls `each` for every object of `cls` whose CKA_LABEL starts with `prefix`, at most 256 of them;
-/// 0 when the token cannot be searched.
-static int each_labelled(tp_token *t, CK_OBJECT_CLASS cls, const char *prefix, int (*each)(tp_token *, CK_OBJECT_HANDLE, void *), void *context) {
+/// Calls `each` for every object of `cls` whose CKA_LABEL starts with `prefix`; 0 (and *error set) when
+/// the token cannot be searched or holds more than TP_TOKEN_MAX_OBJECTS of them (never a part of them).
+static int each_labelled(tp_token *t, CK_OBJECT_CLASS cls, const char *prefix, int (*each)(tp_token *, CK_OBJECT_HANDLE, void *), void *context,
+                         tp_error *error) {
     CK_ATTRIBUTE query[] = {{CKA_CLASS, &cls, sizeof(cls)}};
-    CK_OBJECT_HANDLE found[256];
-    CK_ULONG n = 0;
-    if (p11(t->f->C_FindObjectsInit(t->session, query, 1)) != CKR_OK) return 0;
-    CK_RV rv = p11(t->f->C_FindObjects(t->session, found, 256, &n));
+    // All the handles first: `each` may start searches of its own, and one search runs at a time.
+    CK_OBJECT_HANDLE *found = malloc(sizeof(CK_OBJECT_HANDLE) * (TP_TOKEN_MAX_OBJECTS + 1));
+    if (!found) return tp_fail(error, "out of memory");
+    CK_ULONG total = 0, n = 0;
+    CK_RV rv = p11(t->f->C_FindObjectsInit(t->session, query, 1));
+    if (rv != CKR_OK) { free(found); return tp_fail(error, "cannot search the token (0x%lx)", (unsigned long)rv); }
+    do {
+        rv = p11(t->f->C_FindObjects(t->session, found + total, TP_TOKEN_MAX_OBJECTS + 1 - total, &n));
+        total += rv == CKR_OK ? n : 0;
+    } while (rv == CKR_OK && n > 0 && total <= TP_TOKEN_MAX_OBJECTS);
     p11(t->f->C_FindObjectsFinal(t->session));
-    if (rv != CKR_OK) return 0;
+    if (rv != CKR_OK) { free(found); return tp_fail(error, "cannot search the token (0x%lx)", (unsigned long)rv); }
+    if (total > TP_TOKEN_MAX_OBJECTS) { free(found); return tp_fail(error, "the token holds more than %d objects of a kind: too many to read", TP_TOKEN_MAX_OBJECTS); }
     size_t prefix_length = strlen(prefix);
-    for (CK_ULONG i = 0; i < n; i++) {
+    int ok = 1;
+    for (CK_ULONG i = 0; i < total && ok; i++) {
         unsigned char *label = NULL;
         CK_ULONG length = 0;
         if (!get_attribute(t, found[i], CKA_LABEL, &label, &length)) continue;   // no label: not ours
         int matches = length >= prefix_length && memcmp(label, prefix, prefix_length) == 0;
         free(label);
-        if (matches && !each(t, found[i], context)) return 0;
+        if (matches && !each(t, found[i], context)) ok = tp_fail(error, "cannot read an object of the token");
     }
-    return 1;
+    free(found);
+    return ok;
 }
 
 typedef struct { BIO *bio; int32_t count; } certificate_list;
@@ -563,7 +573,7 @@ int tp_token_certificates(tp_token *t, const char *label_prefix, char **pem_bund
     if (!t || !label_prefix) return tp_fail(error, "no token session");
     certificate_list list = {BIO_new(BIO_s_mem()), 0};
     if (!list.bio) return tp_fail(error, "out of memory");
-    int ok = each_labelled(t, CKO_CERTIFICATE, label_prefix, append_certificate, &list);
+    int ok = each_labelled(t, CKO_CERTIFICATE, label_prefix, append_certificate, &list, error);
     if (ok) {
         char *data = NULL;
         long n = BIO_get_mem_data(list.bio, &data);
@@ -576,7 +586,7 @@ int tp_token_certificates(tp_token *t, const char *label_prefix, char **pem_bund
         ok = *pem_bundle != NULL;
     }
     BIO_free(list.bio);
-    return ok ? 1 : tp_fail(error, "cannot read the token's certificates");
+    return ok ? 1 : error && error->message[0] ? 0 : tp_fail(error, "cannot read the token's certificates");
 }
 
 static int count_object(tp_token *t, CK_OBJECT_HANDLE object, void *context) {
@@ -589,7 +599,7 @@ static int count_object(tp_token *t, CK_OBJECT_HANDLE object, void *context) {
 int tp_token_key_count(tp_token *t, const char *label_prefix, int32_t *count, tp_error *error) {
     *count = 0;
     if (!t || !label_prefix) return tp_fail(error, "no token session");
-    return each_labelled(t, CKO_PRIVATE_KEY, label_prefix, count_object, count) ? 1 : tp_fail(error, "cannot list the token's keys");
+    return each_labelled(t, CKO_PRIVATE_KEY, label_prefix, count_object, count, error);
 }
 
 int tp_token_delete(tp_token *t, const uint8_t key_id[20], tp_error *error) {
@@ -623,40 +633,58 @@ int tp_token_probe_secret(tp_token *t, const uint8_t key_id[20], uint64_t *answe
     return 0;
 }
 
-typedef struct { uint8_t *ids; int32_t max; int32_t count; } id_list;
+typedef struct { uint8_t *ids; int32_t count; } id_list;
 
 static int append_id(tp_token *t, CK_OBJECT_HANDLE object, void *context) {
     id_list *list = context;
     unsigned char *id = NULL;
     CK_ULONG length = 0;
     if (!get_attribute(t, object, CKA_ID, &id, &length)) return 1;   // no ID: not one of ours
-    if (length == 20 && list->count < list->max) memcpy(list->ids + 20 * (size_t)list->count++, id, 20);
+    if (length == 20) memcpy(list->ids + 20 * (size_t)list->count++, id, 20);
     free(id);
     return 1;
 }
 
-int tp_token_key_ids(tp_token *t, const char *label_prefix, uint8_t *ids, int32_t max, int32_t *count, tp_error *error) {
+int tp_token_key_ids(tp_token *t, const char *label_prefix, uint8_t **ids, int32_t *count, tp_error *error) {
+    *ids = NULL;
     *count = 0;
-    if (!t || !label_prefix || !ids || max < 0) return tp_fail(error, "no token session");
-    id_list list = {ids, max, 0};
-    if (!each_labelled(t, CKO_PRIVATE_KEY, label_prefix, append_id, &list)) return tp_fail(error, "cannot list the token's keys");
+    if (!t || !label_prefix) return tp_fail(error, "no token session");
+    // Room for every object each_labelled may visit: it reads at most TP_TOKEN_MAX_OBJECTS.
+    id_list list = {malloc(20 * (size_t)TP_TOKEN_MAX_OBJECTS), 0};
+    if (!list.ids) return tp_fail(error, "out of memory");
+    if (!each_labelled(t, CKO_PRIVATE_KEY, label_prefix, append_id, &list, error)) { free(list.ids); return 0; }
+    *ids = list.ids;
     *count = list.count;
     return 1;
 }
 
-int tp_token_request(tp_token *t, const uint8_t key_id[20], char **label, char **csr_pem, int32_t *certified, tp_error *error) {
-    *label = NULL;
-    *csr_pem = NULL;
-    *certified = 0;
+/// The key pair `key_id`: its private and public key objects and its algorithm (RSA or EC); 0 and
+/// *error set otherwise, TP_NO_KEY when there is no such pair.
+static int find_pair(tp_token *t, const uint8_t key_id[20], CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub, int32_t *algorithm, tp_error *error) {
     if (!t) return tp_fail(error, "no token session");
-    CK_OBJECT_HANDLE priv = find(t, CKO_PRIVATE_KEY, key_id, NULL, 0), pub = find(t, CKO_PUBLIC_KEY, key_id, NULL, 0);
-    if (priv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE) return tp_fail_as(error, TP_NO_KEY, "the token holds no key pair with this ID");
+    *priv = find(t, CKO_PRIVATE_KEY, key_id, NULL, 0);
+    *pub = find(t, CKO_PUBLIC_KEY, key_id, NULL, 0);
+    if (*priv == CK_INVALID_HANDLE || *pub == CK_INVALID_HANDLE) return tp_fail_as(error, TP_NO_KEY, "the token holds no key pair with this ID");
     CK_KEY_TYPE type = 0;
     CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
-    if (p11(t->f->C_GetAttributeValue(t->session, priv, &a, 1)) != CKR_OK || (type != CKK_RSA && type != CKK_EC)) {
+    if (p11(t->f->C_GetAttributeValue(t->session, *priv, &a, 1)) != CKR_OK || (type != CKK_RSA && type != CKK_EC)) {
         return tp_fail(error, "the token's key is neither RSA nor EC");
     }
-    int32_t algorithm = type == CKK_EC ? TP_EC_P256 : TP_RSA_2048;
+    *algorithm = type == CKK_EC ? TP_EC_P256 : TP_RSA_2048;
+    return 1;
+}
+
+int tp_token_key_info(tp_token *t, const uint8_t key_id[20], char **label, uint8_t **subject, size_t *subject_length,
+                      uint8_t public_key_id[20], int32_t *certified, tp_error *error) {
+    *label = NULL;
+    *subject = NULL;
+    *subject_length = 0;
+    *certified = 0;
+    CK_OBJECT_HANDLE priv, pub;
+    int32_t algorithm;
+    if (!find_pair(t, key_id, &priv, &pub, &algorithm, error)) return 0;
+    // Certified first: an installed key needs nothing more read.
+    *certified = find(t, CKO_CERTIFICATE, key_id, NULL, 0) != CK_INVALID_HANDLE;
     unsigned char *text = NULL, *der = NULL;
     CK_ULONG text_length = 0, der_length = 0;
     if (!get_attribute(t, priv, CKA_LABEL, &text, &text_length)) return tp_fail(error, "the token's key has no label");
@@ -667,7 +695,33 @@ int tp_token_request(tp_token *t, const uint8_t key_id[20], char **label, char *
     }
     free(text);
     if (!*label) return tp_fail(error, "out of memory");
+    // The subject generate recorded; a key made by another program has none.
+    if (get_attribute(t, priv, CKA_SUBJECT, &der, &der_length)) {
+        *subject = der;
+        *subject_length = der_length;
+    }
+    EVP_PKEY *pk = public_key(t, pub, algorithm);
+    int ok = pk && tp_key_id_of(pk, public_key_id);
+    EVP_PKEY_free(pk);
+    if (!ok) {
+        free(*label);
+        free(*subject);
+        *label = NULL;
+        *subject = NULL;
+        *subject_length = 0;
+        return tp_fail(error, "cannot read the key pair's public key (not RSA or P-256)");
+    }
+    return 1;
+}
+
+int tp_token_request(tp_token *t, const uint8_t key_id[20], char **csr_pem, tp_error *error) {
+    *csr_pem = NULL;
+    CK_OBJECT_HANDLE priv, pub;
+    int32_t algorithm;
+    if (!find_pair(t, key_id, &priv, &pub, &algorithm, error)) return 0;
     // The subject generate recorded; a key made by another program has none, and gets an empty one.
+    unsigned char *der = NULL;
+    CK_ULONG der_length = 0;
     X509_NAME *name = NULL;
     if (get_attribute(t, priv, CKA_SUBJECT, &der, &der_length)) {
         const unsigned char *p = der;
@@ -676,9 +730,7 @@ int tp_token_request(tp_token *t, const uint8_t key_id[20], char **label, char *
     } else name = X509_NAME_new();
     EVP_PKEY *pk = public_key(t, pub, algorithm);
     int ok = name && pk ? make_request(t, pk, priv, algorithm, name, csr_pem, error) : tp_fail(error, "cannot read the key pair's public key or subject");
-    *certified = find(t, CKO_CERTIFICATE, key_id, NULL, 0) != CK_INVALID_HANDLE;
     X509_NAME_free(name);
     EVP_PKEY_free(pk);
-    if (!ok) { free(*label); *label = NULL; }
     return ok;
 }

@@ -113,20 +113,31 @@ struct KeysInstall: AsyncParsableCommand {
         discussion: """
             With --server the certificates come from a running tulga service ($TULGA_API_KEY: the key that filed the application); else from the local store. \
             Nothing is written unless both certificates chain to the CA chain that comes with them (valid now), are of their purpose, \
-            certify the keys made here for that purpose and name the IIN the keys were made for.
+            certify the keys made here for that purpose and name the IIN the keys were made for. \
+            Without --ca-root the chain's root is the service's own: the check shows the certificates agree with the chain they came with, \
+            not that the CA is one you trust. With --ca-root FILE (the CA's root certificate, got another way) the chain must end at \
+            exactly that certificate, or nothing is installed (untrusted_root).
             """)
     @Argument var number: String
     @Option(help: "Base URL of the tulga service, e.g. http://127.0.0.1:8080.") var server: String?
+    @Option(help: ArgumentHelp("The root CA certificate (PEM) the chain must end at; default: the chain's own root (a consistency check, not a trust anchor).",
+                               valueName: "file"))
+    var caRoot: String?
     @Flag(help: "Give the containers a new password (asked twice, or $TULGA_NEW_KEY_PASSWORD); default: the keys' password.") var newPassword = false
     @OptionGroup var storage: StorageOptions
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        if let caRoot { _ = try trustedRoot(caRoot) }
+    }
+
     func run() async throws {
+        let root = try caRoot.map(trustedRoot)
         let containerPassword = newPassword && storage.kind == .folder ? try readNewPassword(env: "TULGA_NEW_KEY_PASSWORD") : nil
         let keyStore = try storage.open(newPassword: false, containerPassword: containerPassword)
         let certificates = try await fetch()
         do {
-            for line in try keyStore.install(certificates.byPurpose, chainPEM: certificates.chain, at: SystemClock().date) { print(line) }
+            for line in try keyStore.install(certificates.byPurpose, chainPEM: certificates.chain, trustedRoot: root, at: SystemClock().date) { print(line) }
         } catch let e as KeyError { throw fail(e.reason) } catch let e as PKIError { throw fail("OpenSSL: \(e.reason)") }
         print("status «\(ApplicationStatus.installed.title)»")
     }
@@ -140,6 +151,11 @@ struct KeysInstall: AsyncParsableCommand {
         }
         return try await callService(server, "POST", "/v1/applications/\(ServiceClient.segment(number))/install", as: IssuedCertificates.self)
     }
+}
+
+/// The root CA certificate of `--ca-root`, or a usage error naming what is wrong with the file.
+func trustedRoot(_ path: String) throws -> TrustedRoot {
+    do { return try TrustedRoot(path: path) } catch { throw ValidationError("--ca-root: \(error.reason)") }
 }
 
 /// One call to a running tulga service with $TULGA_API_KEY: https, or http on this machine only
@@ -270,9 +286,13 @@ struct KeysAgent: AsyncParsableCommand {
             (a missing Origin too); other paths get 404 and plain HTTP 426. Text frames of one JSON request each, at most 64 KiB \
             (larger: too_large, then closed); binary frames close the connection (1003). One key store operation at a time: \
             a second request waits for the first. generate never makes keys over keys the storage holds (keys_exist); \
-            pending gives the requests of keys made and not installed, to file again. install writes nothing unless both \
-            certificates chain to the chain given (valid now) and certify these keys for their purposes and IIN. signIn signs \
-            only a challenge whose audience is the asking page's origin (audience).
+            pending gives the requests of keys made and not installed, to file again (a damaged key is skipped and named here, \
+            in this terminal's log). install writes nothing unless both certificates chain to the chain given (valid now) and certify \
+            these keys for their purposes and IIN. That chain comes from the service, root and all: without --ca-root the check \
+            is one of consistency (the certificates agree with the service's own root), not a trust anchor. With --ca-root FILE \
+            the chain must end at exactly that root certificate, else install refuses with certificate_untrusted. signIn signs \
+            only a challenge whose audience is the asking page's origin (audience). Refusals the page gets name no local path \
+            (folder, file or module); this terminal's log has them.
             Passwords and token PINs never cross the socket: $TULGA_KEY_PASSWORD / $TULGA_TOKEN_PIN, else asked at this terminal \
             for each operation that needs one, naming the method and the page's origin. Anyone on this machine who can reach \
             the port can ask: with the password in the environment, only run it for a test.
@@ -281,6 +301,9 @@ struct KeysAgent: AsyncParsableCommand {
     @Option(help: "Port on 127.0.0.1 (0: any free port, printed at start).") var port = AgentLimits.defaultPort
     @Option(name: .customLong("origin"), help: "A page origin allowed to connect, exactly as the browser sends it (repeatable; default \(AgentLimits.defaultOrigin)).")
     var origins: [String] = []
+    @Option(help: ArgumentHelp("The root CA certificate (PEM, got from the CA another way) install requires the chain to end at; "
+                               + "default: the chain's own root, a consistency check only, not a trust anchor.", valueName: "file"))
+    var caRoot: String?
     @OptionGroup var storage: StorageOptions
     @Flag(help: "Print the listening address as one JSON object (url, port, origins, storage), and log JSON lines.") var json = false
 
@@ -289,6 +312,7 @@ struct KeysAgent: AsyncParsableCommand {
         for origin in origins {
             do { try AgentOrigins.check(origin) } catch { throw ValidationError("--origin: \(error.reason)") }
         }
+        if let caRoot { _ = try trustedRoot(caRoot) }
     }
 
     func run() async throws {
@@ -299,7 +323,8 @@ struct KeysAgent: AsyncParsableCommand {
         // Asked at the terminal (not echoed) when the environment has none; never read from a pipe.
         let ask: AgentSecrets.Prompt = { (text: String) -> String? in getpass(text).map { String(cString: $0) } }
         let prompt = isatty(STDIN_FILENO) == 1 ? ask : nil
-        let agent = KeyAgent(storage: place, secrets: AgentSecrets(environment: ProcessInfo.processInfo.environment, prompt: prompt), clock: SystemClock())
+        let agent = KeyAgent(storage: place, secrets: AgentSecrets(environment: ProcessInfo.processInfo.environment, prompt: prompt), clock: SystemClock(),
+                             trustedRoot: try caRoot.map(trustedRoot))
         let server: KeyAgentServer
         do { server = try await KeyAgentServer.bind(agent: agent, port: port, origins: allowed, logger: logger) }
         catch { throw fail("cannot listen on 127.0.0.1:\(port): \(error)") }
@@ -310,6 +335,9 @@ struct KeysAgent: AsyncParsableCommand {
             FileHandle.standardOutput.write(line + Data("\n".utf8))
         } else {
             FileHandle.standardOutput.write(Data("tulga key agent on \(url) for \(allowed.joined(separator: ", ")) (\(place.kind.rawValue) storage)\n".utf8))
+        }
+        if caRoot == nil {
+            logger.notice("no --ca-root: install checks each chain against the root the service sends with it (consistency, not a trust anchor)")
         }
         let group = ServiceGroup(configuration: .init(services: [AgentService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try await group.run() } catch { throw fail("the agent stopped: \(error)") }

@@ -26,6 +26,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the HTTP service (127.0.0.1:8080, SQLite under ./var by default).",
         discussion: """
             Environment: TULGA_HOST, TULGA_PORT, TULGA_DATABASE, TULGA_CONFIG, TULGA_MODELS, LOG_LEVEL, TULGA_LOG_FORMAT. \
+            With ca.publicBaseURL empty, the CA's public URL (OCSP, CRL, the sign-in audience) is derived from server.host and \
+            server.port with TULGA_HOST/TULGA_PORT, as every command derives it; --host/--port move only this process, and a warning \
+            says so when they name another origin, or when the host is a wildcard (0.0.0.0, ::): set ca.publicBaseURL then. \
             Probes: GET /health/live (the process answers) and /health/ready (database, models, keys, outbox; 503 with the reason). \
             SIGTERM or SIGINT shut it down gracefully.
             """)
@@ -49,12 +52,18 @@ struct Serve: AsyncParsableCommand {
             format = .automatic(isTerminal: isatty(STDERR_FILENO) == 1)
         }
         format.bootstrap()   // before any logger exists, the database's included
+        // $TULGA_HOST/$TULGA_PORT are in the configuration already (as for every command); the flags move only this process.
+        var configured = Configuration()
         let (s, configuration) = try await store.open { configuration in
-            configuration.server.host = host ?? env["TULGA_HOST"] ?? configuration.server.host
-            configuration.server.port = port ?? env["TULGA_PORT"].flatMap(Int.init) ?? configuration.server.port
+            configured = configuration
+            if let host { configuration.server.host = host }
+            if let port { configuration.server.port = port }
         }
         var logger = Logger(label: "tulga")
         logger.logLevel = env["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        if let warning = Configuration.publicBaseURLWarning(configured: configured, serving: configuration) {
+            logger.warning("\(warning)", metadata: ["serving": "\(configuration.server.origin)", "configured": "\(configured.server.origin)"])
+        }
         let environment: ServerEnvironment
         // Unique per start: two containers may share a host name and a PID.
         let node = "node-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"

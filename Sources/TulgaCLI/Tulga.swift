@@ -71,9 +71,12 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON for scripts.")
     var json = false
 
+    /// The configuration file with `--models`, and `$TULGA_HOST`/`$TULGA_PORT` (every command derives the
+    /// CA's public URL from the same address: ``Configuration/applyAddressEnvironment(_:)``).
     func loadConfiguration() throws -> Configuration {
         var configuration = try Configuration.load(path: config)
         if let models { configuration.face.modelsDirectory = models }
+        try configuration.applyAddressEnvironment(ProcessInfo.processInfo.environment)
         return configuration
     }
 }

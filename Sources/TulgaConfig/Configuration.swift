@@ -126,9 +126,50 @@ public struct Configuration: Sendable, Codable {
         return configuration
     }
 
+    /// `$TULGA_HOST` and `$TULGA_PORT` laid over `server.host` and `server.port`. Every command applies
+    /// them (``caSettings`` derives the CA's public URL from the result), so `tulga serve`, `tulga issuance`
+    /// and the kiosk name the same OCSP and CRL address in the certificates they issue.
+    ///
+    /// - Parameter environment: the process environment (only `TULGA_HOST` and `TULGA_PORT` are read; empty is unset).
+    /// - Throws: ``ConfigurationError`` for a `TULGA_PORT` that is not a port number (0 to 65535).
+    public mutating func applyAddressEnvironment(_ environment: [String: String]) throws {
+        if let host = environment["TULGA_HOST"], !host.isEmpty { server.host = host }
+        if let text = environment["TULGA_PORT"], !text.isEmpty {
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw ConfigurationError(path: "", reason: "TULGA_PORT must be a port number (0 to 65535), not \(text.prefix(32))")
+            }
+            server.port = port
+        }
+    }
+
+    /// What `tulga serve` warns of when ``CAConfig/publicBaseURL`` is empty and the CA's public URL is derived
+    /// from where it listens: `serving` (its `--host`/`--port` over `configured`) naming another origin than
+    /// `configured` (the configuration and `$TULGA_HOST`/`$TULGA_PORT`, which every other command reads), or
+    /// a wildcard host (`0.0.0.0`, `::`), read as the loopback address only this machine reaches.
+    ///
+    /// - Parameters:
+    ///   - configured: the configuration other commands derive from.
+    ///   - serving: the same with `tulga serve`'s own flags.
+    /// - Returns: The warning, or `nil` when `publicBaseURL` is set or both derive the same reachable origin.
+    public static func publicBaseURLWarning(configured: Configuration, serving: Configuration) -> String? {
+        guard serving.ca.publicBaseURL.isEmpty else { return nil }
+        let (mine, theirs) = (serving.server.origin, configured.server.origin)
+        if mine != theirs {
+            return "ca.publicBaseURL is empty, so it is derived from where each process thinks the service listens: tulga serve's --host/--port give "
+                + "\(mine), other commands (tulga issuance, the kiosk) \(theirs) from the configuration and $TULGA_HOST/$TULGA_PORT, and the OCSP and "
+                + "CRL URLs in the certificates they issue differ: set ca.publicBaseURL (or TULGA_HOST/TULGA_PORT for every command)"
+        }
+        if ["", "0.0.0.0", "::", "[::]"].contains(serving.server.host.lowercased()) {
+            return "ca.publicBaseURL is empty and the service listens on a wildcard address (\(serving.server.host.isEmpty ? "all" : serving.server.host)): "
+                + "the CA's public URL is derived as \(mine)/pki, which only this machine reaches: set ca.publicBaseURL to the address applicants use"
+        }
+        return nil
+    }
+
     /// The CA settings, with ``CAConfig/publicBaseURL`` derived from where the service listens when it
-    /// is not set: `http://<server.host>:<server.port>/pki` (a wildcard address as the loopback one). The
-    /// sign-in audience is its origin, the page's own: set it when applicants reach the service under another name.
+    /// is not set: `http://<server.host>:<server.port>/pki` (a wildcard address as the loopback one), after
+    /// ``applyAddressEnvironment(_:)``. The sign-in audience is its origin, the page's own: set it when
+    /// applicants reach the service under another name.
     public var caSettings: CAConfig {
         var settings = ca
         if settings.publicBaseURL.isEmpty { settings.publicBaseURL = server.origin + "/pki" }

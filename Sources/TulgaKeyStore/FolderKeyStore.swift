@@ -108,9 +108,9 @@ public struct FolderKeyStore: KeyStore {
         }
     }
 
-    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String] {
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, trustedRoot: TrustedRoot?, at date: Date) throws -> [String] {
         // Both certificates are checked before anything is touched.
-        let checked = try checkedForInstall(certificates, chainPEM: chainPEM, at: date) { purpose, cert in try held(purpose, cert) }
+        let checked = try checkedForInstall(certificates, chainPEM: chainPEM, trustedRoot: trustedRoot, at: date) { purpose, cert in try held(purpose, cert) }
         // Every container is made before any is written, and the pending keys go only after both are.
         var containers: [(path: String, der: Data, keyID: String)] = [], done: [String] = [], finished: [String] = [], cleared: [String] = []
         // Keys a killed install was wiping go now.
@@ -162,16 +162,39 @@ public struct FolderKeyStore: KeyStore {
         (directory as NSString).appendingPathComponent(purpose.fileName(serialHex: cert.serialHex, algorithm: cert.algorithm))
     }
 
-    /// The key `cert` certifies: when an earlier install wrote its container (and may have wiped the key),
-    /// the container if it holds this very certificate (checked then); else a pending key, its purpose from
-    /// its request's name and the IIN from the request. `nil` when the folder has neither.
-    func held(_ purpose: KeyPurpose, _ cert: IssuedCertificate) throws -> HeldKey? {
-        let path = containerPath(purpose, cert)
+    /// The certificate installed for the key `keyID`: the one in the container at `path` (named for the
+    /// certificate offered; a container there for another key is an error), else, once the key is no
+    /// longer pending, the one in any container of the folder the password opens for that key.
+    func installedCertificate(forKey keyID: String, at path: String) throws -> IssuedCertificate? {
         if FileManager.default.fileExists(atPath: path) {
-            guard let inside = try containerCertificate(path), (try? PKI.der(pem: inside)) == (try? PKI.der(pem: cert.pem)) else {
+            guard let inside = try containerCertificate(path), let installed = try? IssuedCertificate(pem: inside), installed.keyID == keyID else {
                 throw KeyError(.keyStore, "\(path) exists and holds another certificate")
             }
-            return HeldKey(purpose: purpose, iin: cert.iin)
+            return installed
+        }
+        // A key still pending has no container.
+        guard !FileManager.default.fileExists(atPath: pendingPath(keyID)) else { return nil }
+        for name in Self.names(in: directory).sorted() where name.hasSuffix(".p12") {
+            // Containers under another password (--new-password) are not this key's to compare.
+            guard let inside = try? containerCertificate((directory as NSString).appendingPathComponent(name)),
+                  let installed = try? IssuedCertificate(pem: inside), installed.keyID == keyID else { continue }
+            return installed
+        }
+        return nil
+    }
+
+    /// The key `cert` certifies. When a container of this folder holds a certificate for that key (an
+    /// earlier install wrote it, and may have wiped the pending key), the key as the installed certificate
+    /// names it, and only when the offered certificate is that very certificate (the same bytes): a key
+    /// installed with one certificate is not installed again with another. Else a pending key, its purpose
+    /// from its request's name and the IIN from the request. `nil` when the folder has neither.
+    func held(_ purpose: KeyPurpose, _ cert: IssuedCertificate) throws -> HeldKey? {
+        if let installed = try installedCertificate(forKey: cert.keyID, at: containerPath(purpose, cert)) {
+            guard let offered = try? PKI.der(pem: cert.pem), (try? PKI.der(pem: installed.pem)) == offered else {
+                throw KeyError(.mismatch, "the \(purpose.rawValue) key (key id \(cert.keyID)) is installed already, with another certificate "
+                                          + "(serial \(installed.serialHex)): a certificate is never installed over another one in a folder")
+            }
+            return HeldKey(purpose: installed.isAuthentication ? .auth : .sign, iin: installed.iin)
         }
         guard FileManager.default.fileExists(atPath: pendingPath(cert.keyID)) else { return nil }
         for made in KeyPurpose.allCases {
@@ -185,8 +208,8 @@ public struct FolderKeyStore: KeyStore {
         throw KeyError(.keyStore, "the pending key \(pendingPath(cert.keyID)) has no request naming its purpose (an older tulga made it): make new keys")
     }
 
-    public func pendingRequests() throws -> [GeneratedRequest] {
-        var found: [GeneratedRequest] = []
+    public func pendingKeys() throws -> PendingKeys {
+        var found: [GeneratedRequest] = [], skipped: [String] = []
         for name in Self.names(in: pendingDirectory).sorted() where name.hasSuffix(".csr") {
             let parts = name.split(separator: ".")
             guard parts.count == 3, let made = purpose(named: parts[1]) else { continue }
@@ -198,15 +221,17 @@ public struct FolderKeyStore: KeyStore {
             var error = tp_error()
             guard tp_sealed_key_check(String(decoding: sealed, as: UTF8.self), password, &id, &error) == 1 else {
                 if error.kind == Int32(TP_WRONG_SECRET.rawValue) { throw KeyError(.password, "the key password does not open the pending key \(pendingPath(keyID))") }
-                throw KeyError(.keyStore, "the pending key \(pendingPath(keyID)) is damaged")
+                skipped.append("the pending key \(pendingPath(keyID)) is damaged: \(message(error))")
+                continue
             }
             let pem = String(decoding: data, as: UTF8.self)
             guard hex(id) == keyID, PKI.keyID(pem: pem) == keyID else {
-                throw KeyError(.keyStore, "the pending key \(pendingPath(keyID)) and its request do not match")
+                skipped.append("the pending key \(pendingPath(keyID)) and its request do not match")
+                continue
             }
             found.append(GeneratedRequest(purpose: made, pem: pem, keyID: keyID))
         }
-        return found.sorted { ($0.purpose == .auth ? 0 : 1) < ($1.purpose == .auth ? 0 : 1) }
+        return PendingKeys(requests: found.sorted { ($0.purpose == .auth ? 0 : 1) < ($1.purpose == .auth ? 0 : 1) }, skipped: skipped)
     }
 
     public func sign(_ message: Data, certificatePEM: String) throws -> Data {

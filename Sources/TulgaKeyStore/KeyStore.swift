@@ -36,27 +36,32 @@ public protocol KeyStore: Sendable {
     /// - Returns: The AUTH request, then the SIGN request.
     /// - Throws: ``KeyError`` when the storage refuses; `PKIError` when OpenSSL fails.
     func generate(iin: String, algorithm: KeyAlgorithm) throws -> [GeneratedRequest]
-    /// Puts each certificate next to its key, after checking both (``checkedForInstall(_:chainPEM:at:held:)``):
+    /// Puts each certificate next to its key, after checking both (``checkedForInstall(_:chainPEM:trustedRoot:at:held:)``):
     /// a certificate that fails leaves the storage as it was.
     ///
     /// - Parameters:
     ///   - certificates: the issued certificates, PEM, by purpose.
     ///   - chainPEM: the issuing and root CA certificates, PEM.
+    ///   - trustedRoot: the root the chain must end at (`--ca-root`); `nil`: the chain's own root, which
+    ///     shows only that the certificates agree with the chain they came with.
     ///   - date: when the certificates and the chain must be valid (the caller's clock).
     /// - Returns: What was written: container paths, or token object labels.
-    /// - Throws: ``KeyError`` `.untrusted` for a certificate that does not chain to `chainPEM` at `date`, `.mismatch`
-    ///   for one of the wrong purpose, of the other purpose's key or of another IIN, `.noKey` when no key of the
-    ///   store matches a certificate, `.password` for a wrong password or PIN; `.invalidRequest` for a certificate
-    ///   that cannot be read; others as the storage says.
-    func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String]
+    /// - Throws: ``KeyError`` `.untrusted` for a certificate that does not chain to `chainPEM` at `date`, `.untrustedRoot`
+    ///   for a chain that ends at another root than `trustedRoot`, `.mismatch` for one of the wrong purpose, of the
+    ///   other purpose's key or of another IIN, or for a key installed already with another certificate, `.noKey` when
+    ///   no key of the store matches a certificate, `.password` for a wrong password or PIN; `.invalidRequest` for a
+    ///   certificate that cannot be read; others as the storage says.
+    func install(_ certificates: [KeyPurpose: String], chainPEM: String, trustedRoot: TrustedRoot?, at date: Date) throws -> [String]
     /// The requests of the key pairs made and not yet installed (no certificate next to them), made
     /// again from what the store keeps: a folder's own `pending/*.csr` once the password opens their
-    /// keys, a token's key pairs signing a new request. The page files them again after a failed filing.
+    /// keys, a token's uncertified key pairs signing a new request. The page files them again after a
+    /// failed filing. A damaged key (one that cannot be read, or does not match its request) is skipped
+    /// and named in ``PendingKeys/skipped``: it does not hide the others.
     ///
-    /// - Returns: One request per pending key, AUTH first; empty when none waits.
+    /// - Returns: One request per pending key, AUTH first (empty when none waits), and the keys skipped.
     /// - Throws: ``KeyError`` `.password` for a wrong password or PIN, `.keyStore` or `.token` when the storage
-    ///   cannot be read or a pending key does not match its request.
-    func pendingRequests() throws -> [GeneratedRequest]
+    ///   cannot be read at all.
+    func pendingKeys() throws -> PendingKeys
     /// Signs `message` (SHA-256) with the installed key `certificatePEM` certifies: the holder's
     /// proof a renewal needs (``HolderProof``).
     ///
@@ -81,6 +86,24 @@ public protocol KeyStore: Sendable {
     func authenticationCertificate() throws -> String
 }
 
+/// The pending keys' requests, and the keys skipped as damaged.
+public struct PendingKeys: Sendable {
+    /// One request per pending key, AUTH first.
+    public var requests: [GeneratedRequest]
+    /// One line per damaged key skipped, for the holder's own log (it may name local paths).
+    public var skipped: [String]
+
+    /// Requests and skipped keys.
+    public init(requests: [GeneratedRequest], skipped: [String] = []) { (self.requests, self.skipped) = (requests, skipped) }
+}
+
+extension KeyStore {
+    /// ``install(_:chainPEM:trustedRoot:at:)`` with no trusted root: the chain's own.
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String] {
+        try install(certificates, chainPEM: chainPEM, trustedRoot: nil, at: date)
+    }
+}
+
 /// What a key store knows of the key a certificate certifies.
 struct HeldKey {
     /// The purpose the key was made for.
@@ -90,17 +113,19 @@ struct HeldKey {
 }
 
 /// The checks every key store makes before it writes anything: for each purpose, the certificate is
-/// there and readable, is of that purpose, chains to `chainPEM` at `date` (``IssuedCertificate/verify(chainPEM:at:)``),
-/// certifies the store's key made for that purpose, and names the IIN that key's request named.
+/// there and readable, is of that purpose, chains to `chainPEM` at `date` (and, given `trustedRoot`, to
+/// that root: ``IssuedCertificate/verify(chainPEM:root:at:)``), certifies the store's key made for that
+/// purpose, and names the IIN that key's request named.
 ///
 /// - Parameters:
 ///   - certificates: the certificates, PEM, by purpose.
 ///   - chainPEM: the issuing and root CA certificates, PEM.
+///   - trustedRoot: the root the chain must end at, or `nil`.
 ///   - date: when they must be valid.
 ///   - held: the store's key for a certificate of a purpose, or `nil` when it holds none.
 /// - Returns: The certificates read, AUTH first.
-/// - Throws: ``KeyError`` `.keyStore` (one missing), `.invalidRequest`, `.weakKey`, `.untrusted`, `.noKey`, `.mismatch`.
-func checkedForInstall(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date,
+/// - Throws: ``KeyError`` `.keyStore` (one missing), `.invalidRequest`, `.weakKey`, `.untrusted`, `.untrustedRoot`, `.noKey`, `.mismatch`.
+func checkedForInstall(_ certificates: [KeyPurpose: String], chainPEM: String, trustedRoot: TrustedRoot?, at date: Date,
                        held: (KeyPurpose, IssuedCertificate) throws -> HeldKey?) throws -> [(purpose: KeyPurpose, certificate: IssuedCertificate)] {
     try KeyPurpose.allCases.map { purpose in
         let name = purpose.rawValue
@@ -110,7 +135,9 @@ func checkedForInstall(_ certificates: [KeyPurpose: String], chainPEM: String, a
             throw KeyError(.mismatch, purpose == .auth ? "the AUTH certificate is not an authentication certificate (clientAuth)"
                                                        : "the SIGN certificate is an authentication certificate, not a signing one")
         }
-        do throws(KeyError) { try cert.verify(chainPEM: chainPEM, at: date) } catch { throw KeyError(.untrusted, "the \(name) certificate is \(error.reason)") }
+        do throws(KeyError) { try cert.verify(chainPEM: chainPEM, root: trustedRoot, at: date) } catch {
+            throw KeyError(error.code == .untrustedRoot ? .untrustedRoot : .untrusted, "the \(name) certificate is \(error.reason)")
+        }
         guard let key = try held(purpose, cert) else {
             throw KeyError(.noKey, "no key of this storage for the \(name) certificate (key id \(cert.keyID)): it was issued for other keys")
         }

@@ -87,12 +87,12 @@ public struct TokenKeyStore: KeyStore {
         }
     }
 
-    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, at date: Date) throws -> [String] {
+    public func install(_ certificates: [KeyPurpose: String], chainPEM: String, trustedRoot: TrustedRoot?, at date: Date) throws -> [String] {
         try session { token in
-            // Both certificates are checked before anything is stored.
-            let checked = try checkedForInstall(certificates, chainPEM: chainPEM, at: date) { _, cert in
-                guard let id = Self.keyIDBytes(cert.keyID), let made = try Self.request(token, id) else { return nil }
-                return HeldKey(purpose: made.purpose, iin: made.request.iin)
+            // Both certificates are checked before anything is stored; the keys are read, never used to sign.
+            let checked = try checkedForInstall(certificates, chainPEM: chainPEM, trustedRoot: trustedRoot, at: date) { _, cert in
+                guard let id = Self.keyIDBytes(cert.keyID), let key = try Self.key(token, id) else { return nil }
+                return HeldKey(purpose: key.purpose, iin: key.iin)
             }
             return try checked.map { purpose, cert in
                 var error = tp_error()
@@ -103,36 +103,65 @@ public struct TokenKeyStore: KeyStore {
         }
     }
 
-    /// The key pairs labelled `tulga AUTH` or `tulga SIGN` with no certificate stored next to them.
-    public func pendingRequests() throws -> [GeneratedRequest] {
-        let found: [GeneratedRequest] = try session { token in
-            var ids = [UInt8](repeating: 0, count: 20 * 16)
-            var count: Int32 = 0
-            var error = tp_error()
-            guard tp_token_key_ids(token, "tulga ", &ids, 16, &count, &error) == 1 else { throw Self.refusal(error) }
-            return try (0..<Int(count)).compactMap { i in
-                let id = Array(ids[20 * i..<20 * i + 20])
-                guard let made = try Self.request(token, id), !made.certified else { return nil }
-                return GeneratedRequest(purpose: made.purpose, pem: made.request.pem, keyID: hex(id))
+    /// The key pairs labelled `tulga AUTH` or `tulga SIGN` with no certificate stored next to them; only
+    /// those sign a new request. A pair that cannot be read is skipped and named.
+    public func pendingKeys() throws -> PendingKeys {
+        var found: [GeneratedRequest] = [], skipped: [String] = []
+        try session { token in
+            for id in try Self.keyIDs(token) {
+                do {
+                    // Read first: an installed (certified) key, or one not ours, signs nothing.
+                    guard let key = try Self.key(token, id), !key.certified else { continue }
+                    let request = try Self.request(token, id)
+                    guard request.keyID == hex(id) else { throw KeyError(.token, "the key's request is not for its key ID") }
+                    found.append(GeneratedRequest(purpose: key.purpose, pem: request.pem, keyID: hex(id)))
+                } catch let error as KeyError where error.code != .password {
+                    skipped.append("token \(label): key \(hex(id)) is damaged: \(error.reason)")
+                }
             }
         }
-        return found.sorted { ($0.purpose == .auth ? 0 : 1) < ($1.purpose == .auth ? 0 : 1) }
+        return PendingKeys(requests: found.sorted { ($0.purpose == .auth ? 0 : 1) < ($1.purpose == .auth ? 0 : 1) }, skipped: skipped)
     }
 
-    /// The key pair `id`: its purpose (from its label), a new request signed by it, and whether a
-    /// certificate is stored next to it; `nil` when the token has no such pair of ours.
-    static func request(_ token: OpaquePointer, _ id: [UInt8]) throws -> (purpose: KeyPurpose, request: CertificateRequest, certified: Bool)? {
-        var label: UnsafeMutablePointer<CChar>?, csr: UnsafeMutablePointer<CChar>?
+    /// The IDs of every private key labelled `tulga …`.
+    static func keyIDs(_ token: OpaquePointer) throws -> [[UInt8]] {
+        var ids: UnsafeMutablePointer<UInt8>?
+        var count: Int32 = 0
+        var error = tp_error()
+        defer { tp_free(ids) }
+        guard tp_token_key_ids(token, "tulga ", &ids, &count, &error) == 1 else { throw refusal(error) }
+        guard let ids, count > 0 else { return [] }
+        return (0..<Int(count)).map { i in Array(UnsafeBufferPointer(start: ids + 20 * i, count: 20)) }
+    }
+
+    /// What the token holds of the key pair `id`, read from its attributes (nothing is signed): its purpose
+    /// (from its label), the IIN its subject names, and whether a certificate is stored next to it; `nil`
+    /// when the token has no such pair of ours.
+    static func key(_ token: OpaquePointer, _ id: [UInt8]) throws -> (purpose: KeyPurpose, iin: String?, certified: Bool)? {
+        var label: UnsafeMutablePointer<CChar>?, subject: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var publicID = [UInt8](repeating: 0, count: 20)
         var certified: Int32 = 0
         var error = tp_error()
-        defer { tp_free(label); tp_free(csr) }
-        guard tp_token_request(token, id, &label, &csr, &certified, &error) == 1, let label, let csr else {
+        defer { tp_free(label); tp_free(subject) }
+        guard tp_token_key_info(token, id, &label, &subject, &length, &publicID, &certified, &error) == 1, let label else {
             if error.kind == Int32(TP_NO_KEY.rawValue) { return nil }
             throw refusal(error)
         }
         let name = String(cString: label)
         guard name.hasPrefix("tulga "), let made = purpose(named: name.dropFirst(6)) else { return nil }
-        return (made, try CertificateRequest(pem: String(cString: csr)), certified == 1)
+        guard publicID == id else { throw KeyError(.token, "the key's CKA_ID is not its public key's identifier") }
+        let iin = subject.flatMap { PKI.iin(subjectDER: Array(UnsafeBufferPointer(start: $0, count: length))) }
+        return (made, iin, certified == 1)
+    }
+
+    /// A new request for the key pair `id`, signed on the token with the subject it was made with.
+    static func request(_ token: OpaquePointer, _ id: [UInt8]) throws -> CertificateRequest {
+        var csr: UnsafeMutablePointer<CChar>?
+        var error = tp_error()
+        defer { tp_free(csr) }
+        guard tp_token_request(token, id, &csr, &error) == 1, let csr else { throw refusal(error) }
+        return try CertificateRequest(pem: String(cString: csr))
     }
 
     /// A key ID's 20 bytes from its 40 hex digits.

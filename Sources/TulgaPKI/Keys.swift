@@ -23,6 +23,9 @@ public enum KeyErrorCode: String, ErrorCode {
     /// A certificate for another key or person than the key store's: it certifies the key of the other
     /// purpose, or names another IIN than the one the keys were made for (422).
     case mismatch = "certificate_mismatch"
+    /// On the applicant's side, with a trusted root given (`--ca-root`): the chain the certificate was
+    /// verified to ends at another root CA (422).
+    case untrustedRoot = "untrusted_root"
 
     /// The HTTP problem kind: every one of them is a bad input.
     public var kind: ProblemKind { .invalid }

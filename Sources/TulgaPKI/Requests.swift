@@ -114,18 +114,81 @@ public struct IssuedCertificate: Sendable, Hashable {
 
     /// Checks that the certificate chains to `chainPEM` at `date`, with OpenSSL's verifier: each
     /// signature, every validity period on `date`, the CAs' basic constraints and key usage (RFC 5280,
-    /// strict). The self-signed certificates of `chainPEM` are the only trust anchors.
+    /// strict). The self-signed certificates of `chainPEM` are the only trust anchors: without `root`
+    /// this shows only that the certificates agree with the chain they came with; with it, the chain
+    /// must also end at exactly that root (DER), the caller's own trust anchor.
     ///
     /// - Parameters:
     ///   - chainPEM: the issuing and root CA certificates, PEM.
+    ///   - root: the trusted root CA (``TrustedRoot``), or `nil`.
     ///   - date: when to judge validity (the caller's clock).
     /// - Throws: ``KeyError`` `.untrusted` ("not valid under the CA chain given: …") with OpenSSL's reason and where
-    ///   in the chain it failed.
-    public func verify(chainPEM: String, at date: Date) throws(KeyError) {
+    ///   in the chain it failed; `.untrustedRoot` when the chain ends at another root than `root`.
+    public func verify(chainPEM: String, root: TrustedRoot? = nil, at date: Date) throws(KeyError) {
         var error = tp_error()
-        guard tp_certificate_verify(pem, chainPEM, Int64(date.timeIntervalSince1970.rounded(.down)), &error) == 1 else {
+        guard tp_certificate_verify(pem, chainPEM, root?.pem, Int64(date.timeIntervalSince1970.rounded(.down)), &error) == 1 else {
+            if error.kind == Int32(TP_UNTRUSTED_ROOT.rawValue) {
+                throw KeyError(.untrustedRoot, "not issued under the trusted root CA (--ca-root): the chain given ends at another root CA")
+            }
             throw KeyError(.untrusted, "not valid under the CA chain given: \(PKIError(error).reason)")
         }
+    }
+}
+
+/// The root CA certificate the applicant's side trusts (`--ca-root FILE`): certificates are installed
+/// only when their chain ends at exactly this certificate.
+public struct TrustedRoot: Sendable, Hashable {
+    /// The certificate, PEM.
+    public let pem: String
+    /// Its bytes.
+    public let der: Data
+
+    /// The largest file read.
+    public static let maximumLength = 64 * 1024
+
+    /// Reads a root CA certificate: one PEM certificate, self-issued (its subject is its issuer).
+    ///
+    /// - Parameter pem: the file's text.
+    /// - Throws: ``KeyError`` `.invalidRequest` naming what is wrong.
+    public init(pem: String) throws(KeyError) {
+        guard pem.utf8.count <= Self.maximumLength else { throw KeyError(.invalidRequest, "a root CA certificate file is at most \(Self.maximumLength) bytes") }
+        let blocks = pem.components(separatedBy: "-----BEGIN ").count - 1
+        guard blocks == 1 else { throw KeyError(.invalidRequest, "the root CA file must hold one PEM certificate, not \(blocks) PEM blocks") }
+        let cert: Certificate
+        do { cert = try Certificate(pemEncoded: pem) } catch { throw KeyError(.invalidRequest, "not a PEM certificate (\(error))") }
+        guard cert.subject == cert.issuer else { throw KeyError(.invalidRequest, "not a root CA certificate: its issuer is not its subject") }
+        let bytes: [UInt8]
+        do {
+            var serializer = DER.Serializer()
+            try serializer.serialize(cert)
+            bytes = serializer.serializedBytes
+        } catch { throw KeyError(.invalidRequest, "the root CA certificate cannot be encoded") }
+        (self.pem, self.der) = (pem, Data(bytes))
+    }
+
+    /// Reads `path` (at most ``maximumLength`` bytes).
+    ///
+    /// - Parameter path: the file.
+    /// - Throws: ``KeyError`` `.invalidRequest` for a file that cannot be read or is not a root CA certificate.
+    public init(path: String) throws(KeyError) {
+        guard let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size <= Self.maximumLength,
+              let data = FileManager.default.contents(atPath: path) else {
+            throw KeyError(.invalidRequest, "cannot read \(path) (a root CA certificate of at most \(Self.maximumLength) bytes)")
+        }
+        do { try self.init(pem: String(decoding: data, as: UTF8.self)) } catch { throw KeyError(.invalidRequest, "\(path): \(error.reason)") }
+    }
+}
+
+extension PKI {
+    /// The IIN of a DER subject's SERIALNUMBER (`IIN` and 12 digits), as a token key's `CKA_SUBJECT` keeps it.
+    ///
+    /// - Parameter der: an X.501 Name, DER.
+    /// - Returns: The 12 digits, or `nil` for a name that cannot be read or has none.
+    public static func iin(subjectDER der: [UInt8]) -> String? {
+        // DERParseable's initialiser, not the deprecated implicitly tagged one Swift would pick.
+        let read: (ASN1Node) throws -> DistinguishedName = DistinguishedName.init(derEncoded:)
+        guard let node = try? DER.parse(der), let name = try? read(node) else { return nil }
+        return subjectIIN(name)
     }
 }
 

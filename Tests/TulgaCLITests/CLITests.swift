@@ -12,6 +12,7 @@ import TulgaDigitalID
 import TulgaFace
 import TulgaPolicy
 import TulgaEvaluation
+import TulgaIssuance
 
 enum CLI {
     static let root = RepositoryPaths.root
@@ -185,6 +186,49 @@ struct ConfigurationTests {
             Issue.record("expected an error")
         } catch { #expect("\(error)".contains("credentials are never sent without TLS")) }
         #expect(try Configuration.decode(Data(#"{"mail": {"enabled": true, "from": "noreply@example.kz", "port": 25, "starttls": false}}"#.utf8)).mail.port == 25)
+    }
+
+    @Test("the CA's public URL, when not set, derives from the configuration with $TULGA_HOST/$TULGA_PORT, the same for every command")
+    func derivedPublicBaseURL() throws {
+        let file = try Configuration.decode(Data(#"{"server": {"host": "10.0.0.5", "port": 9000}}"#.utf8))
+        var plain = file
+        try plain.applyAddressEnvironment(["TULGA_CONFIG": "x", "TULGA_HOST": "", "TULGA_PORT": ""])
+        #expect(plain.caSettings.publicBaseURL == "http://10.0.0.5:9000/pki")
+        var moved = file
+        try moved.applyAddressEnvironment(["TULGA_HOST": "tulga.internal", "TULGA_PORT": "9443"])
+        #expect(moved.caSettings.publicBaseURL == "http://tulga.internal:9443/pki")
+        var portOnly = Configuration()
+        try portOnly.applyAddressEnvironment(["TULGA_PORT": "18080"])
+        #expect(portOnly.caSettings.publicBaseURL == "http://127.0.0.1:18080/pki")
+        for bad in ["http", "-1", "65536", "80a"] {
+            var refused = Configuration()
+            #expect(throws: ConfigurationError.self) { try refused.applyAddressEnvironment(["TULGA_PORT": bad]) }
+        }
+        // Set explicitly, it is neither derived nor moved.
+        var set = try Configuration.decode(Data(#"{"ca": {"publicBaseURL": "https://tulga.example.kz/pki"}}"#.utf8))
+        try set.applyAddressEnvironment(["TULGA_PORT": "9443"])
+        #expect(set.caSettings.publicBaseURL == "https://tulga.example.kz/pki")
+    }
+
+    @Test("tulga serve warns when its --host/--port make another origin than every other command derives, or the host is a wildcard; not when they agree or publicBaseURL is set")
+    func publicBaseURLWarning() throws {
+        var configured = Configuration()
+        try configured.applyAddressEnvironment(["TULGA_PORT": "9000"])
+        var serving = configured
+        #expect(Configuration.publicBaseURLWarning(configured: configured, serving: serving) == nil)
+        serving.server.port = 9100
+        let moved = try #require(Configuration.publicBaseURLWarning(configured: configured, serving: serving))
+        #expect(moved.contains("http://127.0.0.1:9100") && moved.contains("http://127.0.0.1:9000") && moved.contains("set ca.publicBaseURL"), "\(moved)")
+        for wildcard in ["0.0.0.0", "::"] {
+            var open = configured
+            open.server.host = wildcard
+            // Even when every command reads the same wildcard: the derived loopback address reaches this machine only.
+            let warning = try #require(Configuration.publicBaseURLWarning(configured: open, serving: open))
+            #expect(warning.contains("wildcard address (\(wildcard))") && warning.contains("set ca.publicBaseURL"), "\(warning)")
+        }
+        var set = serving
+        set.ca.publicBaseURL = "https://tulga.example.kz/pki"
+        #expect(Configuration.publicBaseURLWarning(configured: configured, serving: set) == nil)
     }
 }
 

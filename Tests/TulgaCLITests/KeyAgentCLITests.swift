@@ -13,12 +13,23 @@ struct KeyAgentCLITests {
         let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for phrase in ["ws://127.0.0.1:PORT/ only", "Refuses the upgrade (403)", "a missing Origin too", "at most 64 KiB", "(1003)", "keys_exist",
                        "$TULGA_KEY_PASSWORD", "--token-module", "a second request waits for the first", "pending gives the requests",
-                       "install writes nothing unless both certificates chain", "audience is the asking page's origin"] {
+                       "install writes nothing unless both certificates chain", "audience is the asking page's origin",
+                       "without --ca-root the check is one of consistency", "install refuses with certificate_untrusted", "name no local path"] {
             #expect(text.contains(phrase), "\(phrase) missing from --help")
         }
         let bad = try CLI.run(["keys", "agent", "--folder", Temp.dir("tulga-agent-cli"), "--origin", "http://127.0.0.1:8080/app/"])
         #expect(bad.status == 3 && bad.stderr.contains("an origin has no path"), "\(bad.stderr)")
         #expect(try CLI.run(["keys", "agent", "--origin", "http://127.0.0.1:8080"]).stderr.contains("give either --folder or --token-module"))
+        // --ca-root must be one root CA certificate, read before listening (keys install checks it the same way).
+        let notRoot = Temp.dir("tulga-agent-cli") + "/root.pem"
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: notRoot))
+        for command in [["keys", "agent"], ["keys", "install", "00000000000001"]] {
+            let refused = try CLI.run(command + ["--folder", Temp.dir("tulga-agent-cli"), "--ca-root", notRoot])
+            #expect(refused.status == 3 && refused.stderr.contains("--ca-root") && refused.stderr.contains("must hold one PEM certificate"), "\(refused.stderr)")
+            #expect(try CLI.run(command + ["--folder", Temp.dir("tulga-agent-cli"), "--ca-root", "/nonexistent/root.pem"]).stderr.contains("cannot read"))
+        }
+        let installHelp = try CLI.run(["keys", "install", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(installHelp.contains("not that the CA is one you trust") && installHelp.contains("--ca-root"), "\(installHelp)")
     }
 
     @Test("listens on the port it prints, admits only its --origin, answers with the password from the environment, stops on SIGTERM")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TulgaTestSupport
 
 /// `keys --server` speaks HTTP/1.1 over SwiftNIO (ServiceClient.swift): https with the certificate
 /// verified, plain http only to this machine. The plain path is exercised against a real
@@ -50,7 +51,7 @@ struct ServiceClientTests {
     /// A loopback HTTP server (Python's http.server) that writes each request line to `log` and
     /// answers 418 with `body`, once. It prints READY once listening.
     static func hostileServer(port: Int, body: String, log: String) throws -> (Process, Pipe) {
-        let script = """
+        try python("""
             import http.server, sys
             port, body, log = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
             class H(http.server.BaseHTTPRequestHandler):
@@ -62,10 +63,14 @@ struct ServiceClientTests {
             s = http.server.HTTPServer(("127.0.0.1", port), H)
             print("READY", flush=True)
             s.handle_request()
-            """
+            """, [String(port), body, log])
+    }
+
+    /// `python3 -c script args…`, its standard output on the pipe.
+    static func python(_ script: String, _ arguments: [String]) throws -> (Process, Pipe) {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-c", script, String(port), body, log]
+        server.arguments = ["python3", "-c", script] + arguments
         let out = Pipe()
         server.standardOutput = out
         try server.run()
@@ -97,5 +102,63 @@ struct ServiceClientTests {
             let line = try String(contentsOfFile: log, encoding: .utf8)
             #expect(line.hasPrefix("GET /v1/applications/..%2F..%2Fv1%2Fx%3Fy%3D1%23z HTTP/1.1"), "\(line)")
         }
+    }
+
+    /// A loopback HTTP server that answers one POST with 200 and `body` (JSON). It prints READY once listening.
+    static func answeringServer(port: Int, body: String) throws -> (Process, Pipe) {
+        try python("""
+            import http.server, sys
+            port, body = int(sys.argv[1]), sys.argv[2].encode()
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    self.send_response(200); self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body))); self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(("127.0.0.1", port), H)
+            print("READY", flush=True)
+            s.handle_request()
+            """, [String(port), body])
+    }
+
+    @Test("keys install --server: a chain with an ENCRYPTED PEM block is refused by name, and nothing asks for a pass phrase (no terminal, a line waiting on standard input)")
+    func encryptedChain() throws {
+        let folder = NSTemporaryDirectory() + "tulga-encrypted-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func certificate(_ name: String, _ extensions: [String]) throws -> String {
+            let made = try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=\(name)",
+                                    "-keyout", folder + "/\(name).key", "-out", folder + "/\(name).pem"] + extensions.flatMap { ["-addext", $0] })
+            #expect(made.status == 0, "\(made.out)")
+            return try String(contentsOfFile: folder + "/\(name).pem", encoding: .utf8)
+        }
+        let auth = try certificate("auth", ["keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth"])
+        let sign = try certificate("sign", ["keyUsage=critical,digitalSignature,nonRepudiation"])
+        // RFC 1421 headers: OpenSSL's default callback would ask for this block's pass phrase.
+        let encrypted = auth.replacingOccurrences(of: "-----BEGIN CERTIFICATE-----\n",
+                                                  with: "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n")
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["number": "00000000000001", "auth": auth, "sign": sign, "chain": encrypted,
+                                                                                "status": "installed"]), as: UTF8.self)
+        let port = Int.random(in: 20000...40000)
+        let (server, out) = try Self.answeringServer(port: port, body: body)
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        #expect(waitFor("READY", in: out.fileHandleForReading))
+        // setsid: no controlling terminal, so a prompt would go to standard error and read standard input.
+        let install = Process()
+        install.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        install.arguments = ["-w", CLI.binary, "keys", "install", "00000000000001", "--folder", folder + "/keys", "--server", "http://127.0.0.1:\(port)"]
+        install.environment = ProcessInfo.processInfo.environment.merging(["TULGA_API_KEY": String(repeating: "k", count: 40), "TULGA_KEY_PASSWORD": "Str0ng#Pass"]) { $1 }
+        let input = Pipe(), err = Pipe()
+        (install.standardInput, install.standardError, install.standardOutput) = (input, err, FileHandle.nullDevice)
+        try install.run()
+        input.fileHandleForWriting.write(Data("guess\n".utf8))
+        try input.fileHandleForWriting.close()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        install.waitUntilExit()
+        #expect(install.terminationStatus != 0)
+        #expect(stderr.contains("the chain holds a block that is not a plain PEM certificate"), "\(stderr)")
+        #expect(!stderr.lowercased().contains("pass phrase"), "\(stderr)")
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: folder + "/keys").contains { $0.hasSuffix(".p12") }))
     }
 }

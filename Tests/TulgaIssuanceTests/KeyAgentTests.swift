@@ -18,9 +18,9 @@ let page = "http://127.0.0.1:18080"
 ///   - environment: `TULGA_KEY_PASSWORD` / `TULGA_TOKEN_PIN`, as the agent's environment; no terminal.
 ///   - clock: the agent's clock (the test world's, for its certificates to be valid).
 ///   - body: the test, given the port.
-func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: String], clock: any WallClock = ManualClock(),
+func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: String], clock: any WallClock = ManualClock(), trustedRoot: TrustedRoot? = nil,
                             _ body: (Int) async throws -> T) async throws -> T {
-    let agent = KeyAgent(storage: storage, secrets: AgentSecrets(environment: environment, prompt: nil), clock: clock)
+    let agent = KeyAgent(storage: storage, secrets: AgentSecrets(environment: environment, prompt: nil), clock: clock, trustedRoot: trustedRoot)
     let server = try await KeyAgentServer.bind(agent: agent, port: 0, origins: [page], logger: Logger(label: "test.agent"))
     let serving = Task { try await server.run() }
     defer { serving.cancel() }
@@ -31,10 +31,15 @@ func withAgent<T: Sendable>(_ storage: AgentStorage, environment: [String: Strin
 }
 
 /// One page's conversation with a fresh agent over `storage`.
-func talk<T: Sendable>(_ storage: AgentStorage, _ environment: [String: String], clock: any WallClock = ManualClock(),
+func talk<T: Sendable>(_ storage: AgentStorage, _ environment: [String: String], clock: any WallClock = ManualClock(), trustedRoot: TrustedRoot? = nil,
                        _ body: (WebSocketTestClient) async throws -> T) async throws -> T {
-    try await withAgent(storage, environment: environment, clock: clock) { (port) async throws in try await WebSocketTestClient.session(port: port, origin: page, body) }
+    try await withAgent(storage, environment: environment, clock: clock, trustedRoot: trustedRoot) { (port) async throws in
+        try await WebSocketTestClient.session(port: port, origin: page, body)
+    }
 }
+
+/// The error's message of an answer.
+func errorMessage(_ answer: [String: Any]) -> String { (answer["error"] as? [String: Any])?["message"] as? String ?? "" }
 
 /// A person ready to apply (registry, phone, Digital ID, PIN, consent) in a new world.
 func applicant(_ serial: Int) async throws -> (World, String) {

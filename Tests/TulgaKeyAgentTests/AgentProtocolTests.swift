@@ -136,9 +136,32 @@ struct AgentProtocolTests {
     @Test("key store errors keep their meaning", arguments: [
         (KeyErrorCode.password, AgentErrorCode.password), (.keyStore, .storage), (.token, .storage), (.noKey, .noKeys),
         (.invalidRequest, .certificate), (.weakKey, .certificate), (.untrusted, .certificate), (.mismatch, .certificate),
+        (.untrustedRoot, .certificateUntrusted),
     ])
     func mapping(key: KeyErrorCode, agent: AgentErrorCode) {
         #expect(agentError(KeyError(key, "x")).code == agent)
+    }
+
+    @Test("the page's text names no local path: the folder, a file in it, a folder above it (spaces and all), the module, other paths, key files; URLs stay", arguments: [
+        ("cannot create /home/a b/keys: Not a directory", "cannot create the key folder: Not a directory"),
+        ("the pending AUTH key /home/a b/keys/pending/0a1b.key is damaged (not an encrypted PKCS#8 key)",
+         "the pending AUTH key a file in the key folder is damaged (not an encrypted PKCS#8 key)"),
+        ("cannot create /home/a b: Permission denied", "cannot create a local path: Permission denied"),
+        ("/etc/other is not a folder", "a local path is not a folder"),
+        ("(see ./relative/path.txt).", "(see a local path)."),
+        ("no container for 0a1b.p12 here", "no container for a local file here"),
+        ("the audience is not this page's origin http://[::1]:8080: refused", "the audience is not this page's origin http://[::1]:8080: refused"),
+        ("a message is at most 65536 bytes", "a message is at most 65536 bytes"),
+    ])
+    func pageText(text: String, page: String) {
+        #expect(PageText.redacted(text, storage: .folder("/home/a b/keys")) == page)
+    }
+
+    @Test("a token's module path is not the page's either")
+    func pageTextToken() {
+        let text = "cannot load the PKCS#11 module /opt/vendor lib/p11.so: /opt/vendor lib/p11.so: cannot open shared object file"
+        #expect(PageText.redacted(text, storage: .token(module: "/opt/vendor lib/p11.so", label: "t"))
+                == "cannot load the PKCS#11 module a local path: a local path: cannot open shared object file")
     }
 
     @Test("anything else is internal, and says nothing of it")

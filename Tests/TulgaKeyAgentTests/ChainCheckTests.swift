@@ -90,4 +90,61 @@ struct ChainCheckTests {
             #expect(reason.hasPrefix("not valid under the CA chain given: ") && reason.contains(expected), "\(reason)")
         }
     }
+
+    @Test("a chain of more than 8 certificates is refused before any is used")
+    func longChain() throws {
+        let pki = try OpenSSLChain()
+        let leaf = try IssuedCertificate(pem: pki.leaf)
+        let nine = pki.issuing + pki.root + String(repeating: pki.otherRoot, count: 7)
+        let reason = try #require(try Self.refusal(pki.leaf, nine, at: leaf.notValidBefore + 60))
+        #expect(reason.contains("the chain has more than 8 certificates"), "\(reason)")
+        // Eight are read.
+        #expect(try Self.refusal(pki.leaf, pki.issuing + pki.root + String(repeating: pki.otherRoot, count: 6), at: leaf.notValidBefore + 60) == nil)
+    }
+
+    /// A PEM certificate with an RFC 1421 "ENCRYPTED" header: OpenSSL's default callback would ask for its pass phrase.
+    static func encrypted(_ pem: String) -> String {
+        pem.replacingOccurrences(of: "-----BEGIN CERTIFICATE-----\n",
+                                 with: "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n")
+    }
+
+    @Test("a chain with an ENCRYPTED block is refused by name, at once, without asking for a pass phrase")
+    func encryptedBlock() throws {
+        let pki = try OpenSSLChain()
+        let leaf = try IssuedCertificate(pem: pki.leaf)
+        for chain in [Self.encrypted(pki.issuing) + pki.root, pki.issuing + Self.encrypted(pki.root), pki.issuing + pki.root + Self.encrypted(pki.otherRoot)] {
+            let reason = try #require(try Self.refusal(pki.leaf, chain, at: leaf.notValidBefore + 60))
+            #expect(reason.contains("the chain holds a block that is not a plain PEM certificate"), "\(reason)")
+        }
+    }
+
+    @Test("a pinned root: the chain must end at exactly it; the same name with another key is untrustedRoot, not a pass")
+    func pinnedRoot() throws {
+        let pki = try OpenSSLChain()
+        let leaf = try IssuedCertificate(pem: pki.leaf), at = leaf.notValidBefore + 60
+        let root = try TrustedRoot(pem: pki.root), other = try TrustedRoot(pem: pki.otherRoot)
+        try leaf.verify(chainPEM: pki.issuing + pki.root, root: root, at: at)
+        // The chain verifies on its own, and ends at a root that is not the pinned one.
+        try leaf.verify(chainPEM: pki.issuing + pki.root, at: at)
+        #expect(throws: KeyError(.untrustedRoot, "")) { try leaf.verify(chainPEM: pki.issuing + pki.root, root: other, at: at) }
+        do { try leaf.verify(chainPEM: pki.issuing + pki.root, root: other, at: at) } catch {
+            #expect(error.reason.contains("not issued under the trusted root CA (--ca-root)"), "\(error.reason)")
+        }
+        // Both roots offered: the one the chain is verified to must be the pinned one.
+        #expect(throws: KeyError(.untrustedRoot, "")) { try leaf.verify(chainPEM: pki.issuing + pki.otherRoot + pki.root, root: other, at: at) }
+        #expect(try TrustedRoot(pem: pki.root) == root && root.der == (try PKI.der(pem: pki.root)))
+    }
+
+    @Test("--ca-root files: one self-issued PEM certificate; two blocks, an issued CA, text that is no certificate, a missing file are refused by name")
+    func trustedRootFile() throws {
+        let pki = try OpenSSLChain()
+        for (pem, reason) in [(pki.root + pki.otherRoot, "must hold one PEM certificate, not 2"), (pki.issuing, "its issuer is not its subject"),
+                              ("hello", "must hold one PEM certificate, not 0"), (pki.root.replacingOccurrences(of: "M", with: "A"), "not a PEM certificate")] {
+            #expect(throws: KeyError(.invalidRequest, "")) { _ = try TrustedRoot(pem: pem) }
+            do { _ = try TrustedRoot(pem: pem) } catch { #expect(error.reason.contains(reason), "\(error.reason)") }
+        }
+        let path = pki.dir + "/root.pem"
+        #expect(try TrustedRoot(path: path).pem == pki.root)
+        do { _ = try TrustedRoot(path: pki.dir + "/missing.pem") } catch { #expect(error.reason.contains("cannot read"), "\(error.reason)") }
+    }
 }

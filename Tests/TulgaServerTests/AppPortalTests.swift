@@ -249,7 +249,7 @@ struct AppPortalTests {
             let failed = try await a.call("/app/api/applications", ["pin": "999998", "agreement": agreement, "storage": "folder",
                                                                     "authRequest": made[0].pem, "signRequest": made[1].pem])
             #expect(failed.status != .created, "\(failed.json)")
-            let again = try keys.pendingRequests()
+            let again = try keys.pendingKeys().requests
             #expect(again.map(\.purpose) == [.auth, .sign] && again.map(\.pem) == made.map(\.pem) && again.map(\.keyID) == made.map(\.keyID))
             let filed = try await a.call("/app/api/applications", ["pin": "402719", "agreement": agreement, "storage": "folder",
                                                                    "authRequest": again[0].pem, "signRequest": again[1].pem])

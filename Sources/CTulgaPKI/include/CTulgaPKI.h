@@ -14,8 +14,9 @@ extern "C" {
 #endif
 
 /// Why a call failed, where a caller acts on it (a wrong password is the user's to retype; a missing
-/// key is not): TP_FAILED for everything else.
-typedef enum { TP_FAILED = 0, TP_WRONG_SECRET = 1, TP_NO_KEY = 2 } tp_failure;
+/// key is not; a chain that ends at a root other than the pinned one is not the caller's to trust):
+/// TP_FAILED for everything else.
+typedef enum { TP_FAILED = 0, TP_WRONG_SECRET = 1, TP_NO_KEY = 2, TP_UNTRUSTED_ROOT = 3 } tp_failure;
 
 /// A failure: the message in words and its tp_failure kind.
 typedef struct { char message[512]; int32_t kind; } tp_error;
@@ -91,14 +92,18 @@ int tp_pkcs12_sign(const uint8_t *der, size_t length, const char *password, cons
 int tp_pkcs12_certificate(const uint8_t *der, size_t length, const char *password, char **cert_pem, tp_error *error);
 
 /// Opens an encrypted pending key with `password` and gives its key identifier (the plain key is
-/// cleansed at once): whether the password opens it, and which key it is. A wrong password fails as TP_WRONG_SECRET.
+/// cleansed at once): whether the password opens it, and which key it is. Only an encrypted PKCS#8 block
+/// ("ENCRYPTED PRIVATE KEY") is read: a plain key is refused (TP_FAILED), as is anything else; a wrong
+/// password fails as TP_WRONG_SECRET.
 int tp_sealed_key_check(const char *encrypted_key_pem, const char *password, uint8_t key_id[20], tp_error *error);
 
 /// Whether `cert_pem` chains to `chain_pem` (its PEM certificates: the self-signed ones are the only
-/// anchors, the rest intermediates; at most 8) at time `at` (seconds since 1970): every signature,
-/// validity period, CA basic constraint and key usage, with OpenSSL's X509_V_FLAG_X509_STRICT and the
-/// root's own signature. On failure *error says what failed and where.
-int tp_certificate_verify(const char *cert_pem, const char *chain_pem, int64_t at, tp_error *error);
+/// anchors, the rest intermediates; at most 8; a block that is not a plain certificate, an encrypted one
+/// say, is refused and never prompts) at time `at` (seconds since 1970): every signature, validity
+/// period, CA basic constraint and key usage, with OpenSSL's X509_V_FLAG_X509_STRICT and the root's own
+/// signature. With `root_pem` (NULL: none), the verified chain must end at exactly that certificate
+/// (DER), else TP_UNTRUSTED_ROOT. On failure *error says what failed and where.
+int tp_certificate_verify(const char *cert_pem, const char *chain_pem, const char *root_pem, int64_t at, tp_error *error);
 
 /// A request's key: *type is TP_RSA_2048 for any RSA key, TP_EC_P256 for P-256, 2 for anything else; *bits its size.
 int tp_request_key(const char *csr_pem, int32_t *type, int32_t *bits, tp_error *error);
@@ -145,13 +150,22 @@ int tp_token_sign(tp_token *token, const uint8_t key_id[20], const uint8_t *mess
 int tp_token_certificates(tp_token *token, const char *label_prefix, char **pem_bundle, int32_t *count, tp_error *error);
 /// How many private keys have a CKA_LABEL starting with `label_prefix`.
 int tp_token_key_count(tp_token *token, const char *label_prefix, int32_t *count, tp_error *error);
-/// The key identifiers (CKA_ID, 20 bytes each, into `ids` of `max` entries) of the private keys whose
-/// CKA_LABEL starts with `label_prefix`; *count how many were written.
-int tp_token_key_ids(tp_token *token, const char *label_prefix, uint8_t *ids, int32_t max, int32_t *count, tp_error *error);
-/// The key pair `key_id`'s label (*label) and a new PKCS#10 request for it (*csr_pem), signed on the
-/// token with the subject tp_token_generate recorded (empty for a key made elsewhere); *certified is 1
-/// when a certificate with that CKA_ID is stored. TP_NO_KEY when there is no such pair. Free both with tp_free.
-int tp_token_request(tp_token *token, const uint8_t key_id[20], char **label, char **csr_pem, int32_t *certified, tp_error *error);
+/// The key identifiers (CKA_ID, 20 bytes each, in *ids; free with tp_free) of every private key whose
+/// CKA_LABEL starts with `label_prefix`; *count of them. A token with more than TP_TOKEN_MAX_OBJECTS
+/// objects of a class is refused, never read in part.
+int tp_token_key_ids(tp_token *token, const char *label_prefix, uint8_t **ids, int32_t *count, tp_error *error);
+/// The most objects of one class the token functions read.
+#define TP_TOKEN_MAX_OBJECTS 4096
+/// What the token holds of the key pair `key_id`, from attributes only (nothing is signed): the private
+/// key's label (*label), the subject tp_token_generate recorded (DER in *subject, *subject_length 0 for a
+/// key made elsewhere), the key identifier of its public key object (`public_key_id`), and *certified 1
+/// when a certificate with that CKA_ID is stored. TP_NO_KEY when there is no such pair. Free with tp_free.
+int tp_token_key_info(tp_token *token, const uint8_t key_id[20], char **label, uint8_t **subject, size_t *subject_length,
+                      uint8_t public_key_id[20], int32_t *certified, tp_error *error);
+/// A new PKCS#10 request for the key pair `key_id` (*csr_pem), signed on the token with the subject
+/// tp_token_generate recorded (empty for a key made elsewhere): the one call here that signs, so read a
+/// key with tp_token_key_info first. TP_NO_KEY when there is no such pair. Free with tp_free.
+int tp_token_request(tp_token *token, const uint8_t key_id[20], char **csr_pem, tp_error *error);
 /// Destroys the key pair (and any certificate) with `key_id`; a key never certified is removed this way.
 int tp_token_delete(tp_token *token, const uint8_t key_id[20], tp_error *error);
 /// For audits: tries to read the secret value of the private key with `key_id`. Returns 1 when the

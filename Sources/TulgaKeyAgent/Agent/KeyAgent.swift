@@ -77,6 +77,9 @@ public final class KeyAgent: Sendable {
     let secrets: AgentSecrets
     /// The clock `install` judges the certificates' validity on.
     let clock: any WallClock
+    /// The root CA certificates must chain to (`--ca-root`); `nil`: the chain's own root, a consistency
+    /// check only (the certificates agree with the chain the service sent with them).
+    let trustedRoot: TrustedRoot?
     /// Every key store operation runs here, in order, off the cooperative threads (they block on
     /// OpenSSL, the token and the terminal).
     let queue = DispatchQueue(label: "tulga.key-agent.store")
@@ -84,10 +87,18 @@ public final class KeyAgent: Sendable {
     /// An agent over `storage`.
     ///
     /// - Parameters:
-    ///   - storage: the folder or token.
+    ///   - storage: the folder (made absolute here, so every path its refusals name is one the page never
+    ///     sees: ``PageText``) or token.
     ///   - secrets: where passwords and PINs come from.
     ///   - clock: when certificates must be valid to be installed.
-    public init(storage: AgentStorage, secrets: AgentSecrets, clock: any WallClock) { (self.storage, self.secrets, self.clock) = (storage, secrets, clock) }
+    ///   - trustedRoot: the root CA `install` requires (`--ca-root`), or `nil`.
+    public init(storage: AgentStorage, secrets: AgentSecrets, clock: any WallClock, trustedRoot: TrustedRoot? = nil) {
+        switch storage {
+        case .folder(let directory): self.storage = .folder(URL(fileURLWithPath: directory).standardizedFileURL.path)
+        case .token: self.storage = storage
+        }
+        (self.secrets, self.clock, self.trustedRoot) = (secrets, clock, trustedRoot)
+    }
 
     /// The answer to one message, and what to log of it (the method and the outcome's code; never params).
     public struct Reply: Sendable {
@@ -97,6 +108,13 @@ public final class KeyAgent: Sendable {
         public let method: String?
         /// The error code, or `nil` for a result.
         public let code: AgentErrorCode?
+        /// For the agent's own log only: a refusal's full text (local paths and all) when the page got it
+        /// without them, and the damaged keys `pending` skipped.
+        public let notes: [String]
+
+        init(answer: Data, method: String?, code: AgentErrorCode?, notes: [String] = []) {
+            (self.answer, self.method, self.code, self.notes) = (answer, method, code, notes)
+        }
     }
 
     /// Answers one text message from a page at `origin`.
@@ -115,12 +133,22 @@ public final class KeyAgent: Sendable {
         let method = request.call.method
         if request.call == .hello { return Reply(answer: AgentAnswer.result(id: request.id, AgentAnswer.hello(storage: storage.kind)), method: method, code: nil) }
         do {
-            let result = try await serially { try self.perform(request.call, origin: origin) }
-            return Reply(answer: AgentAnswer.result(id: request.id, result), method: method, code: nil)
+            let (result, notes) = try await serially { try self.perform(request.call, origin: origin) }
+            return Reply(answer: AgentAnswer.result(id: request.id, result), method: method, code: nil, notes: notes)
         } catch {
-            let refusal = agentError(error)
-            return Reply(answer: AgentAnswer.error(id: request.id, refusal), method: method, code: refusal.code)
+            let noted = error as? Noted
+            let refusal = agentError(noted?.error ?? error)
+            // The page gets the refusal without local paths; the terminal's log keeps them.
+            let page = PageText.redacted(refusal.reason, storage: storage)
+            return Reply(answer: AgentAnswer.error(id: request.id, AgentError(refusal.code, page)), method: method, code: refusal.code,
+                         notes: (noted?.notes ?? []) + (page == refusal.reason ? [] : ["refusal: \(refusal.reason)"]))
         }
+    }
+
+    /// An operation's failure with the notes it made before it (a damaged key skipped, then no pair left).
+    struct Noted: Error {
+        let error: any Error
+        let notes: [String]
     }
 
     /// Runs `body` on the store's queue after every operation before it.
@@ -130,8 +158,13 @@ public final class KeyAgent: Sendable {
         }
     }
 
-    /// One operation, on the queue, for the page at `origin`.
-    func perform(_ call: AgentCall, origin: String) throws -> [String: JSONValue] {
+    /// One operation, on the queue, for the page at `origin`: its result, and notes for the agent's log.
+    func perform(_ call: AgentCall, origin: String) throws -> ([String: JSONValue], [String]) {
+        var notes: [String] = []
+        do { return (try perform(call, origin: origin, notes: &notes), notes) } catch { throw Noted(error: error, notes: notes) }
+    }
+
+    func perform(_ call: AgentCall, origin: String, notes: inout [String]) throws -> [String: JSONValue] {
         // Names the operation and the page in the terminal's prompts.
         let context = "\(call.method), \(origin)"
         switch call {
@@ -145,11 +178,11 @@ public final class KeyAgent: Sendable {
             return AgentAnswer.generated(try store.generate(iin: iin, algorithm: algorithm))
         case .install(let certificates, let chain):
             if case .folder(let directory) = storage, !FolderKeyStore.holdsKeys(in: directory) {
-                throw AgentError(.noKeys, "no keys in \(directory) to install certificates for: generate them first")
+                throw AgentError(.noKeys, "no keys in the key folder to install certificates for: generate them first")
             }
             let store = try open(newPassword: false, context: context)
             let lines: [String]
-            do { lines = try store.install(certificates, chainPEM: chain, at: clock.date) } catch let e as KeyError where e.code == .noKey {
+            do { lines = try store.install(certificates, chainPEM: chain, trustedRoot: trustedRoot, at: clock.date) } catch let e as KeyError where e.code == .noKey {
                 // Keys there, but none for this certificate: it was issued for other keys.
                 throw AgentError(try store.holdsKeys() ? .certificate : .noKeys, e.reason)
             }
@@ -161,24 +194,27 @@ public final class KeyAgent: Sendable {
                 throw AgentError(.audience, "the audience is not this page's origin \(origin): the agent signs a challenge only for the page that asks")
             }
             if case .folder(let directory) = storage, !FolderKeyStore.holdsAuthenticationContainer(in: directory) {
-                throw AgentError(.noKeys, "no AUTH container in \(directory): install the certificates first")
+                throw AgentError(.noKeys, "no AUTH container in the key folder: install the certificates first")
             }
             let store = try open(newPassword: false, context: context)
             let certificate = try store.authenticationCertificate()
             let signature = try store.signSignIn(challenge: challenge, audience: audience, certificatePEM: certificate)
             return AgentAnswer.signedIn(certificate: certificate, signature: signature)
         case .pending:
-            return try pending(context: context)
+            return try pending(context: context, notes: &notes)
         }
     }
 
     /// The pending pair's requests: one AUTH and one SIGN request naming one IIN, else `no_keys` or `storage`.
-    func pending(context: String) throws -> [String: JSONValue] {
+    /// Damaged keys are left out, and named in `notes`.
+    func pending(context: String, notes: inout [String]) throws -> [String: JSONValue] {
         if case .folder(let directory) = storage, !FolderKeyStore.holdsPendingKeys(in: directory) {
-            throw AgentError(.noKeys, "no pending keys in \(directory): they are installed, or none were made")
+            throw AgentError(.noKeys, "no pending keys in the key folder: they are installed, or none were made")
         }
+        let found = try open(newPassword: false, context: context).pendingKeys()
+        notes += found.skipped.map { "pending skipped a damaged key: \($0)" }
         // Keys of an older agent name no IIN (and no purpose): they are not filed again.
-        let requests = try open(newPassword: false, context: context).pendingRequests().filter { (try? CertificateRequest(pem: $0.pem))?.iin != nil }
+        let requests = found.requests.filter { (try? CertificateRequest(pem: $0.pem))?.iin != nil }
         let auth = requests.filter { $0.purpose == .auth }, sign = requests.filter { $0.purpose == .sign }
         guard !auth.isEmpty, !sign.isEmpty else { throw AgentError(.noKeys, "no pending AUTH and SIGN keys: they are installed, or none were made") }
         guard auth.count == 1, sign.count == 1 else { throw AgentError(.storage, "the storage holds more than one pending key of a purpose: use a new folder or token") }
@@ -189,7 +225,7 @@ public final class KeyAgent: Sendable {
 
     static func keysExist(_ storage: AgentStorage) -> AgentError {
         switch storage {
-        case .folder(let directory): AgentError(.keysExist, "\(directory) holds keys already: generate makes no keys over them (use another folder)")
+        case .folder: AgentError(.keysExist, "the key folder holds keys already: generate makes no keys over them (use another folder)")
         case .token(_, let label): AgentError(.keysExist, "token \(label) holds tulga keys already: generate makes no keys over them")
         }
     }

@@ -25,6 +25,8 @@ public enum AgentErrorCode: String, ErrorCode, CaseIterable {
     /// A certificate is not PEM, is not the purpose it is given for, does not chain to the chain given
     /// on the agent's clock, certifies another key than the storage's of its purpose, or names another IIN.
     case certificate
+    /// The agent runs with `--ca-root` and the chain given ends at another root CA: not the CA it trusts.
+    case certificateUntrusted = "certificate_untrusted"
     /// `signIn`'s audience is not the origin of the page that asked.
     case audience
     /// The agent's own fault.
@@ -40,6 +42,7 @@ public enum AgentErrorCode: String, ErrorCode, CaseIterable {
         case .storage: .unavailable
         case .keysExist: .conflict
         case .certificate: .invalid
+        case .certificateUntrusted: .forbidden
         case .audience: .forbidden
         case .internal: .internalError
         }
@@ -342,9 +345,52 @@ public func agentError(_ error: any Error) -> AgentError {
         case .keyStore, .token: return AgentError(.storage, e.reason)
         case .noKey: return AgentError(.noKeys, e.reason)
         case .invalidRequest, .weakKey, .untrusted, .mismatch: return AgentError(.certificate, e.reason)
+        case .untrustedRoot: return AgentError(.certificateUntrusted, e.reason)
         }
     case let e as PKIError: return AgentError(.internal, "OpenSSL: \(e.reason)")
     default: return AgentError(.internal, "the agent failed")
+    }
+}
+
+/// A refusal's text as the page gets it: the key stores name local paths (the key folder, its files,
+/// the PKCS#11 module) for the terminal; the page gets words instead, and the agent's own log the original.
+public enum PageText {
+    /// `text` with every local path replaced: the key folder itself by "the key folder", a path in it by
+    /// "a file in the key folder", any other path (an absolute or relative one with a `/`, not a URL) by
+    /// "a local path", and a bare key file name (`.key`, `.csr`, `.p12`, `.wiping`, `.so`) by "a local file".
+    ///
+    /// - Parameters:
+    ///   - text: the refusal's sentence.
+    ///   - storage: the agent's storage (its folder and every folder above it, or its module, are known paths, spaces and all).
+    /// - Returns: The sentence without them.
+    public static func redacted(_ text: String, storage: AgentStorage) -> String {
+        let folderMark = "\u{1}", otherMark = "\u{2}"
+        var known: [(path: String, mark: String)] = []
+        switch storage {
+        case .folder(let directory):
+            var path = directory
+            while path.count > 1, !known.contains(where: { $0.path == path }) {
+                known.append((path, path == directory ? folderMark : otherMark))
+                path = (path as NSString).deletingLastPathComponent
+            }
+        case .token(let module, _):
+            if !module.isEmpty { known.append((module, otherMark)) }
+        }
+        var marked = text
+        for (path, mark) in known.sorted(by: { $0.path.count > $1.path.count }) { marked = marked.replacingOccurrences(of: path, with: mark) }
+        let fileSuffixes = [".key", ".csr", ".p12", ".wiping", ".so"], edges = Set("()[]'\"«»:,;.!?")
+        return marked.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+            let lead = word.prefix { edges.contains($0) && $0 != "." }
+            let rest = word.dropFirst(lead.count)
+            let trail = rest.reversed().prefix { edges.contains($0) }
+            let core = String(rest.dropLast(trail.count))
+            let replaced: String
+            if core.contains(folderMark) { replaced = core == folderMark ? "the key folder" : "a file in the key folder" }
+            else if core.contains(otherMark) || (core.contains("/") && !core.contains("://")) { replaced = "a local path" }
+            else if fileSuffixes.contains(where: { core.count > $0.count && core.hasSuffix($0) }) { replaced = "a local file" }
+            else { return String(word) }
+            return String(lead) + replaced + String(trail.reversed())
+        }.joined(separator: " ")
     }
 }
 

@@ -193,6 +193,8 @@ public final class KeyAgentServer: Sendable {
                         message = nil
                         let reply = await agent.answer(Data(whole.readableBytesView), origin: origin)
                         logger.info("answered", metadata: ["origin": "\(origin)", "method": "\(reply.method ?? "-")", "outcome": "\(reply.code?.rawValue ?? "ok")"])
+                        // Local paths and damaged keys: for this terminal, never the page.
+                        for note in reply.notes { logger.warning("\(note)", metadata: ["method": "\(reply.method ?? "-")"]) }
                         try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: reply.answer))).get()
                     case .binary:
                         return await close(channel, .unacceptableData, "binary frames are refused: send JSON text")
