@@ -188,10 +188,10 @@ struct PackedModelTests {
             reason = "is a symbolic link (not followed)"
         case "group-writable":
             try FileManager.default.setAttributes([.posixPermissions: 0o620], ofItemAtPath: packed)
-            reason = "is writable by its group or others (mode 0620)"
+            reason = "is writable by its group or others (mode 0620; chmod go-w it)"
         case "writable by others":
             try FileManager.default.setAttributes([.posixPermissions: 0o602], ofItemAtPath: packed)
-            reason = "is writable by its group or others (mode 0602)"
+            reason = "is writable by its group or others (mode 0602; chmod go-w it)"
         case "owned by another user":
             try FileManager.default.setAttributes([.ownerAccountID: 65534], ofItemAtPath: packed)
             reason = "is owned by uid 65534, neither this process's user (uid \(geteuid())) nor root"
@@ -303,7 +303,7 @@ struct PackedModelTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.setAttributes([.posixPermissions: 0o664], ofItemAtPath: model)
         var error = faceError { _ = try FaceEmbedder(modelPath: model, scratchFolder: folder + "/scratch") }
-        #expect(error?.code == .modelUnavailable && error?.reason.contains("is writable by its group or others (mode 0664)") == true,
+        #expect(error?.code == .modelUnavailable && error?.reason.contains("is writable by its group or others (mode 0664; chmod go-w it)") == true,
                 "\(String(describing: error))")
         try FileManager.default.setAttributes([.posixPermissions: 0o644, .ownerAccountID: 65534], ofItemAtPath: model)
         error = faceError { _ = try FaceEmbedder(modelPath: model, packed: false, scratchFolder: folder + "/scratch") }
@@ -418,7 +418,7 @@ struct PackedModelTests {
         #expect(error?.reason.contains("\(link) is a symbolic link (not followed)") == true, "\(String(describing: error))")
         try FileManager.default.setAttributes([.posixPermissions: 0o664], ofItemAtPath: yunet)
         error = faceError { _ = try FaceDetector(modelPath: yunet) }
-        #expect(error?.reason.contains("is writable by its group or others (mode 0664)") == true, "\(String(describing: error))")
+        #expect(error?.reason.contains("is writable by its group or others (mode 0664; chmod go-w it)") == true, "\(String(describing: error))")
         try FileManager.default.setAttributes([.posixPermissions: 0o644, .ownerAccountID: 65534], ofItemAtPath: yunet)
         error = faceError { _ = try FaceDetector(modelPath: yunet) }
         #expect(error?.reason.contains("is owned by uid 65534") == true, "\(String(describing: error))")

@@ -582,7 +582,7 @@ struct APITests {
     @Test("one real client over loopback")
     func live() async throws {
         let f = try await Fixture.make()
-        try await f.app.test(.live) { client in
+        try await f.app.testLive { client in
             try await client.execute(uri: "/health/ready", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/verifications", method: .post, headers: Fixture.headers("kiosk"), body: body(#"{"iin":"850314300013"}"#)) { (r: TestResponse) async throws in
                 #expect(r.status == .created)

@@ -52,7 +52,7 @@ struct LogTests {
     func noSecretsInLogs() async throws {
         let f = try await Fixture.make(documentStep: true)
         let sink = LogSink()
-        let walked = try await f.app(logger: sink.logger(clock: f.clock)).test(.live) { client in
+        let walked = try await f.app(logger: sink.logger(clock: f.clock)).testLive { client in
             let walked = try await WalkthroughTests.walk(client, f)
             // A refused call and a bad body too: their problems are logged by route, not by content.
             try await client.execute(uri: "/v1/digital-id/pin", method: .post, headers: Fixture.headers("issuance"),

@@ -98,7 +98,7 @@ struct WalkthroughTests {
     @Test("through a real client over loopback, the identity-document step included")
     func live() async throws {
         let f = try await Fixture.make(documentStep: true)
-        _ = try await f.app.test(.live) { client in try await Self.walk(client, f) }
+        _ = try await f.app.testLive { client in try await Self.walk(client, f) }
         await f.store.database.close()
     }
 }
